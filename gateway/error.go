@@ -1,0 +1,51 @@
+package gateway
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/dojot-es/dojot"
+)
+
+// statusOf is the only code that knows HTTP status codes for error kinds.
+var statusOf = map[error]int{
+	dojot.ErrInvalid:      http.StatusBadRequest,
+	dojot.ErrUnauthorized: http.StatusUnauthorized,
+	dojot.ErrForbidden:    http.StatusForbidden,
+	dojot.ErrNotFound:     http.StatusNotFound,
+	dojot.ErrNotAllowed:   http.StatusMethodNotAllowed,
+	dojot.ErrConflict:     http.StatusConflict,
+	dojot.ErrTooLarge:     http.StatusRequestEntityTooLarge,
+	dojot.ErrUnavailable:  http.StatusServiceUnavailable,
+	dojot.ErrInternal:     http.StatusInternalServerError,
+}
+
+// errBody is dojot's Python services' error shape.
+type errBody struct {
+	Message any `json:"message"`
+	Status  int `json:"status"`
+}
+
+// writeError answers with dojot's error body for err. Errors of no known kind
+// are logged and answered with a bare 500: internal detail stays in the log.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	for kind, code := range statusOf { // kinds are disjoint, so order does not matter
+		if !errors.Is(err, kind) {
+			continue
+		}
+		var de *dojot.Error
+		if errors.As(err, &de) {
+			if de.Body != nil {
+				writeJSON(w, code, de.Body)
+				return
+			}
+			writeJSON(w, code, errBody{Message: de.Message, Status: code})
+			return
+		}
+		writeJSON(w, code, errBody{Message: err.Error(), Status: code})
+		return
+	}
+	slog.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
+	writeJSON(w, http.StatusInternalServerError, errBody{Message: "internal error", Status: http.StatusInternalServerError})
+}

@@ -1,0 +1,132 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/dojot-es/dojot"
+)
+
+// Options configure the gateway. A zero field means the default.
+type Options struct {
+	Logger *slog.Logger
+
+	// DeviceManager: commands on templates/devices and the view they are read
+	// from (interfaces in devices.go).
+	DeviceCommands deviceCommands
+	DeviceView     deviceView
+
+	// Auth: commands on users/groups/permissions/tenants and their view
+	// (interfaces in auth.go).
+	AuthCommands authCommands
+	AuthView     authView
+
+	// JWTSecret signs and verifies tokens (HS256, alg pinned).
+	JWTSecret []byte
+	// TokenTTL is the lifetime of a login token (default 420 s, as dojot).
+	TokenTTL time.Duration
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// Ready reports whether the platform can serve (GET /healthz).
+	Ready func(ctx context.Context) error
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.TokenTTL == 0 {
+		o.TokenTTL = 420 * time.Second
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Ready == nil {
+		o.Ready = func(context.Context) error { return nil }
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Server is the gateway's http.Handler.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	router chi.Router
+}
+
+// New builds the router.
+func New(opts Options) *Server {
+	opts.setDefaults()
+	s := &Server{opts: opts, log: opts.Logger}
+	r := chi.NewRouter()
+	r.Use(s.requestID, middleware.Recoverer, s.limitBody)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errBody{Message: "Not found", Status: http.StatusNotFound})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errBody{Message: "Method not allowed", Status: http.StatusMethodNotAllowed})
+	})
+	r.Get("/healthz", s.healthz)
+	s.mountAuth(r)
+	r.Group(func(r chi.Router) {
+		r.Use(s.pep)
+		s.mountDeviceManager(r)
+		r.Get("/topic/{subject}", s.topic)
+	})
+	s.router = r
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// requestID takes the client's X-Request-Id (Kong sets one) or makes one, and
+// puts it in the context so logs and events carry it.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 128 {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(dojot.WithRequestID(r.Context(), id)))
+	})
+}
+
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.opts.MaxBodyBytes {
+			writeError(w, r, &dojot.Error{Kind: dojot.ErrTooLarge, Message: "Request body too large"})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.opts.Ready(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// topic is DataBroker's GET /topic/:subject: the Kafka topic of a subject for
+// the caller's tenant.
+func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
+	id, ok := dojot.IdentityFrom(r.Context())
+	if !ok || id.Tenant == "" {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Missing service in GET request header"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"topic": id.Tenant + "." + chi.URLParam(r, "subject")})
+}

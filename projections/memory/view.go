@@ -1,0 +1,63 @@
+// Package memory is the in-memory view of tenants, users, groups,
+// permissions, templates and devices: the embedded default's read model and
+// the state commands decide against. It is rebuilt by replaying the EVENTS
+// stream at start and follows it afterwards.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/projections"
+)
+
+var _ projections.View = (*View)(nil)
+
+// View is safe for concurrent use: one writer (the runner) and many readers.
+type View struct {
+	mu   sync.RWMutex
+	seq  uint64
+	dm   deviceManager // templates and devices (devices.go)
+	auth authState     // tenants, users, groups, permissions (auth.go)
+}
+
+// New returns an empty view.
+func New() *View {
+	v := &View{}
+	v.dm.init()
+	v.auth.init()
+	return v
+}
+
+// Apply applies ev once: events at or below the checkpoint are skipped, so a
+// redelivery after a restart changes nothing.
+func (v *View) Apply(_ context.Context, ev dojot.Event) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if ev.Seq != 0 && ev.Seq <= v.seq {
+		return nil
+	}
+	var err error
+	switch ev.Kind {
+	case dojot.KindTemplate, dojot.KindDevice:
+		err = v.dm.apply(ev)
+	case dojot.KindTenant, dojot.KindUser, dojot.KindGroup, dojot.KindPermission:
+		err = v.auth.apply(ev)
+	}
+	if ev.Seq > v.seq {
+		v.seq = ev.Seq
+	}
+	if err != nil {
+		return fmt.Errorf("apply %s seq %d: %w", ev.Type, ev.Seq, err)
+	}
+	return nil
+}
+
+// Checkpoint is the sequence of the last applied event.
+func (v *View) Checkpoint(context.Context) (uint64, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.seq, nil
+}
