@@ -1,0 +1,128 @@
+//go:build wip
+
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config is every setting of `dojot serve`. It is the only place that
+// defines flags; each flag -x-y has the environment variable DOJOT_X_Y. A
+// flag beats its variable, and the variable beats the default.
+type Config struct {
+	HTTPAddr      string
+	DataDir       string
+	NATSURL       string
+	NATSListen    string
+	AdminPassword string
+	JWTSecret     string
+	LogLevel      string
+	LogFormat     string
+	Fsync         string
+	TokenTTL      time.Duration
+	MaxBodyBytes  int64
+	DataMaxAge    time.Duration
+	WaitTimeout   time.Duration
+}
+
+func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("dojot serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8000", "gateway listen address (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory for the embedded JetStream store, the generated JWT secret and admin password")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS URL (e.g. nats://127.0.0.1:4222); empty runs NATS embedded")
+	fs.StringVar(&c.NATSListen, "nats-listen", "", "embedded NATS only: also serve NATS clients on this host:port (empty: in-process only)")
+	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of user admin on first start (empty: generated, printed once, kept in the data dir)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 key for login tokens (empty: generated once and kept in the data dir)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
+	fs.StringVar(&c.Fsync, "fsync", "1s", "embedded JetStream fsync policy: 'always' (fsync every write) or an interval such as 1s")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", 420*time.Second, "lifetime of login tokens (dojot: 420s)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 16<<20, "largest request body accepted")
+	fs.DurationVar(&c.DataMaxAge, "data-max-age", 7*24*time.Hour, "retention of device data in the DATA stream")
+	fs.DurationVar(&c.WaitTimeout, "wait-timeout", 5*time.Second, "how long a request waits for the view to show its own write")
+	return fs
+}
+
+// Parse reads the environment, then args (flags win).
+func (c *Config) Parse(args []string, lookupEnv func(string) (string, bool), out io.Writer) error {
+	fs := c.flagSet(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: dojot [serve] [flags]\n\nRuns the dojot-compatible platform. Every flag -x-y can be set as DOJOT_X_Y.\n\nFlags:\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			fmt.Fprintf(out, "  -%s (%s, default %q)\n    \t%s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
+		})
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) { // env first, so flags on the command line win
+		if v, ok := lookupEnv(envName(f.Name)); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("environment: %w", err)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c.validate()
+}
+
+func envName(flagName string) string {
+	return "DOJOT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// validate joins every problem into one error.
+func (c *Config) validate() error {
+	var errs []error
+	if _, err := c.logLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("-log-format %q: want json or text", c.LogFormat))
+	}
+	if _, _, err := c.fsync(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TokenTTL <= 0 {
+		errs = append(errs, fmt.Errorf("-token-ttl %s: must be positive", c.TokenTTL))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, fmt.Errorf("-max-body-bytes %d: must be positive", c.MaxBodyBytes))
+	}
+	if c.NATSURL != "" && c.NATSListen != "" {
+		errs = append(errs, errors.New("-nats-listen applies to the embedded NATS only; it cannot be used with -nats-url"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) logLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}
+
+// fsync parses -fsync into the embedded server's settings.
+func (c *Config) fsync() (always bool, interval time.Duration, err error) {
+	if c.Fsync == "always" {
+		return true, 0, nil
+	}
+	d, err := time.ParseDuration(c.Fsync)
+	if err != nil || d <= 0 {
+		return false, 0, fmt.Errorf("-fsync %q: want 'always' or a positive interval such as 1s", c.Fsync)
+	}
+	return false, d, nil
+}

@@ -1,0 +1,167 @@
+//go:build wip
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/dojot-es/dojot/commands"
+	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/gateway"
+	"github.com/dojot-es/dojot/projections"
+	"github.com/dojot-es/dojot/projections/memory"
+)
+
+// run serves until ctx is done, then shuts down in reverse order: stop
+// accepting and drain HTTP, stop following the log, close the event store
+// (which stops the embedded NATS). notices gets what a human must see once
+// (a generated admin password).
+func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("-data-dir %s: %w", cfg.DataDir, err)
+	}
+	// Listen first: a busy port is reported before anything is started.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("-http-addr %s: %w", cfg.HTTPAddr, err)
+	}
+	defer ln.Close()
+
+	always, interval, _ := cfg.fsync() // validated by Parse
+	started := time.Now()
+	store, err := eventstore.Open(ctx, eventstore.Options{
+		URL:          cfg.NATSURL,
+		DataDir:      cfg.DataDir,
+		Listen:       cfg.NATSListen,
+		SyncAlways:   always,
+		SyncInterval: interval,
+		DataMaxAge:   cfg.DataMaxAge,
+		Logger:       log,
+	})
+	if err != nil {
+		if cfg.NATSListen != "" {
+			return fmt.Errorf("-nats-listen %s: %w", cfg.NATSListen, err)
+		}
+		return fmt.Errorf("event store: %w", err)
+	}
+	defer store.Close()
+
+	view := memory.New()
+	runner := projections.NewRunner(store, view, projections.Options{Logger: log, WaitTimeout: cfg.WaitTimeout})
+	runCtx, stopRunner := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := runner.Run(runCtx); err != nil {
+			log.Error("projection runner stopped", "err", err)
+		}
+	}()
+	defer func() { stopRunner(); wg.Wait() }()
+	if err := runner.CatchUp(ctx); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	elapsed := time.Since(started)
+	log.Info("view rebuilt from the event log", "events", runner.Applied(), "took", elapsed.String(),
+		"events_per_s", int(float64(runner.Applied())/max(elapsed.Seconds(), 1e-9)))
+
+	secret, err := jwtSecret(cfg)
+	if err != nil {
+		return err
+	}
+	copts := commands.Options{Store: store, Sync: runner, Logger: log}
+	devices := commands.NewDevices(copts, view)
+	auth := commands.NewAuth(copts, view)
+	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
+		return err
+	}
+
+	gw := gateway.New(gateway.Options{
+		Logger:         log,
+		DeviceCommands: devices,
+		DeviceView:     view,
+		AuthCommands:   auth,
+		AuthView:       view,
+		JWTSecret:      []byte(secret),
+		TokenTTL:       cfg.TokenTTL,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+	})
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("http listening", "addr", ln.Addr().String(), "nats", natsMode(cfg, store))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+func natsMode(cfg *Config, store *eventstore.Store) string {
+	if cfg.NATSURL != "" {
+		return cfg.NATSURL
+	}
+	if u := store.ClientURL(); u != "" {
+		return "embedded, " + u
+	}
+	return "embedded (in-process)"
+}
+
+// jwtSecret is -jwt-secret, or the one generated on the first start and kept
+// in the data dir. Instances sharing one NATS must be given the same secret.
+func jwtSecret(cfg *Config) (string, error) {
+	if cfg.JWTSecret != "" {
+		return cfg.JWTSecret, nil
+	}
+	s, _, err := fileSecret(cfg.DataDir, "jwt-secret", func() string { return randomHex(32) })
+	if err != nil {
+		return "", fmt.Errorf("-jwt-secret: %w", err)
+	}
+	return s, nil
+}
+
+// bootstrap creates tenant and user admin on an empty log. Without
+// -admin-password the password is generated, kept in the data dir (0600) and
+// printed once.
+func bootstrap(ctx context.Context, cfg *Config, auth *commands.Auth, log *slog.Logger, notices io.Writer) error {
+	pw, generated := cfg.AdminPassword, false
+	path := filepath.Join(cfg.DataDir, "admin-password")
+	if pw == "" {
+		var err error
+		if pw, generated, err = fileSecret(cfg.DataDir, "admin-password", randomPassword); err != nil {
+			return fmt.Errorf("-admin-password: %w", err)
+		}
+	}
+	created, err := auth.Bootstrap(ctx, pw)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	switch {
+	case created && generated:
+		fmt.Fprintf(notices, "dojot: created user admin with password %s (kept in %s)\n", pw, path)
+	case created:
+		log.Info("created tenant and user admin")
+	case generated:
+		// Another instance bootstrapped first: this password is not admin's.
+		_ = os.Remove(path)
+	}
+	return nil
+}
