@@ -1,0 +1,125 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dojot-es/dojot"
+)
+
+// RequestIDHeader carries dojot.RequestID of the append's context, so a
+// consumer can log the request that caused an event.
+const RequestIDHeader = "Dojot-Request-Id"
+
+// Append stores ev if its expectation holds (see dojot.Event.Expect) and
+// returns its stream sequence. A failed expectation is an error wrapping
+// dojot.ErrConflict. Appending an event id again within the Duplicates window
+// stores nothing and returns the first append's sequence, so a retry after a
+// lost ack is safe.
+func (s *Store) Append(ctx context.Context, ev dojot.Event) (uint64, error) {
+	m, err := s.msg(ctx, ev)
+	if err != nil {
+		return 0, err
+	}
+	ack, err := s.js.PublishMsg(ctx, m)
+	if err != nil {
+		return 0, s.appendErr(ev, err)
+	}
+	return ack.Sequence, nil
+}
+
+// AppendBatch stores many events pipelined on one connection, each with its
+// own expectation as in Append; errs[i] is nil when evs[i] was stored at
+// seqs[i]. JetStream applies them in order, so a later event may expect an
+// earlier one of the same batch. The number in flight is bounded; a batch
+// larger than that waits for acks as it goes.
+func (s *Store) AppendBatch(ctx context.Context, evs []dojot.Event) (seqs []uint64, errs []error) {
+	seqs = make([]uint64, len(evs))
+	errs = make([]error, len(evs))
+	futs := make([]jetstream.PubAckFuture, len(evs))
+	// The default stall wait (200ms) fails a batch as soon as the server is
+	// slower than that for maxPending messages, e.g. with SyncAlways.
+	stall := jetstream.WithStallWait(s.opts.Timeout)
+	for i, ev := range evs {
+		if err := ctx.Err(); err != nil {
+			errs[i] = fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), err)
+			continue
+		}
+		m, err := s.msg(ctx, ev)
+		if err == nil {
+			futs[i], err = s.js.PublishMsgAsync(m, stall)
+		}
+		if err != nil {
+			errs[i] = s.appendErr(ev, err)
+		}
+	}
+	// After the loop at most maxPending acks are outstanding, so one
+	// Timeout for all of them bounds the wait like a single request.
+	timer := time.NewTimer(s.opts.Timeout)
+	defer timer.Stop()
+	var stop error
+	for i, f := range futs {
+		if f == nil {
+			continue
+		}
+		if stop != nil {
+			errs[i] = s.appendErr(evs[i], stop)
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			seqs[i] = ack.Sequence
+		case err := <-f.Err():
+			errs[i] = s.appendErr(evs[i], err)
+		case <-ctx.Done():
+			stop = ctx.Err()
+			errs[i] = s.appendErr(evs[i], stop)
+		case <-timer.C:
+			stop = jetstream.ErrAsyncPublishTimeout
+			errs[i] = s.appendErr(evs[i], stop)
+		}
+	}
+	return seqs, errs
+}
+
+// msg builds the message of ev: the JSON envelope on the prefixed subject,
+// with the dedupe id and the expectation as JetStream headers (what
+// jetstream.WithMsgID and WithExpectLastSequence* would set, without
+// allocating their options on the hot path).
+func (s *Store) msg(ctx context.Context, ev dojot.Event) (*nats.Msg, error) {
+	if ev.ID == "" {
+		return nil, fmt.Errorf("append %s %s: event without id: %w", ev.Type, ev.Subject(), dojot.ErrInvalid)
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), err)
+	}
+	h := make(nats.Header, 4)
+	h[jetstream.MsgIDHeader] = []string{ev.ID}
+	if !ev.NoExpect {
+		h[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(ev.Expect, 10)}
+		if ev.ExpectSubject != "" {
+			h[jetstream.ExpectedLastSubjSeqSubjHeader] = []string{s.opts.SubjectPrefix + ev.ExpectSubject}
+		}
+	}
+	if id := dojot.RequestID(ctx); id != "" {
+		h[RequestIDHeader] = []string{id}
+	}
+	return &nats.Msg{Subject: s.opts.SubjectPrefix + ev.Subject(), Data: data, Header: h}, nil
+}
+
+func (s *Store) appendErr(ev dojot.Event, err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return fmt.Errorf("append %s %s: expected last sequence %d: %w: %w", ev.Type, ev.Subject(), ev.Expect, dojot.ErrConflict, err)
+	}
+	return fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), unavailable(err))
+}

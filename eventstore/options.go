@@ -1,0 +1,69 @@
+package eventstore
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configure a Store. A zero field means its default.
+type Options struct {
+	// URL of an external NATS (comma-separated for a cluster). Empty runs
+	// nats-server embedded in this process.
+	URL string
+	// DataDir holds the embedded server's JetStream file store, in
+	// DataDir/nats. Unused with URL.
+	DataDir string
+	// Listen ("host:port", port 0 = any free port) makes the embedded server
+	// also accept NATS clients: the nats CLI, or a second instance pointed at
+	// this one. Empty: no port at all, the Store talks to its server in
+	// process.
+	Listen string
+	// SyncAlways makes the embedded server fsync every write before it
+	// acknowledges it. Off (nats-server's default), the file store fsyncs
+	// every 2 minutes, so acknowledged writes can be lost on power loss (not
+	// on a process crash); on, publishing was measured ~40x slower on this
+	// kind of machine. An external server has its own setting.
+	SyncAlways bool
+	// Replicas of each stream on a NATS cluster (default 1).
+	Replicas int
+	// DataMaxAge is how long device readings stay in the DATA stream
+	// (default 7 days).
+	DataMaxAge time.Duration
+	// DataMaxBytes caps the DATA stream (default -1: no cap).
+	DataMaxBytes int64
+	// Duplicates is the window in which an event id is stored only once
+	// (default 2 minutes): a retried append inside it is not a second event.
+	Duplicates time.Duration
+	// Timeout bounds each request to JetStream whose context has no deadline
+	// (default 5s); also the connect and start-up timeout.
+	Timeout time.Duration
+	// StreamPrefix is prepended to the stream names (EVENTS, DATA), and
+	// SubjectPrefix to their subjects (evt.>, data.>), so several stores can
+	// share one NATS without seeing each other (tests). Events keep their
+	// logical subject (dojot.Event.Subject); the prefix exists only on the
+	// wire.
+	StreamPrefix  string
+	SubjectPrefix string
+	Logger        *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.DataMaxAge == 0 {
+		o.DataMaxAge = 7 * 24 * time.Hour
+	}
+	if o.DataMaxBytes == 0 {
+		o.DataMaxBytes = -1
+	}
+	if o.Duplicates == 0 {
+		o.Duplicates = 2 * time.Minute
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}

@@ -1,0 +1,151 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dojot-es/dojot"
+)
+
+// pullBatch is how many messages a replay asks for per pull request: larger
+// than the library's 500 so the server streams ahead of a fast callback.
+const pullBatch = 2000
+
+// Load returns the events of one aggregate in order, with Seq set (empty,
+// not nil, if it has none). It reads up to the aggregate's last event at the
+// time of the call.
+func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Event, error) {
+	subj := s.opts.SubjectPrefix + dojot.Subject(tenant, kind, id)
+	st, err := s.js.Stream(ctx, s.events)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
+	}
+	// The last sequence first: it tells an empty aggregate apart without
+	// waiting for a consumer that has nothing to deliver, and where to stop.
+	last, err := st.GetLastMsgForSubject(ctx, subj)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return []dojot.Event{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
+	}
+	cons, err := s.js.OrderedConsumer(ctx, s.events, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
+	}
+	defer it.Stop()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)
+		defer cancel()
+	}
+	var evs []dojot.Event
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
+		}
+		seq, err := streamSeq(m)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", subj, err)
+		}
+		var ev dojot.Event
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			return nil, fmt.Errorf("load %s: decode seq %d: %w", subj, seq, err)
+		}
+		ev.Seq = seq
+		evs = append(evs, ev)
+		if seq >= last.Sequence {
+			return evs, nil
+		}
+	}
+}
+
+// Subscribe calls fn with every event from sequence from on (0 or 1: the
+// beginning), in order, with Seq set, and then with each new event as it is
+// stored, until ctx is done (it returns ctx.Err()) or fn fails (it returns
+// fn's error). A message that is not an event envelope is logged and
+// skipped: one bad write must not stop every view.
+func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event) error) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if from > 1 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = from
+	}
+	cons, err := s.js.OrderedConsumer(ctx, s.events, cfg)
+	if err != nil {
+		return fmt.Errorf("subscribe %s from %d: %w", s.events, from, unavailable(err))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The handler runs on the subscription's goroutine (a new one after the
+	// ordered consumer resets), so its stop flag and error cross goroutines.
+	var failed atomic.Bool
+	fnErr := make(chan error, 1)
+	handle := func(m jetstream.Msg) {
+		if failed.Load() {
+			return
+		}
+		seq, err := streamSeq(m)
+		if err != nil {
+			s.log.Error("subscribe: message without metadata", "stream", s.events, "err", err)
+			return
+		}
+		var ev dojot.Event
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			s.log.Error("subscribe: skipping undecodable event", "stream", s.events, "seq", seq, "subject", m.Subject(), "err", err)
+			return
+		}
+		ev.Seq = seq
+		if err := fn(ev); err != nil {
+			if failed.CompareAndSwap(false, true) {
+				fnErr <- err
+			}
+			cancel()
+		}
+	}
+	cc, err := cons.Consume(handle,
+		jetstream.PullMaxMessages(pullBatch),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			// The ordered consumer recovers from these by itself (it
+			// recreates the consumer at the next sequence).
+			s.log.Debug("subscribe: consumer error", "stream", s.events, "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("subscribe %s from %d: %w", s.events, from, unavailable(err))
+	}
+	var closed error
+	select {
+	case <-ctx.Done():
+	case <-cc.Closed():
+		closed = fmt.Errorf("subscribe %s: consumer closed: %w", s.events, dojot.ErrUnavailable)
+	}
+	cc.Stop()
+	<-cc.Closed()
+	select {
+	case err := <-fnErr:
+		return err
+	default:
+	}
+	if closed != nil && ctx.Err() == nil {
+		return closed
+	}
+	return ctx.Err()
+}
+
+func streamSeq(m jetstream.Msg) (uint64, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return 0, err
+	}
+	return md.Sequence.Stream, nil
+}
