@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -20,6 +21,7 @@ type Config struct {
 	DataDir       string
 	NATSURL       string
 	NATSListen    string
+	NATSPrefix    string
 	AdminPassword string
 	JWTSecret     string
 	LogLevel      string
@@ -38,6 +40,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory for the embedded JetStream store, the generated JWT secret and admin password")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS URL (e.g. nats://127.0.0.1:4222); empty runs NATS embedded")
 	fs.StringVar(&c.NATSListen, "nats-listen", "", "embedded NATS only: also serve NATS clients on this host:port (empty: in-process only)")
+	fs.StringVar(&c.NATSPrefix, "nats-prefix", "", "namespace for this deployment's streams and subjects, to share one NATS between deployments (letters, digits, _ and -)")
 	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of user admin on first start (empty: generated, printed once, kept in the data dir)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 key for login tokens (empty: generated once and kept in the data dir)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -104,8 +107,13 @@ func (c *Config) validate() error {
 	if c.NATSURL != "" && c.NATSListen != "" {
 		errs = append(errs, errors.New("-nats-listen applies to the embedded NATS only; it cannot be used with -nats-url"))
 	}
+	if c.NATSPrefix != "" && !prefixRe.MatchString(c.NATSPrefix) {
+		errs = append(errs, fmt.Errorf("-nats-prefix %q: want letters, digits, _ and - only", c.NATSPrefix))
+	}
 	return errors.Join(errs...)
 }
+
+var prefixRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
 func (c *Config) logLevel() (slog.Level, error) {
 	var l slog.Level

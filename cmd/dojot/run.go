@@ -39,14 +39,20 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 
 	always, interval, _ := cfg.fsync() // validated by Parse
 	started := time.Now()
+	var streamPrefix, subjectPrefix string
+	if cfg.NATSPrefix != "" {
+		streamPrefix, subjectPrefix = cfg.NATSPrefix+"_", cfg.NATSPrefix+"."
+	}
 	store, err := eventstore.Open(ctx, eventstore.Options{
-		URL:          cfg.NATSURL,
-		DataDir:      cfg.DataDir,
-		Listen:       cfg.NATSListen,
-		SyncAlways:   always,
-		SyncInterval: interval,
-		DataMaxAge:   cfg.DataMaxAge,
-		Logger:       log,
+		StreamPrefix:  streamPrefix,
+		SubjectPrefix: subjectPrefix,
+		URL:           cfg.NATSURL,
+		DataDir:       cfg.DataDir,
+		Listen:        cfg.NATSListen,
+		SyncAlways:    always,
+		SyncInterval:  interval,
+		DataMaxAge:    cfg.DataMaxAge,
+		Logger:        log,
 	})
 	if err != nil {
 		if cfg.NATSListen != "" {
