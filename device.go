@@ -1,0 +1,108 @@
+package dojot
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Device event types. Every device event is appended expecting the last
+// sequence of its own subject, so an id is claimed by the stream itself and
+// never taken twice, even by two instances at once.
+const (
+	EventDeviceCreated  = "device.created"
+	EventDeviceUpdated  = "device.updated"
+	EventDeviceDeleted  = "device.deleted"
+	EventDeviceActuated = "device.actuated"
+)
+
+// Causes of a device event other than its plain REST call. They tell the
+// Kafka bridge which dojot message (if any) to send.
+const (
+	// CauseImport: created or deleted by POST /import (dojot sends create
+	// and remove for these).
+	CauseImport = "import"
+	// CauseDeleteAll: deleted by DELETE /device; dojot sends nothing.
+	CauseDeleteAll = "delete_all"
+	// CauseTemplateAdded, CauseTemplateRemoved: POST or DELETE
+	// /device/:id/template/:tid; dojot sends nothing.
+	CauseTemplateAdded   = "template_added"
+	CauseTemplateRemoved = "template_removed"
+	// CausePSK: a pre-shared key was generated or copied; dojot sends
+	// "update" with the keys in clear.
+	CausePSK = "psk"
+)
+
+// Override is a device's own static value for one of its templates' attrs
+// or metadata (dojot's overrides table).
+type Override struct {
+	AttrID      int    `json:"attr_id"`
+	StaticValue string `json:"static_value"`
+}
+
+// Device is a device's own state, as stored in events. What it shows is
+// this combined with its templates' current attributes.
+type Device struct {
+	ID        string     `json:"id"`
+	Label     string     `json:"label"`
+	Created   time.Time  `json:"created"`
+	Updated   *time.Time `json:"updated,omitempty"`
+	Templates []int      `json:"templates"`
+	Overrides []Override `json:"overrides,omitempty"`
+	// PSKs are the device's pre-shared keys by attr id (hex). They are
+	// shown only by internal reads and by the "update" event dojot sends.
+	PSKs []Override `json:"psks,omitempty"`
+}
+
+// DeviceCreated is the payload of device.created.
+type DeviceCreated struct {
+	Device
+	Cause string `json:"cause,omitempty"`
+}
+
+// DeviceUpdated is the payload of device.updated: the whole device after
+// the change.
+type DeviceUpdated struct {
+	Device
+	Cause string `json:"cause,omitempty"`
+}
+
+// DeviceDeleted is the payload of device.deleted. Rendered is the device as
+// GET /device/:id showed it just before, which dojot's "remove" event
+// carries.
+type DeviceDeleted struct {
+	ID       string          `json:"id"`
+	Cause    string          `json:"cause,omitempty"`
+	Rendered json.RawMessage `json:"rendered,omitempty"`
+}
+
+// DeviceActuated is the payload of device.actuated (dojot's "configure"):
+// Attrs is the JSON object the client sent, key order and numbers kept;
+// Timestamp is epoch milliseconds.
+type DeviceActuated struct {
+	ID        string          `json:"id"`
+	Attrs     json.RawMessage `json:"attrs"`
+	Timestamp int64           `json:"timestamp"`
+}
+
+// DeviceRef is a created device in POST /device's short answer.
+type DeviceRef struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
+// PSK is one key made by POST /device/gen_psk/:id.
+type PSK struct {
+	Attribute string `json:"attribute"`
+	PSK       string `json:"psk"`
+}
+
+// DeviceQuery is GET /device's (and GET /device/template/:tid's) query.
+type DeviceQuery struct {
+	Page
+	Attr        []AttrFilter
+	AttrType    []string
+	Label       string // substring
+	Template    int    // 0: any
+	SortByLabel bool
+	IDsOnly     bool
+}
