@@ -30,7 +30,7 @@ func (s *Store) Append(ctx context.Context, ev dojot.Event) (uint64, error) {
 	}
 	ack, err := s.js.PublishMsg(ctx, m)
 	if err != nil {
-		return 0, s.appendErr(ev, err)
+		return s.failed(ctx, ev, err)
 	}
 	return ack.Sequence, nil
 }
@@ -77,7 +77,7 @@ func (s *Store) AppendBatch(ctx context.Context, evs []dojot.Event) (seqs []uint
 		case ack := <-f.Ok():
 			seqs[i] = ack.Sequence
 		case err := <-f.Err():
-			errs[i] = s.appendErr(evs[i], err)
+			seqs[i], errs[i] = s.failed(ctx, evs[i], err)
 		case <-ctx.Done():
 			stop = ctx.Err()
 			errs[i] = s.appendErr(evs[i], stop)
@@ -106,6 +106,10 @@ func (s *Store) msg(ctx context.Context, ev dojot.Event) (*nats.Msg, error) {
 	if !ev.NoExpect {
 		h[jetstream.ExpectedLastSubjSeqHeader] = []string{strconv.FormatUint(ev.Expect, 10)}
 		if ev.ExpectSubject != "" {
+			if !s.expectSubject {
+				return nil, fmt.Errorf("append %s %s: ExpectSubject %s needs nats-server 2.11 or later, connected to %s: %w",
+					ev.Type, ev.Subject(), ev.ExpectSubject, s.nc.ConnectedServerVersion(), errors.ErrUnsupported)
+			}
 			h[jetstream.ExpectedLastSubjSeqSubjHeader] = []string{s.opts.SubjectPrefix + ev.ExpectSubject}
 		}
 	}
@@ -115,10 +119,33 @@ func (s *Store) msg(ctx context.Context, ev dojot.Event) (*nats.Msg, error) {
 	return &nats.Msg{Subject: s.opts.SubjectPrefix + ev.Subject(), Data: data, Header: h}, nil
 }
 
-func (s *Store) appendErr(ev dojot.Event, err error) error {
+// failed turns a rejected append into its result. A failed expectation may
+// be a retry of an append that was stored but whose ack was lost: a
+// single-server stream checks expectations before the dedupe window (nats-server
+// 2.15; a clustered one dedupes first), so the retry is told "wrong last
+// sequence" instead of "duplicate". If ev is the last event on its subject,
+// it is that earlier append, and its sequence is the result.
+func (s *Store) failed(ctx context.Context, ev dojot.Event, err error) (uint64, error) {
+	if !isWrongLastSeq(err) {
+		return 0, s.appendErr(ev, err)
+	}
+	if ctx.Err() == nil {
+		last, gerr := s.eventsSt.GetLastMsgForSubject(ctx, s.opts.SubjectPrefix+ev.Subject())
+		if gerr == nil && last.Header.Get(jetstream.MsgIDHeader) == ev.ID {
+			return last.Sequence, nil
+		}
+	}
+	return 0, s.appendErr(ev, err)
+}
+
+func isWrongLastSeq(err error) bool {
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+func (s *Store) appendErr(ev dojot.Event, err error) error {
+	if isWrongLastSeq(err) {
 		return fmt.Errorf("append %s %s: expected last sequence %d: %w: %w", ev.Type, ev.Subject(), ev.Expect, dojot.ErrConflict, err)
 	}
 	return fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), unavailable(err))

@@ -24,6 +24,11 @@ type Options struct {
 	// on a process crash); on, publishing was measured ~40x slower on this
 	// kind of machine. An external server has its own setting.
 	SyncAlways bool
+	// SyncInterval is how often the embedded server fsyncs when SyncAlways
+	// is off (default: nats-server's 2 minutes). A shorter interval narrows
+	// the window of acknowledged writes a power loss can take, at a smaller
+	// cost than SyncAlways.
+	SyncInterval time.Duration
 	// Replicas of each stream on a NATS cluster (default 1).
 	Replicas int
 	// DataMaxAge is how long device readings stay in the DATA stream

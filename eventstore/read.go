@@ -21,13 +21,9 @@ const pullBatch = 2000
 // time of the call.
 func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Event, error) {
 	subj := s.opts.SubjectPrefix + dojot.Subject(tenant, kind, id)
-	st, err := s.js.Stream(ctx, s.events)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
-	}
 	// The last sequence first: it tells an empty aggregate apart without
 	// waiting for a consumer that has nothing to deliver, and where to stop.
-	last, err := st.GetLastMsgForSubject(ctx, subj)
+	last, err := s.eventsSt.GetLastMsgForSubject(ctx, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return []dojot.Event{}, nil
 	}

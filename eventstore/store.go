@@ -25,16 +25,22 @@ const maxPending = 4096
 // Store is the event log on JetStream. It is safe for concurrent use, and
 // any number of Stores (in one process or many) may share one NATS.
 type Store struct {
-	opts   Options
-	log    *slog.Logger
-	ns     *server.Server // nil with an external NATS
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	closed chan struct{} // closed by the connection's ClosedHandler
+	opts Options
+	log  *slog.Logger
+	ns   *server.Server // nil with an external NATS
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	// eventsSt is the EVENTS stream as Open found it: its cached info
+	// (AllowDirect) lets reads use direct gets without asking again.
+	eventsSt jetstream.Stream
+	closed   chan struct{} // closed by the connection's ClosedHandler
+	// expectSubject: the server honours Nats-Expected-Last-Subject-Sequence-Subject
+	// (nats-server 2.11+); older ones ignore the header and would check the
+	// event's own subject instead, silently.
+	expectSubject bool
 
-	events    string // stream names, with StreamPrefix
-	data      string
-	evtPrefix string // SubjectPrefix + "evt."
+	events string // stream names, with StreamPrefix
+	data   string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -46,12 +52,11 @@ type Store struct {
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	opts.setDefaults()
 	s := &Store{
-		opts:      opts,
-		log:       opts.Logger,
-		closed:    make(chan struct{}),
-		events:    opts.StreamPrefix + "EVENTS",
-		data:      opts.StreamPrefix + "DATA",
-		evtPrefix: opts.SubjectPrefix + "evt.",
+		opts:   opts,
+		log:    opts.Logger,
+		closed: make(chan struct{}),
+		events: opts.StreamPrefix + "EVENTS",
+		data:   opts.StreamPrefix + "DATA",
 	}
 	connOpts := []nats.Option{
 		nats.Name("dojot"),
@@ -93,6 +98,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("connect to nats %s: %w", redact(opts.URL), err)
 		}
 	}
+	if s.expectSubject = versionAtLeast(s.nc.ConnectedServerVersion(), 2, 11); !s.expectSubject {
+		s.log.Warn("nats-server older than 2.11: appends with an ExpectSubject will fail",
+			"server_version", s.nc.ConnectedServerVersion())
+	}
 	s.js, err = jetstream.New(s.nc,
 		jetstream.WithDefaultTimeout(opts.Timeout),
 		jetstream.WithPublishAsyncMaxPending(maxPending))
@@ -111,12 +120,13 @@ func startServer(opts Options) (*server.Server, error) {
 		return nil, errors.New("eventstore: the embedded nats server needs a DataDir")
 	}
 	so := &server.Options{
-		ServerName: "dojot",
-		JetStream:  true,
-		StoreDir:   filepath.Join(opts.DataDir, "nats"),
-		SyncAlways: opts.SyncAlways,
-		NoSigs:     true, // signals belong to the binary, not to its embedded server
-		DontListen: opts.Listen == "",
+		ServerName:   "dojot",
+		JetStream:    true,
+		StoreDir:     filepath.Join(opts.DataDir, "nats"),
+		SyncAlways:   opts.SyncAlways,
+		SyncInterval: opts.SyncInterval,
+		NoSigs:       true, // signals belong to the binary, not to its embedded server
+		DontListen:   opts.Listen == "",
 	}
 	if opts.Listen != "" {
 		host, port, err := net.SplitHostPort(opts.Listen)
@@ -187,9 +197,13 @@ func (s *Store) createStreams(ctx context.Context) error {
 		MaxMsgs:     -1,
 		AllowDirect: true,
 	}}
-	for _, cfg := range streams {
-		if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+	for i, cfg := range streams {
+		st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+		if err != nil {
 			return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		}
+		if i == 0 {
+			s.eventsSt = st
 		}
 	}
 	return nil
@@ -197,12 +211,11 @@ func (s *Store) createStreams(ctx context.Context) error {
 
 // LastSeq is the sequence of the last event stored (0: none).
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
-	st, err := s.js.Stream(ctx, s.events)
+	info, err := s.eventsSt.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("stream %s: %w", s.events, unavailable(err))
 	}
-	// Stream returns the info it just fetched; no second request.
-	return st.CachedInfo().State.LastSeq, nil
+	return info.State.LastSeq, nil
 }
 
 // Conn is the NATS connection, for packages that publish outside EVENTS
@@ -267,6 +280,21 @@ func unavailable(err error) error {
 	return err
 }
 
+// versionAtLeast reports whether the semantic version v ("2.9.10") is at
+// least major.minor.
+func versionAtLeast(v string, major, minor int) bool {
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
 // redact hides passwords in (comma-separated) NATS URLs before they reach
 // an error or a log.
 func redact(urls string) string {
@@ -283,9 +311,17 @@ func redact(urls string) string {
 // start-up banner) are debug records; Fatalf never exits.
 type serverLogger struct{ l *slog.Logger }
 
-func (g serverLogger) Noticef(format string, v ...any) { g.l.Debug("nats: " + fmt.Sprintf(format, v...)) }
-func (g serverLogger) Warnf(format string, v ...any)   { g.l.Warn("nats: " + fmt.Sprintf(format, v...)) }
-func (g serverLogger) Fatalf(format string, v ...any)  { g.l.Error("nats: " + fmt.Sprintf(format, v...)) }
-func (g serverLogger) Errorf(format string, v ...any)  { g.l.Error("nats: " + fmt.Sprintf(format, v...)) }
-func (g serverLogger) Debugf(format string, v ...any)  { g.l.Debug("nats: " + fmt.Sprintf(format, v...)) }
-func (g serverLogger) Tracef(format string, v ...any)  {}
+func (g serverLogger) Noticef(format string, v ...any) {
+	g.l.Debug("nats: " + fmt.Sprintf(format, v...))
+}
+func (g serverLogger) Warnf(format string, v ...any) { g.l.Warn("nats: " + fmt.Sprintf(format, v...)) }
+func (g serverLogger) Fatalf(format string, v ...any) {
+	g.l.Error("nats: " + fmt.Sprintf(format, v...))
+}
+func (g serverLogger) Errorf(format string, v ...any) {
+	g.l.Error("nats: " + fmt.Sprintf(format, v...))
+}
+func (g serverLogger) Debugf(format string, v ...any) {
+	g.l.Debug("nats: " + fmt.Sprintf(format, v...))
+}
+func (g serverLogger) Tracef(format string, v ...any) {}
