@@ -1,10 +1,276 @@
 package memory
 
-import "github.com/dojot-es/dojot"
+import (
+	"fmt"
+	"slices"
+	"strconv"
 
-// deviceManager is the templates-and-devices part of the view. (stub: to be
-// written with the DeviceManager commands.)
-type deviceManager struct{}
+	"github.com/dojot-es/dojot"
+)
 
-func (d *deviceManager) init()                      {}
-func (d *deviceManager) apply(ev dojot.Event) error { return nil }
+// deviceManager is the templates-and-devices part of the view: per tenant,
+// the templates (with their JSON pre-rendered, templates are few), the
+// devices (kept small: rendered on read from the cached template parts), the
+// indexes that page them, and what commands need to append safely (id
+// sequences, last sequence and version of every aggregate).
+type deviceManager struct {
+	tenants map[string]*dmTenant
+}
+
+// agg is where an aggregate's subject stands in the stream.
+type agg struct {
+	seq     uint64
+	version uint64
+}
+
+func (a *agg) advance(ev dojot.Event) {
+	a.seq = ev.Seq
+	if ev.Version != 0 {
+		a.version = ev.Version
+	} else {
+		a.version++
+	}
+}
+
+type dmTenant struct {
+	templates   map[int]*tmpl
+	templateIDs []int          // sorted
+	tplAggs     map[string]agg // by aggregate id, deleted ones included
+	counters    dojot.TemplateCounters
+
+	devices    map[string]*device
+	tombs      map[string]agg // deleted device ids: a re-creation expects their last seq
+	byID       *ordered
+	byLabel    *ordered
+	byTemplate map[int]*ordered
+}
+
+// device is one device as applied: times in Unix microseconds (0: none).
+type device struct {
+	id, label string
+	created   int64
+	updated   int64
+	templates []int
+	overrides []dojot.Override
+	psks      []dojot.Override
+	agg
+}
+
+func (d *deviceManager) init() { d.tenants = make(map[string]*dmTenant) }
+
+func (d *deviceManager) tenant(name string) *dmTenant {
+	t := d.tenants[name]
+	if t == nil {
+		t = &dmTenant{
+			templates:  make(map[int]*tmpl),
+			tplAggs:    make(map[string]agg),
+			devices:    make(map[string]*device),
+			tombs:      make(map[string]agg),
+			byID:       newOrdered(byID),
+			byLabel:    newOrdered(byLabel),
+			byTemplate: make(map[int]*ordered),
+		}
+		d.tenants[name] = t
+	}
+	return t
+}
+
+// apply never fails on dangling references (a device naming a template that
+// another instance deleted meanwhile): the log is the truth, and the view
+// shows what it can.
+func (d *deviceManager) apply(ev dojot.Event) error {
+	t := d.tenant(ev.Tenant)
+	switch ev.Kind {
+	case dojot.KindTemplate:
+		return t.applyTemplate(ev)
+	case dojot.KindDevice:
+		return t.applyDevice(ev)
+	}
+	return nil
+}
+
+func (t *dmTenant) applyTemplate(ev dojot.Event) error {
+	a := t.tplAggs[ev.AggregateID]
+	a.advance(ev)
+	t.tplAggs[ev.AggregateID] = a
+	t.counters.Seq = ev.Seq
+	switch ev.Type {
+	case dojot.EventTemplateCreated:
+		var p dojot.TemplateCreated
+		if err := ev.Decode(&p); err != nil {
+			return err
+		}
+		t.putTemplate(p.Template)
+	case dojot.EventTemplateUpdated:
+		var p dojot.TemplateUpdated
+		if err := ev.Decode(&p); err != nil {
+			return err
+		}
+		t.putTemplate(p.Template)
+	case dojot.EventTemplateDeleted:
+		var p dojot.TemplateDeleted
+		if err := ev.Decode(&p); err != nil {
+			return err
+		}
+		t.dropTemplate(p.ID)
+	case dojot.EventTemplatesDeleted:
+		var p dojot.TemplatesDeleted
+		if err := ev.Decode(&p); err != nil {
+			return err
+		}
+		for _, id := range p.IDs {
+			t.dropTemplate(id)
+		}
+	case dojot.EventTemplatesImported:
+		var p dojot.TemplatesImported
+		if err := ev.Decode(&p); err != nil {
+			return err
+		}
+		for _, id := range slices.Clone(t.templateIDs) {
+			t.dropTemplate(id)
+		}
+		// dojot recreates its sequences after the highest imported ids.
+		t.counters.LastTemplateID, t.counters.LastAttrID = 0, 0
+		for _, tp := range p.Templates {
+			t.putTemplate(tp)
+		}
+	}
+	return nil
+}
+
+func (t *dmTenant) putTemplate(tp dojot.Template) {
+	if _, ok := t.templates[tp.ID]; !ok {
+		i, _ := slices.BinarySearch(t.templateIDs, tp.ID)
+		t.templateIDs = slices.Insert(t.templateIDs, i, tp.ID)
+	}
+	t.templates[tp.ID] = newTmpl(tp)
+	t.counters.LastTemplateID = max(t.counters.LastTemplateID, tp.ID)
+	for _, a := range tp.Attrs {
+		t.counters.LastAttrID = max(t.counters.LastAttrID, a.ID)
+		for _, m := range a.Metadata {
+			t.counters.LastAttrID = max(t.counters.LastAttrID, m.ID)
+		}
+	}
+}
+
+func (t *dmTenant) dropTemplate(id int) {
+	if _, ok := t.templates[id]; !ok {
+		return
+	}
+	delete(t.templates, id)
+	if i, ok := slices.BinarySearch(t.templateIDs, id); ok {
+		t.templateIDs = slices.Delete(t.templateIDs, i, i+1)
+	}
+}
+
+func (t *dmTenant) applyDevice(ev dojot.Event) error {
+	switch ev.Type {
+	case dojot.EventDeviceCreated, dojot.EventDeviceUpdated:
+		// One decode; both payloads are a Device plus a cause.
+		var p dojot.DeviceUpdated
+		if err := ev.Decode(&p); err != nil {
+			return err
+		}
+		if p.ID != ev.AggregateID {
+			return fmt.Errorf("device payload id %q on aggregate %q", p.ID, ev.AggregateID)
+		}
+		t.putDevice(ev, p.Device)
+	case dojot.EventDeviceDeleted:
+		// The aggregate id is the device id: no need to decode the payload
+		// (it carries the rendered device, for the Kafka bridge).
+		a := t.tombs[ev.AggregateID]
+		if dv := t.devices[ev.AggregateID]; dv != nil {
+			a = dv.agg
+			t.unindex(dv)
+			delete(t.devices, dv.id)
+		}
+		a.advance(ev)
+		t.tombs[ev.AggregateID] = a
+	default: // device.actuated and anything newer: only the position moves
+		if dv := t.devices[ev.AggregateID]; dv != nil {
+			dv.agg.advance(ev)
+		} else {
+			a := t.tombs[ev.AggregateID]
+			a.advance(ev)
+			t.tombs[ev.AggregateID] = a
+		}
+	}
+	return nil
+}
+
+func (t *dmTenant) putDevice(ev dojot.Event, p dojot.Device) {
+	dv := t.devices[p.ID]
+	if dv == nil {
+		dv = &device{id: p.ID, agg: t.tombs[p.ID]}
+		delete(t.tombs, p.ID)
+		t.devices[p.ID] = dv
+	} else {
+		t.unindex(dv)
+	}
+	dv.agg.advance(ev)
+	dv.label = p.Label
+	dv.created = p.Created.UnixMicro()
+	dv.updated = 0
+	if p.Updated != nil {
+		dv.updated = p.Updated.UnixMicro()
+	}
+	dv.templates = p.Templates
+	dv.overrides = p.Overrides
+	dv.psks = p.PSKs
+	t.index(dv)
+}
+
+func (t *dmTenant) index(dv *device) {
+	t.byID.insert(dv)
+	t.byLabel.insert(dv)
+	for _, tid := range dv.templates {
+		o := t.byTemplate[tid]
+		if o == nil {
+			o = newOrdered(byID)
+			t.byTemplate[tid] = o
+		}
+		o.insert(dv)
+	}
+}
+
+func (t *dmTenant) unindex(dv *device) {
+	t.byID.remove(dv)
+	t.byLabel.remove(dv)
+	for _, tid := range dv.templates {
+		if o := t.byTemplate[tid]; o != nil {
+			o.remove(dv)
+			if o.Len() == 0 {
+				delete(t.byTemplate, tid)
+			}
+		}
+	}
+}
+
+// tmpl is an applied template with its renderings, made once per change:
+// templates change rarely and are read with every device that uses them.
+type tmpl struct {
+	dojot.Template
+	attrs map[int]*dojot.Attr // top-level attrs and metadata, by id
+	json  [3][]byte           // GET /template forms, by dojot.AttrFormat
+	// devAttrs is the "attrs" list as a device without overrides shows it.
+	devAttrs []byte
+}
+
+func newTmpl(tp dojot.Template) *tmpl {
+	m := &tmpl{Template: tp, attrs: make(map[int]*dojot.Attr)}
+	for i := range tp.Attrs {
+		a := &tp.Attrs[i]
+		m.attrs[a.ID] = a
+		for j := range a.Metadata {
+			m.attrs[a.Metadata[j].ID] = &a.Metadata[j]
+		}
+	}
+	for f := range m.json {
+		m.json[f] = renderTemplate(nil, tp, dojot.AttrFormat(f))
+	}
+	m.devAttrs = renderDeviceAttrs(nil, tp, nil)
+	return m
+}
+
+// idText is a template id as dojot writes it where it is a string.
+func idText(id int) string { return strconv.Itoa(id) }
