@@ -1,16 +1,550 @@
 package gateway
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/commands"
 )
 
-// Stubs: written with the auth vertical.
-type authCommands interface{}
-type authView interface{}
+// authCommands are the auth commands (*commands.Auth).
+type authCommands interface {
+	Login(ctx context.Context, username, passwd string) (dojot.Principal, error)
+	CreateUser(ctx context.Context, cmd commands.CreateUser) (commands.CreatedUser, error)
+	UpdateUser(ctx context.Context, cmd commands.UpdateUser) error
+	DeleteUser(ctx context.Context, cmd commands.DeleteUser) error
+	ChangePassword(ctx context.Context, userID int64, oldPasswd, newPasswd string) error
+	CreateGroup(ctx context.Context, cmd commands.CreateGroup) (int64, error)
+	UpdateGroup(ctx context.Context, cmd commands.UpdateGroup) error
+	DeleteGroup(ctx context.Context, cmd commands.DeleteGroup) error
+	CreatePermission(ctx context.Context, cmd commands.CreatePermission) (int64, error)
+	UpdatePermission(ctx context.Context, cmd commands.UpdatePermission) error
+	DeletePermission(ctx context.Context, cmd commands.DeletePermission) error
+	Relate(ctx context.Context, cmd commands.Relation) error
+}
 
-func (s *Server) mountAuth(r chi.Router) {}
+// authView is what the auth routes and the PDP read (*memory.View).
+type authView interface {
+	User(ref string) (dojot.User, bool)
+	Users(usernameSubstr string) []dojot.User
+	UserGroups(userID int64) []dojot.Group
+	UserPermissions(userID int64) []dojot.Permission
+	UserAllPermissions(userID int64) []dojot.Permission
+	Group(ref string) (dojot.Group, bool)
+	Groups(nameSubstr string) []dojot.Group
+	GroupPermissions(groupID int64) []dojot.Permission
+	GroupUsers(groupID int64) []dojot.User
+	Permission(ref string) (dojot.Permission, bool)
+	Permissions(path, method, permission, typ string) []dojot.Permission
+	Tenants() []string
+	PDPInputs(userID int64) (direct []dojot.Permission, groups [][]dojot.Permission, ok bool)
+}
 
-// pep authenticates the JWT and asks the PDP (stub).
-func (s *Server) pep(next http.Handler) http.Handler { return next }
+// mountAuth serves dojot's auth under Kong's paths: POST /auth is public,
+// /auth/user and /auth/pap go through the PEP, /auth/password/update needs
+// a valid token only (dojot reads its userid), and /admin/tenants, internal
+// in dojot, goes through the PEP here since it is on the public port.
+func (s *Server) mountAuth(r chi.Router) {
+	r.Post("/auth", s.login)
+	r.Post("/auth/", s.login)
+	r.HandleFunc("/auth/revoke", s.revoke)
+	r.HandleFunc("/auth/revoke/*", s.revoke)
+	r.With(s.authenticate).Post("/auth/password/update", s.updatePassword)
+	r.Group(func(r chi.Router) {
+		r.Use(s.pep)
+		r.Get("/admin/tenants", s.listTenants)
+
+		r.Get("/auth/user", s.listUsers)
+		r.Post("/auth/user", s.createUser)
+		r.Get("/auth/user/{user}", s.getUser)
+		r.Put("/auth/user/{user}", s.updateUser)
+		r.Delete("/auth/user/{user}", s.deleteUser)
+
+		r.Route("/auth/pap", func(r chi.Router) {
+			r.Post("/permission", s.createPermission)
+			r.Get("/permission", s.listPermissions)
+			r.Get("/permission/{perm}", s.getPermission)
+			r.Put("/permission/{perm}", s.updatePermission)
+			r.Delete("/permission/{perm}", s.deletePermission)
+
+			r.Post("/group", s.createGroup)
+			r.Get("/group", s.listGroups)
+			r.Get("/group/{group}", s.getGroup)
+			r.Put("/group/{group}", s.updateGroup)
+			r.Delete("/group/{group}", s.deleteGroup)
+			r.Get("/group/{group}/permissions", s.groupPermissions)
+			r.Get("/group/{group}/users", s.groupUsers)
+
+			r.Get("/user/{user}/directpermissions", s.userPermissions(false))
+			r.Get("/user/{user}/allpermissions", s.userPermissions(true))
+			r.Get("/user/{user}/groups", s.userGroups)
+
+			r.Post("/usergroup/{from}/{to}", s.relate(commands.UserGroupRelation, false))
+			r.Delete("/usergroup/{from}/{to}", s.relate(commands.UserGroupRelation, true))
+			r.Post("/grouppermissions/{from}/{to}", s.relate(commands.GroupPermissionRelation, false))
+			r.Delete("/grouppermissions/{from}/{to}", s.relate(commands.GroupPermissionRelation, true))
+			r.Post("/userpermissions/{from}/{to}", s.relate(commands.UserPermissionRelation, false))
+			r.Delete("/userpermissions/{from}/{to}", s.relate(commands.UserPermissionRelation, true))
+		})
+	})
+}
+
+var (
+	errMimetype   = &dojot.Error{Kind: dojot.ErrInvalid, Message: "invalid mimetype"}
+	errBadPayload = &dojot.Error{Kind: dojot.ErrInvalid, Message: "Failed to decode JSON object"}
+	errNoResults  = &dojot.Error{Kind: dojot.ErrNotFound, Message: "No results found with these filters"}
+	errNoUser     = &dojot.Error{Kind: dojot.ErrNotFound, Message: "Unknown user id"}
+)
+
+// readAuthJSON decodes a JSON body into v, as auth's load_json_from_request:
+// a body not declared as application/json is 400 "invalid mimetype".
+func readAuthJSON(r *http.Request, v any) error {
+	if !isJSON(r) {
+		return errMimetype
+	}
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if json.Unmarshal(b, v) != nil {
+		return errBadPayload
+	}
+	return nil
+}
+
+// okBody is auth's body-less success.
+func okBody(msg string) errBody { return errBody{Message: msg, Status: http.StatusOK} }
+
+// login is POST /auth: {"username","passwd"} -> {"jwt"}.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var body map[string]json.RawMessage
+	if err := readAuthJSON(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var username, passwd string
+	if raw, ok := body["username"]; !ok || json.Unmarshal(raw, &username) != nil {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "missing username"})
+		return
+	}
+	if raw, ok := body["passwd"]; !ok || json.Unmarshal(raw, &passwd) != nil {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "missing password"})
+		return
+	}
+	p, err := s.opts.AuthCommands.Login(r.Context(), username, passwd)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	tok, err := s.issueToken(p)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "user logged in", "username", p.User.Username, "tenant", p.User.Service)
+	writeJSON(w, http.StatusOK, map[string]string{"jwt": tok})
+}
+
+// revoke is /auth/revoke: Kong terminates it with 403.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, &dojot.Error{Kind: dojot.ErrForbidden, Body: map[string]string{"message": "Forbidden"}})
+}
+
+// updatePassword is POST /auth/password/update {"oldpasswd","newpasswd"}.
+func (s *Server) updatePassword(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Old *string `json:"oldpasswd"`
+		New *string `json:"newpasswd"`
+	}
+	if err := readAuthJSON(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if body.Old == nil {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing user's oldpasswd"})
+		return
+	}
+	if body.New == nil {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing user's newpasswd"})
+		return
+	}
+	id, _ := dojot.IdentityFrom(r.Context())
+	if err := s.opts.AuthCommands.ChangePassword(r.Context(), id.UserID, *body.Old, *body.New); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okBody("ok"))
+}
+
+// listTenants is GET /admin/tenants: the distinct services of all users.
+func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string][]string{"tenants": s.opts.AuthView.Tenants()})
+}
+
+// --- users ---
+
+// userJSON is auth's User.safe_dict: every value a string.
+type userJSON struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Username    string `json:"username"`
+	Service     string `json:"service"`
+	Email       string `json:"email"`
+	Profile     string `json:"profile"`
+	CreatedDate string `json:"created_date"`
+	CreatedBy   string `json:"created_by"`
+}
+
+func renderUser(u dojot.User) userJSON {
+	return userJSON{
+		ID: strconv.FormatInt(u.ID, 10), Name: u.Name, Username: u.Username, Service: u.Service,
+		Email: u.Email, Profile: u.Profile, CreatedDate: pyTime(u.CreatedDate, " "),
+		CreatedBy: strconv.FormatInt(u.CreatedBy, 10),
+	}
+}
+
+func renderUsers(us []dojot.User) []userJSON {
+	out := make([]userJSON, 0, len(us))
+	for _, u := range us {
+		out = append(out, renderUser(u))
+	}
+	return out
+}
+
+// pyTime formats t as Python formats a naive UTC datetime: str() with sep
+// " ", isoformat() with "T"; microseconds only when not zero.
+func pyTime(t time.Time, sep string) string {
+	t = t.UTC()
+	layout := "2006-01-02" + sep + "15:04:05"
+	if t.Nanosecond()/1000 != 0 {
+		layout += ".000000"
+	}
+	return t.Format(layout)
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	users := s.opts.AuthView.Users(r.URL.Query().Get("username"))
+	if len(users) == 0 {
+		writeError(w, r, errNoResults)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": renderUsers(users)})
+}
+
+type userBody struct {
+	Username string `json:"username"`
+	Service  string `json:"service"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Profile  string `json:"profile"`
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	var b userBody
+	if err := readAuthJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	res, err := s.opts.AuthCommands.CreateUser(r.Context(), commands.CreateUser{
+		Username: b.Username, Service: b.Service, Email: b.Email, Name: b.Name, Profile: b.Profile,
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// Flask's jsonify(result, 200) answers a two-item array.
+	writeJSON(w, http.StatusOK, []any{map[string]any{
+		"user": renderUser(res.User), "groups": res.Groups, "could not add": res.Failed, "message": "user created",
+	}, http.StatusOK})
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.opts.AuthView.User(chi.URLParam(r, "user"))
+	if !ok {
+		writeError(w, r, errNoUser)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": renderUser(u)})
+}
+
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
+	var b userBody
+	if err := readAuthJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	err := s.opts.AuthCommands.UpdateUser(r.Context(), commands.UpdateUser{
+		Ref: chi.URLParam(r, "user"), Username: b.Username, Service: b.Service, Email: b.Email, Name: b.Name,
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okBody("ok"))
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	if err := s.opts.AuthCommands.DeleteUser(r.Context(), commands.DeleteUser{Ref: chi.URLParam(r, "user")}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okBody("User removed"))
+}
+
+// --- permissions ---
+
+// permissionJSON is auth's Permission.as_dict.
+type permissionJSON struct {
+	ID          int64  `json:"id"`
+	Path        string `json:"path"`
+	Name        string `json:"name"`
+	Method      string `json:"method"`
+	Permission  string `json:"permission"`
+	Type        string `json:"type"`
+	CreatedDate string `json:"created_date"`
+	CreatedBy   int64  `json:"created_by"`
+}
+
+func renderPermissions(ps []dojot.Permission) []permissionJSON {
+	out := make([]permissionJSON, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, permissionJSON{
+			ID: p.ID, Path: p.Path, Name: p.Name, Method: p.Method, Permission: p.Permission, Type: p.Type,
+			CreatedDate: pyTime(p.CreatedDate, "T"), CreatedBy: p.CreatedBy,
+		})
+	}
+	return out
+}
+
+type permissionBody struct {
+	Name       string `json:"name"`
+	Path       string `json:"path"`
+	Method     string `json:"method"`
+	Permission string `json:"permission"`
+	Type       string `json:"type"`
+}
+
+func (s *Server) createPermission(w http.ResponseWriter, r *http.Request) {
+	var b permissionBody
+	if err := readAuthJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id, err := s.opts.AuthCommands.CreatePermission(r.Context(), commands.CreatePermission{
+		Name: b.Name, Path: b.Path, Method: b.Method, Permission: b.Permission, Type: b.Type,
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"status": http.StatusOK, "id": id})
+}
+
+func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	perm, typ := q.Get("permission"), q.Get("type")
+	switch perm {
+	case "", dojot.Permit, dojot.Deny, "notApplicable":
+	default:
+		writeError(w, r, dojot.Errorf(dojot.ErrInvalid, "Invalid filter. Permission can't be %s", perm))
+		return
+	}
+	switch typ {
+	case "", dojot.PermissionAPI, dojot.PermissionSystem, "notApplicable":
+	default:
+		writeError(w, r, dojot.Errorf(dojot.ErrInvalid, "Invalid filter. Permission type can't be %s", typ))
+		return
+	}
+	perms := s.opts.AuthView.Permissions(q.Get("path"), q.Get("method"), perm, typ)
+	if len(perms) == 0 {
+		writeError(w, r, errNoResults)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"permissions": renderPermissions(perms)})
+}
+
+func (s *Server) getPermission(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.opts.AuthView.Permission(chi.URLParam(r, "perm"))
+	if !ok {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrNotFound, Message: "No permission found with this ID"})
+		return
+	}
+	writeJSON(w, http.StatusOK, renderPermissions([]dojot.Permission{p})[0])
+}
+
+func (s *Server) updatePermission(w http.ResponseWriter, r *http.Request) {
+	var b permissionBody
+	if err := readAuthJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	err := s.opts.AuthCommands.UpdatePermission(r.Context(), commands.UpdatePermission{
+		Ref: chi.URLParam(r, "perm"), Name: b.Name, Path: b.Path, Method: b.Method, Permission: b.Permission, Type: b.Type,
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okBody("ok"))
+}
+
+func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request) {
+	if err := s.opts.AuthCommands.DeletePermission(r.Context(), commands.DeletePermission{Ref: chi.URLParam(r, "perm")}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okBody("ok"))
+}
+
+// --- groups ---
+
+// groupJSON is auth's Group.safe_dict with an ISO created_date.
+type groupJSON struct {
+	ID          int64   `json:"id"`
+	Name        string  `json:"name"`
+	Description *string `json:"description"`
+	CreatedDate string  `json:"created_date"`
+	CreatedBy   int64   `json:"created_by"`
+}
+
+func renderGroups(gs []dojot.Group) []groupJSON {
+	out := make([]groupJSON, 0, len(gs))
+	for _, g := range gs {
+		j := groupJSON{ID: g.ID, Name: g.Name, CreatedDate: pyTime(g.CreatedDate, "T"), CreatedBy: g.CreatedBy}
+		if g.Description != "" { // a group created without one has NULL
+			j.Description = &g.Description
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+type groupBody struct {
+	Name        string  `json:"name"`
+	Description *string `json:"description"`
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
+	var b groupBody
+	if err := readAuthJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	cmd := commands.CreateGroup{Name: b.Name}
+	if b.Description != nil {
+		cmd.Description = *b.Description
+	}
+	id, err := s.opts.AuthCommands.CreateGroup(r.Context(), cmd)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"status": http.StatusOK, "id": id})
+}
+
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
+	groups := s.opts.AuthView.Groups(r.URL.Query().Get("name"))
+	if len(groups) == 0 {
+		writeError(w, r, errNoResults)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": renderGroups(groups)})
+}
+
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.opts.AuthView.Group(chi.URLParam(r, "group"))
+	if !ok {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrNotFound, Message: "No group found with this ID"})
+		return
+	}
+	writeJSON(w, http.StatusOK, renderGroups([]dojot.Group{g})[0])
+}
+
+func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) {
+	var b groupBody
+	if err := readAuthJSON(r, &b); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	err := s.opts.AuthCommands.UpdateGroup(r.Context(), commands.UpdateGroup{
+		Ref: chi.URLParam(r, "group"), Name: b.Name, Description: b.Description,
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okBody("ok"))
+}
+
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
+	if err := s.opts.AuthCommands.DeleteGroup(r.Context(), commands.DeleteGroup{Ref: chi.URLParam(r, "group")}); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okBody("ok"))
+}
+
+// --- reports and relations ---
+
+var errNoGroupReport = &dojot.Error{Kind: dojot.ErrNotFound, Message: "No group found with this name or ID"}
+
+func (s *Server) groupPermissions(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.opts.AuthView.Group(chi.URLParam(r, "group"))
+	if !ok {
+		writeError(w, r, errNoGroupReport)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"permissions": renderPermissions(s.opts.AuthView.GroupPermissions(g.ID))})
+}
+
+func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.opts.AuthView.Group(chi.URLParam(r, "group"))
+	if !ok {
+		writeError(w, r, errNoGroupReport)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": renderUsers(s.opts.AuthView.GroupUsers(g.ID))})
+}
+
+func (s *Server) userPermissions(all bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.opts.AuthView.User(chi.URLParam(r, "user"))
+		if !ok {
+			writeError(w, r, errNoUser)
+			return
+		}
+		perms := s.opts.AuthView.UserPermissions(u.ID)
+		if all {
+			perms = s.opts.AuthView.UserAllPermissions(u.ID)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"permissions": renderPermissions(perms)})
+	}
+}
+
+func (s *Server) userGroups(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.opts.AuthView.User(chi.URLParam(r, "user"))
+	if !ok {
+		writeError(w, r, errNoUser)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": renderGroups(s.opts.AuthView.UserGroups(u.ID))})
+}
+
+func (s *Server) relate(kind commands.RelationKind, remove bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := s.opts.AuthCommands.Relate(r.Context(), commands.Relation{
+			Kind: kind, From: chi.URLParam(r, "from"), To: chi.URLParam(r, "to"), Remove: remove,
+		})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, okBody("ok"))
+	}
+}

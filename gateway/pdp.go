@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"regexp"
+	"sync"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/commands"
+)
+
+// decide is dojot's policy decision (auth's PDPController.iterate_permissions)
+// for a request with method action on path resource: the user's direct
+// permissions first, in order, the first that applies decides; then its
+// groups' permissions, where any deny wins over permits; no applicable
+// permission denies.
+func decide(direct []dojot.Permission, groups [][]dojot.Permission, action, resource string) bool {
+	for _, p := range direct {
+		if verdict, ok := applies(p, action, resource); ok {
+			return verdict == dojot.Permit
+		}
+	}
+	permit := false
+	for _, perms := range groups {
+		for _, p := range perms {
+			verdict, ok := applies(p, action, resource)
+			if !ok {
+				continue
+			}
+			if verdict != dojot.Permit {
+				return false
+			}
+			permit = true
+		}
+	}
+	return permit
+}
+
+// applies matches p's path and method patterns, anchored at the start, and
+// returns p's verdict when both match.
+func applies(p dojot.Permission, action, resource string) (verdict string, ok bool) {
+	pathRe, methodRe := rule(p.Path), rule(p.Method)
+	if pathRe == nil || methodRe == nil || !pathRe.MatchString(resource) || !methodRe.MatchString(action) {
+		return "", false
+	}
+	return p.Permission, true
+}
+
+// rules caches compiled patterns: there are as many as permissions.
+var rules sync.Map // pattern -> *regexp.Regexp (nil: invalid)
+
+func rule(pattern string) *regexp.Regexp {
+	if re, ok := rules.Load(pattern); ok {
+		return re.(*regexp.Regexp)
+	}
+	re, err := commands.CompileRule(pattern)
+	if err != nil {
+		re = nil
+	}
+	rules.Store(pattern, re)
+	return re
+}
+
+// permitted asks the PDP whether the user may do action on resource, with
+// the user's permissions as they are now: a user deleted since its token
+// was issued is denied.
+func (s *Server) permitted(userID int64, action, resource string) bool {
+	if s.opts.AuthView == nil {
+		return false
+	}
+	direct, groups, ok := s.opts.AuthView.PDPInputs(userID)
+	return ok && decide(direct, groups, action, resource)
+}
