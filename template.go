@@ -56,11 +56,12 @@ type TemplateCreated struct {
 }
 
 // TemplateUpdated is the payload of template.updated: the whole template
-// after the update. Affected lists the devices that use it (dojot sends an
-// "update" per affected device and a "template.update" event).
+// after the update. The devices that use it are not listed: a template may
+// be used by a million devices, more than one event can hold, and whoever
+// reproduces dojot's "update" per affected device (and "template.update")
+// renders them from a view of the same log, at this event.
 type TemplateUpdated struct {
 	Template
-	Affected []string `json:"affected,omitempty"`
 }
 
 // TemplateDeleted is the payload of template.deleted.
