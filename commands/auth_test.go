@@ -250,11 +250,11 @@ func TestDecidePap(t *testing.T) {
 
 		"create group": {[]commands.AuthCommand{boot}, commands.CreateGroup{Name: "ops"}, []string{
 			"group.created evt.dojot-management.group.3 expect=39" + groupKind}, nil, ""},
-		"group name in use": {[]commands.AuthCommand{boot}, commands.CreateGroup{Name: "user"}, nil, dojot.ErrInvalid, "Group name user is in use."},
+		"group name in use":           {[]commands.AuthCommand{boot}, commands.CreateGroup{Name: "user"}, nil, dojot.ErrInvalid, "Group name user is in use."},
 		"group name not alphanumeric": {nil, commands.CreateGroup{Name: "a_b"}, nil, dojot.ErrInvalid, "Invalid group name, only alphanumeric allowed"},
-		"edit admin group": {[]commands.AuthCommand{boot}, commands.UpdateGroup{Ref: "1", Name: "root"}, nil, dojot.ErrNotAllowed, "Can't edit admin group"},
-		"delete admin group": {[]commands.AuthCommand{boot}, commands.DeleteGroup{Ref: "admin"}, nil, dojot.ErrNotAllowed, "Can't delete admin group"},
-		"delete unknown group": {[]commands.AuthCommand{boot}, commands.DeleteGroup{Ref: "7"}, nil, dojot.ErrNotFound, "No group found with this ID"},
+		"edit admin group":            {[]commands.AuthCommand{boot}, commands.UpdateGroup{Ref: "1", Name: "root"}, nil, dojot.ErrNotAllowed, "Can't edit admin group"},
+		"delete admin group":          {[]commands.AuthCommand{boot}, commands.DeleteGroup{Ref: "admin"}, nil, dojot.ErrNotAllowed, "Can't delete admin group"},
+		"delete unknown group":        {[]commands.AuthCommand{boot}, commands.DeleteGroup{Ref: "7"}, nil, dojot.ErrNotFound, "No group found with this ID"},
 
 		"add a user to a group": {[]commands.AuthCommand{boot}, commands.Relation{Kind: commands.UserGroupRelation, From: "admin", To: "user"}, []string{
 			"user.group_added evt.dojot-management.user.admin expect=40"}, nil, ""},
