@@ -1,9 +1,514 @@
 package gateway
 
-import "github.com/go-chi/chi/v5"
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
 
-// Stubs: written with the DeviceManager vertical.
-type deviceCommands interface{}
-type deviceView interface{}
+	"github.com/go-chi/chi/v5"
 
-func (s *Server) mountDeviceManager(r chi.Router) {}
+	"github.com/dojot-es/dojot"
+)
+
+// deviceCommands are DeviceManager's writes (commands.Devices). Bodies go
+// through as sent: the commands read them as dojot's schemas do and answer
+// with dojot's messages.
+type deviceCommands interface {
+	CreateTemplate(ctx context.Context, tenant string, body []byte) (int, error)
+	UpdateTemplate(ctx context.Context, tenant, id string, body []byte) (int, error)
+	DeleteTemplate(ctx context.Context, tenant, id string) (json.RawMessage, error)
+	DeleteAllTemplates(ctx context.Context, tenant string) ([]json.RawMessage, error)
+	CreateDevices(ctx context.Context, tenant string, body []byte, count int) ([]dojot.DeviceRef, error)
+	UpdateDevice(ctx context.Context, tenant, id string, body []byte) error
+	DeleteDevice(ctx context.Context, tenant, id string) (json.RawMessage, error)
+	DeleteAllDevices(ctx context.Context, tenant string) ([]json.RawMessage, error)
+	AddTemplate(ctx context.Context, tenant, deviceID, templateID string) error
+	RemoveTemplate(ctx context.Context, tenant, deviceID, templateID string) error
+	Actuate(ctx context.Context, tenant, deviceID string, body []byte) error
+	Import(ctx context.Context, tenant string, body []byte) error
+}
+
+// deviceView is DeviceManager's reads (memory.View): JSON rendered as dojot
+// renders it.
+type deviceView interface {
+	TemplateJSON(tenant string, id int) ([]byte, bool)
+	ListTemplates(tenant string, q dojot.TemplateQuery) []byte
+	DeviceJSON(tenant, id string) ([]byte, bool)
+	ListDevices(tenant string, q dojot.DeviceQuery) []byte
+}
+
+func (s *Server) mountDeviceManager(r chi.Router) {
+	r.Get("/template", s.listTemplates)
+	r.Post("/template", s.createTemplate)
+	r.Delete("/template", s.deleteAllTemplates)
+	r.Get("/template/{id}", s.getTemplate)
+	r.Put("/template/{id}", s.updateTemplate)
+	r.Delete("/template/{id}", s.deleteTemplate)
+
+	r.Get("/device", s.listDevices)
+	r.Post("/device", s.createDevices)
+	r.Delete("/device", s.deleteAllDevices)
+	r.Get("/device/template/{tid}", s.devicesByTemplate)
+	r.Get("/device/{id}", s.getDevice)
+	r.Put("/device/{id}", s.updateDevice)
+	r.Delete("/device/{id}", s.deleteDevice)
+	r.Put("/device/{id}/actuate", s.actuate)
+	r.Post("/device/{id}/template/{tid}", s.addDeviceTemplate)
+	r.Delete("/device/{id}/template/{tid}", s.removeDeviceTemplate)
+
+	r.Post("/import", s.importData)
+}
+
+// dmTenant is the caller's tenant (the PEP has put the identity there).
+func dmTenant(r *http.Request) (string, error) {
+	id, ok := dojot.IdentityFrom(r.Context())
+	if !ok || id.Tenant == "" {
+		return "", &dojot.Error{Kind: dojot.ErrUnauthorized, Message: "No authorization token has been supplied"}
+	}
+	return id.Tenant, nil
+}
+
+// jsonBody reads a body that must be declared as JSON, as dojot's
+// parse_payload requires.
+func jsonBody(r *http.Request) ([]byte, error) {
+	if !isJSON(r) {
+		return nil, errBadJSON
+	}
+	return readBody(r)
+}
+
+// dmPage reads page_num and page_size as dojot's get_pagination does.
+func dmPage(r *http.Request) (dojot.Page, error) {
+	q := r.URL.Query()
+	num, err1 := queryInt(q, "page_num", 1)
+	size, err2 := queryInt(q, "page_size", 20)
+	switch {
+	case err1 != nil || err2 != nil:
+		return dojot.Page{}, &dojot.Error{Kind: dojot.ErrInvalid, Message: "page_size and page_num must be integers"}
+	case num < 1:
+		return dojot.Page{}, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Page numbers must be greater than 1"}
+	case size < 1:
+		return dojot.Page{}, &dojot.Error{Kind: dojot.ErrInvalid, Message: "At least one entry per page is mandatory"}
+	}
+	return dojot.Page{Num: num, Size: size}, nil
+}
+
+func queryInt(q map[string][]string, key string, def int) (int, error) {
+	v, ok := q[key]
+	if !ok || len(v) == 0 {
+		return def, nil
+	}
+	return strconv.Atoi(strings.TrimSpace(v[0]))
+}
+
+// parseAttrFilter splits attr=<label>=<value> as dojot's regex
+// ^(.+){1}=(.+){1}$ does: at the last '=' that has a character on each
+// side ('.' does not match a newline).
+func parseAttrFilter(s string) (dojot.AttrFilter, bool) {
+	if strings.ContainsRune(s, '\n') {
+		return dojot.AttrFilter{}, false
+	}
+	for i := len(s) - 2; i >= 1; i-- {
+		if s[i] == '=' {
+			return dojot.AttrFilter{Label: s[:i], Value: s[i+1:]}, true
+		}
+	}
+	return dojot.AttrFilter{}, false
+}
+
+// attrFilters reads the repeatable attr and attr_type parameters.
+func attrFilters(r *http.Request) ([]dojot.AttrFilter, []string, error) {
+	q := r.URL.Query()
+	var fs []dojot.AttrFilter
+	for _, a := range q["attr"] {
+		f, ok := parseAttrFilter(a)
+		if !ok {
+			return nil, nil, &dojot.Error{Kind: dojot.ErrInvalid, Message: "attr filters must be given as <label>=<value>"}
+		}
+		fs = append(fs, f)
+	}
+	return fs, q["attr_type"], nil
+}
+
+// templateParam reads a template id from a query or path; one that is not
+// a number names no template.
+func templateParam(s string) int {
+	id, err := strconv.Atoi(s)
+	if err != nil || id < 1 {
+		return -1
+	}
+	return id
+}
+
+// okResult is {"result":"ok", key: v} with keys sorted as Flask does.
+func okResult(key string, v any) map[string]any { return map[string]any{"result": "ok", key: v} }
+
+// --- templates ---
+
+func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page, err := dmPage(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	attr, types, err := attrFilters(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	tq := dojot.TemplateQuery{Page: page, Attr: attr, AttrType: types, Label: q.Get("label"), SortByLabel: q.Get("sortBy") == "label"}
+	switch q.Get("attr_format") {
+	case "split":
+		tq.Format = dojot.AttrFormatSplit
+	case "single":
+		tq.Format = dojot.AttrFormatSingle
+	}
+	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListTemplates(tenant, tq))
+}
+
+// getTemplate ignores attr_format: dojot's handler reads it under another
+// name than it stores it, so GET /template/:id always shows every list.
+func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	idText := chi.URLParam(r, "id")
+	id, err := strconv.Atoi(idText)
+	body, ok := s.opts.DeviceView.TemplateJSON(tenant, id)
+	if err != nil || !ok {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such template: " + idText})
+		return
+	}
+	writeRawJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body, err := jsonBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id, err := s.opts.DeviceCommands.CreateTemplate(r.Context(), tenant, body)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	tpl, _ := s.opts.DeviceView.TemplateJSON(tenant, id)
+	writeJSON(w, http.StatusOK, okResult("template", rawOrNull(tpl)))
+}
+
+func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !isJSON(r) { // dojot looks the template up first: 404 beats a bad body
+		body = nil
+	}
+	id, err := s.opts.DeviceCommands.UpdateTemplate(r.Context(), tenant, chi.URLParam(r, "id"), body)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	tpl, _ := s.opts.DeviceView.TemplateJSON(tenant, id)
+	writeJSON(w, http.StatusOK, okResult("updated", rawOrNull(tpl)))
+}
+
+func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	removed, err := s.opts.DeviceCommands.DeleteTemplate(r.Context(), tenant, chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okResult("removed", rawOrNull(removed)))
+}
+
+func (s *Server) deleteAllTemplates(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	removed, err := s.opts.DeviceCommands.DeleteAllTemplates(r.Context(), tenant)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okResult("removed", removed))
+}
+
+func rawOrNull(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+// --- devices ---
+
+func (s *Server) deviceQuery(r *http.Request) (dojot.DeviceQuery, error) {
+	page, err := dmPage(r)
+	if err != nil {
+		return dojot.DeviceQuery{}, err
+	}
+	attr, types, err := attrFilters(r)
+	if err != nil {
+		return dojot.DeviceQuery{}, err
+	}
+	q := r.URL.Query()
+	dq := dojot.DeviceQuery{Page: page, Attr: attr, AttrType: types, Label: q.Get("label"), SortByLabel: q.Get("sortBy") == "label"}
+	if t := q.Get("template"); t != "" {
+		dq.Template = templateParam(t)
+	}
+	if v, ok := q["idsOnly"]; ok && len(v) > 0 {
+		switch strings.ToLower(v[0]) {
+		case "true", "1", "":
+			dq.IDsOnly = true
+		}
+	}
+	return dq, nil
+}
+
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q, err := s.deviceQuery(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListDevices(tenant, q))
+}
+
+// devicesByTemplate is GET /device/template/:tid: only pagination applies.
+func (s *Server) devicesByTemplate(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	page, err := dmPage(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := dojot.DeviceQuery{Page: page, Template: templateParam(chi.URLParam(r, "tid"))}
+	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListDevices(tenant, q))
+}
+
+func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	body, ok := s.opts.DeviceView.DeviceJSON(tenant, id)
+	if !ok {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such device: " + id})
+		return
+	}
+	writeRawJSON(w, http.StatusOK, body)
+}
+
+// maxCount bounds count= so that one request cannot exhaust memory.
+const maxCount = 1_000_000
+
+func (s *Server) createDevices(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	count := 1
+	if v, ok := q["count"]; ok && len(v) > 0 {
+		count, err = strconv.Atoi(strings.TrimSpace(v[0]))
+		if err != nil || count < 1 || count > maxCount {
+			writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "If provided, count must be integer"})
+			return
+		}
+	}
+	verbose := false
+	switch q.Get("verbose") {
+	case "true", "1", "True":
+		verbose = true
+	}
+	if verbose && count != 1 {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Verbose can only be used for single device creation"})
+		return
+	}
+	body, err := jsonBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	refs, err := s.opts.DeviceCommands.CreateDevices(r.Context(), tenant, body, count)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if verbose {
+		dev, _ := s.opts.DeviceView.DeviceJSON(tenant, refs[0].ID)
+		writeJSON(w, http.StatusOK, map[string]any{"message": "device created", "devices": []json.RawMessage{rawOrNull(dev)}})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": "devices created", "devices": refs})
+}
+
+func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body, err := jsonBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if err := s.opts.DeviceCommands.UpdateDevice(r.Context(), tenant, id, body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.deviceUpdated(w, tenant, id)
+}
+
+// deviceUpdated is {"device":..,"message":"device updated"}.
+func (s *Server) deviceUpdated(w http.ResponseWriter, tenant, id string) {
+	dev, _ := s.opts.DeviceView.DeviceJSON(tenant, id)
+	writeJSON(w, http.StatusOK, map[string]any{"message": "device updated", "device": rawOrNull(dev)})
+}
+
+func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	removed, err := s.opts.DeviceCommands.DeleteDevice(r.Context(), tenant, chi.URLParam(r, "id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okResult("removed_device", rawOrNull(removed)))
+}
+
+func (s *Server) deleteAllDevices(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	removed, err := s.opts.DeviceCommands.DeleteAllDevices(r.Context(), tenant)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if removed == nil {
+		removed = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, okResult("removed_devices", removed))
+}
+
+// actuate reads the body whatever its Content-Type, as dojot does.
+func (s *Server) actuate(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.opts.DeviceCommands.Actuate(r.Context(), tenant, chi.URLParam(r, "id"), body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// The leading space is dojot's.
+	writeJSON(w, http.StatusOK, map[string]string{" status": "configuration sent to device"})
+}
+
+func (s *Server) addDeviceTemplate(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if err := s.opts.DeviceCommands.AddTemplate(r.Context(), tenant, id, chi.URLParam(r, "tid")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.deviceUpdated(w, tenant, id)
+}
+
+func (s *Server) removeDeviceTemplate(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if err := s.opts.DeviceCommands.RemoveTemplate(r.Context(), tenant, id, chi.URLParam(r, "tid")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.deviceUpdated(w, tenant, id)
+}
+
+// importData is POST /import; dojot turns every failure, a wrong
+// Content-Type included, into "Failed to import data".
+func (s *Server) importData(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !isJSON(r) {
+		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Failed to import data"})
+		return
+	}
+	if err := s.opts.DeviceCommands.Import(r.Context(), tenant, body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"message": "data imported!"})
+}

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -217,11 +218,20 @@ func attrMatches(a dojot.Attr, value *string, attr []dojot.AttrFilter, types []s
 }
 
 func pageOf[T any](s []T, p dojot.Page) []T {
-	from := (p.Num - 1) * p.Size
-	if from >= len(s) || from < 0 {
+	from := offsetOf(p)
+	if from >= len(s) {
 		return nil
 	}
-	return s[from:min(len(s), from+p.Size)]
+	return s[from:min(len(s), from+min(p.Size, len(s)))]
+}
+
+// offsetOf is where a page starts, saturating instead of overflowing for
+// absurd page numbers and sizes.
+func offsetOf(p dojot.Page) int {
+	if p.Num-1 > math.MaxInt/p.Size {
+		return math.MaxInt
+	}
+	return (p.Num - 1) * p.Size
 }
 
 func normPage(p dojot.Page) dojot.Page {
@@ -236,7 +246,10 @@ func normPage(p dojot.Page) dojot.Page {
 
 // appendPagination writes Flask-SQLAlchemy's pagination of total items.
 func appendPagination(b []byte, p dojot.Page, total int) []byte {
-	pages := (total + p.Size - 1) / p.Size
+	pages := 0
+	if total > 0 {
+		pages = (total-1)/p.Size + 1
+	}
 	hasNext := p.Num < pages
 	b = append(b, `{"has_next":`...)
 	b = strconv.AppendBool(b, hasNext)
@@ -272,8 +285,8 @@ func (v *View) ListDevices(tenant string, q dojot.DeviceQuery) []byte {
 		idx = t.byID
 	}
 	filter := q.Label != "" || len(q.Attr) > 0 || len(q.AttrType) > 0 || (q.Template != 0 && q.SortByLabel)
-	offset := (q.Page.Num - 1) * q.Page.Size
-	page := make([]*device, 0, q.Page.Size)
+	offset := offsetOf(q.Page)
+	page := make([]*device, 0, min(q.Page.Size, 64))
 	total := 0
 	switch {
 	case idx == nil:
