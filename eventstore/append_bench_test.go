@@ -1,0 +1,230 @@
+package eventstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/eventstore/eventstoretest"
+)
+
+// Each benchmark measures its baseline (bare JetStream, same payload size,
+// same server, same connection) in the same run and reports the ratio of
+// the store's time per event to the baseline's: 1.0 means no overhead.
+
+// benchEvent is a device.created as the commands make it (~330 bytes of
+// envelope).
+func benchEvent(b *testing.B, i int) dojot.Event {
+	ev, err := dojot.NewEvent("device.created", "admin", dojot.KindDevice, "d"+strconv.Itoa(i), time.Now(), map[string]any{
+		"label": "pump " + strconv.Itoa(i), "templates": []int{1, 2},
+		"attrs": []map[string]string{{"label": "temperature", "type": "dynamic", "value_type": "float"}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev.Version, ev.Actor = 1, "admin"
+	return ev
+}
+
+type benchEnv struct {
+	s       *eventstore.Store
+	js      jetstream.JetStream
+	payload []byte // the envelope size the store publishes
+	rawSubj string // a subject of the EVENTS stream for bare publishes
+}
+
+func setup(b *testing.B) benchEnv {
+	b.Helper()
+	opts := eventstoretest.Options(b)
+	s := eventstoretest.OpenWith(b, opts)
+	payload, err := json.Marshal(benchEvent(b, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return benchEnv{s: s, js: s.JetStream(), payload: payload, rawSubj: opts.SubjectPrefix + "evt.raw.device."}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	env := setup(b)
+	ctx := b.Context()
+	n := 0
+	for b.Loop() {
+		if _, err := env.s.Append(ctx, benchEvent(b, n)); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	per := float64(b.Elapsed().Nanoseconds()) / float64(n)
+	base := timeIt(func() {
+		for i := range n {
+			if _, err := env.js.Publish(ctx, env.rawSubj+strconv.Itoa(i), env.payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}) / float64(n)
+	b.ReportMetric(per/base, "x-raw-publish")
+	b.ReportMetric(1e9/per, "events/s")
+}
+
+func BenchmarkAppendParallel(b *testing.B) {
+	const parallelism = 8 // goroutines per GOMAXPROCS: requests waiting on acks
+	env := setup(b)
+	ctx := b.Context()
+	var next atomic.Int64
+	b.SetParallelism(parallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := env.s.Append(ctx, benchEvent(b, int(next.Add(1)))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	n := int(next.Load())
+	per := float64(b.Elapsed().Nanoseconds()) / float64(n)
+	workers := parallelism * runtimeProcs()
+	base := timeIt(func() {
+		var wg sync.WaitGroup
+		var i atomic.Int64
+		for range workers {
+			wg.Go(func() {
+				for k := int(i.Add(1)); k <= n; k = int(i.Add(1)) {
+					if _, err := env.js.Publish(ctx, env.rawSubj+strconv.Itoa(k), env.payload); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}) / float64(n)
+	b.ReportMetric(per/base, "x-raw-publish")
+	b.ReportMetric(1e9/per, "events/s")
+}
+
+func BenchmarkAppendBatch(b *testing.B) {
+	const batch = 1000
+	env := setup(b)
+	ctx := b.Context()
+	evs := make([]dojot.Event, batch)
+	n := 0
+	for b.Loop() {
+		b.StopTimer() // building the events is the caller's work
+		for i := range evs {
+			evs[i] = benchEvent(b, n+i)
+		}
+		b.StartTimer()
+		_, errs := env.s.AppendBatch(ctx, evs)
+		if err := errors.Join(errs...); err != nil {
+			b.Fatal(err)
+		}
+		n += batch
+	}
+	per := float64(b.Elapsed().Nanoseconds()) / float64(n)
+	base := timeIt(func() {
+		for off := 0; off < n; off += batch {
+			for i := range batch {
+				if _, err := env.js.PublishAsync(env.rawSubj+strconv.Itoa(off+i), env.payload, jetstream.WithStallWait(5*time.Second)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			select {
+			case <-env.js.PublishAsyncComplete():
+			case <-time.After(10 * time.Second):
+				b.Fatal("raw async publish: acks timed out")
+			}
+		}
+	}) / float64(n)
+	b.ReportMetric(per/base, "x-raw-publish")
+	b.ReportMetric(1e9/per, "events/s")
+}
+
+var errReplayed = errors.New("replayed")
+
+// BenchmarkReplay is the start-up path: one op replays every event of the
+// log into a cheap fn; the baseline is a bare ordered consumer that only
+// counts the same messages.
+func BenchmarkReplay(b *testing.B) {
+	const total = 200_000
+	env := setup(b)
+	ctx := b.Context()
+	evs := make([]dojot.Event, 10_000)
+	for off := 0; off < total; off += len(evs) {
+		for i := range evs {
+			evs[i] = benchEvent(b, off+i)
+		}
+		if _, errs := env.s.AppendBatch(ctx, evs); errors.Join(errs...) != nil {
+			b.Fatal(errors.Join(errs...))
+		}
+	}
+	stream := env.s.EventsStream()
+	runs := 0
+	for b.Loop() {
+		var count int
+		var sum uint64
+		err := env.s.Subscribe(ctx, 0, func(ev dojot.Event) error {
+			count++
+			sum += ev.Seq
+			if count == total {
+				return errReplayed
+			}
+			return nil
+		})
+		if !errors.Is(err, errReplayed) || sum != total*(total+1)/2 {
+			b.Fatalf("Subscribe = %v after %d events", err, count)
+		}
+		runs++
+	}
+	per := float64(b.Elapsed().Nanoseconds()) / float64(runs*total)
+	base := timeIt(func() {
+		for range runs {
+			rawReplay(b, env.js, stream, total)
+		}
+	}) / float64(runs*total)
+	b.ReportMetric(per/base, "x-raw-replay")
+	b.ReportMetric(1e9/per, "events/s")
+	b.ReportMetric(1e9/base, "raw-events/s")
+}
+
+func rawReplay(b *testing.B, js jetstream.JetStream, stream string, total int) {
+	ctx, cancel := context.WithCancel(b.Context())
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var count int
+	// The same pull buffer as Subscribe, so the ratio is the store's own
+	// work (decoding, metadata) and not a tuning difference.
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if count++; count == total {
+			cancel()
+		}
+	}, jetstream.PullMaxBytes(8<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	<-cc.Closed()
+}
+
+func timeIt(f func()) float64 {
+	start := time.Now()
+	f()
+	return float64(time.Since(start).Nanoseconds())
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }

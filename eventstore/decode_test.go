@@ -1,0 +1,82 @@
+package eventstore
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/dojot-es/dojot"
+)
+
+func FuzzDecodeEvent(f *testing.F) {
+	ev, _ := dojot.NewEvent("device.created", "admin", dojot.KindDevice, "a1998e", time.Now(), map[string]any{"label": "pump", "attrs": []any{1, "x,}]", nil}})
+	ev.Version, ev.Actor = 3, "jörg"
+	b, _ := json.Marshal(ev)
+	f.Add(b)
+	f.Add([]byte(`{"id":"x","data":null}`))
+	f.Add([]byte(`{"id":"x","data":"a\"}b","version":0}`))
+	f.Add([]byte(` { "ID" : "x" , "data" : [1, {"a":[]}] } `))
+	f.Add([]byte(`{"id":"\u00e9","time":"2026-11-24T10:11:12.5+02:00","data":{}}`))
+	f.Add([]byte(`{"version":01,"data":{"a":}}`))
+	f.Add([]byte(`{"id":"x"}{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast, slow dojot.Event
+		var strs interner
+		if !decodeFast(b, &fast, &strs) {
+			return
+		}
+		if err := json.Unmarshal(b, &slow); err != nil {
+			t.Fatalf("decodeFast(%q) accepted what json.Unmarshal rejects: %v", b, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Errorf("decodeFast(%q) = %+v, json.Unmarshal = %+v", b, fast, slow)
+		}
+	})
+}
+
+func TestDecodeEventFallsBack(t *testing.T) {
+	for _, in := range []string{
+		`{"ID":"x","data":{}}`,      // keys match case-insensitively in encoding/json
+		`{"id":"\u0078","data":{}}`, // escapes
+		`{"id":"x","extra":1}`,      // unknown key
+		`{"id":"x","version":null}`, // null keeps the zero value
+	} {
+		var got, want dojot.Event
+		errGot := decodeEvent([]byte(in), &got, nil)
+		errWant := json.Unmarshal([]byte(in), &want)
+		if (errGot == nil) != (errWant == nil) || !reflect.DeepEqual(got, want) {
+			t.Errorf("decodeEvent(%s) = %+v, %v; want %+v, %v", in, got, errGot, want, errWant)
+		}
+	}
+	var ev dojot.Event
+	if err := decodeEvent([]byte(`{not json`), &ev, nil); err == nil {
+		t.Error("decodeEvent(garbage) = nil error")
+	}
+}
+
+func BenchmarkDecodeEvent(b *testing.B) {
+	ev, _ := dojot.NewEvent("device.created", "admin", dojot.KindDevice, "a1998e", time.Now(), map[string]any{
+		"label": "pump", "templates": []int{1, 2},
+		"attrs": []map[string]string{{"label": "temperature", "type": "dynamic", "value_type": "float"}},
+	})
+	ev.Version, ev.Actor = 1, "admin"
+	data, _ := json.Marshal(ev)
+	b.Run("fast", func(b *testing.B) {
+		var strs interner
+		for b.Loop() {
+			var ev dojot.Event
+			if err := decodeEvent(data, &ev, &strs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var ev dojot.Event
+			if err := json.Unmarshal(data, &ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
