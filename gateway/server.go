@@ -80,8 +80,10 @@ func New(opts Options) *Server {
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)
 		s.mountDeviceManager(r)
-		r.Get("/topic/{subject}", s.topic)
 	})
+	// DataBroker's /topic is internal in dojot (no Kong route, no PDP): any
+	// verified token may ask for its own tenant's topic names.
+	r.With(s.authenticate).Get("/topic/{subject}", s.topic)
 	s.router = r
 	return s
 }
