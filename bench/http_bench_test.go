@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -21,21 +20,11 @@ import (
 
 const concurrency = 16
 
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // setup starts the binary with its embedded NATS also listening, so the
 // baseline publishes to the very server the binary uses.
 func setup(b *testing.B) (*dojottest.Instance, *dojottest.Client, jetstream.JetStream) {
 	b.Helper()
-	natsAddr := freeAddr(b)
+	natsAddr := dojottest.FreeAddr(b)
 	in := dojottest.Start(b, "", "-nats-listen="+natsAddr, "-log-level=warn")
 	c := in.Login("admin", dojottest.AdminPassword)
 	c.HTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}

@@ -1,5 +1,3 @@
-//go:build wip
-
 // Command dojot runs the dojot-compatible IoT platform: `dojot serve` (the
 // default) starts the gateway, the event store (embedded NATS unless
 // -nats-url is given) and the views in one process.

@@ -1,0 +1,285 @@
+// Package dojottest runs the real dojot binary for whole-system tests and
+// benchmarks: it builds ./cmd/dojot once, starts it on a random port with a
+// temporary data dir, and gives HTTP clients that speak to it as a dojot
+// client would.
+package dojottest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// AdminPassword is the admin password every started instance gets.
+const AdminPassword = "e2e-admin-pw"
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// Binary builds ./cmd/dojot once per test process and returns its path.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "dojot-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "dojot")
+		cmd := exec.Command("go", "build", "-o", binary, "./cmd/dojot")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/dojot: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return binary
+}
+
+// Instance is one running dojot process.
+type Instance struct {
+	tb      testing.TB
+	cmd     *exec.Cmd
+	URL     string // http://127.0.0.1:port
+	DataDir string
+	args    []string
+	stderr  *bytes.Buffer
+	done    chan struct{}
+}
+
+// Start runs the binary with dataDir ("" = a fresh temporary one) and extra
+// flags, waits for its "http listening" log line, and stops it (SIGTERM) at
+// cleanup.
+func Start(tb testing.TB, dataDir string, extra ...string) *Instance {
+	tb.Helper()
+	if dataDir == "" {
+		dataDir = tb.TempDir()
+	}
+	args := append([]string{"serve", "-http-addr=127.0.0.1:0", "-data-dir=" + dataDir,
+		"-admin-password=" + AdminPassword, "-log-format=json", "-log-level=info"}, extra...)
+	in := &Instance{tb: tb, DataDir: dataDir, args: args}
+	in.run()
+	tb.Cleanup(in.Stop)
+	return in
+}
+
+func (in *Instance) run() {
+	tb := in.tb
+	tb.Helper()
+	cmd := exec.Command(Binary(tb), in.args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in.stderr = &bytes.Buffer{}
+	cmd.Stderr = in.stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	in.cmd = cmd
+	in.done = make(chan struct{})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		sent := false
+		for sc.Scan() {
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if !sent && json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "http listening" {
+				addr <- rec.Addr
+				sent = true
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(in.done) }()
+	select {
+	case a := <-addr:
+		in.URL = "http://" + a
+	case <-in.done:
+		tb.Fatalf("dojot exited before listening: %s", in.stderr.String())
+	case <-time.After(120 * time.Second):
+		tb.Fatalf("dojot did not start in 120s: %s", in.stderr.String())
+	}
+}
+
+// Pid is the process id.
+func (in *Instance) Pid() int { return in.cmd.Process.Pid }
+
+// Stop sends SIGTERM and waits for a graceful exit.
+func (in *Instance) Stop() {
+	if in.cmd == nil || in.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-in.done:
+		return
+	default:
+	}
+	_ = in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-in.done:
+	case <-time.After(20 * time.Second):
+		in.tb.Errorf("dojot did not stop within 20s of SIGTERM")
+		_ = in.cmd.Process.Kill()
+		<-in.done
+	}
+}
+
+// ExitCode is the exit code after Stop or Kill.
+func (in *Instance) ExitCode() int { return in.cmd.ProcessState.ExitCode() }
+
+// Kill SIGKILLs the process: no shutdown code runs.
+func (in *Instance) Kill() {
+	_ = in.cmd.Process.Kill()
+	<-in.done
+}
+
+// Restart starts the same command line again (same data dir).
+func (in *Instance) Restart() {
+	in.tb.Helper()
+	in.run()
+}
+
+// Client talks to one instance as one user.
+type Client struct {
+	tb    testing.TB
+	Base  string
+	Token string
+	HTTP  *http.Client
+}
+
+// Client returns an anonymous client.
+func (in *Instance) Client() *Client {
+	return &Client{tb: in.tb, Base: in.URL, HTTP: http.DefaultClient}
+}
+
+// Login returns a client holding the user's token.
+func (in *Instance) Login(user, pass string) *Client {
+	in.tb.Helper()
+	c := in.Client()
+	body := c.Must(200, "POST", "/auth", map[string]string{"username": user, "passwd": pass})
+	var r struct{ JWT string }
+	MustJSON(in.tb, body, &r)
+	c.Token = r.JWT
+	return c
+}
+
+// With returns a copy of c using token.
+func (c *Client) With(token string) *Client {
+	cp := *c
+	cp.Token = token
+	return &cp
+}
+
+// Do sends v as JSON (a string or []byte is sent as is) and returns the
+// status and body.
+func (c *Client) Do(method, path string, v any) (int, []byte) {
+	c.tb.Helper()
+	code, body, err := c.Try(method, path, v)
+	if err != nil {
+		c.tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	return code, body
+}
+
+// Try is Do without failing the test: for load generators.
+func (c *Client) Try(method, path string, v any) (int, []byte, error) {
+	var body io.Reader
+	switch b := v.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return 0, nil, err
+		}
+		body = bytes.NewReader(raw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if v != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// Must sends the request and fails the test unless the status is want.
+func (c *Client) Must(want int, method, path string, v any) []byte {
+	c.tb.Helper()
+	code, body := c.Do(method, path, v)
+	if code != want {
+		c.tb.Fatalf("%s %s = %d %s; want %d", method, path, code, Trunc(body), want)
+	}
+	return body
+}
+
+// MustJSON decodes b into v or fails the test.
+func MustJSON(tb testing.TB, b []byte, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		tb.Fatalf("decode %s: %v", Trunc(b), err)
+	}
+}
+
+// Trunc shortens a body for a failure message.
+func Trunc(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "..."
+	}
+	return string(b)
+}
+
+// TB is the test the client reports to.
+func (c *Client) TB() testing.TB { return c.tb }
+
+// FreeAddr returns a 127.0.0.1 address with a port that was free just now.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
