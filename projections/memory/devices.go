@@ -38,11 +38,15 @@ type dmTenant struct {
 	tplAggs     map[string]agg // by aggregate id, deleted ones included
 	counters    dojot.TemplateCounters
 
-	devices    map[string]*device
-	tombs      map[string]agg // deleted device ids: a re-creation expects their last seq
-	byID       *ordered
-	byLabel    *ordered
-	byTemplate map[int]*ordered
+	devices map[string]*device
+	tombs   map[string]agg // deleted device ids: a re-creation expects their last seq
+	byID    *ordered
+	byLabel *ordered
+	// uses counts the devices of each template. Listing a template's
+	// devices scans byID instead of keeping a third ordered index: that
+	// index would cost every replayed device one more sorted insert, for a
+	// rarely used filter.
+	uses map[int]int
 }
 
 // device is one device as applied: times in Unix microseconds (0: none).
@@ -62,13 +66,13 @@ func (d *deviceManager) tenant(name string) *dmTenant {
 	t := d.tenants[name]
 	if t == nil {
 		t = &dmTenant{
-			templates:  make(map[int]*tmpl),
-			tplAggs:    make(map[string]agg),
-			devices:    make(map[string]*device),
-			tombs:      make(map[string]agg),
-			byID:       newOrdered(byID),
-			byLabel:    newOrdered(byLabel),
-			byTemplate: make(map[int]*ordered),
+			templates: make(map[int]*tmpl),
+			tplAggs:   make(map[string]agg),
+			devices:   make(map[string]*device),
+			tombs:     make(map[string]agg),
+			byID:      newOrdered(orderByID),
+			byLabel:   newOrdered(orderByLabel),
+			uses:      make(map[int]int),
 		}
 		d.tenants[name] = t
 	}
@@ -224,12 +228,7 @@ func (t *dmTenant) index(dv *device) {
 	t.byID.insert(dv)
 	t.byLabel.insert(dv)
 	for _, tid := range dv.templates {
-		o := t.byTemplate[tid]
-		if o == nil {
-			o = newOrdered(byID)
-			t.byTemplate[tid] = o
-		}
-		o.insert(dv)
+		t.uses[tid]++
 	}
 }
 
@@ -237,11 +236,8 @@ func (t *dmTenant) unindex(dv *device) {
 	t.byID.remove(dv)
 	t.byLabel.remove(dv)
 	for _, tid := range dv.templates {
-		if o := t.byTemplate[tid]; o != nil {
-			o.remove(dv)
-			if o.Len() == 0 {
-				delete(t.byTemplate, tid)
-			}
+		if t.uses[tid]--; t.uses[tid] <= 0 {
+			delete(t.uses, tid)
 		}
 	}
 }

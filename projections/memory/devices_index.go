@@ -1,7 +1,5 @@
 package memory
 
-import "sort"
-
 // chunkMax bounds a chunk of an ordered index: inserting moves at most this
 // many pointers, and finding the page at an offset walks len/chunkMax*2
 // chunk lengths at most.
@@ -13,22 +11,66 @@ const chunkMax = 512
 // whole set. (A sorted slice would copy half a million pointers per insert
 // during replay; a map would have to be sorted per request.)
 type ordered struct {
-	less   func(a, b *device) bool
-	chunks [][]*device
-	n      int
+	byLabel bool // else by id
+	chunks  [][]*device
+	n       int
 }
 
-func newOrdered(less func(a, b *device) bool) *ordered { return &ordered{less: less} }
+func newOrdered(byLabel bool) *ordered { return &ordered{byLabel: byLabel} }
+
+// less is inlined in the binary searches: replay inserts every device in
+// two or three indexes, so comparisons are most of the cost of applying.
+func (o *ordered) less(a, b *device) bool {
+	if o.byLabel && a.label != b.label {
+		return a.label < b.label
+	}
+	return a.id < b.id
+}
+
+// lowerBound is the first index of c whose element is not less than d.
+func (o *ordered) lowerBound(c []*device, d *device) int {
+	lo, hi := 0, len(c)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if o.less(c[m], d) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// upperBound is the first index of c whose element d is less than.
+func (o *ordered) upperBound(c []*device, d *device) int {
+	lo, hi := 0, len(c)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if !o.less(d, c[m]) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
 
 func (o *ordered) Len() int { return o.n }
 
 // chunkFor is the index of the chunk where d belongs: the first whose last
 // element is not less than d, or the last chunk.
 func (o *ordered) chunkFor(d *device) int {
-	i := sort.Search(len(o.chunks), func(i int) bool {
-		c := o.chunks[i]
-		return !o.less(c[len(c)-1], d)
-	})
+	lo, hi := 0, len(o.chunks)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		c := o.chunks[m]
+		if o.less(c[len(c)-1], d) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	i := lo
 	if i == len(o.chunks) {
 		i--
 	}
@@ -43,7 +85,7 @@ func (o *ordered) insert(d *device) {
 	}
 	ci := o.chunkFor(d)
 	c := o.chunks[ci]
-	j := sort.Search(len(c), func(j int) bool { return o.less(d, c[j]) })
+	j := o.upperBound(c, d)
 	c = append(c, nil)
 	copy(c[j+1:], c[j:])
 	c[j] = d
@@ -69,7 +111,7 @@ func (o *ordered) remove(d *device) bool {
 	}
 	ci := o.chunkFor(d)
 	c := o.chunks[ci]
-	j := sort.Search(len(c), func(j int) bool { return !o.less(c[j], d) })
+	j := o.lowerBound(c, d)
 	for ; j < len(c) && !o.less(d, c[j]); j++ {
 		if c[j] != d {
 			continue
@@ -108,12 +150,8 @@ func (o *ordered) each(offset int, fn func(*device) bool) {
 	}
 }
 
-func byID(a, b *device) bool { return a.id < b.id }
-
-// byLabel orders by label, then id, so that equal labels page stably.
-func byLabel(a, b *device) bool {
-	if a.label != b.label {
-		return a.label < b.label
-	}
-	return a.id < b.id
-}
+// Index orders: by label (then id, so equal labels page stably) or by id.
+const (
+	orderByID    = false
+	orderByLabel = true
+)

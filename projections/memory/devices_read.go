@@ -118,12 +118,16 @@ func (v *View) DevicesWithTemplate(tenant string, tid int) []string {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	t := v.dm.tenants[tenant]
-	if t == nil || t.byTemplate[tid] == nil {
+	if t == nil || t.uses[tid] == 0 {
 		return nil
 	}
-	o := t.byTemplate[tid]
-	ids := make([]string, 0, o.Len())
-	o.each(0, func(d *device) bool { ids = append(ids, d.id); return true })
+	ids := make([]string, 0, t.uses[tid])
+	t.byID.each(0, func(d *device) bool {
+		if slices.Contains(d.templates, tid) {
+			ids = append(ids, d.id)
+		}
+		return len(ids) < cap(ids)
+	})
 	return ids
 }
 
@@ -279,12 +283,13 @@ func (v *View) ListDevices(tenant string, q dojot.DeviceQuery) []byte {
 	case t == nil:
 	case q.SortByLabel:
 		idx = t.byLabel
-	case q.Template != 0:
-		idx = t.byTemplate[q.Template]
 	default:
 		idx = t.byID
 	}
-	filter := q.Label != "" || len(q.Attr) > 0 || len(q.AttrType) > 0 || (q.Template != 0 && q.SortByLabel)
+	filter := q.Label != "" || len(q.Attr) > 0 || len(q.AttrType) > 0 || q.Template != 0
+	if q.Template != 0 && t != nil && t.uses[q.Template] == 0 {
+		idx = nil // no device uses it: nothing to scan
+	}
 	offset := offsetOf(q.Page)
 	page := make([]*device, 0, min(q.Page.Size, 64))
 	total := 0

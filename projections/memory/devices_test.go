@@ -209,7 +209,7 @@ func TestAggregatePositions(t *testing.T) {
 }
 
 func TestOrderedRemove(t *testing.T) {
-	o := newOrdered(byLabel)
+	o := newOrdered(orderByLabel)
 	var ds []*device
 	for i := range 3000 {
 		d := &device{id: fmt.Sprintf("%06d", i), label: fmt.Sprintf("l%d", i%7)}
@@ -224,7 +224,7 @@ func TestOrderedRemove(t *testing.T) {
 	var prev *device
 	n := 0
 	o.each(0, func(d *device) bool {
-		if prev != nil && !byLabel(prev, d) {
+		if prev != nil && !o.less(prev, d) {
 			t.Fatalf("out of order: %s/%s then %s/%s", prev.label, prev.id, d.label, d.id)
 		}
 		prev = d
