@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -97,7 +96,7 @@ func (s *Store) msg(ctx context.Context, ev dojot.Event) (*nats.Msg, error) {
 	if ev.ID == "" {
 		return nil, fmt.Errorf("append %s %s: event without id: %w", ev.Type, ev.Subject(), dojot.ErrInvalid)
 	}
-	data, err := json.Marshal(ev)
+	data, err := encodeEvent(ev)
 	if err != nil {
 		return nil, fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), err)
 	}

@@ -80,3 +80,58 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		}
 	})
 }
+
+func FuzzEncodeEvent(f *testing.F) {
+	f.Add("aIMd01tGtL87fqiec22sl1", "device.created", "admin", "a1998e", uint64(1), int64(1764000000123456789), "admin", []byte(`{"label": "pump <1>", "attrs":[1,2]}`))
+	f.Add("x", "t\"", "é", "", uint64(0), int64(0), "", []byte(nil))
+	f.Add("x", "t", "a", "b", uint64(1<<63), int64(-1<<62), "<&>", []byte(`{"a":}`))
+	f.Fuzz(func(t *testing.T, id, typ, tenant, aggID string, version uint64, unixNano int64, actor string, data []byte) {
+		ev := dojot.Event{ID: id, Type: typ, Tenant: tenant, Kind: dojot.KindDevice, AggregateID: aggID, Version: version,
+			Time: time.Unix(0, unixNano).UTC(), Actor: actor, Data: data}
+		got, errGot := encodeEvent(ev)
+		want, errWant := json.Marshal(ev)
+		if (errGot == nil) != (errWant == nil) {
+			t.Fatalf("encodeEvent(%+v) error %v, json.Marshal error %v", ev, errGot, errWant)
+		}
+		if errGot != nil {
+			return
+		}
+		var a, b dojot.Event
+		if err := json.Unmarshal(got, &a); err != nil {
+			t.Fatalf("encodeEvent(%+v) = %s: not JSON: %v", ev, got, err)
+		}
+		if err := json.Unmarshal(want, &b); err != nil {
+			t.Fatal(err)
+		}
+		// Data may differ only in json.Marshal's HTML escaping.
+		var da, db any
+		if (a.Data != nil) != (b.Data != nil) || json.Unmarshal(a.Data, &da) != nil || json.Unmarshal(b.Data, &db) != nil || !reflect.DeepEqual(da, db) {
+			t.Fatalf("data: encodeEvent %s, json.Marshal %s", a.Data, b.Data)
+		}
+		a.Data, b.Data = nil, nil
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("encodeEvent(%+v) decodes to %+v, json.Marshal to %+v", ev, a, b)
+		}
+	})
+}
+
+func BenchmarkEncodeEvent(b *testing.B) {
+	ev, _ := dojot.NewEvent("device.created", "admin", dojot.KindDevice, "a1998e", time.Now(), map[string]any{
+		"label": "pump", "templates": []int{1, 2},
+		"attrs": []map[string]string{{"label": "temperature", "type": "dynamic", "value_type": "float"}},
+	})
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := encodeEvent(ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
