@@ -406,3 +406,35 @@ func TestImport(t *testing.T) {
 		t.Errorf("template after import = %s", got)
 	}
 }
+
+func TestParseAttrFilter(t *testing.T) {
+	tests := []struct {
+		in         string
+		label, val string
+		ok         bool
+	}{
+		{"model=m-1", "model", "m-1", true},
+		{"a=b=c", "a=b", "c", true}, // greedy, as dojot's regex
+		{"a==", "a", "=", true},
+		{"=x", "", "", false},
+		{"x=", "", "", false},
+		{"novalue", "", "", false},
+		{"a=b\nc", "", "", false},
+	}
+	for _, tt := range tests {
+		f, ok := parseAttrFilter(tt.in)
+		if ok != tt.ok || f.Label != tt.label || f.Value != tt.val {
+			t.Errorf("parseAttrFilter(%q) = %+v, %v; want %q=%q, %v", tt.in, f, ok, tt.label, tt.val, tt.ok)
+		}
+	}
+}
+
+func FuzzParseAttrFilter(f *testing.F) {
+	f.Add("model=m-1")
+	f.Add("a=b=c")
+	f.Fuzz(func(t *testing.T, s string) {
+		if a, ok := parseAttrFilter(s); ok && (a.Label+"="+a.Value != s || a.Label == "" || a.Value == "") {
+			t.Errorf("parseAttrFilter(%q) = %+v, which does not give the input back", s, a)
+		}
+	})
+}
