@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -33,7 +34,10 @@ func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Even
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
 	}
-	cons, err := s.js.OrderedConsumer(ctx, s.events, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	cons, err := s.js.OrderedConsumer(ctx, s.events, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    []string{subj},
+		InactiveThreshold: 30 * time.Second, // backstop for dropConsumer
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
 	}
@@ -41,6 +45,7 @@ func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Even
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
 	}
+	defer s.dropConsumer(cons)
 	defer it.Stop()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -136,6 +141,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event)
 	}
 	cc.Stop()
 	<-cc.Closed()
+	s.dropConsumer(cons)
 	select {
 	case err := <-fnErr:
 		return err
@@ -145,6 +151,23 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event)
 		return closed
 	}
 	return ctx.Err()
+}
+
+// dropConsumer deletes a stopped ordered consumer's server side, in the
+// background: the library leaves it to expire (5 minutes by default), and a
+// Load per command would pile them up.
+func (s *Store) dropConsumer(cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+		defer cancel()
+		if err := s.js.DeleteConsumer(ctx, s.events, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			s.log.Debug("delete consumer", "stream", s.events, "consumer", info.Name, "err", err)
+		}
+	}()
 }
 
 func streamSeq(m jetstream.Msg) (uint64, error) {

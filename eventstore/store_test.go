@@ -579,3 +579,34 @@ func TestClientURL(t *testing.T) {
 	}
 	_ = nuid.Next
 }
+
+func TestReadsLeaveNoConsumers(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		s := eventstoretest.OpenWith(t, b.opts(t))
+		mustAppend(t, s, newEvent(t, "t1", dojot.KindDevice, "d", 1))
+		for range 5 {
+			if _, err := s.Load(t.Context(), "t1", dojot.KindDevice, "d"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		boom := errors.New("stop")
+		if err := s.Subscribe(t.Context(), 0, func(dojot.Event) error { return boom }); !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			info, err := s.JetStream().Stream(t.Context(), s.EventsStream())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := info.CachedInfo().State.Consumers
+			if n == 0 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d consumers left on %s after the reads", n, s.EventsStream())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
