@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParsePrecedence(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"default":       {nil, nil, ":8000"},
+		"env":           {nil, map[string]string{"DOJOT_HTTP_ADDR": ":9000"}, ":9000"},
+		"flag over env": {[]string{"-http-addr=:9100"}, map[string]string{"DOJOT_HTTP_ADDR": ":9000"}, ":9100"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var c Config
+			if err := c.Parse(tt.args, env(tt.env), &bytes.Buffer{}); err != nil {
+				t.Fatal(err)
+			}
+			if c.HTTPAddr != tt.want {
+				t.Errorf("HTTPAddr = %q; want %q", c.HTTPAddr, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		env  map[string]string
+		want string // in the error
+	}{
+		"log level":       {[]string{"-log-level=loud"}, nil, "-log-level"},
+		"fsync":           {[]string{"-fsync=sometimes"}, nil, "-fsync"},
+		"env type":        {nil, map[string]string{"DOJOT_TOKEN_TTL": "soon"}, "DOJOT_TOKEN_TTL"},
+		"listen with url": {[]string{"-nats-url=nats://x:4222", "-nats-listen=:4222"}, nil, "-nats-listen"},
+		"prefix":          {[]string{"-nats-prefix=a.b"}, nil, "-nats-prefix"},
+		"stray argument":  {[]string{"extra"}, nil, "unexpected argument"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var c Config
+			err := c.Parse(tt.args, env(tt.env), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse = %v; want an error naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFsync(t *testing.T) {
+	c := Config{Fsync: "always"}
+	if always, _, err := c.fsync(); err != nil || !always {
+		t.Errorf("fsync(always) = %v, %v", always, err)
+	}
+	c.Fsync = "250ms"
+	if always, d, err := c.fsync(); err != nil || always || d != 250*time.Millisecond {
+		t.Errorf("fsync(250ms) = %v, %v, %v", always, d, err)
+	}
+}
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	var out bytes.Buffer
+	if code := Main([]string{"serve", "--help"}, env(nil), &out, &out); code != 0 {
+		t.Fatalf("serve --help exit %d", code)
+	}
+	for _, v := range []string{"DOJOT_HTTP_ADDR", "DOJOT_DATA_DIR", "DOJOT_NATS_URL", "DOJOT_NATS_LISTEN",
+		"DOJOT_ADMIN_PASSWORD", "DOJOT_JWT_SECRET", "DOJOT_LOG_LEVEL", "DOJOT_FSYNC"} {
+		if !strings.Contains(out.String(), v) {
+			t.Errorf("--help does not list %s", v)
+		}
+	}
+}
+
+func TestBusyPortIsOneLine(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"-http-addr=" + l.Addr().String(), "-data-dir=" + t.TempDir()}, env(nil), &stdout, &stderr)
+	if code == 0 {
+		t.Fatal("exit 0 with the port taken")
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "-http-addr") {
+		t.Errorf("stderr = %q; want one line naming -http-addr", msg)
+	}
+}
