@@ -27,8 +27,11 @@ const (
 	// /device/:id/template/:tid; dojot sends nothing.
 	CauseTemplateAdded   = "template_added"
 	CauseTemplateRemoved = "template_removed"
-	// CausePSK: a pre-shared key was generated or copied; dojot sends
-	// "update" with the keys in clear.
+	// CausePSK: pre-shared keys were generated (POST
+	// /device/gen_psk/:id) or copied to this device (PUT
+	// /device/:id/attrs/:label/psk). dojot sends "update" for the device,
+	// rendered as GET /internal/device/:id shows it (every key in clear),
+	// except that its "updated" is still the value from before the change.
 	CausePSK = "psk"
 )
 

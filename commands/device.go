@@ -543,8 +543,9 @@ func decideRemoveTemplate(st DeviceState, e decideEnv, tenant, deviceID, tidText
 			}
 		}
 		dv.Overrides = slices.DeleteFunc(slices.Clone(dv.Overrides), func(o dojot.Override) bool { return ids[o.AttrID] })
-		dv.PSKs = slices.DeleteFunc(slices.Clone(dv.PSKs), func(o dojot.Override) bool { return ids[o.AttrID] })
 	}
+	// dojot keeps the device's pre-shared keys of that template's
+	// attributes: they show again if the template comes back.
 	return e.newEvent(st, dojot.EventDeviceUpdated, tenant, dojot.KindDevice, deviceID,
 		dojot.DeviceUpdated{Device: dv, Cause: dojot.CauseTemplateRemoved})
 }

@@ -27,6 +27,8 @@ type deviceCommands interface {
 	AddTemplate(ctx context.Context, tenant, deviceID, templateID string) error
 	RemoveTemplate(ctx context.Context, tenant, deviceID, templateID string) error
 	Actuate(ctx context.Context, tenant, deviceID string, body []byte) error
+	GenPSK(ctx context.Context, tenant, deviceID string, keyLength int, attrs []string) ([]dojot.PSK, error)
+	CopyPSK(ctx context.Context, tenant, deviceID, label, fromDevice, fromLabel string) error
 	Import(ctx context.Context, tenant string, body []byte) error
 }
 
@@ -37,6 +39,9 @@ type deviceView interface {
 	ListTemplates(tenant string, q dojot.TemplateQuery) []byte
 	DeviceJSON(tenant, id string) ([]byte, bool)
 	ListDevices(tenant string, q dojot.DeviceQuery) []byte
+	// The internal reads show pre-shared keys (devices_psk.go).
+	InternalDeviceJSON(tenant, id string) ([]byte, bool)
+	ListInternalDevices(tenant string, q dojot.DeviceQuery) []byte
 }
 
 func (s *Server) mountDeviceManager(r chi.Router) {
@@ -57,6 +62,13 @@ func (s *Server) mountDeviceManager(r chi.Router) {
 	r.Put("/device/{id}/actuate", s.actuate)
 	r.Post("/device/{id}/template/{tid}", s.addDeviceTemplate)
 	r.Delete("/device/{id}/template/{tid}", s.removeDeviceTemplate)
+	r.Post("/device/gen_psk/{id}", s.genPSK)
+	r.Put("/device/{id}/attrs/{label}/psk", s.copyPSK)
+
+	// dojot's internal reads (no Kong route in dojot): behind the same PEP,
+	// whose seeded permissions only the admin's "/(.*)" lets through.
+	r.Get("/internal/device", s.listInternalDevices)
+	r.Get("/internal/device/{id}", s.getInternalDevice)
 
 	r.Post("/import", s.importData)
 }

@@ -110,7 +110,9 @@ func (t *dmTenant) applyTemplate(ev dojot.Event) error {
 		if err := ev.Decode(&p); err != nil {
 			return err
 		}
+		lost := lostPSKAttrs(t.templates[p.ID], p.Template)
 		t.putTemplate(p.Template)
+		t.dropPSKs(lost)
 	case dojot.EventTemplateDeleted:
 		var p dojot.TemplateDeleted
 		if err := ev.Decode(&p); err != nil {
@@ -264,7 +266,7 @@ func newTmpl(tp dojot.Template) *tmpl {
 	for f := range m.json {
 		m.json[f] = renderTemplate(nil, tp, dojot.AttrFormat(f))
 	}
-	m.devAttrs = renderDeviceAttrs(nil, tp, nil)
+	m.devAttrs = renderDeviceAttrs(nil, tp, nil, nil)
 	return m
 }
 

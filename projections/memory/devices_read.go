@@ -97,7 +97,7 @@ func (v *View) DeviceJSON(tenant, id string) ([]byte, bool) {
 	if dv == nil {
 		return nil, false
 	}
-	return t.renderDevice(make([]byte, 0, 512), dv), true
+	return t.renderDevice(make([]byte, 0, 512), dv, false), true
 }
 
 // DeviceIDs lists the tenant's device ids in order.
@@ -274,6 +274,10 @@ func appendPagination(b []byte, p dojot.Page, total int) []byte {
 // IDsOnly). An unfiltered page walks the ordered index from its offset; a
 // filtered one scans the index in order.
 func (v *View) ListDevices(tenant string, q dojot.DeviceQuery) []byte {
+	return v.listDevices(tenant, q, false)
+}
+
+func (v *View) listDevices(tenant string, q dojot.DeviceQuery, internal bool) []byte {
 	q.Page = normPage(q.Page)
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -329,7 +333,7 @@ func (v *View) ListDevices(tenant string, q dojot.DeviceQuery) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = t.renderDevice(b, d)
+		b = t.renderDevice(b, d, internal)
 	}
 	b = append(b, `],"pagination":`...)
 	b = appendPagination(b, q.Page, total)

@@ -101,7 +101,7 @@ func renderTemplate(b []byte, tp dojot.Template, f dojot.AttrFormat) []byte {
 				b = append(b, ',')
 			}
 			n++
-			b = renderAttr(b, a, tid, nil, false)
+			b = renderAttr(b, a, tid, nil, nil, false)
 		}
 		return append(b, ']')
 	}
@@ -148,13 +148,17 @@ func overrideOf(ovs []dojot.Override, id int) (string, bool) {
 
 // renderAttr writes an attribute as AttrSchema dumps it (null values and
 // empty lists left out). In a device (dev true) it also says whether the
-// static value is the device's own (dojot's is_static_overridden).
-func renderAttr(b []byte, a dojot.Attr, tid string, ovs []dojot.Override, dev bool) []byte {
+// static value is the device's own (dojot's is_static_overridden). A key in
+// psks (given only to internal reads) replaces the static value after that
+// flag is decided, as dojot's serialize_full_device does: an attribute with
+// no static value of its own shows its key without the flag.
+func renderAttr(b []byte, a dojot.Attr, tid string, ovs, psks []dojot.Override, dev bool) []byte {
 	sv, overridden := overrideOf(ovs, a.ID)
 	hasValue := overridden || a.StaticValue != nil
 	if !overridden && a.StaticValue != nil {
 		sv = *a.StaticValue
 	}
+	key, hasKey := overrideOf(psks, a.ID)
 	b = append(b, `{"created":`...)
 	b = appendTime(b, a.Created)
 	b = append(b, `,"id":`...)
@@ -175,7 +179,11 @@ func renderAttr(b []byte, a dojot.Attr, tid string, ovs []dojot.Override, dev bo
 		}
 		b = append(b, ']')
 	}
-	if hasValue {
+	switch {
+	case hasKey:
+		b = append(b, `,"static_value":`...)
+		b = appendString(b, key)
+	case hasValue:
 		b = append(b, `,"static_value":`...)
 		b = appendString(b, sv)
 	}
@@ -231,15 +239,15 @@ func renderMeta(b []byte, m dojot.Attr, ovs []dojot.Override, dev bool) []byte {
 }
 
 // renderDeviceAttrs writes one template's attribute list as a device with
-// overrides ovs shows it.
-func renderDeviceAttrs(b []byte, tp dojot.Template, ovs []dojot.Override) []byte {
+// overrides ovs (and, internally, pre-shared keys psks) shows it.
+func renderDeviceAttrs(b []byte, tp dojot.Template, ovs, psks []dojot.Override) []byte {
 	tid := idText(tp.ID)
 	b = append(b, '[')
 	for i, a := range tp.Attrs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = renderAttr(b, a, tid, ovs, true)
+		b = renderAttr(b, a, tid, ovs, psks, true)
 	}
 	return append(b, ']')
 }
@@ -258,8 +266,13 @@ func (m *tmpl) touches(ovs []dojot.Override) bool {
 // and, per template (keys in numeric order, as Python sorted the int keys),
 // the template's current attributes with the device's overrides applied.
 // Templates without an override of this device reuse the template's cached
-// rendering, so a device costs a few appends.
-func (t *dmTenant) renderDevice(b []byte, dv *device) []byte {
+// rendering, so a device costs a few appends. internal (GET
+// /internal/device) also shows the device's pre-shared keys.
+func (t *dmTenant) renderDevice(b []byte, dv *device, internal bool) []byte {
+	var psks []dojot.Override
+	if internal {
+		psks = dv.psks
+	}
 	b = append(b, `{"attrs":{`...)
 	tids := dv.templates
 	if !sortedInts(tids) {
@@ -278,8 +291,8 @@ func (t *dmTenant) renderDevice(b []byte, dv *device) []byte {
 		b = append(b, '"')
 		b = strconv.AppendInt(b, int64(tid), 10)
 		b = append(b, `":`...)
-		if len(dv.overrides) > 0 && m.touches(dv.overrides) {
-			b = renderDeviceAttrs(b, m.Template, dv.overrides)
+		if (len(dv.overrides) > 0 && m.touches(dv.overrides)) || (len(psks) > 0 && m.touches(psks)) {
+			b = renderDeviceAttrs(b, m.Template, dv.overrides, psks)
 		} else {
 			b = append(b, m.devAttrs...)
 		}
