@@ -25,7 +25,7 @@ const concurrency = 16
 func setup(b *testing.B) (*dojottest.Instance, *dojottest.Client, jetstream.JetStream) {
 	b.Helper()
 	natsAddr := dojottest.FreeAddr(b)
-	in := dojottest.Start(b, "", "-nats-listen="+natsAddr, "-log-level=warn")
+	in := dojottest.Start(b, "", "-nats-listen="+natsAddr)
 	c := in.Login("admin", dojottest.AdminPassword)
 	c.HTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	nc, err := nats.Connect("nats://" + natsAddr)
