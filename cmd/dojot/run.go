@@ -135,6 +135,9 @@ func jwtSecret(cfg *Config) (string, error) {
 	if cfg.JWTSecret != "" {
 		return cfg.JWTSecret, nil
 	}
+	if cfg.NATSURL != "" {
+		slog.Warn("no -jwt-secret with an external NATS: tokens from this instance are valid only on instances given the same secret")
+	}
 	s, _, err := fileSecret(cfg.DataDir, "jwt-secret", func() string { return randomHex(32) })
 	if err != nil {
 		return "", fmt.Errorf("-jwt-secret: %w", err)
