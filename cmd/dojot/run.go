@@ -79,7 +79,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	log.Info("view rebuilt from the event log", "events", runner.Applied(), "took", elapsed.String(),
 		"events_per_s", int(float64(runner.Applied())/max(elapsed.Seconds(), 1e-9)))
 
-	secret, err := jwtSecret(cfg)
+	secret, err := jwtSecret(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -131,12 +131,12 @@ func natsMode(cfg *Config, store *eventstore.Store) string {
 
 // jwtSecret is -jwt-secret, or the one generated on the first start and kept
 // in the data dir. Instances sharing one NATS must be given the same secret.
-func jwtSecret(cfg *Config) (string, error) {
+func jwtSecret(cfg *Config, log *slog.Logger) (string, error) {
 	if cfg.JWTSecret != "" {
 		return cfg.JWTSecret, nil
 	}
 	if cfg.NATSURL != "" {
-		slog.Warn("no -jwt-secret with an external NATS: tokens from this instance are valid only on instances given the same secret")
+		log.Warn("no -jwt-secret with an external NATS: tokens from this instance are valid only on instances given the same secret")
 	}
 	s, _, err := fileSecret(cfg.DataDir, "jwt-secret", func() string { return randomHex(32) })
 	if err != nil {
