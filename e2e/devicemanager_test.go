@@ -58,6 +58,7 @@ func createDevice(c *client, label string, tmpl int) string {
 func TestWalkthrough(t *testing.T) {
 	in := start(t, "")
 	anon := in.Client()
+	anon.Must(200, "GET", "/healthz", nil)
 	if code, _ := anon.Do("GET", "/device", nil); code != 401 {
 		t.Errorf("GET /device without token = %d; want 401", code)
 	}
@@ -115,6 +116,12 @@ func TestWalkthrough(t *testing.T) {
 	mustJSON(t, c.Must(200, "GET", "/topic/device-data", nil), &topic)
 	if topic.Topic != "admin.device-data" {
 		t.Errorf("GET /topic/device-data = %q", topic.Topic)
+	}
+
+	// SIGTERM: a graceful stop, exit code 0.
+	in.Stop()
+	if code := in.ExitCode(); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d; want 0", code)
 	}
 }
 

@@ -99,6 +99,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Ready: func(ctx context.Context) error {
+			// Healthy means writes can be stored: the event store answers.
+			_, err := store.LastSeq(ctx)
+			return err
+		},
 	})
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
