@@ -51,46 +51,46 @@ type authView interface {
 // a valid token only (dojot reads its userid), and /admin/tenants, internal
 // in dojot, goes through the PEP here since it is on the public port.
 func (s *Server) mountAuth(r chi.Router) {
-	r.Post("/auth", s.login)
-	r.Post("/auth/", s.login)
+	r.Method(http.MethodPost, "/auth", errorHandler(s.login))
+	r.Method(http.MethodPost, "/auth/", errorHandler(s.login))
 	r.HandleFunc("/auth/revoke", s.revoke)
 	r.HandleFunc("/auth/revoke/*", s.revoke)
-	r.With(s.authenticate).Post("/auth/password/update", s.updatePassword)
+	r.With(s.authenticate).Method(http.MethodPost, "/auth/password/update", errorHandler(s.updatePassword))
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)
 		r.Get("/admin/tenants", s.listTenants)
 
-		r.Get("/auth/user", s.listUsers)
-		r.Post("/auth/user", s.createUser)
-		r.Get("/auth/user/{user}", s.getUser)
-		r.Put("/auth/user/{user}", s.updateUser)
-		r.Delete("/auth/user/{user}", s.deleteUser)
+		r.Method(http.MethodGet, "/auth/user", errorHandler(s.listUsers))
+		r.Method(http.MethodPost, "/auth/user", errorHandler(s.createUser))
+		r.Method(http.MethodGet, "/auth/user/{user}", errorHandler(s.getUser))
+		r.Method(http.MethodPut, "/auth/user/{user}", errorHandler(s.updateUser))
+		r.Method(http.MethodDelete, "/auth/user/{user}", errorHandler(s.deleteUser))
 
 		r.Route("/auth/pap", func(r chi.Router) {
-			r.Post("/permission", s.createPermission)
-			r.Get("/permission", s.listPermissions)
-			r.Get("/permission/{perm}", s.getPermission)
-			r.Put("/permission/{perm}", s.updatePermission)
-			r.Delete("/permission/{perm}", s.deletePermission)
+			r.Method(http.MethodPost, "/permission", errorHandler(s.createPermission))
+			r.Method(http.MethodGet, "/permission", errorHandler(s.listPermissions))
+			r.Method(http.MethodGet, "/permission/{perm}", errorHandler(s.getPermission))
+			r.Method(http.MethodPut, "/permission/{perm}", errorHandler(s.updatePermission))
+			r.Method(http.MethodDelete, "/permission/{perm}", errorHandler(s.deletePermission))
 
-			r.Post("/group", s.createGroup)
-			r.Get("/group", s.listGroups)
-			r.Get("/group/{group}", s.getGroup)
-			r.Put("/group/{group}", s.updateGroup)
-			r.Delete("/group/{group}", s.deleteGroup)
-			r.Get("/group/{group}/permissions", s.groupPermissions)
-			r.Get("/group/{group}/users", s.groupUsers)
+			r.Method(http.MethodPost, "/group", errorHandler(s.createGroup))
+			r.Method(http.MethodGet, "/group", errorHandler(s.listGroups))
+			r.Method(http.MethodGet, "/group/{group}", errorHandler(s.getGroup))
+			r.Method(http.MethodPut, "/group/{group}", errorHandler(s.updateGroup))
+			r.Method(http.MethodDelete, "/group/{group}", errorHandler(s.deleteGroup))
+			r.Method(http.MethodGet, "/group/{group}/permissions", errorHandler(s.groupPermissions))
+			r.Method(http.MethodGet, "/group/{group}/users", errorHandler(s.groupUsers))
 
-			r.Get("/user/{user}/directpermissions", s.userPermissions(false))
-			r.Get("/user/{user}/allpermissions", s.userPermissions(true))
-			r.Get("/user/{user}/groups", s.userGroups)
+			r.Method(http.MethodGet, "/user/{user}/directpermissions", s.userPermissions(false))
+			r.Method(http.MethodGet, "/user/{user}/allpermissions", s.userPermissions(true))
+			r.Method(http.MethodGet, "/user/{user}/groups", errorHandler(s.userGroups))
 
-			r.Post("/usergroup/{from}/{to}", s.relate(commands.UserGroupRelation, false))
-			r.Delete("/usergroup/{from}/{to}", s.relate(commands.UserGroupRelation, true))
-			r.Post("/grouppermissions/{from}/{to}", s.relate(commands.GroupPermissionRelation, false))
-			r.Delete("/grouppermissions/{from}/{to}", s.relate(commands.GroupPermissionRelation, true))
-			r.Post("/userpermissions/{from}/{to}", s.relate(commands.UserPermissionRelation, false))
-			r.Delete("/userpermissions/{from}/{to}", s.relate(commands.UserPermissionRelation, true))
+			r.Method(http.MethodPost, "/usergroup/{from}/{to}", s.relate(commands.UserGroupRelation, false))
+			r.Method(http.MethodDelete, "/usergroup/{from}/{to}", s.relate(commands.UserGroupRelation, true))
+			r.Method(http.MethodPost, "/grouppermissions/{from}/{to}", s.relate(commands.GroupPermissionRelation, false))
+			r.Method(http.MethodDelete, "/grouppermissions/{from}/{to}", s.relate(commands.GroupPermissionRelation, true))
+			r.Method(http.MethodPost, "/userpermissions/{from}/{to}", s.relate(commands.UserPermissionRelation, false))
+			r.Method(http.MethodDelete, "/userpermissions/{from}/{to}", s.relate(commands.UserPermissionRelation, true))
 		})
 	})
 }
@@ -122,33 +122,29 @@ func readAuthJSON(r *http.Request, v any) error {
 func okBody(msg string) errBody { return errBody{Message: msg, Status: http.StatusOK} }
 
 // login is POST /auth: {"username","passwd"} -> {"jwt"}.
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var body map[string]json.RawMessage
 	if err := readAuthJSON(r, &body); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	var username, passwd string
 	if raw, ok := body["username"]; !ok || json.Unmarshal(raw, &username) != nil {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "missing username"})
-		return
+		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "missing username"}
 	}
 	if raw, ok := body["passwd"]; !ok || json.Unmarshal(raw, &passwd) != nil {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "missing password"})
-		return
+		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "missing password"}
 	}
 	p, err := s.opts.AuthCommands.Login(r.Context(), username, passwd)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	tok, err := s.issueToken(p)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	s.log.InfoContext(r.Context(), "user logged in", "username", p.User.Username, "tenant", p.User.Service)
 	writeJSON(w, http.StatusOK, map[string]string{"jwt": tok})
+	return nil
 }
 
 // revoke is /auth/revoke: Kong terminates it with 403.
@@ -157,29 +153,26 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // updatePassword is POST /auth/password/update {"oldpasswd","newpasswd"}.
-func (s *Server) updatePassword(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updatePassword(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Old *string `json:"oldpasswd"`
 		New *string `json:"newpasswd"`
 	}
 	if err := readAuthJSON(r, &body); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if body.Old == nil {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing user's oldpasswd"})
-		return
+		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing user's oldpasswd"}
 	}
 	if body.New == nil {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing user's newpasswd"})
-		return
+		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing user's newpasswd"}
 	}
 	id, _ := dojot.IdentityFrom(r.Context())
 	if err := s.opts.AuthCommands.ChangePassword(r.Context(), id.UserID, *body.Old, *body.New); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("ok"))
+	return nil
 }
 
 // listTenants is GET /admin/tenants: the distinct services of all users.
@@ -228,13 +221,13 @@ func pyTime(t time.Time, sep string) string {
 	return t.Format(layout)
 }
 
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	users := s.opts.AuthView.Users(r.URL.Query().Get("username"))
 	if len(users) == 0 {
-		writeError(w, r, errNoResults)
-		return
+		return errNoResults
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": renderUsers(users)})
+	return nil
 }
 
 type userBody struct {
@@ -245,56 +238,54 @@ type userBody struct {
 	Profile  string `json:"profile"`
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	var b userBody
 	if err := readAuthJSON(r, &b); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.opts.AuthCommands.CreateUser(r.Context(), commands.CreateUser{
 		Username: b.Username, Service: b.Service, Email: b.Email, Name: b.Name, Profile: b.Profile,
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	// Flask's jsonify(result, 200) answers a two-item array.
 	writeJSON(w, http.StatusOK, []any{map[string]any{
 		"user": renderUser(res.User), "groups": res.Groups, "could not add": res.Failed, "message": "user created",
 	}, http.StatusOK})
+	return nil
 }
 
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	u, ok := s.opts.AuthView.User(chi.URLParam(r, "user"))
 	if !ok {
-		writeError(w, r, errNoUser)
-		return
+		return errNoUser
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"user": renderUser(u)})
+	return nil
 }
 
-func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	var b userBody
 	if err := readAuthJSON(r, &b); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err := s.opts.AuthCommands.UpdateUser(r.Context(), commands.UpdateUser{
 		Ref: chi.URLParam(r, "user"), Username: b.Username, Service: b.Service, Email: b.Email, Name: b.Name,
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("ok"))
+	return nil
 }
 
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opts.AuthCommands.DeleteUser(r.Context(), commands.DeleteUser{Ref: chi.URLParam(r, "user")}); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("User removed"))
+	return nil
 }
 
 // --- permissions ---
@@ -330,76 +321,72 @@ type permissionBody struct {
 	Type       string `json:"type"`
 }
 
-func (s *Server) createPermission(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createPermission(w http.ResponseWriter, r *http.Request) error {
 	var b permissionBody
 	if err := readAuthJSON(r, &b); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	id, err := s.opts.AuthCommands.CreatePermission(r.Context(), commands.CreatePermission{
 		Name: b.Name, Path: b.Path, Method: b.Method, Permission: b.Permission, Type: b.Type,
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"status": http.StatusOK, "id": id})
+	return nil
 }
 
-func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	perm, typ := q.Get("permission"), q.Get("type")
 	switch perm {
 	case "", dojot.Permit, dojot.Deny, "notApplicable":
 	default:
-		writeError(w, r, dojot.Errorf(dojot.ErrInvalid, "Invalid filter. Permission can't be %s", perm))
-		return
+		return dojot.Errorf(dojot.ErrInvalid, "Invalid filter. Permission can't be %s", perm)
 	}
 	switch typ {
 	case "", dojot.PermissionAPI, dojot.PermissionSystem, "notApplicable":
 	default:
-		writeError(w, r, dojot.Errorf(dojot.ErrInvalid, "Invalid filter. Permission type can't be %s", typ))
-		return
+		return dojot.Errorf(dojot.ErrInvalid, "Invalid filter. Permission type can't be %s", typ)
 	}
 	perms := s.opts.AuthView.Permissions(q.Get("path"), q.Get("method"), perm, typ)
 	if len(perms) == 0 {
-		writeError(w, r, errNoResults)
-		return
+		return errNoResults
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"permissions": renderPermissions(perms)})
+	return nil
 }
 
-func (s *Server) getPermission(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getPermission(w http.ResponseWriter, r *http.Request) error {
 	p, ok := s.opts.AuthView.Permission(chi.URLParam(r, "perm"))
 	if !ok {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrNotFound, Message: "No permission found with this ID"})
-		return
+		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No permission found with this ID"}
 	}
 	writeJSON(w, http.StatusOK, renderPermissions([]dojot.Permission{p})[0])
+	return nil
 }
 
-func (s *Server) updatePermission(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updatePermission(w http.ResponseWriter, r *http.Request) error {
 	var b permissionBody
 	if err := readAuthJSON(r, &b); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err := s.opts.AuthCommands.UpdatePermission(r.Context(), commands.UpdatePermission{
 		Ref: chi.URLParam(r, "perm"), Name: b.Name, Path: b.Path, Method: b.Method, Permission: b.Permission, Type: b.Type,
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("ok"))
+	return nil
 }
 
-func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opts.AuthCommands.DeletePermission(r.Context(), commands.DeletePermission{Ref: chi.URLParam(r, "perm")}); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("ok"))
+	return nil
 }
 
 // --- groups ---
@@ -430,11 +417,10 @@ type groupBody struct {
 	Description *string `json:"description"`
 }
 
-func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	var b groupBody
 	if err := readAuthJSON(r, &b); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	cmd := commands.CreateGroup{Name: b.Name}
 	if b.Description != nil {
@@ -442,109 +428,108 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := s.opts.AuthCommands.CreateGroup(r.Context(), cmd)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"status": http.StatusOK, "id": id})
+	return nil
 }
 
-func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	groups := s.opts.AuthView.Groups(r.URL.Query().Get("name"))
 	if len(groups) == 0 {
-		writeError(w, r, errNoResults)
-		return
+		return errNoResults
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"groups": renderGroups(groups)})
+	return nil
 }
 
-func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 	g, ok := s.opts.AuthView.Group(chi.URLParam(r, "group"))
 	if !ok {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrNotFound, Message: "No group found with this ID"})
-		return
+		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No group found with this ID"}
 	}
 	writeJSON(w, http.StatusOK, renderGroups([]dojot.Group{g})[0])
+	return nil
 }
 
-func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 	var b groupBody
 	if err := readAuthJSON(r, &b); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	err := s.opts.AuthCommands.UpdateGroup(r.Context(), commands.UpdateGroup{
 		Ref: chi.URLParam(r, "group"), Name: b.Name, Description: b.Description,
 	})
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("ok"))
+	return nil
 }
 
-func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := s.opts.AuthCommands.DeleteGroup(r.Context(), commands.DeleteGroup{Ref: chi.URLParam(r, "group")}); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("ok"))
+	return nil
 }
 
 // --- reports and relations ---
 
 var errNoGroupReport = &dojot.Error{Kind: dojot.ErrNotFound, Message: "No group found with this name or ID"}
 
-func (s *Server) groupPermissions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) groupPermissions(w http.ResponseWriter, r *http.Request) error {
 	g, ok := s.opts.AuthView.Group(chi.URLParam(r, "group"))
 	if !ok {
-		writeError(w, r, errNoGroupReport)
-		return
+		return errNoGroupReport
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"permissions": renderPermissions(s.opts.AuthView.GroupPermissions(g.ID))})
+	return nil
 }
 
-func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) error {
 	g, ok := s.opts.AuthView.Group(chi.URLParam(r, "group"))
 	if !ok {
-		writeError(w, r, errNoGroupReport)
-		return
+		return errNoGroupReport
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": renderUsers(s.opts.AuthView.GroupUsers(g.ID))})
+	return nil
 }
 
-func (s *Server) userPermissions(all bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) userPermissions(all bool) errorHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		u, ok := s.opts.AuthView.User(chi.URLParam(r, "user"))
 		if !ok {
-			writeError(w, r, errNoUser)
-			return
+			return errNoUser
 		}
 		perms := s.opts.AuthView.UserPermissions(u.ID)
 		if all {
 			perms = s.opts.AuthView.UserAllPermissions(u.ID)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"permissions": renderPermissions(perms)})
+		return nil
 	}
 }
 
-func (s *Server) userGroups(w http.ResponseWriter, r *http.Request) {
+func (s *Server) userGroups(w http.ResponseWriter, r *http.Request) error {
 	u, ok := s.opts.AuthView.User(chi.URLParam(r, "user"))
 	if !ok {
-		writeError(w, r, errNoUser)
-		return
+		return errNoUser
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"groups": renderGroups(s.opts.AuthView.UserGroups(u.ID))})
+	return nil
 }
 
-func (s *Server) relate(kind commands.RelationKind, remove bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) relate(kind commands.RelationKind, remove bool) errorHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		err := s.opts.AuthCommands.Relate(r.Context(), commands.Relation{
 			Kind: kind, From: chi.URLParam(r, "from"), To: chi.URLParam(r, "to"), Remove: remove,
 		})
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, okBody("ok"))
+		return nil
 	}
 }

@@ -45,32 +45,48 @@ type deviceView interface {
 }
 
 func (s *Server) mountDeviceManager(r chi.Router) {
-	r.Get("/template", s.listTemplates)
-	r.Post("/template", s.createTemplate)
-	r.Delete("/template", s.deleteAllTemplates)
-	r.Get("/template/{id}", s.getTemplate)
-	r.Put("/template/{id}", s.updateTemplate)
-	r.Delete("/template/{id}", s.deleteTemplate)
+	r.Method(http.MethodGet, "/template", tenantHandler(s.listTemplates))
+	r.Method(http.MethodPost, "/template", tenantHandler(s.createTemplate))
+	r.Method(http.MethodDelete, "/template", tenantHandler(s.deleteAllTemplates))
+	r.Method(http.MethodGet, "/template/{id}", tenantHandler(s.getTemplate))
+	r.Method(http.MethodPut, "/template/{id}", tenantHandler(s.updateTemplate))
+	r.Method(http.MethodDelete, "/template/{id}", tenantHandler(s.deleteTemplate))
 
-	r.Get("/device", s.listDevices)
-	r.Post("/device", s.createDevices)
-	r.Delete("/device", s.deleteAllDevices)
-	r.Get("/device/template/{tid}", s.devicesByTemplate)
-	r.Get("/device/{id}", s.getDevice)
-	r.Put("/device/{id}", s.updateDevice)
-	r.Delete("/device/{id}", s.deleteDevice)
-	r.Put("/device/{id}/actuate", s.actuate)
-	r.Post("/device/{id}/template/{tid}", s.addDeviceTemplate)
-	r.Delete("/device/{id}/template/{tid}", s.removeDeviceTemplate)
-	r.Post("/device/gen_psk/{id}", s.genPSK)
-	r.Put("/device/{id}/attrs/{label}/psk", s.copyPSK)
+	r.Method(http.MethodGet, "/device", tenantHandler(s.listDevices))
+	r.Method(http.MethodPost, "/device", tenantHandler(s.createDevices))
+	r.Method(http.MethodDelete, "/device", tenantHandler(s.deleteAllDevices))
+	r.Method(http.MethodGet, "/device/template/{tid}", tenantHandler(s.devicesByTemplate))
+	r.Method(http.MethodGet, "/device/{id}", tenantHandler(s.getDevice))
+	r.Method(http.MethodPut, "/device/{id}", tenantHandler(s.updateDevice))
+	r.Method(http.MethodDelete, "/device/{id}", tenantHandler(s.deleteDevice))
+	r.Method(http.MethodPut, "/device/{id}/actuate", tenantHandler(s.actuate))
+	r.Method(http.MethodPost, "/device/{id}/template/{tid}", tenantHandler(s.addDeviceTemplate))
+	r.Method(http.MethodDelete, "/device/{id}/template/{tid}", tenantHandler(s.removeDeviceTemplate))
+	r.Method(http.MethodPost, "/device/gen_psk/{id}", tenantHandler(s.genPSK))
+	r.Method(http.MethodPut, "/device/{id}/attrs/{label}/psk", tenantHandler(s.copyPSK))
 
 	// dojot's internal reads (no Kong route in dojot): behind the same PEP,
 	// whose seeded permissions only the admin's "/(.*)" lets through.
-	r.Get("/internal/device", s.listInternalDevices)
-	r.Get("/internal/device/{id}", s.getInternalDevice)
+	r.Method(http.MethodGet, "/internal/device", tenantHandler(s.listInternalDevices))
+	r.Method(http.MethodGet, "/internal/device/{id}", tenantHandler(s.getInternalDevice))
 
-	r.Post("/import", s.importData)
+	r.Method(http.MethodPost, "/import", tenantHandler(s.importData))
+}
+
+// tenantHandler is a DeviceManager handler: it serves the caller's tenant and
+// returns its error instead of answering it.
+type tenantHandler func(w http.ResponseWriter, r *http.Request, tenant string) error
+
+// ServeHTTP calls h for the caller's tenant (dmTenant) and answers an error
+// from either through writeError.
+func (h tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tenant, err := dmTenant(r)
+	if err == nil {
+		err = h(w, r, tenant)
+	}
+	if err != nil {
+		writeError(w, r, err)
+	}
 }
 
 // dmTenant is the caller's tenant (the PEP has put the identity there).
@@ -159,21 +175,14 @@ func okResult(key string, v any) map[string]any { return map[string]any{"result"
 
 // --- templates ---
 
-func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request, tenant string) error {
 	page, err := dmPage(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	attr, types, err := attrFilters(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	tq := dojot.TemplateQuery{Page: page, Attr: attr, AttrType: types, Label: q.Get("label"), SortByLabel: q.Get("sortBy") == "label"}
@@ -184,95 +193,69 @@ func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) {
 		tq.Format = dojot.AttrFormatSingle
 	}
 	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListTemplates(tenant, tq))
+	return nil
 }
 
 // getTemplate ignores attr_format: dojot's handler reads it under another
 // name than it stores it, so GET /template/:id always shows every list.
-func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
 	idText := chi.URLParam(r, "id")
 	id, err := strconv.Atoi(idText)
 	body, ok := s.opts.DeviceView.TemplateJSON(tenant, id)
 	if err != nil || !ok {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such template: " + idText})
-		return
+		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such template: " + idText}
 	}
 	writeRawJSON(w, http.StatusOK, body)
+	return nil
 }
 
-func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
 	body, err := jsonBody(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	id, err := s.opts.DeviceCommands.CreateTemplate(r.Context(), tenant, body)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	tpl, _ := s.opts.DeviceView.TemplateJSON(tenant, id)
 	writeJSON(w, http.StatusOK, okResult("template", rawOrNull(tpl)))
+	return nil
 }
 
-func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
 	body, err := readBody(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if !isJSON(r) { // dojot looks the template up first: 404 beats a bad body
 		body = nil
 	}
 	id, err := s.opts.DeviceCommands.UpdateTemplate(r.Context(), tenant, chi.URLParam(r, "id"), body)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	tpl, _ := s.opts.DeviceView.TemplateJSON(tenant, id)
 	writeJSON(w, http.StatusOK, okResult("updated", rawOrNull(tpl)))
+	return nil
 }
 
-func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
 	removed, err := s.opts.DeviceCommands.DeleteTemplate(r.Context(), tenant, chi.URLParam(r, "id"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okResult("removed", rawOrNull(removed)))
+	return nil
 }
 
-func (s *Server) deleteAllTemplates(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) deleteAllTemplates(w http.ResponseWriter, r *http.Request, tenant string) error {
 	removed, err := s.opts.DeviceCommands.DeleteAllTemplates(r.Context(), tenant)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okResult("removed", removed))
+	return nil
 }
 
 func rawOrNull(b []byte) json.RawMessage {
@@ -307,67 +290,47 @@ func (s *Server) deviceQuery(r *http.Request) (dojot.DeviceQuery, error) {
 	return dq, nil
 }
 
-func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, tenant string) error {
 	q, err := s.deviceQuery(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListDevices(tenant, q))
+	return nil
 }
 
 // devicesByTemplate is GET /device/template/:tid: only pagination applies.
-func (s *Server) devicesByTemplate(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) devicesByTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
 	page, err := dmPage(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	q := dojot.DeviceQuery{Page: page, Template: templateParam(chi.URLParam(r, "tid"))}
 	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListDevices(tenant, q))
+	return nil
 }
 
-func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, tenant string) error {
 	id := chi.URLParam(r, "id")
 	body, ok := s.opts.DeviceView.DeviceJSON(tenant, id)
 	if !ok {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such device: " + id})
-		return
+		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such device: " + id}
 	}
 	writeRawJSON(w, http.StatusOK, body)
+	return nil
 }
 
 // maxCount bounds count= so that one request cannot exhaust memory.
 const maxCount = 1_000_000
 
-func (s *Server) createDevices(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) createDevices(w http.ResponseWriter, r *http.Request, tenant string) error {
 	q := r.URL.Query()
 	count := 1
 	if v, ok := q["count"]; ok && len(v) > 0 {
+		var err error
 		count, err = strconv.Atoi(strings.TrimSpace(v[0]))
 		if err != nil || count < 1 || count > maxCount {
-			writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "If provided, count must be integer"})
-			return
+			return &dojot.Error{Kind: dojot.ErrInvalid, Message: "If provided, count must be integer"}
 		}
 	}
 	verbose := false
@@ -376,44 +339,36 @@ func (s *Server) createDevices(w http.ResponseWriter, r *http.Request) {
 		verbose = true
 	}
 	if verbose && count != 1 {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Verbose can only be used for single device creation"})
-		return
+		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "Verbose can only be used for single device creation"}
 	}
 	body, err := jsonBody(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	refs, err := s.opts.DeviceCommands.CreateDevices(r.Context(), tenant, body, count)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if verbose {
 		dev, _ := s.opts.DeviceView.DeviceJSON(tenant, refs[0].ID)
 		writeJSON(w, http.StatusOK, map[string]any{"message": "device created", "devices": []json.RawMessage{rawOrNull(dev)}})
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"message": "devices created", "devices": refs})
+	return nil
 }
 
-func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request, tenant string) error {
 	body, err := jsonBody(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	id := chi.URLParam(r, "id")
 	if err := s.opts.DeviceCommands.UpdateDevice(r.Context(), tenant, id, body); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	s.deviceUpdated(w, tenant, id)
+	return nil
 }
 
 // deviceUpdated is {"device":..,"message":"device updated"}.
@@ -422,105 +377,72 @@ func (s *Server) deviceUpdated(w http.ResponseWriter, tenant, id string) {
 	writeJSON(w, http.StatusOK, map[string]any{"message": "device updated", "device": rawOrNull(dev)})
 }
 
-func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, tenant string) error {
 	removed, err := s.opts.DeviceCommands.DeleteDevice(r.Context(), tenant, chi.URLParam(r, "id"))
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, okResult("removed_device", rawOrNull(removed)))
+	return nil
 }
 
-func (s *Server) deleteAllDevices(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) deleteAllDevices(w http.ResponseWriter, r *http.Request, tenant string) error {
 	removed, err := s.opts.DeviceCommands.DeleteAllDevices(r.Context(), tenant)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if removed == nil {
 		removed = []json.RawMessage{}
 	}
 	writeJSON(w, http.StatusOK, okResult("removed_devices", removed))
+	return nil
 }
 
 // actuate reads the body whatever its Content-Type, as dojot does.
-func (s *Server) actuate(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) actuate(w http.ResponseWriter, r *http.Request, tenant string) error {
 	body, err := readBody(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.opts.DeviceCommands.Actuate(r.Context(), tenant, chi.URLParam(r, "id"), body); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	// The leading space is dojot's.
 	writeJSON(w, http.StatusOK, map[string]string{" status": "configuration sent to device"})
+	return nil
 }
 
-func (s *Server) addDeviceTemplate(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) addDeviceTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
 	id := chi.URLParam(r, "id")
 	if err := s.opts.DeviceCommands.AddTemplate(r.Context(), tenant, id, chi.URLParam(r, "tid")); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	s.deviceUpdated(w, tenant, id)
+	return nil
 }
 
-func (s *Server) removeDeviceTemplate(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) removeDeviceTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
 	id := chi.URLParam(r, "id")
 	if err := s.opts.DeviceCommands.RemoveTemplate(r.Context(), tenant, id, chi.URLParam(r, "tid")); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	s.deviceUpdated(w, tenant, id)
+	return nil
 }
 
 // importData is POST /import; dojot turns every failure, a wrong
 // Content-Type included, into "Failed to import data".
-func (s *Server) importData(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) importData(w http.ResponseWriter, r *http.Request, tenant string) error {
 	body, err := readBody(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if !isJSON(r) {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Failed to import data"})
-		return
+		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "Failed to import data"}
 	}
 	if err := s.opts.DeviceCommands.Import(r.Context(), tenant, body); err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"message": "data imported!"})
+	return nil
 }

@@ -18,22 +18,15 @@ var errPSKInternal = &dojot.Error{Kind: dojot.ErrInternal, Message: "Internal Se
 
 // genPSK is POST /device/gen_psk/:id?key_length=N[&attrs=a,b]: 200 with
 // the new keys, or 204 when the device has no psk attribute.
-func (s *Server) genPSK(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) genPSK(w http.ResponseWriter, r *http.Request, tenant string) error {
 	q := r.URL.Query()
 	v, ok := q["key_length"]
 	if !ok || len(v) == 0 {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing key_length parameter"})
-		return
+		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing key_length parameter"}
 	}
 	n, ok := pyInt(v[0])
 	if !ok {
-		writeError(w, r, errPSKInternal)
-		return
+		return errPSKInternal
 	}
 	var attrs []string
 	if a, ok := q["attrs"]; ok && len(a) > 0 {
@@ -41,68 +34,52 @@ func (s *Server) genPSK(w http.ResponseWriter, r *http.Request) {
 	}
 	keys, err := s.opts.DeviceCommands.GenPSK(r.Context(), tenant, chi.URLParam(r, "id"), n, attrs)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	if len(keys) == 0 {
 		writeRawJSON(w, http.StatusNoContent, nil)
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, keys)
+	return nil
 }
 
 // copyPSK is PUT /device/:id/attrs/:label/psk?from_dev_id=&from_attr_label=.
-func (s *Server) copyPSK(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) copyPSK(w http.ResponseWriter, r *http.Request, tenant string) error {
 	q := r.URL.Query()
 	from, ok1 := q["from_dev_id"]
 	fromLabel, ok2 := q["from_attr_label"]
 	if !ok1 || !ok2 || len(from) == 0 || len(fromLabel) == 0 {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing mandatory parameter: from_dev_id or/and from_attr_label"})
-		return
+		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing mandatory parameter: from_dev_id or/and from_attr_label"}
 	}
-	err = s.opts.DeviceCommands.CopyPSK(r.Context(), tenant, chi.URLParam(r, "id"), chi.URLParam(r, "label"), from[0], fromLabel[0])
+	err := s.opts.DeviceCommands.CopyPSK(r.Context(), tenant, chi.URLParam(r, "id"), chi.URLParam(r, "label"), from[0], fromLabel[0])
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // listInternalDevices is GET /internal/device: GET /device with the keys.
-func (s *Server) listInternalDevices(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) listInternalDevices(w http.ResponseWriter, r *http.Request, tenant string) error {
 	q, err := s.deviceQuery(r)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return err
 	}
 	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListInternalDevices(tenant, q))
+	return nil
 }
 
 // getInternalDevice is GET /internal/device/:id: GET /device/:id with the
 // keys.
-func (s *Server) getInternalDevice(w http.ResponseWriter, r *http.Request) {
-	tenant, err := dmTenant(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
+func (s *Server) getInternalDevice(w http.ResponseWriter, r *http.Request, tenant string) error {
 	id := chi.URLParam(r, "id")
 	body, ok := s.opts.DeviceView.InternalDeviceJSON(tenant, id)
 	if !ok {
-		writeError(w, r, &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such device: " + id})
-		return
+		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such device: " + id}
 	}
 	writeRawJSON(w, http.StatusOK, body)
+	return nil
 }
 
 // pyInt reads s as Python's int(s) reads ASCII text: surrounding

@@ -49,3 +49,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	slog.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
 	writeJSON(w, http.StatusInternalServerError, errBody{Message: "internal error", Status: http.StatusInternalServerError})
 }
+
+// errorHandler is a handler that returns its error instead of answering it.
+type errorHandler func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP calls h and answers its error through writeError.
+func (h errorHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		writeError(w, r, err)
+	}
+}
