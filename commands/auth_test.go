@@ -10,6 +10,7 @@ import (
 
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/commands"
+	"github.com/dojot-es/dojot/commands/commandstest"
 	"github.com/dojot-es/dojot/projections/memory"
 )
 
@@ -309,7 +310,7 @@ func TestCheckPassword(t *testing.T) {
 }
 
 func TestAuthLogin(t *testing.T) {
-	log := &fakeLog{}
+	log := &commandstest.Store{}
 	a, _ := instance(t, log)
 	if created, err := a.Bootstrap(t.Context(), "admin"); !created || err != nil {
 		t.Fatalf("Bootstrap = %v, %v", created, err)
@@ -353,7 +354,7 @@ func TestAuthLogin(t *testing.T) {
 }
 
 func TestAuthTenantLifecycle(t *testing.T) {
-	log := &fakeLog{}
+	log := &commandstest.Store{}
 	a, v := instance(t, log)
 	if _, err := a.Bootstrap(t.Context(), "admin"); err != nil {
 		t.Fatal(err)
@@ -367,7 +368,7 @@ func TestAuthTenantLifecycle(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(res.Failed, []string{"nogroup"}) {
 		t.Fatalf("CreateUser(carol) = %+v, %v", res, err)
 	}
-	if n := log.count(dojot.EventTenantCreated); n != 2 { // admin, acme
+	if n := log.Count(dojot.EventTenantCreated); n != 2 { // admin, acme
 		t.Errorf("%d tenant.created, want 2", n)
 	}
 	if got := v.Tenants(); !reflect.DeepEqual(got, []string{"acme", "admin"}) {
@@ -378,9 +379,9 @@ func TestAuthTenantLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	evs := log.events()
-	if last := evs[len(evs)-1]; last.Type != dojot.EventTenantDeleted || last.Tenant != "acme" || log.count(dojot.EventTenantDeleted) != 1 {
-		t.Errorf("last event %s %s; %d tenant.deleted, want 1 for acme", last.Type, last.Tenant, log.count(dojot.EventTenantDeleted))
+	evs := log.Events()
+	if last := evs[len(evs)-1]; last.Type != dojot.EventTenantDeleted || last.Tenant != "acme" || log.Count(dojot.EventTenantDeleted) != 1 {
+		t.Errorf("last event %s %s; %d tenant.deleted, want 1 for acme", last.Type, last.Tenant, log.Count(dojot.EventTenantDeleted))
 	}
 	if v.TenantActive("acme") || !reflect.DeepEqual(v.Tenants(), []string{"admin"}) {
 		t.Errorf("acme still active: %v", v.Tenants())
@@ -391,7 +392,7 @@ func TestAuthTenantLifecycle(t *testing.T) {
 // claimed once and the log says the same thing as one instance would.
 func TestAuthConcurrentInstances(t *testing.T) {
 	for range 10 {
-		log := &fakeLog{}
+		log := &commandstest.Store{}
 		a1, _ := instance(t, log)
 		a2, v2 := instance(t, log)
 		var wg sync.WaitGroup
@@ -404,9 +405,9 @@ func TestAuthConcurrentInstances(t *testing.T) {
 		if created[0] == created[1] || errs[0] != nil || errs[1] != nil {
 			t.Fatalf("Bootstrap = %v, %v", created, errs[:2])
 		}
-		if log.count(dojot.EventUserCreated) != 1 || log.count(dojot.EventPermissionCreated) != 22 || log.count(dojot.EventGroupCreated) != 2 ||
-			log.count(dojot.EventGroupPermissionAdded) != 14 || log.count(dojot.EventTenantCreated) != 1 {
-			t.Fatalf("log after two bootstraps: %v", summary(log.events()))
+		if log.Count(dojot.EventUserCreated) != 1 || log.Count(dojot.EventPermissionCreated) != 22 || log.Count(dojot.EventGroupCreated) != 2 ||
+			log.Count(dojot.EventGroupPermissionAdded) != 14 || log.Count(dojot.EventTenantCreated) != 1 {
+			t.Fatalf("log after two bootstraps: %v", summary(log.Events()))
 		}
 
 		// The same username at once: one wins, the other is told it is in use.
@@ -437,8 +438,8 @@ func TestAuthConcurrentInstances(t *testing.T) {
 			}
 			ids[u.ID] = true
 		}
-		if len(ids) != 4 || log.count(dojot.EventTenantCreated) != 3 {
-			t.Fatalf("users %v, %d tenant.created; want 4 users, 3 tenants", ids, log.count(dojot.EventTenantCreated))
+		if len(ids) != 4 || log.Count(dojot.EventTenantCreated) != 3 {
+			t.Fatalf("users %v, %d tenant.created; want 4 users, 3 tenants", ids, log.Count(dojot.EventTenantCreated))
 		}
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/commands/commandstest"
 	"github.com/dojot-es/dojot/projections/memory"
 )
 
@@ -309,50 +309,37 @@ func TestDecideDeviceTemplates(t *testing.T) {
 	}
 }
 
-// conflictStore applies events to a view like JetStream would, and makes
-// the first append of each id listed in taken fail as if another instance
-// had claimed it.
-type conflictStore struct {
-	mu    sync.Mutex
-	view  *memory.View
-	seq   uint64
-	taken map[string]bool
-}
-
-func (s *conflictStore) Append(ctx context.Context, ev dojot.Event) (uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.taken[ev.AggregateID] {
-		delete(s.taken, ev.AggregateID)
-		return 0, fmt.Errorf("taken: %w", dojot.ErrConflict)
+// storeWith is a store whose view holds given, appended through it.
+func storeWith(t *testing.T, given ...dojot.Event) (*commandstest.Store, *memory.View) {
+	t.Helper()
+	view := memory.New()
+	store := &commandstest.Store{View: view}
+	for _, ev := range given {
+		if _, err := store.Append(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
 	}
-	s.seq++
-	ev.Seq = s.seq
-	return ev.Seq, s.view.Apply(ctx, ev)
+	return store, view
 }
-
-func (s *conflictStore) AppendBatch(ctx context.Context, evs []dojot.Event) ([]uint64, []error) {
-	seqs, errs := make([]uint64, len(evs)), make([]error, len(evs))
-	for i, ev := range evs {
-		seqs[i], errs[i] = s.Append(ctx, ev)
-	}
-	return seqs, errs
-}
-
-func (s *conflictStore) WaitFor(context.Context, uint64) error { return nil }
-func (s *conflictStore) Sync(context.Context) error            { return nil }
 
 func TestCreateManyRetriesTakenIDs(t *testing.T) {
-	view := replay(t, []dojot.Event{sensorCreated})
-	// The same seed draws the same ids: the store claims the first three.
+	store, view := storeWith(t, sensorCreated)
+	// The same seed draws the same ids: the store claims the first three,
+	// failing the first append of each as if another instance had.
 	draw := rand.NewChaCha8([32]byte{9})
 	taken := map[string]bool{}
 	for range 3 {
 		id, _ := newDeviceID(view, draw, "t1", nil)
 		taken[id] = true
 	}
-	store := &conflictStore{view: view, seq: 1, taken: taken}
-	d := NewDevices(Options{Store: store, Sync: store, Now: func() time.Time { return t1 }, Rand: rand.NewChaCha8([32]byte{9})}, view)
+	store.AppendFn = func(ev dojot.Event) error {
+		if taken[ev.AggregateID] {
+			delete(taken, ev.AggregateID)
+			return fmt.Errorf("taken: %w", dojot.ErrConflict)
+		}
+		return nil
+	}
+	d := NewDevices(Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return t1 }, Rand: rand.NewChaCha8([32]byte{9})}, view)
 	refs, err := d.CreateDevices(t.Context(), "t1", []byte(`{"label":"d","templates":[1]}`), 100)
 	if err != nil {
 		t.Fatal(err)
@@ -369,9 +356,8 @@ func TestCreateManyRetriesTakenIDs(t *testing.T) {
 }
 
 func TestImportReplacesTenant(t *testing.T) {
-	view := replay(t, []dojot.Event{sensorCreated, pumpCreated})
-	store := &conflictStore{view: view, seq: 2, taken: map[string]bool{}}
-	d := NewDevices(Options{Store: store, Sync: store, Now: func() time.Time { return t1 }}, view)
+	store, view := storeWith(t, sensorCreated, pumpCreated)
+	d := NewDevices(Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return t1 }}, view)
 	body := `{"templates":[{"id":3,"label":"I","attrs":[{"id":9,"label":"a","type":"static","value_type":"s","static_value":"v"}]}],
 		"devices":[{"id":"cafe","label":"c","templates":[3],"attrs":[{"id":9,"label":"a","template_id":"3","static_value":"w"}]}]}`
 	if err := d.Import(t.Context(), "t1", []byte(body)); err != nil {

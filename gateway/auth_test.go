@@ -137,7 +137,7 @@ func TestUsersAndTenants(t *testing.T) {
 	}
 	expect(t, s, "POST", "/auth/user", admin, `{"username":"bob","service":"acme","email":"b2@x.com","name":"B","profile":"user"}`,
 		400, `{"message":"Username bob is in use.","status":400}`)
-	if types := log.types(); !slices.Contains(types, "tenant.created acme") {
+	if types := eventTypes(log.Events()); !slices.Contains(types, "tenant.created acme") {
 		t.Errorf("no tenant.created for acme in %v", types)
 	}
 	expect(t, s, "GET", "/admin/tenants", admin, "", 200, `{"tenants":["acme","admin"]}`)
@@ -169,7 +169,7 @@ func TestUsersAndTenants(t *testing.T) {
 		405, `{"message":"Can't edit service of admin","status":405}`)
 	expect(t, s, "DELETE", "/auth/user/admin", admin, "", 400, `{"message":"a user can't remove himself","status":400}`)
 	expect(t, s, "DELETE", "/auth/user/bob", admin, "", 200, `{"message":"User removed","status":200}`)
-	if types := log.types(); types[len(types)-1] != "tenant.deleted acme" {
+	if types := eventTypes(log.Events()); types[len(types)-1] != "tenant.deleted acme" {
 		t.Errorf("last event %q, want tenant.deleted acme", types[len(types)-1])
 	}
 	expect(t, s, "GET", "/admin/tenants", admin, "", 200, `{"tenants":["admin"]}`)

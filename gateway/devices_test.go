@@ -1,15 +1,12 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,56 +14,9 @@ import (
 
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/commands"
+	"github.com/dojot-es/dojot/commands/commandstest"
 	"github.com/dojot-es/dojot/projections/memory"
 )
-
-// syncStore is an event store that checks expectations like JetStream and
-// applies each stored event to the view at once, so no NATS is needed.
-type syncStore struct {
-	mu   sync.Mutex
-	view *memory.View
-	seq  uint64
-	last map[string]uint64
-}
-
-func (s *syncStore) Append(ctx context.Context, ev dojot.Event) (uint64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !ev.NoExpect {
-		filter := ev.ExpectSubject
-		if filter == "" {
-			filter = ev.Subject()
-		}
-		var last uint64
-		prefix, wild := strings.CutSuffix(filter, "*")
-		for subj, seq := range s.last {
-			if subj == filter || (wild && strings.HasPrefix(subj, prefix) && !strings.Contains(subj[len(prefix):], ".")) {
-				last = max(last, seq)
-			}
-		}
-		if last != ev.Expect {
-			return 0, fmt.Errorf("%s: last %d, expected %d: %w", filter, last, ev.Expect, dojot.ErrConflict)
-		}
-	}
-	s.seq++
-	ev.Seq = s.seq
-	s.last[ev.Subject()] = ev.Seq
-	if err := s.view.Apply(ctx, ev); err != nil {
-		return 0, err
-	}
-	return ev.Seq, nil
-}
-
-func (s *syncStore) AppendBatch(ctx context.Context, evs []dojot.Event) ([]uint64, []error) {
-	seqs, errs := make([]uint64, len(evs)), make([]error, len(evs))
-	for i, ev := range evs {
-		seqs[i], errs[i] = s.Append(ctx, ev)
-	}
-	return seqs, errs
-}
-
-func (s *syncStore) WaitFor(context.Context, uint64) error { return nil }
-func (s *syncStore) Sync(context.Context) error            { return nil }
 
 var testNow = time.Date(2018, 1, 25, 12, 30, 42, 164695000, time.UTC)
 
@@ -75,9 +25,9 @@ var testNow = time.Date(2018, 1, 25, 12, 30, 42, 164695000, time.UTC)
 func dmServer(t *testing.T) (*httptest.Server, *memory.View) {
 	t.Helper()
 	view := memory.New()
-	store := &syncStore{view: view, last: map[string]uint64{}}
+	store := &commandstest.Store{View: view}
 	rnd := rand.NewChaCha8([32]byte{1})
-	cmds := commands.NewDevices(commands.Options{Store: store, Sync: store, Now: func() time.Time { return testNow }, Rand: rnd}, view)
+	cmds := commands.NewDevices(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rnd}, view)
 	s := &Server{opts: Options{DeviceCommands: cmds, DeviceView: view}}
 	r := chi.NewRouter()
 	r.Use(func(next http.Handler) http.Handler {

@@ -1,0 +1,3 @@
+// Package commandstest provides an in-memory event store for testing
+// commands, and code built on them, without NATS.
+package commandstest
