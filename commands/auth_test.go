@@ -50,6 +50,29 @@ func summary(evs []dojot.Event) []string {
 	return out
 }
 
+// authCase is "given these commands, when this one, then these events (as
+// summary shows them)", or an error of kind with msg.
+type authCase struct {
+	given []commands.AuthCommand
+	when  commands.AuthCommand
+	then  []string
+	kind  error
+	msg   string
+}
+
+func runAuthCases(t *testing.T, tests map[string]authCase) {
+	t.Helper()
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := commands.DecideAuth(given(t, tt.given...), tt.when)
+			checkErr(t, err, tt.kind, tt.msg)
+			if !reflect.DeepEqual(summary(got), tt.then) {
+				t.Errorf("DecideAuth(%T) =\n%s\nwant\n%s", tt.when, strings.Join(summary(got), "\n"), strings.Join(tt.then, "\n"))
+			}
+		})
+	}
+}
+
 func checkErr(t *testing.T, err error, kind error, msg string) {
 	t.Helper()
 	if kind == nil {
@@ -131,13 +154,7 @@ func evs0(t *testing.T) []dojot.Event {
 
 func TestDecideUsers(t *testing.T) {
 	deleteBob := commands.DeleteUser{AuthMeta: byAdm, Ref: "bob"}
-	tests := map[string]struct {
-		given []commands.AuthCommand
-		when  commands.AuthCommand
-		then  []string
-		kind  error
-		msg   string
-	}{
+	tests := map[string]authCase{
 		"first user of a service": {[]commands.AuthCommand{boot}, bob, []string{
 			"tenant.created evt.acme.tenant.acme expect=0",
 			"user.created evt.dojot-management.user.bob expect=40" + userKind,
@@ -194,15 +211,7 @@ func TestDecideUsers(t *testing.T) {
 			nil, dojot.ErrNotAllowed, "Can't edit service of admin"},
 		"update unknown": {[]commands.AuthCommand{boot}, commands.UpdateUser{Ref: "zed"}, nil, dojot.ErrNotFound, "Unknown user id"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			got, err := commands.DecideAuth(given(t, tt.given...), tt.when)
-			checkErr(t, err, tt.kind, tt.msg)
-			if !reflect.DeepEqual(summary(got), tt.then) {
-				t.Errorf("DecideAuth(%T) =\n%s\nwant\n%s", tt.when, strings.Join(summary(got), "\n"), strings.Join(tt.then, "\n"))
-			}
-		})
-	}
+	runAuthCases(t, tests)
 }
 
 func TestDecideCreateUserPayload(t *testing.T) {
@@ -225,13 +234,7 @@ func TestDecideCreateUserPayload(t *testing.T) {
 
 func TestDecidePap(t *testing.T) {
 	newPerm := commands.CreatePermission{AuthMeta: byAdm, Name: "dev_ro", Path: "/device/(.*)", Method: "GET"}
-	tests := map[string]struct {
-		given []commands.AuthCommand
-		when  commands.AuthCommand
-		then  []string
-		kind  error
-		msg   string
-	}{
+	tests := map[string]authCase{
 		"create permission": {[]commands.AuthCommand{boot}, newPerm, []string{
 			"permission.created evt.dojot-management.permission.23 expect=23" + permKind}, nil, ""},
 		"permission name in use": {[]commands.AuthCommand{boot}, commands.CreatePermission{Name: "all_all", Path: "/", Method: "GET"},
@@ -272,15 +275,7 @@ func TestDecidePap(t *testing.T) {
 		"take a permission from a user": {[]commands.AuthCommand{boot}, commands.Relation{Kind: commands.UserPermissionRelation, From: "admin", To: "1", Remove: true},
 			nil, dojot.ErrNotFound, "User does not have this permission"},
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			got, err := commands.DecideAuth(given(t, tt.given...), tt.when)
-			checkErr(t, err, tt.kind, tt.msg)
-			if !reflect.DeepEqual(summary(got), tt.then) {
-				t.Errorf("DecideAuth(%T) =\n%s\nwant\n%s", tt.when, strings.Join(summary(got), "\n"), strings.Join(tt.then, "\n"))
-			}
-		})
-	}
+	runAuthCases(t, tests)
 }
 
 func TestCheckPassword(t *testing.T) {

@@ -291,11 +291,17 @@ func (s *Server) deviceQuery(r *http.Request) (dojot.DeviceQuery, error) {
 }
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, tenant string) error {
+	return s.writeDevices(w, r, tenant, s.opts.DeviceView.ListDevices)
+}
+
+// writeDevices answers a device listing (GET /device, /internal/device)
+// from list.
+func (s *Server) writeDevices(w http.ResponseWriter, r *http.Request, tenant string, list func(string, dojot.DeviceQuery) []byte) error {
 	q, err := s.deviceQuery(r)
 	if err != nil {
 		return err
 	}
-	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListDevices(tenant, q))
+	writeRawJSON(w, http.StatusOK, list(tenant, q))
 	return nil
 }
 
@@ -311,8 +317,14 @@ func (s *Server) devicesByTemplate(w http.ResponseWriter, r *http.Request, tenan
 }
 
 func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, tenant string) error {
+	return writeDevice(w, r, tenant, s.opts.DeviceView.DeviceJSON)
+}
+
+// writeDevice answers a device read (GET /device/:id,
+// /internal/device/:id) from get.
+func writeDevice(w http.ResponseWriter, r *http.Request, tenant string, get func(tenant, id string) ([]byte, bool)) error {
 	id := chi.URLParam(r, "id")
-	body, ok := s.opts.DeviceView.DeviceJSON(tenant, id)
+	body, ok := get(tenant, id)
 	if !ok {
 		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such device: " + id}
 	}

@@ -62,24 +62,13 @@ func (s *Server) copyPSK(w http.ResponseWriter, r *http.Request, tenant string) 
 
 // listInternalDevices is GET /internal/device: GET /device with the keys.
 func (s *Server) listInternalDevices(w http.ResponseWriter, r *http.Request, tenant string) error {
-	q, err := s.deviceQuery(r)
-	if err != nil {
-		return err
-	}
-	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListInternalDevices(tenant, q))
-	return nil
+	return s.writeDevices(w, r, tenant, s.opts.DeviceView.ListInternalDevices)
 }
 
 // getInternalDevice is GET /internal/device/:id: GET /device/:id with the
 // keys.
 func (s *Server) getInternalDevice(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id := chi.URLParam(r, "id")
-	body, ok := s.opts.DeviceView.InternalDeviceJSON(tenant, id)
-	if !ok {
-		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such device: " + id}
-	}
-	writeRawJSON(w, http.StatusOK, body)
-	return nil
+	return writeDevice(w, r, tenant, s.opts.DeviceView.InternalDeviceJSON)
 }
 
 // pyInt reads s as Python's int(s) reads ASCII text: surrounding
