@@ -47,6 +47,9 @@ type dmTenant struct {
 	// index would cost every replayed device one more sorted insert, for a
 	// rarely used filter.
 	uses map[int]int
+	// lastTemplates is the templates list of the last device decoded,
+	// shared by the next devices with an equal one (see decodeDevice).
+	lastTemplates []int
 }
 
 // device is one device as applied: times in Unix microseconds (0: none).
@@ -173,14 +176,14 @@ func (t *dmTenant) applyDevice(ev dojot.Event) error {
 	switch ev.Type {
 	case dojot.EventDeviceCreated, dojot.EventDeviceUpdated:
 		// One decode; both payloads are a Device plus a cause.
-		var p dojot.DeviceUpdated
-		if err := ev.Decode(&p); err != nil {
+		var p dojot.Device
+		if err := t.decodeDevice(ev, &p); err != nil {
 			return err
 		}
 		if p.ID != ev.AggregateID {
 			return fmt.Errorf("device payload id %q on aggregate %q", p.ID, ev.AggregateID)
 		}
-		t.putDevice(ev, p.Device)
+		t.putDevice(ev, p)
 	case dojot.EventDeviceDeleted:
 		// The aggregate id is the device id: no need to decode the payload
 		// (it carries the rendered device, for the Kafka bridge).

@@ -1,38 +1,80 @@
 package memory
 
 // chunkMax bounds a chunk of an ordered index: inserting moves at most this
-// many pointers, and finding the page at an offset walks len/chunkMax*2
+// many entries, and finding the page at an offset walks len/chunkMax*2
 // chunk lengths at most.
 const chunkMax = 512
 
-// ordered keeps devices sorted by less, in chunks, so that inserting or
-// removing one device among a million costs a binary search and a small
-// copy, and a page at any offset is found without sorting or walking the
-// whole set. (A sorted slice would copy half a million pointers per insert
-// during replay; a map would have to be sorted per request.)
+// ordered keeps devices sorted (by id, or by label then id), in chunks, so
+// that inserting or removing one device among a million costs a binary
+// search and a small copy, and a page at any offset is found without
+// sorting or walking the whole set. (A sorted slice would copy half a
+// million pointers per insert during replay; a map would have to be sorted
+// per request.)
+//
+// Each entry carries the first 16 bytes of its sort string as two integers
+// (see prefixKey), so a binary search compares integers in the chunk it
+// reads instead of following a pointer to the device and another to its
+// string at every step: replay inserts every device in both indexes, and
+// those cache misses were most of the cost of applying a device.created.
 type ordered struct {
 	byLabel bool // else by id
-	chunks  [][]*device
+	chunks  [][]entry
 	n       int
+}
+
+// entry is a device with the key it is ordered by: k0, k1 are the first
+// and next 8 bytes of the label (by label) or of the id (by id).
+type entry struct {
+	k0, k1 uint64
+	d      *device
 }
 
 func newOrdered(byLabel bool) *ordered { return &ordered{byLabel: byLabel} }
 
-// less is inlined in the binary searches: replay inserts every device in
-// two or three indexes, so comparisons are most of the cost of applying.
-func (o *ordered) less(a, b *device) bool {
-	if o.byLabel && a.label != b.label {
-		return a.label < b.label
+// prefixKey is s[off:off+8] as a big-endian integer, zero-padded: for two
+// strings whose bytes before off are equal, different keys order them as
+// the strings compare; equal keys decide nothing (the strings may differ
+// later, or by trailing NULs), and the strings themselves are compared.
+func prefixKey(s string, off int) uint64 {
+	var k uint64
+	for i := range 8 {
+		k <<= 8
+		if off+i < len(s) {
+			k |= uint64(s[off+i])
+		}
 	}
-	return a.id < b.id
+	return k
 }
 
-// lowerBound is the first index of c whose element is not less than d.
-func (o *ordered) lowerBound(c []*device, d *device) int {
+func (o *ordered) entry(d *device) entry {
+	s := d.id
+	if o.byLabel {
+		s = d.label
+	}
+	return entry{k0: prefixKey(s, 0), k1: prefixKey(s, 8), d: d}
+}
+
+// less orders a before b: by key, then (keys equal) by the strings.
+func (o *ordered) less(a, b *entry) bool {
+	if a.k0 != b.k0 {
+		return a.k0 < b.k0
+	}
+	if a.k1 != b.k1 {
+		return a.k1 < b.k1
+	}
+	if o.byLabel && a.d.label != b.d.label {
+		return a.d.label < b.d.label
+	}
+	return a.d.id < b.d.id
+}
+
+// lowerBound is the first index of c whose element is not less than e.
+func (o *ordered) lowerBound(c []entry, e *entry) int {
 	lo, hi := 0, len(c)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if o.less(c[m], d) {
+		if o.less(&c[m], e) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -41,12 +83,12 @@ func (o *ordered) lowerBound(c []*device, d *device) int {
 	return lo
 }
 
-// upperBound is the first index of c whose element d is less than.
-func (o *ordered) upperBound(c []*device, d *device) int {
+// upperBound is the first index of c whose element e is less than.
+func (o *ordered) upperBound(c []entry, e *entry) int {
 	lo, hi := 0, len(c)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if !o.less(d, c[m]) {
+		if !o.less(e, &c[m]) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -57,14 +99,14 @@ func (o *ordered) upperBound(c []*device, d *device) int {
 
 func (o *ordered) Len() int { return o.n }
 
-// chunkFor is the index of the chunk where d belongs: the first whose last
-// element is not less than d, or the last chunk.
-func (o *ordered) chunkFor(d *device) int {
+// chunkFor is the index of the chunk where e belongs: the first whose last
+// element is not less than e, or the last chunk.
+func (o *ordered) chunkFor(e *entry) int {
 	lo, hi := 0, len(o.chunks)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		c := o.chunks[m]
-		if o.less(c[len(c)-1], d) {
+		if o.less(&c[len(c)-1], e) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -78,26 +120,27 @@ func (o *ordered) chunkFor(d *device) int {
 }
 
 func (o *ordered) insert(d *device) {
+	e := o.entry(d)
 	o.n++
 	if len(o.chunks) == 0 {
-		o.chunks = append(o.chunks, []*device{d})
+		o.chunks = append(o.chunks, []entry{e})
 		return
 	}
-	ci := o.chunkFor(d)
+	ci := o.chunkFor(&e)
 	c := o.chunks[ci]
-	j := o.upperBound(c, d)
-	c = append(c, nil)
+	j := o.upperBound(c, &e)
+	c = append(c, entry{})
 	copy(c[j+1:], c[j:])
-	c[j] = d
+	c[j] = e
 	if len(c) <= chunkMax {
 		o.chunks[ci] = c
 		return
 	}
 	// Split in two halves, each with room to grow.
 	half := len(c) / 2
-	left := make([]*device, half, chunkMax)
+	left := make([]entry, half, chunkMax)
 	copy(left, c[:half])
-	right := make([]*device, len(c)-half, chunkMax)
+	right := make([]entry, len(c)-half, chunkMax)
 	copy(right, c[half:])
 	o.chunks = append(o.chunks, nil)
 	copy(o.chunks[ci+2:], o.chunks[ci+1:])
@@ -109,15 +152,16 @@ func (o *ordered) remove(d *device) bool {
 	if len(o.chunks) == 0 {
 		return false
 	}
-	ci := o.chunkFor(d)
+	e := o.entry(d)
+	ci := o.chunkFor(&e)
 	c := o.chunks[ci]
-	j := o.lowerBound(c, d)
-	for ; j < len(c) && !o.less(d, c[j]); j++ {
-		if c[j] != d {
+	j := o.lowerBound(c, &e)
+	for ; j < len(c) && !o.less(&e, &c[j]); j++ {
+		if c[j].d != d {
 			continue
 		}
 		copy(c[j:], c[j+1:])
-		c[len(c)-1] = nil
+		c[len(c)-1] = entry{}
 		c = c[:len(c)-1]
 		o.n--
 		if len(c) == 0 {
@@ -141,8 +185,8 @@ func (o *ordered) each(offset int, fn func(*device) bool) {
 		ci++
 	}
 	for ; ci < len(o.chunks); ci++ {
-		for _, d := range o.chunks[ci][offset:] {
-			if !fn(d) {
+		for i := range o.chunks[ci][offset:] {
+			if !fn(o.chunks[ci][offset+i].d) {
 				return
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,7 +226,7 @@ func TestOrderedRemove(t *testing.T) {
 	var prev *device
 	n := 0
 	o.each(0, func(d *device) bool {
-		if prev != nil && !o.less(prev, d) {
+		if prev != nil && (prev.label > d.label || prev.label == d.label && prev.id >= d.id) {
 			t.Fatalf("out of order: %s/%s then %s/%s", prev.label, prev.id, d.label, d.id)
 		}
 		prev = d
@@ -234,6 +236,55 @@ func TestOrderedRemove(t *testing.T) {
 	if n != 1000 || o.Len() != 1000 {
 		t.Errorf("%d left (Len %d); want 1000", n, o.Len())
 	}
+}
+
+// FuzzOrdered: whatever the strings (shared prefixes longer than the
+// integer keys, trailing NULs, equal labels), the index keeps the order of
+// a plain sort by label then id, and removes what it inserted.
+func FuzzOrdered(f *testing.F) {
+	f.Add([]byte("sensor-temperature-0001\x00sensor-temperature-0002\x00ab\x00ab\x00\x00\x00a"), uint8(3))
+	f.Fuzz(func(t *testing.T, raw []byte, drop uint8) {
+		byLabel, byID := newOrdered(orderByLabel), newOrdered(orderByID)
+		var ds []*device
+		seen := map[string]bool{}
+		for i, s := range strings.Split(string(raw), "\x00") {
+			id := s + strings.Repeat("\x00", i%3) // ids unique, labels not
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			d := &device{id: id, label: s[:len(s)/2]}
+			ds = append(ds, d)
+			byLabel.insert(d)
+			byID.insert(d)
+		}
+		var kept []*device
+		for i, d := range ds {
+			if drop != 0 && i%int(drop) == 0 {
+				if !byLabel.remove(d) || !byID.remove(d) {
+					t.Fatalf("remove %q failed", d.id)
+				}
+				continue
+			}
+			kept = append(kept, d)
+		}
+		check := func(o *ordered, cmp func(a, b *device) int) {
+			t.Helper()
+			want := slices.SortedFunc(slices.Values(kept), cmp)
+			var got []*device
+			o.each(0, func(d *device) bool { got = append(got, d); return true })
+			if !slices.Equal(got, want) || o.Len() != len(want) {
+				t.Fatalf("index order (byLabel %v) differs from a sort", o.byLabel)
+			}
+		}
+		check(byID, func(a, b *device) int { return strings.Compare(a.id, b.id) })
+		check(byLabel, func(a, b *device) int {
+			if c := strings.Compare(a.label, b.label); c != 0 {
+				return c
+			}
+			return strings.Compare(a.id, b.id)
+		})
+	})
 }
 
 func TestLike(t *testing.T) {
@@ -355,4 +406,36 @@ func BenchmarkListDevicesPage(b *testing.B) {
 	per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	b.ReportMetric(1e9/per, "pages/s")
 	b.ReportMetric(per/base, "x-20-gets")
+}
+
+// FuzzDecodeDevice: whenever the direct decoder accepts a payload,
+// encoding/json accepts it too and gives the same device.
+func FuzzDecodeDevice(f *testing.F) {
+	upd := at1
+	for _, d := range []dojot.DeviceUpdated{
+		{Device: dojot.Device{ID: "abc00", Label: "dev-01", Created: at0, Templates: []int{2, 1}}},
+		{Device: dojot.Device{ID: "abc01", Label: "ação", Created: at0, Updated: &upd, Templates: []int{}, Overrides: []dojot.Override{{AttrID: 2, StaticValue: "own"}}, PSKs: []dojot.Override{}}, Cause: dojot.CausePSK},
+		{Device: dojot.Device{ID: "abc02", Label: `a "quoted" <label>`, Created: at0}},
+	} {
+		raw, err := json.Marshal(d)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw, "abc00")
+	}
+	f.Add([]byte(`{"id":"x","templates":[1,-0,9223372036854775807],"psks":null,"updated":null}`), "x")
+	f.Fuzz(func(t *testing.T, raw []byte, aggID string) {
+		last := []int{2, 1}
+		var got dojot.Device
+		if !decodeDeviceFast(raw, &got, aggID, &last) {
+			return
+		}
+		var want dojot.DeviceUpdated
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatalf("fast decode accepted %q, json.Unmarshal: %v", raw, err)
+		}
+		if !reflect.DeepEqual(got, want.Device) {
+			t.Fatalf("decode %q:\n got %#v\nwant %#v", raw, got, want.Device)
+		}
+	})
 }

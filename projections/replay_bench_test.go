@@ -1,0 +1,147 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/eventstore/eventstoretest"
+	"github.com/dojot-es/dojot/projections"
+	"github.com/dojot-es/dojot/projections/memory"
+)
+
+// replayLog fills a fresh store with one template and n device.created
+// events shaped as POST /device?count= makes them (random 5-6 hex digit
+// ids, numbered labels, one template), and returns the store.
+func replayLog(b *testing.B, n int) *eventstore.Store {
+	b.Helper()
+	store := eventstoretest.Open(b)
+	ctx := b.Context()
+	at := time.Date(2025, 3, 1, 10, 0, 0, 123456000, time.UTC)
+	tpl := dojot.Template{ID: 1, Label: "bench", Created: at, Attrs: []dojot.Attr{
+		{ID: 1, Label: "temperature", Type: "dynamic", ValueType: "float", Created: at},
+	}}
+	ev, err := dojot.NewEvent(dojot.EventTemplateCreated, "admin", dojot.KindTemplate, "1", at, dojot.TemplateCreated{Template: tpl})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev.Version, ev.Actor = 1, "admin"
+	if _, err := store.Append(ctx, ev); err != nil {
+		b.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	taken := make(map[string]bool, n)
+	width := len(strconv.Itoa(n))
+	evs := make([]dojot.Event, 0, 10_000)
+	flush := func() {
+		if _, errs := store.AppendBatch(ctx, evs); errors.Join(errs...) != nil {
+			b.Fatal(errors.Join(errs...))
+		}
+		evs = evs[:0]
+	}
+	for i := range n {
+		id := fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
+		for taken[id] {
+			id = fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
+		}
+		taken[id] = true
+		d := dojot.Device{ID: id, Label: fmt.Sprintf("r_%0*d", width, i), Created: at, Templates: []int{1}}
+		ev, err := dojot.NewEvent(dojot.EventDeviceCreated, "admin", dojot.KindDevice, id, at, dojot.DeviceCreated{Device: d})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev.Version, ev.Actor = 1, "admin"
+		if evs = append(evs, ev); len(evs) == cap(evs) {
+			flush()
+		}
+	}
+	flush()
+	return store
+}
+
+// BenchmarkReplayMemory is the start-up replay: one op builds a fresh
+// memory view from the whole log through a Runner (Run + CatchUp). The
+// baseline, measured in the same run against the same server, is a bare
+// ordered consumer that only counts the same messages.
+// DOJOT_BENCH_EVENTS sets the number of devices (default 200,000).
+func BenchmarkReplayMemory(b *testing.B) {
+	n := 200_000
+	if s := os.Getenv("DOJOT_BENCH_EVENTS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	store := replayLog(b, n)
+	total := n + 1
+	var base time.Duration
+	runs := 0
+	var cpu time.Duration
+	for b.Loop() {
+		cpu0 := cpuTime()
+		view := memory.New()
+		r := projections.NewRunner(store, view, projections.Options{})
+		ctx, cancel := context.WithCancel(b.Context())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = r.Run(ctx) }()
+		if err := r.CatchUp(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+		<-done
+		cpu += cpuTime() - cpu0
+		b.StopTimer()
+		if got := len(view.DeviceIDs("admin")); got != n {
+			b.Fatalf("view has %d devices, want %d", got, n)
+		}
+		start := time.Now()
+		rawReplay(b, store, total)
+		base += time.Since(start)
+		b.StartTimer()
+		runs++
+	}
+	per := float64(b.Elapsed().Nanoseconds()) / float64(runs*total)
+	b.ReportMetric(per/(float64(base.Nanoseconds())/float64(runs*total)), "x-raw-replay")
+	b.ReportMetric(1e9/per, "events/s")
+	b.ReportMetric(float64(runs*total)/base.Seconds(), "raw-events/s")
+	b.ReportMetric(cpu.Seconds()/float64(runs), "cpu-s/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rawReplay reads the whole EVENTS stream with a bare ordered consumer
+// (the same pull buffer as eventstore.Subscribe) and only counts.
+func rawReplay(b *testing.B, store *eventstore.Store, total int) {
+	ctx, cancel := context.WithCancel(b.Context())
+	defer cancel()
+	cons, err := store.JetStream().OrderedConsumer(ctx, store.EventsStream(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var count int
+	cc, err := cons.Consume(func(jetstream.Msg) {
+		if count++; count == total {
+			cancel()
+		}
+	}, jetstream.PullMaxBytes(8<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	<-cc.Closed()
+}
