@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -87,6 +88,7 @@ func BenchmarkReplayMemory(b *testing.B) {
 	var base time.Duration
 	runs := 0
 	var cpu time.Duration
+	var heap uint64 // live heap after a replay: the view and the server
 	for b.Loop() {
 		cpu0 := cpuTime()
 		view := memory.New()
@@ -101,6 +103,10 @@ func BenchmarkReplayMemory(b *testing.B) {
 		<-done
 		cpu += cpuTime() - cpu0
 		b.StopTimer()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		heap = ms.HeapAlloc
 		if got := len(view.DeviceIDs("admin")); got != n {
 			b.Fatalf("view has %d devices, want %d", got, n)
 		}
@@ -115,6 +121,7 @@ func BenchmarkReplayMemory(b *testing.B) {
 	b.ReportMetric(1e9/per, "events/s")
 	b.ReportMetric(float64(runs*total)/base.Seconds(), "raw-events/s")
 	b.ReportMetric(cpu.Seconds()/float64(runs), "cpu-s/op")
+	b.ReportMetric(float64(heap)/(1<<20), "MiB-live-heap")
 }
 
 func cpuTime() time.Duration {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,41 +36,92 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// BatchApplier is a View that applies several events in one call (under
+// one lock, in one transaction). The Runner hands such a view the events
+// that are queued up at once (many during a replay, usually one when
+// following), instead of calling Apply for each.
+type BatchApplier interface {
+	// ApplyBatch applies evs in order, as Apply would one after the other.
+	// It returns nil when every event applied, else one error (or nil) per
+	// event.
+	ApplyBatch(ctx context.Context, evs []dojot.Event) []error
+}
+
+// queueLen bounds the events decoded ahead of the view; maxBatch bounds
+// how many are applied in one call (and so how long a view holds its lock).
+const (
+	queueLen = 1024
+	maxBatch = 256
+)
+
 // Runner feeds a View from a Source, from the view's checkpoint onwards, and
 // tells callers when a sequence has been applied.
+//
+// The source's goroutine decodes and queues events; another one applies
+// them, in batches when they arrive faster than the view applies them (the
+// start-up replay), so decoding and applying run side by side.
 type Runner struct {
 	src  Source
 	view View
 	opts Options
 
 	applied atomic.Uint64
-	waiters atomic.Int32 // only then is there a channel worth closing
+	// wakeAt is the lowest sequence a WaitFor waits for (MaxUint64: none),
+	// so that advancing below it costs one atomic load.
+	wakeAt atomic.Uint64
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced when applied moves and someone waits
+	waiters map[*waiter]struct{}
 	failed  atomic.Uint64 // events the view refused
+}
+
+// waiter is a WaitFor in progress: ch is closed once seq is applied.
+type waiter struct {
+	seq uint64
+	ch  chan struct{}
 }
 
 // NewRunner returns a runner; call Run to start it.
 func NewRunner(src Source, view View, opts Options) *Runner {
 	opts.setDefaults()
-	return &Runner{src: src, view: view, opts: opts, changed: make(chan struct{})}
+	r := &Runner{src: src, view: view, opts: opts, waiters: make(map[*waiter]struct{})}
+	r.wakeAt.Store(math.MaxUint64)
+	return r
 }
 
-// Run follows the log until ctx is done, subscribing again from the last
-// applied sequence when the subscription breaks (e.g. NATS restarted).
+// Run follows the log until ctx is done, subscribing again after the last
+// event received when the subscription breaks (e.g. NATS restarted).
 func (r *Runner) Run(ctx context.Context) error {
 	cp, err := r.view.Checkpoint(ctx)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	r.advance(cp)
+	ctx, cancel := context.WithCancel(ctx)
+	q := make(chan dojot.Event, queueLen)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); r.applyLoop(ctx, q) }()
+	defer func() { cancel(); <-stopped }()
+	// queued is the last sequence handed to the applier: a new
+	// subscription starts after it. Atomic, since a subscription may call
+	// fn on a goroutine of its own.
+	var queued atomic.Uint64
+	queued.Store(cp)
+	enqueue := func(ev dojot.Event) error {
+		select {
+		case q <- ev:
+			queued.Store(ev.Seq)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for {
-		err := r.src.Subscribe(ctx, r.applied.Load()+1, r.apply)
+		err := r.src.Subscribe(ctx, queued.Load()+1, enqueue)
 		if ctx.Err() != nil {
 			return nil
 		}
-		r.opts.Logger.Warn("projection subscription ended, following again", "err", err, "seq", r.applied.Load())
+		r.opts.Logger.Warn("projection subscription ended, following again", "err", err, "seq", queued.Load())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -78,15 +130,51 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-func (r *Runner) apply(ev dojot.Event) error {
-	if err := r.view.Apply(context.Background(), ev); err != nil {
-		// One bad event must not stop the view for everybody: it is logged,
-		// counted, and the view moves on (its checkpoint includes it).
-		r.failed.Add(1)
-		r.opts.Logger.Error("projection apply failed", "seq", ev.Seq, "type", ev.Type, "err", err)
+// applyLoop applies what q holds, as many events at a time as are queued
+// (up to maxBatch), until ctx is done.
+func (r *Runner) applyLoop(ctx context.Context, q <-chan dojot.Event) {
+	batch := make([]dojot.Event, 0, maxBatch)
+	ba, _ := r.view.(BatchApplier)
+	for {
+		select {
+		case ev := <-q:
+			batch = append(batch, ev)
+		case <-ctx.Done():
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case ev := <-q:
+				batch = append(batch, ev)
+			default:
+				break fill
+			}
+		}
+		if ba != nil {
+			for i, err := range ba.ApplyBatch(context.Background(), batch) {
+				if err != nil {
+					r.refused(batch[i], err)
+				}
+			}
+		} else {
+			for _, ev := range batch {
+				if err := r.view.Apply(context.Background(), ev); err != nil {
+					r.refused(ev, err)
+				}
+			}
+		}
+		r.advance(batch[len(batch)-1].Seq)
+		clear(batch) // let the payloads go
+		batch = batch[:0]
 	}
-	r.advance(ev.Seq)
-	return nil
+}
+
+// refused: one bad event must not stop the view for everybody. It is
+// logged, counted, and the view moves on (its checkpoint includes it).
+func (r *Runner) refused(ev dojot.Event, err error) {
+	r.failed.Add(1)
+	r.opts.Logger.Error("projection apply failed", "seq", ev.Seq, "type", ev.Type, "err", err)
 }
 
 func (r *Runner) advance(seq uint64) {
@@ -94,12 +182,22 @@ func (r *Runner) advance(seq uint64) {
 		return
 	}
 	r.applied.Store(seq)
-	if r.waiters.Load() == 0 {
+	// applied is stored before wakeAt is read, and WaitFor registers
+	// before it reads applied: one of the two sees the other.
+	if seq < r.wakeAt.Load() {
 		return
 	}
 	r.mu.Lock()
-	close(r.changed)
-	r.changed = make(chan struct{})
+	low := uint64(math.MaxUint64)
+	for w := range r.waiters {
+		if w.seq <= seq {
+			close(w.ch)
+			delete(r.waiters, w)
+		} else {
+			low = min(low, w.seq)
+		}
+	}
+	r.wakeAt.Store(low)
 	r.mu.Unlock()
 }
 
@@ -117,26 +215,45 @@ func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
 	if r.applied.Load() >= seq {
 		return nil
 	}
-	r.waiters.Add(1)
-	defer r.waiters.Add(-1)
+	w := &waiter{seq: seq, ch: make(chan struct{})}
+	r.mu.Lock()
+	r.waiters[w] = struct{}{}
+	if seq < r.wakeAt.Load() {
+		r.wakeAt.Store(seq)
+	}
+	r.mu.Unlock()
+	defer r.forget(w)
+	// Checked after registering, so an advance between the two is never
+	// missed.
+	if r.applied.Load() >= seq {
+		return nil
+	}
 	timer := time.NewTimer(r.opts.WaitTimeout)
 	defer timer.Stop()
-	for {
-		r.mu.Lock()
-		ch := r.changed
-		r.mu.Unlock()
-		// Checked after taking the channel, so an advance between the two
-		// is never missed.
-		if r.applied.Load() >= seq {
-			return nil
+	select {
+	case <-w.ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return fmt.Errorf("wait for seq %d (applied %d): %w", seq, r.applied.Load(), ErrBehind)
+	}
+}
+
+// forget unregisters a waiter that advance did not wake.
+func (r *Runner) forget(w *waiter) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.waiters[w]; !ok {
+		return
+	}
+	delete(r.waiters, w)
+	if w.seq == r.wakeAt.Load() {
+		low := uint64(math.MaxUint64)
+		for o := range r.waiters {
+			low = min(low, o.seq)
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return fmt.Errorf("wait for seq %d (applied %d): %w", seq, r.applied.Load(), ErrBehind)
-		}
+		r.wakeAt.Store(low)
 	}
 }
 

@@ -39,6 +39,7 @@ type dmTenant struct {
 	counters    dojot.TemplateCounters
 
 	devices map[string]*device
+	slab    slab           // handles of the devices, for the indexes
 	tombs   map[string]agg // deleted device ids: a re-creation expects their last seq
 	byID    *ordered
 	byLabel *ordered
@@ -61,6 +62,7 @@ type device struct {
 	overrides []dojot.Override
 	psks      []dojot.Override
 	agg
+	h uint32 // handle in the tenant's slab
 }
 
 func (d *deviceManager) init() { d.tenants = make(map[string]*dmTenant) }
@@ -73,10 +75,10 @@ func (d *deviceManager) tenant(name string) *dmTenant {
 			tplAggs:   make(map[string]agg),
 			devices:   make(map[string]*device),
 			tombs:     make(map[string]agg),
-			byID:      newOrdered(orderByID),
-			byLabel:   newOrdered(orderByLabel),
 			uses:      make(map[int]int),
 		}
+		t.byID = newOrdered(orderByID, &t.slab)
+		t.byLabel = newOrdered(orderByLabel, &t.slab)
 		d.tenants[name] = t
 	}
 	return t
@@ -191,6 +193,7 @@ func (t *dmTenant) applyDevice(ev dojot.Event) error {
 		if dv := t.devices[ev.AggregateID]; dv != nil {
 			a = dv.agg
 			t.unindex(dv)
+			t.slab.drop(dv)
 			delete(t.devices, dv.id)
 		}
 		a.advance(ev)
@@ -213,6 +216,7 @@ func (t *dmTenant) putDevice(ev dojot.Event, p dojot.Device) {
 		dv = &device{id: p.ID, agg: t.tombs[p.ID]}
 		delete(t.tombs, p.ID)
 		t.devices[p.ID] = dv
+		t.slab.add(dv)
 	} else {
 		t.unindex(dv)
 	}

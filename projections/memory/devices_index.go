@@ -3,7 +3,7 @@ package memory
 // chunkMax bounds a chunk of an ordered index: inserting moves at most this
 // many entries, and finding the page at an offset walks len/chunkMax*2
 // chunk lengths at most.
-const chunkMax = 512
+const chunkMax = 256
 
 // ordered keeps devices sorted (by id, or by label then id), in chunks, so
 // that inserting or removing one device among a million costs a binary
@@ -17,8 +17,12 @@ const chunkMax = 512
 // reads instead of following a pointer to the device and another to its
 // string at every step: replay inserts every device in both indexes, and
 // those cache misses were most of the cost of applying a device.created.
+// Entries name their device by its handle in a slab, not by pointer: the
+// chunks hold no pointers, so the garbage collector neither scans them
+// nor makes every shifting copy pay write barriers.
 type ordered struct {
 	byLabel bool // else by id
+	slab    *slab
 	chunks  [][]entry
 	n       int
 }
@@ -27,10 +31,33 @@ type ordered struct {
 // and next 8 bytes of the label (by label) or of the id (by id).
 type entry struct {
 	k0, k1 uint64
-	d      *device
+	h      uint32 // the device's handle in the slab
 }
 
-func newOrdered(byLabel bool) *ordered { return &ordered{byLabel: byLabel} }
+func newOrdered(byLabel bool, s *slab) *ordered { return &ordered{byLabel: byLabel, slab: s} }
+
+// slab gives each device of a tenant a small integer handle, reused after
+// the device is deleted.
+type slab struct {
+	devs []*device
+	free []uint32
+}
+
+func (s *slab) add(d *device) {
+	if n := len(s.free); n > 0 {
+		d.h = s.free[n-1]
+		s.free = s.free[:n-1]
+		s.devs[d.h] = d
+		return
+	}
+	d.h = uint32(len(s.devs))
+	s.devs = append(s.devs, d)
+}
+
+func (s *slab) drop(d *device) {
+	s.devs[d.h] = nil
+	s.free = append(s.free, d.h)
+}
 
 // prefixKey is s[off:off+8] as a big-endian integer, zero-padded: for two
 // strings whose bytes before off are equal, different keys order them as
@@ -52,7 +79,7 @@ func (o *ordered) entry(d *device) entry {
 	if o.byLabel {
 		s = d.label
 	}
-	return entry{k0: prefixKey(s, 0), k1: prefixKey(s, 8), d: d}
+	return entry{k0: prefixKey(s, 0), k1: prefixKey(s, 8), h: d.h}
 }
 
 // less orders a before b: by key, then (keys equal) by the strings.
@@ -63,10 +90,11 @@ func (o *ordered) less(a, b *entry) bool {
 	if a.k1 != b.k1 {
 		return a.k1 < b.k1
 	}
-	if o.byLabel && a.d.label != b.d.label {
-		return a.d.label < b.d.label
+	da, db := o.slab.devs[a.h], o.slab.devs[b.h]
+	if o.byLabel && da.label != db.label {
+		return da.label < db.label
 	}
-	return a.d.id < b.d.id
+	return da.id < db.id
 }
 
 // lowerBound is the first index of c whose element is not less than e.
@@ -157,7 +185,7 @@ func (o *ordered) remove(d *device) bool {
 	c := o.chunks[ci]
 	j := o.lowerBound(c, &e)
 	for ; j < len(c) && !o.less(&e, &c[j]); j++ {
-		if c[j].d != d {
+		if c[j].h != d.h {
 			continue
 		}
 		copy(c[j:], c[j+1:])
@@ -186,7 +214,7 @@ func (o *ordered) each(offset int, fn func(*device) bool) {
 	}
 	for ; ci < len(o.chunks); ci++ {
 		for i := range o.chunks[ci][offset:] {
-			if !fn(o.chunks[ci][offset+i].d) {
+			if !fn(o.slab.devs[o.chunks[ci][offset+i].h]) {
 				return
 			}
 		}

@@ -109,7 +109,14 @@ func TestDeviceRendering(t *testing.T) {
 // same events answers every read with the same bytes.
 func TestReplayIsByteIdentical(t *testing.T) {
 	l := sampleLog(t)
-	a, b := l.view(t), l.view(t)
+	a := l.view(t)
+	// b is fed in batches, as the runner does during a replay.
+	b := New()
+	for evs := range slices.Chunk(l.evs, 7) {
+		if errs := b.ApplyBatch(context.Background(), evs); errs != nil {
+			t.Fatal(errs)
+		}
+	}
 	// Applying everything again is a no-op (checkpoint).
 	for _, ev := range l.evs {
 		if err := b.Apply(context.Background(), ev); err != nil {
@@ -211,10 +218,12 @@ func TestAggregatePositions(t *testing.T) {
 }
 
 func TestOrderedRemove(t *testing.T) {
-	o := newOrdered(orderByLabel)
+	var sl slab
+	o := newOrdered(orderByLabel, &sl)
 	var ds []*device
 	for i := range 3000 {
 		d := &device{id: fmt.Sprintf("%06d", i), label: fmt.Sprintf("l%d", i%7)}
+		sl.add(d)
 		ds = append(ds, d)
 		o.insert(d)
 	}
@@ -244,7 +253,8 @@ func TestOrderedRemove(t *testing.T) {
 func FuzzOrdered(f *testing.F) {
 	f.Add([]byte("sensor-temperature-0001\x00sensor-temperature-0002\x00ab\x00ab\x00\x00\x00a"), uint8(3))
 	f.Fuzz(func(t *testing.T, raw []byte, drop uint8) {
-		byLabel, byID := newOrdered(orderByLabel), newOrdered(orderByID)
+		var sl slab
+		byLabel, byID := newOrdered(orderByLabel, &sl), newOrdered(orderByID, &sl)
 		var ds []*device
 		seen := map[string]bool{}
 		for i, s := range strings.Split(string(raw), "\x00") {
@@ -254,6 +264,7 @@ func FuzzOrdered(f *testing.F) {
 			}
 			seen[id] = true
 			d := &device{id: id, label: s[:len(s)/2]}
+			sl.add(d)
 			ds = append(ds, d)
 			byLabel.insert(d)
 			byID.insert(d)
@@ -264,6 +275,7 @@ func FuzzOrdered(f *testing.F) {
 				if !byLabel.remove(d) || !byID.remove(d) {
 					t.Fatalf("remove %q failed", d.id)
 				}
+				sl.drop(d)
 				continue
 			}
 			kept = append(kept, d)

@@ -13,7 +13,10 @@ import (
 	"github.com/dojot-es/dojot/projections"
 )
 
-var _ projections.View = (*View)(nil)
+var (
+	_ projections.View         = (*View)(nil)
+	_ projections.BatchApplier = (*View)(nil)
+)
 
 // View is safe for concurrent use: one writer (the runner) and many readers.
 type View struct {
@@ -36,6 +39,26 @@ func New() *View {
 func (v *View) Apply(_ context.Context, ev dojot.Event) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	return v.apply(ev)
+}
+
+// ApplyBatch applies evs as Apply would each, under one lock.
+func (v *View) ApplyBatch(_ context.Context, evs []dojot.Event) []error {
+	var errs []error
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i, ev := range evs {
+		if err := v.apply(ev); err != nil {
+			if errs == nil {
+				errs = make([]error, len(evs))
+			}
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+func (v *View) apply(ev dojot.Event) error {
 	if ev.Seq != 0 && ev.Seq <= v.seq {
 		return nil
 	}
