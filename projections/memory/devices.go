@@ -54,15 +54,51 @@ type dmTenant struct {
 }
 
 // device is one device as applied: times in Unix microseconds (0: none).
+// What most devices do not have (an update time, overrides, keys) is
+// behind x, so a replayed million devices take 96 bytes each, not 144.
 type device struct {
 	id, label string
 	created   int64
-	updated   int64
 	templates []int
-	overrides []dojot.Override
-	psks      []dojot.Override
+	x         *deviceExtra // nil: none of it
 	agg
 	h uint32 // handle in the tenant's slab
+}
+
+type deviceExtra struct {
+	updated   int64
+	overrides []dojot.Override
+	psks      []dojot.Override
+}
+
+func (dv *device) updated() int64 {
+	if dv.x == nil {
+		return 0
+	}
+	return dv.x.updated
+}
+
+func (dv *device) overrides() []dojot.Override {
+	if dv.x == nil {
+		return nil
+	}
+	return dv.x.overrides
+}
+
+func (dv *device) psks() []dojot.Override {
+	if dv.x == nil {
+		return nil
+	}
+	return dv.x.psks
+}
+
+// setExtra replaces x (nil when all is zero); readers may still hold the
+// old one.
+func (dv *device) setExtra(updated int64, overrides, psks []dojot.Override) {
+	dv.x = nil
+	if updated != 0 || overrides != nil || psks != nil {
+		dv.x = &deviceExtra{updated: updated, overrides: overrides, psks: psks}
+	}
 }
 
 func (d *deviceManager) init() { d.tenants = make(map[string]*dmTenant) }
@@ -223,13 +259,12 @@ func (t *dmTenant) putDevice(ev dojot.Event, p dojot.Device) {
 	dv.agg.advance(ev)
 	dv.label = p.Label
 	dv.created = p.Created.UnixMicro()
-	dv.updated = 0
+	var updated int64
 	if p.Updated != nil {
-		dv.updated = p.Updated.UnixMicro()
+		updated = p.Updated.UnixMicro()
 	}
 	dv.templates = p.Templates
-	dv.overrides = p.Overrides
-	dv.psks = p.PSKs
+	dv.setExtra(updated, p.Overrides, p.PSKs)
 	t.index(dv)
 }
 

@@ -61,9 +61,10 @@ func (t *dmTenant) dropPSKs(attrs []int) {
 		return
 	}
 	for _, dv := range t.devices {
-		if slices.ContainsFunc(dv.psks, func(k dojot.Override) bool { return slices.Contains(attrs, k.AttrID) }) {
+		if slices.ContainsFunc(dv.psks(), func(k dojot.Override) bool { return slices.Contains(attrs, k.AttrID) }) {
 			// Replaced, not changed in place: readers may hold the old slice.
-			dv.psks = slices.DeleteFunc(slices.Clone(dv.psks), func(k dojot.Override) bool { return slices.Contains(attrs, k.AttrID) })
+			psks := slices.DeleteFunc(slices.Clone(dv.psks()), func(k dojot.Override) bool { return slices.Contains(attrs, k.AttrID) })
+			dv.setExtra(dv.updated(), dv.overrides(), psks)
 		}
 	}
 }

@@ -76,10 +76,10 @@ func (v *View) Device(tenant, id string) (dojot.Device, bool) {
 func (dv *device) state() dojot.Device {
 	d := dojot.Device{
 		ID: dv.id, Label: dv.label, Created: unixMicro(dv.created),
-		Templates: dv.templates, Overrides: dv.overrides, PSKs: dv.psks,
+		Templates: dv.templates, Overrides: dv.overrides(), PSKs: dv.psks(),
 	}
-	if dv.updated != 0 {
-		u := unixMicro(dv.updated)
+	if dv.updated() != 0 {
+		u := unixMicro(dv.updated())
 		d.Updated = &u
 	}
 	return d
@@ -361,7 +361,7 @@ func (t *dmTenant) deviceMatches(d *device, q dojot.DeviceQuery) bool {
 		}
 		for _, a := range m.Attrs {
 			value := a.StaticValue
-			if ov, ok := overrideOf(d.overrides, a.ID); ok {
+			if ov, ok := overrideOf(d.overrides(), a.ID); ok {
 				value = &ov
 			}
 			if attrMatches(a, value, q.Attr, q.AttrType) {

@@ -271,7 +271,7 @@ func (m *tmpl) touches(ovs []dojot.Override) bool {
 func (t *dmTenant) renderDevice(b []byte, dv *device, internal bool) []byte {
 	var psks []dojot.Override
 	if internal {
-		psks = dv.psks
+		psks = dv.psks()
 	}
 	b = append(b, `{"attrs":{`...)
 	tids := dv.templates
@@ -291,8 +291,8 @@ func (t *dmTenant) renderDevice(b []byte, dv *device, internal bool) []byte {
 		b = append(b, '"')
 		b = strconv.AppendInt(b, int64(tid), 10)
 		b = append(b, `":`...)
-		if (len(dv.overrides) > 0 && m.touches(dv.overrides)) || (len(psks) > 0 && m.touches(psks)) {
-			b = renderDeviceAttrs(b, m.Template, dv.overrides, psks)
+		if (len(dv.overrides()) > 0 && m.touches(dv.overrides())) || (len(psks) > 0 && m.touches(psks)) {
+			b = renderDeviceAttrs(b, m.Template, dv.overrides(), psks)
 		} else {
 			b = append(b, m.devAttrs...)
 		}
@@ -316,9 +316,9 @@ func (t *dmTenant) renderDevice(b []byte, dv *device, internal bool) []byte {
 		b = strconv.AppendInt(b, int64(tid), 10)
 	}
 	b = append(b, ']')
-	if dv.updated != 0 {
+	if dv.updated() != 0 {
 		b = append(b, `,"updated":`...)
-		b = appendISO(b, dv.updated)
+		b = appendISO(b, dv.updated())
 	}
 	return append(b, '}')
 }
