@@ -31,6 +31,10 @@ type DeviceState interface {
 	// Aggregate is the sequence and version of the last event of an
 	// aggregate's subject (0, 0: none), deleted aggregates included.
 	Aggregate(tenant, kind, id string) (seq, version uint64)
+	// Checkpoint is the sequence of the last event applied; read before a
+	// decision, it tells whether the decision saw a consistent state (see
+	// fresh).
+	Checkpoint(ctx context.Context) (uint64, error)
 }
 
 // Devices handles DeviceManager's commands: templates, devices, actuation
@@ -77,35 +81,86 @@ func (e decideEnv) newEvent(st DeviceState, typ, tenant, kind, id string, data a
 	return ev, nil
 }
 
+// errMovedDuringDecision sends a decision round again: it is a conflict the
+// retry loop handles, never one the user sees unless it keeps happening.
+var errMovedDuringDecision = fmt.Errorf("the aggregate changed while the command was decided: %w", dojot.ErrConflict)
+
+// checkpoint is read before each decision (see fresh).
+func (d *Devices) checkpoint(ctx context.Context) (uint64, error) {
+	cp, err := d.st.Checkpoint(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("view checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+// fresh reports whether ev may be appended after a decision that began when
+// the view's checkpoint was before. The view applies events while a command
+// is decided, and a decision reads the view several times: it may find an
+// aggregate absent (an early read) yet expect the sequence of the event that
+// just created it (a later read), and JetStream would accept that append.
+// An expectation at or below before is safe: every event up to it was
+// applied before the decision read anything. A later one means the
+// aggregate moved meanwhile, and the command is decided again.
+func fresh(before uint64, ev dojot.Event) bool {
+	return ev.NoExpect || ev.Expect <= before
+}
+
 // appendOne appends a single decided event with retry-on-conflict.
 func (d *Devices) appendOne(ctx context.Context, decide func() (dojot.Event, error)) error {
 	return retry(ctx, &d.opts, func() (uint64, error) {
+		before, err := d.checkpoint(ctx)
+		if err != nil {
+			return 0, err
+		}
 		ev, err := decide()
 		if err != nil {
 			return 0, err
 		}
-		return d.opts.Store.Append(ctx, ev)
+		return d.appendFresh(ctx, before, ev)
 	})
 }
 
-// appendBatch appends evs pipelined in slices and waits until the view
-// has them all. It reports, per event, whether it was stored; the first
-// error other than a conflict is returned.
-func (d *Devices) appendBatch(ctx context.Context, evs []dojot.Event) (stored []bool, conflicts int, err error) {
+// appendFresh appends ev decided from the state at checkpoint before.
+func (d *Devices) appendFresh(ctx context.Context, before uint64, ev dojot.Event) (uint64, error) {
+	if !fresh(before, ev) {
+		return 0, errMovedDuringDecision
+	}
+	return d.opts.Store.Append(ctx, ev)
+}
+
+// appendBatch appends evs, decided from the state at checkpoint before,
+// pipelined in slices and waits until the view has them all. It reports, per
+// event, whether it was stored; an event whose aggregate moved during the
+// decision (see fresh) is not sent and counts as a conflict. The first error
+// other than a conflict is returned.
+func (d *Devices) appendBatch(ctx context.Context, before uint64, evs []dojot.Event) (stored []bool, conflicts int, err error) {
 	stored = make([]bool, len(evs))
 	var last uint64
+	send := make([]dojot.Event, 0, min(len(evs), batchSize))
+	var index []int // position in evs of each event in send
 	for from := 0; from < len(evs); from += batchSize {
 		to := min(len(evs), from+batchSize)
-		seqs, errs := d.opts.Store.AppendBatch(ctx, evs[from:to])
-		for i := range errs {
-			switch e := errs[i]; {
+		send, index = send[:0], index[:0]
+		for i := from; i < to; i++ {
+			if !fresh(before, evs[i]) {
+				conflicts++
+				continue
+			}
+			send = append(send, evs[i])
+			index = append(index, i)
+		}
+		seqs, errs := d.opts.Store.AppendBatch(ctx, send)
+		for j := range errs {
+			i := index[j]
+			switch e := errs[j]; {
 			case e == nil:
-				stored[from+i] = true
-				last = max(last, seqs[i])
+				stored[i] = true
+				last = max(last, seqs[j])
 			case isConflict(e):
 				conflicts++
 			case err == nil:
-				err = fmt.Errorf("append %s %s: %w", evs[from+i].Type, evs[from+i].AggregateID, e)
+				err = fmt.Errorf("append %s %s: %w", evs[i].Type, evs[i].AggregateID, e)
 			}
 		}
 	}
@@ -144,6 +199,10 @@ func (d *Devices) CreateDevices(ctx context.Context, tenant string, body []byte,
 		}
 		return []dojot.DeviceRef{ref}, nil
 	}
+	before, err := d.checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
 	evs, refs, err := decideCreateDevices(d.st, d.env(ctx), tenant, in, count, nil)
 	if err != nil {
 		return nil, err
@@ -151,7 +210,7 @@ func (d *Devices) CreateDevices(ctx context.Context, tenant string, body []byte,
 	// A generated id taken meanwhile (by another instance) is replaced by a
 	// fresh one and only those devices are appended again.
 	for round := 0; ; round++ {
-		stored, conflicts, err := d.appendBatch(ctx, evs)
+		stored, conflicts, err := d.appendBatch(ctx, before, evs)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +228,9 @@ func (d *Devices) CreateDevices(ctx context.Context, tenant string, body []byte,
 			if !ok {
 				retryIdx = append(retryIdx, i)
 			}
+		}
+		if before, err = d.checkpoint(ctx); err != nil {
+			return nil, err
 		}
 		again, newRefs, err := decideCreateDevices(d.st, d.env(ctx), tenant, in, count, retryIdx)
 		if err != nil {
@@ -434,6 +496,10 @@ func (d *Devices) DeleteAllDevices(ctx context.Context, tenant string) ([]json.R
 func (d *Devices) deleteAll(ctx context.Context, tenant, cause string) ([]json.RawMessage, error) {
 	var removed []json.RawMessage
 	for round := 0; ; round++ {
+		before, err := d.checkpoint(ctx)
+		if err != nil {
+			return removed, err
+		}
 		e := d.env(ctx)
 		ids := d.st.DeviceIDs(tenant)
 		evs := make([]dojot.Event, 0, len(ids))
@@ -446,7 +512,7 @@ func (d *Devices) deleteAll(ctx context.Context, tenant, cause string) ([]json.R
 			evs = append(evs, ev)
 			rendered = append(rendered, r)
 		}
-		stored, conflicts, err := d.appendBatch(ctx, evs)
+		stored, conflicts, err := d.appendBatch(ctx, before, evs)
 		for i, ok := range stored {
 			if ok {
 				removed = append(removed, rendered[i])

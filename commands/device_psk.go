@@ -31,12 +31,16 @@ const pskType = "psk"
 func (d *Devices) GenPSK(ctx context.Context, tenant, deviceID string, keyLength int, attrs []string) ([]dojot.PSK, error) {
 	var keys []dojot.PSK
 	err := retry(ctx, &d.opts, func() (uint64, error) {
+		before, err := d.checkpoint(ctx)
+		if err != nil {
+			return 0, err
+		}
 		ev, k, err := decideGenPSK(d.st, d.env(ctx), tenant, deviceID, keyLength, attrs)
 		keys = k
 		if err != nil || len(k) == 0 {
 			return 0, err
 		}
-		return d.opts.Store.Append(ctx, ev)
+		return d.appendFresh(ctx, before, ev)
 	})
 	if err != nil {
 		return nil, err

@@ -149,22 +149,29 @@ func (d *Devices) importOnce(ctx context.Context, tenant string, in importInput)
 	if _, err := d.deleteAll(ctx, tenant, dojot.CauseImport); err != nil {
 		return isConflict(err) && !isFinal(err), err
 	}
+	before, err := d.checkpoint(ctx)
+	if err != nil {
+		return false, err
+	}
 	ev, err := decideImportTemplates(d.st, d.env(ctx), tenant, in)
 	if err != nil {
 		return false, err
 	}
-	seq, err := d.opts.Store.Append(ctx, ev)
+	seq, err := d.appendFresh(ctx, before, ev)
 	if err != nil {
 		return isConflict(err), err
 	}
 	if err := d.opts.Sync.WaitFor(ctx, seq); err != nil {
 		return false, err
 	}
+	if before, err = d.checkpoint(ctx); err != nil {
+		return false, err
+	}
 	evs, err := decideImportDevices(d.st, d.env(ctx), tenant, in)
 	if err != nil {
 		return isConflict(err), err
 	}
-	_, conflicts, err := d.appendBatch(ctx, evs)
+	_, conflicts, err := d.appendBatch(ctx, before, evs)
 	if err != nil {
 		return false, err
 	}

@@ -246,12 +246,16 @@ func decideDeleteTemplate(st DeviceState, e decideEnv, tenant, idText string) (d
 func (d *Devices) DeleteAllTemplates(ctx context.Context, tenant string) ([]json.RawMessage, error) {
 	var removed []json.RawMessage
 	err := retry(ctx, &d.opts, func() (uint64, error) {
+		before, err := d.checkpoint(ctx)
+		if err != nil {
+			return 0, err
+		}
 		ev, r, err := decideDeleteAllTemplates(d.st, d.env(ctx), tenant)
 		removed = r
 		if err != nil || ev == nil {
 			return 0, err
 		}
-		return d.opts.Store.Append(ctx, *ev)
+		return d.appendFresh(ctx, before, *ev)
 	})
 	if removed == nil && err == nil {
 		removed = []json.RawMessage{}

@@ -59,11 +59,12 @@ func TestTwoInstances(t *testing.T) {
 		given := fmt.Sprintf("%04x", 0xa000+i)
 		var wg sync.WaitGroup
 		codes := make([]int, 2)
+		bodies := make([][]byte, 2)
 		for j, c := range []*client{ca, cb} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				codes[j], _ = c.Do("POST", "/device", map[string]any{"label": "race", "id": given, "templates": []int{tmpl}})
+				codes[j], bodies[j] = c.Do("POST", "/device", map[string]any{"label": "race", "id": given, "templates": []int{tmpl}})
 			}()
 		}
 		wg.Wait()
@@ -74,7 +75,7 @@ func TestTwoInstances(t *testing.T) {
 			}
 		}
 		if ok != 1 {
-			t.Errorf("id %s: codes %v; want exactly one 200", given, codes)
+			t.Errorf("id %s: codes %v (%s / %s); want exactly one 200", given, codes, bodies[0], bodies[1])
 		}
 	}
 }
