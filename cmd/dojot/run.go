@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/gateway"
@@ -99,10 +101,14 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
-		Ready: func(ctx context.Context) error {
-			// Healthy means writes can be stored: the event store answers.
-			_, err := store.LastSeq(ctx)
-			return err
+		Ready: func(context.Context) error {
+			// Healthy means writes can reach the event store. Checked on the
+			// connection, not with a request, so a load balancer polling
+			// it costs JetStream nothing.
+			if st := store.Conn().Status(); st != nats.CONNECTED {
+				return fmt.Errorf("nats connection %s", st)
+			}
+			return nil
 		},
 	})
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
