@@ -242,14 +242,26 @@ func TestTenantIsolation(t *testing.T) {
 		t.Errorf("tenant B topic = %q", topic.Topic)
 	}
 	a.Must(200, "GET", "/device/"+id, nil)
+
+	// A member of group "user" works with devices but may not manage users.
+	a.Must(200, "POST", "/auth/user", map[string]any{"username": "carol", "service": "admin",
+		"email": "carol@example.com", "name": "Carol", "profile": "user"})
+	c := loginNewUser(t, in, a, "carol")
+	c.Must(200, "GET", "/device/"+id, nil)
+	c.Must(403, "GET", "/auth/user", nil)
+	c.Must(403, "POST", "/auth/pap/group", map[string]any{"name": "g", "description": "d"})
 }
 
 // loginNewUser logs in a user just created by admin: as in dojot without a
 // mail server, a new user's password is the temporary "temppwd", which the
 // user then changes.
+// newPassword is what new users choose; dojot refuses one that contains
+// the username.
+const newPassword = "Quartz-Lamp-42"
+
 func loginNewUser(t *testing.T, in *instance, _ *client, username string) *client {
 	t.Helper()
 	u := in.Login(username, "temppwd")
-	u.Must(200, "POST", "/auth/password/update", map[string]string{"oldpasswd": "temppwd", "newpasswd": "N3w-" + username + "-pass"})
-	return in.Login(username, "N3w-"+username+"-pass")
+	u.Must(200, "POST", "/auth/password/update", map[string]string{"oldpasswd": "temppwd", "newpasswd": newPassword})
+	return in.Login(username, newPassword)
 }
