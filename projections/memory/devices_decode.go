@@ -2,11 +2,10 @@ package memory
 
 import (
 	"slices"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/internal/plainjson"
 )
 
 // decodeDevice is ev.Decode into a dojot.DeviceUpdated (the shape of both
@@ -48,17 +47,17 @@ const (
 // *last is a templates list to share when equal (and is updated).
 func decodeDeviceFast(data []byte, p *dojot.Device, aggID string, last *[]int) bool {
 	*p = dojot.Device{}
-	d := jscan{b: data}
-	if !d.consume('{') {
+	d := plainjson.NewScanner(data)
+	if !d.Consume('{') {
 		return false
 	}
 	seen := 0
-	if d.consume('}') {
-		return d.end()
+	if d.Consume('}') {
+		return d.End()
 	}
 	for {
-		key, ok := d.str()
-		if !ok || !d.consume(':') {
+		key, ok := d.Str()
+		if !ok || !d.Consume(':') {
 			return false
 		}
 		var bit int
@@ -66,7 +65,7 @@ func decodeDeviceFast(data []byte, p *dojot.Device, aggID string, last *[]int) b
 		case "id":
 			bit = keyID
 			var s []byte
-			if s, ok = d.str(); ok {
+			if s, ok = d.Str(); ok {
 				if string(s) == aggID {
 					p.ID = aggID
 				} else {
@@ -76,35 +75,35 @@ func decodeDeviceFast(data []byte, p *dojot.Device, aggID string, last *[]int) b
 		case "label":
 			bit = keyLabel
 			var s []byte
-			if s, ok = d.str(); ok {
+			if s, ok = d.Str(); ok {
 				p.Label = string(s)
 			}
 		case "created":
 			bit = keyCreated
-			ok = d.time(&p.Created)
+			ok = d.Time(&p.Created)
 		case "updated":
 			bit = keyUpdated
-			if !d.null() {
+			if !d.Null() {
 				var u time.Time
-				if ok = d.time(&u); ok {
+				if ok = d.Time(&u); ok {
 					p.Updated = &u
 				}
 			}
 		case "templates":
 			bit = keyTemplates
-			p.Templates, ok = d.ints(*last)
+			p.Templates, ok = decodeInts(&d, *last)
 			if ok && p.Templates != nil {
 				*last = p.Templates
 			}
 		case "overrides":
 			bit = keyOverrides
-			p.Overrides, ok = d.overrides()
+			p.Overrides, ok = decodeOverrides(&d)
 		case "psks":
 			bit = keyPSKs
-			p.PSKs, ok = d.overrides()
+			p.PSKs, ok = decodeOverrides(&d)
 		case "cause":
 			bit = keyCause
-			_, ok = d.str()
+			_, ok = d.Str()
 		default:
 			return false
 		}
@@ -112,127 +111,37 @@ func decodeDeviceFast(data []byte, p *dojot.Device, aggID string, last *[]int) b
 			return false
 		}
 		seen |= bit
-		if d.consume('}') {
-			return d.end()
+		if d.Consume('}') {
+			return d.End()
 		}
-		if !d.consume(',') {
+		if !d.Consume(',') {
 			return false
 		}
 	}
 }
 
-// jscan reads the plain subset of JSON that json.Marshal writes for
-// payloads without escapes.
-type jscan struct {
-	b []byte
-	i int
-}
-
-func (d *jscan) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-func (d *jscan) consume(c byte) bool {
-	d.ws()
-	if d.i < len(d.b) && d.b[d.i] == c {
-		d.i++
-		return true
-	}
-	return false
-}
-
-func (d *jscan) end() bool {
-	d.ws()
-	return d.i == len(d.b)
-}
-
-func (d *jscan) null() bool {
-	d.ws()
-	if len(d.b)-d.i >= 4 && string(d.b[d.i:d.i+4]) == "null" {
-		d.i += 4
-		return true
-	}
-	return false
-}
-
-// str reads a string without escapes, control characters or invalid UTF-8
-// (where encoding/json would unescape or substitute).
-func (d *jscan) str() ([]byte, bool) {
-	if !d.consume('"') {
-		return nil, false
-	}
-	start := d.i
-	ascii := true
-	for ; d.i < len(d.b); d.i++ {
-		switch c := d.b[d.i]; {
-		case c == '"':
-			s := d.b[start:d.i]
-			d.i++
-			return s, ascii || utf8.Valid(s)
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= 0x80:
-			ascii = false
-		}
-	}
-	return nil, false
-}
-
-func (d *jscan) time(t *time.Time) bool {
-	s, ok := d.str()
-	return ok && t.UnmarshalText(s) == nil
-}
-
-// int reads an integer literal that fits an int (no fraction or exponent).
-func (d *jscan) int() (int, bool) {
-	d.ws()
-	start := d.i
-	if d.i < len(d.b) && d.b[d.i] == '-' {
-		d.i++
-	}
-	digits := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-	}
-	if n := d.i - digits; n == 0 || n > 1 && d.b[digits] == '0' {
-		return 0, false
-	}
-	if d.i < len(d.b) && (d.b[d.i] == '.' || d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(string(d.b[start:d.i]), 10, strconv.IntSize)
-	return int(n), err == nil
-}
-
-// ints reads null (nil) or an array of ints; a list equal to last is
+// decodeInts reads null (nil) or an array of ints; a list equal to last is
 // returned as last itself.
-func (d *jscan) ints(last []int) ([]int, bool) {
-	if d.null() {
+func decodeInts(d *plainjson.Scanner, last []int) ([]int, bool) {
+	if d.Null() {
 		return nil, true
 	}
-	if !d.consume('[') {
+	if !d.Consume('[') {
 		return nil, false
 	}
 	var buf [8]int
 	l := buf[:0]
-	if !d.consume(']') {
+	if !d.Consume(']') {
 		for {
-			n, ok := d.int()
+			n, ok := d.Int()
 			if !ok {
 				return nil, false
 			}
 			l = append(l, n)
-			if d.consume(']') {
+			if d.Consume(']') {
 				break
 			}
-			if !d.consume(',') {
+			if !d.Consume(',') {
 				return nil, false
 			}
 		}
@@ -243,28 +152,28 @@ func (d *jscan) ints(last []int) ([]int, bool) {
 	return slices.Clip(append(make([]int, 0, len(l)), l...)), true
 }
 
-// overrides reads null (nil) or an array of {"attr_id":n,"static_value":s}.
-func (d *jscan) overrides() ([]dojot.Override, bool) {
-	if d.null() {
+// decodeOverrides reads null (nil) or an array of {"attr_id":n,"static_value":s}.
+func decodeOverrides(d *plainjson.Scanner) ([]dojot.Override, bool) {
+	if d.Null() {
 		return nil, true
 	}
-	if !d.consume('[') {
+	if !d.Consume('[') {
 		return nil, false
 	}
 	l := []dojot.Override{}
-	if d.consume(']') {
+	if d.Consume(']') {
 		return l, true
 	}
 	for {
 		var o dojot.Override
-		if !d.consume('{') {
+		if !d.Consume('{') {
 			return nil, false
 		}
 		seen := 0
-		if !d.consume('}') {
+		if !d.Consume('}') {
 			for {
-				key, ok := d.str()
-				if !ok || !d.consume(':') {
+				key, ok := d.Str()
+				if !ok || !d.Consume(':') {
 					return nil, false
 				}
 				switch string(key) {
@@ -273,14 +182,14 @@ func (d *jscan) overrides() ([]dojot.Override, bool) {
 						return nil, false
 					}
 					seen |= 1
-					o.AttrID, ok = d.int()
+					o.AttrID, ok = d.Int()
 				case "static_value":
 					if seen&2 != 0 {
 						return nil, false
 					}
 					seen |= 2
 					var s []byte
-					if s, ok = d.str(); ok {
+					if s, ok = d.Str(); ok {
 						o.StaticValue = string(s)
 					}
 				default:
@@ -289,19 +198,19 @@ func (d *jscan) overrides() ([]dojot.Override, bool) {
 				if !ok {
 					return nil, false
 				}
-				if d.consume('}') {
+				if d.Consume('}') {
 					break
 				}
-				if !d.consume(',') {
+				if !d.Consume(',') {
 					return nil, false
 				}
 			}
 		}
 		l = append(l, o)
-		if d.consume(']') {
+		if d.Consume(']') {
 			return l, true
 		}
-		if !d.consume(',') {
+		if !d.Consume(',') {
 			return nil, false
 		}
 	}
