@@ -14,17 +14,7 @@ import (
 // it: as GET /device/:id, with each pre-shared key as its attribute's
 // static value.
 func (v *View) InternalDeviceJSON(tenant, id string) ([]byte, bool) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	t := v.dm.tenants[tenant]
-	if t == nil {
-		return nil, false
-	}
-	dv := t.devices[id]
-	if dv == nil {
-		return nil, false
-	}
-	return t.renderDevice(make([]byte, 0, 512), dv, true), true
+	return v.deviceJSON(tenant, id, true)
 }
 
 // ListInternalDevices renders GET /internal/device's answer: GET

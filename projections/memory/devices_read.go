@@ -87,6 +87,10 @@ func (dv *device) state() dojot.Device {
 
 // DeviceJSON renders a device as GET /device/:id shows it.
 func (v *View) DeviceJSON(tenant, id string) ([]byte, bool) {
+	return v.deviceJSON(tenant, id, false)
+}
+
+func (v *View) deviceJSON(tenant, id string, internal bool) ([]byte, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	t := v.dm.tenants[tenant]
@@ -97,7 +101,7 @@ func (v *View) DeviceJSON(tenant, id string) ([]byte, bool) {
 	if dv == nil {
 		return nil, false
 	}
-	return t.renderDevice(make([]byte, 0, 512), dv, false), true
+	return t.renderDevice(make([]byte, 0, 512), dv, internal), true
 }
 
 // DeviceIDs lists the tenant's device ids in order.
