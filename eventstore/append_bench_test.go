@@ -1,7 +1,6 @@
 package eventstore_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"runtime"
@@ -223,36 +222,13 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		b.StopTimer()
 		start := time.Now()
-		rawReplay(b, env.js, stream, total)
+		eventstoretest.RawReplay(b, env.js, stream, total)
 		base += time.Since(start)
 		b.StartTimer()
 		runs++
 	}
 	report(b, runs*total, base, "x-raw-replay")
 	b.ReportMetric(float64(runs*total)/base.Seconds(), "raw-events/s")
-}
-
-func rawReplay(b *testing.B, js jetstream.JetStream, stream string, total int) {
-	ctx, cancel := context.WithCancel(b.Context())
-	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var count int
-	// The same pull buffer as Subscribe, so the ratio is the store's own
-	// work (decoding, metadata) and not a tuning difference.
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if count++; count == total {
-			cancel()
-		}
-	}, jetstream.PullMaxBytes(8<<20))
-	if err != nil {
-		b.Fatal(err)
-	}
-	<-ctx.Done()
-	cc.Stop()
-	<-cc.Closed()
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/eventstore/eventstoretest"
@@ -111,7 +109,7 @@ func BenchmarkReplayMemory(b *testing.B) {
 			b.Fatalf("view has %d devices, want %d", got, n)
 		}
 		start, cpu0 := time.Now(), cpuTime()
-		rawReplay(b, store, total)
+		eventstoretest.RawReplay(b, store.JetStream(), store.EventsStream(), total)
 		base += time.Since(start)
 		rawCPU += cpuTime() - cpu0
 		b.StartTimer()
@@ -130,27 +128,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rawReplay reads the whole EVENTS stream with a bare ordered consumer
-// (the same pull buffer as eventstore.Subscribe) and only counts.
-func rawReplay(b *testing.B, store *eventstore.Store, total int) {
-	ctx, cancel := context.WithCancel(b.Context())
-	defer cancel()
-	cons, err := store.JetStream().OrderedConsumer(ctx, store.EventsStream(), jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var count int
-	cc, err := cons.Consume(func(jetstream.Msg) {
-		if count++; count == total {
-			cancel()
-		}
-	}, jetstream.PullMaxBytes(8<<20))
-	if err != nil {
-		b.Fatal(err)
-	}
-	<-ctx.Done()
-	cc.Stop()
-	<-cc.Closed()
 }
