@@ -123,6 +123,9 @@ func (in *Instance) run() {
 	case <-in.done:
 		tb.Fatalf("dojot exited before listening: %s", in.stderr.String())
 	case <-time.After(120 * time.Second):
+		// Not left running behind a failed test.
+		_ = cmd.Process.Kill()
+		<-in.done
 		tb.Fatalf("dojot did not start in 120s: %s", in.stderr.String())
 	}
 }
