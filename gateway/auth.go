@@ -31,19 +31,19 @@ type authCommands interface {
 
 // authView is what the auth routes and the PDP read (*memory.View).
 type authView interface {
-	User(ref string) (dojot.User, bool)
-	Users(usernameSubstr string) []dojot.User
-	UserGroups(userID int64) []dojot.Group
-	UserPermissions(userID int64) []dojot.Permission
-	UserAllPermissions(userID int64) []dojot.Permission
-	Group(ref string) (dojot.Group, bool)
-	Groups(nameSubstr string) []dojot.Group
-	GroupPermissions(groupID int64) []dojot.Permission
-	GroupUsers(groupID int64) []dojot.User
-	Permission(ref string) (dojot.Permission, bool)
-	Permissions(path, method, permission, typ string) []dojot.Permission
-	Tenants() []string
-	PDPInputs(userID int64) (direct []dojot.Permission, groups [][]dojot.Permission, ok bool)
+	User(ctx context.Context, ref string) (dojot.User, bool, error)
+	Users(ctx context.Context, usernameSubstr string) ([]dojot.User, error)
+	UserGroups(ctx context.Context, userID int64) ([]dojot.Group, error)
+	UserPermissions(ctx context.Context, userID int64) ([]dojot.Permission, error)
+	UserAllPermissions(ctx context.Context, userID int64) ([]dojot.Permission, error)
+	Group(ctx context.Context, ref string) (dojot.Group, bool, error)
+	Groups(ctx context.Context, nameSubstr string) ([]dojot.Group, error)
+	GroupPermissions(ctx context.Context, groupID int64) ([]dojot.Permission, error)
+	GroupUsers(ctx context.Context, groupID int64) ([]dojot.User, error)
+	Permission(ctx context.Context, ref string) (dojot.Permission, bool, error)
+	Permissions(ctx context.Context, path, method, permission, typ string) ([]dojot.Permission, error)
+	Tenants(ctx context.Context) ([]string, error)
+	PDPInputs(ctx context.Context, userID int64) (direct []dojot.Permission, groups [][]dojot.Permission, ok bool, err error)
 }
 
 // mountAuth serves dojot's auth under Kong's paths: POST /auth is public,
@@ -58,7 +58,7 @@ func (s *Server) mountAuth(r chi.Router) {
 	r.With(s.authenticate).Method(http.MethodPost, "/auth/password/update", errorHandler(s.updatePassword))
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)
-		r.Get("/admin/tenants", s.listTenants)
+		r.Method(http.MethodGet, "/admin/tenants", errorHandler(s.listTenants))
 
 		r.Method(http.MethodGet, "/auth/user", errorHandler(s.listUsers))
 		r.Method(http.MethodPost, "/auth/user", errorHandler(s.createUser))
@@ -176,8 +176,13 @@ func (s *Server) updatePassword(w http.ResponseWriter, r *http.Request) error {
 }
 
 // listTenants is GET /admin/tenants: the distinct services of all users.
-func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string][]string{"tenants": s.opts.AuthView.Tenants()})
+func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
+	tenants, err := s.opts.AuthView.Tenants(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"tenants": tenants})
+	return nil
 }
 
 // --- users ---
@@ -222,7 +227,10 @@ func pyTime(t time.Time, sep string) string {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
-	users := s.opts.AuthView.Users(r.URL.Query().Get("username"))
+	users, err := s.opts.AuthView.Users(r.Context(), r.URL.Query().Get("username"))
+	if err != nil {
+		return err
+	}
 	if len(users) == 0 {
 		return errNoResults
 	}
@@ -257,7 +265,10 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
-	u, ok := s.opts.AuthView.User(chi.URLParam(r, "user"))
+	u, ok, err := s.opts.AuthView.User(r.Context(), chi.URLParam(r, "user"))
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return errNoUser
 	}
@@ -349,7 +360,10 @@ func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return dojot.Errorf(dojot.ErrInvalid, "Invalid filter. Permission type can't be %s", typ)
 	}
-	perms := s.opts.AuthView.Permissions(q.Get("path"), q.Get("method"), perm, typ)
+	perms, err := s.opts.AuthView.Permissions(r.Context(), q.Get("path"), q.Get("method"), perm, typ)
+	if err != nil {
+		return err
+	}
 	if len(perms) == 0 {
 		return errNoResults
 	}
@@ -358,7 +372,10 @@ func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getPermission(w http.ResponseWriter, r *http.Request) error {
-	p, ok := s.opts.AuthView.Permission(chi.URLParam(r, "perm"))
+	p, ok, err := s.opts.AuthView.Permission(r.Context(), chi.URLParam(r, "perm"))
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No permission found with this ID"}
 	}
@@ -435,7 +452,10 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
-	groups := s.opts.AuthView.Groups(r.URL.Query().Get("name"))
+	groups, err := s.opts.AuthView.Groups(r.Context(), r.URL.Query().Get("name"))
+	if err != nil {
+		return err
+	}
 	if len(groups) == 0 {
 		return errNoResults
 	}
@@ -444,7 +464,10 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
-	g, ok := s.opts.AuthView.Group(chi.URLParam(r, "group"))
+	g, ok, err := s.opts.AuthView.Group(r.Context(), chi.URLParam(r, "group"))
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No group found with this ID"}
 	}
@@ -480,32 +503,53 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 var errNoGroupReport = &dojot.Error{Kind: dojot.ErrNotFound, Message: "No group found with this name or ID"}
 
 func (s *Server) groupPermissions(w http.ResponseWriter, r *http.Request) error {
-	g, ok := s.opts.AuthView.Group(chi.URLParam(r, "group"))
+	g, ok, err := s.opts.AuthView.Group(r.Context(), chi.URLParam(r, "group"))
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return errNoGroupReport
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"permissions": renderPermissions(s.opts.AuthView.GroupPermissions(g.ID))})
+	perms, err := s.opts.AuthView.GroupPermissions(r.Context(), g.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"permissions": renderPermissions(perms)})
 	return nil
 }
 
 func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) error {
-	g, ok := s.opts.AuthView.Group(chi.URLParam(r, "group"))
+	g, ok, err := s.opts.AuthView.Group(r.Context(), chi.URLParam(r, "group"))
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return errNoGroupReport
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": renderUsers(s.opts.AuthView.GroupUsers(g.ID))})
+	users, err := s.opts.AuthView.GroupUsers(r.Context(), g.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": renderUsers(users)})
 	return nil
 }
 
 func (s *Server) userPermissions(all bool) errorHandler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		u, ok := s.opts.AuthView.User(chi.URLParam(r, "user"))
+		u, ok, err := s.opts.AuthView.User(r.Context(), chi.URLParam(r, "user"))
+		if err != nil {
+			return err
+		}
 		if !ok {
 			return errNoUser
 		}
-		perms := s.opts.AuthView.UserPermissions(u.ID)
+		list := s.opts.AuthView.UserPermissions
 		if all {
-			perms = s.opts.AuthView.UserAllPermissions(u.ID)
+			list = s.opts.AuthView.UserAllPermissions
+		}
+		perms, err := list(r.Context(), u.ID)
+		if err != nil {
+			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"permissions": renderPermissions(perms)})
 		return nil
@@ -513,11 +557,18 @@ func (s *Server) userPermissions(all bool) errorHandler {
 }
 
 func (s *Server) userGroups(w http.ResponseWriter, r *http.Request) error {
-	u, ok := s.opts.AuthView.User(chi.URLParam(r, "user"))
+	u, ok, err := s.opts.AuthView.User(r.Context(), chi.URLParam(r, "user"))
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return errNoUser
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": renderGroups(s.opts.AuthView.UserGroups(u.ID))})
+	groups, err := s.opts.AuthView.UserGroups(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": renderGroups(groups)})
 	return nil
 }
 

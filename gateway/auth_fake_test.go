@@ -14,7 +14,7 @@ import (
 
 var (
 	_ authCommands = (*commands.Auth)(nil)
-	_ authView     = (*memory.View)(nil)
+	_ authView     = memory.Reads{}
 )
 
 // eventTypes lists "<type> <tenant>" for each event.
@@ -41,6 +41,6 @@ func authServer(t *testing.T) (*Server, *commandstest.Store, *time.Time) {
 	if _, err := a.Bootstrap(t.Context(), "admin"); err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{AuthCommands: a, AuthView: v, JWTSecret: testSecret, Now: clock})
+	s := New(Options{AuthCommands: a, AuthView: v.Reads(), JWTSecret: testSecret, Now: clock})
 	return s, log, &now
 }

@@ -224,11 +224,19 @@ func TestPap(t *testing.T) {
 	expect(t, s, "GET", "/auth/pap/user/admin/directpermissions", admin, "", 200, `{"permissions":[]}`)
 
 	// admin is now in a group that denies DELETE on devices: a deny wins.
-	if s.permitted(1, "DELETE", "/device/abc/") || !s.permitted(1, "GET", "/device/abc/") {
+	permitted := func(method, path string) bool {
+		t.Helper()
+		ok, err := s.permitted(t.Context(), 1, method, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if permitted("DELETE", "/device/abc/") || !permitted("GET", "/device/abc/") {
 		t.Error("admin in ops: want DELETE /device denied, GET permitted")
 	}
 	expect(t, s, "DELETE", "/auth/pap/group/ops", admin, "", 200, `{"message":"ok","status":200}`)
-	if !s.permitted(1, "DELETE", "/device/abc/") {
+	if !permitted("DELETE", "/device/abc/") {
 		t.Error("group ops deleted: DELETE /device still denied")
 	}
 }

@@ -35,13 +35,13 @@ type deviceCommands interface {
 // deviceView is DeviceManager's reads (memory.View): JSON rendered as dojot
 // renders it.
 type deviceView interface {
-	TemplateJSON(tenant string, id int) ([]byte, bool)
-	ListTemplates(tenant string, q dojot.TemplateQuery) []byte
-	DeviceJSON(tenant, id string) ([]byte, bool)
-	ListDevices(tenant string, q dojot.DeviceQuery) []byte
+	TemplateJSON(ctx context.Context, tenant string, id int) ([]byte, bool, error)
+	ListTemplates(ctx context.Context, tenant string, q dojot.TemplateQuery) ([]byte, error)
+	DeviceJSON(ctx context.Context, tenant, id string) ([]byte, bool, error)
+	ListDevices(ctx context.Context, tenant string, q dojot.DeviceQuery) ([]byte, error)
 	// The internal reads show pre-shared keys (devices_psk.go).
-	InternalDeviceJSON(tenant, id string) ([]byte, bool)
-	ListInternalDevices(tenant string, q dojot.DeviceQuery) []byte
+	InternalDeviceJSON(ctx context.Context, tenant, id string) ([]byte, bool, error)
+	ListInternalDevices(ctx context.Context, tenant string, q dojot.DeviceQuery) ([]byte, error)
 }
 
 func (s *Server) mountDeviceManager(r chi.Router) {
@@ -192,7 +192,11 @@ func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request, tenant st
 	case "single":
 		tq.Format = dojot.AttrFormatSingle
 	}
-	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListTemplates(tenant, tq))
+	body, err := s.opts.DeviceView.ListTemplates(r.Context(), tenant, tq)
+	if err != nil {
+		return err
+	}
+	writeRawJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -201,8 +205,14 @@ func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request, tenant st
 func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
 	idText := chi.URLParam(r, "id")
 	id, err := strconv.Atoi(idText)
-	body, ok := s.opts.DeviceView.TemplateJSON(tenant, id)
-	if err != nil || !ok {
+	if err != nil {
+		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such template: " + idText}
+	}
+	body, ok, err := s.opts.DeviceView.TemplateJSON(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such template: " + idText}
 	}
 	writeRawJSON(w, http.StatusOK, body)
@@ -218,7 +228,10 @@ func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request, tenant s
 	if err != nil {
 		return err
 	}
-	tpl, _ := s.opts.DeviceView.TemplateJSON(tenant, id)
+	tpl, _, err := s.opts.DeviceView.TemplateJSON(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, okResult("template", rawOrNull(tpl)))
 	return nil
 }
@@ -235,7 +248,10 @@ func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request, tenant s
 	if err != nil {
 		return err
 	}
-	tpl, _ := s.opts.DeviceView.TemplateJSON(tenant, id)
+	tpl, _, err := s.opts.DeviceView.TemplateJSON(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, okResult("updated", rawOrNull(tpl)))
 	return nil
 }
@@ -296,12 +312,16 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, tenant stri
 
 // writeDevices answers a device listing (GET /device, /internal/device)
 // from list.
-func (s *Server) writeDevices(w http.ResponseWriter, r *http.Request, tenant string, list func(string, dojot.DeviceQuery) []byte) error {
+func (s *Server) writeDevices(w http.ResponseWriter, r *http.Request, tenant string, list func(context.Context, string, dojot.DeviceQuery) ([]byte, error)) error {
 	q, err := s.deviceQuery(r)
 	if err != nil {
 		return err
 	}
-	writeRawJSON(w, http.StatusOK, list(tenant, q))
+	body, err := list(r.Context(), tenant, q)
+	if err != nil {
+		return err
+	}
+	writeRawJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -312,7 +332,11 @@ func (s *Server) devicesByTemplate(w http.ResponseWriter, r *http.Request, tenan
 		return err
 	}
 	q := dojot.DeviceQuery{Page: page, Template: templateParam(chi.URLParam(r, "tid"))}
-	writeRawJSON(w, http.StatusOK, s.opts.DeviceView.ListDevices(tenant, q))
+	body, err := s.opts.DeviceView.ListDevices(r.Context(), tenant, q)
+	if err != nil {
+		return err
+	}
+	writeRawJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -322,9 +346,12 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, tenant string
 
 // writeDevice answers a device read (GET /device/:id,
 // /internal/device/:id) from get.
-func writeDevice(w http.ResponseWriter, r *http.Request, tenant string, get func(tenant, id string) ([]byte, bool)) error {
+func writeDevice(w http.ResponseWriter, r *http.Request, tenant string, get func(ctx context.Context, tenant, id string) ([]byte, bool, error)) error {
 	id := chi.URLParam(r, "id")
-	body, ok := get(tenant, id)
+	body, ok, err := get(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such device: " + id}
 	}
@@ -362,7 +389,10 @@ func (s *Server) createDevices(w http.ResponseWriter, r *http.Request, tenant st
 		return err
 	}
 	if verbose {
-		dev, _ := s.opts.DeviceView.DeviceJSON(tenant, refs[0].ID)
+		dev, _, err := s.opts.DeviceView.DeviceJSON(r.Context(), tenant, refs[0].ID)
+		if err != nil {
+			return err
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"message": "device created", "devices": []json.RawMessage{rawOrNull(dev)}})
 		return nil
 	}
@@ -379,14 +409,17 @@ func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request, tenant str
 	if err := s.opts.DeviceCommands.UpdateDevice(r.Context(), tenant, id, body); err != nil {
 		return err
 	}
-	s.deviceUpdated(w, tenant, id)
-	return nil
+	return s.deviceUpdated(w, r, tenant, id)
 }
 
 // deviceUpdated is {"device":..,"message":"device updated"}.
-func (s *Server) deviceUpdated(w http.ResponseWriter, tenant, id string) {
-	dev, _ := s.opts.DeviceView.DeviceJSON(tenant, id)
+func (s *Server) deviceUpdated(w http.ResponseWriter, r *http.Request, tenant, id string) error {
+	dev, _, err := s.opts.DeviceView.DeviceJSON(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"message": "device updated", "device": rawOrNull(dev)})
+	return nil
 }
 
 func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, tenant string) error {
@@ -429,8 +462,7 @@ func (s *Server) addDeviceTemplate(w http.ResponseWriter, r *http.Request, tenan
 	if err := s.opts.DeviceCommands.AddTemplate(r.Context(), tenant, id, chi.URLParam(r, "tid")); err != nil {
 		return err
 	}
-	s.deviceUpdated(w, tenant, id)
-	return nil
+	return s.deviceUpdated(w, r, tenant, id)
 }
 
 func (s *Server) removeDeviceTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
@@ -438,8 +470,7 @@ func (s *Server) removeDeviceTemplate(w http.ResponseWriter, r *http.Request, te
 	if err := s.opts.DeviceCommands.RemoveTemplate(r.Context(), tenant, id, chi.URLParam(r, "tid")); err != nil {
 		return err
 	}
-	s.deviceUpdated(w, tenant, id)
-	return nil
+	return s.deviceUpdated(w, r, tenant, id)
 }
 
 // importData is POST /import; dojot turns every failure, a wrong

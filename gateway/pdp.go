@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"regexp"
 	"sync"
 
@@ -63,10 +64,13 @@ func rule(pattern string) *regexp.Regexp {
 // permitted asks the PDP whether the user may do action on resource, with
 // the user's permissions as they are now: a user deleted since its token
 // was issued is denied.
-func (s *Server) permitted(userID int64, action, resource string) bool {
+func (s *Server) permitted(ctx context.Context, userID int64, action, resource string) (bool, error) {
 	if s.opts.AuthView == nil {
-		return false
+		return false, nil
 	}
-	direct, groups, ok := s.opts.AuthView.PDPInputs(userID)
-	return ok && decide(direct, groups, action, resource)
+	direct, groups, ok, err := s.opts.AuthView.PDPInputs(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	return ok && decide(direct, groups, action, resource), nil
 }

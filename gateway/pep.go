@@ -18,7 +18,12 @@ var (
 func (s *Server) pep(next http.Handler) http.Handler {
 	return s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, _ := dojot.IdentityFrom(r.Context())
-		if !s.permitted(id.UserID, r.Method, r.URL.Path+"/") {
+		ok, err := s.permitted(r.Context(), id.UserID, r.Method, r.URL.Path+"/")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if !ok {
 			writeError(w, r, errDenied)
 			return
 		}

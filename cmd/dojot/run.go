@@ -102,9 +102,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	gw := gateway.New(gateway.Options{
 		Logger:         log,
 		DeviceCommands: devices,
-		DeviceView:     view,
+		DeviceView:     view.Reads(),
 		AuthCommands:   auth,
-		AuthView:       view,
+		AuthView:       view.Reads(),
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/projections/dmjson"
 )
 
 // deviceManager is the templates-and-devices part of the view: per tenant,
@@ -306,9 +307,9 @@ func newTmpl(tp dojot.Template) *tmpl {
 		}
 	}
 	for f := range m.json {
-		m.json[f] = renderTemplate(nil, tp, dojot.AttrFormat(f))
+		m.json[f] = dmjson.AppendTemplate(nil, tp, dojot.AttrFormat(f))
 	}
-	m.devAttrs = renderDeviceAttrs(nil, tp, nil, nil)
+	m.devAttrs = dmjson.AppendDeviceAttrs(nil, tp, nil, nil)
 	return m
 }
 

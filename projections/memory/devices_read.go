@@ -1,13 +1,11 @@
 package memory
 
 import (
-	"math"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/projections/dmjson"
 )
 
 // Reads of templates and devices. Each takes the read lock once; the
@@ -160,14 +158,14 @@ func (v *View) Aggregate(tenant, kind, id string) (seq, version uint64) {
 
 // ListTemplates renders GET /template's answer.
 func (v *View) ListTemplates(tenant string, q dojot.TemplateQuery) []byte {
-	q.Page = normPage(q.Page)
+	q.Page = dmjson.NormPage(q.Page)
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	b := make([]byte, 0, 4096)
 	b = append(b, `{"pagination":`...)
 	t := v.dm.tenants[tenant]
 	if t == nil {
-		b = appendPagination(b, q.Page, 0)
+		b = dmjson.AppendPagination(b, q.Page, 0)
 		return append(b, `,"templates":[]}`...)
 	}
 	filtered := len(q.Attr) > 0 || len(q.AttrType) > 0 || q.Label != ""
@@ -183,9 +181,9 @@ func (v *View) ListTemplates(tenant string, q dojot.TemplateQuery) []byte {
 	if q.SortByLabel && !filtered {
 		slices.SortStableFunc(ms, func(a, b *tmpl) int { return strings.Compare(a.Label, b.Label) })
 	}
-	b = appendPagination(b, q.Page, len(ms))
+	b = dmjson.AppendPagination(b, q.Page, len(ms))
 	b = append(b, `,"templates":[`...)
-	for i, m := range pageOf(ms, q.Page) {
+	for i, m := range dmjson.PageOf(ms, q.Page) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -197,81 +195,18 @@ func (v *View) ListTemplates(tenant string, q dojot.TemplateQuery) []byte {
 // matches is dojot's template filter: one attribute must satisfy every
 // attr and attr_type condition (they are ANDed on one joined attrs row).
 func (m *tmpl) matches(q dojot.TemplateQuery) bool {
-	if q.Label != "" && !like(m.Label, q.Label) {
+	if q.Label != "" && !dmjson.Like(m.Label, q.Label) {
 		return false
 	}
 	if len(q.Attr) == 0 && len(q.AttrType) == 0 {
 		return true
 	}
 	for _, a := range m.Attrs {
-		if attrMatches(a, a.StaticValue, q.Attr, q.AttrType) {
+		if dmjson.AttrMatches(a, a.StaticValue, q.Attr, q.AttrType) {
 			return true
 		}
 	}
 	return false
-}
-
-func attrMatches(a dojot.Attr, value *string, attr []dojot.AttrFilter, types []string) bool {
-	for _, f := range attr {
-		if a.Label != f.Label || value == nil || *value != f.Value {
-			return false
-		}
-	}
-	for _, vt := range types {
-		if a.ValueType != vt {
-			return false
-		}
-	}
-	return true
-}
-
-func pageOf[T any](s []T, p dojot.Page) []T {
-	from := offsetOf(p)
-	if from >= len(s) {
-		return nil
-	}
-	return s[from:min(len(s), from+min(p.Size, len(s)))]
-}
-
-// offsetOf is where a page starts, saturating instead of overflowing for
-// absurd page numbers and sizes.
-func offsetOf(p dojot.Page) int {
-	if p.Num-1 > math.MaxInt/p.Size {
-		return math.MaxInt
-	}
-	return (p.Num - 1) * p.Size
-}
-
-func normPage(p dojot.Page) dojot.Page {
-	if p.Num < 1 {
-		p.Num = 1
-	}
-	if p.Size < 1 {
-		p.Size = 20
-	}
-	return p
-}
-
-// appendPagination writes Flask-SQLAlchemy's pagination of total items.
-func appendPagination(b []byte, p dojot.Page, total int) []byte {
-	pages := 0
-	if total > 0 {
-		pages = (total-1)/p.Size + 1
-	}
-	hasNext := p.Num < pages
-	b = append(b, `{"has_next":`...)
-	b = strconv.AppendBool(b, hasNext)
-	b = append(b, `,"next_page":`...)
-	if hasNext {
-		b = strconv.AppendInt(b, int64(p.Num+1), 10)
-	} else {
-		b = append(b, "null"...)
-	}
-	b = append(b, `,"page":`...)
-	b = strconv.AppendInt(b, int64(p.Num), 10)
-	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, int64(pages), 10)
-	return append(b, '}')
 }
 
 // ListDevices renders GET /device's answer (a bare id array with
@@ -282,7 +217,7 @@ func (v *View) ListDevices(tenant string, q dojot.DeviceQuery) []byte {
 }
 
 func (v *View) listDevices(tenant string, q dojot.DeviceQuery, internal bool) []byte {
-	q.Page = normPage(q.Page)
+	q.Page = dmjson.NormPage(q.Page)
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	t := v.dm.tenants[tenant]
@@ -298,7 +233,7 @@ func (v *View) listDevices(tenant string, q dojot.DeviceQuery, internal bool) []
 	if q.Template != 0 && t != nil && t.uses[q.Template] == 0 {
 		idx = nil // no device uses it: nothing to scan
 	}
-	offset := offsetOf(q.Page)
+	offset := dmjson.Offset(q.Page)
 	page := make([]*device, 0, min(q.Page.Size, 64))
 	total := 0
 	switch {
@@ -327,7 +262,7 @@ func (v *View) listDevices(tenant string, q dojot.DeviceQuery, internal bool) []
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, d.id)
+			b = dmjson.AppendString(b, d.id)
 		}
 		return append(b, ']')
 	}
@@ -340,7 +275,7 @@ func (v *View) listDevices(tenant string, q dojot.DeviceQuery, internal bool) []
 		b = t.renderDevice(b, d, internal)
 	}
 	b = append(b, `],"pagination":`...)
-	b = appendPagination(b, q.Page, total)
+	b = dmjson.AppendPagination(b, q.Page, total)
 	return append(b, '}')
 }
 
@@ -349,7 +284,7 @@ func (v *View) listDevices(tenant string, q dojot.DeviceQuery, internal bool) []
 // (the device's override, else the template's) satisfies every attr and
 // attr_type condition.
 func (t *dmTenant) deviceMatches(d *device, q dojot.DeviceQuery) bool {
-	if q.Label != "" && !like(d.label, q.Label) {
+	if q.Label != "" && !dmjson.Like(d.label, q.Label) {
 		return false
 	}
 	if q.Template != 0 && !slices.Contains(d.templates, q.Template) {
@@ -365,66 +300,13 @@ func (t *dmTenant) deviceMatches(d *device, q dojot.DeviceQuery) bool {
 		}
 		for _, a := range m.Attrs {
 			value := a.StaticValue
-			if ov, ok := overrideOf(d.overrides(), a.ID); ok {
+			if ov, ok := dmjson.OverrideOf(d.overrides(), a.ID); ok {
 				value = &ov
 			}
-			if attrMatches(a, value, q.Attr, q.AttrType) {
+			if dmjson.AttrMatches(a, value, q.Attr, q.AttrType) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// like is SQL's s LIKE '%pat%' as dojot's label filters build it: '%'
-// matches any run, '_' one character, '\' escapes.
-func like(s, pat string) bool {
-	if !strings.ContainsAny(pat, `%_\`) {
-		return strings.Contains(s, pat)
-	}
-	return likeMatch(s, "%"+pat+"%")
-}
-
-// likeMatch matches all of s against pattern p, backtracking only to the
-// last '%' (linear in practice).
-func likeMatch(s, p string) bool {
-	si, pi := 0, 0
-	starP, starS := -1, 0
-	for si < len(s) {
-		if pi < len(p) {
-			pc, pw := utf8.DecodeRuneInString(p[pi:])
-			switch {
-			case pc == '%':
-				starP, starS = pi+pw, si
-				pi += pw
-				continue
-			case pc == '_':
-				_, sw := utf8.DecodeRuneInString(s[si:])
-				si += sw
-				pi += pw
-				continue
-			default:
-				if pc == '\\' && pi+pw < len(p) {
-					pi += pw
-					pc, pw = utf8.DecodeRuneInString(p[pi:])
-				}
-				sc, sw := utf8.DecodeRuneInString(s[si:])
-				if sc == pc {
-					si += sw
-					pi += pw
-					continue
-				}
-			}
-		}
-		if starP < 0 {
-			return false
-		}
-		_, sw := utf8.DecodeRuneInString(s[starS:])
-		starS += sw
-		si, pi = starS, starP
-	}
-	for pi < len(p) && p[pi] == '%' {
-		pi++
-	}
-	return pi == len(p)
 }
