@@ -177,3 +177,24 @@ func streamSeq(m jetstream.Msg) (uint64, error) {
 	}
 	return md.Sequence.Stream, nil
 }
+
+// EventAt returns the event stored at sequence seq of EVENTS, with Seq set.
+// A sequence that holds nothing (never written, or beyond the end) is
+// dojot.ErrNotFound. Durable views use it to check that the event they
+// recorded with their checkpoint is the one the log holds there.
+func (s *Store) EventAt(ctx context.Context, seq uint64) (dojot.Event, error) {
+	m, err := s.eventsSt.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return dojot.Event{}, dojot.Errorf(dojot.ErrNotFound, "no event at sequence %d", seq)
+	}
+	if err != nil {
+		return dojot.Event{}, fmt.Errorf("event at %d: %w", seq, unavailable(err))
+	}
+	var ev dojot.Event
+	var strs interner
+	if err := decodeEvent(m.Data, &ev, &strs); err != nil {
+		return dojot.Event{}, fmt.Errorf("event at %d: %w", seq, err)
+	}
+	ev.Seq = seq
+	return ev, nil
+}

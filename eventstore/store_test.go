@@ -610,3 +610,21 @@ func TestReadsLeaveNoConsumers(t *testing.T) {
 		}
 	})
 }
+
+func TestEventAt(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		s := eventstoretest.OpenWith(t, b.opts(t))
+		ev := newEvent(t, "t1", dojot.KindDevice, "d1", 1)
+		seq, err := s.Append(t.Context(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.EventAt(t.Context(), seq)
+		if err != nil || got.ID != ev.ID || got.Seq != seq {
+			t.Errorf("EventAt(%d) = %s seq %d, %v; want %s", seq, got.ID, got.Seq, err, ev.ID)
+		}
+		if _, err := s.EventAt(t.Context(), seq+1); !errors.Is(err, dojot.ErrNotFound) {
+			t.Errorf("EventAt past the end: %v; want ErrNotFound", err)
+		}
+	})
+}
