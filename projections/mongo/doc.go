@@ -1,0 +1,46 @@
+// Package mongo is the DeviceManager and auth view kept in MongoDB: the
+// same read model as projections/memory, as documents, so that several
+// instances can serve reads from one database that outlives them.
+//
+// # Layout
+//
+// The database named in Options (say "dojot") holds one collection, meta,
+// with the pointer to the served generation ({_id:"served", gen}), the
+// generation under construction ({_id:"building", gen}), the generation
+// counter ({_id:"gens", last}) and the applier lease ({_id:"applier",
+// owner, expires}). Each generation N is a database of its own,
+// "dojot_g<N>", with the collections
+//
+//	templates    {_id:"<tenant>.<id>", tenant, id, label, created, updated, attrs, psk_versions}
+//	devices      {_id:"<tenant>.<id>", tenant, id, label, created, updated, templates, overrides, psks}
+//	users        {_id:<id>, username, name, service, email, profile, created_date, created_by, groups, perms}
+//	groups       {_id:<id>, name, description, created_date, created_by, perms}
+//	permissions  {_id:<id>, name, path, method, permission, type, created_date, created_by}
+//	tenants      {_id:"<tenant>", active}
+//	checkpoint   {_id:"checkpoint", seq, event_id, schema_version}
+//
+// Device and template times are Unix microseconds (what dojot shows);
+// auth times are RFC 3339 text, kept to the nanosecond as the log has them.
+// Relations are id arrays embedded in the user and group documents. A
+// rebuild fills a new generation beside the served one and switches the
+// pointer, one document write, then drops the old database: no collection
+// is ever renamed, and a reader only ever sees a whole generation.
+//
+// # Applying without transactions
+//
+// Document ids derive from the aggregate (tenant and id), and every event
+// carries its aggregate's full state (device.created/updated the whole
+// device, template.* the whole template), so a batch is applied as ordered
+// bulk writes of upserts and deletes, and the checkpoint is written last.
+// A crash in the middle leaves the checkpoint before the batch; applying
+// the batch again writes the same documents. The one derived change, a
+// template update taking away the pre-shared keys of attributes that stop
+// being psk, depends on the version replaced; each template keeps the psk
+// attributes of its versions since the checkpoint (psk_versions), so a
+// replay drops the same keys even though the template document already
+// holds a later version.
+//
+// The view needs no multi-document transaction, no change stream and no
+// aggregation beyond counting, so that FerretDB v1 (the tests' server)
+// runs it; see the package tests for what was checked against it.
+package mongo

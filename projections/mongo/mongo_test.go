@@ -1,0 +1,359 @@
+package mongo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/internal/mongotest"
+	"github.com/dojot-es/dojot/projections"
+	"github.com/dojot-es/dojot/projections/viewtest"
+)
+
+// testDB returns the test server's URI and a database name of this test's
+// own, short enough for the generations' "_g<N>" suffix; every database
+// of that name or its generations is dropped when the test ends.
+func testDB(t testing.TB) (uri, name string) {
+	t.Helper()
+	uri, name = mongotest.Database(t)
+	if len(name) > 52 { // keep the random suffix: "_" and 8 hex digits
+		name = name[:43] + name[len(name)-9:]
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		client, err := mongo.Connect(options.Client().ApplyURI(uri))
+		if err != nil {
+			t.Errorf("drop %s: %v", name, err)
+			return
+		}
+		defer client.Disconnect(ctx)
+		names, err := client.ListDatabaseNames(ctx, map[string]any{})
+		if err != nil {
+			t.Errorf("drop %s: %v", name, err)
+			return
+		}
+		for _, n := range names {
+			if n == name || strings.HasPrefix(n, name+"_g") {
+				if err := client.Database(n).Drop(ctx); err != nil {
+					t.Errorf("drop %s: %v", n, err)
+				}
+			}
+		}
+	})
+	return uri, name
+}
+
+// open opens a View on a database of the test's own (or on name's, when
+// given, to share it with another View).
+func open(t testing.TB, name string, opts Options) *View {
+	t.Helper()
+	uri, own := "", name
+	if name == "" {
+		uri, own = testDB(t)
+	} else {
+		uri = mongotest.URL(t)
+	}
+	opts.URL, opts.Database = uri, own
+	v, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: about 40 s against FerretDB")
+	}
+	viewtest.Run(t, func(t *testing.T) viewtest.Subject {
+		v := open(t, "", Options{})
+		return viewtest.Subject{View: v, Reads: v}
+	})
+}
+
+func TestLikeRegexp(t *testing.T) {
+	tests := map[string]string{
+		"dev":  `\A.*dev.*\z`,
+		"_2":   `\A.*.2.*\z`,
+		`\%`:   `\A.*%.*\z`,
+		"a.b":  `\A.*a\.b.*\z`,
+		`a\`:   `\A.*a%\z`, // the backslash escapes the closing '%', as in SQL
+		"ç(_)": `\A.*ç\(.\).*\z`,
+	}
+	for pat, want := range tests {
+		if got := likeRegexp(pat); got != want {
+			t.Errorf("likeRegexp(%q) = %q; want %q", pat, got, want)
+		}
+	}
+}
+
+func TestStamp(t *testing.T) {
+	ctx := t.Context()
+	v := open(t, "", Options{})
+	st, err := v.Stamp(ctx)
+	if err != nil || st.Exists {
+		t.Fatalf("fresh view Stamp = %+v, %v; want none", st, err)
+	}
+	evs := viewtest.Scenario(t, 2)
+	viewtest.Apply(t, v, evs, rand.New(rand.NewPCG(1, 1)))
+	st, err = v.Stamp(ctx)
+	last := evs[len(evs)-1]
+	want := projections.Stamp{Seq: last.Seq, EventID: last.ID, Schema: SchemaVersion, Exists: true}
+	if err != nil || st != want {
+		t.Errorf("Stamp = %+v, %v; want %+v", st, err, want)
+	}
+	if v.SchemaVersion() != SchemaVersion {
+		t.Errorf("SchemaVersion = %d", v.SchemaVersion())
+	}
+}
+
+func TestRebuildSwitch(t *testing.T) {
+	ctx := t.Context()
+	v := open(t, "", Options{})
+	evs := viewtest.Scenario(t, 5)
+	half := len(evs) / 2
+	viewtest.Apply(t, v, evs[:half], rand.New(rand.NewPCG(1, 1)))
+	before := answers(t, v)
+
+	bl, err := v.Build(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewtest.Apply(t, bl, evs[:half-3], rand.New(rand.NewPCG(2, 2)))
+	if err := bl.Switch(ctx); !errors.Is(err, projections.ErrBehindServed) {
+		t.Fatalf("Switch behind = %v; want ErrBehindServed", err)
+	}
+	if got := answers(t, v); got != before {
+		t.Error("reads changed before the switch")
+	}
+	// An interrupted rebuild resumes from its own checkpoint.
+	bl, err = v.Build(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := bl.Checkpoint(ctx); err != nil || cp != evs[half-4].Seq {
+		t.Fatalf("resumed build Checkpoint = %d, %v; want %d", cp, err, evs[half-4].Seq)
+	}
+	viewtest.Apply(t, bl, evs[half-3:half], rand.New(rand.NewPCG(3, 3)))
+	if err := bl.Switch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := answers(t, v); got != before {
+		t.Error("reads differ after switching to an equal generation")
+	}
+	// The old applier learns of the switch, then follows the new
+	// generation from its checkpoint.
+	if _, err := v.ApplyTx(ctx, evs[half:half+1]); !errors.Is(err, projections.ErrSwitched) {
+		t.Fatalf("ApplyTx after the switch = %v; want ErrSwitched", err)
+	}
+	cp, err := v.Checkpoint(ctx)
+	if err != nil || cp != evs[half-1].Seq {
+		t.Fatalf("Checkpoint after the switch = %d, %v; want %d", cp, err, evs[half-1].Seq)
+	}
+	viewtest.Apply(t, v, evs[half:], rand.New(rand.NewPCG(4, 4)))
+	ref := open(t, "", Options{})
+	viewtest.Apply(t, ref, evs, rand.New(rand.NewPCG(5, 5)))
+	if answers(t, v) != answers(t, ref) {
+		t.Error("the switched view differs from a clean apply")
+	}
+	// The old generation is gone.
+	names, err := v.client.ListDatabaseNames(ctx, map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if n == v.opts.Database+"_g1" {
+			t.Errorf("old generation %s not dropped", n)
+		}
+	}
+	// A fresh build discards the one in progress.
+	b1, err := v.Build(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := v.Build(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b1.ApplyTx(ctx, evs[:1]); err == nil {
+		t.Error("the abandoned build still applies")
+	}
+	if _, err := b2.ApplyTx(ctx, evs[:1]); err != nil {
+		t.Error(err)
+	}
+}
+
+// answers is a digest of the view's answers to a few queries.
+func answers(t testing.TB, v *View) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	for _, tenant := range []string{"admin", "acme"} {
+		for _, q := range []dojot.DeviceQuery{{}, {SortByLabel: true, Page: dojot.Page{Num: 2, Size: 3}}, {Label: "ump"}} {
+			got, err := v.ListInternalDevices(ctx, tenant, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Write(got)
+		}
+		got, err := v.ListTemplates(ctx, tenant, dojot.TemplateQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(got)
+	}
+	us, err := v.Users(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range us {
+		b.WriteString(u.Username + u.Email)
+	}
+	for id := range int64(8) {
+		direct, groups, ok, err := v.PDPInputs(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, _ := json.Marshal([]any{direct, groups, ok})
+		b.Write(j)
+	}
+	return b.String()
+}
+
+func TestLease(t *testing.T) {
+	ctx := t.Context()
+	a := open(t, "", Options{LeaseTTL: 500 * time.Millisecond})
+	b := open(t, a.opts.Database, Options{LeaseTTL: 500 * time.Millisecond})
+	leaseA, releaseA, err := a.Lead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b waits while a renews.
+	short, cancel := context.WithTimeout(ctx, 1200*time.Millisecond)
+	defer cancel()
+	if _, _, err := b.Lead(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second Lead = %v; want to wait", err)
+	}
+	if leaseA.Err() != nil {
+		t.Fatal("a lost its lease while renewing")
+	}
+	// release hands over at once.
+	releaseA()
+	start := time.Now()
+	leaseB, releaseB, err := b.Lead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Errorf("Lead after release took %v", d)
+	}
+	// b's lease is taken over after it expires (b stops renewing: its
+	// renewals are made to fail by taking the lease behind its back).
+	if _, err := a.meta.UpdateOne(ctx, byID(metaApplier), set("owner", "thief")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-leaseB.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("b's lease context not cancelled when the lease was taken")
+	}
+	if _, err := b.ApplyTx(ctx, viewtest.Scenario(t, 1)[:1]); !errors.Is(err, errLeaseLost) {
+		t.Errorf("ApplyTx without the lease = %v; want errLeaseLost", err)
+	}
+	releaseB()
+	// The thief never renews: its lease expires and a takes over.
+	start = time.Now()
+	_, releaseA, err = a.Lead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseA()
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("takeover after expiry took %v", d)
+	}
+}
+
+func TestFollow(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	a := open(t, "", Options{})
+	b := open(t, a.opts.Database, Options{FollowInterval: 20 * time.Millisecond})
+	var seen atomic.Uint64
+	done := make(chan error)
+	go func() { done <- b.Follow(ctx, func(seq uint64) { seen.Store(seq) }) }()
+	evs := viewtest.Scenario(t, 1)
+	viewtest.Apply(t, a, evs, rand.New(rand.NewPCG(1, 1)))
+	want := evs[len(evs)-1].Seq
+	for deadline := time.Now().Add(5 * time.Second); seen.Load() != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("Follow saw %d; want %d", seen.Load(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got, ok, err := b.DeviceJSON(ctx, "admin", "a1998e")
+	if err != nil || !ok {
+		t.Errorf("the follower reads %s, %v, %v", got, ok, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Follow = %v", err)
+	}
+}
+
+// TestInterrupted: a batch cut off after its first bulk write, applied
+// again, answers as a clean apply does, for every cut in the log.
+func TestInterrupted(t *testing.T) {
+	evs := viewtest.Scenario(t, 4)
+	clean := open(t, "", Options{})
+	viewtest.Apply(t, clean, evs, rand.New(rand.NewPCG(1, 1)))
+	want := answers(t, clean)
+
+	// The hook cancels the batch's context after its first or second
+	// bulk write (templates, devices, users...): the next write fails.
+	var cut context.CancelFunc
+	bulks, cutAfter := 0, 0
+	v := open(t, "", Options{afterBulk: func(string) {
+		if bulks++; bulks == cutAfter && cut != nil {
+			cut()
+		}
+	}})
+	rnd := rand.New(rand.NewPCG(2, 2))
+	interrupted := 0
+	for len(evs) > 0 {
+		n := min(len(evs), 1+rnd.IntN(24))
+		ctx, cancel := context.WithCancel(t.Context())
+		cut, bulks, cutAfter = cancel, 0, 1+rnd.IntN(2)
+		_, err := v.ApplyTx(ctx, evs[:n])
+		cut = nil
+		cancel()
+		if err != nil {
+			interrupted++
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted ApplyTx = %v", err)
+			}
+		}
+		// Some batches were cut before the checkpoint; applying them again
+		// (and the one before) must give the same documents.
+		if _, err := v.ApplyTx(t.Context(), evs[:n]); err != nil {
+			t.Fatal(err)
+		}
+		evs = evs[n:]
+	}
+	if interrupted == 0 {
+		t.Fatal("no batch was interrupted")
+	}
+	if got := answers(t, v); got != want {
+		t.Errorf("after interrupted batches:\n got  %.600s\n want %.600s", got, want)
+	}
+}
