@@ -241,6 +241,24 @@ func (v *View) createGeneration(ctx context.Context, tx pgx.Tx, gen int, state s
 	if _, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s.generations (gen, schema_version, state) VALUES ($1, $2, $3)", v.meta), gen, schemaVersion, state); err != nil {
 		return wrapErr(fmt.Sprintf("record generation %d", gen), err)
 	}
+	if state == "served" {
+		return v.createIndexes(ctx, tx, gen)
+	}
+	return nil
+}
+
+// createIndexes makes the indexes reads need on generation gen (a served
+// one has them; a building one gets them just before it is served).
+func (v *View) createIndexes(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, gen int) error {
+	body, err := sqlFiles.ReadFile("sql/generation_indexes.sql")
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, strings.ReplaceAll(string(body), "{{gen}}", v.schemaName(gen))); err != nil {
+		return wrapErr(fmt.Sprintf("index generation %d", gen), err)
+	}
 	return nil
 }
 

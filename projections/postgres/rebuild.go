@@ -157,9 +157,15 @@ func (b *Building) Checkpoint(ctx context.Context) (uint64, error) {
 // reached the served one's (else projections.ErrBehindServed), in one
 // transaction that locks the served pointer FOR UPDATE, so it waits for
 // the served generation's batch in flight, and notifies every instance.
-// The old generation's schema is dropped after the commit.
+// The old generation's schema is dropped after the commit. The indexes
+// reads need are made first (a rebuild loads the tables without them).
 func (b *Building) Switch(ctx context.Context) error {
 	v := b.v
+	// Outside the switch's transaction: it would hold the served pointer,
+	// and so the served generation's applier, while the indexes are made.
+	if err := v.createIndexes(ctx, v.pool, b.s.gen); err != nil {
+		return fmt.Errorf("switch: %w", err)
+	}
 	tx, err := v.pool.Begin(ctx)
 	if err != nil {
 		return wrapErr("switch", err)

@@ -4,8 +4,12 @@
 -- in byte order (COLLATE "C"), as the memory view sorts them. There are no
 -- foreign keys: the log is the truth, and a device may name a template
 -- that is gone (it is left out when shown, as dojot does).
--- A change here is a new SchemaVersion: generations are rebuilt from the
--- log, never migrated.
+-- A change here (or in generation_indexes.sql) is a new SchemaVersion:
+-- generations are rebuilt from the log, never migrated. Only primary keys
+-- are made here, which applying needs; the indexes reads need are made
+-- when the generation is about to be served (generation_indexes.sql), as
+-- building them once after a rebuild's bulk load is cheaper than keeping
+-- them up to date row by row.
 CREATE SCHEMA {{gen}};
 
 CREATE TABLE {{gen}}.templates (
@@ -42,7 +46,6 @@ CREATE TABLE {{gen}}.devices (
     updated timestamptz,
     PRIMARY KEY (tenant, id)
 );
-CREATE INDEX devices_label ON {{gen}}.devices (tenant, label, id);
 
 -- pos keeps the order of the device's templates list.
 CREATE TABLE {{gen}}.device_template (
@@ -52,7 +55,6 @@ CREATE TABLE {{gen}}.device_template (
     pos         smallint NOT NULL,
     PRIMARY KEY (tenant, device_id, template_id)
 );
-CREATE INDEX device_template_template ON {{gen}}.device_template (tenant, template_id, device_id);
 
 -- A device's own static values (dojot: overrides(id, did, aid, static_value)).
 CREATE TABLE {{gen}}.overrides (
@@ -83,7 +85,6 @@ CREATE TABLE {{gen}}.users (
     created_date timestamptz NOT NULL,
     created_by   bigint NOT NULL
 );
-CREATE INDEX users_username ON {{gen}}.users (username);
 
 CREATE TABLE {{gen}}.groups (
     id           bigint PRIMARY KEY,

@@ -1,0 +1,175 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/projections/postgres/pgtest"
+)
+
+// benchLog is one template and n device.created events shaped as POST
+// /device?count= makes them (random 5-6 hex digit ids, numbered labels,
+// one template), as projections' replayLog stores them, but in memory:
+// sequences 1..n+1.
+func benchLog(b *testing.B, n int) []dojot.Event {
+	b.Helper()
+	at := time.Date(2025, 3, 1, 10, 0, 0, 123456000, time.UTC)
+	tpl := dojot.Template{ID: 1, Label: "bench", Created: at, Attrs: []dojot.Attr{
+		{ID: 1, Label: "temperature", Type: "dynamic", ValueType: "float", Created: at},
+	}}
+	ev, err := dojot.NewEvent(dojot.EventTemplateCreated, "admin", dojot.KindTemplate, "1", at, dojot.TemplateCreated{Template: tpl})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev.Version, ev.Actor, ev.Seq = 1, "admin", 1
+	evs := []dojot.Event{ev}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	taken := make(map[string]bool, n)
+	width := len(strconv.Itoa(n))
+	for i := range n {
+		id := fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
+		for taken[id] {
+			id = fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
+		}
+		taken[id] = true
+		d := dojot.Device{ID: id, Label: fmt.Sprintf("r_%0*d", width, i), Created: at, Templates: []int{1}}
+		ev, err := dojot.NewEvent(dojot.EventDeviceCreated, "admin", dojot.KindDevice, id, at, dojot.DeviceCreated{Device: d})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev.Version, ev.Actor, ev.Seq = 1, "admin", uint64(i+2)
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+func benchEvents(b *testing.B, def int) int {
+	if s := os.Getenv("DOJOT_BENCH_EVENTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	return def
+}
+
+// BenchmarkRebuildPostgres is a rebuild: one op makes a fresh generation
+// (Build), applies the whole log to it in batches of 256 (the Runner's
+// largest batch) through ApplyTx, and switches to it. The baseline,
+// measured in the same run on the same server, is a raw COPY of the same
+// rows (devices and device_template) into tables made like the view's,
+// one COPY per table in one transaction: the fastest way to put the rows
+// there. DOJOT_BENCH_EVENTS sets the number of devices (default 200,000).
+func BenchmarkRebuildPostgres(b *testing.B) {
+	n := benchEvents(b, 200_000)
+	evs := benchLog(b, n)
+	url := pgtest.URL(b)
+	v := openURL(b, url, "")
+	ctx := context.Background()
+	raw, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close(ctx)
+	var base time.Duration
+	runs := 0
+	for b.Loop() {
+		bld, err := v.Build(ctx, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < len(evs); i += 256 {
+			batch := evs[i:min(len(evs), i+256)]
+			refused, err := bld.ApplyTx(ctx, batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := errors.Join(refused...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := bld.Switch(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if got, err := v.ListDevices(ctx, "admin", dojot.DeviceQuery{Page: dojot.Page{Num: 1, Size: 1}}); err != nil {
+			b.Fatal(err)
+		} else if want := fmt.Sprintf(`"total":%d}`, n); len(got) < len(want) || string(got[len(got)-len(want)-1:len(got)-1]) != want {
+			b.Fatalf("after the rebuild: %s; want %d pages of 1", got[max(0, len(got)-80):], n)
+		}
+		base += rawCopy(b, raw, evs[1:])
+		b.StartTimer()
+		runs++
+	}
+	per := float64(b.Elapsed().Nanoseconds()) / float64(runs*len(evs))
+	b.ReportMetric(1e9/per, "events/s")
+	b.ReportMetric(per/(float64(base.Nanoseconds())/float64(runs*len(evs))), "x-raw-copy")
+	b.ReportMetric(float64(runs*len(evs))/base.Seconds(), "raw-rows/s")
+}
+
+// rawCopy creates fresh tables like the view's devices and device_template
+// (same columns, keys and indexes) and COPYs the devices of evs into them,
+// in one transaction; it returns how long the COPYs and the commit took.
+func rawCopy(b *testing.B, conn *pgx.Conn, evs []dojot.Event) time.Duration {
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS raw CASCADE; CREATE SCHEMA raw;
+CREATE TABLE raw.devices (
+    tenant  text COLLATE "C" NOT NULL,
+    id      text COLLATE "C" NOT NULL,
+    label   text COLLATE "C" NOT NULL,
+    created timestamptz NOT NULL,
+    updated timestamptz,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX devices_label ON raw.devices (tenant, label, id);
+CREATE TABLE raw.device_template (
+    tenant      text COLLATE "C" NOT NULL,
+    device_id   text COLLATE "C" NOT NULL,
+    template_id integer NOT NULL,
+    pos         smallint NOT NULL,
+    PRIMARY KEY (tenant, device_id, template_id)
+);
+CREATE INDEX device_template_template ON raw.device_template (tenant, template_id, device_id);`); err != nil {
+		b.Fatal(err)
+	}
+	devs := make([]dojot.Device, len(evs))
+	for i, ev := range evs {
+		var p dojot.DeviceCreated
+		if err := ev.Decode(&p); err != nil {
+			b.Fatal(err)
+		}
+		devs[i] = p.Device
+	}
+	start := time.Now()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"raw", "devices"}, []string{"tenant", "id", "label", "created", "updated"},
+		pgx.CopyFromSlice(len(devs), func(i int) ([]any, error) {
+			d := devs[i]
+			return []any{"admin", d.ID, d.Label, d.Created, d.Updated}, nil
+		})); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"raw", "device_template"}, []string{"tenant", "device_id", "template_id", "pos"},
+		pgx.CopyFromSlice(len(devs), func(i int) ([]any, error) {
+			return []any{"admin", devs[i].ID, int32(devs[i].Templates[0]), int16(0)}, nil
+		})); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
