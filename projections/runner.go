@@ -91,17 +91,92 @@ func NewRunner(src Source, view View, opts Options) *Runner {
 
 // Run follows the log until ctx is done, subscribing again after the last
 // event received when the subscription breaks (e.g. NATS restarted).
+//
+// A Shared view is applied by one instance at a time: Run follows the
+// view's checkpoint (so WaitFor works whoever applies) and applies only
+// while it holds the view's lease, taking it again when it can after
+// losing it.
 func (r *Runner) Run(ctx context.Context) error {
-	cp, err := r.view.Checkpoint(ctx)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	sh, ok := r.view.(Shared)
+	if !ok {
+		return r.apply(ctx)
+	}
+	go r.follow(ctx, sh)
+	for {
+		lease, release, err := sh.Lead(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			r.opts.Logger.Warn("projection lease unavailable, trying again", "err", err)
+			if !sleep(ctx, r.opts.Retry) {
+				return nil
+			}
+			continue
+		}
+		r.opts.Logger.Info("projection lease taken: this instance applies events to the view")
+		err = r.apply(lease)
+		release()
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.opts.Logger.Warn("projection lease lost, following the view", "err", err)
+	}
+}
+
+// follow advances the runner with the checkpoint of a shared view, until
+// ctx is done.
+func (r *Runner) follow(ctx context.Context, sh Shared) {
+	for {
+		err := sh.Follow(ctx, r.advance)
+		if ctx.Err() != nil {
+			return
+		}
+		r.opts.Logger.Warn("following the view's checkpoint failed, trying again", "err", err)
+		if !sleep(ctx, r.opts.Retry) {
+			return
+		}
+	}
+}
+
+// apply applies the log to the view until ctx is done, starting over from
+// the view's checkpoint when the view switched generation.
+func (r *Runner) apply(ctx context.Context) error {
+	for {
+		err := r.applyFrom(ctx)
+		if !errors.Is(err, ErrSwitched) {
+			return err
+		}
+		r.opts.Logger.Info("the view switched generation, applying from its checkpoint")
+	}
+}
+
+// applyFrom reads the view's checkpoint (again and again while the view
+// is unreachable) and applies the log from there.
+func (r *Runner) applyFrom(ctx context.Context) error {
+	var cp uint64
+	for {
+		var err error
+		if cp, err = r.view.Checkpoint(ctx); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if _, durable := r.view.(TxApplier); !durable {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		r.opts.Logger.Warn("projection checkpoint unreadable, trying again", "err", err)
+		if !sleep(ctx, r.opts.Retry) {
+			return nil
+		}
 	}
 	r.advance(cp)
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	q := make(chan dojot.Event, queueLen)
 	stopped := make(chan struct{})
-	go func() { defer close(stopped); r.applyLoop(ctx, q) }()
-	defer func() { cancel(); <-stopped }()
+	go func() { defer close(stopped); r.applyLoop(ctx, cancel, q) }()
+	defer func() { cancel(nil); <-stopped }()
 	// queued is the last sequence handed to the applier: a new
 	// subscription starts after it. Atomic, since a subscription may call
 	// fn on a goroutine of its own.
@@ -119,21 +194,38 @@ func (r *Runner) Run(ctx context.Context) error {
 	for {
 		err := r.src.Subscribe(ctx, queued.Load()+1, enqueue)
 		if ctx.Err() != nil {
+			if cause := context.Cause(ctx); errors.Is(cause, ErrSwitched) {
+				return cause
+			}
 			return nil
 		}
 		r.opts.Logger.Warn("projection subscription ended, following again", "err", err, "seq", queued.Load())
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, r.opts.Retry) {
 			return nil
-		case <-time.After(r.opts.Retry):
 		}
 	}
 }
 
+// sleep waits d, or less if ctx is done first; it reports whether ctx is
+// still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // applyLoop applies what q holds, as many events at a time as are queued
-// (up to maxBatch), until ctx is done.
-func (r *Runner) applyLoop(ctx context.Context, q <-chan dojot.Event) {
+// (up to maxBatch), until ctx is done. A view that applies in transactions
+// gets a failed batch again until it takes (the log must not move past
+// it); one that switched generation stops the loop with ErrSwitched.
+func (r *Runner) applyLoop(ctx context.Context, stop context.CancelCauseFunc, q <-chan dojot.Event) {
 	batch := make([]dojot.Event, 0, maxBatch)
+	tx, _ := r.view.(TxApplier)
 	ba, _ := r.view.(BatchApplier)
 	for {
 		select {
@@ -151,13 +243,37 @@ func (r *Runner) applyLoop(ctx context.Context, q <-chan dojot.Event) {
 				break fill
 			}
 		}
-		if ba != nil {
+		switch {
+		case tx != nil:
+			for {
+				refused, err := tx.ApplyTx(ctx, batch)
+				if err == nil {
+					for i, err := range refused {
+						if err != nil {
+							r.refused(batch[i], err)
+						}
+					}
+					break
+				}
+				if errors.Is(err, ErrSwitched) {
+					stop(err)
+					return
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				r.opts.Logger.Warn("projection batch failed, trying again", "from", batch[0].Seq, "to", batch[len(batch)-1].Seq, "err", err)
+				if !sleep(ctx, r.opts.Retry) {
+					return
+				}
+			}
+		case ba != nil:
 			for i, err := range ba.ApplyBatch(context.Background(), batch) {
 				if err != nil {
 					r.refused(batch[i], err)
 				}
 			}
-		} else {
+		default:
 			for _, ev := range batch {
 				if err := r.view.Apply(context.Background(), ev); err != nil {
 					r.refused(ev, err)
