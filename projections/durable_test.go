@@ -294,4 +294,4 @@ func TestCheck(t *testing.T) {
 type stamped projections.Stamp
 
 func (s stamped) Stamp(context.Context) (projections.Stamp, error) { return projections.Stamp(s), nil }
-func (stamped) SchemaVersion() int                                   { return 1 }
+func (stamped) SchemaVersion() int                                 { return 1 }
