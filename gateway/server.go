@@ -12,6 +12,13 @@ import (
 	"github.com/dojot-es/dojot"
 )
 
+// Reads is every query the gateway makes of a view: what a view must
+// answer to be served from (memory, Postgres, Mongo).
+type Reads interface {
+	deviceView
+	authView
+}
+
 // Options configure the gateway. A zero field means the default.
 type Options struct {
 	Logger *slog.Logger

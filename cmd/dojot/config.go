@@ -29,10 +29,20 @@ type Config struct {
 	MaxBodyBytes  int64
 	DataMaxAge    time.Duration
 	WaitTimeout   time.Duration
+	NATSReplicas  int
+	View          string
+	PostgresURL   string
+	MongoURL      string
+	ViewName      string
+
+	// Only for `dojot replay`.
+	sub   string
+	From  uint64
+	Fresh bool
 }
 
 func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("dojot serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet("dojot "+c.sub, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8000", "gateway listen address (host:port; port 0 picks a free one)")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory for the embedded JetStream store, the generated JWT secret and admin password")
@@ -48,14 +58,37 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 16<<20, "largest request body accepted")
 	fs.DurationVar(&c.DataMaxAge, "data-max-age", 7*24*time.Hour, "retention of device data in the DATA stream")
 	fs.DurationVar(&c.WaitTimeout, "wait-timeout", 5*time.Second, "how long a request waits for the view to show its own write")
+	fs.IntVar(&c.NATSReplicas, "nats-replicas", 1, "replicas of each stream on a NATS cluster (3 for a 3-node cluster)")
+	fs.StringVar(&c.View, "view", "memory", "view the gateway reads: memory, postgres (-postgres-url) or mongo (-mongo-url)")
+	fs.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL URL of the postgres view, e.g. postgres://dojot:pw@host:5432/dojot")
+	fs.StringVar(&c.MongoURL, "mongo-url", "", "MongoDB URL of the mongo view, e.g. mongodb://host:27017/dojot")
+	fs.StringVar(&c.ViewName, "view-name", "", "namespace of the postgres/mongo view, to share one database between deployments (empty: dojot, or for mongo the URL's database)")
+	if c.sub == "replay" {
+		fs.Uint64Var(&c.From, "from", 0, "replay from this event sequence instead of the start of the log")
+		fs.BoolVar(&c.Fresh, "fresh", false, "start the new view from scratch instead of resuming an interrupted replay")
+	}
 	return fs
 }
 
-// Parse reads the environment, then args (flags win).
+// Parse reads the environment, then args (flags win), for `dojot serve`.
 func (c *Config) Parse(args []string, lookupEnv func(string) (string, bool), out io.Writer) error {
+	return c.parse("serve", args, lookupEnv, out)
+}
+
+// usage is each subcommand's help text.
+var usage = map[string]string{
+	"serve": "Usage: dojot [serve] [flags]\n\nRuns the dojot-compatible platform.",
+	"replay": "Usage: dojot replay -view memory|postgres|mongo [-from SEQ] [-fresh] [flags]\n\n" +
+		"Rebuilds a view from the event log into a new generation beside the one being served,\n" +
+		"and switches over atomically once it has caught up. An interrupted replay resumes\n" +
+		"where it stopped unless -fresh is given. With -view memory it measures a rebuild.",
+}
+
+func (c *Config) parse(sub string, args []string, lookupEnv func(string) (string, bool), out io.Writer) error {
+	c.sub = sub
 	fs := c.flagSet(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: dojot [serve] [flags]\n\nRuns the dojot-compatible platform. Every flag -x-y can be set as DOJOT_X_Y.\n\nFlags:\n")
+		fmt.Fprintf(out, "%s\n\nEvery flag -x-y can be set as DOJOT_X_Y.\n\nFlags:\n", usage[sub])
 		fs.VisitAll(func(f *flag.Flag) {
 			fmt.Fprintf(out, "  -%s (%s, default %q)\n    \t%s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
 		})
@@ -105,13 +138,35 @@ func (c *Config) validate() error {
 	if c.NATSURL != "" && c.NATSListen != "" {
 		errs = append(errs, errors.New("-nats-listen applies to the embedded NATS only; it cannot be used with -nats-url"))
 	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		errs = append(errs, fmt.Errorf("-nats-replicas %d: want 1 to 5", c.NATSReplicas))
+	}
+	switch c.View {
+	case "memory":
+	case "postgres":
+		if c.PostgresURL == "" {
+			errs = append(errs, errors.New("-view postgres needs -postgres-url (DOJOT_POSTGRES_URL)"))
+		}
+	case "mongo":
+		if c.MongoURL == "" {
+			errs = append(errs, errors.New("-view mongo needs -mongo-url (DOJOT_MONGO_URL)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-view %q: want memory, postgres or mongo", c.View))
+	}
+	if c.ViewName != "" && !viewNameRe.MatchString(c.ViewName) {
+		errs = append(errs, fmt.Errorf("-view-name %q: want lower case letters, digits and _ (starting with a letter)", c.ViewName))
+	}
 	if c.NATSPrefix != "" && !prefixRe.MatchString(c.NATSPrefix) {
 		errs = append(errs, fmt.Errorf("-nats-prefix %q: want letters, digits, _ and - only", c.NATSPrefix))
 	}
 	return errors.Join(errs...)
 }
 
-var prefixRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+var (
+	prefixRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+	viewNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
+)
 
 func (c *Config) logLevel() (slog.Level, error) {
 	var l slog.Level

@@ -47,6 +47,11 @@ func TestParseRejects(t *testing.T) {
 		"listen with url": {[]string{"-nats-url=nats://x:4222", "-nats-listen=:4222"}, nil, "-nats-listen"},
 		"prefix":          {[]string{"-nats-prefix=a.b"}, nil, "-nats-prefix"},
 		"stray argument":  {[]string{"extra"}, nil, "unexpected argument"},
+		"view":            {[]string{"-view=sqlite"}, nil, "-view"},
+		"postgres url":    {nil, map[string]string{"DOJOT_VIEW": "postgres"}, "-postgres-url"},
+		"mongo url":       {[]string{"-view=mongo"}, nil, "-mongo-url"},
+		"replicas":        {[]string{"-nats-replicas=0"}, nil, "-nats-replicas"},
+		"view name":       {[]string{"-view-name=Dojot"}, nil, "-view-name"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

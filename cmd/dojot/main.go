@@ -25,16 +25,17 @@ func Main(args []string, lookupEnv func(string) (string, bool), stdout, stderr i
 		sub, args = args[0], args[1:]
 	}
 	switch sub {
-	case "serve":
+	case "serve", "replay":
 	case "help":
 		fmt.Fprintln(stdout, "Usage: dojot [serve] [flags]   (dojot serve --help lists the flags)")
+		fmt.Fprintln(stdout, "       dojot replay -view memory|postgres|mongo [-from SEQ] [-fresh] [flags]   (rebuild a view from the event log)")
 		return 0
 	default:
-		fmt.Fprintf(stderr, "dojot: unknown subcommand %q (known: serve, help)\n", sub)
+		fmt.Fprintf(stderr, "dojot: unknown subcommand %q (known: serve, replay, help)\n", sub)
 		return 2
 	}
 	var cfg Config
-	if err := cfg.Parse(args, lookupEnv, stderr); err != nil {
+	if err := cfg.parse(sub, args, lookupEnv, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -43,7 +44,11 @@ func Main(args []string, lookupEnv func(string) (string, bool), stdout, stderr i
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, &cfg, newLogger(&cfg, stdout), stderr); err != nil {
+	do := run
+	if sub == "replay" {
+		do = replay
+	}
+	if err := do(ctx, &cfg, newLogger(&cfg, stdout), stderr); err != nil {
 		fmt.Fprintf(stderr, "dojot: %v\n", err)
 		return 1
 	}

@@ -38,28 +38,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 	defer ln.Close()
 
-	always, interval, _ := cfg.fsync() // validated by Parse
 	started := time.Now()
-	var streamPrefix, subjectPrefix string
-	if cfg.NATSPrefix != "" {
-		streamPrefix, subjectPrefix = cfg.NATSPrefix+"_", cfg.NATSPrefix+"."
-	}
-	store, err := eventstore.Open(ctx, eventstore.Options{
-		StreamPrefix:  streamPrefix,
-		SubjectPrefix: subjectPrefix,
-		URL:           cfg.NATSURL,
-		DataDir:       cfg.DataDir,
-		Listen:        cfg.NATSListen,
-		SyncAlways:    always,
-		SyncInterval:  interval,
-		DataMaxAge:    cfg.DataMaxAge,
-		Logger:        log,
-	})
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
-		if cfg.NATSListen != "" {
-			return fmt.Errorf("-nats-listen %s: %w", cfg.NATSListen, err)
-		}
-		return fmt.Errorf("event store: %w", err)
+		return err
 	}
 	defer store.Close()
 
@@ -92,7 +74,36 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err != nil {
 		return err
 	}
-	copts := commands.Options{Store: store, Sync: runner, Logger: log}
+	// Commands always decide against the memory view (it follows the log
+	// in every instance); the gateway reads the view -view names.
+	var reads gateway.Reads = view.Reads()
+	sync := syncAll{runner}
+	dv, closeView, err := openDurable(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if dv != nil {
+		// After the runners stopped: they use the view.
+		defer func() { stopRunner(); wg.Wait(); closeView() }()
+		if err := trust(ctx, store, dv, cfg, log); err != nil {
+			return fmt.Errorf("%s view: %w", cfg.View, err)
+		}
+		vr := projections.NewRunner(store, dv, projections.Options{Logger: log, WaitTimeout: cfg.WaitTimeout})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := vr.Run(runCtx); err != nil {
+				log.Error("view runner stopped", "view", cfg.View, "err", err)
+			}
+		}()
+		if err := vr.CatchUp(ctx); err != nil {
+			return fmt.Errorf("%s view: catch up: %w", cfg.View, err)
+		}
+		log.Info("view caught up with the event log", "view", cfg.View, "seq", vr.Applied())
+		reads, sync = dv, append(sync, vr)
+	}
+
+	copts := commands.Options{Store: store, Sync: sync, Logger: log}
 	devices := commands.NewDevices(copts, view)
 	auth := commands.NewAuth(copts, view)
 	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
@@ -102,9 +113,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	gw := gateway.New(gateway.Options{
 		Logger:         log,
 		DeviceCommands: devices,
-		DeviceView:     view.Reads(),
+		DeviceView:     reads,
 		AuthCommands:   auth,
-		AuthView:       view.Reads(),
+		AuthView:       reads,
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
@@ -189,4 +200,33 @@ func bootstrap(ctx context.Context, cfg *Config, auth *commands.Auth, log *slog.
 		_ = os.Remove(path)
 	}
 	return nil
+}
+
+// openStore opens the event store as cfg says: embedded NATS in the data
+// dir, or an external one.
+func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (*eventstore.Store, error) {
+	always, interval, _ := cfg.fsync() // validated by Parse
+	var streamPrefix, subjectPrefix string
+	if cfg.NATSPrefix != "" {
+		streamPrefix, subjectPrefix = cfg.NATSPrefix+"_", cfg.NATSPrefix+"."
+	}
+	store, err := eventstore.Open(ctx, eventstore.Options{
+		StreamPrefix:  streamPrefix,
+		SubjectPrefix: subjectPrefix,
+		URL:           cfg.NATSURL,
+		DataDir:       cfg.DataDir,
+		Listen:        cfg.NATSListen,
+		SyncAlways:    always,
+		SyncInterval:  interval,
+		DataMaxAge:    cfg.DataMaxAge,
+		Replicas:      cfg.NATSReplicas,
+		Logger:        log,
+	})
+	if err != nil {
+		if cfg.NATSListen != "" {
+			return nil, fmt.Errorf("-nats-listen %s: %w", cfg.NATSListen, err)
+		}
+		return nil, fmt.Errorf("event store: %w", err)
+	}
+	return store, nil
 }

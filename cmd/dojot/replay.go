@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/dojot-es/dojot/projections"
+	"github.com/dojot-es/dojot/projections/memory"
+)
+
+// replay is `dojot replay`: it rebuilds the -view from the event log into
+// a new generation and switches the served view over once caught up. It
+// can run while instances serve from the view (they keep serving the old
+// generation until the switch); with the embedded NATS it needs the data
+// dir to itself, so stop `dojot serve` first or point -nats-url at a
+// serving instance's -nats-listen.
+func replay(ctx context.Context, cfg *Config, log *slog.Logger, progressOut io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("-data-dir %s: %w", cfg.DataDir, err)
+	}
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	progress, every := barProgress(progressOut, cfg.View)
+	last, err := store.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("replay", "view", cfg.View, "from", max(cfg.From, 1), "last", last)
+	if cfg.View == "memory" {
+		return replayMemory(ctx, cfg, store, log, progress, every)
+	}
+	dv, closeView, err := openDurable(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeView()
+	err = projections.Rebuild(ctx, store, dv, projections.RebuildOptions{
+		Fresh: cfg.Fresh, From: cfg.From, Every: every, Progress: progress,
+		Runner: projections.Options{Logger: log},
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("replay interrupted; run it again to resume: %w", ctx.Err())
+		}
+		return err
+	}
+	st, err := dv.Stamp(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("replay done: the new view is served", "view", cfg.View, "checkpoint", st.Seq)
+	return nil
+}
+
+// replayMemory builds a memory view from the log and throws it away: the
+// memory view is rebuilt at every start, so this only measures how long
+// that takes.
+func replayMemory(ctx context.Context, cfg *Config, store projections.Source, log *slog.Logger, progress func(projections.Progress), every time.Duration) error {
+	view := fromSeq{memory.New(), max(cfg.From, 1) - 1}
+	r := projections.NewRunner(store, view, projections.Options{Logger: log})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	return projections.ReplayProgress(ctx, r, store, every, progress)
+}
+
+// fromSeq is a memory view that starts after floor (replay -from).
+type fromSeq struct {
+	*memory.View
+	floor uint64
+}
+
+func (f fromSeq) Checkpoint(ctx context.Context) (uint64, error) {
+	cp, err := f.View.Checkpoint(ctx)
+	return max(cp, f.floor), err
+}
