@@ -55,8 +55,10 @@ func createDevice(c *client, label string, tmpl int) string {
 }
 
 // TestWalkthrough is the README's curl walk-through, over HTTP.
-func TestWalkthrough(t *testing.T) {
-	in := start(t, "")
+func TestWalkthrough(t *testing.T) { eachView(t, testWalkthrough) }
+
+func testWalkthrough(t *testing.T, flags []string) {
+	in := start(t, "", flags...)
 	anon := in.Client()
 	anon.Must(200, "GET", "/healthz", nil)
 	if code, _ := anon.Do("GET", "/device", nil); code != 401 {
@@ -125,8 +127,10 @@ func TestWalkthrough(t *testing.T) {
 	}
 }
 
-func TestPagingAndFilters(t *testing.T) {
-	in := start(t, "")
+func TestPagingAndFilters(t *testing.T) { eachView(t, testPagingAndFilters) }
+
+func testPagingAndFilters(t *testing.T, flags []string) {
+	in := start(t, "", flags...)
 	c := in.Login("admin", adminPassword)
 	tmpl := createTemplate(c, "T")
 	body := c.Must(200, "POST", "/device?count=3", map[string]any{"label": "d", "templates": []int{tmpl}})
@@ -172,8 +176,10 @@ func TestPagingAndFilters(t *testing.T) {
 	c.Must(400, "GET", "/device?page_num=abc", nil)
 }
 
-func TestBadInput(t *testing.T) {
-	in := start(t, "")
+func TestBadInput(t *testing.T) { eachView(t, testBadInput) }
+
+func testBadInput(t *testing.T, flags []string) {
+	in := start(t, "", flags...)
 	c := in.Login("admin", adminPassword)
 	tmpl := createTemplate(c, "T")
 	cases := []struct {
@@ -214,8 +220,10 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestTenantIsolation: tenant B neither sees nor changes tenant A's data.
-func TestTenantIsolation(t *testing.T) {
-	in := start(t, "")
+func TestTenantIsolation(t *testing.T) { eachView(t, testTenantIsolation) }
+
+func testTenantIsolation(t *testing.T, flags []string) {
+	in := start(t, "", flags...)
 	a := in.Login("admin", adminPassword)
 	tmpl := createTemplate(a, "A")
 	id := createDevice(a, "a-dev", tmpl)

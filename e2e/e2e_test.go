@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"net/url"
 	"testing"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
+	"github.com/dojot-es/dojot/internal/mongotest"
+	"github.com/dojot-es/dojot/projections/postgres/pgtest"
 )
 
 const adminPassword = dojottest.AdminPassword
@@ -18,6 +21,34 @@ type (
 func start(t testing.TB, dataDir string, extra ...string) *instance {
 	t.Helper()
 	return dojottest.Start(t, dataDir, extra...)
+}
+
+// views are the views every HTTP test runs against, by the flags that
+// choose them: the same tests must pass whatever the gateway reads.
+var views = []struct {
+	name  string
+	flags func(t testing.TB) []string
+}{
+	{"memory", func(testing.TB) []string { return nil }},
+	{"postgres", func(t testing.TB) []string {
+		return []string{"-view=postgres", "-postgres-url=" + pgtest.URL(t)}
+	}},
+	{"mongo", func(t testing.TB) []string {
+		uri, db := mongotest.Database(t)
+		u, err := url.Parse(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + db
+		return []string{"-view=mongo", "-mongo-url=" + u.String()}
+	}},
+}
+
+// eachView runs test once per view, as a subtest named after it.
+func eachView(t *testing.T, test func(t *testing.T, flags []string)) {
+	for _, v := range views {
+		t.Run(v.name, func(t *testing.T) { test(t, v.flags(t)) })
+	}
 }
 
 var (

@@ -31,11 +31,13 @@ func snapshot(c *client) map[string][]byte {
 
 // TestKillRestart: every acknowledged write survives a SIGKILL and reads back
 // byte-identical after the view is rebuilt from the log.
-func TestKillRestart(t *testing.T) {
+func TestKillRestart(t *testing.T) { eachView(t, testKillRestart) }
+
+func testKillRestart(t *testing.T, flags []string) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	in := start(t, "")
+	in := start(t, "", flags...)
 	c := in.Login("admin", adminPassword)
 	t1 := createTemplate(c, "T1")
 	var t2r struct{ Template template }

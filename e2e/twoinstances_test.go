@@ -6,8 +6,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dojot-es/dojot/e2e/dojottest"
 	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // sharedNATS gives the flags that point an instance at the NATS both
@@ -26,13 +27,15 @@ func sharedNATS(t *testing.T, common []string) (first, second []string) {
 
 // TestTwoInstances: two processes on one NATS serve the same data, and a
 // device id is never taken twice even when both race for it.
-func TestTwoInstances(t *testing.T) {
+func TestTwoInstances(t *testing.T) { eachView(t, testTwoInstances) }
+
+func testTwoInstances(t *testing.T, flags []string) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
 	first, second := sharedNATS(t, []string{"-jwt-secret=shared-e2e-secret"})
-	a := start(t, "", first...)
-	b := start(t, "", second...)
+	a := start(t, "", append(first, flags...)...)
+	b := start(t, "", append(second, flags...)...)
 
 	ca := a.Login("admin", adminPassword)
 	cb := b.Login("admin", adminPassword)
