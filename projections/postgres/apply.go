@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -232,6 +233,19 @@ func (a *applier) flushCopy() error {
 			return wrapErr("copy "+c.table, err)
 		}
 	}
+	// The statements are all sent (copyDevice flushed them), so the count
+	// goes first in the next batch.
+	var tenants []string
+	var added []int64
+	for _, r := range a.rows.devices {
+		i := slices.Index(tenants, r[0].(string)) // a few tenants at most
+		if i < 0 {
+			i, tenants, added = len(tenants), append(tenants, r[0].(string)), append(added, 0)
+		}
+		added[i]++
+	}
+	a.batch.Queue(a.s.q(`INSERT INTO {s}.device_counts AS c (tenant, devices) SELECT * FROM unnest($1::text[], $2::bigint[])
+		ON CONFLICT (tenant) DO UPDATE SET devices = c.devices + excluded.devices`), tenants, added)
 	clear(a.rows.devices)
 	a.rows = copyRows{devices: a.rows.devices[:0], templates: a.rows.templates[:0], overrides: a.rows.overrides[:0], psks: a.rows.psks[:0]}
 	return nil
@@ -289,8 +303,9 @@ func (a *applier) device(ev dojot.Event) (refused, err error) {
 		// device, for the Kafka bridge) is not needed.
 		return nil, a.stmt(a.s.q(`WITH t AS (DELETE FROM {s}.device_template WHERE tenant = $1 AND device_id = $2),
 			o AS (DELETE FROM {s}.overrides WHERE tenant = $1 AND did = $2),
-			k AS (DELETE FROM {s}.pre_shared_keys WHERE tenant = $1 AND device_id = $2)
-			DELETE FROM {s}.devices WHERE tenant = $1 AND id = $2`), ev.Tenant, ev.AggregateID)
+			k AS (DELETE FROM {s}.pre_shared_keys WHERE tenant = $1 AND device_id = $2),
+			d AS (DELETE FROM {s}.devices WHERE tenant = $1 AND id = $2 RETURNING 1)
+			UPDATE {s}.device_counts SET devices = devices - (SELECT count(*) FROM d) WHERE tenant = $1`), ev.Tenant, ev.AggregateID)
 	}
 	return nil, nil // device.actuated and anything newer: nothing shown changes
 }
@@ -377,7 +392,10 @@ func (a *applier) putDevice(tenant string, d dojot.Device) error {
 	kIDs, kVals := splitOverrides(d.PSKs)
 	return a.stmt(a.s.q(`WITH d AS (
 			INSERT INTO {s}.devices (tenant, id, label, created, updated) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (tenant, id) DO UPDATE SET label = excluded.label, created = excluded.created, updated = excluded.updated),
+			ON CONFLICT (tenant, id) DO UPDATE SET label = excluded.label, created = excluded.created, updated = excluded.updated
+			RETURNING xmax = 0 AS inserted),
+		c AS (INSERT INTO {s}.device_counts AS c (tenant, devices) SELECT $1, 1 FROM d WHERE d.inserted
+			ON CONFLICT (tenant) DO UPDATE SET devices = c.devices + 1),
 		t AS (INSERT INTO {s}.device_template (tenant, device_id, template_id, pos)
 			SELECT $1, $2, u.t, u.n - 1 FROM unnest($6::integer[]) WITH ORDINALITY AS u(t, n)),
 		o AS (INSERT INTO {s}.overrides (tenant, did, aid, static_value)

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/projections/postgres"
 	"github.com/dojot-es/dojot/projections/postgres/pgtest"
 )
 
@@ -172,4 +173,102 @@ CREATE INDEX device_template_template ON raw.device_template (tenant, template_i
 		b.Fatal(err)
 	}
 	return time.Since(start)
+}
+
+// readBench is a served view holding the devices of benchLog(n), and
+// their ids.
+func readBench(b *testing.B, n int) (*postgres.View, []string, string) {
+	b.Helper()
+	evs := benchLog(b, n)
+	url := pgtest.URL(b)
+	v := openURL(b, url, "")
+	for i := 0; i < len(evs); i += 256 {
+		if _, err := v.ApplyTx(context.Background(), evs[i:min(len(evs), i+256)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ids := make([]string, 0, n)
+	for _, ev := range evs[1:] {
+		ids = append(ids, ev.AggregateID)
+	}
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "VACUUM ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	return v, ids, url
+}
+
+// nsPerOp times n calls of f.
+func nsPerOp(n int, f func(i int)) float64 {
+	start := time.Now()
+	for i := range n {
+		f(i)
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(n)
+}
+
+// BenchmarkGetDevicePostgres is GET /device/:id's read among 10,000
+// devices; the baseline, on the same server, is a bare primary-key SELECT
+// of the device row through the same pool settings.
+func BenchmarkGetDevicePostgres(b *testing.B) {
+	v, ids, url := readBench(b, benchEvents(b, 10_000))
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	base := nsPerOp(2000, func(i int) {
+		var id, label string
+		var created time.Time
+		var updated *time.Time
+		if err := conn.QueryRow(ctx, "SELECT id, label, created, updated FROM dojot_g1.devices WHERE tenant = $1 AND id = $2",
+			"admin", ids[i%len(ids)]).Scan(&id, &label, &created, &updated); err != nil {
+			b.Fatal(err)
+		}
+	})
+	i := 0
+	for b.Loop() {
+		if _, ok, err := v.DeviceJSON(ctx, "admin", ids[i%len(ids)]); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		i++
+	}
+	per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(per/base, "x-raw-select")
+}
+
+// BenchmarkListDevicesPostgres is GET /device's page of 20 (by id, page
+// numbers spread over the 10,000 devices); the baseline is a bare SELECT
+// of the same page of device rows, LIMIT/OFFSET.
+func BenchmarkListDevicesPostgres(b *testing.B) {
+	n := benchEvents(b, 10_000)
+	v, _, url := readBench(b, n)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	pages := n / 20
+	rnd := rand.New(rand.NewPCG(3, 4))
+	base := nsPerOp(1000, func(int) {
+		rows, _ := conn.Query(ctx, "SELECT id, label, created, updated FROM dojot_g1.devices WHERE tenant = $1 ORDER BY id LIMIT 20 OFFSET $2",
+			"admin", 20*rnd.IntN(pages))
+		rows.Close()
+		if rows.Err() != nil {
+			b.Fatal(rows.Err())
+		}
+	})
+	for b.Loop() {
+		if _, err := v.ListDevices(ctx, "admin", dojot.DeviceQuery{Page: dojot.Page{Num: 1 + rnd.IntN(pages), Size: 20}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(per/base, "x-raw-select")
 }

@@ -342,6 +342,7 @@ func (v *View) listDevices(ctx context.Context, tenant string, q dojot.DeviceQue
 	if q.SortByLabel {
 		order = "d.label, d.id"
 	}
+	filtered := len(w.conds) > 1 // more than the tenant
 	n := len(w.args)
 	pageArgs := append(w.args[:n:n], q.Page.Size, dmjson.Offset(q.Page))
 	if q.IDsOnly {
@@ -361,9 +362,16 @@ func (v *View) listDevices(ctx context.Context, tenant string, q dojot.DeviceQue
 	var b []byte
 	err := v.read(ctx, "list devices", func(s *schema) error {
 		batch := &pgx.Batch{}
-		batch.Queue(s.q("SELECT count(*) FROM {s}.devices d WHERE "+w.sql()), w.args...)
-		batch.Queue(s.q(fmt.Sprintf(`SELECT %s FROM (SELECT d.tenant, d.id, d.label, d.created, d.updated FROM {s}.devices d
-			WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d) d %s ORDER BY %s`,
+		if filtered {
+			batch.Queue(s.q("SELECT count(*) FROM {s}.devices d WHERE "+w.sql()), w.args...)
+		} else {
+			batch.Queue(s.q("SELECT COALESCE((SELECT devices FROM {s}.device_counts WHERE tenant = $1), 0)"), tenant)
+		}
+		// The page's ids come from the index alone (the rows skipped by
+		// OFFSET are never read from the table), then the 20 rows.
+		batch.Queue(s.q(fmt.Sprintf(`SELECT %s FROM (SELECT d.tenant, d.id FROM {s}.devices d
+			WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d) p JOIN {s}.devices d ON d.tenant = p.tenant AND d.id = p.id
+			%s ORDER BY %s`,
 			deviceCols, w.sql(), order, n+1, n+2, deviceJoins(fmt.Sprintf("$%d", n+3)), order)), append(pageArgs, internal)...)
 		br := v.pool.SendBatch(ctx, batch)
 		var total int

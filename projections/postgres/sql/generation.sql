@@ -47,6 +47,13 @@ CREATE TABLE {{gen}}.devices (
     PRIMARY KEY (tenant, id)
 );
 
+-- How many devices each tenant has: GET /device's page count without a
+-- scan of the tenant's devices.
+CREATE TABLE {{gen}}.device_counts (
+    tenant  text COLLATE "C" PRIMARY KEY,
+    devices bigint NOT NULL
+);
+
 -- pos keeps the order of the device's templates list.
 CREATE TABLE {{gen}}.device_template (
     tenant      text COLLATE "C" NOT NULL,
