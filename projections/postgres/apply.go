@@ -80,6 +80,15 @@ func (v *View) tryApply(ctx context.Context, s *schema, evs []dojot.Event, serve
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	cp, err := v.lockCheckpoint(ctx, tx, s, served)
+	if served && missingRelation(err) {
+		// The generation's tables are gone: a switch dropped them (pgx
+		// prepares a batch's statements first, so the check of the served
+		// pointer may not have run).
+		if now, rerr := v.refresh(ctx); rerr == nil && now.gen != s.gen {
+			v.target.Store(now)
+			return nil, fmt.Errorf("postgres: generation %d is no longer served (%d is): %w", s.gen, now.gen, projections.ErrSwitched)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -233,6 +233,7 @@ func TestBuildSwitch(t *testing.T) {
 	url := pgtest.URL(t)
 	v := openURL(t, url, "")
 	other := openURL(t, url, "") // another instance, reading
+	idle := openURL(t, url, "")  // and one that never applied before the switch
 	ctx := t.Context()
 	evs := viewtest.Scenario(t, 10)
 	cut := len(evs) * 3 / 4
@@ -260,7 +261,10 @@ func TestBuildSwitch(t *testing.T) {
 	sameDevices(t, v, evs[:cut])
 	sameDevices(t, other, evs[:cut])
 
-	// The old generation's applier is told, and then applies to the new one.
+	// The old generation's appliers are told, and then apply to the new one.
+	if _, err := idle.ApplyTx(ctx, evs[cut:]); !errors.Is(err, projections.ErrSwitched) {
+		t.Fatalf("first ApplyTx of an instance opened before the switch = %v; want ErrSwitched", err)
+	}
 	if _, err := v.ApplyTx(ctx, evs[cut:]); !errors.Is(err, projections.ErrSwitched) {
 		t.Fatalf("ApplyTx on the old generation = %v; want ErrSwitched", err)
 	}
