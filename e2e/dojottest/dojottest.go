@@ -67,6 +67,10 @@ type Instance struct {
 	args    []string
 	stderr  *bytes.Buffer
 	done    chan struct{}
+
+	mu   sync.Mutex
+	msgs map[string]chan struct{} // log messages seen (closed) or awaited
+	addr string                   // from "http listening"
 }
 
 // Start runs the binary with dataDir ("" = a fresh temporary one) and extra
@@ -74,20 +78,92 @@ type Instance struct {
 // cleanup.
 func Start(tb testing.TB, dataDir string, extra ...string) *Instance {
 	tb.Helper()
+	in := newInstance(tb, dataDir, extra)
+	in.run()
+	return in
+}
+
+// Launch runs the binary as Start does but returns at once, without
+// waiting for it to listen: a test that kills it during start-up uses
+// WaitLog to time the kill.
+func Launch(tb testing.TB, dataDir string, extra ...string) *Instance {
+	tb.Helper()
+	in := newInstance(tb, dataDir, extra)
+	in.launch()
+	return in
+}
+
+func newInstance(tb testing.TB, dataDir string, extra []string) *Instance {
 	if dataDir == "" {
 		dataDir = tb.TempDir()
 	}
 	args := append([]string{"serve", "-http-addr=127.0.0.1:0", "-data-dir=" + dataDir,
 		"-admin-password=" + AdminPassword, "-log-format=json", "-log-level=info"}, extra...)
 	in := &Instance{tb: tb, DataDir: dataDir, args: args}
-	in.run()
 	tb.Cleanup(in.Stop)
 	return in
+}
+
+// logged is the channel closed when message msg is logged.
+func (in *Instance) logged(msg string) chan struct{} {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.msgs == nil {
+		in.msgs = map[string]chan struct{}{}
+	}
+	ch := in.msgs[msg]
+	if ch == nil {
+		ch = make(chan struct{})
+		in.msgs[msg] = ch
+	}
+	return ch
+}
+
+// WaitLog waits until the process logged a record with message msg (since
+// it was last started), and reports false if it exited or timeout passed
+// first.
+func (in *Instance) WaitLog(msg string, timeout time.Duration) bool {
+	select {
+	case <-in.logged(msg):
+		return true
+	case <-in.done:
+		select {
+		case <-in.logged(msg):
+			return true
+		default:
+			return false
+		}
+	case <-time.After(timeout):
+		return false
+	}
 }
 
 func (in *Instance) run() {
 	tb := in.tb
 	tb.Helper()
+	in.launch()
+	select {
+	case <-in.logged("http listening"):
+		in.mu.Lock()
+		in.URL = "http://" + in.addr
+		in.mu.Unlock()
+	case <-in.done:
+		tb.Fatalf("dojot exited before listening: %s", in.stderr.String())
+	case <-time.After(120 * time.Second):
+		// Not left running behind a failed test.
+		_ = in.cmd.Process.Kill()
+		<-in.done
+		tb.Fatalf("dojot did not start in 120s: %s", in.stderr.String())
+	}
+}
+
+// launch starts the process and follows its log.
+func (in *Instance) launch() {
+	tb := in.tb
+	tb.Helper()
+	in.mu.Lock()
+	in.msgs = nil
+	in.mu.Unlock()
 	cmd := exec.Command(Binary(tb), in.args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -100,34 +176,31 @@ func (in *Instance) run() {
 	}
 	in.cmd = cmd
 	in.done = make(chan struct{})
-	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		sent := false
 		for sc.Scan() {
 			var rec struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
 			}
-			if !sent && json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "http listening" {
-				addr <- rec.Addr
-				sent = true
+			if json.Unmarshal(sc.Bytes(), &rec) != nil {
+				continue
+			}
+			if rec.Msg == "http listening" {
+				in.mu.Lock()
+				in.addr = rec.Addr
+				in.mu.Unlock()
+			}
+			ch := in.logged(rec.Msg)
+			select {
+			case <-ch:
+			default:
+				close(ch)
 			}
 		}
 	}()
 	go func() { _ = cmd.Wait(); close(in.done) }()
-	select {
-	case a := <-addr:
-		in.URL = "http://" + a
-	case <-in.done:
-		tb.Fatalf("dojot exited before listening: %s", in.stderr.String())
-	case <-time.After(120 * time.Second):
-		// Not left running behind a failed test.
-		_ = cmd.Process.Kill()
-		<-in.done
-		tb.Fatalf("dojot did not start in 120s: %s", in.stderr.String())
-	}
 }
 
 // Pid is the process id.
