@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/dojot-es/dojot/projections/postgres"
@@ -17,7 +18,8 @@ func open(t testing.TB) *postgres.View {
 
 func openURL(t testing.TB, url, name string) *postgres.View {
 	t.Helper()
-	v, err := postgres.Open(context.Background(), postgres.Options{URL: url, Name: name})
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	v, err := postgres.Open(context.Background(), postgres.Options{URL: url, Name: name, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,4 +32,13 @@ func TestConformance(t *testing.T) {
 		v := open(t)
 		return viewtest.Subject{View: v, Reads: v}
 	})
+}
+
+// testWriter sends the view's log to the test's, shown when it fails (or
+// with -v), and kept out of benchmark result lines.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
 }
