@@ -292,11 +292,10 @@ func hasNUL(ss ...string) bool {
 func (a *applier) device(ev dojot.Event) (refused, err error) {
 	switch ev.Type {
 	case dojot.EventDeviceCreated, dojot.EventDeviceUpdated:
-		var p dojot.DeviceUpdated // the shape of both payloads
-		if err := ev.Decode(&p); err != nil {
+		d, err := decodeDevice(ev)
+		if err != nil {
 			return err, nil
 		}
-		d := p.Device
 		if d.ID != ev.AggregateID {
 			return fmt.Errorf("device payload id %q on aggregate %q", d.ID, ev.AggregateID), nil
 		}

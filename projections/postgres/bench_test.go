@@ -99,7 +99,7 @@ func BenchmarkRebuildPostgres(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if err := bld.Switch(ctx); err != nil {
+		if err := bld.Switch(ctx, false); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -159,7 +159,7 @@ func (b *Building) Checkpoint(ctx context.Context) (uint64, error) {
 // the served generation's batch in flight, and notifies every instance.
 // The old generation's schema is dropped after the commit. The indexes
 // reads need are made first (a rebuild loads the tables without them).
-func (b *Building) Switch(ctx context.Context) error {
+func (b *Building) Switch(ctx context.Context, force bool) error {
 	v := b.v
 	// Outside the switch's transaction: it would hold the served pointer,
 	// and so the served generation's applier, while the indexes are made.
@@ -198,7 +198,7 @@ func (b *Building) Switch(ctx context.Context) error {
 				return wrapErr("switch: served checkpoint", err)
 			}
 		}
-		if seq < served {
+		if seq < served && !force {
 			return fmt.Errorf("postgres: generation %d at %d, served generation %d at %d: %w", b.s.gen, seq, *old, served, projections.ErrBehindServed)
 		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf("UPDATE %s.generations SET state = 'dropped' WHERE gen = $1", v.meta), *old); err != nil {

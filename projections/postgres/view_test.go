@@ -245,11 +245,11 @@ func TestBuildSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	applyAll(t, bld, evs[:cut/2])
-	if err := bld.Switch(ctx); !errors.Is(err, projections.ErrBehindServed) {
+	if err := bld.Switch(ctx, false); !errors.Is(err, projections.ErrBehindServed) {
 		t.Fatalf("Switch behind the served generation = %v; want ErrBehindServed", err)
 	}
 	applyAll(t, bld, evs[cut/2:cut])
-	if err := bld.Switch(ctx); err != nil {
+	if err := bld.Switch(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	conn := connect(t, url)
@@ -317,11 +317,11 @@ func TestBuildResume(t *testing.T) {
 	if _, err := again.ApplyTx(ctx, evs[len(evs)/2:]); err == nil {
 		t.Error("ApplyTx on a dropped build succeeded")
 	}
-	if err := again.Switch(ctx); err == nil {
+	if err := again.Switch(ctx, false); err == nil {
 		t.Error("Switch to a dropped build succeeded")
 	}
 	applyAll(t, fresh, evs)
-	if err := fresh.Switch(ctx); err != nil {
+	if err := fresh.Switch(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	sameDevices(t, v, evs)
