@@ -85,9 +85,11 @@ type Building interface {
 	TxApplier
 	// Switch makes this generation the served one, atomically, if its
 	// checkpoint is at least the served one's; otherwise it returns
-	// ErrBehindServed and the caller applies more and tries again. The old
-	// generation is dropped after the switch.
-	Switch(ctx context.Context) error
+	// ErrBehindServed and the caller applies more and tries again. force
+	// skips that comparison: the served generation is not trusted (see
+	// Check), so its checkpoint means nothing. The old generation is
+	// dropped after the switch.
+	Switch(ctx context.Context, force bool) error
 }
 
 // ErrBehindServed: the new generation has not yet reached the served one.

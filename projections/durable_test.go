@@ -153,10 +153,10 @@ func (b building) ApplyTx(ctx context.Context, evs []dojot.Event) ([]error, erro
 	return nil, nil
 }
 
-func (b building) Switch(context.Context) error {
+func (b building) Switch(_ context.Context, force bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.g[b.n].seq < b.g[b.served].seq {
+	if b.g[b.n].seq < b.g[b.served].seq && !force {
 		return projections.ErrBehindServed
 	}
 	b.served = b.n

@@ -70,6 +70,10 @@ type RebuildOptions struct {
 	// Fresh starts an empty generation even if an interrupted rebuild
 	// left one to resume.
 	Fresh bool
+	// Force switches over once the new generation has caught up with the
+	// log, however far the served one got: for a served generation that
+	// Check does not trust.
+	Force bool
 	// From skips the events before it (default: the whole log).
 	From uint64
 	// Progress, when set, is called about every Every (default 1 s) and
@@ -101,7 +105,7 @@ func Rebuild(ctx context.Context, log Log, rb Rebuilder, opts RebuildOptions) er
 		if err := ReplayProgress(ctx, r, log, opts.Every, opts.Progress); err != nil {
 			return fmt.Errorf("rebuild: %w", err)
 		}
-		err := b.Switch(ctx)
+		err := b.Switch(ctx, opts.Force)
 		if !errors.Is(err, ErrBehindServed) {
 			if err != nil {
 				return fmt.Errorf("rebuild: switch: %w", err)

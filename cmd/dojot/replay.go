@@ -41,8 +41,15 @@ func replay(ctx context.Context, cfg *Config, log *slog.Logger, progressOut io.W
 		return err
 	}
 	defer closeView()
+	reason, err := projections.Check(ctx, store, dv)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		log.Warn("the served view is not trusted: the new one replaces it however far it got", "reason", reason)
+	}
 	err = projections.Rebuild(ctx, store, dv, projections.RebuildOptions{
-		Fresh: cfg.Fresh, From: cfg.From, Every: every, Progress: progress,
+		Fresh: cfg.Fresh, From: cfg.From, Force: reason != "", Every: every, Progress: progress,
 		Runner: projections.Options{Logger: log},
 	})
 	if err != nil {

@@ -68,6 +68,7 @@ func trust(ctx context.Context, store *eventstore.Store, v durableView, cfg *Con
 	}
 	log.Warn("rebuilding the view from the event log", "view", cfg.View, "reason", reason)
 	return projections.Rebuild(lease, store, v, projections.RebuildOptions{
+		Force:    true,
 		Every:    5 * time.Second,
 		Progress: logProgress(log, cfg.View),
 		Runner:   projections.Options{Logger: log},

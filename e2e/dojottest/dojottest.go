@@ -359,3 +359,14 @@ func FreeAddr(tb testing.TB) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// Logged reports whether the process has logged a record with message msg
+// since it was last started.
+func (in *Instance) Logged(msg string) bool {
+	select {
+	case <-in.logged(msg):
+		return true
+	default:
+		return false
+	}
+}

@@ -92,7 +92,7 @@ func (b *Building) ApplyTx(ctx context.Context, evs []dojot.Event) ([]error, err
 // conditional write of the meta "served" document, and then drops the old
 // generation. Appliers of the old one get projections.ErrSwitched from
 // their next batch and follow the log from the new checkpoint.
-func (b *Building) Switch(ctx context.Context) error {
+func (b *Building) Switch(ctx context.Context, force bool) error {
 	v := b.v
 	served, ok, err := v.served(ctx)
 	if err != nil {
@@ -110,7 +110,7 @@ func (b *Building) Switch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if mine.Seq < old.Seq {
+	if mine.Seq < old.Seq && !force {
 		return fmt.Errorf("mongo: generation %d at %d, served %d at %d: %w", b.gen, mine.Seq, served, old.Seq, projections.ErrBehindServed)
 	}
 	res, err := v.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: metaServed}, {Key: "gen", Value: served}},

@@ -131,7 +131,7 @@ func TestRebuildSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	viewtest.Apply(t, bl, evs[:half-3], rand.New(rand.NewPCG(2, 2)))
-	if err := bl.Switch(ctx); !errors.Is(err, projections.ErrBehindServed) {
+	if err := bl.Switch(ctx, false); !errors.Is(err, projections.ErrBehindServed) {
 		t.Fatalf("Switch behind = %v; want ErrBehindServed", err)
 	}
 	if got := answers(t, v); got != before {
@@ -146,7 +146,7 @@ func TestRebuildSwitch(t *testing.T) {
 		t.Fatalf("resumed build Checkpoint = %d, %v; want %d", cp, err, evs[half-4].Seq)
 	}
 	viewtest.Apply(t, bl, evs[half-3:half], rand.New(rand.NewPCG(3, 3)))
-	if err := bl.Switch(ctx); err != nil {
+	if err := bl.Switch(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := answers(t, v); got != before {
@@ -339,6 +339,7 @@ func TestInterrupted(t *testing.T) {
 		cancel()
 		if err != nil {
 			interrupted++
+			t.Logf("cut %d after %d: %v", n, bulks, err)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("interrupted ApplyTx = %v", err)
 			}
