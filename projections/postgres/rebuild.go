@@ -154,7 +154,8 @@ func (b *Building) Checkpoint(ctx context.Context) (uint64, error) {
 }
 
 // Switch makes this generation the served one if its checkpoint has
-// reached the served one's (else projections.ErrBehindServed), in one
+// reached the served one's (else projections.ErrBehindServed; force skips
+// that check, for a served generation that is not trusted), in one
 // transaction that locks the served pointer FOR UPDATE, so it waits for
 // the served generation's batch in flight, and notifies every instance.
 // The old generation's schema is dropped after the commit. The indexes
