@@ -415,6 +415,19 @@ func TestFollow(t *testing.T) {
 			mu.Unlock()
 		})
 	}()
+	// Once the first report is in, Follow is listening: every commit
+	// after it is notified.
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(seen)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("Follow never reported the checkpoint it started at")
+		}
+	}
 	applyAll(t, v1, evs)
 	want := evs[len(evs)-1].Seq
 	deadline := time.Now().Add(5 * time.Second)
@@ -427,8 +440,8 @@ func TestFollow(t *testing.T) {
 		n := len(seen)
 		mu.Unlock()
 		if last == want {
-			if n < 3 {
-				t.Errorf("Follow reported %d sequences; want the start and each batch", n)
+			if batches := (len(evs) + 49) / 50; n != 1+batches {
+				t.Errorf("Follow reported %d sequences; want the start and each of %d batches", n, batches)
 			}
 			break
 		}
