@@ -103,7 +103,9 @@ func (a *Auth) key() (string, error) {
 }
 
 func (a *Auth) meta(ctx context.Context) AuthMeta {
-	m := AuthMeta{At: a.opts.Now()}
+	// Microseconds, as the device commands: every view (Postgres keeps no
+	// finer) then holds the very time the event does.
+	m := AuthMeta{At: a.opts.Now().UTC().Truncate(time.Microsecond)}
 	if id, ok := dojot.IdentityFrom(ctx); ok {
 		m.By, m.Actor = id.UserID, id.Username
 	}

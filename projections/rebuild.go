@@ -93,6 +93,9 @@ func Rebuild(ctx context.Context, log Log, rb Rebuilder, opts RebuildOptions) er
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
+	if cp, err := b.Checkpoint(ctx); err == nil && cp > 0 && opts.Runner.Logger != nil {
+		opts.Runner.Logger.Info("resuming an interrupted rebuild", "seq", cp)
+	}
 	// Wrapped, so that the build's runner sees only Building's methods
 	// (never a lease: the new generation has one writer, this one).
 	view := skipTo{b, max(opts.From, 1) - 1}
