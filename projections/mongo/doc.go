@@ -12,16 +12,18 @@
 // "dojot_g<N>", with the collections
 //
 //	templates    {_id:"<tenant>.<id>", tenant, id, label, created, updated, attrs, psk_versions}
-//	devices      {_id:"<tenant>.<id>", tenant, id, label, created, updated, templates, overrides, psks}
+//	devices      {_id:"<tenant>.<id>", tenant, id, label, created, updated, templates, overrides, psks:{<attr id>: key}}
 //	users        {_id:<id>, username, name, service, email, profile, created_date, created_by, groups, perms}
-//	groups       {_id:<id>, name, description, created_date, created_by, perms}
-//	permissions  {_id:<id>, name, path, method, permission, type, created_date, created_by}
+//	groups       {_id:<id>, name, description, created_date, created_by, perms, created_seq}
+//	permissions  {_id:<id>, name, path, method, permission, type, created_date, created_by, created_seq}
 //	tenants      {_id:"<tenant>", active}
 //	checkpoint   {_id:"checkpoint", seq, event_id, schema_version}
 //
 // Device and template times are Unix microseconds (what dojot shows);
 // auth times are RFC 3339 text, kept to the nanosecond as the log has them.
-// Relations are id arrays embedded in the user and group documents. A
+// Relations are id arrays embedded in the user and group documents.
+// Password hashes and user keys are not kept: logins are decided by
+// commands against the memory view, and this view serves reads. A
 // rebuild fills a new generation beside the served one and switches the
 // pointer, one document write, then drops the old database: no collection
 // is ever renamed, and a reader only ever sees a whole generation.
@@ -38,9 +40,22 @@
 // being psk, depends on the version replaced; each template keeps the psk
 // attributes of its versions since the checkpoint (psk_versions), so a
 // replay drops the same keys even though the template document already
-// holds a later version.
+// holds a later version. Likewise a relation to a group or permission
+// applied again sees it as it was at the relation's sequence
+// (created_seq). A device's first document is inserted rather than
+// upserted (much cheaper); a batch applied again collides and is written
+// once more as upserts.
 //
+// Keys are a document by attr id, not an array, so that dropping some is
+// an $unset: FerretDB's $pull with a condition on the fields of array
+// elements matches the document and silently removes nothing.
+//
+// # Several instances
+//
+// One instance applies at a time: it holds the lease document, renewed
+// every LeaseTTL/5 (see Lead). Every instance follows the served
+// checkpoint by polling it (see Follow): FerretDB has no change streams.
 // The view needs no multi-document transaction, no change stream and no
 // aggregation beyond counting, so that FerretDB v1 (the tests' server)
-// runs it; see the package tests for what was checked against it.
+// runs it.
 package mongo

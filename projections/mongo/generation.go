@@ -88,7 +88,8 @@ func (b *Building) ApplyTx(ctx context.Context, evs []dojot.Event) ([]error, err
 }
 
 // Switch makes the new generation the served one if its checkpoint is at
-// least the served one's (else projections.ErrBehindServed), with one
+// least the served one's (else projections.ErrBehindServed; force skips
+// the comparison, for a served generation that is not trusted), with one
 // conditional write of the meta "served" document, and then drops the old
 // generation. Appliers of the old one get projections.ErrSwitched from
 // their next batch and follow the log from the new checkpoint.

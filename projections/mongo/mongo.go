@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,11 @@ func (o *Options) setDefaults() error {
 	if o.Database == "" {
 		o.Database = "dojot"
 	}
+	// Generations are named <Database>_g<N>; MongoDB allows 63 bytes,
+	// FerretDB 63 characters of [A-Za-z0-9_-].
+	if !dbNameRe.MatchString(o.Database) {
+		return fmt.Errorf("mongo: database %q: want %s", o.Database, dbNameRe)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -87,6 +93,8 @@ func (o *Options) setDefaults() error {
 	}
 	return nil
 }
+
+var dbNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,52}$`)
 
 // Collections of a generation's database and of the meta database.
 const (

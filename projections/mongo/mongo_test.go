@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -233,6 +234,9 @@ func answers(t testing.TB, v *View) string {
 }
 
 func TestLease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: waits for leases to expire")
+	}
 	ctx := t.Context()
 	a := open(t, "", Options{LeaseTTL: 500 * time.Millisecond})
 	b := open(t, a.opts.Database, Options{LeaseTTL: 500 * time.Millisecond})
@@ -318,6 +322,9 @@ func TestFollow(t *testing.T) {
 // until it goes through: every prefix of its writes is left behind once
 // and written again.
 func TestInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
 	evs := viewtest.Scenario(t, 4)
 	clean := open(t, "", Options{})
 	viewtest.Apply(t, clean, evs, rand.New(rand.NewPCG(1, 1)))
@@ -358,5 +365,32 @@ func TestInterrupted(t *testing.T) {
 				t.Errorf("after interrupted batches:\n got  %.600s\n want %.600s", got, want)
 			}
 		})
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	_, err = Open(t.Context(), Options{URL: "mongodb://" + addr + "/x", Timeout: 300 * time.Millisecond})
+	if !errors.Is(err, dojot.ErrUnavailable) {
+		t.Errorf("Open on a closed port = %v; want ErrUnavailable", err)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	for url, want := range map[string]string{
+		"mongodb://h:27017/views": "views", "mongodb://h:27017": "dojot", "mongodb://h:27017/?replicaSet=rs": "dojot",
+	} {
+		o := Options{URL: url}
+		if err := o.setDefaults(); err != nil || o.Database != want {
+			t.Errorf("Database of %s = %q, %v; want %q", url, o.Database, err, want)
+		}
+	}
+	if o := (Options{URL: "mongodb://h/x", Database: "a.b"}); o.setDefaults() == nil {
+		t.Error("database a.b accepted")
 	}
 }
