@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/projections/dmjson"
 )
 
 var (
@@ -396,7 +397,7 @@ func FuzzDecodeDevice(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, aggID string) {
 		last := []int{2, 1}
 		var got dojot.Device
-		if !decodeDeviceFast(raw, &got, aggID, &last) {
+		if !dmjson.DecodeDevice(raw, &got, aggID, &last) {
 			return
 		}
 		var want dojot.DeviceUpdated

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/projections/dmjson"
 )
 
 // FuzzDecodeDevice: wherever the direct decoder accepts a payload, it
@@ -21,7 +22,7 @@ func FuzzDecodeDevice(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast dojot.Device
-		if !decodeDeviceFast(data, &fast) {
+		if !dmjson.DecodeDevice(data, &fast, "", nil) {
 			return
 		}
 		var std dojot.DeviceUpdated
