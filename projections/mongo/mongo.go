@@ -247,6 +247,12 @@ func (v *View) newGeneration(ctx context.Context) (int64, error) {
 			return 0, wrap("create indexes", err)
 		}
 	}
+	// An empty generation is a view at sequence 0: stamped, so that a
+	// missing checkpoint later means the view lost it and is rebuilt.
+	_, err = db.Collection(collCheckpoint).InsertOne(ctx, checkpointDoc{ID: "checkpoint", SchemaVersion: SchemaVersion})
+	if err != nil {
+		return 0, wrap("write checkpoint", err)
+	}
 	return d.Last, nil
 }
 

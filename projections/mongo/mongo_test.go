@@ -18,6 +18,7 @@ import (
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/internal/mongotest"
 	"github.com/dojot-es/dojot/projections"
+	"github.com/dojot-es/dojot/projections/memory"
 	"github.com/dojot-es/dojot/projections/viewtest"
 )
 
@@ -104,8 +105,8 @@ func TestStamp(t *testing.T) {
 	ctx := t.Context()
 	v := open(t, "", Options{})
 	st, err := v.Stamp(ctx)
-	if err != nil || st.Exists {
-		t.Fatalf("fresh view Stamp = %+v, %v; want none", st, err)
+	if want := (projections.Stamp{Schema: SchemaVersion, Exists: true}); err != nil || st != want {
+		t.Fatalf("fresh view Stamp = %+v, %v; want %+v (an empty generation at 0)", st, err, want)
 	}
 	evs := viewtest.Scenario(t, 2)
 	viewtest.Apply(t, v, evs, rand.New(rand.NewPCG(1, 1)))
@@ -117,6 +118,81 @@ func TestStamp(t *testing.T) {
 	}
 	if v.SchemaVersion() != SchemaVersion {
 		t.Errorf("SchemaVersion = %d", v.SchemaVersion())
+	}
+	if _, err := v.database(1).Collection(collCheckpoint).DeleteOne(ctx, byID("checkpoint")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := v.Stamp(ctx); err != nil || st.Exists {
+		t.Errorf("Stamp without a checkpoint document = %+v, %v; want !Exists", st, err)
+	}
+	if _, err := v.meta.DeleteOne(ctx, byID(metaServed)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := v.Stamp(ctx); err != nil || st.Exists {
+		t.Errorf("Stamp without a served generation = %+v, %v; want !Exists", st, err)
+	}
+}
+
+// TestCreatedTwice: a device.created for a device that is there (which
+// the commands never append) collides with its insert; the batch is
+// written again with upserts, as the memory view applies it: the second
+// one wins.
+func TestCreatedTwice(t *testing.T) {
+	at := time.Date(2025, 3, 2, 0, 0, 0, 0, time.UTC)
+	var evs []dojot.Event
+	for i, label := range []string{"first", "second"} {
+		ev, _ := dojot.NewEvent(dojot.EventDeviceCreated, "admin", dojot.KindDevice, "dup", at,
+			dojot.DeviceCreated{Device: dojot.Device{ID: "dup", Label: label, Created: at, Templates: []int{1, 2}}})
+		ev.Seq = uint64(i + 1)
+		evs = append(evs, ev)
+	}
+	ref := memory.New()
+	viewtest.Apply(t, ref, evs, rand.New(rand.NewPCG(1, 1)))
+	want, _ := ref.DeviceJSON("admin", "dup")
+	for name, batches := range map[string][][]dojot.Event{"apart": {evs[:1], evs[1:]}, "together": {evs}} {
+		v := open(t, "", Options{})
+		for _, b := range batches {
+			if _, err := v.ApplyTx(t.Context(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _, err := v.DeviceJSON(t.Context(), "admin", "dup"); err != nil || string(got) != string(want) {
+			t.Errorf("%s: device = %s, %v; want %s", name, got, err, want)
+		}
+	}
+}
+
+// TestRefused: an event the memory view refuses is reported and skipped;
+// the rest of the batch and the checkpoint go through.
+func TestRefused(t *testing.T) {
+	v := open(t, "", Options{})
+	at := time.Date(2025, 3, 2, 0, 0, 0, 0, time.UTC)
+	good, _ := dojot.NewEvent(dojot.EventDeviceCreated, "admin", dojot.KindDevice, "ok", at, dojot.DeviceCreated{Device: dojot.Device{ID: "ok", Label: "ok", Created: at}})
+	bad := good
+	bad.AggregateID, bad.ID = "other", "bad-id"
+	nul, _ := dojot.NewEvent(dojot.EventDeviceCreated, "admin", dojot.KindDevice, "nul", at, dojot.DeviceCreated{Device: dojot.Device{ID: "nul", Label: "a\x00b", Created: at}})
+	garbage := good
+	garbage.Data, garbage.AggregateID = []byte(`{"id":`), "g"
+	group := garbage
+	group.Type, group.Kind = dojot.EventGroupCreated, dojot.KindGroup
+	evs := []dojot.Event{good, bad, nul, garbage, group}
+	for i := range evs {
+		evs[i].Seq = uint64(i + 1)
+	}
+	refused, err := v.ApplyTx(t.Context(), evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refused) != 5 || refused[0] != nil || refused[1] == nil || refused[2] != nil || refused[3] == nil || refused[4] == nil {
+		t.Errorf("refused = %v; want [nil err nil err err] (the memory view takes a NUL in a label)", refused)
+	}
+	if cp, err := v.Checkpoint(t.Context()); cp != 5 || err != nil {
+		t.Errorf("checkpoint = %d, %v; want 5", cp, err)
+	}
+	for _, id := range []string{"ok", "nul"} {
+		if _, ok, err := v.DeviceJSON(t.Context(), "admin", id); !ok || err != nil {
+			t.Errorf("device %s: %v, %v", id, ok, err)
+		}
 	}
 }
 
