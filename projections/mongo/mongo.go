@@ -41,7 +41,9 @@ type Options struct {
 	// URL is the MongoDB connection string, e.g. mongodb://127.0.0.1:27017/dojot.
 	URL string
 	// Database names the meta database and prefixes the generations'
-	// (default: the URL's path, else "dojot").
+	// (default: the URL's path, else "dojot"): up to 52 characters of
+	// [A-Za-z0-9_-], so that "<Database>_g<N>" fits the 63 that MongoDB
+	// and FerretDB allow.
 	Database string
 	Logger   *slog.Logger
 	// LeaseTTL is how long the applier lease lasts unless renewed (default
