@@ -87,7 +87,8 @@ func Database(tb testing.TB) (uri, dbName string) {
 
 // databaseName makes a database name from a test name: "t_", the test name
 // in lower case with every other character than [a-z0-9] as "_", then "_"
-// and a random suffix; 63 characters at most, as FerretDB allows.
+// and a random suffix; 48 characters at most, so that a view can still
+// add its generation suffix (<db>_g<N>) within the 63 FerretDB allows.
 func databaseName(test string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(test) {
@@ -99,7 +100,7 @@ func databaseName(test string) string {
 	}
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
-	const maxLen, fixed = 63, len("t_") + len("_") + 8
+	const maxLen, fixed = 48, len("t_") + len("_") + 8
 	name := b.String()
 	if len(name) > maxLen-fixed {
 		name = name[:maxLen-fixed]

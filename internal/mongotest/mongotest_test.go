@@ -76,8 +76,8 @@ func TestDatabaseName(t *testing.T) {
 		"Test" + strings.Repeat("Long", 40),
 	} {
 		a, b := databaseName(test), databaseName(test)
-		if !valid.MatchString(a) || len(a) > 63 {
-			t.Errorf("databaseName(%q) = %q, want ^t_[a-z0-9_]+_[0-9a-f]{8}$ in 63 characters", test, a)
+		if !valid.MatchString(a) || len(a) > 48 {
+			t.Errorf("databaseName(%q) = %q, want ^t_[a-z0-9_]+_[0-9a-f]{8}$ in 48 characters", test, a)
 		}
 		if a == b {
 			t.Errorf("databaseName(%q) = %q twice, want a fresh name each time", test, a)
