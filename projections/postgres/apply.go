@@ -67,6 +67,9 @@ func (v *View) applyTx(ctx context.Context, s *schema, evs []dojot.Event, served
 		v.opts.Logger.Warn("postgres view: COPY met an existing row, applying the batch with upserts", "seq", evs[0].Seq, "err", err)
 		refused, err = v.tryApply(ctx, s, evs, served, false)
 	}
+	if err == nil && served {
+		v.analyzeSometimes(s, len(evs))
+	}
 	return refused, err
 }
 

@@ -262,6 +262,41 @@ func (v *View) createIndexes(ctx context.Context, q interface {
 	return nil
 }
 
+// analyzed are the tables whose statistics steer the reads' plans (a page
+// of ids by offset, a device with its templates).
+const analyzed = "{s}.devices, {s}.device_template, {s}.overrides, {s}.templates, {s}.attrs, {s}.users"
+
+// analyze refreshes the planner's statistics of a generation's tables.
+// Without them (a server with autovacuum off, or a generation just
+// filled) the first plans of each connection sort a tenant's devices to
+// page them, and deep pages read the heap instead of the index alone.
+func (v *View) analyze(ctx context.Context, s *schema) error {
+	if _, err := v.pool.Exec(ctx, s.q("ANALYZE "+analyzed)); err != nil {
+		return wrapErr(fmt.Sprintf("analyze generation %d", s.gen), err)
+	}
+	return nil
+}
+
+// analyzeSometimes runs ANALYZE in the background each time the events
+// this process applied to s have doubled since the last one (from 1,000
+// on): a few times while a view fills, then rarely, whatever autovacuum
+// does.
+func (v *View) analyzeSometimes(s *schema, n int) {
+	applied := s.applied.Add(int64(n))
+	if applied < 1000 || applied < 2*s.analyzedAt.Load() || !s.analyzing.CompareAndSwap(false, true) {
+		return
+	}
+	s.analyzedAt.Store(applied)
+	go func() {
+		defer s.analyzing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := v.analyze(ctx, s); err != nil {
+			v.opts.Logger.Warn("postgres view: analyze", "gen", s.gen, "err", err)
+		}
+	}()
+}
+
 // schemaName is generation gen's schema, quoted.
 func (v *View) schemaName(gen int) string {
 	return pgx.Identifier{fmt.Sprintf("%s_g%d", v.opts.Name, gen)}.Sanitize()
@@ -273,6 +308,11 @@ type schema struct {
 	name string // quoted
 	raw  string // unquoted, for pgx.Identifier
 	sqls sync.Map
+
+	// applied counts events this process applied to the generation, and
+	// analyzedAt what it was at the last ANALYZE (see analyzeSometimes).
+	applied, analyzedAt atomic.Int64
+	analyzing           atomic.Bool
 }
 
 func (v *View) newSchema(gen int) *schema {

@@ -167,6 +167,9 @@ func (b *Building) Switch(ctx context.Context, force bool) error {
 	if err := v.createIndexes(ctx, v.pool, b.s.gen); err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
+	if err := v.analyze(ctx, b.s); err != nil {
+		return fmt.Errorf("switch: %w", err)
+	}
 	tx, err := v.pool.Begin(ctx)
 	if err != nil {
 		return wrapErr("switch", err)
