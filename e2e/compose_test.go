@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,8 +12,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
+	"github.com/dojot-es/dojot/internal/mongotest"
+	"github.com/dojot-es/dojot/projections/postgres/pgtest"
 )
 
 // pendingSettings are DOJOT_* variables docker-compose.yml already sets
@@ -258,4 +263,64 @@ func command(v any) []string {
 		return args
 	}
 	return nil
+}
+
+// TestComposeSettings runs the binary with the dojot service's environment
+// from docker-compose.yml, its hosts replaced by this machine's test
+// servers (NATS, PostgreSQL, the Mongo-protocol server) and its secrets by
+// test ones: the settings the compose file gives work as given.
+func TestComposeSettings(t *testing.T) {
+	natsURL := os.Getenv("DOJOT_TEST_NATS_URL")
+	if natsURL == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("DOJOT_TEST_NATS_URL is not set")
+		}
+		t.Skip("DOJOT_TEST_NATS_URL is not set (the compose settings name an external NATS)")
+	}
+	uri, db := mongotest.Database(t)
+	mongoURL, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mongoURL.Path = "/" + db
+	hosts := map[string]string{ // a compose URL's scheme://host:port -> ours
+		"nats://nats:4222":      natsURL,
+		"mongodb://mongo:27017": mongoURL.String(),
+	}
+	var env []string
+	for name, v := range composeConfig(t, "").Services["dojot"].Environment {
+		value := fmt.Sprint(v)
+		switch {
+		case name == "DOJOT_POSTGRES_URL":
+			if !strings.Contains(value, "@postgres:5432/") {
+				t.Errorf("DOJOT_POSTGRES_URL = %q: not the compose postgres service", value)
+			}
+			value = pgtest.URL(t)
+		case name == "DOJOT_MONGO_URL":
+			if !strings.HasPrefix(value, "mongodb://mongo:27017/") {
+				t.Errorf("DOJOT_MONGO_URL = %q: not the compose mongo service", value)
+			}
+			value = hosts["mongodb://mongo:27017"]
+		case name == "DOJOT_NATS_URL":
+			if value != "nats://nats:4222" {
+				t.Errorf("DOJOT_NATS_URL = %q: not the compose nats service", value)
+			}
+			value = natsURL
+		case name == "DOJOT_JWT_SECRET":
+			value = "compose-test-secret"
+		case name == "DOJOT_ADMIN_PASSWORD":
+			value = adminPassword
+		}
+		env = append(env, name+"="+value)
+	}
+	// Not compose's: a namespace of its own on the shared test NATS.
+	env = append(env, fmt.Sprintf("DOJOT_NATS_PREFIX=compose%d", time.Now().UnixNano()))
+	in := dojottest.StartEnv(t, env, "")
+	c := in.Login("admin", adminPassword)
+	tmpl := createTemplate(c, "Compose")
+	id := createDevice(c, "via-compose-settings", tmpl)
+	c.Must(200, "GET", "/device/"+id, nil)
+	if !in.Logged("projection lease taken: this instance applies events to the view") {
+		t.Error("the compose settings did not run a shared (postgres) view")
+	}
 }

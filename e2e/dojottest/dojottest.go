@@ -71,6 +71,7 @@ type Instance struct {
 	mu   sync.Mutex
 	msgs map[string]chan struct{} // log messages seen (closed) or awaited
 	addr string                   // from "http listening"
+	env  []string                 // added to the environment
 }
 
 // Start runs the binary with dataDir ("" = a fresh temporary one) and extra
@@ -90,6 +91,16 @@ func Launch(tb testing.TB, dataDir string, extra ...string) *Instance {
 	tb.Helper()
 	in := newInstance(tb, dataDir, extra)
 	in.launch()
+	return in
+}
+
+// StartEnv is Start with environment variables added to the process's
+// (KEY=value), for settings given as DOJOT_* variables.
+func StartEnv(tb testing.TB, env []string, dataDir string, extra ...string) *Instance {
+	tb.Helper()
+	in := newInstance(tb, dataDir, extra)
+	in.env = env
+	in.run()
 	return in
 }
 
@@ -165,6 +176,9 @@ func (in *Instance) launch() {
 	in.msgs = nil
 	in.mu.Unlock()
 	cmd := exec.Command(Binary(tb), in.args...)
+	if in.env != nil {
+		cmd.Env = append(os.Environ(), in.env...)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
