@@ -28,6 +28,8 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 	ns   *server.Server // nil with an external NATS
+	// unlock releases the data dir (embedded NATS only).
+	unlock func()
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	// eventsSt is the EVENTS stream as Open found it: its cached info
@@ -45,6 +47,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// ErrDataDirInUse: another process runs the embedded NATS on the data dir.
+var ErrDataDirInUse = errors.New("data dir in use")
 
 // Open starts the embedded NATS server (or connects to opts.URL) and creates
 // or updates the EVENTS and DATA streams, so calling it on an existing store
@@ -82,7 +87,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	var err error
 	if opts.URL == "" {
+		if s.unlock, err = lockDir(opts.DataDir); err != nil {
+			return nil, err
+		}
 		if s.ns, err = startServer(opts); err != nil {
+			s.unlock()
 			return nil, err
 		}
 		connOpts = append(connOpts, nats.InProcessServer(s.ns))
@@ -90,6 +99,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if err != nil {
 			s.ns.Shutdown()
 			s.ns.WaitForShutdown()
+			s.unlock()
 			return nil, fmt.Errorf("connect to embedded nats: %w", err)
 		}
 	} else {
@@ -261,6 +271,7 @@ func (s *Store) Close() error {
 		if s.ns != nil {
 			s.ns.Shutdown()
 			s.ns.WaitForShutdown()
+			s.unlock()
 		}
 	})
 	return s.closeErr

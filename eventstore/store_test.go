@@ -628,3 +628,19 @@ func TestEventAt(t *testing.T) {
 		}
 	})
 }
+
+func TestDataDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	s := eventstoretest.OpenWith(t, eventstore.Options{DataDir: dir})
+	if _, err := eventstore.Open(t.Context(), eventstore.Options{DataDir: dir}); !errors.Is(err, eventstore.ErrDataDirInUse) {
+		t.Fatalf("second Open on a data dir in use = %v; want ErrDataDirInUse", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := eventstore.Open(t.Context(), eventstore.Options{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Open after the first closed: %v", err)
+	}
+	s2.Close()
+}

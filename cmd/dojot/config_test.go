@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/eventstore"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -102,5 +104,19 @@ func TestBusyPortIsOneLine(t *testing.T) {
 	msg := strings.TrimSpace(stderr.String())
 	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "-http-addr") {
 		t.Errorf("stderr = %q; want one line naming -http-addr", msg)
+	}
+}
+
+func TestDataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	s, err := eventstore.Open(t.Context(), eventstore.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"replay", "-view=memory", "-data-dir=" + dir}, env(nil), &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "-data-dir "+dir+": data dir in use") {
+		t.Errorf("replay on a data dir in use: exit %d, %q; want 1 and a line naming -data-dir", code, stderr.String())
 	}
 }

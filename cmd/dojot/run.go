@@ -222,6 +222,9 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (*eventstore.
 		Replicas:      cfg.NATSReplicas,
 		Logger:        log,
 	})
+	if errors.Is(err, eventstore.ErrDataDirInUse) {
+		return nil, fmt.Errorf("-data-dir %s: %w", cfg.DataDir, err)
+	}
 	if err != nil {
 		if cfg.NATSListen != "" {
 			return nil, fmt.Errorf("-nats-listen %s: %w", cfg.NATSListen, err)
