@@ -30,8 +30,8 @@ type Store struct {
 	ns   *server.Server // nil with an external NATS
 	// unlock releases the data dir (embedded NATS only).
 	unlock func()
-	nc   *nats.Conn
-	js   jetstream.JetStream
+	nc     *nats.Conn
+	js     jetstream.JetStream
 	// eventsSt is the EVENTS stream as Open found it: its cached info
 	// (AllowDirect) lets reads use direct gets without asking again.
 	eventsSt jetstream.Stream
