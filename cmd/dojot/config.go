@@ -30,6 +30,7 @@ type Config struct {
 	DataMaxAge    time.Duration
 	WaitTimeout   time.Duration
 	NATSReplicas  int
+	ReplayMemory  int64
 	View          string
 	PostgresURL   string
 	MongoURL      string
@@ -58,6 +59,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 16<<20, "largest request body accepted")
 	fs.DurationVar(&c.DataMaxAge, "data-max-age", 7*24*time.Hour, "retention of device data in the DATA stream")
 	fs.DurationVar(&c.WaitTimeout, "wait-timeout", 5*time.Second, "how long a request waits for the view to show its own write")
+	fs.Int64Var(&c.ReplayMemory, "replay-memory-mib", 2048, "while the memory view is rebuilt at start, the GC runs only when the heap nears this many MiB, at most half the memory available (0: Go's default pacing; GOGC or GOMEMLIMIT in the environment also turn this off)")
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", 1, "replicas of each stream on a NATS cluster (3 for a 3-node cluster)")
 	fs.StringVar(&c.View, "view", "memory", "view the gateway reads: memory, postgres (-postgres-url) or mongo (-mongo-url)")
 	fs.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL URL of the postgres view, e.g. postgres://dojot:pw@host:5432/dojot")
@@ -137,6 +139,9 @@ func (c *Config) validate() error {
 	}
 	if c.NATSURL != "" && c.NATSListen != "" {
 		errs = append(errs, errors.New("-nats-listen applies to the embedded NATS only; it cannot be used with -nats-url"))
+	}
+	if c.ReplayMemory < 0 {
+		errs = append(errs, fmt.Errorf("-replay-memory-mib %d: must be 0 or more", c.ReplayMemory))
 	}
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
 		errs = append(errs, fmt.Errorf("-nats-replicas %d: want 1 to 5", c.NATSReplicas))

@@ -76,6 +76,7 @@ func replayMemory(ctx context.Context, cfg *Config, store projections.Source, lo
 	done := make(chan error, 1)
 	go func() { done <- r.Run(runCtx) }()
 	defer func() { stop(); <-done }()
+	defer replayGC(cfg.ReplayMemory, log)()
 	return projections.ReplayProgress(ctx, r, store, every, progress)
 }
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -39,5 +42,32 @@ func TestBar(t *testing.T) {
 		if got := bar(tt.p); got != tt.want {
 			t.Errorf("bar(%d/%d) = %q; want %q", tt.p.Applied, tt.p.Last, got, tt.want)
 		}
+	}
+}
+
+func TestReplayGC(t *testing.T) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOGC or GOMEMLIMIT set: replayGC leaves the GC alone")
+	}
+	if memoryAvailable() <= 0 {
+		t.Error("memoryAvailable found no limit and no /proc/meminfo")
+	}
+	log := slog.New(slog.DiscardHandler)
+	before := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(before)
+	restore := replayGC(64, log)
+	if p := debug.SetGCPercent(-1); p != -1 {
+		t.Errorf("GC percent during the replay = %d; want -1 (paced by the limit)", p)
+	}
+	if l := debug.SetMemoryLimit(-1); l != 64<<20 {
+		t.Errorf("memory limit during the replay = %d; want 64 MiB", l)
+	}
+	restore()
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("GC percent after = %d; want 100 restored", p)
+	}
+	replayGC(0, log)() // off: nothing to restore
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("-replay-memory-mib 0 changed the GC percent to %d", p)
 	}
 }
