@@ -245,9 +245,16 @@ func (r *Runner) applyLoop(ctx context.Context, stop context.CancelCauseFunc, q 
 		}
 		switch {
 		case tx != nil:
+			// A database outage fails every try: say so when it starts,
+			// every 30 s while it lasts, and when it ends.
+			var failures int
+			var since, said time.Time
 			for {
 				refused, err := tx.ApplyTx(ctx, batch)
 				if err == nil {
+					if failures > 0 {
+						r.opts.Logger.Info("projection batch applied after failures", "from", batch[0].Seq, "failures", failures, "for", time.Since(since).Round(time.Millisecond).String())
+					}
 					for i, err := range refused {
 						if err != nil {
 							r.refused(batch[i], err)
@@ -262,7 +269,14 @@ func (r *Runner) applyLoop(ctx context.Context, stop context.CancelCauseFunc, q 
 				if ctx.Err() != nil {
 					return
 				}
-				r.opts.Logger.Warn("projection batch failed, trying again", "from", batch[0].Seq, "to", batch[len(batch)-1].Seq, "err", err)
+				if failures++; failures == 1 {
+					since = time.Now()
+				}
+				if time.Since(said) >= 30*time.Second {
+					said = time.Now()
+					r.opts.Logger.Warn("projection batch failed, trying again", "from", batch[0].Seq, "to", batch[len(batch)-1].Seq,
+						"failures", failures, "for", time.Since(since).Round(time.Millisecond).String(), "err", err)
+				}
 				if !sleep(ctx, r.opts.Retry) {
 					return
 				}
