@@ -43,6 +43,9 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Topics creates the Kafka topics GET /topic/:subject names (topic.go);
+	// nil when Kafka is off: the topic is only named.
+	Topics Topics
 }
 
 func (o *Options) setDefaults() {
@@ -90,7 +93,7 @@ func New(opts Options) *Server {
 	})
 	// DataBroker's /topic is internal in dojot (no Kong route, no PDP): any
 	// verified token may ask for its own tenant's topic names.
-	r.With(s.authenticate).Get("/topic/{subject}", s.topic)
+	r.With(s.authenticate).Method(http.MethodGet, "/topic/{subject}", errorHandler(s.topic))
 	s.router = r
 	return s
 }
@@ -127,15 +130,4 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// topic is DataBroker's GET /topic/:subject: the Kafka topic of a subject for
-// the caller's tenant.
-func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
-	id, ok := dojot.IdentityFrom(r.Context())
-	if !ok || id.Tenant == "" {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Missing service in GET request header"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"topic": id.Tenant + "." + chi.URLParam(r, "subject")})
 }
