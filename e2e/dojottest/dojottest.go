@@ -193,7 +193,15 @@ func (in *Instance) launch() {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var tee io.Writer = io.Discard
+		if f := os.Getenv("DOJOT_E2E_LOG"); f != "" { // every instance's log, for debugging
+			if w, err := os.OpenFile(f, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+				defer w.Close()
+				tee = w
+			}
+		}
 		for sc.Scan() {
+			fmt.Fprintf(tee, "%s\n", sc.Bytes())
 			var rec struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
