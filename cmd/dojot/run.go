@@ -39,6 +39,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return fmt.Errorf("-http-addr %s: %w", cfg.HTTPAddr, err)
 	}
 	defer ln.Close()
+	var internalLn net.Listener
+	if cfg.InternalAddr != "" {
+		if internalLn, err = net.Listen("tcp", cfg.InternalAddr); err != nil {
+			return fmt.Errorf("-internal-addr %s: %w", cfg.InternalAddr, err)
+		}
+		defer internalLn.Close()
+	}
 
 	started := time.Now()
 	store, err := openStore(ctx, cfg, log)
@@ -115,7 +122,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return err
 	}
 
-	gw := gateway.New(gateway.Options{
+	gwOpts := gateway.Options{
 		Logger:         log,
 		DeviceCommands: devices,
 		DeviceView:     reads,
@@ -133,11 +140,22 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			}
 			return nil
 		},
-	})
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	served := make(chan error, 1)
+	}
+	srv := &http.Server{Handler: gateway.New(gwOpts), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("http listening", "addr", ln.Addr().String(), "nats", natsMode(cfg, store))
+	servers := []*http.Server{srv}
+	if internalLn != nil {
+		isrv := &http.Server{Handler: gateway.NewInternal(gwOpts), ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		go func() {
+			if err := isrv.Serve(internalLn); err != nil {
+				served <- fmt.Errorf("internal: %w", err)
+			}
+		}()
+		log.Info("internal listening", "addr", internalLn.Addr().String())
+		servers = append(servers, isrv)
+	}
 
 	select {
 	case err := <-served:
@@ -147,8 +165,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("http shutdown", "err", err)
+	for _, s := range servers {
+		if err := s.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("http shutdown", "err", err)
+		}
 	}
 	return nil
 }
