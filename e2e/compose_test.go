@@ -24,7 +24,6 @@ import (
 // variables). Each names the issue that adds it; once the binary knows a
 // setting, TestComposeFile fails until it is removed from here.
 var pendingSettings = map[string]string{
-	"DOJOT_KAFKA_BROKERS": "issue 6",
 	"DOJOT_REDIS_URL":     "issue 8",
 }
 

@@ -37,6 +37,11 @@ type Config struct {
 	MongoURL      string
 	ViewName      string
 
+	KafkaBrokers      string
+	KafkaPartitions   int
+	KafkaReplication  int
+	KafkaEmbeddedAddr string
+
 	// Only for `dojot replay`.
 	sub   string
 	From  uint64
@@ -67,6 +72,12 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.PostgresURL, "postgres-url", "", "PostgreSQL URL of the postgres view, e.g. postgres://dojot:pw@host:5432/dojot")
 	fs.StringVar(&c.MongoURL, "mongo-url", "", "MongoDB URL of the mongo view, e.g. mongodb://host:27017/dojot")
 	fs.StringVar(&c.ViewName, "view-name", "", "namespace of the postgres/mongo view, to share one database between deployments (empty: dojot, or for mongo the URL's database)")
+	fs.StringVar(&c.KafkaBrokers, "kafka-brokers", "", "Kafka bootstrap brokers (host:port, comma-separated): turns on the Kafka bridge (dojot's topics and payloads) and DataBroker's topic creation (empty: off)")
+	// One partition, as dojot's data-broker created its topics: a tenant's
+	// device events keep one total order, which some legacy consumers assume.
+	fs.IntVar(&c.KafkaPartitions, "kafka-partitions", 1, "partitions of each Kafka topic the platform creates (order holds per device whatever the number)")
+	fs.IntVar(&c.KafkaReplication, "kafka-replication", 1, "replication factor of each Kafka topic the platform creates (3 on a 3-broker cluster)")
+	fs.StringVar(&c.KafkaEmbeddedAddr, "kafka-embedded-addr", "", "development aid: run an in-process Kafka-protocol server on this host:port (records kept in the data dir) and bridge to it; not a production broker")
 	if c.sub == "replay" {
 		fs.Uint64Var(&c.From, "from", 0, "replay from this event sequence instead of the start of the log")
 		fs.BoolVar(&c.Fresh, "fresh", false, "start the new view from scratch instead of resuming an interrupted replay")
@@ -161,6 +172,15 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("-view %q: want memory, postgres or mongo", c.View))
 	}
+	if c.KafkaPartitions < 1 {
+		errs = append(errs, fmt.Errorf("-kafka-partitions %d: must be 1 or more", c.KafkaPartitions))
+	}
+	if c.KafkaReplication < 1 {
+		errs = append(errs, fmt.Errorf("-kafka-replication %d: must be 1 or more", c.KafkaReplication))
+	}
+	if c.KafkaBrokers != "" && c.KafkaEmbeddedAddr != "" {
+		errs = append(errs, errors.New("-kafka-embedded-addr starts its own Kafka; it cannot be used with -kafka-brokers"))
+	}
 	if c.ViewName != "" && !viewNameRe.MatchString(c.ViewName) {
 		errs = append(errs, fmt.Errorf("-view-name %q: want lower case letters, digits and _ (starting with a letter)", c.ViewName))
 	}
@@ -174,6 +194,17 @@ var (
 	prefixRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 	viewNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
 )
+
+// kafkaBrokers is -kafka-brokers as a list (nil: none).
+func (c *Config) kafkaBrokers() []string {
+	var out []string
+	for _, b := range strings.Split(c.KafkaBrokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
 
 func (c *Config) logLevel() (slog.Level, error) {
 	var l slog.Level

@@ -43,17 +43,20 @@ func TestParseRejects(t *testing.T) {
 		env  map[string]string
 		want string // in the error
 	}{
-		"log level":       {[]string{"-log-level=loud"}, nil, "-log-level"},
-		"fsync":           {[]string{"-fsync=sometimes"}, nil, "-fsync"},
-		"env type":        {nil, map[string]string{"DOJOT_TOKEN_TTL": "soon"}, "DOJOT_TOKEN_TTL"},
-		"listen with url": {[]string{"-nats-url=nats://x:4222", "-nats-listen=:4222"}, nil, "-nats-listen"},
-		"prefix":          {[]string{"-nats-prefix=a.b"}, nil, "-nats-prefix"},
-		"stray argument":  {[]string{"extra"}, nil, "unexpected argument"},
-		"view":            {[]string{"-view=sqlite"}, nil, "-view"},
-		"postgres url":    {nil, map[string]string{"DOJOT_VIEW": "postgres"}, "-postgres-url"},
-		"mongo url":       {[]string{"-view=mongo"}, nil, "-mongo-url"},
-		"replicas":        {[]string{"-nats-replicas=0"}, nil, "-nats-replicas"},
-		"view name":       {[]string{"-view-name=Dojot"}, nil, "-view-name"},
+		"log level":         {[]string{"-log-level=loud"}, nil, "-log-level"},
+		"fsync":             {[]string{"-fsync=sometimes"}, nil, "-fsync"},
+		"env type":          {nil, map[string]string{"DOJOT_TOKEN_TTL": "soon"}, "DOJOT_TOKEN_TTL"},
+		"listen with url":   {[]string{"-nats-url=nats://x:4222", "-nats-listen=:4222"}, nil, "-nats-listen"},
+		"prefix":            {[]string{"-nats-prefix=a.b"}, nil, "-nats-prefix"},
+		"stray argument":    {[]string{"extra"}, nil, "unexpected argument"},
+		"view":              {[]string{"-view=sqlite"}, nil, "-view"},
+		"postgres url":      {nil, map[string]string{"DOJOT_VIEW": "postgres"}, "-postgres-url"},
+		"mongo url":         {[]string{"-view=mongo"}, nil, "-mongo-url"},
+		"replicas":          {[]string{"-nats-replicas=0"}, nil, "-nats-replicas"},
+		"view name":         {[]string{"-view-name=Dojot"}, nil, "-view-name"},
+		"kafka partitions":  {[]string{"-kafka-partitions=0"}, nil, "-kafka-partitions"},
+		"kafka replication": {nil, map[string]string{"DOJOT_KAFKA_REPLICATION": "0"}, "-kafka-replication"},
+		"kafka both":        {[]string{"-kafka-brokers=k:9092", "-kafka-embedded-addr=127.0.0.1:9092"}, nil, "-kafka-embedded-addr"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -121,8 +121,20 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
 		return err
 	}
+	// The Kafka bridge follows the log on its own; /healthz stays about NATS
+	// (the bridge logs a Kafka outage and holds events meanwhile).
+	kafkaBrokers, _, stopKafka, err := openKafka(store, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopKafka()
 
+	var topics gateway.Topics
+	if len(kafkaBrokers) > 0 {
+		topics = newKafkaTopics(kafkaBrokers, cfg.KafkaPartitions, cfg.KafkaReplication)
+	}
 	gwOpts := gateway.Options{
+		Topics:         topics,
 		Logger:         log,
 		DeviceCommands: devices,
 		DeviceView:     reads,
