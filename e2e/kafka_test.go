@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
+)
+
+// needCommand finds a legacy client: under CI=true a missing one fails the
+// test (.ci/run installs them), otherwise it skips.
+func needCommand(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if err := exec.Command(name, args...).Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s: %v (apt-get install kcat python3-kafka)", name, err)
+		}
+		t.Skipf("%s not usable here: %v", name, err)
+	}
+}
+
+// kcatMessage is one record as `kcat -J` prints it.
+type kcatMessage struct {
+	Topic     string   `json:"topic"`
+	Partition int      `json:"partition"`
+	Offset    int64    `json:"offset"`
+	Key       *string  `json:"key"`
+	Payload   string   `json:"payload"`
+	Headers   []string `json:"headers"` // name, value, name, value...
+}
+
+func (m kcatMessage) header(name string) string {
+	for i := 0; i+1 < len(m.Headers); i += 2 {
+		if m.Headers[i] == name {
+			return m.Headers[i+1]
+		}
+	}
+	return ""
+}
+
+// kcatUntil consumes topic from the beginning with kcat (librdkafka, as
+// dojot's C and Python consumers) until it holds n records or 20 s pass.
+func kcatUntil(t *testing.T, broker, topic string, n int) []kcatMessage {
+	t.Helper()
+	var got []kcatMessage
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := exec.Command("kcat", "-C", "-b", broker, "-t", topic, "-o", "beginning", "-e", "-J", "-q").Output()
+		got = got[:0]
+		if err == nil {
+			for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+				if len(line) == 0 {
+					continue
+				}
+				var m kcatMessage
+				if err := json.Unmarshal(line, &m); err != nil {
+					t.Fatalf("kcat line %s: %v", line, err)
+				}
+				got = append(got, m)
+			}
+		}
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestKafkaLegacyConsumers: with the in-process Kafka, dojot's own
+// consumers' clients read the device and tenancy topics as dojot wrote them:
+// kcat (librdkafka) the device events in order, keyed by device, each with
+// its event id; Debian's python3-kafka (kafka-python, the client of dojot's
+// Python services) the tenancy message of a new tenant.
+func TestKafkaLegacyConsumers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needCommand(t, "kcat", "-V")
+	needCommand(t, "/usr/bin/python3", "-c", "import kafka")
+	broker := dojottest.FreeAddr(t)
+	in := start(t, "", "-kafka-embedded-addr="+broker)
+	c := in.Login("admin", adminPassword)
+	tmpl := createTemplate(c, "Bridge")
+	id := createDevice(c, "bridged", tmpl)
+	c.Must(200, "PUT", "/device/"+id, map[string]any{"label": "bridged-2", "templates": []int{tmpl}})
+	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 23.5}})
+	c.Must(200, "DELETE", "/device/"+id, nil)
+
+	msgs := kcatUntil(t, broker, "admin.dojot.device-manager.device", 4)
+	var events []string
+	for _, m := range msgs {
+		var v struct {
+			Event string          `json:"event"`
+			Meta  map[string]any  `json:"meta"`
+			Data  json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(m.Payload), &v); err != nil {
+			t.Fatalf("payload %s: %v", m.Payload, err)
+		}
+		events = append(events, v.Event)
+		if v.Meta["service"] != "admin" {
+			t.Errorf("%s: meta %v; want service admin", v.Event, v.Meta)
+		}
+		if m.Key == nil || *m.Key != id {
+			t.Errorf("%s: key %v; want the device id %s", v.Event, m.Key, id)
+		}
+		if m.header("dojot-event-id") == "" {
+			t.Errorf("%s: no dojot-event-id header: %v", v.Event, m.Headers)
+		}
+		switch v.Event {
+		case "create", "update", "remove":
+			var d struct{ ID, Label string }
+			if err := json.Unmarshal(v.Data, &d); err != nil || d.ID != id {
+				t.Errorf("%s: data %s; want the device %s as GET shows it", v.Event, v.Data, id)
+			}
+		case "configure":
+			if _, ok := v.Meta["timestamp"].(float64); !ok {
+				t.Errorf("configure: meta.timestamp %v; want epoch ms", v.Meta["timestamp"])
+			}
+			if want := fmt.Sprintf(`{"id":%q,"attrs":{"target_temperature":23.5}}`, id); string(v.Data) != want {
+				t.Errorf("configure: data %s; want %s", v.Data, want)
+			}
+		}
+	}
+	if strings.Join(events, ",") != "create,update,configure,remove" {
+		t.Errorf("device events %v; want create,update,configure,remove in order", events)
+	}
+
+	c.Must(200, "POST", "/auth/user", map[string]any{"username": "kafkaesque", "service": "prague",
+		"email": "k@prague.cz", "name": "K", "profile": "user"})
+	script := `
+import json, sys
+from kafka import KafkaConsumer
+c = KafkaConsumer("dojot-management.dojot.tenancy", bootstrap_servers=sys.argv[1],
+                  auto_offset_reset="earliest", consumer_timeout_ms=15000, api_version=(2, 0, 0))
+for m in c:
+    v = json.loads(m.value)
+    print(json.dumps(v))
+    if v.get("tenant") == "prague":
+        sys.exit(0)
+sys.exit(1)
+`
+	out, err := exec.Command("/usr/bin/python3", "-c", script, broker).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3-kafka never read prague's CREATE: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `{"type": "CREATE", "tenant": "prague"}`) {
+		t.Errorf("tenancy messages:\n%s\nwant {\"type\":\"CREATE\",\"tenant\":\"prague\"}", out)
+	}
+}
