@@ -24,7 +24,7 @@ import (
 // variables). Each names the issue that adds it; once the binary knows a
 // setting, TestComposeFile fails until it is removed from here.
 var pendingSettings = map[string]string{
-	"DOJOT_REDIS_URL":     "issue 8",
+	"DOJOT_REDIS_URL": "issue 8",
 }
 
 // composeFile is the resolved docker-compose.yml, as `config` prints it.
