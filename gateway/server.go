@@ -39,8 +39,14 @@ type Options struct {
 	TokenTTL time.Duration
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	// Ready reports whether the platform can serve (GET /healthz).
+	// Ready reports whether the platform can serve: GET /healthz answers
+	// 503 when it fails, 200 otherwise.
 	Ready func(ctx context.Context) error
+	// Health adds the state of the parts that do not decide readiness to
+	// GET /healthz's body (e.g. "kafka_bridge" while Kafka is down: the
+	// rest of the platform still serves). It never changes the status
+	// code, and cannot replace the "status" and "error" keys.
+	Health func(ctx context.Context) map[string]any
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Topics creates the Kafka topics GET /topic/:subject names (topic.go);
@@ -124,10 +130,21 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	})
 }
 
+// healthz is {"status":"ok"} (200) or {"status":"unavailable","error":..}
+// (503) as Ready says, plus what Health adds.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if err := s.opts.Ready(r.Context()); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
-		return
+	body := map[string]any{}
+	if s.opts.Health != nil {
+		for k, v := range s.opts.Health(r.Context()) {
+			body[k] = v
+		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	code := http.StatusOK
+	body["status"] = "ok"
+	delete(body, "error")
+	if err := s.opts.Ready(r.Context()); err != nil {
+		code = http.StatusServiceUnavailable
+		body["status"], body["error"] = "unavailable", err.Error()
+	}
+	writeJSON(w, code, body)
 }

@@ -121,9 +121,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
 		return err
 	}
-	// The Kafka bridge follows the log on its own; /healthz stays about NATS
-	// (the bridge logs a Kafka outage and holds events meanwhile).
-	kafkaBrokers, _, stopKafka, err := openKafka(store, cfg, log)
+	// The Kafka bridge follows the log on its own. A Kafka outage does not
+	// make /healthz 503 (the rest of the platform serves; the bridge logs
+	// it and holds events meanwhile): it shows under "kafka_bridge".
+	kafkaBrokers, bridge, stopKafka, err := openKafka(store, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -151,6 +152,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 				return fmt.Errorf("nats connection %s", st)
 			}
 			return nil
+		},
+		Health: func(context.Context) map[string]any {
+			h := map[string]any{"nats": strings.ToLower(store.Conn().Status().String())}
+			if bridge != nil {
+				h["kafka_bridge"] = bridge.Status()
+			}
+			return h
 		},
 	}
 	srv := &http.Server{Handler: gateway.New(gwOpts), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
