@@ -70,6 +70,7 @@ type Instance struct {
 
 	mu   sync.Mutex
 	msgs map[string]chan struct{} // log messages seen (closed) or awaited
+	seen map[string]int           // how often each message was logged
 	addr string                   // from "http listening"
 	env  []string                 // added to the environment
 }
@@ -173,7 +174,7 @@ func (in *Instance) launch() {
 	tb := in.tb
 	tb.Helper()
 	in.mu.Lock()
-	in.msgs = nil
+	in.msgs, in.seen = nil, map[string]int{}
 	in.mu.Unlock()
 	cmd := exec.Command(Binary(tb), in.args...)
 	if in.env != nil {
@@ -209,11 +210,12 @@ func (in *Instance) launch() {
 			if json.Unmarshal(sc.Bytes(), &rec) != nil {
 				continue
 			}
+			in.mu.Lock()
+			in.seen[rec.Msg]++
 			if rec.Msg == "http listening" {
-				in.mu.Lock()
 				in.addr = rec.Addr
-				in.mu.Unlock()
 			}
+			in.mu.Unlock()
 			ch := in.logged(rec.Msg)
 			select {
 			case <-ch:
@@ -391,4 +393,26 @@ func (in *Instance) Logged(msg string) bool {
 	default:
 		return false
 	}
+}
+
+// Count is how many records with message msg the process has logged since
+// it was last started: for a message logged once per episode (an outage
+// and its end).
+func (in *Instance) Count(msg string) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.seen[msg]
+}
+
+// WaitCount waits until the process logged message msg n times (since it
+// was last started), and reports false if timeout passed first.
+func (in *Instance) WaitCount(msg string, n int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for in.Count(msg) < n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
