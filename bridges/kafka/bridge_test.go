@@ -7,6 +7,7 @@ import (
 	"net"
 	"reflect"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,15 +37,27 @@ func newKafka(tb testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 // startBridge runs a bridge from store to brokers until the test ends.
 func startBridge(tb testing.TB, store *eventstore.Store, brokers []string) *kafka.Bridge {
 	tb.Helper()
-	b, err := kafka.New(store, kafka.Options{Brokers: brokers, Logger: eventstoretest.Logger(tb), RetryMax: 500 * time.Millisecond, AckWait: 5 * time.Second})
+	b, _ := runBridge(tb, store, kafka.Options{Brokers: brokers})
+	return b
+}
+
+// runBridge runs a bridge with opts (test defaults added) until stop is
+// called or the test ends.
+func runBridge(tb testing.TB, store *eventstore.Store, opts kafka.Options) (b *kafka.Bridge, stop func()) {
+	tb.Helper()
+	opts.Logger = eventstoretest.Logger(tb)
+	opts.RetryMax, opts.AckWait = 500*time.Millisecond, 5*time.Second
+	b, err := kafka.New(store, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.Run(ctx) }()
-	tb.Cleanup(func() { cancel(); <-done; _ = b.Close() })
-	return b
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done; _ = b.Close() }) }
+	tb.Cleanup(stop)
+	return b, stop
 }
 
 // appendEvent stores a hand-made event and returns it with its Seq.

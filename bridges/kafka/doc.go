@@ -1,4 +1,5 @@
-// Package kafka bridges the event log to dojot's Kafka topics, so legacy
+// Package kafka bridges the event log and device data to dojot's Kafka
+// topics, and legacy IoT agents' device data back, so legacy
 // dojot services and users' applications keep reading what dojot's
 // device-manager and auth wrote there (CONTRACT.md sections 2, 4.4, 10):
 //
@@ -8,6 +9,11 @@
 //	device.actuated                     -> "configure" {id, attrs}, meta.timestamp in ms
 //	template.updated                    -> "update" for each device using it, then "template.update"
 //	tenant.created / tenant.deleted     -> dojot-management.dojot.tenancy {"type":"CREATE"|"DELETE"}
+//
+// Device data goes both ways (CONTRACT.md 5):
+//
+//	DATA data.<tenant>.<deviceid>  -> <tenant>.device-data, the reading as it is, key = device id
+//	<tenant>.device-data           -> DATA, what legacy IoT agents produce
 //
 // Causes template_added, template_removed and delete_all send nothing, as
 // dojot's DeviceHandler does for POST/DELETE /device/:id/template/:tid and
@@ -45,9 +51,35 @@
 // overtake an unacknowledged event makes it reset the consumer to its ack
 // floor), and Kafka keeps the order of one key within its partition.
 //
+// # Device data
+//
+// DATA -> Kafka is a second pump of the same kind, with its own durable
+// consumer (Consumer + "-data"), created at the stream's end (enabling the
+// bridge does not replay the retained readings). Each record carries
+// dojot-seq (its DATA sequence) and dojot-msg-id (the publisher's
+// Nats-Msg-Id, else "data:<seq>"): a consumer drops a duplicate by
+// dojot-msg-id. Readings expire from DATA, so a gap in its sequences is
+// taken as expired readings, not as outstanding ones.
+//
+// Kafka -> DATA is one kafka-go consumer-group reader (GroupID) of every
+// tenant's <tenant>.device-data: the tenants of the bridge's view at start,
+// and the reader restarts with the new list as soon as a tenant event has
+// been bridged (its topics are created first). A record must be a JSON
+// object with string metadata.deviceid (a safe subject token) and
+// metadata.tenant (the topic's tenant) and an object attrs; a bad one is
+// skipped, counted and logged (the first and every 100th), never blocking
+// its partition. A valid one is appended as it is to
+// data.<tenant>.<deviceid> with the header Dojot-Origin: kafka, which the
+// DATA -> Kafka pump skips, so it is not echoed; records carrying dojot-seq
+// were written by the bridge itself and are not read back. An offset is
+// committed (every second) only after JetStream stored the reading, so a
+// crash reads records again; their Nats-Msg-Id
+// kafka:<topic>:<partition>:<offset> makes JetStream drop the re-append
+// within its duplicate window (2 minutes by default).
+//
 // # One bridge at a time
 //
-// Any number of instances may run a Bridge against one NATS: the durable
+// Any number of instances may run a Bridge against one NATS: each durable
 // consumer has a pinned-client priority group, so the server hands its
 // messages to one of them at a time; another takes over when the pinned
 // one stops pulling for PinnedTTL.

@@ -17,11 +17,18 @@ const (
 
 func deviceTopic(tenant string) string { return tenant + "." + deviceSubject }
 
-// Record headers: a consumer drops a duplicate by (HeaderEventID, HeaderPart).
+// dataSubject is the IoT agents' subject: <tenant>.device-data.
+const dataSubject = "device-data"
+
+func dataTopic(tenant string) string { return tenant + "." + dataSubject }
+
+// Record headers: a consumer drops a duplicate device event by
+// (HeaderEventID, HeaderPart), a duplicate reading by HeaderMsgID.
 const (
 	HeaderEventID = "dojot-event-id"
 	HeaderSeq     = "dojot-seq"
 	HeaderPart    = "dojot-part"
+	HeaderMsgID   = "dojot-msg-id"
 )
 
 // deviceMessage is dojot's KafkaNotifier message on the device topic.
@@ -151,7 +158,11 @@ func (b *Bridge) records(ev dojot.Event) []kafkago.Message {
 			p.Tenant = ev.Tenant
 		}
 		typ := "CREATE"
-		b.wantTopic(deviceTopic(p.Tenant)) // as dojot's data-broker, ready for the tenant's consumers
+		// As dojot's data-broker: ready for the tenant's consumers and
+		// agents; the inbound reader follows once they exist.
+		b.events.wantTopic(deviceTopic(p.Tenant))
+		b.events.wantTopic(dataTopic(p.Tenant))
+		b.tenantEvent = true
 		if ev.Type == dojot.EventTenantDeleted {
 			typ = "DELETE"
 		}

@@ -585,3 +585,18 @@ func (v *View) MaxID(kind string) int64 {
 	defer v.mu.RUnlock()
 	return v.auth.maxID[kind]
 }
+
+// ActiveTenants lists the tenants whose last tenant event created them,
+// sorted.
+func (v *View) ActiveTenants() []string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	out := make([]string, 0, len(v.auth.tenants))
+	for t, ok := range v.auth.tenants {
+		if ok {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

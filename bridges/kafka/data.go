@@ -1,0 +1,107 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/eventstore"
+)
+
+// OriginHeader on a DATA message says where it came from; OriginKafka marks
+// a reading appended from <tenant>.device-data, which the DATA -> Kafka
+// direction skips (and acknowledges) so it is not echoed back.
+const (
+	OriginHeader = "Dojot-Origin"
+	OriginKafka  = "kafka"
+)
+
+// newDataPump returns the DATA -> <tenant>.device-data direction: each
+// reading as it is (dojot's IoT-agent shape), key = device id, headers
+// dojot-seq (its DATA sequence) and dojot-msg-id (its Nats-Msg-Id if the
+// publisher set one, else "data:<seq>"). A new consumer starts at the
+// stream's end (DeliverNew): turning the bridge on does not replay the
+// readings DATA retains into Kafka.
+func newDataPump(opts *Options, store *eventstore.Store) *pump {
+	p := newPump(opts, store, store.DataStream(), opts.Consumer+"-data", "dojot Kafka bridge: device data")
+	p.deliver0 = jetstream.DeliverNewPolicy
+	p.gaps = true // DATA expires by age and size
+	prefix := strings.TrimSuffix(store.DataSubject("", ""), ".")
+	p.records = func(_ context.Context, m jetstream.Msg, seq uint64) []kafkago.Message {
+		h := m.Headers()
+		if h.Get(OriginHeader) == OriginKafka {
+			return nil
+		}
+		tenant, device, ok := strings.Cut(strings.TrimPrefix(m.Subject(), prefix), ".")
+		if !ok || !dojot.ValidTenant(tenant) || !dojot.ValidToken(device) {
+			p.log.Error("kafka bridge: skipping reading on an unexpected subject", "seq", seq, "subject", m.Subject())
+			return nil
+		}
+		s := strconv.AppendUint(nil, seq, 10)
+		id := []byte(h.Get(jetstream.MsgIDHeader))
+		if len(id) == 0 {
+			id = append([]byte("data:"), s...)
+		}
+		return []kafkago.Message{{
+			Topic:   dataTopic(tenant),
+			Key:     []byte(device),
+			Value:   m.Data(),
+			Headers: []kafkago.Header{{Key: HeaderSeq, Value: s}, {Key: HeaderMsgID, Value: id}},
+		}}
+	}
+	return p
+}
+
+// reading is what a legacy IoT agent writes to <tenant>.device-data.
+type reading struct {
+	Metadata *struct {
+		DeviceID string `json:"deviceid"`
+		Tenant   string `json:"tenant"`
+	} `json:"metadata"`
+	Attrs json.RawMessage `json:"attrs"`
+}
+
+// Why parseReading refuses a record.
+var (
+	errNotObject = errors.New("not a JSON object")
+	errMetadata  = errors.New("metadata.deviceid and metadata.tenant must be strings")
+	errTenant    = errors.New("metadata.tenant is not the topic's tenant")
+	errDeviceID  = errors.New("metadata.deviceid is not a safe subject token")
+	errAttrs     = errors.New("attrs must be an object")
+	errTopic     = errors.New("not a <tenant>.device-data topic")
+)
+
+// parseReading validates a <tenant>.device-data record and returns its
+// tenant and device id.
+func parseReading(topic string, value []byte) (tenant, device string, err error) {
+	tenant, ok := strings.CutSuffix(topic, "."+dataSubject)
+	if !ok || !dojot.ValidTenant(tenant) {
+		return "", "", errTopic
+	}
+	if v := bytes.TrimSpace(value); len(v) == 0 || v[0] != '{' {
+		return "", "", errNotObject
+	}
+	var r reading
+	if err := json.Unmarshal(value, &r); err != nil {
+		return "", "", errors.Join(errNotObject, err)
+	}
+	switch {
+	case r.Metadata == nil || r.Metadata.DeviceID == "" || r.Metadata.Tenant == "":
+		return "", "", errMetadata
+	case r.Metadata.Tenant != tenant:
+		return "", "", errTenant
+	case !dojot.ValidToken(r.Metadata.DeviceID):
+		return "", "", errDeviceID
+	}
+	if a := bytes.TrimSpace(r.Attrs); len(a) == 0 || a[0] != '{' {
+		return "", "", errAttrs
+	}
+	return tenant, r.Metadata.DeviceID, nil
+}

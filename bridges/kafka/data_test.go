@@ -1,0 +1,177 @@
+package kafka_test
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/bridges/kafka"
+	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/eventstore/eventstoretest"
+)
+
+// waitDataConsumer waits until the bridge's DATA consumer exists: it
+// starts at the stream's end, so readings published before are not sent.
+func waitDataConsumer(tb testing.TB, store *eventstore.Store, name string) {
+	tb.Helper()
+	waitFor(tb, func() bool {
+		_, err := store.JetStream().Consumer(context.Background(), store.DataStream(), name)
+		return err == nil
+	})
+}
+
+// publishReading publishes a reading to DATA as an agent does.
+func publishReading(tb testing.TB, store *eventstore.Store, tenant, device, payload, msgID string) uint64 {
+	tb.Helper()
+	m := nats.NewMsg(store.DataSubject(tenant, device))
+	m.Data = []byte(payload)
+	if msgID != "" {
+		m.Header.Set(jetstream.MsgIDHeader, msgID)
+	}
+	ack, err := store.JetStream().PublishMsg(context.Background(), m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ack.Sequence
+}
+
+// TestDataOut: a DATA reading reaches <tenant>.device-data as it is, keyed
+// by device, with its DATA sequence and message id in headers.
+func TestDataOut(t *testing.T) {
+	store := eventstoretest.Open(t)
+	brokers := newKafka(t).ListenAddrs()
+	startBridge(t, store, brokers)
+	waitDataConsumer(t, store, "kafka-bridge-data")
+	const reading = `{"metadata":{"deviceid":"c6ea4b","tenant":"admin","timestamp":1528226137452},"attrs":{"humidity":60,"temperature":23}}`
+	seq := publishReading(t, store, "admin", "c6ea4b", reading, "mqtt-1")
+	seq2 := publishReading(t, store, "admin", "c6ea4b", reading, "")
+	recs := readN(t, brokers, "admin.device-data", 2, 10*time.Second)
+	for i, want := range []struct {
+		seq uint64
+		id  string
+	}{{seq, "mqtt-1"}, {seq2, "data:" + strconv.FormatUint(seq2, 10)}} {
+		m := recs[i]
+		if string(m.Value) != reading || string(m.Key) != "c6ea4b" || header(m, kafka.HeaderSeq) != strconv.FormatUint(want.seq, 10) || header(m, kafka.HeaderMsgID) != want.id {
+			t.Errorf("record %d = %s key %q seq %q id %q; want the reading, key c6ea4b, seq %d, id %s", i, m.Value, m.Key, header(m, kafka.HeaderSeq), header(m, kafka.HeaderMsgID), want.seq, want.id)
+		}
+	}
+}
+
+// produce writes records (value by value) to topic with kafka-go, as a
+// legacy agent would.
+func produce(tb testing.TB, brokers []string, topic string, values ...string) {
+	tb.Helper()
+	w := &kafkago.Writer{Addr: kafkago.TCP(brokers...), RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	msgs := make([]kafkago.Message, len(values))
+	for i, v := range values {
+		msgs[i] = kafkago.Message{Topic: topic, Key: []byte("k"), Value: []byte(v)}
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// dataMsgs returns what DATA holds for tenant/device.
+func dataMsgs(tb testing.TB, store *eventstore.Store, tenant, device string) []*jetstream.RawStreamMsg {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.JetStream().Stream(ctx, store.DataStream())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	subj := store.DataSubject(tenant, device)
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err == nil && m.Subject == subj {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// lastOffset is the next offset of topic's partition 0 (its record count).
+func lastOffset(tb testing.TB, brokers []string, topic string) int64 {
+	tb.Helper()
+	c, err := kafkago.DialLeader(context.Background(), "tcp", brokers[0], topic, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+	off, err := c.ReadLastOffset()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return off
+}
+
+func reading(tenant, device string) string {
+	return `{"metadata":{"deviceid":"` + device + `","tenant":"` + tenant + `","timestamp":1528226137452,"protocol":"lwm2m"},"attrs":{"temperature":23}}`
+}
+
+// TestDataIn: what an agent produces on <tenant>.device-data lands in DATA
+// (bad records skipped without blocking the partition), for a tenant known
+// at start and for one created later, and is not echoed back to Kafka; a
+// second reading of the same records (offsets lost) stores nothing twice.
+func TestDataIn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	store := eventstoretest.Open(t)
+	brokers := newKafka(t).ListenAddrs()
+	appendEvent(t, store, dojot.EventTenantCreated, "acme", dojot.KindTenant, "acme", dojot.TenantCreated{Tenant: "acme"})
+	b, stop := runBridge(t, store, kafka.Options{Brokers: brokers})
+	waitFor(t, func() bool { return slices.Contains(b.Status().In.Topics, "acme.device-data") })
+
+	bad := []string{
+		`not json`,
+		`[1,2]`,
+		`{"metadata":{"deviceid":"d1","tenant":"other"},"attrs":{}}`,
+		`{"metadata":{"deviceid":"d.1","tenant":"acme"},"attrs":{}}`,
+		`{"metadata":{"deviceid":7,"tenant":"acme"},"attrs":{}}`,
+		`{"metadata":{"deviceid":"d1","tenant":"acme"},"attrs":[1]}`,
+	}
+	produce(t, brokers, "acme.device-data", append(bad, reading("acme", "d1"))...)
+	waitFor(t, func() bool { return len(dataMsgs(t, store, "acme", "d1")) == 1 })
+	got := dataMsgs(t, store, "acme", "d1")[0]
+	if string(got.Data) != reading("acme", "d1") || got.Header.Get(kafka.OriginHeader) != kafka.OriginKafka || got.Header.Get(jetstream.MsgIDHeader) != "kafka:acme.device-data:0:6" {
+		t.Errorf("DATA message = %s headers %v; want the record as produced, origin kafka, msg id kafka:acme.device-data:0:6", got.Data, got.Header)
+	}
+	if st := b.Status().In; st.Skipped != uint64(len(bad)) || st.Appended != 1 {
+		t.Errorf("In = %+v; want %d skipped, 1 appended", st, len(bad))
+	}
+
+	// Not echoed: once the DATA direction went past it, the topic still
+	// holds only what was produced.
+	waitFor(t, func() bool { return b.Status().Data.Acked >= got.Sequence })
+	if n := lastOffset(t, brokers, "acme.device-data"); n != int64(len(bad)+1) {
+		t.Errorf("acme.device-data holds %d records, want %d (no echo)", n, len(bad)+1)
+	}
+
+	// A tenant created later is read at once.
+	appendEvent(t, store, dojot.EventTenantCreated, "beta", dojot.KindTenant, "beta", dojot.TenantCreated{Tenant: "beta"})
+	waitFor(t, func() bool { return slices.Contains(b.Status().In.Topics, "beta.device-data") })
+	produce(t, brokers, "beta.device-data", reading("beta", "b7"))
+	waitFor(t, func() bool { return len(dataMsgs(t, store, "beta", "b7")) == 1 })
+
+	// Offsets lost (another group reads everything again): the message
+	// ids make JetStream drop every re-append.
+	stop()
+	b2, _ := runBridge(t, store, kafka.Options{Brokers: brokers, GroupID: "other", Consumer: "other"})
+	waitFor(t, func() bool { return b2.Status().In.Appended == 2 })
+	if a, b := len(dataMsgs(t, store, "acme", "d1")), len(dataMsgs(t, store, "beta", "b7")); a != 1 || b != 1 {
+		t.Errorf("after a second reading DATA holds %d and %d readings, want 1 and 1", a, b)
+	}
+}

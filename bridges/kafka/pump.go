@@ -1,0 +1,358 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/dojot-es/dojot/eventstore"
+)
+
+// pump moves one JetStream stream to Kafka: a durable pull consumer
+// (AckPolicy all, one pinned client), read strictly in sequence order, in
+// batches; a batch's records are written with acks=all and the batch is
+// acknowledged to JetStream only after Kafka acknowledged all of them.
+// While Kafka fails it holds the batch and retries with backoff. The EVENTS
+// and DATA directions are two pumps that differ only in their hooks.
+type pump struct {
+	opts     *Options
+	store    *eventstore.Store
+	stream   string
+	durable  string
+	desc     string
+	deliver0 jetstream.DeliverPolicy
+	// gaps: messages may be gone from the stream (DATA expires by age and
+	// size), so the first message after a (re)start or reset is taken as
+	// the next one, whatever its sequence.
+	gaps bool
+	// catchUp, if set, is called with the ack floor before delivering
+	// (the EVENTS view replays up to it).
+	catchUp func(ctx context.Context, floor uint64) error
+	// records maps one message (sequence seq) to its Kafka records.
+	records func(ctx context.Context, m jetstream.Msg, seq uint64) []kafkago.Message
+	// starting, if set, runs before the topics wanted at start are
+	// created; delivered after they were and after each batch reached Kafka.
+	starting, delivered func()
+
+	w      *kafkago.Writer
+	client *kafkago.Client
+	log    *slog.Logger
+	topics map[string]bool // created (or found) already; pump goroutine only
+
+	mu        sync.Mutex
+	status    Status
+	lastLog   time.Time
+	attempts  int
+	expected  uint64 // next sequence to bridge
+	anyNext   bool   // gaps: the next message is taken whatever its sequence
+	consumer  jetstream.Consumer
+	canReset  bool
+	resetWarn bool
+}
+
+func newPump(opts *Options, store *eventstore.Store, stream, durable, desc string) *pump {
+	addr := kafkago.TCP(opts.Brokers...)
+	p := &pump{
+		opts:    opts,
+		store:   store,
+		stream:  stream,
+		durable: durable,
+		desc:    desc,
+		log:     opts.Logger.With("component", "kafka-bridge", "stream", stream),
+		w: &kafkago.Writer{
+			Addr:         addr,
+			RequiredAcks: kafkago.RequireAll,
+			Balancer:     &kafkago.Hash{},
+			BatchSize:    opts.Batch,
+			BatchBytes:   16 << 20,
+			BatchTimeout: 2 * time.Millisecond,
+			MaxAttempts:  1, // the pump retries the whole batch itself
+			WriteTimeout: 10 * time.Second,
+			ReadTimeout:  10 * time.Second,
+		},
+		client:   &kafkago.Client{Addr: addr, Timeout: 10 * time.Second},
+		topics:   make(map[string]bool),
+		canReset: true,
+	}
+	p.status.KafkaOK = true
+	return p
+}
+
+func (p *pump) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status
+}
+
+func (p *pump) Close() error { return p.w.Close() }
+
+// Run pumps until ctx is done. NATS or Kafka failures are retried.
+func (p *pump) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := p.run(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		p.log.Warn("kafka bridge: restarting", "err", err)
+		sleep(ctx, time.Second)
+	}
+}
+
+func (p *pump) run(ctx context.Context) error {
+	js := p.store.JetStream()
+	cons, err := js.CreateOrUpdateConsumer(ctx, p.stream, jetstream.ConsumerConfig{
+		Durable:        p.durable,
+		Description:    p.desc,
+		DeliverPolicy:  p.deliver0,
+		AckPolicy:      jetstream.AckAllPolicy,
+		AckWait:        p.opts.AckWait,
+		MaxAckPending:  4 * p.opts.Batch,
+		MaxDeliver:     -1,
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{priorityGroup},
+		PinnedTTL:      p.opts.PinnedTTL,
+	})
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", p.durable, err)
+	}
+	p.consumer = cons
+	if err := p.resync(ctx, false); err != nil {
+		return err
+	}
+	if p.starting != nil {
+		p.starting()
+	}
+	if err := p.deliver(ctx, nil, nil); err != nil { // topics up front
+		return err
+	}
+	if p.delivered != nil {
+		p.delivered()
+	}
+	p.log.Info("kafka bridge started", "brokers", p.opts.Brokers, "consumer", p.durable, "from_seq", p.expected)
+	for ctx.Err() == nil {
+		if err := p.step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resync brings the hooks up to the consumer's ack floor (what was
+// delivered before, by this process, a crashed one or another instance)
+// and, if anything after it is outstanding (or force), resets the consumer
+// to deliver again from ack floor + 1, so that no message overtakes another.
+func (p *pump) resync(ctx context.Context, force bool) error {
+	info, err := p.consumer.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer info: %w", err)
+	}
+	floor := info.AckFloor.Stream
+	if p.catchUp != nil {
+		if err := p.catchUp(ctx, floor); err != nil {
+			return err
+		}
+	}
+	p.expected = floor + 1
+	p.anyNext = p.gaps && !force && info.NumAckPending == 0
+	p.setAcked(floor, info.NumPending+uint64(info.NumAckPending))
+	if (force || info.NumAckPending > 0) && p.canReset {
+		_, err := p.store.JetStream().ResetConsumer(ctx, p.stream, p.durable)
+		if err != nil {
+			// Without reset (nats-server < 2.14) the pump waits for the
+			// server to redeliver after AckWait: slower, still in order.
+			if !p.resetWarn {
+				p.log.Warn("kafka bridge: consumer reset failed; waiting for redelivery instead", "err", err)
+				p.resetWarn = true
+			}
+		} else {
+			p.anyNext = p.gaps
+		}
+	}
+	return nil
+}
+
+// step reads one batch, writes its records and acknowledges it.
+func (p *pump) step(ctx context.Context) error {
+	batch, err := p.consumer.Fetch(p.opts.Batch,
+		jetstream.FetchMaxWait(time.Second),
+		jetstream.FetchPriorityGroup(priorityGroup))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("fetch: %w", err)
+	}
+	var (
+		recs    []kafkago.Message
+		last    jetstream.Msg // the last message to acknowledge (AckAll)
+		pending uint64
+		gap     bool
+	)
+	for m := range batch.Messages() {
+		if gap {
+			continue // drain: all of it is delivered again after the reset
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			p.log.Error("kafka bridge: message without metadata", "err", err)
+			continue
+		}
+		seq := md.Sequence.Stream
+		if p.anyNext && seq > p.expected {
+			p.expected, p.anyNext = seq, false
+		}
+		switch {
+		case seq < p.expected: // redelivered, already in Kafka
+			last = m
+			continue
+		case seq > p.expected: // an earlier message is still outstanding
+			gap = true
+			continue
+		}
+		p.expected++
+		p.anyNext = false
+		last, pending = m, md.NumPending
+		recs = append(recs, p.records(ctx, m, seq)...)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		p.log.Debug("kafka bridge: fetch", "err", err)
+	}
+	if len(recs) > 0 {
+		if err := p.deliver(ctx, recs, last); err != nil {
+			return nil // ctx done
+		}
+		if p.delivered != nil {
+			p.delivered()
+		}
+	}
+	if last != nil {
+		md, _ := last.Metadata()
+		if err := last.DoubleAck(ctx); err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("kafka bridge: ack failed; the batch will be delivered again", "seq", md.Sequence.Stream, "err", err)
+			}
+		} else if md.Sequence.Stream >= p.Status().Acked {
+			p.setAcked(md.Sequence.Stream, pending)
+		}
+	}
+	if gap {
+		sleep(ctx, 100*time.Millisecond)
+		return p.resync(ctx, true)
+	}
+	if last == nil && batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
+		sleep(ctx, 200*time.Millisecond) // e.g. another instance is pinned
+	}
+	return nil
+}
+
+func (p *pump) setAcked(seq, lag uint64) {
+	p.mu.Lock()
+	p.status.Acked, p.status.Lag = seq, lag
+	p.mu.Unlock()
+}
+
+// deliver creates the topics still wanted and writes recs, retrying with
+// backoff until Kafka took them all or ctx is done. last, if any, is kept
+// in progress meanwhile, so the server does not redeliver it.
+func (p *pump) deliver(ctx context.Context, recs []kafkago.Message, last jetstream.Msg) error {
+	for _, r := range recs {
+		p.wantTopic(r.Topic)
+	}
+	backoff := p.opts.RetryMin
+	for {
+		err := p.createTopics(ctx)
+		if err == nil && len(recs) > 0 {
+			err = p.w.WriteMessages(ctx, recs...)
+		}
+		if err == nil {
+			p.kafkaOK()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.kafkaFailed(err)
+		if last != nil {
+			_ = last.InProgress()
+		}
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, p.opts.RetryMax)
+	}
+}
+
+func (p *pump) wantTopic(t string) {
+	if _, ok := p.topics[t]; !ok {
+		p.topics[t] = false
+	}
+}
+
+// createTopics creates every wanted topic not created yet; one that exists
+// already is fine.
+func (p *pump) createTopics(ctx context.Context) error {
+	var req kafkago.CreateTopicsRequest
+	for t, done := range p.topics {
+		if !done {
+			req.Topics = append(req.Topics, kafkago.TopicConfig{Topic: t, NumPartitions: p.opts.Partitions, ReplicationFactor: p.opts.Replication})
+		}
+	}
+	if len(req.Topics) == 0 {
+		return nil
+	}
+	resp, err := p.client.CreateTopics(ctx, &req)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	var errs []error
+	for _, tc := range req.Topics {
+		if err := resp.Errors[tc.Topic]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", tc.Topic, err))
+			continue
+		}
+		p.topics[tc.Topic] = true
+	}
+	return errors.Join(errs...)
+}
+
+func (p *pump) kafkaFailed(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	p.attempts++
+	if p.status.KafkaOK {
+		p.status.KafkaOK, p.status.Since = false, now
+		p.lastLog = now
+		p.status.LastError = err.Error()
+		p.log.Error("kafka bridge: kafka unavailable; holding events until it is back", "brokers", p.opts.Brokers, "from_seq", p.status.Acked+1, "err", err)
+		return
+	}
+	p.status.LastError = err.Error()
+	if now.Sub(p.lastLog) >= outageLogEvery {
+		p.lastLog = now
+		p.log.Error("kafka bridge: kafka still unavailable", "for", now.Sub(p.status.Since).Round(time.Second).String(), "attempts", p.attempts, "lag", p.status.Lag, "err", err)
+	}
+}
+
+func (p *pump) kafkaOK() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.status.KafkaOK {
+		p.log.Info("kafka bridge: kafka is back; catching up", "after", time.Since(p.status.Since).Round(time.Millisecond).String(), "attempts", p.attempts)
+		p.status.KafkaOK, p.status.Since, p.status.LastError = true, time.Time{}, ""
+	}
+	p.attempts = 0
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
