@@ -2,9 +2,13 @@ package kafka
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/dojot-es/dojot"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 func FuzzParseReading(f *testing.F) {
@@ -20,4 +24,19 @@ func FuzzParseReading(f *testing.F) {
 			t.Errorf("parseReading(%q, %s) = %q, %q: accepted an unsafe record", topic, value, tenant, device)
 		}
 	})
+}
+
+func TestShortError(t *testing.T) {
+	we := make(kafkago.WriteErrors, 600)
+	for i := range we {
+		we[i] = errors.New("write tcp 127.0.0.1:1->127.0.0.1:2: broken pipe")
+	}
+	got := shortError(fmt.Errorf("write: %w", we)).Error()
+	if want := "600 of 600 records failed, first: write tcp 127.0.0.1:1->127.0.0.1:2: broken pipe"; got != want {
+		t.Errorf("shortError = %q; want %q", got, want)
+	}
+	long := errors.New(strings.Repeat("x", 5000))
+	if got := shortError(long).Error(); len(got) > 520 {
+		t.Errorf("shortError of 5000 bytes = %d bytes", len(got))
+	}
 }

@@ -319,7 +319,26 @@ func (p *pump) createTopics(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// shortError is err in a few hundred bytes: kafka-go's WriteErrors repeat
+// one message per record (600 records: tens of KB of "broken pipe"), which
+// would flood the log and /healthz.
+func shortError(err error) error {
+	var we kafkago.WriteErrors
+	if errors.As(err, &we) {
+		for _, e := range we {
+			if e != nil {
+				return fmt.Errorf("%d of %d records failed, first: %w", we.Count(), len(we), e)
+			}
+		}
+	}
+	if s := err.Error(); len(s) > 512 {
+		return errors.New(s[:512] + "...")
+	}
+	return err
+}
+
 func (p *pump) kafkaFailed(err error) {
+	err = shortError(err)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
