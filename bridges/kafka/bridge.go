@@ -47,6 +47,11 @@ type Options struct {
 	// fails (default 200 ms and 10 s).
 	RetryMin, RetryMax time.Duration
 	Logger             *slog.Logger
+	// DevicesTopic also writes the device records to
+	// <tenant>.dojot.device-manager.devices, the name dojot's architecture
+	// page uses, for consumers configured with it (default off: dojot's
+	// services use the singular).
+	DevicesTopic bool
 }
 
 func (o *Options) setDefaults() {
@@ -144,8 +149,7 @@ func New(store *eventstore.Store, opts Options) (*Bridge, error) {
 	b.events.starting = func() {
 		b.tenantEvent = true // signal once the topics exist
 		for _, t := range b.tenants() {
-			b.events.wantTopic(deviceTopic(t))
-			b.events.wantTopic(dataTopic(t))
+			b.wantTenantTopics(t)
 		}
 		b.events.wantTopic(tenancyTopic)
 	}
@@ -237,4 +241,15 @@ func (b *Bridge) eventRecords(ctx context.Context, m jetstream.Msg, seq uint64) 
 		b.log.Error("kafka bridge: view refused event", "seq", seq, "type", ev.Type, "err", err)
 	}
 	return b.records(ev)
+}
+
+// wantTenantTopics asks for a tenant's topics: as dojot's data-broker,
+// they exist for the tenant's consumers and agents before anything is
+// written.
+func (b *Bridge) wantTenantTopics(tenant string) {
+	b.events.wantTopic(deviceTopic(tenant))
+	b.events.wantTopic(dataTopic(tenant))
+	if b.opts.DevicesTopic {
+		b.events.wantTopic(devicesTopic(tenant))
+	}
 }

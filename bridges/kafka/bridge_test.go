@@ -338,3 +338,18 @@ func waitFor(tb testing.TB, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestDevicesTopic: with DevicesTopic, the device records are also on the
+// plural topic, the same records; without it, that topic gets nothing.
+func TestDevicesTopic(t *testing.T) {
+	store := eventstoretest.Open(t)
+	brokers := newKafka(t).ListenAddrs()
+	runBridge(t, store, kafka.Options{Brokers: brokers, DevicesTopic: true})
+	appendEvent(t, store, dojot.EventDeviceCreated, "admin", dojot.KindDevice, "d1", dojot.DeviceCreated{Device: dojot.Device{ID: "d1", Label: "l", Created: t0, Templates: []int{}}})
+	one := readN(t, brokers, "admin.dojot.device-manager.device", 1, 10*time.Second)
+	many := readN(t, brokers, "admin.dojot.device-manager.devices", 1, 10*time.Second)
+	if string(one[0].Value) != string(many[0].Value) || string(one[0].Key) != string(many[0].Key) ||
+		header(one[0], kafka.HeaderEventID) != header(many[0], kafka.HeaderEventID) {
+		t.Errorf("plural topic record %s (key %s); want the singular's %s (key %s)", many[0].Value, many[0].Key, one[0].Value, one[0].Key)
+	}
+}

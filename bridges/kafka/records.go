@@ -17,6 +17,10 @@ const (
 
 func deviceTopic(tenant string) string { return tenant + "." + deviceSubject }
 
+// devicesTopic is the device topic under the name dojot's architecture page
+// gives it (plural), written too with Options.DevicesTopic.
+func devicesTopic(tenant string) string { return deviceTopic(tenant) + "s" }
+
 // dataSubject is the IoT agents' subject: <tenant>.device-data.
 const dataSubject = "device-data"
 
@@ -160,13 +164,20 @@ func (b *Bridge) records(ev dojot.Event) []kafkago.Message {
 		typ := "CREATE"
 		// As dojot's data-broker: ready for the tenant's consumers and
 		// agents; the inbound reader follows once they exist.
-		b.events.wantTopic(deviceTopic(p.Tenant))
-		b.events.wantTopic(dataTopic(p.Tenant))
+		b.wantTenantTopics(p.Tenant)
 		b.tenantEvent = true
 		if ev.Type == dojot.EventTenantDeleted {
 			typ = "DELETE"
 		}
 		add(tenancyTopic, p.Tenant, tenancyMessage{Type: typ, Tenant: p.Tenant})
+	}
+	if b.opts.DevicesTopic {
+		for _, m := range out {
+			if m.Topic == deviceTopic(ev.Tenant) {
+				m.Topic = devicesTopic(ev.Tenant)
+				out = append(out, m)
+			}
+		}
 	}
 	return out
 }

@@ -40,6 +40,7 @@ type Config struct {
 	KafkaBrokers      string
 	KafkaPartitions   int
 	KafkaReplication  int
+	KafkaDevicesTopic bool
 	KafkaEmbeddedAddr string
 
 	// Only for `dojot replay`.
@@ -76,6 +77,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	// One partition, as dojot's data-broker created its topics: a tenant's
 	// device events keep one total order, which some legacy consumers assume.
 	fs.IntVar(&c.KafkaPartitions, "kafka-partitions", 1, "partitions of each Kafka topic the platform creates (order holds per device whatever the number)")
+	fs.BoolVar(&c.KafkaDevicesTopic, "kafka-devices-topic", false, "also write device events to <tenant>.dojot.device-manager.devices (the plural of dojot's architecture page; dojot's services read the singular)")
 	fs.IntVar(&c.KafkaReplication, "kafka-replication", 1, "replication factor of each Kafka topic the platform creates (3 on a 3-broker cluster)")
 	fs.StringVar(&c.KafkaEmbeddedAddr, "kafka-embedded-addr", "", "development aid: run an in-process Kafka-protocol server on this host:port (records kept in the data dir) and bridge to it; not a production broker")
 	if c.sub == "replay" {

@@ -43,6 +43,8 @@ func startBridge(store *eventstore.Store, cfg *Config, brokers []string, log *sl
 		Partitions:  cfg.KafkaPartitions,
 		Replication: cfg.KafkaReplication,
 		Logger:      log,
+		// The plural name of dojot's architecture page, on request.
+		DevicesTopic: cfg.KafkaDevicesTopic,
 	})
 	if err != nil {
 		return nil, nil, err
