@@ -251,6 +251,19 @@ func (p *pump) step(ctx context.Context) error {
 	return nil
 }
 
+// refreshLag reads the backlog from the consumer while Kafka is down:
+// otherwise Status would show the lag of the last batch read, however many
+// events have come since.
+func (p *pump) refreshLag(ctx context.Context) {
+	info, err := p.consumer.Info(ctx)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	p.status.Lag = info.NumPending + uint64(info.NumAckPending)
+	p.mu.Unlock()
+}
+
 func (p *pump) setAcked(seq, lag uint64) {
 	p.mu.Lock()
 	p.status.Acked, p.status.Lag = seq, lag
@@ -281,6 +294,7 @@ func (p *pump) deliver(ctx context.Context, recs []kafkago.Message, last jetstre
 		if last != nil {
 			_ = last.InProgress()
 		}
+		p.refreshLag(ctx)
 		sleep(ctx, backoff)
 		backoff = min(2*backoff, p.opts.RetryMax)
 	}
