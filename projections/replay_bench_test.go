@@ -3,21 +3,17 @@ package projections_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/eventstore/eventstoretest"
 	"github.com/dojot-es/dojot/projections"
 	"github.com/dojot-es/dojot/projections/memory"
+	"github.com/dojot-es/dojot/projections/viewtest"
 )
 
 // replayLog fills a fresh store with one template and n device.created
@@ -27,45 +23,14 @@ func replayLog(b *testing.B, n int) *eventstore.Store {
 	b.Helper()
 	store := eventstoretest.Open(b)
 	ctx := b.Context()
-	at := time.Date(2025, 3, 1, 10, 0, 0, 123456000, time.UTC)
-	tpl := dojot.Template{ID: 1, Label: "bench", Created: at, Attrs: []dojot.Attr{
-		{ID: 1, Label: "temperature", Type: "dynamic", ValueType: "float", Created: at},
-	}}
-	ev, err := dojot.NewEvent(dojot.EventTemplateCreated, "admin", dojot.KindTemplate, "1", at, dojot.TemplateCreated{Template: tpl})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ev.Version, ev.Actor = 1, "admin"
-	if _, err := store.Append(ctx, ev); err != nil {
-		b.Fatal(err)
-	}
-	rnd := rand.New(rand.NewPCG(1, 2))
-	taken := make(map[string]bool, n)
-	width := len(strconv.Itoa(n))
-	evs := make([]dojot.Event, 0, 10_000)
-	flush := func() {
-		if _, errs := store.AppendBatch(ctx, evs); errors.Join(errs...) != nil {
+	evs := viewtest.DeviceLog(b, n)
+	for len(evs) > 0 {
+		k := min(len(evs), 10_000)
+		if _, errs := store.AppendBatch(ctx, evs[:k]); errors.Join(errs...) != nil {
 			b.Fatal(errors.Join(errs...))
 		}
-		evs = evs[:0]
+		evs = evs[k:]
 	}
-	for i := range n {
-		id := fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
-		for taken[id] {
-			id = fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
-		}
-		taken[id] = true
-		d := dojot.Device{ID: id, Label: fmt.Sprintf("r_%0*d", width, i), Created: at, Templates: []int{1}}
-		ev, err := dojot.NewEvent(dojot.EventDeviceCreated, "admin", dojot.KindDevice, id, at, dojot.DeviceCreated{Device: d})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ev.Version, ev.Actor = 1, "admin"
-		if evs = append(evs, ev); len(evs) == cap(evs) {
-			flush()
-		}
-	}
-	flush()
 	return store
 }
 
@@ -87,13 +52,7 @@ func BenchmarkReplayMemoryPaced(b *testing.B) {
 }
 
 func replayMemory(b *testing.B) {
-	n := 200_000
-	if s := os.Getenv("DOJOT_BENCH_EVENTS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatal(err)
-		}
-	}
+	n := viewtest.BenchEvents(b, 200_000)
 	store := replayLog(b, n)
 	total := n + 1
 	var base time.Duration

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -14,42 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/projections/viewtest"
 )
-
-// benchLog is one template and n device.created events shaped as POST
-// /device?count= makes them (random 5-6 hex digit ids, numbered labels,
-// one template), as the Postgres benchmark makes them: sequences 1..n+1.
-func benchLog(b *testing.B, n int) []dojot.Event {
-	b.Helper()
-	at := time.Date(2025, 3, 1, 10, 0, 0, 123456000, time.UTC)
-	tpl := dojot.Template{ID: 1, Label: "bench", Created: at, Attrs: []dojot.Attr{
-		{ID: 1, Label: "temperature", Type: "dynamic", ValueType: "float", Created: at},
-	}}
-	ev, err := dojot.NewEvent(dojot.EventTemplateCreated, "admin", dojot.KindTemplate, "1", at, dojot.TemplateCreated{Template: tpl})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ev.Version, ev.Actor, ev.Seq = 1, "admin", 1
-	evs := []dojot.Event{ev}
-	rnd := rand.New(rand.NewPCG(1, 2))
-	taken := make(map[string]bool, n)
-	width := len(strconv.Itoa(n))
-	for i := range n {
-		id := fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
-		for taken[id] {
-			id = fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
-		}
-		taken[id] = true
-		d := dojot.Device{ID: id, Label: fmt.Sprintf("r_%0*d", width, i), Created: at, Templates: []int{1}}
-		ev, err := dojot.NewEvent(dojot.EventDeviceCreated, "admin", dojot.KindDevice, id, at, dojot.DeviceCreated{Device: d})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ev.Version, ev.Actor, ev.Seq = 1, "admin", uint64(i+2)
-		evs = append(evs, ev)
-	}
-	return evs
-}
 
 // BenchmarkRebuildMongo is a rebuild: one op makes a fresh generation
 // (Build), applies the whole log to it in batches of 256 (the Runner's
@@ -60,14 +23,8 @@ func benchLog(b *testing.B, n int) []dojot.Event {
 // of devices (default 20,000). Against FerretDB (the tests' server) the
 // figures say nothing about MongoDB.
 func BenchmarkRebuildMongo(b *testing.B) {
-	n := 20_000
-	if s := os.Getenv("DOJOT_BENCH_EVENTS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	evs := benchLog(b, n)
+	n := viewtest.BenchEvents(b, 20_000)
+	evs := viewtest.DeviceLog(b, n)
 	v := open(b, "", Options{})
 	ctx := context.Background()
 	var base time.Duration

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -15,54 +13,8 @@ import (
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/projections/postgres"
 	"github.com/dojot-es/dojot/projections/postgres/pgtest"
+	"github.com/dojot-es/dojot/projections/viewtest"
 )
-
-// benchLog is one template and n device.created events shaped as POST
-// /device?count= makes them (random 5-6 hex digit ids, numbered labels,
-// one template), as projections' replayLog stores them, but in memory:
-// sequences 1..n+1.
-func benchLog(b *testing.B, n int) []dojot.Event {
-	b.Helper()
-	at := time.Date(2025, 3, 1, 10, 0, 0, 123456000, time.UTC)
-	tpl := dojot.Template{ID: 1, Label: "bench", Created: at, Attrs: []dojot.Attr{
-		{ID: 1, Label: "temperature", Type: "dynamic", ValueType: "float", Created: at},
-	}}
-	ev, err := dojot.NewEvent(dojot.EventTemplateCreated, "admin", dojot.KindTemplate, "1", at, dojot.TemplateCreated{Template: tpl})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ev.Version, ev.Actor, ev.Seq = 1, "admin", 1
-	evs := []dojot.Event{ev}
-	rnd := rand.New(rand.NewPCG(1, 2))
-	taken := make(map[string]bool, n)
-	width := len(strconv.Itoa(n))
-	for i := range n {
-		id := fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
-		for taken[id] {
-			id = fmt.Sprintf("%05x", rnd.Uint32N(1<<24))
-		}
-		taken[id] = true
-		d := dojot.Device{ID: id, Label: fmt.Sprintf("r_%0*d", width, i), Created: at, Templates: []int{1}}
-		ev, err := dojot.NewEvent(dojot.EventDeviceCreated, "admin", dojot.KindDevice, id, at, dojot.DeviceCreated{Device: d})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ev.Version, ev.Actor, ev.Seq = 1, "admin", uint64(i+2)
-		evs = append(evs, ev)
-	}
-	return evs
-}
-
-func benchEvents(b *testing.B, def int) int {
-	if s := os.Getenv("DOJOT_BENCH_EVENTS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return n
-	}
-	return def
-}
 
 // BenchmarkRebuildPostgres is a rebuild: one op makes a fresh generation
 // (Build), applies the whole log to it in batches of 256 (the Runner's
@@ -72,8 +24,8 @@ func benchEvents(b *testing.B, def int) int {
 // one COPY per table in one transaction: the fastest way to put the rows
 // there. DOJOT_BENCH_EVENTS sets the number of devices (default 200,000).
 func BenchmarkRebuildPostgres(b *testing.B) {
-	n := benchEvents(b, 200_000)
-	evs := benchLog(b, n)
+	n := viewtest.BenchEvents(b, 200_000)
+	evs := viewtest.DeviceLog(b, n)
 	url := pgtest.URL(b)
 	v := openURL(b, url, "")
 	ctx := context.Background()
@@ -175,11 +127,11 @@ CREATE INDEX device_template_template ON raw.device_template (tenant, template_i
 	return time.Since(start)
 }
 
-// readBench is a served view holding the devices of benchLog(n), and
+// readBench is a served view holding the devices of viewtest.DeviceLog(n), and
 // their ids.
 func readBench(b *testing.B, n int) (*postgres.View, []string, string) {
 	b.Helper()
-	evs := benchLog(b, n)
+	evs := viewtest.DeviceLog(b, n)
 	url := pgtest.URL(b)
 	v := openURL(b, url, "")
 	for i := 0; i < len(evs); i += 256 {
@@ -215,7 +167,7 @@ func nsPerOp(n int, f func(i int)) float64 {
 // devices; the baseline, on the same server, is a bare primary-key SELECT
 // of the device row through the same pool settings.
 func BenchmarkGetDevicePostgres(b *testing.B) {
-	v, ids, url := readBench(b, benchEvents(b, 10_000))
+	v, ids, url := readBench(b, viewtest.BenchEvents(b, 10_000))
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -246,7 +198,7 @@ func BenchmarkGetDevicePostgres(b *testing.B) {
 // numbers spread over the 10,000 devices); the baseline is a bare SELECT
 // of the same page of device rows, LIMIT/OFFSET.
 func BenchmarkListDevicesPostgres(b *testing.B) {
-	n := benchEvents(b, 10_000)
+	n := viewtest.BenchEvents(b, 10_000)
 	v, _, url := readBench(b, n)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
