@@ -1,0 +1,43 @@
+package eventstore_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/eventstore/eventstoretest"
+)
+
+func TestAppendData(t *testing.T) {
+	store := eventstoretest.Open(t)
+	ctx := t.Context()
+	payload := []byte(`{"metadata":{"deviceid":"a1998e","tenant":"admin","timestamp":1528226137452},"attrs":{"t":1}}`)
+	seq, err := store.AppendData(ctx, "admin", "a1998e", payload, "")
+	if err != nil || seq == 0 {
+		t.Fatalf("AppendData = %d, %v; want a sequence", seq, err)
+	}
+	m, err := store.JetStream().Stream(ctx, store.DataStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.GetMsg(ctx, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != store.DataSubject("admin", "a1998e") || string(got.Data) != string(payload) {
+		t.Errorf("stored %s %s; want %s %s", got.Subject, got.Data, store.DataSubject("admin", "a1998e"), payload)
+	}
+
+	// The same message id within the duplicate window is stored once.
+	a, err1 := store.AppendData(ctx, "admin", "a1998e", payload, "reading-1")
+	b, err2 := store.AppendData(ctx, "admin", "a1998e", payload, "reading-1")
+	if err1 != nil || err2 != nil || a != b || a != seq+1 {
+		t.Errorf("AppendData twice with one id = %d, %v and %d, %v; want %d twice", a, err1, b, err2, seq+1)
+	}
+
+	for _, bad := range [][2]string{{"admin", "a.b"}, {"", "a1998e"}, {"ad min", "x"}, {"admin", ""}} {
+		if _, err := store.AppendData(ctx, bad[0], bad[1], payload, ""); !errors.Is(err, dojot.ErrInvalid) {
+			t.Errorf("AppendData(%q, %q) = %v; want ErrInvalid", bad[0], bad[1], err)
+		}
+	}
+}
