@@ -1,0 +1,339 @@
+package mqtt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/dojot-es/dojot"
+)
+
+// Appender stores a device reading in the DATA stream and returns once it
+// is stored (eventstore.Store.AppendData).
+type Appender interface {
+	AppendData(ctx context.Context, tenant, deviceID string, payload []byte, msgID string) (uint64, error)
+}
+
+// Devices says whether a device exists in a tenant (the memory view).
+type Devices interface {
+	Device(tenant, id string) (dojot.Device, bool)
+}
+
+// Options configure an Agent. A zero field means its default.
+type Options struct {
+	Store   Appender // required
+	Devices Devices  // required
+	// Insecure lets the username <tenant>:<deviceid> alone identify a
+	// device, with no password (dojot's plain-1883 test mode).
+	Insecure bool
+	// MaxPayload is the largest publish payload accepted, in bytes
+	// (default 256000, the body limit of dojot's HTTP agent).
+	MaxPayload int
+	// Timeout bounds the wait for JetStream to store one reading (default 5s).
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = 256000
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Agent is the embedded MQTT broker.
+type Agent struct {
+	opts    Options
+	log     *slog.Logger
+	srv     *mochi.Server
+	stored  atomic.Uint64
+	refused [numReasons]atomic.Uint64
+}
+
+// A reason a connection, subscription or publish is refused.
+type reason int
+
+const (
+	refusedAuth reason = iota
+	refusedUnknownDevice
+	refusedWill
+	refusedPublishTopic
+	refusedSubscribeTopic
+	refusedNotJSON
+	refusedNotObject
+	refusedTooLarge
+	refusedStoreFailed
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	"auth", "unknown_device", "will", "publish_topic", "subscribe_topic",
+	"not_json", "not_object", "too_large", "store_failed",
+}
+
+// logEvery: a refusal is logged the first time and then once per logEvery
+// of its kind, so a misbehaving device cannot flood the log.
+const logEvery = 1000
+
+// New returns an agent that is not yet serving.
+func New(opts Options) (*Agent, error) {
+	if opts.Store == nil || opts.Devices == nil {
+		return nil, errors.New("mqtt: Options.Store and Options.Devices are required")
+	}
+	opts.setDefaults()
+	caps := mochi.NewDefaultServerCapabilities()
+	// Packets far above MaxPayload are cut off while read (disconnect);
+	// those just above it reach OnPublish, which refuses them with a log.
+	caps.MaximumPacketSize = uint32(min(opts.MaxPayload+64<<10, math.MaxInt32))
+	// The ACL check runs on the topic name before mochi resolves an alias,
+	// so aliases could only ever be refused: do not offer them.
+	caps.TopicAliasMaximum = 0
+	a := &Agent{opts: opts, log: opts.Logger}
+	a.srv = mochi.New(&mochi.Options{
+		Capabilities: caps,
+		Logger:       slog.New(levelHandler{slog.LevelError, opts.Logger.Handler()}).With("component", "mqtt"),
+	})
+	if err := a.srv.AddHook(&hook{a: a}, nil); err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
+	if opts.Insecure {
+		a.log.Warn("mqtt: insecure mode: the username <tenant>:<deviceid> identifies a device with no password; for tests only (-mqtt-insecure)")
+	}
+	return a, nil
+}
+
+// Serve serves MQTT on ln in the background until Close.
+func (a *Agent) Serve(ln net.Listener) error {
+	if err := a.srv.AddListener(listeners.NewNet("mqtt", ln)); err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	return a.srv.Serve()
+}
+
+// Close disconnects every client and stops the listener.
+func (a *Agent) Close() error { return a.srv.Close() }
+
+// Status counts what the agent did since it started.
+type Status struct {
+	Clients int64             `json:"clients"`
+	Stored  uint64            `json:"stored"`
+	Refused map[string]uint64 `json:"refused,omitempty"`
+}
+
+// Status is a snapshot of the counters.
+func (a *Agent) Status() Status {
+	st := Status{Clients: atomic.LoadInt64(&a.srv.Info.ClientsConnected), Stored: a.stored.Load()}
+	for r := range numReasons {
+		if n := a.refused[r].Load(); n > 0 {
+			if st.Refused == nil {
+				st.Refused = map[string]uint64{}
+			}
+			st.Refused[reasonNames[r]] = n
+		}
+	}
+	return st
+}
+
+// refuse counts a refusal and logs it (see logEvery).
+func (a *Agent) refuse(r reason, cl *mochi.Client, msg string, args ...any) {
+	n := a.refused[r].Add(1)
+	if n == 1 || n%logEvery == 0 {
+		args = append(args, "reason", reasonNames[r], "client_id", cl.ID, "username", string(cl.Properties.Username),
+			"remote", cl.Net.Remote, "refused_total", n)
+		a.log.Warn(msg, args...)
+	}
+}
+
+// hook is where mochi asks the agent: who connects, what they may
+// publish and subscribe to, and what a publish becomes.
+type hook struct {
+	mochi.HookBase
+	a *Agent
+}
+
+func (h *hook) ID() string { return "dojot" }
+
+func (h *hook) Provides(b byte) bool {
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnPublish
+}
+
+// identity is the device a connected client is, from its username.
+func identity(cl *mochi.Client) (tenant, device string, ok bool) {
+	return parseIdentity(string(cl.Properties.Username))
+}
+
+func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
+	a := h.a
+	if !a.opts.Insecure {
+		a.refuse(refusedAuth, cl, "mqtt: connection refused: device credentials are not supported yet; only -mqtt-insecure clients can connect")
+		return false
+	}
+	tenant, device, ok := identity(cl)
+	if !ok {
+		a.refuse(refusedAuth, cl, "mqtt: connection refused: the username must be <tenant>:<deviceid>")
+		return false
+	}
+	if _, ok := a.opts.Devices.Device(tenant, device); !ok {
+		a.refuse(refusedUnknownDevice, cl, "mqtt: connection refused: no such device", "tenant", tenant, "device_id", device)
+		return false
+	}
+	// mochi sends a will without asking the ACL or OnPublish: one on
+	// another device's topic would reach that device as if from the
+	// platform.
+	if pk.Connect.WillFlag {
+		if t, err := ParseTopic(pk.Connect.WillTopic); err != nil || t.Tenant != tenant || t.Device != device || t.Kind != KindAttrs {
+			a.refuse(refusedWill, cl, "mqtt: connection refused: a will may only name the device's own attrs topic", "will_topic", pk.Connect.WillTopic)
+			return false
+		}
+	}
+	return true
+}
+
+// OnACLCheck: a device publishes only to its own attrs topic and
+// subscribes only to its own config topic (either form).
+func (h *hook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
+	kind, r := KindConfig, refusedSubscribeTopic
+	if write {
+		kind, r = KindAttrs, refusedPublishTopic
+	}
+	tenant, device, ok := identity(cl)
+	if t, err := ParseTopic(topic); ok && err == nil && t.Tenant == tenant && t.Device == device && t.Kind == kind {
+		return true
+	}
+	h.a.refuse(r, cl, "mqtt: topic refused", "topic", topic, "write", write)
+	return false
+}
+
+// OnPublish stores the reading before mochi acknowledges it: mochi calls
+// this hook from the client's read loop and writes PUBACK (PUBREC for
+// QoS 2) only after it returns (server.go, processPublish, v2.7.9).
+func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	a := h.a
+	pk.FixedHeader.Retain = false // a reading is not kept in the broker
+	pk.Ignore = true              // nor forwarded: nobody may subscribe to attrs
+	t, err := ParseTopic(pk.TopicName)
+	tenant, device, ok := identity(cl)
+	if err != nil || !ok || t.Tenant != tenant || t.Device != device || t.Kind != KindAttrs { // the ACL already said so
+		a.refuse(refusedPublishTopic, cl, "mqtt: topic refused", "topic", pk.TopicName, "write", true)
+		return nack(cl, pk, packets.ErrNotAuthorized)
+	}
+	if len(pk.Payload) > a.opts.MaxPayload {
+		a.refuse(refusedTooLarge, cl, "mqtt: publish refused: payload too large", "topic", pk.TopicName, "bytes", len(pk.Payload), "max", a.opts.MaxPayload)
+		return nack(cl, pk, packets.Code{Code: packets.ErrImplementationSpecificError.Code, Reason: "payload larger than " + strconv.Itoa(a.opts.MaxPayload) + " bytes"})
+	}
+	var attrs map[string]json.RawMessage
+	if err := json.Unmarshal(pk.Payload, &attrs); err != nil || attrs == nil {
+		var syn *json.SyntaxError
+		r, why := refusedNotObject, "payload is not a JSON object"
+		if errors.As(err, &syn) || !json.Valid(pk.Payload) {
+			r, why = refusedNotJSON, "payload is not JSON"
+		}
+		a.refuse(r, cl, "mqtt: publish refused: "+why, "topic", pk.TopicName, "bytes", len(pk.Payload))
+		return nack(cl, pk, packets.Code{Code: packets.ErrPayloadFormatInvalid.Code, Reason: why})
+	}
+	if _, ok := a.opts.Devices.Device(tenant, device); !ok { // removed since it connected
+		a.refuse(refusedUnknownDevice, cl, "mqtt: publish refused: no such device", "tenant", tenant, "device_id", device)
+		return nack(cl, pk, packets.ErrNotAuthorized)
+	}
+	msg := Reading(tenant, device, timestamp(attrs["timestamp"], time.Now()), pk.Payload)
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.Timeout)
+	defer cancel()
+	if _, err := a.opts.Store.AppendData(ctx, tenant, device, msg, ""); err != nil {
+		a.refuse(refusedStoreFailed, cl, "mqtt: publish not stored", "topic", pk.TopicName, "err", err)
+		if pk.FixedHeader.Qos > 0 {
+			// Not acknowledged and disconnected, so the client sends it
+			// again (a negative PUBACK would tell it not to).
+			cl.Stop(packets.ErrServerUnavailable)
+		}
+		return pk, packets.ErrRejectPacket
+	}
+	a.stored.Add(1)
+	return pk, nil
+}
+
+// nack refuses a publish. QoS 0: dropped. MQTT 5: a PUBACK with the
+// reason code. MQTT 3.1.1 has no negative PUBACK: the client is
+// disconnected, and the publish is never acknowledged.
+func nack(cl *mochi.Client, pk packets.Packet, code packets.Code) (packets.Packet, error) {
+	switch {
+	case pk.FixedHeader.Qos == 0:
+		return pk, packets.ErrRejectPacket
+	case cl.Properties.ProtocolVersion == 5:
+		return pk, code
+	}
+	cl.Stop(code)
+	return pk, packets.ErrRejectPacket
+}
+
+// Reading is a device reading in dojot's IoT-agent shape, as the DATA
+// stream holds it: {"metadata":{"deviceid","tenant","timestamp"},"attrs"}.
+// tenant and device must be valid names (they are written unescaped);
+// attrs is a JSON object, kept as the device sent it.
+func Reading(tenant, device string, ts int64, attrs []byte) []byte {
+	b := make([]byte, 0, len(attrs)+len(tenant)+len(device)+80)
+	b = append(b, `{"metadata":{"deviceid":"`...)
+	b = append(b, device...)
+	b = append(b, `","tenant":"`...)
+	b = append(b, tenant...)
+	b = append(b, `","timestamp":`...)
+	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, `},"attrs":`...)
+	b = append(b, attrs...)
+	return append(b, '}')
+}
+
+// timestamp is a reading's time in epoch ms, as dojot's v2k bridge takes
+// it: the payload's own "timestamp" when it is a number (ms) or an RFC 3339
+// string, else now.
+func timestamp(raw json.RawMessage, now time.Time) int64 {
+	if len(raw) > 0 {
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			switch v := v.(type) {
+			case float64:
+				if v >= 0 && v < 1<<53 {
+					return int64(v)
+				}
+			case string:
+				if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+					return t.UnixMilli()
+				}
+			}
+		}
+	}
+	return now.UnixMilli()
+}
+
+// levelHandler drops records below min: mochi logs every connection at
+// info level and every disconnection or refused packet at warning level,
+// which the agent's own log lines already cover.
+type levelHandler struct {
+	min slog.Level
+	slog.Handler
+}
+
+func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+func (h levelHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelHandler{h.min, h.Handler.WithAttrs(a)}
+}
+func (h levelHandler) WithGroup(n string) slog.Handler {
+	return levelHandler{h.min, h.Handler.WithGroup(n)}
+}

@@ -1,0 +1,47 @@
+// Package mqtt is dojot's MQTT agent: an MQTT 3.1.1/5 broker (mochi-mqtt)
+// embedded in the binary. Devices publish JSON attrs on their own topic,
+// <tenant>:<deviceid>/attrs, or the legacy /<tenant>/<deviceid>/attrs; each
+// reading is stored in the DATA stream in dojot's IoT-agent shape
+// {"metadata":{"deviceid","tenant","timestamp"},"attrs":{...}}, on
+// data.<tenant>.<deviceid>. metadata.timestamp is the payload's own
+// "timestamp" (a number of ms, or an RFC 3339 string), which stays inside
+// attrs as dojot's v2k bridge leaves it, else the time of arrival.
+//
+// Identity. In insecure mode (Options.Insecure, dojot's plain-1883 test
+// mode) the username <tenant>:<deviceid> (or <tenant>@<deviceid>) alone
+// identifies the device, with no password. Otherwise a client must present
+// the device's credentials; the basic credentials of dojot's
+// device-basic-authentication service and x509 client certificates are the
+// next steps of this agent, and until they exist every client that is not
+// in insecure mode is refused (CONNACK "bad username or password", logged
+// and counted). Either way the device must exist in its tenant, at connect
+// and at each publish.
+//
+// ACL. A client publishes only to its own attrs topic and subscribes only
+// to its own config topic (<tenant>:<deviceid>/config or
+// /<tenant>/<deviceid>/config); a will may name only its own attrs topic.
+//
+// Refusals. A refused subscription gets the SUBACK failure code (0x87 in
+// MQTT 5, 0x80 in 3.1.1). A refused publish (another topic, not a JSON
+// object, larger than Options.MaxPayload, unknown device) is dropped at
+// QoS 0; at QoS 1 and 2 an MQTT 5 client gets a PUBACK/PUBREC with the
+// reason code (0x87 not authorized, 0x99 payload format invalid, 0x83 too
+// large) and an MQTT 3.1.1 client, which has no negative acknowledgement,
+// is disconnected. Nothing is stored; every refusal is counted in Status
+// and logged (the first of each kind, then one in a thousand); the broker
+// goes on serving every other client.
+//
+// Delivery. A QoS 1 (or 2) publish is acknowledged only after JetStream
+// stored it. mochi-mqtt v2.7.9 calls the OnPublish hook synchronously from
+// the client's read loop (server.go, processPublish) and builds and writes
+// the PUBACK only after the hook returned, so OnPublish appends to DATA
+// and waits for JetStream's ack before it returns. If JetStream fails or
+// times out, the publish is not acknowledged and the client is
+// disconnected, so it sends it again. Readings carry no Nats-Msg-Id: MQTT
+// packet ids are reused as soon as they are acknowledged (a client sending
+// one message at a time uses id 1 again and again), so an id built from
+// client id and packet id would drop distinct readings inside JetStream's
+// duplicate window. The cost is at-least-once: a reading stored just
+// before a crash that ate its PUBACK is stored again when the client
+// resends it. QoS 0 is best effort.
+package mqtt
