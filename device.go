@@ -13,6 +13,11 @@ const (
 	EventDeviceUpdated  = "device.updated"
 	EventDeviceDeleted  = "device.deleted"
 	EventDeviceActuated = "device.actuated"
+	// EventDeviceCredentialsSet: POST /basic-auth/v1/devices/:id/basic-credentials
+	// gave the device a new password (dojot's device-basic-authentication).
+	// It is a device event, so it conflicts with a concurrent delete, and a
+	// device.deleted drops the credentials.
+	EventDeviceCredentialsSet = "device.credentials_set"
 )
 
 // Causes of a device event other than its plain REST call. They tell the
@@ -85,6 +90,23 @@ type DeviceActuated struct {
 	ID        string          `json:"id"`
 	Attrs     json.RawMessage `json:"attrs"`
 	Timestamp int64           `json:"timestamp"`
+}
+
+// DeviceCredentialsSet is the payload of device.credentials_set: the
+// bcrypt hash of the device's new basic-auth password (the password itself
+// is never stored), replacing any earlier one. When it was set is the
+// event's time.
+type DeviceCredentialsSet struct {
+	ID   string `json:"id"`
+	Hash string `json:"hash"`
+}
+
+// BasicCredentials is what POST /basic-auth/v1/devices/:id/basic-credentials
+// answers: the username is "<tenant>@<device id>", the password is shown
+// this once.
+type BasicCredentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
 }
 
 // DeviceRef is a created device in POST /device's short answer.

@@ -28,6 +28,9 @@ type DeviceState interface {
 	DeviceIDs(tenant string) []string
 	DevicesWithTemplate(tenant string, tid int) []string
 	DeviceJSON(tenant, id string) ([]byte, bool)
+	// DeviceCredentials is the bcrypt hash of a device's basic-auth
+	// password (device_credentials.go); ok is false when it has none.
+	DeviceCredentials(tenant, id string) (hash string, ok bool)
 	// Aggregate is the sequence and version of the last event of an
 	// aggregate's subject (0, 0: none), deleted aggregates included.
 	Aggregate(tenant, kind, id string) (seq, version uint64)
@@ -42,6 +45,11 @@ type DeviceState interface {
 type Devices struct {
 	opts Options
 	st   DeviceState
+
+	// BcryptCost is the cost of device password hashes (default
+	// bcrypt.DefaultCost, dojot's 10; tests use bcrypt.MinCost). Set
+	// before use.
+	BcryptCost int
 }
 
 // NewDevices returns the handler; opts.Store and opts.Sync are required.

@@ -52,6 +52,9 @@ type dmTenant struct {
 	// lastTemplates is the templates list of the last device decoded,
 	// shared by the next devices with an equal one (see decodeDevice).
 	lastTemplates []int
+	// creds are the devices' basic-auth password hashes, by device id
+	// (devices_credentials.go); nil until one is set.
+	creds map[string]string
 }
 
 // device is one device as applied: times in Unix microseconds (0: none).
@@ -233,8 +236,11 @@ func (t *dmTenant) applyDevice(ev dojot.Event) error {
 			t.slab.drop(dv)
 			delete(t.devices, dv.id)
 		}
+		delete(t.creds, ev.AggregateID)
 		a.advance(ev)
 		t.tombs[ev.AggregateID] = a
+	case dojot.EventDeviceCredentialsSet:
+		return t.applyCredentials(ev)
 	default: // device.actuated and anything newer: only the position moves
 		if dv := t.devices[ev.AggregateID]; dv != nil {
 			dv.agg.advance(ev)

@@ -237,6 +237,10 @@ func (b *batch) applyDevice(ev dojot.Event) error {
 		// The aggregate id is the device id; the payload carries the
 		// rendered device for the Kafka bridge only.
 		b.deleteOne(collDevices, deviceKey(ev.Tenant, ev.AggregateID))
+	case dojot.EventDeviceCredentialsSet:
+		// Not stored: device credentials are checked against the memory
+		// view every instance keeps (commands.Devices.CheckDeviceCredentials),
+		// never read from a shared view, so password hashes stay out of it.
 	}
 	// device.actuated and anything newer change nothing shown.
 	return nil

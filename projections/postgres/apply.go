@@ -317,6 +317,11 @@ func (a *applier) device(ev dojot.Event) (refused, err error) {
 			k AS (DELETE FROM {s}.pre_shared_keys WHERE tenant = $1 AND device_id = $2),
 			d AS (DELETE FROM {s}.devices WHERE tenant = $1 AND id = $2 RETURNING 1)
 			UPDATE {s}.device_counts SET devices = devices - (SELECT count(*) FROM d) WHERE tenant = $1`), ev.Tenant, ev.AggregateID)
+	case dojot.EventDeviceCredentialsSet:
+		// Not stored: device credentials are checked against the memory
+		// view every instance keeps (commands.Devices.CheckDeviceCredentials),
+		// never read from a shared view, so password hashes stay out of it.
+		return nil, nil
 	}
 	return nil, nil // device.actuated and anything newer: nothing shown changes
 }

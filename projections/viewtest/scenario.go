@@ -21,7 +21,8 @@ import (
 // with overrides, labels that sort apart from their ids and LIKE's special
 // characters; keys generated and copied; template updates that drop attrs
 // and keys; templates added to and removed from devices; deletes of one and
-// of all; an import; an actuation; a user deleted. Every kind of event the
+// of all; an import; an actuation; basic credentials set, replaced and
+// dropped with their device; a user deleted. Every kind of event the
 // views apply is in it. devices scales the number of plain devices.
 func Scenario(t testing.TB, devices int) []dojot.Event {
 	t.Helper()
@@ -42,6 +43,7 @@ func Scenario(t testing.TB, devices int) []dojot.Event {
 	auth := commands.NewAuth(opts, view)
 	auth.BcryptCost = bcrypt.MinCost
 	dm := commands.NewDevices(opts, view)
+	dm.BcryptCost = bcrypt.MinCost
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -130,6 +132,11 @@ func Scenario(t testing.TB, devices int) []dojot.Event {
 		must(dm.AddTemplate(ctx, tenant, "b00001", fmt.Sprint(extra)))
 		must(dm.RemoveTemplate(ctx, tenant, "c0ffee", fmt.Sprint(extra)))
 		must(dm.Actuate(ctx, tenant, "a1998e", []byte(`{"attrs":{"fan":true}}`)))
+		// Basic credentials: set, replaced, and set on a device deleted below.
+		for _, id := range []string{"a1998e", "a1998e", "000aaa"} {
+			_, _, err := dm.SetBasicCredentials(ctx, tenant, id)
+			must(err)
+		}
 		// The key attr loses its psk type: keys of it go; serial is dropped.
 		_, err = dm.UpdateTemplate(ctx, tenant, fmt.Sprint(sensor), []byte(`{"label":"sensor v2","attrs":[
 			{"label":"temperature","type":"dynamic","value_type":"float","metadata":[{"label":"unit","type":"meta","value_type":"string","static_value":"K"}]},
