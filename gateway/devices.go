@@ -30,6 +30,9 @@ type deviceCommands interface {
 	GenPSK(ctx context.Context, tenant, deviceID string, keyLength int, attrs []string) ([]dojot.PSK, error)
 	CopyPSK(ctx context.Context, tenant, deviceID, label, fromDevice, fromLabel string) error
 	Import(ctx context.Context, tenant string, body []byte) error
+	// Device basic credentials (basicauth.go).
+	SetBasicCredentials(ctx context.Context, tenant, deviceID string) (username, password string, err error)
+	CheckDeviceCredentials(tenant, deviceID, password string) bool
 }
 
 // deviceView is DeviceManager's reads (memory.View): JSON rendered as dojot

@@ -14,7 +14,8 @@ import (
 
 // NewInternal builds the router of the internal listener: what legacy dojot
 // services call on dojot's internal ports (DataBroker's GET /topic/:subject,
-// auth's GET /admin/tenants, DeviceManager's GET /internal/device[/:id]),
+// auth's GET /admin/tenants, DeviceManager's GET /internal/device[/:id],
+// basic-auth's POST /basic-auth/v1/internal/authentication),
 // authenticated as dojot's services authenticate them: the tenant is the
 // "service" of a token whose signature is not checked, so the internal
 // tokens dojot's services forge (CONTRACT 0) are accepted. Anyone who can
@@ -41,6 +42,9 @@ func NewInternal(opts Options) *Server {
 		r.Method(http.MethodGet, "/internal/device", tenantHandler(s.listInternalDevices))
 		r.Method(http.MethodGet, "/internal/device/{id}", tenantHandler(s.getInternalDevice))
 	})
+	// dojot's basic-auth checks device passwords for its HTTP agent
+	// without a token (tokenParsingInterceptor ignores the path).
+	r.Method(http.MethodPost, "/basic-auth/v1/internal/authentication", errorHandler(s.authenticateDevice))
 	s.router = r
 	return s
 }

@@ -67,6 +67,7 @@ func platform(t *testing.T, topics Topics) (public, internal *Server) {
 		t.Fatal(err)
 	}
 	d := commands.NewDevices(opts, v)
+	d.BcryptCost = bcrypt.MinCost
 	for tenant, id := range map[string]string{"admin": "aa", "acme": "bb"} {
 		if _, err := d.CreateTemplate(ctx, tenant, []byte(lockTemplate)); err != nil {
 			t.Fatal(err)

@@ -96,6 +96,7 @@ func New(opts Options) *Server {
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)
 		s.mountDeviceManager(r)
+		s.mountBasicAuth(r)
 	})
 	// DataBroker's /topic is internal in dojot (no Kong route, no PDP): any
 	// verified token may ask for its own tenant's topic names.
