@@ -19,7 +19,7 @@ func needCommand(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if err := exec.Command(name, args...).Run(); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s: %v (apt-get install kcat python3-kafka)", name, err)
+			t.Fatalf("%s: %v (apt-get install kcat python3-kafka mosquitto-clients)", name, err)
 		}
 		t.Skipf("%s not usable here: %v", name, err)
 	}

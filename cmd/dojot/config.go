@@ -43,6 +43,9 @@ type Config struct {
 	KafkaDevicesTopic bool
 	KafkaEmbeddedAddr string
 
+	MQTTAddr     string
+	MQTTInsecure bool
+
 	// Only for `dojot replay`.
 	sub   string
 	From  uint64
@@ -80,6 +83,8 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.KafkaDevicesTopic, "kafka-devices-topic", false, "also write device events to <tenant>.dojot.device-manager.devices (the plural of dojot's architecture page; dojot's services read the singular)")
 	fs.IntVar(&c.KafkaReplication, "kafka-replication", 1, "replication factor of each Kafka topic the platform creates (3 on a 3-broker cluster)")
 	fs.StringVar(&c.KafkaEmbeddedAddr, "kafka-embedded-addr", "", "development aid: run an in-process Kafka-protocol server on this host:port (records kept in the data dir) and bridge to it; not a production broker")
+	fs.StringVar(&c.MQTTAddr, "mqtt-addr", ":1883", "MQTT agent listen address (host:port; port 0 picks a free one): devices publish <tenant>:<deviceid>/attrs")
+	fs.BoolVar(&c.MQTTInsecure, "mqtt-insecure", false, "MQTT test mode: the username <tenant>:<deviceid> identifies a device with no password (logged as a warning; never in production)")
 	if c.sub == "replay" {
 		fs.Uint64Var(&c.From, "from", 0, "replay from this event sequence instead of the start of the log")
 		fs.BoolVar(&c.Fresh, "fresh", false, "start the new view from scratch instead of resuming an interrupted replay")

@@ -110,6 +110,25 @@ func TestBusyPortIsOneLine(t *testing.T) {
 	}
 }
 
+// TestBusyMQTTPortIsOneLine: the MQTT port is listened to first too, so
+// its default :1883 held by another broker is one line naming the flag.
+func TestBusyMQTTPortIsOneLine(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var stdout, stderr bytes.Buffer
+	code := Main([]string{"-http-addr=127.0.0.1:0", "-mqtt-addr=" + l.Addr().String(), "-data-dir=" + t.TempDir()}, env(nil), &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d with the MQTT port taken; want 1", code)
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "-mqtt-addr "+l.Addr().String()) {
+		t.Errorf("stderr = %q; want one line naming -mqtt-addr", msg)
+	}
+}
+
 func TestDataDirInUse(t *testing.T) {
 	dir := t.TempDir()
 	s, err := eventstore.Open(t.Context(), eventstore.Options{DataDir: dir})

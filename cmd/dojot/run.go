@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	agentmqtt "github.com/dojot-es/dojot/agents/mqtt"
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/gateway"
@@ -46,6 +47,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}
 		defer internalLn.Close()
 	}
+	mqttLn, err := net.Listen("tcp", cfg.MQTTAddr)
+	if err != nil {
+		return fmt.Errorf("-mqtt-addr %s: %w", cfg.MQTTAddr, err)
+	}
+	defer mqttLn.Close()
 
 	started := time.Now()
 	store, err := openStore(ctx, cfg, log)
@@ -130,6 +136,16 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 	defer stopKafka()
 
+	agent, err := agentmqtt.New(agentmqtt.Options{Store: store, Devices: view, Insecure: cfg.MQTTInsecure, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := agent.Serve(mqttLn); err != nil {
+		return err
+	}
+	defer agent.Close() // before the store closes: no publish is left waiting for it
+	log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
+
 	var topics gateway.Topics
 	if len(kafkaBrokers) > 0 {
 		topics = newKafkaTopics(kafkaBrokers, cfg.KafkaPartitions, cfg.KafkaReplication)
@@ -158,6 +174,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			if bridge != nil {
 				h["kafka_bridge"] = bridge.Status()
 			}
+			h["mqtt"] = agent.Status()
 			return h
 		},
 	}

@@ -68,10 +68,15 @@ type Instance struct {
 	stderr  *bytes.Buffer
 	done    chan struct{}
 
+	// MQTTAddr is the MQTT agent's host:port, from its "mqtt listening"
+	// log line (logged before "http listening").
+	MQTTAddr string
+
 	mu   sync.Mutex
 	msgs map[string]chan struct{} // log messages seen (closed) or awaited
 	seen map[string]int           // how often each message was logged
 	addr string                   // from "http listening"
+	mqtt string                   // from "mqtt listening"
 	env  []string                 // added to the environment
 }
 
@@ -109,7 +114,9 @@ func newInstance(tb testing.TB, dataDir string, extra []string) *Instance {
 	if dataDir == "" {
 		dataDir = tb.TempDir()
 	}
-	args := append([]string{"serve", "-http-addr=127.0.0.1:0", "-data-dir=" + dataDir,
+	// -mqtt-addr: never the default :1883, which this machine's Mosquitto
+	// holds; a test's own -mqtt-addr comes later and wins.
+	args := append([]string{"serve", "-http-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-data-dir=" + dataDir,
 		"-admin-password=" + AdminPassword, "-log-format=json", "-log-level=info"}, extra...)
 	in := &Instance{tb: tb, DataDir: dataDir, args: args}
 	tb.Cleanup(in.Stop)
@@ -158,6 +165,7 @@ func (in *Instance) run() {
 	case <-in.logged("http listening"):
 		in.mu.Lock()
 		in.URL = "http://" + in.addr
+		in.MQTTAddr = in.mqtt
 		in.mu.Unlock()
 	case <-in.done:
 		tb.Fatalf("dojot exited before listening: %s", in.stderr.String())
@@ -212,8 +220,11 @@ func (in *Instance) launch() {
 			}
 			in.mu.Lock()
 			in.seen[rec.Msg]++
-			if rec.Msg == "http listening" {
+			switch rec.Msg {
+			case "http listening":
 				in.addr = rec.Addr
+			case "mqtt listening":
+				in.mqtt = rec.Addr
 			}
 			in.mu.Unlock()
 			ch := in.logged(rec.Msg)

@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net"
+	"os/exec"
+	"testing"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
+)
+
+// mosquittoPub publishes one message with Debian's mosquitto_pub and
+// returns its combined output and error.
+func mosquittoPub(in *instance, username, topic, payload string, args ...string) ([]byte, error) {
+	host, port, _ := net.SplitHostPort(in.MQTTAddr)
+	args = append([]string{"-h", host, "-p", port, "-u", username, "-i", "e2e-" + username, "-t", topic, "-m", payload}, args...)
+	return exec.Command("mosquitto_pub", args...).CombinedOutput()
+}
+
+// TestMQTTInsecure: with -mqtt-insecure a device created over HTTP
+// publishes with mosquitto_pub (MQTT 3.1.1 and 5, QoS 1, both topic forms);
+// every reading reaches DATA in dojot's shape, which the Kafka bridge's
+// admin.device-data shows to kcat; a refused publish (not JSON) is not
+// there.
+func TestMQTTInsecure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needCommand(t, "sh", "-c", "command -v mosquitto_pub") // its --help exits 1
+	needCommand(t, "kcat", "-V")
+	broker := dojottest.FreeAddr(t)
+	in := start(t, "", "-mqtt-insecure", "-kafka-embedded-addr="+broker)
+	if in.MQTTAddr == "" {
+		t.Fatal(`no "mqtt listening" addr in the log`)
+	}
+	if !in.Logged("mqtt: insecure mode: the username <tenant>:<deviceid> identifies a device with no password; for tests only (-mqtt-insecure)") {
+		t.Error("insecure mode not logged")
+	}
+	c := in.Login("admin", adminPassword)
+	id := createDevice(c, "sensor", createTemplate(c, "Sensors"))
+	user := "admin:" + id
+
+	good := []struct {
+		topic, payload string
+		args           []string
+	}{
+		{user + "/attrs", `{"temperature":23.5,"timestamp":1528226137452}`, []string{"-q", "1"}},
+		{"/admin/" + id + "/attrs", `{"humidity":60,"timestamp":"2018-06-05T19:15:37.453Z"}`, []string{"-q", "1", "-V", "mqttv5"}},
+	}
+	if out, err := mosquittoPub(in, user, good[0].topic, good[0].payload, good[0].args...); err != nil {
+		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+	// Refused: not JSON (MQTT 5: a PUBACK with 0x99), unknown device
+	// (CONNACK refused). Neither reaches DATA.
+	_, _ = mosquittoPub(in, user, user+"/attrs", "not json", "-q", "1", "-V", "mqttv5")
+	if out, err := mosquittoPub(in, "admin:nosuchdevice", "admin:nosuchdevice/attrs", `{"t":1}`, "-q", "1"); err == nil {
+		t.Errorf("mosquitto_pub as an unknown device succeeded: %s", out)
+	}
+	if out, err := mosquittoPub(in, user, good[1].topic, good[1].payload, good[1].args...); err != nil {
+		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+	}
+
+	// kcat reads to the end of the topic: a stored refusal would be there,
+	// before the last good reading (one device keeps its order).
+	msgs := kcatUntil(t, broker, "admin.device-data", len(good))
+	if len(msgs) != len(good) {
+		t.Fatalf("admin.device-data holds %d records; want %d: %+v", len(msgs), len(good), msgs)
+	}
+	for i, m := range msgs {
+		var got struct {
+			Metadata struct {
+				DeviceID  string `json:"deviceid"`
+				Tenant    string `json:"tenant"`
+				Timestamp int64  `json:"timestamp"`
+			} `json:"metadata"`
+			Attrs map[string]any `json:"attrs"`
+		}
+		mustJSON(t, []byte(m.Payload), &got)
+		var attrs map[string]any
+		_ = json.Unmarshal([]byte(good[i].payload), &attrs)
+		md := got.Metadata
+		if m.Key == nil || *m.Key != id || md.DeviceID != id || md.Tenant != "admin" || md.Timestamp != 1528226137452+int64(i) || !jsonEqual(got.Attrs, attrs) {
+			t.Errorf("record %d = key %v %s; want key %s, metadata {%s admin %d}, attrs %s", i, m.Key, m.Payload, id, id, 1528226137452+int64(i), good[i].payload)
+		}
+	}
+	var h struct {
+		MQTT struct {
+			Stored  uint64            `json:"stored"`
+			Refused map[string]uint64 `json:"refused"`
+		} `json:"mqtt"`
+	}
+	mustJSON(t, in.Client().Must(200, "GET", "/healthz", nil), &h)
+	if h.MQTT.Stored != 2 || h.MQTT.Refused["not_json"] != 1 || h.MQTT.Refused["unknown_device"] != 1 {
+		t.Errorf("/healthz mqtt = %+v; want 2 stored, 1 not_json, 1 unknown_device refused", h.MQTT)
+	}
+}
