@@ -94,3 +94,37 @@ func TestMQTTInsecure(t *testing.T) {
 		t.Errorf("/healthz mqtt = %+v; want 2 stored, 1 not_json, 1 unknown_device refused", h.MQTT)
 	}
 }
+
+// TestMQTTBasicCredentials: without -mqtt-insecure a device connects with
+// the basic credentials POST /basic-auth/v1/devices/{id}/basic-credentials
+// issued; a wrong password or none is refused and nothing is stored.
+func TestMQTTBasicCredentials(t *testing.T) {
+	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	in := start(t, "")
+	c := in.Login("admin", adminPassword)
+	id := createDevice(c, "sensor", createTemplate(c, "Sensors"))
+	var r struct {
+		Credentials struct{ Username, Password string }
+	}
+	mustJSON(t, c.Must(200, "POST", "/basic-auth/v1/devices/"+id+"/basic-credentials", nil), &r)
+	topic := "admin:" + id + "/attrs"
+	if out, err := mosquittoPub(in, r.Credentials.Username, topic, `{"t":1}`); err == nil {
+		t.Errorf("mosquitto_pub with no password succeeded: %s", out)
+	}
+	if out, err := mosquittoPub(in, r.Credentials.Username, topic, `{"t":1}`, "-P", "wrong-password"); err == nil {
+		t.Errorf("mosquitto_pub with a wrong password succeeded: %s", out)
+	}
+	if out, err := mosquittoPub(in, r.Credentials.Username, topic, `{"t":2}`, "-P", r.Credentials.Password, "-q", "1"); err != nil {
+		t.Fatalf("mosquitto_pub as %s with its password: %v\n%s", r.Credentials.Username, err, out)
+	}
+	var h struct {
+		MQTT struct {
+			Stored  uint64            `json:"stored"`
+			Refused map[string]uint64 `json:"refused"`
+		} `json:"mqtt"`
+	}
+	mustJSON(t, in.Client().Must(200, "GET", "/healthz", nil), &h)
+	if h.MQTT.Stored != 1 || h.MQTT.Refused["auth"] != 2 {
+		t.Errorf("/healthz mqtt = %+v; want 1 stored, 2 auth refusals", h.MQTT)
+	}
+}

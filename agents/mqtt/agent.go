@@ -30,10 +30,19 @@ type Devices interface {
 	Device(tenant, id string) (dojot.Device, bool)
 }
 
+// Credentials checks a device's basic-auth password
+// (commands.Devices.CheckDeviceCredentials).
+type Credentials interface {
+	CheckDeviceCredentials(tenant, deviceID, password string) bool
+}
+
 // Options configure an Agent. A zero field means its default.
 type Options struct {
 	Store   Appender // required
 	Devices Devices  // required
+	// Credentials checks the password of a client that is not in insecure
+	// mode; nil refuses every such client.
+	Credentials Credentials
 	// Insecure lets the username <tenant>:<deviceid> alone identify a
 	// device, with no password (dojot's plain-1883 test mode).
 	Insecure bool
@@ -180,14 +189,17 @@ func identity(cl *mochi.Client) (tenant, device string, ok bool) {
 
 func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 	a := h.a
-	if !a.opts.Insecure {
-		a.refuse(refusedAuth, cl, "mqtt: connection refused: device credentials are not supported yet; only -mqtt-insecure clients can connect")
-		return false
-	}
 	tenant, device, ok := identity(cl)
 	if !ok {
-		a.refuse(refusedAuth, cl, "mqtt: connection refused: the username must be <tenant>:<deviceid>")
+		a.refuse(refusedAuth, cl, "mqtt: connection refused: the username must be <tenant>:<deviceid> or <tenant>@<deviceid>")
 		return false
+	}
+	if !a.opts.Insecure {
+		if a.opts.Credentials == nil || !pk.Connect.PasswordFlag ||
+			!a.opts.Credentials.CheckDeviceCredentials(tenant, device, string(pk.Connect.Password)) {
+			a.refuse(refusedAuth, cl, "mqtt: connection refused: wrong device credentials")
+			return false
+		}
 	}
 	if _, ok := a.opts.Devices.Device(tenant, device); !ok {
 		a.refuse(refusedUnknownDevice, cl, "mqtt: connection refused: no such device", "tenant", tenant, "device_id", device)

@@ -32,6 +32,14 @@ func (f appendFunc) AppendData(ctx context.Context, tenant, deviceID string, pay
 	return f(ctx, tenant, deviceID, payload, msgID)
 }
 
+// passwords is a Credentials of "tenant/id" -> password.
+type passwords map[string]string
+
+func (p passwords) CheckDeviceCredentials(tenant, id, password string) bool {
+	pw, ok := p[tenant+"/"+id]
+	return ok && pw == password
+}
+
 var known = devices{"admin/a1": true, "admin/a2": true, "other/a1": true}
 
 // serve starts an agent on a free loopback port and returns its address.
@@ -232,7 +240,10 @@ func TestPublishRefused(t *testing.T) {
 func TestConnectRefused(t *testing.T) {
 	store := eventstoretest.Open(t)
 	insecure, _ := serve(t, agentmqtt.Options{Store: store, Insecure: true})
-	secure, a := serve(t, agentmqtt.Options{Store: store})
+	secure, a := serve(t, agentmqtt.Options{Store: store, Credentials: passwords{"admin/a1": "s3cret", "admin/gone": "pw"}})
+	withPassword := func(pw string) func(*paho.ClientOptions) {
+		return func(o *paho.ClientOptions) { o.SetPassword(pw) }
+	}
 	will := func(topic string) func(*paho.ClientOptions) {
 		return func(o *paho.ClientOptions) { o.SetWill(topic, `{"gone":true}`, 1, false) }
 	}
@@ -245,15 +256,23 @@ func TestConnectRefused(t *testing.T) {
 		"no tenant":                {insecure, "a1", nil},
 		"no username":              {insecure, "", nil},
 		"will on another device":   {insecure, "admin:a1", []func(*paho.ClientOptions){will("admin:a2/config")}},
-		"not insecure":             {secure, "admin:a1", nil},
+		"no password":              {secure, "admin:a1", nil},
+		"wrong password":           {secure, "admin@a1", []func(*paho.ClientOptions){withPassword("nope")}},
+		"other device's password":  {secure, "admin:a2", []func(*paho.ClientOptions){withPassword("s3cret")}},
+		"removed device":           {secure, "admin@gone", []func(*paho.ClientOptions){withPassword("pw")}},
 	}
 	for name, tt := range tests {
 		if _, err := connect(t, tt.addr, tt.username, tt.opt...); err == nil {
 			t.Errorf("%s: connect as %q accepted", name, tt.username)
 		}
 	}
-	if st := a.Status(); st.Refused["auth"] != 1 {
-		t.Errorf("secure agent Status = %+v; want one auth refusal", st)
+	if st := a.Status(); st.Refused["auth"] != 3 || st.Refused["unknown_device"] != 1 {
+		t.Errorf("secure agent Status = %+v; want 3 auth and 1 unknown_device refusals", st)
+	}
+	for _, user := range []string{"admin@a1", "admin:a1"} {
+		if _, err := connect(t, secure, user, withPassword("s3cret")); err != nil {
+			t.Errorf("connect as %s with its password: %v", user, err)
+		}
 	}
 	if _, err := connect(t, insecure, "admin:a1", will("admin:a1/attrs")); err != nil {
 		t.Errorf("connect with a will on its own attrs topic: %v", err)

@@ -7,15 +7,16 @@
 // "timestamp" (a number of ms, or an RFC 3339 string), which stays inside
 // attrs as dojot's v2k bridge leaves it, else the time of arrival.
 //
-// Identity. In insecure mode (Options.Insecure, dojot's plain-1883 test
-// mode) the username <tenant>:<deviceid> (or <tenant>@<deviceid>) alone
-// identifies the device, with no password. Otherwise a client must present
-// the device's credentials; the basic credentials of dojot's
-// device-basic-authentication service and x509 client certificates are the
-// next steps of this agent, and until they exist every client that is not
-// in insecure mode is refused (CONNACK "bad username or password", logged
-// and counted). Either way the device must exist in its tenant, at connect
-// and at each publish.
+// Identity. The username is <tenant>:<deviceid> or <tenant>@<deviceid>
+// (the username of dojot's basic credentials) and the password the
+// device's basic-auth password, issued by POST
+// /basic-auth/v1/devices/{id}/basic-credentials and checked through
+// Options.Credentials (bcrypt, on the memory view). In insecure mode
+// (Options.Insecure, dojot's plain-1883 test mode) the username alone
+// identifies the device, with no password. x509 client certificates are
+// the next step. A refused client gets CONNACK "bad username or password",
+// logged and counted. Either way the device must exist in its tenant, at
+// connect and at each publish.
 //
 // ACL. A client publishes only to its own attrs topic and subscribes only
 // to its own config topic (<tenant>:<deviceid>/config or

@@ -136,7 +136,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 	defer stopKafka()
 
-	agent, err := agentmqtt.New(agentmqtt.Options{Store: store, Devices: view, Insecure: cfg.MQTTInsecure, Logger: log})
+	agent, err := agentmqtt.New(agentmqtt.Options{Store: store, Devices: view, Credentials: devices, Insecure: cfg.MQTTInsecure, Logger: log})
 	if err != nil {
 		return err
 	}
