@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 	"os/exec"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
 )
@@ -126,5 +130,55 @@ func TestMQTTBasicCredentials(t *testing.T) {
 	mustJSON(t, in.Client().Must(200, "GET", "/healthz", nil), &h)
 	if h.MQTT.Stored != 1 || h.MQTT.Refused["auth"] != 2 {
 		t.Errorf("/healthz mqtt = %+v; want 1 stored, 2 auth refusals", h.MQTT)
+	}
+}
+
+// TestMQTTActuation: PUT /device/:id/actuate reaches the device on both
+// config topics with dojot's payload (the configure event's data.attrs),
+// as mosquitto_sub, subscribed as the device, sees it.
+func TestMQTTActuation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needCommand(t, "sh", "-c", "command -v mosquitto_sub")
+	in := start(t, "", "-mqtt-insecure")
+	c := in.Login("admin", adminPassword)
+	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
+	user := "admin:" + id
+	host, port, _ := net.SplitHostPort(in.MQTTAddr)
+	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
+		"-t", user+"/config", "-t", "/admin/"+id+"/config", "-C", "2", "-W", "20", "-v")
+	var out bytes.Buffer
+	sub.Stdout, sub.Stderr = &out, &out
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Subscribed once the broker counts the client.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var h struct{ MQTT struct{ Clients int } }
+		mustJSON(t, c.Must(200, "GET", "/healthz", nil), &h)
+		if h.MQTT.Clients > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("mosquitto_sub never connected")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // its SUBSCRIBE follows the CONNECT
+	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 23.5}})
+	if err := sub.Wait(); err != nil {
+		t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
+	}
+	got := strings.Split(strings.TrimSpace(out.String()), "\n")
+	slices.Sort(got)
+	want := []string{
+		"/admin/" + id + `/config {"target_temperature":23.5}`,
+		user + `/config {"target_temperature":23.5}`,
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("mosquitto_sub got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

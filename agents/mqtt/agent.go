@@ -68,11 +68,13 @@ func (o *Options) setDefaults() {
 
 // Agent is the embedded MQTT broker.
 type Agent struct {
-	opts    Options
-	log     *slog.Logger
-	srv     *mochi.Server
-	stored  atomic.Uint64
-	refused [numReasons]atomic.Uint64
+	opts   Options
+	log    *slog.Logger
+	srv    *mochi.Server
+	stored atomic.Uint64
+	// actuated counts configurations sent to devices.
+	actuated atomic.Uint64
+	refused  [numReasons]atomic.Uint64
 }
 
 // A reason a connection, subscription or publish is refused.
@@ -115,6 +117,7 @@ func New(opts Options) (*Agent, error) {
 	caps.TopicAliasMaximum = 0
 	a := &Agent{opts: opts, log: opts.Logger}
 	a.srv = mochi.New(&mochi.Options{
+		InlineClient: true, // actuation is published by the agent itself
 		Capabilities: caps,
 		Logger:       slog.New(levelHandler{slog.LevelError, opts.Logger.Handler()}).With("component", "mqtt"),
 	})
@@ -140,14 +143,15 @@ func (a *Agent) Close() error { return a.srv.Close() }
 
 // Status counts what the agent did since it started.
 type Status struct {
-	Clients int64             `json:"clients"`
-	Stored  uint64            `json:"stored"`
-	Refused map[string]uint64 `json:"refused,omitempty"`
+	Clients  int64             `json:"clients"`
+	Stored   uint64            `json:"stored"`
+	Actuated uint64            `json:"actuated"`
+	Refused  map[string]uint64 `json:"refused,omitempty"`
 }
 
 // Status is a snapshot of the counters.
 func (a *Agent) Status() Status {
-	st := Status{Clients: atomic.LoadInt64(&a.srv.Info.ClientsConnected), Stored: a.stored.Load()}
+	st := Status{Clients: atomic.LoadInt64(&a.srv.Info.ClientsConnected), Stored: a.stored.Load(), Actuated: a.actuated.Load()}
 	for r := range numReasons {
 		if n := a.refused[r].Load(); n > 0 {
 			if st.Refused == nil {
@@ -220,6 +224,9 @@ func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 // OnACLCheck: a device publishes only to its own attrs topic and
 // subscribes only to its own config topic (either form).
 func (h *hook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
+	if cl.Net.Inline { // the agent itself, sending actuation (Actuate)
+		return true
+	}
 	kind, r := KindConfig, refusedSubscribeTopic
 	if write {
 		kind, r = KindAttrs, refusedPublishTopic
@@ -236,6 +243,9 @@ func (h *hook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 // this hook from the client's read loop and writes PUBACK (PUBREC for
 // QoS 2) only after it returns (server.go, processPublish, v2.7.9).
 func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline { // actuation from the agent itself: deliver as it is
+		return pk, nil
+	}
 	a := h.a
 	pk.FixedHeader.Retain = false // a reading is not kept in the broker
 	pk.Ignore = true              // nor forwarded: nobody may subscribe to attrs

@@ -144,6 +144,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return err
 	}
 	defer agent.Close() // before the store closes: no publish is left waiting for it
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := agent.FollowActuations(runCtx, store); err != nil {
+			log.Error("mqtt: following actuations stopped", "err", err)
+		}
+	}()
 	log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
 
 	var topics gateway.Topics
