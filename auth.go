@@ -95,6 +95,23 @@ type Permission struct {
 	CreatedBy   int64     `json:"created_by"`
 }
 
+// AllPermissions is dojot's allpermissions report of a user: its direct
+// permissions, then each group's in order, every permission once (the
+// first time it appears).
+func AllPermissions(direct []Permission, groups [][]Permission) []Permission {
+	seen := map[int64]bool{}
+	var out []Permission
+	for _, ps := range append([][]Permission{direct}, groups...) {
+		for _, p := range ps {
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // Principal is who a login token is issued to.
 type Principal struct {
 	User   User

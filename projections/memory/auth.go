@@ -394,21 +394,11 @@ func (v *View) UserAllPermissions(userID int64) []dojot.Permission {
 	if u == nil {
 		return nil
 	}
-	seen := map[int64]bool{}
-	var out []dojot.Permission
-	add := func(ps []dojot.Permission) {
-		for _, p := range ps {
-			if !seen[p.ID] {
-				seen[p.ID] = true
-				out = append(out, p)
-			}
-		}
-	}
-	add(v.auth.permsOf(u.perms))
+	var groups [][]dojot.Permission
 	for _, g := range sortedIDs(u.groups) {
-		add(v.auth.permsOf(v.auth.groupPerms[g]))
+		groups = append(groups, v.auth.permsOf(v.auth.groupPerms[g]))
 	}
-	return out
+	return dojot.AllPermissions(v.auth.permsOf(u.perms), groups)
 }
 
 // ServiceUsers counts the users of a service.

@@ -193,17 +193,7 @@ func (v *View) UserAllPermissions(ctx context.Context, userID int64) ([]dojot.Pe
 	if err != nil || !ok {
 		return nil, err
 	}
-	seen := map[int64]bool{}
-	var out []dojot.Permission
-	for _, ps := range append([][]dojot.Permission{direct}, groups...) {
-		for _, p := range ps {
-			if !seen[p.ID] {
-				seen[p.ID] = true
-				out = append(out, p)
-			}
-		}
-	}
-	return out, nil
+	return dojot.AllPermissions(direct, groups), nil
 }
 
 // PDPInputs returns a user's direct permissions and, per group it is a
