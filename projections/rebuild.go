@@ -98,8 +98,9 @@ func Rebuild(ctx context.Context, log Log, rb Rebuilder, opts RebuildOptions) er
 	}
 	// Wrapped, so that the build's runner sees only Building's methods
 	// (never a lease: the new generation has one writer, this one).
-	view := skipTo{b, max(opts.From, 1) - 1}
-	r := NewRunner(log, view, opts.Runner)
+	runner := opts.Runner
+	runner.From = opts.From
+	r := NewRunner(log, building{b}, runner)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(runCtx) }()
@@ -171,14 +172,5 @@ func ReplayProgress(ctx context.Context, r *Runner, log Source, every time.Durat
 	}
 }
 
-// skipTo is a generation under construction whose checkpoint is at least
-// floor, so that a runner starts after it (replay --from).
-type skipTo struct {
-	Building
-	floor uint64
-}
-
-func (s skipTo) Checkpoint(ctx context.Context) (uint64, error) {
-	cp, err := s.Building.Checkpoint(ctx)
-	return max(cp, s.floor), err
-}
+// building shows a runner only what Building has.
+type building struct{ Building }

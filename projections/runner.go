@@ -22,6 +22,9 @@ type Options struct {
 	// Retry is the pause before following the log again after the
 	// subscription broke (default 500 ms).
 	Retry time.Duration
+	// From skips the log before this sequence: the runner starts after
+	// the view's checkpoint or at From, whichever is later (replay -from).
+	From uint64
 }
 
 func (o *Options) setDefaults() {
@@ -158,6 +161,7 @@ func (r *Runner) applyFrom(ctx context.Context) error {
 	for {
 		var err error
 		if cp, err = r.view.Checkpoint(ctx); err == nil {
+			cp = max(cp, max(r.opts.From, 1)-1)
 			break
 		}
 		if ctx.Err() != nil {

@@ -143,3 +143,17 @@ func TestWaitForIsBounded(t *testing.T) {
 		t.Errorf("WaitFor with a cancelled ctx = %v; want context.Canceled", err)
 	}
 }
+
+func TestRunnerFrom(t *testing.T) {
+	store := eventstoretest.Open(t)
+	last := appendN(t, store, "x", 10)
+	view := &recorder{}
+	r := startRunner(t, store, view, projections.Options{From: 5})
+	if err := r.CatchUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := view.applied()
+	if len(got) != int(last)-4 || got[0] != 5 {
+		t.Errorf("applied %v; want 5..%d", got, last)
+	}
+}

@@ -70,23 +70,11 @@ func replay(ctx context.Context, cfg *Config, log *slog.Logger, progressOut io.W
 // memory view is rebuilt at every start, so this only measures how long
 // that takes.
 func replayMemory(ctx context.Context, cfg *Config, store projections.Source, log *slog.Logger, progress func(projections.Progress), every time.Duration) error {
-	view := fromSeq{memory.New(), max(cfg.From, 1) - 1}
-	r := projections.NewRunner(store, view, projections.Options{Logger: log})
+	r := projections.NewRunner(store, memory.New(), projections.Options{Logger: log, From: cfg.From})
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 	defer replayGC(cfg.ReplayMemory, log)()
 	return projections.ReplayProgress(ctx, r, store, every, progress)
-}
-
-// fromSeq is a memory view that starts after floor (replay -from).
-type fromSeq struct {
-	*memory.View
-	floor uint64
-}
-
-func (f fromSeq) Checkpoint(ctx context.Context) (uint64, error) {
-	cp, err := f.View.Checkpoint(ctx)
-	return max(cp, f.floor), err
 }
