@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"testing"
@@ -74,9 +75,34 @@ func produce(tb testing.TB, brokers []string, topic string, values ...string) {
 	for i, v := range values {
 		msgs[i] = kafkago.Message{Topic: topic, Key: []byte("k"), Value: []byte(v)}
 	}
-	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
-		tb.Fatal(err)
+	// The bridge creates a tenant's topics in the background, so the first
+	// write may come before the broker knows the topic: retry only that.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := w.WriteMessages(context.Background(), msgs...)
+		if err == nil {
+			return
+		}
+		if !unknownTopic(err) || time.Now().After(deadline) {
+			tb.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// unknownTopic tells whether every failure in err is the broker not knowing
+// the topic (yet).
+func unknownTopic(err error) bool {
+	var we kafkago.WriteErrors
+	if !errors.As(err, &we) {
+		return errors.Is(err, kafkago.UnknownTopicOrPartition)
+	}
+	for _, e := range we {
+		if e != nil && !errors.Is(e, kafkago.UnknownTopicOrPartition) {
+			return false
+		}
+	}
+	return true
 }
 
 // dataMsgs returns what DATA holds for tenant/device.
