@@ -18,6 +18,12 @@ const (
 	// It is a device event, so it conflicts with a concurrent delete, and a
 	// device.deleted drops the credentials.
 	EventDeviceCredentialsSet = "device.credentials_set"
+	// EventReading is never stored in EVENTS: it is the type a device
+	// reading from the DATA stream carries when a projection follows DATA
+	// (eventstore.DataLog), so one Runner serves both logs. Data is the
+	// reading as stored ({"metadata":..,"attrs":..}), AggregateID the
+	// device, Time when JetStream stored it.
+	EventReading = "device.reading"
 )
 
 // Causes of a device event other than its plain REST call. They tell the

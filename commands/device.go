@@ -50,6 +50,8 @@ type Devices struct {
 	// bcrypt.DefaultCost, dojot's 10; tests use bcrypt.MinCost). Set
 	// before use.
 	BcryptCost int
+
+	verified verifiedSet // basic credentials that matched (device_credentials.go)
 }
 
 // NewDevices returns the handler; opts.Store and opts.Sync are required.

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -215,5 +216,36 @@ func TestSetBasicCredentialsConcurrentDelete(t *testing.T) {
 	}
 	if _, err := store2.Append(t.Context(), e); !errors.Is(err, dojot.ErrConflict) {
 		t.Errorf("append after a concurrent delete = %v; want a conflict", err)
+	}
+}
+
+// TestCheckDeviceCredentialsRemembers: a password that matched is
+// remembered for its hash only; a wrong one never is; the set stays
+// bounded.
+func TestCheckDeviceCredentialsRemembers(t *testing.T) {
+	store, view := storeWith(t, keysCreated, lockACreated)
+	d := credDevices(store, view)
+	_, pw, err := d.SetBasicCredentials(t.Context(), "t1", "aa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := view.DeviceCredentials("t1", "aa")
+	if d.verified.has(d.verified.key(hash, pw)) {
+		t.Fatal("remembered before any check")
+	}
+	if d.CheckDeviceCredentials("t1", "aa", pw+"x") || d.verified.has(d.verified.key(hash, pw+"x")) {
+		t.Fatal("a wrong password matched or was remembered")
+	}
+	if !d.CheckDeviceCredentials("t1", "aa", pw) || !d.verified.has(d.verified.key(hash, pw)) {
+		t.Fatal("a matching password was not remembered")
+	}
+	if d.verified.has(d.verified.key("other hash", pw)) {
+		t.Fatal("remembered for another hash")
+	}
+	for i := range verifiedCap + 10 {
+		d.verified.add(d.verified.key(hash, fmt.Sprint(i)))
+	}
+	if n := len(d.verified.set); n > verifiedCap {
+		t.Errorf("%d remembered; want at most %d", n, verifiedCap)
 	}
 }
