@@ -2,7 +2,10 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,4 +39,84 @@ func (s *Store) AppendData(ctx context.Context, tenant, deviceID string, payload
 		return 0, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
 	}
 	return ack.Sequence, nil
+}
+
+// DataLog is the DATA stream read as a log of events of type
+// dojot.EventReading, so projections.Runner can follow it like EVENTS.
+// Readings expire (by age and size), so its sequences have gaps.
+type DataLog struct{ s *Store }
+
+// DataLog returns the DATA stream as a projection source.
+func (s *Store) DataLog() DataLog { return DataLog{s} }
+
+// Subscribe calls fn with every reading from sequence from on, in order,
+// then with each new one, until ctx is done or fn fails (see
+// Store.Subscribe). A message on a subject that names no device is logged
+// and skipped.
+func (d DataLog) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event) error) error {
+	s := d.s
+	return s.consume(ctx, s.data, from, func(m jetstream.Msg, seq uint64) error {
+		md, err := m.Metadata()
+		if err != nil {
+			return nil
+		}
+		ev, ok := s.reading(m.Subject(), m.Data(), seq, md.Timestamp)
+		if !ok {
+			s.log.Error("subscribe: skipping a reading on a subject that names no device", "stream", s.data, "seq", seq, "subject", m.Subject())
+			return nil
+		}
+		return fn(ev)
+	})
+}
+
+// LastSeq is the sequence of the last reading stored (0: none).
+func (d DataLog) LastSeq(ctx context.Context) (uint64, error) {
+	_, last, err := d.s.DataRange(ctx)
+	return last, err
+}
+
+// DataRange is the sequence of the first reading the DATA stream still
+// holds and of the last one stored (0, 0: none yet). Readings before first
+// have expired.
+func (s *Store) DataRange(ctx context.Context) (first, last uint64, err error) {
+	info, err := s.dataSt.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("stream %s: %w", s.data, unavailable(err))
+	}
+	if info.State.Msgs == 0 {
+		return 0, info.State.LastSeq, nil
+	}
+	return info.State.FirstSeq, info.State.LastSeq, nil
+}
+
+// ReadingAt returns the reading stored at sequence seq of DATA, as DataLog
+// delivers it. A sequence that holds nothing (expired, never written) is
+// dojot.ErrNotFound.
+func (s *Store) ReadingAt(ctx context.Context, seq uint64) (dojot.Event, error) {
+	m, err := s.dataSt.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return dojot.Event{}, dojot.Errorf(dojot.ErrNotFound, "no reading at sequence %d", seq)
+	}
+	if err != nil {
+		return dojot.Event{}, fmt.Errorf("reading at %d: %w", seq, unavailable(err))
+	}
+	ev, ok := s.reading(m.Subject, m.Data, seq, m.Time)
+	if !ok {
+		return dojot.Event{}, dojot.Errorf(dojot.ErrNotFound, "no reading at sequence %d (subject %s)", seq, m.Subject)
+	}
+	return ev, nil
+}
+
+// reading makes a DATA message an event of type dojot.EventReading; ok is
+// false when its subject is not data.<tenant>.<deviceid>.
+func (s *Store) reading(subject string, data []byte, seq uint64, at time.Time) (dojot.Event, bool) {
+	rest, ok := strings.CutPrefix(subject, s.opts.SubjectPrefix+"data.")
+	if !ok {
+		return dojot.Event{}, false
+	}
+	tenant, device, ok := strings.Cut(rest, ".")
+	if !ok || tenant == "" || device == "" || strings.Contains(device, ".") {
+		return dojot.Event{}, false
+	}
+	return dojot.Event{Type: dojot.EventReading, Kind: "data", Tenant: tenant, AggregateID: device, Time: at, Data: data, Seq: seq}, true
 }

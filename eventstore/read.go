@@ -45,7 +45,7 @@ func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Even
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", subj, unavailable(err))
 	}
-	defer s.dropConsumer(cons)
+	defer s.dropConsumer(s.events, cons)
 	defer it.Stop()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -81,14 +81,35 @@ func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Even
 // fn's error). A message that is not an event envelope is logged and
 // skipped: one bad write must not stop every view.
 func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event) error) error {
+	var mu sync.Mutex // guards strs: a reset may start a new handler goroutine
+	var strs interner
+	return s.consume(ctx, s.events, from, func(m jetstream.Msg, seq uint64) error {
+		var ev dojot.Event
+		mu.Lock()
+		err := decodeEvent(m.Data(), &ev, &strs)
+		mu.Unlock()
+		if err != nil {
+			s.log.Error("subscribe: skipping undecodable event", "stream", s.events, "seq", seq, "subject", m.Subject(), "err", err)
+			return nil
+		}
+		ev.Seq = seq
+		return fn(ev)
+	})
+}
+
+// consume calls fn with every message of stream from sequence from on, in
+// order, then with each new one, until ctx is done (ctx.Err()) or fn fails
+// (fn's error). Subscribe and SubscribeData differ only in what they make
+// of a message.
+func (s *Store) consume(ctx context.Context, stream string, from uint64, fn func(m jetstream.Msg, seq uint64) error) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if from > 1 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
 	}
-	cons, err := s.js.OrderedConsumer(ctx, s.events, cfg)
+	cons, err := s.js.OrderedConsumer(ctx, stream, cfg)
 	if err != nil {
-		return fmt.Errorf("subscribe %s from %d: %w", s.events, from, unavailable(err))
+		return fmt.Errorf("subscribe %s from %d: %w", stream, from, unavailable(err))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -96,27 +117,16 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event)
 	// ordered consumer resets), so its stop flag and error cross goroutines.
 	var failed atomic.Bool
 	fnErr := make(chan error, 1)
-	var mu sync.Mutex // guards strs: a reset may start a new handler goroutine
-	var strs interner
 	handle := func(m jetstream.Msg) {
 		if failed.Load() {
 			return
 		}
 		seq, err := streamSeq(m)
 		if err != nil {
-			s.log.Error("subscribe: message without metadata", "stream", s.events, "err", err)
+			s.log.Error("subscribe: message without metadata", "stream", stream, "err", err)
 			return
 		}
-		var ev dojot.Event
-		mu.Lock()
-		err = decodeEvent(m.Data(), &ev, &strs)
-		mu.Unlock()
-		if err != nil {
-			s.log.Error("subscribe: skipping undecodable event", "stream", s.events, "seq", seq, "subject", m.Subject(), "err", err)
-			return
-		}
-		ev.Seq = seq
-		if err := fn(ev); err != nil {
+		if err := fn(m, seq); err != nil {
 			if failed.CompareAndSwap(false, true) {
 				fnErr <- err
 			}
@@ -128,20 +138,20 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event)
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			// The ordered consumer recovers from these by itself (it
 			// recreates the consumer at the next sequence).
-			s.log.Debug("subscribe: consumer error", "stream", s.events, "err", err)
+			s.log.Debug("subscribe: consumer error", "stream", stream, "err", err)
 		}))
 	if err != nil {
-		return fmt.Errorf("subscribe %s from %d: %w", s.events, from, unavailable(err))
+		return fmt.Errorf("subscribe %s from %d: %w", stream, from, unavailable(err))
 	}
 	var closed error
 	select {
 	case <-ctx.Done():
 	case <-cc.Closed():
-		closed = fmt.Errorf("subscribe %s: consumer closed: %w", s.events, dojot.ErrUnavailable)
+		closed = fmt.Errorf("subscribe %s: consumer closed: %w", stream, dojot.ErrUnavailable)
 	}
 	cc.Stop()
 	<-cc.Closed()
-	s.dropConsumer(cons)
+	s.dropConsumer(stream, cons)
 	select {
 	case err := <-fnErr:
 		return err
@@ -156,7 +166,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event)
 // dropConsumer deletes a stopped ordered consumer's server side, in the
 // background: the library leaves it to expire (5 minutes by default), and a
 // Load per command would pile them up.
-func (s *Store) dropConsumer(cons jetstream.Consumer) {
+func (s *Store) dropConsumer(stream string, cons jetstream.Consumer) {
 	info := cons.CachedInfo()
 	if info == nil {
 		return
@@ -164,8 +174,8 @@ func (s *Store) dropConsumer(cons jetstream.Consumer) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
 		defer cancel()
-		if err := s.js.DeleteConsumer(ctx, s.events, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			s.log.Debug("delete consumer", "stream", s.events, "consumer", info.Name, "err", err)
+		if err := s.js.DeleteConsumer(ctx, stream, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			s.log.Debug("delete consumer", "stream", stream, "consumer", info.Name, "err", err)
 		}
 	}()
 }

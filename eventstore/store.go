@@ -35,7 +35,9 @@ type Store struct {
 	// eventsSt is the EVENTS stream as Open found it: its cached info
 	// (AllowDirect) lets reads use direct gets without asking again.
 	eventsSt jetstream.Stream
-	closed   chan struct{} // closed by the connection's ClosedHandler
+	// dataSt is the DATA stream, likewise, for ReadingAt.
+	dataSt jetstream.Stream
+	closed chan struct{} // closed by the connection's ClosedHandler
 	// expectSubject: the server honours Nats-Expected-Last-Subject-Sequence-Subject
 	// (nats-server 2.11+); older ones ignore the header and would check the
 	// event's own subject instead, silently.
@@ -214,6 +216,8 @@ func (s *Store) createStreams(ctx context.Context) error {
 		}
 		if i == 0 {
 			s.eventsSt = st
+		} else {
+			s.dataSt = st
 		}
 	}
 	return nil

@@ -57,7 +57,7 @@ func (v *View) ApplyTx(ctx context.Context, evs []dojot.Event) ([]error, error) 
 // View led and has lost the lease (one read for both).
 func (v *View) checkServed(ctx context.Context, gen int64) error {
 	ids := bson.A{metaServed}
-	leading := v.leading.Load()
+	leading := v.lease.Leading()
 	if leading {
 		ids = append(ids, metaApplier)
 	}

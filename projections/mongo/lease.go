@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -11,22 +13,39 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Lead blocks until this View holds the applier lease (the meta "applier"
-// document: {owner, expires}), or ctx is done. The lease lasts LeaseTTL
-// and is renewed every LeaseTTL/5; the returned context is cancelled when
-// a renewal fails or finds the lease taken, and release gives it up at
-// once so that another instance need not wait for it to expire.
+// Lease is an applier lease: the document {_id: ID, owner, expires} in
+// Coll, held by one Owner at a time. The Mongo view and the Mongo history
+// (projections/history) each let one instance apply through one.
+type Lease struct {
+	Coll    *mongo.Collection
+	ID      string
+	Owner   string
+	TTL     time.Duration // how long a holder keeps it unrenewed
+	Timeout time.Duration // bounds the release
+	Logger  *slog.Logger
+
+	// leading is set while this process holds the lease: an applier then
+	// checks, with each batch, that it still does.
+	leading atomic.Bool
+}
+
+// Leading reports whether this process holds the lease (between Lead
+// and release).
+func (l *Lease) Leading() bool { return l.leading.Load() }
+
+// Lead blocks until this process holds the lease, or ctx is done. The
+// lease lasts TTL and is renewed every TTL/5; the returned context is
+// cancelled when a renewal fails or finds the lease taken, and release
+// gives it up at once so that another instance need not wait for it to
+// expire.
 //
 // Expiry is judged by each instance's clock: clocks must agree to well
-// within LeaseTTL. While it leads, ApplyTx also checks the lease before
-// and after each batch, so an applier whose renewals stalled stops
-// writing once another instance took over.
-func (v *View) Lead(ctx context.Context) (context.Context, func(), error) {
-	ttl := v.opts.LeaseTTL
+// within TTL.
+func (l *Lease) Lead(ctx context.Context) (context.Context, func(), error) {
 	for {
-		ok, err := v.acquire(ctx)
-		if err != nil {
-			v.opts.Logger.Warn("mongo view: lease", "err", err)
+		ok, err := l.acquire(ctx)
+		if err != nil && ctx.Err() == nil {
+			l.Logger.Warn("lease", "err", err)
 		}
 		if ok {
 			break
@@ -34,17 +53,17 @@ func (v *View) Lead(ctx context.Context) (context.Context, func(), error) {
 		select {
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
-		case <-time.After(ttl / 5):
+		case <-time.After(l.TTL / 5):
 		}
 	}
-	v.leading.Store(true)
-	v.opts.Logger.Info("mongo view: leading", "owner", v.owner)
+	l.leading.Store(true)
+	l.Logger.Info("leading", "lease", l.ID, "owner", l.Owner)
 	lease, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer cancel()
-		tick := time.NewTicker(ttl / 5)
+		tick := time.NewTicker(l.TTL / 5)
 		defer tick.Stop()
 		for {
 			select {
@@ -52,9 +71,9 @@ func (v *View) Lead(ctx context.Context) (context.Context, func(), error) {
 				return
 			case <-tick.C:
 			}
-			if err := v.renew(lease); err != nil {
+			if err := l.renew(lease); err != nil {
 				if lease.Err() == nil {
-					v.opts.Logger.Warn("mongo view: lease lost", "err", err)
+					l.Logger.Warn("lease lost", "lease", l.ID, "err", err)
 				}
 				return
 			}
@@ -63,27 +82,27 @@ func (v *View) Lead(ctx context.Context) (context.Context, func(), error) {
 	release := func() {
 		cancel()
 		<-done
-		v.leading.Store(false)
-		rctx, rcancel := context.WithTimeout(context.Background(), v.opts.Timeout)
+		l.leading.Store(false)
+		rctx, rcancel := context.WithTimeout(context.Background(), l.Timeout)
 		defer rcancel()
-		if _, err := v.meta.DeleteOne(rctx, bson.D{{Key: "_id", Value: metaApplier}, {Key: "owner", Value: v.owner}}); err != nil {
-			v.opts.Logger.Warn("mongo view: release lease", "err", wrap("release lease", err))
+		if _, err := l.Coll.DeleteOne(rctx, bson.D{{Key: "_id", Value: l.ID}, {Key: "owner", Value: l.Owner}}); err != nil {
+			l.Logger.Warn("release lease", "lease", l.ID, "err", wrap("release lease", err))
 		}
 	}
 	return lease, release, nil
 }
 
-// acquire takes the lease if it is free, expired or already this View's.
-// Without a lease document the upsert creates it; with one held by another
-// instance the filter misses and the upsert's insert collides on _id.
-func (v *View) acquire(ctx context.Context) (bool, error) {
+// acquire takes the lease if it is free, expired or already this
+// process's. Without a lease document the upsert creates it; with one held
+// by another instance the filter misses and the upsert's insert collides
+// on _id.
+func (l *Lease) acquire(ctx context.Context) (bool, error) {
 	now := time.Now()
-	filter := bson.D{{Key: "_id", Value: metaApplier}, {Key: "$or", Value: bson.A{
-		bson.D{{Key: "owner", Value: v.owner}},
+	filter := bson.D{{Key: "_id", Value: l.ID}, {Key: "$or", Value: bson.A{
+		bson.D{{Key: "owner", Value: l.Owner}},
 		bson.D{{Key: "expires", Value: bson.D{{Key: "$lt", Value: now}}}},
 	}}}
-	err := v.meta.FindOneAndUpdate(ctx, filter, set("owner", v.owner, "expires", now.Add(v.opts.LeaseTTL)),
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Err()
+	_, err := l.Coll.UpdateOne(ctx, filter, set("owner", l.Owner, "expires", now.Add(l.TTL)), options.UpdateOne().SetUpsert(true))
 	switch {
 	case err == nil:
 		return true, nil
@@ -94,10 +113,10 @@ func (v *View) acquire(ctx context.Context) (bool, error) {
 	}
 }
 
-// renew extends the lease if this View still holds it.
-func (v *View) renew(ctx context.Context) error {
-	res, err := v.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: metaApplier}, {Key: "owner", Value: v.owner}},
-		set("expires", time.Now().Add(v.opts.LeaseTTL)))
+// renew extends the lease if this process still holds it.
+func (l *Lease) renew(ctx context.Context) error {
+	res, err := l.Coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: l.ID}, {Key: "owner", Value: l.Owner}},
+		set("expires", time.Now().Add(l.TTL)))
 	if err != nil {
 		return wrap("renew lease", err)
 	}
@@ -107,21 +126,34 @@ func (v *View) renew(ctx context.Context) error {
 	return nil
 }
 
+// Lead blocks until this View holds the applier lease (the meta "applier"
+// document), or ctx is done; see Lease. While it leads, ApplyTx also
+// checks the lease before and after each batch, so an applier whose
+// renewals stalled stops writing once another instance took over.
+func (v *View) Lead(ctx context.Context) (context.Context, func(), error) {
+	return v.lease.Lead(ctx)
+}
+
 // Follow calls fn with the served generation's checkpoint whenever it
 // moves (a batch applied by any instance, or a switch to another
-// generation), polling every FollowInterval: FerretDB has no change
-// streams, and a poll of one small document is cheap. It calls fn once
-// at the start, and returns nil when ctx is done; a failing poll is
-// logged and tried again.
+// generation); see PollCheckpoint.
 func (v *View) Follow(ctx context.Context, fn func(seq uint64)) error {
-	tick := time.NewTicker(v.opts.FollowInterval)
+	return PollCheckpoint(ctx, v.opts.FollowInterval, v.servedSeq, fn, v.opts.Logger.With("component", "mongo view"))
+}
+
+// PollCheckpoint calls fn with the checkpoint read returns whenever it
+// moves, reading it every interval: FerretDB has no change streams, and a
+// poll of one small document is cheap. It calls fn once at the start, and
+// returns nil when ctx is done; a failing read is logged and tried again.
+func PollCheckpoint(ctx context.Context, interval time.Duration, read func(context.Context) (uint64, error), fn func(seq uint64), log *slog.Logger) error {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	last, first := uint64(0), true
 	for {
-		seq, err := v.servedSeq(ctx)
+		seq, err := read(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			v.opts.Logger.Warn("mongo view: follow", "err", err)
+			log.Warn("follow", "err", err)
 		case err == nil && (first || seq != last):
 			fn(seq)
 			last, first = seq, false

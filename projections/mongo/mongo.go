@@ -130,9 +130,9 @@ type View struct {
 	// applyGen is the generation ApplyTx writes to: the served one as of
 	// the last Checkpoint.
 	applyGen atomic.Int64
-	// leading is set while this View holds the applier lease: ApplyTx then
-	// also checks that it still does.
-	leading atomic.Bool
+	// lease lets one instance apply at a time; while this View holds it,
+	// ApplyTx also checks that it still does.
+	lease *Lease
 
 	mu      sync.Mutex
 	readGen int64     // the served generation as last seen
@@ -153,6 +153,8 @@ func Open(ctx context.Context, opts Options) (*View, error) {
 	owner := make([]byte, 8)
 	_, _ = rand.Read(owner)
 	v := &View{client: client, opts: opts, meta: client.Database(opts.Database).Collection(collMeta), owner: hex.EncodeToString(owner)}
+	v.lease = &Lease{Coll: v.meta, ID: metaApplier, Owner: v.owner, TTL: opts.LeaseTTL, Timeout: opts.Timeout,
+		Logger: opts.Logger.With("component", "mongo view")}
 	gen, err := v.ensureServed(ctx)
 	if err != nil {
 		_ = client.Disconnect(context.Background())
