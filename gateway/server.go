@@ -49,6 +49,9 @@ type Options struct {
 	Health func(ctx context.Context) map[string]any
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// History is the history view the History API reads (history.go); nil
+	// leaves /history unrouted.
+	History historyView
 	// Topics creates the Kafka topics GET /topic/:subject names (topic.go);
 	// nil when Kafka is off: the topic is only named.
 	Topics Topics
@@ -97,6 +100,9 @@ func New(opts Options) *Server {
 		r.Use(s.pep)
 		s.mountDeviceManager(r)
 		s.mountBasicAuth(r)
+		if s.opts.History != nil {
+			s.mountHistory(r)
+		}
 	})
 	// DataBroker's /topic is internal in dojot (no Kong route, no PDP): any
 	// verified token may ask for its own tenant's topic names.
