@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -49,9 +50,31 @@ type Options struct {
 	// MaxPayload is the largest publish payload accepted, in bytes
 	// (default 256000, the body limit of dojot's HTTP agent).
 	MaxPayload int
-	// Timeout bounds the wait for JetStream to store one reading (default 5s).
+	// Timeout bounds the wait for JetStream to store one reading (default
+	// 5s), and in external-broker mode the wait for the broker to
+	// acknowledge an actuation.
 	Timeout time.Duration
 	Logger  *slog.Logger
+
+	// BrokerURL, when set, turns on external-broker mode: the agent embeds
+	// no broker and is instead a client of this one (tcp://host:1883,
+	// mqtt://, ssl:// or mqtts://, ws:// or wss://; user:password in the URL
+	// are the agent's own credentials there). It takes its share of the
+	// devices' readings through the shared subscriptions
+	// $share/<BrokerGroup>/+/attrs and $share/<BrokerGroup>//+/+/attrs, and
+	// publishes actuation there. Devices then authenticate, and are kept to
+	// their own topics, by that broker: Credentials and Insecure do not
+	// apply.
+	BrokerURL string
+	// BrokerGroup names the shared subscription, and the JetStream consumer
+	// that hands each actuation to one instance (default "dojot"): the
+	// instances of one deployment share it.
+	BrokerGroup string
+	// ClientID is the agent's MQTT client id at the broker, whose
+	// persistent session is resumed after a restart: it must be stable
+	// across restarts and differ between instances (default
+	// dojot-<BrokerGroup>-<hostname>).
+	ClientID string
 }
 
 func (o *Options) setDefaults() {
@@ -64,13 +87,24 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.BrokerURL != "" {
+		if o.BrokerGroup == "" {
+			o.BrokerGroup = "dojot"
+		}
+		if o.ClientID == "" {
+			host, _ := os.Hostname()
+			o.ClientID = "dojot-" + o.BrokerGroup + "-" + host
+		}
+	}
 }
 
-// Agent is the embedded MQTT broker.
+// Agent is the embedded MQTT broker, or in external-broker mode
+// (Options.BrokerURL) a client of another one.
 type Agent struct {
 	opts   Options
 	log    *slog.Logger
-	srv    *mochi.Server
+	srv    *mochi.Server // nil in external-broker mode
+	ext    *external     // nil unless external-broker mode
 	stored atomic.Uint64
 	// actuated counts configurations sent to devices.
 	actuated atomic.Uint64
@@ -108,6 +142,15 @@ func New(opts Options) (*Agent, error) {
 		return nil, errors.New("mqtt: Options.Store and Options.Devices are required")
 	}
 	opts.setDefaults()
+	if opts.BrokerURL != "" {
+		a := &Agent{opts: opts, log: opts.Logger}
+		ext, err := newExternal(a)
+		if err != nil {
+			return nil, err
+		}
+		a.ext = ext
+		return a, nil
+	}
 	caps := mochi.NewDefaultServerCapabilities()
 	// Packets far above MaxPayload are cut off while read (disconnect);
 	// those just above it reach OnPublish, which refuses them with a log.
@@ -130,28 +173,52 @@ func New(opts Options) (*Agent, error) {
 	return a, nil
 }
 
-// Serve serves MQTT on ln in the background until Close.
+// Serve serves MQTT on ln in the background until Close. In
+// external-broker mode ln is unused (nil): Serve connects to the broker in
+// the background and returns at once; a broker that is away is retried
+// until Close.
 func (a *Agent) Serve(ln net.Listener) error {
+	if a.ext != nil {
+		a.ext.start()
+		return nil
+	}
 	if err := a.srv.AddListener(listeners.NewNet("mqtt", ln)); err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
 	return a.srv.Serve()
 }
 
-// Close disconnects every client and stops the listener.
-func (a *Agent) Close() error { return a.srv.Close() }
+// Close disconnects every client and stops the listener; in
+// external-broker mode it disconnects from the broker.
+func (a *Agent) Close() error {
+	if a.ext != nil {
+		a.ext.close()
+		return nil
+	}
+	return a.srv.Close()
+}
 
 // Status counts what the agent did since it started.
 type Status struct {
-	Clients  int64             `json:"clients"`
+	Clients  int64             `json:"clients"` // devices connected (embedded broker only)
 	Stored   uint64            `json:"stored"`
 	Actuated uint64            `json:"actuated"`
 	Refused  map[string]uint64 `json:"refused,omitempty"`
+	// Broker is the connection to the external broker (external-broker
+	// mode only).
+	Broker *BrokerStatus `json:"broker,omitempty"`
 }
 
 // Status is a snapshot of the counters.
 func (a *Agent) Status() Status {
-	st := Status{Clients: atomic.LoadInt64(&a.srv.Info.ClientsConnected), Stored: a.stored.Load(), Actuated: a.actuated.Load()}
+	st := Status{Stored: a.stored.Load(), Actuated: a.actuated.Load()}
+	if a.srv != nil {
+		st.Clients = atomic.LoadInt64(&a.srv.Info.ClientsConnected)
+	}
+	if a.ext != nil {
+		b := a.ext.status()
+		st.Broker = &b
+	}
 	for r := range numReasons {
 		if n := a.refused[r].Load(); n > 0 {
 			if st.Refused == nil {
@@ -163,13 +230,16 @@ func (a *Agent) Status() Status {
 	return st
 }
 
-// refuse counts a refusal and logs it (see logEvery).
+// refuse counts a refusal and logs it (see logEvery). cl is nil in
+// external-broker mode, where the device's connection is the broker's.
 func (a *Agent) refuse(r reason, cl *mochi.Client, msg string, args ...any) {
 	n := a.refused[r].Add(1)
 	if n == 1 || n%logEvery == 0 {
-		args = append(args, "reason", reasonNames[r], "client_id", cl.ID, "username", string(cl.Properties.Username),
-			"remote", cl.Net.Remote, "refused_total", n)
-		a.log.Warn(msg, args...)
+		args = append(args, "reason", reasonNames[r])
+		if cl != nil {
+			args = append(args, "client_id", cl.ID, "username", string(cl.Properties.Username), "remote", cl.Net.Remote)
+		}
+		a.log.Warn(msg, append(args, "refused_total", n)...)
 	}
 }
 
@@ -255,28 +325,12 @@ func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, e
 		a.refuse(refusedPublishTopic, cl, "mqtt: topic refused", "topic", pk.TopicName, "write", true)
 		return nack(cl, pk, packets.ErrNotAuthorized)
 	}
-	if len(pk.Payload) > a.opts.MaxPayload {
-		a.refuse(refusedTooLarge, cl, "mqtt: publish refused: payload too large", "topic", pk.TopicName, "bytes", len(pk.Payload), "max", a.opts.MaxPayload)
-		return nack(cl, pk, packets.Code{Code: packets.ErrImplementationSpecificError.Code, Reason: "payload larger than " + strconv.Itoa(a.opts.MaxPayload) + " bytes"})
+	msg, ref := a.reading(t, pk.Payload, time.Now())
+	if ref != nil {
+		a.refuse(ref.reason, cl, ref.msg, ref.args...)
+		return nack(cl, pk, ref.code)
 	}
-	var attrs map[string]json.RawMessage
-	if err := json.Unmarshal(pk.Payload, &attrs); err != nil || attrs == nil {
-		var syn *json.SyntaxError
-		r, why := refusedNotObject, "payload is not a JSON object"
-		if errors.As(err, &syn) || !json.Valid(pk.Payload) {
-			r, why = refusedNotJSON, "payload is not JSON"
-		}
-		a.refuse(r, cl, "mqtt: publish refused: "+why, "topic", pk.TopicName, "bytes", len(pk.Payload))
-		return nack(cl, pk, packets.Code{Code: packets.ErrPayloadFormatInvalid.Code, Reason: why})
-	}
-	if _, ok := a.opts.Devices.Device(tenant, device); !ok { // removed since it connected
-		a.refuse(refusedUnknownDevice, cl, "mqtt: publish refused: no such device", "tenant", tenant, "device_id", device)
-		return nack(cl, pk, packets.ErrNotAuthorized)
-	}
-	msg := Reading(tenant, device, timestamp(attrs["timestamp"], time.Now()), pk.Payload)
-	ctx, cancel := context.WithTimeout(context.Background(), a.opts.Timeout)
-	defer cancel()
-	if _, err := a.opts.Store.AppendData(ctx, tenant, device, msg, ""); err != nil {
+	if err := a.store(t, msg); err != nil {
 		a.refuse(refusedStoreFailed, cl, "mqtt: publish not stored", "topic", pk.TopicName, "err", err)
 		if pk.FixedHeader.Qos > 0 {
 			// Not acknowledged and disconnected, so the client sends it
@@ -285,8 +339,56 @@ func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, e
 		}
 		return pk, packets.ErrRejectPacket
 	}
-	a.stored.Add(1)
 	return pk, nil
+}
+
+// refusal is why a reading is refused: the reason counted, the line
+// logged, and the reason code an MQTT 5 client gets.
+type refusal struct {
+	reason reason
+	msg    string
+	args   []any
+	code   packets.Code
+}
+
+// reading checks a publish on the attrs topic t, as the embedded broker and
+// the external-broker client both do, and returns it as the reading to
+// store (Reading): the payload is a JSON object of at most
+// Options.MaxPayload bytes and the device exists in its tenant.
+func (a *Agent) reading(t Topic, payload []byte, now time.Time) ([]byte, *refusal) {
+	topic := t.String()
+	if len(payload) > a.opts.MaxPayload {
+		return nil, &refusal{refusedTooLarge, "mqtt: publish refused: payload too large",
+			[]any{"topic", topic, "bytes", len(payload), "max", a.opts.MaxPayload},
+			packets.Code{Code: packets.ErrImplementationSpecificError.Code, Reason: "payload larger than " + strconv.Itoa(a.opts.MaxPayload) + " bytes"}}
+	}
+	var attrs map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &attrs); err != nil || attrs == nil {
+		var syn *json.SyntaxError
+		r, why := refusedNotObject, "payload is not a JSON object"
+		if errors.As(err, &syn) || !json.Valid(payload) {
+			r, why = refusedNotJSON, "payload is not JSON"
+		}
+		return nil, &refusal{r, "mqtt: publish refused: " + why, []any{"topic", topic, "bytes", len(payload)},
+			packets.Code{Code: packets.ErrPayloadFormatInvalid.Code, Reason: why}}
+	}
+	if _, ok := a.opts.Devices.Device(t.Tenant, t.Device); !ok { // removed since it connected
+		return nil, &refusal{refusedUnknownDevice, "mqtt: publish refused: no such device",
+			[]any{"tenant", t.Tenant, "device_id", t.Device}, packets.ErrNotAuthorized}
+	}
+	return Reading(t.Tenant, t.Device, timestamp(attrs["timestamp"], now), payload), nil
+}
+
+// store appends a reading to DATA and waits until JetStream stored it
+// (Options.Timeout at most).
+func (a *Agent) store(t Topic, reading []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.Timeout)
+	defer cancel()
+	if _, err := a.opts.Store.AppendData(ctx, t.Tenant, t.Device, reading, ""); err != nil {
+		return err
+	}
+	a.stored.Add(1)
+	return nil
 }
 
 // nack refuses a publish. QoS 0: dropped. MQTT 5: a PUBACK with the

@@ -1,5 +1,6 @@
 // Package mqtt is dojot's MQTT agent: an MQTT 3.1.1/5 broker (mochi-mqtt)
-// embedded in the binary. Devices publish JSON attrs on their own topic,
+// embedded in the binary, or a client of an external broker (see External
+// broker below). Devices publish JSON attrs on their own topic,
 // <tenant>:<deviceid>/attrs, or the legacy /<tenant>/<deviceid>/attrs; each
 // reading is stored in the DATA stream in dojot's IoT-agent shape
 // {"metadata":{"deviceid","tenant","timestamp"},"attrs":{...}}, on
@@ -45,4 +46,22 @@
 // duplicate window. The cost is at-least-once: a reading stored just
 // before a crash that ate its PUBACK is stored again when the client
 // resends it. QoS 0 is best effort.
+//
+// External broker. With Options.BrokerURL the agent embeds no broker and is
+// a client of another one (external.go): MQTT 3.1.1 with paho, a persistent
+// session (CleanSession false, Options.ClientID stable across restarts), in
+// the shared subscriptions $share/<group>/+/attrs and
+// $share/<group>//+/+/attrs at QoS 1, so the instances of a group split the
+// readings. That broker authenticates the devices and keeps them to their
+// own topics; the agent checks each reading as OnPublish does (Agent.reading:
+// JSON object, MaxPayload, the device exists) and acknowledges it by hand
+// (paho's AutoAckDisabled, Message.Ack) only after JetStream stored it. A
+// refused reading is acknowledged, counted and logged; one that was not
+// stored is not, nor is anything after it on that connection: the agent
+// reconnects (with backoff while the store keeps failing) and the broker
+// sends them again. A lost broker is retried with backoff, its loss and
+// return logged once each and shown in Status.Broker. Actuation is
+// published to that broker by one instance of the group: the instances
+// share the durable JetStream consumer mqtt_actuate_<group> on EVENTS
+// (followShared says why not a NATS queue subscription).
 package mqtt
