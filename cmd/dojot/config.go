@@ -1,12 +1,18 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -43,8 +49,15 @@ type Config struct {
 	KafkaDevicesTopic bool
 	KafkaEmbeddedAddr string
 
-	MQTTAddr     string
-	MQTTInsecure bool
+	MQTTAddr           string
+	MQTTInsecure       bool
+	MQTTBrokerURL      string
+	MQTTBrokerGroup    string
+	MQTTBrokerClientID string
+
+	History           string
+	HistoryDB         string
+	HistoryExpiration time.Duration
 
 	// Only for `dojot replay`.
 	sub   string
@@ -85,6 +98,12 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.KafkaEmbeddedAddr, "kafka-embedded-addr", "", "development aid: run an in-process Kafka-protocol server on this host:port (records kept in the data dir) and bridge to it; not a production broker")
 	fs.StringVar(&c.MQTTAddr, "mqtt-addr", ":1883", "MQTT agent listen address (host:port; port 0 picks a free one): devices publish <tenant>:<deviceid>/attrs")
 	fs.BoolVar(&c.MQTTInsecure, "mqtt-insecure", false, "MQTT test mode: the username <tenant>:<deviceid> identifies a device with no password (logged as a warning; never in production)")
+	fs.StringVar(&c.MQTTBrokerURL, "mqtt-broker-url", "", "external MQTT broker (tcp://host:1883, mqtt://, mqtts://, user:password@ allowed): embed no broker (-mqtt-addr unused) and read devices' readings from this one as a client, in the shared subscription of -mqtt-broker-group (empty: embedded broker)")
+	fs.StringVar(&c.MQTTBrokerGroup, "mqtt-broker-group", "dojot", "external MQTT broker: shared-subscription group of this deployment's instances, which split the readings and send each actuation once (letters, digits, _ and -)")
+	fs.StringVar(&c.MQTTBrokerClientID, "mqtt-broker-client-id", "", "external MQTT broker: this instance's client id, whose persistent session a restart resumes; stable per instance, unique in the group (empty: dojot-<group>-<hostname>-<hash of the data dir>)")
+	fs.StringVar(&c.History, "history", "memory", "history view (persister and History API): memory (an index rebuilt from the DATA stream at start) or mongo (dojot's persister layout, on -mongo-url)")
+	fs.StringVar(&c.HistoryDB, "history-db", "device_history", "mongo history: the database (dojot's persister uses device_history)")
+	fs.DurationVar(&c.HistoryExpiration, "history-expiration", 7*24*time.Hour, "mongo history: TTL of the documents on ts (dojot's HISTORY_DB_DATA_EXPIRATION, 604800 s); the memory history keeps what the DATA stream keeps (-data-max-age)")
 	if c.sub == "replay" {
 		fs.Uint64Var(&c.From, "from", 0, "replay from this event sequence instead of the start of the log")
 		fs.BoolVar(&c.Fresh, "fresh", false, "start the new view from scratch instead of resuming an interrupted replay")
@@ -179,6 +198,18 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("-view %q: want memory, postgres or mongo", c.View))
 	}
+	switch c.History {
+	case "memory":
+	case "mongo":
+		if c.MongoURL == "" {
+			errs = append(errs, errors.New("-history mongo needs -mongo-url (DOJOT_MONGO_URL)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("-history %q: want memory or mongo", c.History))
+	}
+	if c.HistoryExpiration < time.Second {
+		errs = append(errs, fmt.Errorf("-history-expiration %s: want 1s or more", c.HistoryExpiration))
+	}
 	if c.KafkaPartitions < 1 {
 		errs = append(errs, fmt.Errorf("-kafka-partitions %d: must be 1 or more", c.KafkaPartitions))
 	}
@@ -191,6 +222,14 @@ func (c *Config) validate() error {
 	if c.ViewName != "" && !viewNameRe.MatchString(c.ViewName) {
 		errs = append(errs, fmt.Errorf("-view-name %q: want lower case letters, digits and _ (starting with a letter)", c.ViewName))
 	}
+	if c.MQTTBrokerURL != "" {
+		if u, err := url.Parse(c.MQTTBrokerURL); err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme) {
+			errs = append(errs, errors.New("-mqtt-broker-url: want tcp://host:port (or mqtt, mqtts, ssl, ws, wss)"))
+		}
+		if !prefixRe.MatchString(c.MQTTBrokerGroup) {
+			errs = append(errs, fmt.Errorf("-mqtt-broker-group %q: want letters, digits, _ and - only", c.MQTTBrokerGroup))
+		}
+	}
 	if c.NATSPrefix != "" && !prefixRe.MatchString(c.NATSPrefix) {
 		errs = append(errs, fmt.Errorf("-nats-prefix %q: want letters, digits, _ and - only", c.NATSPrefix))
 	}
@@ -201,6 +240,22 @@ var (
 	prefixRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 	viewNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
 )
+
+// mqttClientID is -mqtt-broker-client-id, else dojot-<group>-<host>-<hash
+// of the absolute data dir>: stable across restarts, and different for two
+// instances on one host (each has its own data dir).
+func (c *Config) mqttClientID() string {
+	if c.MQTTBrokerClientID != "" || c.MQTTBrokerURL == "" {
+		return c.MQTTBrokerClientID
+	}
+	host, _ := os.Hostname()
+	dir, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		dir = c.DataDir
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return "dojot-" + c.MQTTBrokerGroup + "-" + host + "-" + hex.EncodeToString(sum[:4])
+}
 
 // kafkaBrokers is -kafka-brokers as a list (nil: none).
 func (c *Config) kafkaBrokers() []string {

@@ -57,6 +57,8 @@ func TestParseRejects(t *testing.T) {
 		"kafka partitions":  {[]string{"-kafka-partitions=0"}, nil, "-kafka-partitions"},
 		"kafka replication": {nil, map[string]string{"DOJOT_KAFKA_REPLICATION": "0"}, "-kafka-replication"},
 		"kafka both":        {[]string{"-kafka-brokers=k:9092", "-kafka-embedded-addr=127.0.0.1:9092"}, nil, "-kafka-embedded-addr"},
+		"mqtt broker url":   {[]string{"-mqtt-broker-url=http://b:1883"}, nil, "-mqtt-broker-url"},
+		"mqtt broker group": {nil, map[string]string{"DOJOT_MQTT_BROKER_URL": "tcp://b:1883", "DOJOT_MQTT_BROKER_GROUP": "a/b"}, "-mqtt-broker-group"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

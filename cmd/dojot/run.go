@@ -47,11 +47,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}
 		defer internalLn.Close()
 	}
-	mqttLn, err := net.Listen("tcp", cfg.MQTTAddr)
-	if err != nil {
-		return fmt.Errorf("-mqtt-addr %s: %w", cfg.MQTTAddr, err)
+	var mqttLn net.Listener // none with -mqtt-broker-url: the agent is that broker's client
+	if cfg.MQTTBrokerURL == "" {
+		if mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
+			return fmt.Errorf("-mqtt-addr %s: %w", cfg.MQTTAddr, err)
+		}
+		defer mqttLn.Close()
 	}
-	defer mqttLn.Close()
 
 	started := time.Now()
 	store, err := openStore(ctx, cfg, log)
@@ -127,6 +129,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
 		return err
 	}
+	hist, err := startHistory(runCtx, cfg, store, log, &wg)
+	if err != nil {
+		return err
+	}
+	defer func() { stopRunner(); wg.Wait(); _ = hist.Close() }() // after its runners stopped
 	// The Kafka bridge follows the log on its own. A Kafka outage does not
 	// make /healthz 503 (the rest of the platform serves; the bridge logs
 	// it and holds events meanwhile): it shows under "kafka_bridge".
@@ -136,7 +143,8 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 	defer stopKafka()
 
-	agent, err := agentmqtt.New(agentmqtt.Options{Store: store, Devices: view, Credentials: devices, Insecure: cfg.MQTTInsecure, Logger: log})
+	agent, err := agentmqtt.New(agentmqtt.Options{Store: store, Devices: view, Credentials: devices, Insecure: cfg.MQTTInsecure, Logger: log,
+		BrokerURL: cfg.MQTTBrokerURL, BrokerGroup: cfg.MQTTBrokerGroup, ClientID: cfg.mqttClientID()})
 	if err != nil {
 		return err
 	}
@@ -151,7 +159,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			log.Error("mqtt: following actuations stopped", "err", err)
 		}
 	}()
-	log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
+	if mqttLn != nil { // else the agent logs its broker's connection
+		log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
+	}
 
 	var topics gateway.Topics
 	if len(kafkaBrokers) > 0 {
@@ -164,6 +174,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		DeviceView:     reads,
 		AuthCommands:   auth,
 		AuthView:       reads,
+		History:        hist.view,
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
@@ -176,12 +187,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			}
 			return nil
 		},
-		Health: func(context.Context) map[string]any {
+		Health: func(ctx context.Context) map[string]any {
 			h := map[string]any{"nats": strings.ToLower(store.Conn().Status().String())}
 			if bridge != nil {
 				h["kafka_bridge"] = bridge.Status()
 			}
 			h["mqtt"] = agent.Status()
+			h["history"] = hist.Status(ctx, cfg.History)
 			return h
 		},
 	}

@@ -1,0 +1,50 @@
+// Command ingest is the MQTT ingest load generator (issue 7): N devices
+// publish QoS 1 readings over MQTT to a dojot binary at an aggregate target
+// rate for a bounded time, and it reports delivered/sent and the p50/p99
+// latency from publish to (a) PUBACK, (b) the reading visible in the
+// History API, (c) the reading's arrival on Kafka (admin.device-data) when
+// the bridge runs, plus the server process's CPU-µs per message and RSS.
+//
+// By default it builds ./cmd/dojot, starts `dojot serve` on free loopback
+// ports with a temporary data dir and -mqtt-insecure, and stops it (and
+// removes the data dir) at the end; the -target-* flags point it at an
+// instance that already runs instead. It talks only to loopback and stops
+// by itself.
+//
+// Setup is over HTTP: login (POST /auth), one template, N devices in one
+// POST /device?count=N. Each device is one paho client (MQTT 3.1.1, user
+// <tenant>:<deviceid>) that first sends one warm-up reading (n=0) and
+// waits for its PUBACK; then, in the measured window, every device
+// publishes {"temperature":23.5,"n":k} (k = 1, 2, ...) to
+// <tenant>:<deviceid>/attrs at rate/N per second, open loop: a reading is
+// due at a fixed time whatever happened to the earlier ones. A device has
+// at most -inflight readings awaiting their PUBACK; a reading due while
+// that many wait is not sent and counted as behind schedule (the generator
+// never queues). Latencies run from the actual publish call. A client
+// keeps its session (clean session off) and reconnects when the agent drops
+// it (a reading JetStream did not store in time), resending what was not
+// acknowledged, as an at-least-once device does; such a reading's latency
+// includes the reconnection.
+//
+// History: a sample of devices (-history-devices) is polled every
+// -history-poll (default 5 devices every 10 ms: 500 requests/s, whose cost
+// is in the server's CPU figure; -history=off leaves it out) with GET /history/device/{id}/history?attr=n&lastN=1; a
+// reading's latency is its publish time to the first poll that shows a
+// value >= its n. At the end every device's history (-history-check all,
+// or only the polled devices' with sample) is read back and checked against
+// what was acknowledged; a reading acknowledged but not there is lost.
+// Without the route (404) the measurement is skipped with a note.
+//
+// Baseline, same run, same server: `nats bench js pub async` (the nats
+// CLI) against the binary's embedded NATS (-nats-listen), messages of the
+// size the agent stores, file storage; the report gives ingest/raw.
+//
+// Usage:
+//
+//	go run ./bench/ingest                          # 1000 devices, 20,000 msg/s, 30 s
+//	go run ./bench/ingest -duration 5m -kafka      # the issue-7 target run, with the Kafka bridge
+//	go run ./bench/ingest -devices 10 -rate 200 -duration 2s -baseline=false   # smoke
+//
+// It exits 1 when a reading was lost (sent but not acknowledged, or
+// acknowledged but missing from history or Kafka) or the run failed.
+package main

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	agentmqtt "github.com/dojot-es/dojot/agents/mqtt"
+)
+
+// run is one whole run: start (or reach) the server, set up devices, load,
+// measure, check, baseline, stop. It returns the report even with an
+// error when there is one to show.
+func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	srv := &server{HTTP: cfg.TargetHTTP, MQTT: cfg.TargetMQTT, Kafka: cfg.TargetKafka, NATS: cfg.TargetNATS, Pid: cfg.TargetPid}
+	if cfg.TargetHTTP == "" {
+		var err error
+		if srv, err = startServer(ctx, cfg, logw); err != nil {
+			return nil, err
+		}
+		defer srv.stop()
+	}
+	a := &api{base: srv.HTTP, user: cfg.User, pass: cfg.Password, http: &http.Client{Timeout: 60 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}}
+	ids, err := setup(ctx, a, cfg)
+	if err != nil {
+		return nil, err
+	}
+	progress(logw, "%d devices created", len(ids))
+
+	rep := &Report{Devices: cfg.Devices, Rate: cfg.Rate, Duration: cfg.Duration, Pid: srv.Pid, KafkaOn: cfg.Kafka,
+		ReadingBytes: len(agentmqtt.Reading(cfg.Tenant, ids[0], time.Now().UnixMilli(), payload(int(cfg.Rate*cfg.Duration.Seconds()/float64(cfg.Devices)))))}
+	devs := make([]*device, len(ids))
+	for i, id := range ids {
+		devs[i] = &device{id: id, topic: cfg.Tenant + ":" + id + "/attrs"}
+	}
+	base := time.Now()
+	err = connect(ctx, logw, cfg, srv.MQTT, devs, base)
+	defer func() {
+		for _, d := range devs {
+			if d.client != nil {
+				d.client.Disconnect(100)
+			}
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	progress(logw, "%d clients connected, warm-up readings acknowledged", len(devs))
+
+	// Followers of history and Kafka run until the end of the drain.
+	follow, stopFollow := context.WithCancel(ctx)
+	defer stopFollow()
+	var pollers []*historyPoller
+	var wgPoll sync.WaitGroup
+	if cfg.History != "off" {
+		if note := probeHistory(ctx, a, devs[0].id); note != "" {
+			if cfg.History == "on" {
+				return nil, errors.New(note)
+			}
+			rep.HistoryNote = note
+			progress(logw, "%s: history not measured", note)
+		} else {
+			step := max(len(devs)/cfg.HistoryDevices, 1)
+			rep.HistoryEvery = fmt.Sprintf("%d devices polled every %v", min(cfg.HistoryDevices, len(devs)), cfg.HistoryPoll)
+			for i := 0; i < len(devs) && len(pollers) < cfg.HistoryDevices; i += step {
+				p := &historyPoller{d: devs[i]}
+				pollers = append(pollers, p)
+				wgPoll.Add(1)
+				go func() { defer wgPoll.Done(); p.run(follow, a, cfg.HistoryPoll, base) }()
+			}
+		}
+	} else {
+		rep.HistoryNote = "-history=off"
+	}
+	var kw *kafkaWatch
+	if cfg.Kafka {
+		kw = newKafkaWatch(devs, base)
+		if err := kw.start(follow, srv.Kafka, cfg.Tenant+".device-data"); err != nil {
+			return nil, err
+		}
+	}
+
+	// The window.
+	cpu0, err := procCPUIf(srv.Pid)
+	if err != nil {
+		return nil, err
+	}
+	self0 := selfCPU()
+	load0 := loadavg()
+	start := time.Since(base) + 100*time.Millisecond
+	progress(logw, "load: %.0f msg/s for %v", cfg.Rate, cfg.Duration)
+	var wg sync.WaitGroup
+	for i, d := range devs {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.publish(ctx, cfg, i, len(devs), base, start) }()
+	}
+	loaded := make(chan struct{})
+	go report10s(loaded, logw, devs, base, start)
+	wg.Wait()
+	close(loaded)
+	end := time.Since(base)
+	cpu1, _ := procCPUIf(srv.Pid)
+	rep.LoadgenCPU = selfCPU() - self0
+	rep.CPU = cpu1 - cpu0
+	rep.Load = load0 + " / " + loadavg()
+	rep.Window = end - start
+	if srv.Pid > 0 {
+		rep.RSS, rep.PeakRSS, _ = procMem(srv.Pid)
+	}
+	for _, d := range devs {
+		rep.Sent += d.sent
+		rep.Behind += d.behind
+		rep.Retried += d.retried
+		rep.Failed += d.failed
+		rep.Acked += d.acked
+		rep.PubAck.add(d.puback...)
+		rep.Lag.add(d.lag...)
+		if rep.FirstErr == nil && d.err != nil {
+			rep.FirstErr = fmt.Errorf("device %s: %w", d.id, d.err)
+		}
+	}
+	rep.Reconnects = reconnects.Load()
+	progress(logw, "window over: %d sent, %d acked in %v", rep.Sent, rep.Acked, rep.Window.Round(time.Millisecond))
+	if srv.exited() {
+		return rep, fmt.Errorf("dojot exited during the load:\n%s", srv.lastLines())
+	}
+
+	// Drain: history and Kafka may show the last readings later.
+	deadline := time.Now().Add(cfg.Drain)
+	if len(pollers) > 0 {
+		for _, p := range pollers {
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				if _, maxAck := p.d.acks(); p.shown() >= maxAck {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	if kw != nil {
+		for time.Now().Before(deadline) && ctx.Err() == nil && kw.missing(devs) > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	stopFollow()
+	wgPoll.Wait()
+	for _, p := range pollers {
+		rep.HistoryLat.add(p.lat...)
+		rep.HistoryPolls += p.errs
+		if p.err != nil && rep.HistoryNote == "" && p.errs > 0 {
+			progress(logw, "history poll of %s failed %d times, first: %v", p.d.id, p.errs, p.err)
+		}
+	}
+	if kw != nil {
+		kw.mu.Lock()
+		rep.KafkaLat.add(kw.lat...)
+		rep.KafkaDelivered, rep.KafkaDups = kw.delivered, kw.dups
+		kw.mu.Unlock()
+		rep.KafkaMissing = kw.missing(devs)
+		if err := kw.failure(); err != nil {
+			rep.KafkaNote = err.Error()
+		}
+	}
+	if len(pollers) > 0 {
+		checked := devs
+		if cfg.HistoryCheck == "sample" {
+			checked = nil
+			for _, p := range pollers {
+				checked = append(checked, p.d)
+			}
+		}
+		progress(logw, "checking the history of %d devices", len(checked))
+		late := waitHistory(ctx, a, checked, deadline)
+		rep.History = checkHistory(ctx, logw, a, checked)
+		rep.History.late = len(late)
+	}
+
+	var errs []error
+	if rep.History.err != nil {
+		errs = append(errs, fmt.Errorf("history check: %w", rep.History.err))
+	}
+	if cfg.Baseline {
+		progress(logw, "baseline: nats bench js pub async against the same server")
+		rep.Baseline = runBaseline(ctx, cfg, srv.NATS, rep.ReadingBytes)
+	}
+	return rep, errors.Join(append(errs, ctx.Err())...)
+}
+
+// procCPUIf is procCPU, or 0 without a pid.
+func procCPUIf(pid int) (time.Duration, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	return procCPU(pid)
+}
+
+// report10s prints the acknowledged readings every 10 s until done.
+func report10s(done chan struct{}, logw io.Writer, devs []*device, base time.Time, start time.Duration) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	prev, prevAt := 0, start
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		acked := 0
+		for _, d := range devs {
+			n, _ := d.acks()
+			acked += n
+		}
+		now := time.Since(base)
+		progress(logw, "%v: %d acked, %.0f msg/s over the last %v; load average %s", (now - start).Round(time.Second),
+			acked, float64(acked-prev)/(now-prevAt).Seconds(), (now - prevAt).Round(time.Second), loadavg())
+		prev, prevAt = acked, now
+	}
+}
