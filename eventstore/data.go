@@ -41,6 +41,41 @@ func (s *Store) AppendData(ctx context.Context, tenant, deviceID string, payload
 	return ack.Sequence, nil
 }
 
+// AppendDataAsync starts storing a reading as AppendData does, without a
+// Nats-Msg-Id, and returns at once, so a caller can have many readings in
+// flight on one connection (the MQTT agent acknowledges each as it is
+// stored). wait returns the reading's sequence once JetStream stored it,
+// or why not; it returns dojot.ErrUnavailable when expired fires first
+// (a nil expired waits for JetStream's own answer). Call wait once. When
+// more appends are in flight than the connection allows, AppendDataAsync
+// blocks for up to the store's Timeout.
+func (s *Store) AppendDataAsync(tenant, deviceID string, payload []byte) (wait func(expired <-chan time.Time) (uint64, error), err error) {
+	if !dojot.ValidTenant(tenant) || !dojot.ValidToken(deviceID) {
+		return nil, fmt.Errorf("append data %q/%q: not a tenant and device id: %w", tenant, deviceID, dojot.ErrInvalid)
+	}
+	f, err := s.js.PublishMsgAsync(&nats.Msg{Subject: s.DataSubject(tenant, deviceID), Data: payload}, jetstream.WithStallWait(s.opts.Timeout))
+	if err != nil {
+		return nil, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
+	}
+	return func(expired <-chan time.Time) (uint64, error) {
+		select { // already answered: the common case of a pipelined caller
+		case ack := <-f.Ok():
+			return ack.Sequence, nil
+		case err := <-f.Err():
+			return 0, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
+		default:
+		}
+		select {
+		case ack := <-f.Ok():
+			return ack.Sequence, nil
+		case err := <-f.Err():
+			return 0, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
+		case <-expired:
+			return 0, fmt.Errorf("append data %s/%s: no answer from JetStream in time: %w", tenant, deviceID, dojot.ErrUnavailable)
+		}
+	}, nil
+}
+
 // DataLog is the DATA stream read as a log of events of type
 // dojot.EventReading, so projections.Runner can follow it like EVENTS.
 // Readings expire (by age and size), so its sequences have gaps.

@@ -20,10 +20,12 @@ import (
 	"github.com/dojot-es/dojot"
 )
 
-// Appender stores a device reading in the DATA stream and returns once it
-// is stored (eventstore.Store.AppendData).
+// Appender stores device readings in the DATA stream
+// (eventstore.Store.AppendDataAsync): it starts an append and returns at
+// once; wait returns once JetStream stored the reading (its sequence), or
+// why not, or dojot.ErrUnavailable when expired fires first.
 type Appender interface {
-	AppendData(ctx context.Context, tenant, deviceID string, payload []byte, msgID string) (uint64, error)
+	AppendDataAsync(tenant, deviceID string, payload []byte) (wait func(expired <-chan time.Time) (uint64, error), err error)
 }
 
 // Devices says whether a device exists in a tenant (the memory view).
@@ -105,6 +107,7 @@ type Agent struct {
 	log    *slog.Logger
 	srv    *mochi.Server // nil in external-broker mode
 	ext    *external     // nil unless external-broker mode
+	acks   *ackers       // nil in external-broker mode
 	stored atomic.Uint64
 	// actuated counts configurations sent to devices.
 	actuated atomic.Uint64
@@ -159,6 +162,7 @@ func New(opts Options) (*Agent, error) {
 	// so aliases could only ever be refused: do not offer them.
 	caps.TopicAliasMaximum = 0
 	a := &Agent{opts: opts, log: opts.Logger}
+	a.acks = newAckers(a)
 	a.srv = mochi.New(&mochi.Options{
 		InlineClient: true, // actuation is published by the agent itself
 		Capabilities: caps,
@@ -195,7 +199,9 @@ func (a *Agent) Close() error {
 		a.ext.close()
 		return nil
 	}
-	return a.srv.Close()
+	err := a.srv.Close()
+	a.acks.close()
+	return err
 }
 
 // Status counts what the agent did since it started.
@@ -309,9 +315,11 @@ func (h *hook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	return false
 }
 
-// OnPublish stores the reading before mochi acknowledges it: mochi calls
-// this hook from the client's read loop and writes PUBACK (PUBREC for
-// QoS 2) only after it returns (server.go, processPublish, v2.7.9).
+// OnPublish starts storing the reading and hands it to the client's acker
+// (ack.go), which writes the PUBACK once JetStream stored it: the hook
+// returns ErrRejectPacket, the one answer on which mochi writes no PUBACK
+// itself (server.go, processPublish, v2.7.9). QoS 2, rare for readings,
+// is stored before the hook returns and mochi writes the PUBREC.
 func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline { // actuation from the agent itself: deliver as it is
 		return pk, nil
@@ -330,16 +338,32 @@ func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, e
 		a.refuse(ref.reason, cl, ref.msg, ref.args...)
 		return nack(cl, pk, ref.code)
 	}
-	if err := a.store(t, msg); err != nil {
-		a.refuse(refusedStoreFailed, cl, "mqtt: publish not stored", "topic", pk.TopicName, "err", err)
-		if pk.FixedHeader.Qos > 0 {
-			// Not acknowledged and disconnected, so the client sends it
-			// again (a negative PUBACK would tell it not to).
-			cl.Stop(packets.ErrServerUnavailable)
+	if pk.FixedHeader.Qos == 2 {
+		if err := a.store(t, msg); err != nil {
+			a.notStored(cl, pk.FixedHeader.Qos, pk.TopicName, err)
+			return pk, packets.ErrRejectPacket
 		}
+		return pk, nil
+	}
+	wait, err := a.opts.Store.AppendDataAsync(t.Tenant, t.Device, msg)
+	if err != nil {
+		a.notStored(cl, pk.FixedHeader.Qos, pk.TopicName, err)
 		return pk, packets.ErrRejectPacket
 	}
-	return pk, nil
+	if !a.acks.queue(inFlight{cl: cl, id: pk.PacketID, qos: pk.FixedHeader.Qos, topic: pk.TopicName, sent: time.Now(), wait: wait}) {
+		cl.Stop(packets.ErrServerShuttingDown) // closing: not acknowledged, sent again elsewhere
+	}
+	return pk, packets.ErrRejectPacket
+}
+
+// notStored: a reading JetStream did not store is counted and logged; at
+// QoS 1 and 2 it is not acknowledged and the client is disconnected, so
+// that it sends it again (a negative PUBACK would tell it not to).
+func (a *Agent) notStored(cl *mochi.Client, qos byte, topic string, err error) {
+	a.refuse(refusedStoreFailed, cl, "mqtt: publish not stored", "topic", topic, "err", err)
+	if qos > 0 {
+		cl.Stop(packets.ErrServerUnavailable)
+	}
 }
 
 // refusal is why a reading is refused: the reason counted, the line
@@ -362,11 +386,10 @@ func (a *Agent) reading(t Topic, payload []byte, now time.Time) ([]byte, *refusa
 			[]any{"topic", topic, "bytes", len(payload), "max", a.opts.MaxPayload},
 			packets.Code{Code: packets.ErrImplementationSpecificError.Code, Reason: "payload larger than " + strconv.Itoa(a.opts.MaxPayload) + " bytes"}}
 	}
-	var attrs map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &attrs); err != nil || attrs == nil {
-		var syn *json.SyntaxError
+	ts, ok := objectMember(payload, "timestamp")
+	if !ok {
 		r, why := refusedNotObject, "payload is not a JSON object"
-		if errors.As(err, &syn) || !json.Valid(payload) {
+		if !json.Valid(payload) {
 			r, why = refusedNotJSON, "payload is not JSON"
 		}
 		return nil, &refusal{r, "mqtt: publish refused: " + why, []any{"topic", topic, "bytes", len(payload)},
@@ -376,15 +399,19 @@ func (a *Agent) reading(t Topic, payload []byte, now time.Time) ([]byte, *refusa
 		return nil, &refusal{refusedUnknownDevice, "mqtt: publish refused: no such device",
 			[]any{"tenant", t.Tenant, "device_id", t.Device}, packets.ErrNotAuthorized}
 	}
-	return Reading(t.Tenant, t.Device, timestamp(attrs["timestamp"], now), payload), nil
+	return Reading(t.Tenant, t.Device, timestamp(ts, now), payload), nil
 }
 
 // store appends a reading to DATA and waits until JetStream stored it
 // (Options.Timeout at most).
 func (a *Agent) store(t Topic, reading []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), a.opts.Timeout)
-	defer cancel()
-	if _, err := a.opts.Store.AppendData(ctx, t.Tenant, t.Device, reading, ""); err != nil {
+	wait, err := a.opts.Store.AppendDataAsync(t.Tenant, t.Device, reading)
+	if err != nil {
+		return err
+	}
+	timer := time.NewTimer(a.opts.Timeout)
+	defer timer.Stop()
+	if _, err := wait(timer.C); err != nil {
 		return err
 	}
 	a.stored.Add(1)

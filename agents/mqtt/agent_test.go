@@ -1,10 +1,13 @@
 package mqtt_test
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,11 +28,11 @@ func (d devices) Device(tenant, id string) (dojot.Device, bool) {
 	return dojot.Device{ID: id}, d[tenant+"/"+id]
 }
 
-// appendFunc is an Appender that fails on demand.
-type appendFunc func(ctx context.Context, tenant, deviceID string, payload []byte, msgID string) (uint64, error)
+// appendFunc is an Appender whose appends answer as the function says.
+type appendFunc func(tenant, deviceID string, payload []byte) (wait func(expired <-chan time.Time) (uint64, error), err error)
 
-func (f appendFunc) AppendData(ctx context.Context, tenant, deviceID string, payload []byte, msgID string) (uint64, error) {
-	return f(ctx, tenant, deviceID, payload, msgID)
+func (f appendFunc) AppendDataAsync(tenant, deviceID string, payload []byte) (func(expired <-chan time.Time) (uint64, error), error) {
+	return f(tenant, deviceID, payload)
 }
 
 // passwords is a Credentials of "tenant/id" -> password.
@@ -311,18 +314,101 @@ func TestSubscribeACL(t *testing.T) {
 	}
 }
 
+// TestStoreFailed: a reading JetStream refuses at once, fails later or
+// never answers is not acknowledged, and its client is disconnected so
+// that it sends it again.
 func TestStoreFailed(t *testing.T) {
-	fail := appendFunc(func(context.Context, string, string, []byte, string) (uint64, error) {
-		return 0, dojot.ErrUnavailable
-	})
-	addr, a := serve(t, agentmqtt.Options{Store: fail, Insecure: true})
-	c := mustConnect(t, addr, "admin:a1")
-	if publish(c, "admin:a1/attrs", 1, `{"t":1}`) {
-		t.Error("publish acknowledged though JetStream did not store it")
+	for name, fail := range map[string]appendFunc{
+		"refused": func(string, string, []byte) (func(<-chan time.Time) (uint64, error), error) {
+			return nil, dojot.ErrUnavailable
+		},
+		"failed": func(string, string, []byte) (func(<-chan time.Time) (uint64, error), error) {
+			return func(<-chan time.Time) (uint64, error) { return 0, dojot.ErrUnavailable }, nil
+		},
+		"no answer": func(string, string, []byte) (func(<-chan time.Time) (uint64, error), error) {
+			return func(expired <-chan time.Time) (uint64, error) { <-expired; return 0, dojot.ErrUnavailable }, nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			addr, a := serve(t, agentmqtt.Options{Store: fail, Insecure: true, Timeout: 300 * time.Millisecond})
+			c := mustConnect(t, addr, "admin:a1")
+			if publish(c, "admin:a1/attrs", 1, `{"t":1}`) {
+				t.Error("publish acknowledged though JetStream did not store it")
+			}
+			waitFor(t, func() bool { return !c.IsConnectionOpen() })
+			if st := a.Status(); st.Refused["store_failed"] != 1 || st.Stored != 0 {
+				t.Errorf("Status = %+v; want one store_failed", st)
+			}
+		})
 	}
-	waitFor(t, func() bool { return !c.IsConnectionOpen() })
-	if st := a.Status(); st.Refused["store_failed"] != 1 || st.Stored != 0 {
-		t.Errorf("Status = %+v; want one store_failed", st)
+}
+
+// TestPubackOrder: PUBACKs go out in the order the client sent its
+// publishes ([MQTT-4.6.0-2]) even when JetStream stores them in another,
+// and each only once its reading is stored.
+func TestPubackOrder(t *testing.T) {
+	answer := map[string]chan struct{}{`{"n":1}`: make(chan struct{}), `{"n":2}`: make(chan struct{}), `{"n":3}`: make(chan struct{})}
+	store := appendFunc(func(_, _ string, payload []byte) (func(<-chan time.Time) (uint64, error), error) {
+		var attrs json.RawMessage
+		if err := json.Unmarshal(payload, &struct {
+			Attrs *json.RawMessage `json:"attrs"`
+		}{&attrs}); err != nil {
+			return nil, err
+		}
+		ch := answer[string(attrs)]
+		return func(expired <-chan time.Time) (uint64, error) {
+			select {
+			case <-ch:
+				return 1, nil
+			case <-expired:
+				return 0, dojot.ErrUnavailable
+			}
+		}, nil
+	})
+	addr, a := serve(t, agentmqtt.Options{Store: store, Insecure: true})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// MQTT 3.1.1 CONNECT (clean session, username admin:a1), then three
+	// QoS 1 PUBLISHes with packet ids 1, 2, 3.
+	str := func(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...) }
+	packet := func(header byte, body ...[]byte) []byte {
+		b := slices.Concat(body...)
+		return append([]byte{header, byte(len(b))}, b...)
+	}
+	out := packet(0x10, str("MQTT"), []byte{4, 0x82, 0, 60}, str("order"), str("admin:a1"))
+	for i := 1; i <= 3; i++ {
+		out = append(out, packet(0x32, str("admin:a1/attrs"), []byte{0, byte(i)}, []byte(fmt.Sprintf(`{"n":%d}`, i)))...)
+	}
+	if _, err := conn.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	read := func(n int) []byte {
+		b := make([]byte, n)
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(conn, b); err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		return b
+	}
+	if got := read(4); !bytes.Equal(got, []byte{0x20, 2, 0, 0}) {
+		t.Fatalf("CONNACK = %x", got)
+	}
+	// Stored 3, then 2: nothing may be acknowledged before 1 is.
+	close(answer[`{"n":3}`])
+	close(answer[`{"n":2}`])
+	_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, _ := conn.Read(make([]byte, 1)); n != 0 {
+		t.Fatal("a PUBACK went out before reading 1 was stored")
+	}
+	close(answer[`{"n":1}`])
+	if got, want := read(12), []byte{0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3}; !bytes.Equal(got, want) {
+		t.Errorf("PUBACKs = % x; want % x", got, want)
+	}
+	if st := a.Status(); st.Stored != 3 {
+		t.Errorf("Status().Stored = %d; want 3", st.Stored)
 	}
 }
 

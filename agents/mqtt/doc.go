@@ -34,16 +34,20 @@
 // goes on serving every other client.
 //
 // Delivery. A QoS 1 (or 2) publish is acknowledged only after JetStream
-// stored it. mochi-mqtt v2.7.9 calls the OnPublish hook synchronously from
-// the client's read loop (server.go, processPublish) and builds and writes
-// the PUBACK only after the hook returned, so OnPublish appends to DATA
-// and waits for JetStream's ack before it returns. If JetStream fails or
-// times out, the publish is not acknowledged and the client is
-// disconnected, so it sends it again. Readings carry no Nats-Msg-Id: MQTT
-// packet ids are reused as soon as they are acknowledged (a client sending
-// one message at a time uses id 1 again and again), so an id built from
-// client id and packet id would drop distinct readings inside JetStream's
-// duplicate window. The cost is at-least-once: a reading stored just
+// stored it. OnPublish checks the reading and starts an asynchronous append
+// (eventstore.Store.AppendDataAsync), so a client may have many readings in
+// flight; an acker (ack.go) waits for JetStream's answers in the order the
+// readings came and writes a client's PUBACKs, in its order, in one write
+// once nothing more is ready. mochi-mqtt v2.7.9 writes no PUBACK of its
+// own when the hook answers ErrRejectPacket (server.go, processPublish).
+// QoS 2 is stored before the hook returns, and mochi writes the PUBREC. If
+// JetStream fails or does not answer within Options.Timeout, the publish
+// is not acknowledged (nor anything the client sent after it) and the
+// client is disconnected, so it sends them again. Readings carry no
+// Nats-Msg-Id: MQTT packet ids are reused as soon as they are acknowledged
+// (a client sending one message at a time uses id 1 again and again), so
+// an id built from client id and packet id would drop distinct readings
+// inside JetStream's duplicate window. The cost is at-least-once: a reading stored just
 // before a crash that ate its PUBACK is stored again when the client
 // resends it. QoS 0 is best effort.
 //

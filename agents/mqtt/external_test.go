@@ -248,11 +248,11 @@ type failOnce struct {
 	failed atomic.Bool
 }
 
-func (f *failOnce) AppendData(ctx context.Context, tenant, deviceID string, payload []byte, msgID string) (uint64, error) {
+func (f *failOnce) AppendDataAsync(tenant, deviceID string, payload []byte) (func(<-chan time.Time) (uint64, error), error) {
 	if tenant == f.tenant && f.failed.CompareAndSwap(false, true) {
-		return 0, dojot.ErrUnavailable
+		return nil, dojot.ErrUnavailable
 	}
-	return f.store.AppendData(ctx, tenant, deviceID, payload, msgID)
+	return f.store.AppendDataAsync(tenant, deviceID, payload)
 }
 
 func TestExternalRedeliveredAfterStoreFailed(t *testing.T) {
