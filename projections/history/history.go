@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/internal/plainjson"
 )
 
 // Doc is one attribute of one reading, as dojot's persister stores it:
@@ -108,6 +109,14 @@ var ErrNoReading = errors.New("not a device reading")
 // metadata.deviceid names another is refused. With no usable timestamp
 // the time is when JetStream stored it (dojot: when the persister read it).
 func ReadingDocs(ev dojot.Event) ([]Doc, error) {
+	if docs, ok := plainReadingDocs(ev); ok {
+		return docs, nil
+	}
+	return decodeReadingDocs(ev)
+}
+
+// decodeReadingDocs is ReadingDocs by encoding/json, for any reading.
+func decodeReadingDocs(ev dojot.Event) ([]Doc, error) {
 	var r struct {
 		Metadata map[string]json.RawMessage `json:"metadata"`
 		Attrs    json.RawMessage            `json:"attrs"`
@@ -140,6 +149,147 @@ func ReadingDocs(ev dojot.Event) ([]Doc, error) {
 		}
 	}
 	return attrDocs(r.Attrs, dev, ts.Truncate(time.Millisecond), meta, ev.Seq)
+}
+
+// plainReadingDocs is ReadingDocs on the direct path (internal/plainjson)
+// for a reading in the shape the agents write:
+// {"metadata":{"deviceid","tenant","timestamp"},"attrs":{...}}, with plain
+// member names. ok is false for anything else (more metadata, a name that
+// needs unescaping, a repeated or case-folded top-level member, a reading
+// to refuse), which ReadingDocs then decodes with encoding/json: the
+// persister indexes every reading, and decoding them with encoding/json
+// cost more than storing them.
+func plainReadingDocs(ev dojot.Event) (docs []Doc, ok bool) {
+	d := plainjson.NewScanner(ev.Data)
+	if !d.Consume('{') {
+		return nil, false
+	}
+	var dev []byte
+	var ts time.Time
+	var haveTS, haveMeta, haveAttrs bool
+	for first := true; !d.Consume('}'); first = false {
+		if !first && !d.Consume(',') {
+			return nil, false
+		}
+		name, ok := d.Str()
+		if !ok || !d.Consume(':') {
+			return nil, false
+		}
+		switch string(name) {
+		case "metadata":
+			if haveMeta || !d.Consume('{') {
+				return nil, false
+			}
+			haveMeta = true
+			for first := true; !d.Consume('}'); first = false {
+				if !first && !d.Consume(',') {
+					return nil, false
+				}
+				key, ok := d.Str()
+				if !ok || !d.Consume(':') {
+					return nil, false
+				}
+				switch string(key) {
+				case "deviceid":
+					if dev, ok = d.Str(); !ok {
+						return nil, false
+					}
+				case "tenant":
+					if _, ok := d.Str(); !ok {
+						return nil, false
+					}
+				case "timestamp":
+					raw, ok := d.Value()
+					if !ok {
+						return nil, false
+					}
+					ts, haveTS = plainTS(raw)
+				default: // more metadata: kept as dojot keeps it, by encoding/json
+					return nil, false
+				}
+			}
+		case "attrs":
+			if haveAttrs {
+				return nil, false
+			}
+			haveAttrs = true
+			if docs, ok = plainAttrs(&d); !ok {
+				return nil, false
+			}
+		default:
+			if strings.EqualFold(string(name), "metadata") || strings.EqualFold(string(name), "attrs") {
+				return nil, false
+			}
+			if _, ok := d.Value(); !ok {
+				return nil, false
+			}
+		}
+	}
+	if !d.End() || !haveMeta || len(dev) == 0 || string(dev) != ev.AggregateID || !haveAttrs {
+		return nil, false
+	}
+	if !haveTS {
+		ts = ev.Time
+	}
+	ts = ts.Truncate(time.Millisecond)
+	for i := range docs {
+		docs[i].DeviceID, docs[i].TS, docs[i].Metadata, docs[i].Ref = ev.AggregateID, ts, emptyObject, ev.Seq
+	}
+	return docs, true
+}
+
+// plainTS is parseTS for the usual timestamp, a JSON number; ok is false
+// for anything else.
+func plainTS(raw []byte) (time.Time, bool) {
+	if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return parseTS(raw)
+	}
+	f, err := strconv.ParseFloat(string(raw), 64) // a valid JSON number: what encoding/json reads
+	if err != nil {
+		return time.Time{}, false
+	}
+	return numberTS(f)
+}
+
+// plainAttrs reads the attrs object as attrDocs does (a name given twice
+// keeps its first place and its last value), names and values only.
+func plainAttrs(d *plainjson.Scanner) ([]Doc, bool) {
+	if !d.Consume('{') {
+		return nil, false
+	}
+	docs := make([]Doc, 0, 4)
+	for first := true; !d.Consume('}'); first = false {
+		if !first && !d.Consume(',') {
+			return nil, false
+		}
+		name, ok := d.Str()
+		if !ok || !d.Consume(':') {
+			return nil, false
+		}
+		v, ok := d.Value()
+		if !ok {
+			return nil, false
+		}
+		if i := indexAttrBytes(docs, name); i >= 0 {
+			docs[i].Value = v
+			continue
+		}
+		docs = append(docs, Doc{Attr: string(name), Value: v})
+	}
+	return docs, true
+}
+
+// emptyObject is the metadata of a reading that has no more than
+// deviceid, tenant and timestamp.
+var emptyObject = json.RawMessage("{}")
+
+func indexAttrBytes(docs []Doc, attr []byte) int {
+	for i := range docs {
+		if docs[i].Attr == string(attr) {
+			return i
+		}
+	}
+	return -1
 }
 
 // ActuationDocs is what dojot's persister stores of a configure event

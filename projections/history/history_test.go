@@ -74,3 +74,74 @@ func TestReadingDocs(t *testing.T) {
 		t.Error("a reading of another device's subject was accepted")
 	}
 }
+
+var readingSeeds = []string{
+	`{"metadata":{"deviceid":"a1","tenant":"admin","timestamp":1528226137452},"attrs":{"temperature":23.5,"n":7}}`,
+	`{"metadata":{"deviceid":"a1","tenant":"admin","timestamp":1528226137},"attrs":{"t":1,"s":"x","t":2}}`,
+	`{"metadata":{"deviceid":"a1","tenant":"admin","timestamp":1528226137.25},"attrs":{}}`,
+	`{"metadata":{"deviceid":"a1","tenant":"admin","timestamp":"2020-01-02T03:04:05.678Z"},"attrs":{"a":[1,{"b":"}"}]}}`,
+	`{"metadata":{"deviceid":"a1","tenant":"admin","timestamp":"1528226137452"},"attrs":{"a":null}}`,
+	`{"metadata":{"deviceid":"a1","tenant":"admin","timestamp":null},"attrs":{"a":" "}}`,
+	`{"metadata":{"deviceid":"a1","tenant":"admin","timestamp":-1},"attrs":{"a":1}}`,
+	`{"metadata":{"deviceid":"a1","tenant":"admin","timestamp":1e400},"attrs":{"a":1}}`,
+	`{"attrs":{"a":1},"metadata":{"timestamp":5,"deviceid":"a1"}}`,
+	`{"metadata":{"deviceid":"a1","tenant":"admin","protocol":"mqtt"},"attrs":{"a":1}}`,
+	`{"metadata":{"deviceid":"a2","tenant":"admin"},"attrs":{"a":1}}`,
+	`{"metadata":{"deviceid":"a1"},"attrs":{"a":1},"attrs":{"b":2}}`,
+	`{"metadata":{"deviceid":"a1"},"metadata":{"timestamp":9},"attrs":{"a":1}}`,
+	`{"Metadata":{"deviceid":"a1"},"ATTRS":{"a":1}}`,
+	`{"metadata":{"deviceid":"a1"},"attrſ":{"a":1}}`,
+	`{"metadata":{"deviceid":"a\u0031"},"attrs":{"\u0061":1}}`,
+	`{"metadata":{"deviceid":"a1"},"attrs":[1]}`,
+	`{"metadata":null,"attrs":{"a":1}}`,
+	`{"metadata":{"deviceid":"a1"}}`,
+	`{"metadata":{"deviceid":"a1"},"attrs":{"a":1}} x`,
+	`{"metadata":{"deviceid":"a1"},"attrs":{"a":1},"x":{"y":[]}}`,
+	` { "metadata" : { "deviceid" : "a1" } , "attrs" : { "a" : 1 , "b" : "2" } } `,
+	`not json`, `[]`, `{}`, ``,
+}
+
+// TestPlainReadingDocs: the direct path gives what encoding/json gives,
+// or steps aside.
+func TestPlainReadingDocs(t *testing.T) {
+	for _, s := range readingSeeds {
+		checkPlainReadingDocs(t, []byte(s))
+	}
+	// What the agents write takes the direct path.
+	for _, s := range readingSeeds[:7] {
+		ev := dojot.Event{AggregateID: "a1", Data: []byte(s)}
+		if _, ok := plainReadingDocs(ev); !ok {
+			t.Errorf("%s: not on the direct path", s)
+		}
+	}
+}
+
+func FuzzPlainReadingDocs(f *testing.F) {
+	for _, s := range readingSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkPlainReadingDocs)
+}
+
+func checkPlainReadingDocs(t *testing.T, data []byte) {
+	ev := dojot.Event{Type: dojot.EventReading, Tenant: "admin", AggregateID: "a1", Seq: 9,
+		Time: time.Date(2026, 1, 1, 0, 0, 0, 123_456_789, time.UTC), Data: data}
+	got, ok := plainReadingDocs(ev)
+	if !ok {
+		return
+	}
+	want, err := decodeReadingDocs(ev)
+	if err != nil {
+		t.Fatalf("%s: direct path gave %v; encoding/json refused it: %v", data, got, err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: direct path gave %d docs; encoding/json %d", data, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Attr != w.Attr || string(g.Value) != string(w.Value) || g.DeviceID != w.DeviceID ||
+			!g.TS.Equal(w.TS) || string(g.Metadata) != string(w.Metadata) || g.Ref != w.Ref {
+			t.Fatalf("%s: doc %d = %+v; encoding/json gives %+v", data, i, g, w)
+		}
+	}
+}
