@@ -140,7 +140,7 @@ func setup(ctx context.Context, a *api, cfg *Config) ([]string, error) {
 type device struct {
 	id     string
 	topic  string
-	client paho.Client
+	client mqttClient
 
 	mu     sync.Mutex
 	sentAt []time.Duration // by n, since the run's base time; n=0 is the warm-up
@@ -204,6 +204,15 @@ func connect(ctx context.Context, logw io.Writer, cfg *Config, mqttAddr string, 
 			defer wg.Done()
 			defer func() { <-sem }()
 			user := cfg.Tenant + ":" + d.id
+			if cfg.Client == "raw" {
+				c := newRawClient(mqttAddr, "ingest-"+d.id, user)
+				d.client = c
+				d.sentAt = append(d.sentAt, time.Since(base))
+				if t := c.Publish(d.topic, 1, false, payload(0)); !t.WaitTimeout(60*time.Second) || t.Error() != nil {
+					errc <- fmt.Errorf("device %s: connect and warm-up publish: %v", d.id, t.Error())
+				}
+				return
+			}
 			opts := paho.NewClientOptions().AddBroker("tcp://" + mqttAddr).SetClientID("ingest-" + d.id).
 				SetUsername(user).SetProtocolVersion(4).
 				// A device that loses its connection (the agent disconnects a

@@ -19,6 +19,7 @@ type Config struct {
 	Duration time.Duration // measured window
 	InFlight int           // readings awaiting a PUBACK per device, at most
 	Connect  int           // clients connecting at once
+	Client   string        // raw (rawClient) or paho
 
 	Kafka          bool          // start the Kafka bridge (embedded kfake) and measure arrival on admin.device-data
 	History        string        // auto (skip when the route is missing), on (fail when missing), off
@@ -63,6 +64,9 @@ func (c *Config) setDefaults() {
 	if c.Connect <= 0 {
 		c.Connect = 32
 	}
+	if c.Client == "" {
+		c.Client = "raw"
+	}
 	if c.HistoryCheck == "" {
 		c.HistoryCheck = "all"
 	}
@@ -105,6 +109,9 @@ func (c *Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("-history %q: want auto, on or off", c.History))
 	}
+	if c.Client != "raw" && c.Client != "paho" {
+		errs = append(errs, fmt.Errorf("-client %q: want raw or paho", c.Client))
+	}
 	if c.HistoryCheck != "all" && c.HistoryCheck != "sample" {
 		errs = append(errs, fmt.Errorf("-history-check %q: want all or sample", c.HistoryCheck))
 	}
@@ -129,6 +136,7 @@ func (c *Config) parse(args []string) error {
 	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "measured window")
 	fs.IntVar(&c.InFlight, "inflight", 16, "readings awaiting a PUBACK per device at most; one due beyond that is skipped as behind schedule")
 	fs.IntVar(&c.Connect, "connect", 32, "clients connecting at once")
+	fs.StringVar(&c.Client, "client", "raw", "MQTT client of each device: raw (a minimal QoS 1 publisher, the least CPU taken from the server's cores) or paho")
 	fs.BoolVar(&c.Kafka, "kafka", false, "run the Kafka bridge (embedded) and measure arrival on <tenant>.device-data")
 	fs.StringVar(&c.History, "history", "auto", "history measurement: auto (skipped when GET /history/... is not served), on, off")
 	fs.IntVar(&c.HistoryDevices, "history-devices", 5, "devices polled for the history latency (their polls add to the server's CPU)")
