@@ -161,6 +161,11 @@ func New(opts Options) (*Agent, error) {
 	// The ACL check runs on the topic name before mochi resolves an alias,
 	// so aliases could only ever be refused: do not offer them.
 	caps.TopicAliasMaximum = 0
+	// mochi makes each client an outbound channel of this many packets
+	// (default 8,192: 64 KiB of pointers per connection, scanned by every
+	// GC, 63 MiB for 1,000 devices). A device is sent only actuation, and
+	// one that lets 256 pile up is not reading its socket.
+	caps.MaximumClientWritesPending = 256
 	a := &Agent{opts: opts, log: opts.Logger}
 	a.acks = newAckers(a)
 	a.srv = mochi.New(&mochi.Options{
