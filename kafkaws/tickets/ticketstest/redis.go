@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,15 +24,14 @@ func RedisURL(tb testing.TB) string {
 	if u == "" {
 		u = "redis://127.0.0.1:6379/1"
 	}
-	opt, err := redis.ParseURL(u)
-	if err != nil {
-		tb.Fatalf("ticketstest: DOJOT_TEST_REDIS_URL: %v", err)
+	pingMu.Lock()
+	err, done := pinged[u]
+	if !done {
+		err = ping(u)
+		pinged[u] = err
 	}
-	c := redis.NewClient(opt)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(tb.Context(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
+	pingMu.Unlock()
+	if err != nil {
 		msg := "ticketstest: no Redis (set DOJOT_TEST_REDIS_URL or start redis-server, see RECIPES.md): " + err.Error()
 		if os.Getenv("CI") == "true" {
 			tb.Fatal(msg)
@@ -38,6 +39,25 @@ func RedisURL(tb testing.TB) string {
 		tb.Skip(msg)
 	}
 	return u
+}
+
+// pinged remembers each URL's answer to PING, so a suite whose Redis is
+// down skips or fails each subtest at once instead of redialling.
+var (
+	pingMu sync.Mutex
+	pinged = make(map[string]error)
+)
+
+func ping(url string) error {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("DOJOT_TEST_REDIS_URL: %w", err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
 }
 
 // Prefix returns a key prefix no other test uses, and removes every key
