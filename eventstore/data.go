@@ -76,6 +76,38 @@ func (s *Store) AppendDataAsync(tenant, deviceID string, payload []byte) (wait f
 	}, nil
 }
 
+// Start says where a feed begins: at stream sequence Seq when it is
+// not 0, else at the first message stored at or after At when it is not
+// zero, else with the messages stored from now on.
+type Start struct {
+	Seq uint64
+	At  time.Time
+}
+
+// FollowData calls fn with each reading of tenant's devices in DATA from
+// start on, in order, with its stream sequence, and then with each new one
+// as it is stored, until ctx is done (it returns ctx.Err()) or fn fails
+// (fn's error). The replay and the live part are one ordered consumer, so
+// nothing is missed or repeated between them. data is only valid during
+// the call.
+func (s *Store) FollowData(ctx context.Context, tenant string, start Start, fn func(seq uint64, data []byte) error) error {
+	if !dojot.ValidTenant(tenant) {
+		return fmt.Errorf("follow data of %q: not a tenant: %w", tenant, dojot.ErrInvalid)
+	}
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{s.DataSubject(tenant, ">")},
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	}
+	switch {
+	case start.Seq > 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, start.Seq
+	case !start.At.IsZero():
+		at := start.At
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &at
+	}
+	return s.consumeWith(ctx, s.data, cfg, func(m jetstream.Msg, seq uint64) error { return fn(seq, m.Data()) })
+}
+
 // DataLog is the DATA stream read as a log of events of type
 // dojot.EventReading, so projections.Runner can follow it like EVENTS.
 // Readings expire (by age and size), so its sequences have gaps.

@@ -107,6 +107,13 @@ func (s *Store) consume(ctx context.Context, stream string, from uint64, fn func
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
 	}
+	return s.consumeWith(ctx, stream, cfg, fn)
+}
+
+// consumeWith is consume with the ordered consumer's start and filter as
+// cfg says.
+func (s *Store) consumeWith(ctx context.Context, stream string, cfg jetstream.OrderedConsumerConfig, fn func(m jetstream.Msg, seq uint64) error) error {
+	from := cfg.OptStartSeq
 	cons, err := s.js.OrderedConsumer(ctx, stream, cfg)
 	if err != nil {
 		return fmt.Errorf("subscribe %s from %d: %w", stream, from, unavailable(err))

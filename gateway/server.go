@@ -55,6 +55,18 @@ type Options struct {
 	// Topics creates the Kafka topics GET /topic/:subject names (topic.go);
 	// nil when Kafka is off: the topic is only named.
 	Topics Topics
+	// KafkaWS serves dojot's Kafka WS (kafkaws.Server); nil leaves
+	// /kafka-ws unrouted.
+	KafkaWS KafkaWS
+}
+
+// KafkaWS is dojot's Kafka WS (kafkaws.Server): the ticket route runs
+// behind the PEP, which puts the caller's identity in the context; the
+// websocket route is authenticated by its ticket (no PEP, as in dojot's
+// Kong).
+type KafkaWS interface {
+	Ticket(w http.ResponseWriter, r *http.Request)
+	Topic(w http.ResponseWriter, r *http.Request)
 }
 
 func (o *Options) setDefaults() {
@@ -103,7 +115,13 @@ func New(opts Options) *Server {
 		if s.opts.History != nil {
 			s.mountHistory(r)
 		}
+		if s.opts.KafkaWS != nil {
+			r.Get("/kafka-ws/v1/ticket", s.opts.KafkaWS.Ticket)
+		}
 	})
+	if s.opts.KafkaWS != nil {
+		r.Get("/kafka-ws/v1/topics/{topic}", s.opts.KafkaWS.Topic)
+	}
 	// DataBroker's /topic is internal in dojot (no Kong route, no PDP): any
 	// verified token may ask for its own tenant's topic names.
 	r.With(s.authenticate).Method(http.MethodGet, "/topic/{subject}", errorHandler(s.topic))

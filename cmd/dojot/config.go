@@ -59,6 +59,13 @@ type Config struct {
 	HistoryDB         string
 	HistoryExpiration time.Duration
 
+	RedisURL            string
+	KafkaWSSecret       string
+	KafkaWSTicketTTL    time.Duration
+	KafkaWSMaxLifetime  time.Duration
+	KafkaWSJWTExp       bool
+	KafkaWSMaxPerTenant int
+
 	// Only for `dojot replay`.
 	sub   string
 	From  uint64
@@ -103,6 +110,12 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.MQTTBrokerClientID, "mqtt-broker-client-id", "", "external MQTT broker: this instance's client id, whose persistent session a restart resumes; stable per instance, unique in the group (empty: dojot-<group>-<hostname>-<hash of the data dir>)")
 	fs.StringVar(&c.History, "history", "memory", "history view (persister and History API): memory (an index rebuilt from the DATA stream at start) or mongo (dojot's persister layout, on -mongo-url)")
 	fs.StringVar(&c.HistoryDB, "history-db", "device_history", "mongo history: the database (dojot's persister uses device_history)")
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL for Kafka WS tickets (redis://host:6379/1, dojot's db 1); empty keeps them in memory, which serves one instance only")
+	fs.StringVar(&c.KafkaWSSecret, "kafka-ws-secret", "", "key that signs Kafka WS tickets (dojot's KAFKA_WS_TICKET_SECRET); empty: derived from the JWT secret, so instances that share it share this")
+	fs.DurationVar(&c.KafkaWSTicketTTL, "kafka-ws-ticket-ttl", 60*time.Second, "how long a Kafka WS ticket may wait for its websocket (dojot: 60 s)")
+	fs.DurationVar(&c.KafkaWSMaxLifetime, "kafka-ws-max-lifetime", 2*time.Hour, "Kafka WS connections end after this long, close 4408 (dojot: 7200 s); negative: never")
+	fs.BoolVar(&c.KafkaWSJWTExp, "kafka-ws-jwt-exp", false, "a Kafka WS connection may live until its login token expires when that is later than -kafka-ws-max-lifetime (dojot's server.jwt.exp.time)")
+	fs.IntVar(&c.KafkaWSMaxPerTenant, "kafka-ws-max-per-tenant", 10000, "open Kafka WS connections a tenant may hold (429 beyond)")
 	fs.DurationVar(&c.HistoryExpiration, "history-expiration", 7*24*time.Hour, "mongo history: TTL of the documents on ts (dojot's HISTORY_DB_DATA_EXPIRATION, 604800 s); the memory history keeps what the DATA stream keeps (-data-max-age)")
 	if c.sub == "replay" {
 		fs.Uint64Var(&c.From, "from", 0, "replay from this event sequence instead of the start of the log")
@@ -206,6 +219,17 @@ func (c *Config) validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("-history %q: want memory or mongo", c.History))
+	}
+	if c.KafkaWSTicketTTL < time.Second {
+		errs = append(errs, fmt.Errorf("-kafka-ws-ticket-ttl %s: want 1s or more", c.KafkaWSTicketTTL))
+	}
+	if c.KafkaWSMaxPerTenant < 1 {
+		errs = append(errs, fmt.Errorf("-kafka-ws-max-per-tenant %d: want 1 or more", c.KafkaWSMaxPerTenant))
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			errs = append(errs, errors.New("-redis-url: want redis://host:port/db or rediss://"))
+		}
 	}
 	if c.HistoryExpiration < time.Second {
 		errs = append(errs, fmt.Errorf("-history-expiration %s: want 1s or more", c.HistoryExpiration))

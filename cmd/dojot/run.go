@@ -163,6 +163,12 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
 	}
 
+	kws, err := startKafkaWS(ctx, cfg, store, secret, log)
+	if err != nil {
+		return err
+	}
+	defer kws.Close() // hijacked websockets outlive the HTTP server's shutdown
+
 	var topics gateway.Topics
 	if len(kafkaBrokers) > 0 {
 		topics = newKafkaTopics(kafkaBrokers, cfg.KafkaPartitions, cfg.KafkaReplication)
@@ -175,6 +181,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		AuthCommands:   auth,
 		AuthView:       reads,
 		History:        hist.view,
+		KafkaWS:        kws.srv,
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
@@ -194,6 +201,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			}
 			h["mqtt"] = agent.Status()
 			h["history"] = hist.Status(ctx, cfg.History)
+			h["kafka_ws"] = map[string]any{"tickets": ticketStore(cfg), "stats": kws.srv.Stats()}
 			return h
 		},
 	}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+
+	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/kafkaws"
+	"github.com/dojot-es/dojot/kafkaws/tickets"
+)
+
+// kafkaWS is the Kafka WS server and its ticket store.
+type kafkaWS struct {
+	srv   *kafkaws.Server
+	store interface{ Close() error }
+}
+
+// startKafkaWS builds Kafka WS: tickets in Redis (-redis-url) or in
+// memory, feeds from store.
+func startKafkaWS(ctx context.Context, cfg *Config, store *eventstore.Store, jwtSecret string, log *slog.Logger) (*kafkaWS, error) {
+	secret := []byte(cfg.KafkaWSSecret)
+	if len(secret) == 0 {
+		// Derived, not the JWT secret itself: a ticket must never be
+		// usable as a login token's signature, or the reverse.
+		m := hmac.New(sha256.New, []byte(jwtSecret))
+		m.Write([]byte("dojot kafka-ws ticket secret"))
+		secret = m.Sum(nil)
+	}
+	var ts tickets.Store
+	var closer interface{ Close() error }
+	if cfg.RedisURL != "" {
+		r, err := tickets.NewRedis(ctx, cfg.RedisURL, cfg.NATSPrefix)
+		if err != nil {
+			return nil, fmt.Errorf("-redis-url: %w", err)
+		}
+		ts, closer = r, r
+	} else {
+		m := tickets.NewMemory()
+		ts, closer = m, m
+	}
+	srv, err := kafkaws.New(kafkaws.Options{
+		Tickets:      tickets.NewIssuer(ts, secret, cfg.KafkaWSTicketTTL),
+		Feeds:        store,
+		Logger:       log,
+		MaxLifetime:  cfg.KafkaWSMaxLifetime,
+		JWTExp:       cfg.KafkaWSJWTExp,
+		MaxPerTenant: cfg.KafkaWSMaxPerTenant,
+	})
+	if err != nil {
+		closer.Close()
+		return nil, err
+	}
+	return &kafkaWS{srv: srv, store: closer}, nil
+}
+
+// Close ends the connections, then the ticket store.
+func (k *kafkaWS) Close() error {
+	k.srv.Close()
+	return k.store.Close()
+}
+
+// ticketStore names where tickets are kept, for /healthz.
+func ticketStore(cfg *Config) string {
+	if cfg.RedisURL != "" {
+		return "redis"
+	}
+	return "memory"
+}

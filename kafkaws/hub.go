@@ -1,0 +1,129 @@
+package kafkaws
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dojot-es/dojot/eventstore"
+)
+
+// hub serves the live connections of each tenant's device-data topic from
+// one ordered consumer (started with the first connection, stopped with
+// the last), rendering each message once per distinct filter.
+type hub struct {
+	ctx   context.Context
+	feeds Feeds
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	byTenant map[string]*feed // by tenant
+}
+
+// feed is one tenant's live consumer and who watches it.
+type feed struct {
+	mu     sync.RWMutex
+	groups map[string][]*subscriber // by subscriber.key
+	n      int
+	cancel context.CancelFunc
+}
+
+func newHub(ctx context.Context, feeds Feeds, log *slog.Logger) *hub {
+	return &hub{ctx: ctx, feeds: feeds, log: log, byTenant: map[string]*feed{}}
+}
+
+func (h *hub) join(tenant string, sub *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := h.byTenant[tenant]
+	if f == nil {
+		ctx, cancel := context.WithCancel(h.ctx)
+		f = &feed{groups: map[string][]*subscriber{}, cancel: cancel}
+		h.byTenant[tenant] = f
+		// The consumer starts after what DATA holds now, not when it is
+		// in place: a reading stored in between would be missed.
+		var next uint64 // 0: unknown, from whenever the consumer starts
+		if _, last, err := h.feeds.DataRange(ctx); err == nil {
+			next = last + 1
+		} else {
+			h.log.Warn("kafka-ws: DATA's last sequence unknown; the feed starts when its consumer does", "err", err)
+		}
+		go h.follow(ctx, tenant, f, next)
+	}
+	f.mu.Lock()
+	f.groups[sub.key] = append(f.groups[sub.key], sub)
+	f.n++
+	f.mu.Unlock()
+}
+
+func (h *hub) leave(tenant string, sub *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := h.byTenant[tenant]
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	g := f.groups[sub.key]
+	for i, s := range g {
+		if s == sub {
+			g[i] = g[len(g)-1]
+			g[len(g)-1] = nil
+			g = g[:len(g)-1]
+			f.n--
+			break
+		}
+	}
+	if len(g) == 0 {
+		delete(f.groups, sub.key)
+	} else {
+		f.groups[sub.key] = g
+	}
+	empty := f.n == 0
+	f.mu.Unlock()
+	if empty {
+		f.cancel()
+		delete(h.byTenant, tenant)
+	}
+}
+
+// follow feeds f from now on. When the consumer fails (NATS away) it
+// starts again after the last sequence it delivered, so the connections
+// see no gap.
+func (h *hub) follow(ctx context.Context, tenant string, f *feed, next uint64) {
+	for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
+		err := h.feeds.FollowData(ctx, tenant, eventstore.Start{Seq: next}, func(seq uint64, data []byte) error {
+			next = seq + 1
+			f.deliver(seq, data)
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		h.log.Warn("kafka-ws: live feed failed; retrying", "tenant", tenant, "err", err, "after", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+	}
+}
+
+func (f *feed) deliver(seq uint64, data []byte) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, g := range f.groups {
+		out, ok := g[0].render(seq, data)
+		if !ok {
+			continue
+		}
+		for _, s := range g {
+			s.c.offer(out)
+		}
+	}
+}
