@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -104,16 +105,18 @@ type Server struct {
 	hub      *hub
 	upgrader websocket.Upgrader
 
-	mu       sync.Mutex
-	perTen   map[string]int
-	conns    map[*conn]struct{}
-	closed   bool
-	wg       sync.WaitGroup
-	refused  map[string]uint64
-	stats    Stats
-	statsMu  sync.Mutex
-	closeCtx context.Context
-	stop     context.CancelFunc
+	mu      sync.Mutex
+	perTen  map[string]int
+	conns   map[*conn]struct{}
+	closed  bool
+	wg      sync.WaitGroup
+	refused map[string]uint64 // under statsMu
+	statsMu sync.Mutex
+	// Counted by every connection's goroutine: atomics, not a mutex
+	// 10,000 writers would queue on.
+	opened, frames, tooSlow atomic.Uint64
+	closeCtx                context.Context
+	stop                    context.CancelFunc
 }
 
 // Stats counts what the server did.
@@ -169,7 +172,7 @@ func (s *Server) Close() error {
 func (s *Server) Stats() Stats {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	st := s.stats
+	st := Stats{Opened: s.opened.Load(), Frames: s.frames.Load(), TooSlow: s.tooSlow.Load()}
 	st.Refused = make(map[string]uint64, len(s.refused))
 	for k, v := range s.refused {
 		st.Refused[k] = v
@@ -178,12 +181,6 @@ func (s *Server) Stats() Stats {
 	st.Open = len(s.conns)
 	s.mu.Unlock()
 	return st
-}
-
-func (s *Server) count(f func(*Stats)) {
-	s.statsMu.Lock()
-	f(&s.stats)
-	s.statsMu.Unlock()
 }
 
 func (s *Server) refuse(why string) {
@@ -284,7 +281,7 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 		s.release(claims.Tenant)
 		return
 	}
-	s.count(func(st *Stats) { st.Opened++ })
+	s.opened.Add(1)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -240,7 +240,7 @@ func TestRefusals(t *testing.T) {
 		code         int
 	}{
 		{"other.device-data", "", 4403},
-		{"ACME.device-data", "where=x=foo:1;", 4001},
+		{"ACME.device-data", "where=xy=foo:1;", 4001}, // "x=" is too short a selector: 4000 in dojot (kafkaws/filter)
 		{"acme.device-data", "where=x", 4000},
 		{"acme.device-data", "since=yesterday", 4004},
 	} {
