@@ -1,6 +1,11 @@
 package filter
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
 
 // Error is a bad fields or where option: dojot closes the websocket with
 // Code and Reason.
@@ -13,14 +18,32 @@ func (e *Error) Error() string {
 	return "kafkaws filter: " + strconv.Itoa(e.Code) + " " + e.Reason
 }
 
-// Rule is a parsed pair of fields and where options. It holds no mutable
-// state, so one Rule may serve many connections at once.
+// Rule is a parsed pair of fields and where options. Parse returns the
+// same *Rule for the same options (as dojot's ProcessingRuleManager shares
+// one rule per fingerprint), and a Rule remembers its last answer: in a
+// fan-out every connection with these options asks about the same message,
+// and only the first pays for it.
 type Rule struct {
 	conds []condition
 	mask  *maskObj // nil without fields
 	// passthrough: neither option, Apply returns the value as it is.
 	passthrough bool
+	last        atomic.Pointer[memo]
 }
+
+type memo struct {
+	in, out []byte
+	ok      bool
+}
+
+// rules interns parsed rules. It is emptied when full: options come from
+// clients, and a cache they could grow without bound would be a leak.
+var rules struct {
+	sync.Mutex
+	m map[[2]string]*Rule
+}
+
+const maxRules = 4096
 
 // Parse parses the fields and where query options of a connection ("" = absent).
 // A bad option returns an *Error whose Code is the websocket close code dojot sends
@@ -32,6 +55,30 @@ type Rule struct {
 // 4400. The options are taken as the server decoded them from the query
 // (so "+" is already a space).
 func Parse(fields, where string) (*Rule, error) {
+	key := [2]string{fields, where}
+	rules.Lock()
+	r := rules.m[key]
+	rules.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	r, err := parse(fields, where)
+	if err != nil {
+		return nil, err
+	}
+	rules.Lock()
+	defer rules.Unlock()
+	if len(rules.m) >= maxRules || rules.m == nil {
+		rules.m = make(map[[2]string]*Rule)
+	}
+	if prev := rules.m[key]; prev != nil {
+		return prev, nil
+	}
+	rules.m[key] = r
+	return r, nil
+}
+
+func parse(fields, where string) (*Rule, error) {
 	r := &Rule{passthrough: fields == "" && where == ""}
 	if where != "" {
 		conds, err := parseWhere(where)
@@ -51,10 +98,26 @@ func Parse(fields, where string) (*Rule, error) {
 // would skip it, e.g. an empty result). With neither fields nor where, Apply returns value
 // unchanged, byte for byte, whatever it is. Otherwise out is the JSON text dojot would send.
 // Apply is safe for concurrent use and must not panic on any input.
+//
+// out may be shared with other callers of the same Rule: do not modify it.
 func (r *Rule) Apply(value []byte) (out []byte, ok bool) {
 	if r.passthrough {
 		return value, true
 	}
+	if m := r.last.Load(); m != nil && bytes.Equal(m.in, value) {
+		return m.out, m.ok
+	}
+	out, ok = r.apply(value)
+	if len(value) <= maxMemo {
+		r.last.Store(&memo{in: bytes.Clone(value), out: out, ok: ok})
+	}
+	return out, ok
+}
+
+// maxMemo bounds the copy a Rule keeps of the last message.
+const maxMemo = 64 << 10
+
+func (r *Rule) apply(value []byte) (out []byte, ok bool) {
 	// WebsocketTarball parses the value with JSON.parse and drops it when
 	// that throws; ProcessingRule then runs each condition and the mask,
 	// skipping every step once the data is lodash-isEmpty.

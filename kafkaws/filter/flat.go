@@ -135,8 +135,10 @@ func itoa(i int) string {
 }
 
 // maxArrayIndex caps the arrays unflatten may build from keys like
-// "a.99999999"; dojot would fail to stringify such a message and drop it.
-const maxArrayIndex = 1 << 20
+// "a.65536" (or a json-mask "length"): dojot sends such an array of nulls
+// up to the ~512 MB V8 string limit; we drop the message beyond 65,536
+// elements rather than build it for every connection.
+const maxArrayIndex = 1 << 16
 
 // unflatten is flat.unflatten of flat 5.0.2 (overwrite false). ok=false
 // when dojot would fail on the result.

@@ -184,11 +184,14 @@ func properties(obj value, m *maskObj) (value, bool) {
 		if p.key == "*" {
 			ret := &object{}
 			bad := false
-			each(obj, func(key string, _ value) {
+			each(obj, func(key string, child value) {
 				if bad {
 					return
 				}
-				r, ok := typeFunc(p)(obj, key, p.sub)
+				r, ok := typeFunc(p)(child, p.sub)
+				if ok && r.k != kUndef && masked.k == kUndef {
+					ok = false // the assignment below would throw anyway
+				}
 				if !ok {
 					bad = true
 					return
@@ -207,7 +210,7 @@ func properties(obj value, m *maskObj) (value, bool) {
 			}
 			continue
 		}
-		r, ok := typeFunc(p)(obj, p.key, p.sub)
+		r, ok := typeFunc(p)(get(obj, p.key), p.sub)
 		if !ok {
 			return undef, false
 		}
@@ -218,7 +221,8 @@ func properties(obj value, m *maskObj) (value, bool) {
 	return masked, true
 }
 
-func typeFunc(p maskProp) func(value, string, *maskObj) (value, bool) {
+// typeFunc picks _object or _array; both get v = obj[key] already read.
+func typeFunc(p maskProp) func(value, *maskObj) (value, bool) {
 	if p.array {
 		return maskArray
 	}
@@ -262,10 +266,9 @@ func get(obj value, key string) value {
 }
 
 // maskObject is _object.
-func maskObject(obj value, key string, m *maskObj) (value, bool) {
-	v := get(obj, key)
+func maskObject(v value, m *maskObj) (value, bool) {
 	if v.k == kArr {
-		return maskArray(obj, key, m)
+		return maskArray(v, m)
 	}
 	if m != nil {
 		return properties(v, m)
@@ -274,8 +277,7 @@ func maskObject(obj value, key string, m *maskObj) (value, bool) {
 }
 
 // maskArray is _array.
-func maskArray(obj value, key string, m *maskObj) (value, bool) {
-	arr := get(obj, key)
+func maskArray(arr value, m *maskObj) (value, bool) {
 	if arr.k != kArr {
 		return properties(arr, m)
 	}

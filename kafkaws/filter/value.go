@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // kind is the JavaScript type of a decoded value. kUndef doubles as an
@@ -91,7 +92,6 @@ func (o *object) set(key string, v value) {
 		o.m = append(o.m, member{key, v})
 		return
 	}
-	o.idx = nil // positions shift
 	pos := o.nIdx
 	if last, _ := arrayIndex(o.keyAt(o.nIdx - 1)); o.nIdx > 0 && last > idx {
 		pos = sort.Search(o.nIdx, func(i int) bool {
@@ -99,10 +99,18 @@ func (o *object) set(key string, v value) {
 			return j > idx
 		})
 	}
+	o.nIdx++
+	if pos == len(o.m) { // the usual case: keys come in JavaScript order
+		if o.idx != nil {
+			o.idx[key] = pos
+		}
+		o.m = append(o.m, member{key, v})
+		return
+	}
+	o.idx = nil // positions shift
 	o.m = append(o.m, member{})
 	copy(o.m[pos+1:], o.m[pos:])
 	o.m[pos] = member{key, v}
-	o.nIdx++
 }
 
 func (o *object) keyAt(i int) string {
@@ -328,7 +336,13 @@ func (d *decoder) str() (string, bool) {
 			s := d.buf[start:d.pos]
 			d.pos++
 			if utf8.Valid(s) {
-				return string(s), true
+				if len(s) == 0 {
+					return "", true
+				}
+				// No copy: the tree lives only while Apply runs and the
+				// caller's bytes do not change meanwhile; what Apply keeps
+				// (its output) is encoded into a new buffer.
+				return unsafe.String(&s[0], len(s)), true
 			}
 			return d.slowStr(s)
 		}
@@ -461,7 +475,7 @@ func (d *decoder) object(top bool) (value, bool) {
 		return undef, false
 	}
 	defer func() { d.depth-- }()
-	o := &object{}
+	o := &object{m: make([]member, 0, 8)}
 	hasIdx := false
 	defer func() {
 		if hasIdx {

@@ -151,7 +151,7 @@ for (const [f, w, v] of edges) add('edge cases (source reading)', f, w, v);
 
 // Seeded random cases built from the same pieces, to catch what the
 // hand-written ones miss.
-let seed = 12345;
+let seed = Number(process.env.SEED || 12345);
 const rnd = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
 const pick = (a) => a[rnd(a.length)];
 const keys = ['ab', 'cd', 'x y', '0', '1', 'a.b', 'e', 'temperature', 'toString', '', '10', 'b-c'];
@@ -170,7 +170,7 @@ const selectors = ['ab', 'cd', 'ab.cd', 'ab.0', 'x y', 'a.b', 'ab.1.cd', 'temper
 const ops = ['', 'eq:', 'neq:', 'gt:', 'gte:', 'lt:', 'lte:', 'in:', 'nin:', 'bool:'];
 const vals = ['1', '0', '-2.5', 'abc', 'a.c', 'true', '1,2', '"x,y"', 'fa', '0x1f', '12', 'TRUE', '', 'e'];
 const fieldsPieces = ['ab', 'cd', 'ab/cd', 'ab(cd,0)', '*', '*/cd', 'ab/*', '0', 'x y', 'a.b', '10', 'ab/1'];
-for (let i = 0; i < 600; i++) {
+for (let i = 0; i < Number(process.env.N || 600); i++) {
   const fields = rnd(3) === 0 ? '' : Array.from({ length: 1 + rnd(2) }, () => pick(fieldsPieces)).join(',');
   const where = rnd(3) === 0 ? '' : Array.from({ length: 1 + rnd(2) }, () => `${pick(selectors)}=${pick(ops)}${pick(vals)};`).join('');
   const top = rnd(10) === 0 ? genValue(3) : genValue(0).replace(/^[^{].*/s, (v) => `{"ab":${v}}`);
