@@ -1,8 +1,11 @@
 package kafkaws
 
 import (
+	"context"
+	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -10,30 +13,41 @@ import (
 	"github.com/dojot-es/dojot/kafkaws/filter"
 )
 
-// conn is one websocket: frames are offered by a feed without blocking and
-// written by the connection's own goroutine (run), so a slow client never
-// holds up the feed or the other clients.
+// conn is one websocket. A feed offers frames without blocking (a full
+// buffer closes the connection as too slow) and schedules the connection
+// on a writer (writers), which writes what is queued; the connection's
+// own goroutine only reads (run). So a slow client never holds up the
+// feed, and 10,000 idle sockets cost one goroutine each, not two.
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
 	tenant string
 	topic  string
+	shard  int
 	// lifetime is when the connection ends with 4408 (zero: never).
 	lifetime time.Time
 
 	send chan []byte
+	// started: run began, so frames may be written (before that, they
+	// wait in send). scheduled: the connection is queued on its writer
+	// or being flushed there, at most once at a time.
+	started, scheduled atomic.Bool
 
 	once    sync.Once
-	closing chan struct{} // closed by shut: run writes the close frame and ends
+	closing chan struct{} // closed by shut
+	done    chan struct{} // closed once the socket is closed
 	code    int
 	reason  string
 }
 
+// connIDs spreads connections over the writers.
+var connIDs atomic.Uint64
+
 // newConn makes a connection's state before its upgrade: frames offered
 // until run starts wait in its buffer. The caller sets ws.
 func newConn(s *Server, tenant, topic string) *conn {
-	return &conn{s: s, tenant: tenant, topic: topic,
-		send: make(chan []byte, s.opts.SendBuffer), closing: make(chan struct{})}
+	return &conn{s: s, tenant: tenant, topic: topic, shard: int(connIDs.Add(1) % uint64(len(s.writers))),
+		send: make(chan []byte, s.opts.SendBuffer), closing: make(chan struct{}), done: make(chan struct{})}
 }
 
 // offer queues a frame; false when the connection is over. A full buffer
@@ -46,6 +60,7 @@ func (c *conn) offer(frame []byte) bool {
 	}
 	select {
 	case c.send <- frame:
+		c.schedule()
 		return true
 	default:
 		c.s.tooSlow.Add(1)
@@ -60,33 +75,100 @@ func (c *conn) offer(frame []byte) bool {
 func (c *conn) wait(frame []byte) bool {
 	select {
 	case c.send <- frame:
+		c.schedule()
 		return true
 	case <-c.closing:
 		return false
 	}
 }
 
-// shut asks run to close the connection with code and reason.
+// schedule queues the connection on its writer unless it is already.
+func (c *conn) schedule() {
+	if c.started.Load() && c.scheduled.CompareAndSwap(false, true) {
+		c.s.writers[c.shard] <- c
+	}
+}
+
+// flush writes what is queued; it runs on the connection's writer. A
+// write that does not go through within WriteTimeout (the client's socket
+// stays full) ends the connection: its stream is cut mid-frame, so no
+// close frame can follow.
+func (c *conn) flush() {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
+	var n uint64
+	for more := true; more; {
+		select {
+		case frame := <-c.send:
+			if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					c.s.tooSlow.Add(1)
+				}
+				c.shut(websocket.CloseAbnormalClosure, "")
+				more = false
+				break
+			}
+			n++
+		default:
+			more = false
+		}
+	}
+	c.s.frames.Add(n)
+	c.scheduled.Store(false)
+	if len(c.send) > 0 { // offered after the loop looked
+		c.schedule()
+	}
+}
+
+// writers run flush for the connections scheduled on them; several of
+// them, so that a client whose writes stall holds up only its share.
+func startWriters(ctx context.Context, n int) []chan *conn {
+	ws := make([]chan *conn, n)
+	for i := range ws {
+		ch := make(chan *conn, 1<<14)
+		ws[i] = ch
+		go func() {
+			for {
+				select {
+				case c := <-ch:
+					c.flush()
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	return ws
+}
+
+// shut ends the connection with code and reason, once: the close frame
+// (unless the connection already failed) and the socket's close happen
+// on a goroutine of their own, as they may wait for the client.
 func (c *conn) shut(code int, reason string) {
 	c.once.Do(func() {
 		c.code, c.reason = code, reason
 		close(c.closing)
+		go c.finish()
 	})
 }
 
-// closeNow closes a connection that run never served.
-func (c *conn) closeNow(code int, reason string) {
-	c.shut(code, reason)
-	c.writeClose(time.Second)
+func (c *conn) finish() {
+	defer close(c.done)
+	if c.ws == nil { // never upgraded
+		return
+	}
+	if c.code != websocket.CloseNormalClosure && c.code != websocket.CloseAbnormalClosure {
+		msg := websocket.FormatCloseMessage(c.code, truncate(c.reason, 123))
+		// A client closed as too slow has full socket buffers: it gets
+		// the write timeout to take in what is queued and then this.
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.s.opts.WriteTimeout))
+	}
 	c.ws.Close()
 }
 
-// writeClose sends the close frame. A client closed as too slow has full
-// socket buffers: it gets the write timeout to take in what is queued
-// and then the frame that says why.
-func (c *conn) writeClose(wait time.Duration) {
-	msg := websocket.FormatCloseMessage(c.code, truncate(c.reason, 123))
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait))
+// closeNow closes a connection that run never served, and waits.
+func (c *conn) closeNow(code int, reason string) {
+	c.shut(code, reason)
+	<-c.done
 }
 
 // truncate keeps a close reason within RFC 6455's 123 bytes.
@@ -97,9 +179,9 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// run writes frames and pings until the connection ends, then closes it.
-// A second goroutine reads: client frames are ignored (as dojot), but
-// reading is what answers pings and notices a close or a dead peer.
+// run serves the connection until it ends: it reads (client frames are
+// ignored, as dojot, but reading answers pings and notices a close or a
+// dead peer), pings every PingInterval, and ends it at its lifetime.
 func (c *conn) run() {
 	o := c.s.opts
 	c.ws.SetReadLimit(4096)
@@ -107,53 +189,30 @@ func (c *conn) run() {
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(2 * o.PingInterval))
 	})
-	go func() {
-		for {
-			if _, _, err := c.ws.NextReader(); err != nil {
-				c.shut(websocket.CloseNormalClosure, "")
-				return
-			}
-		}
-	}()
-	ping := time.NewTicker(o.PingInterval)
-	defer ping.Stop()
-	var expired <-chan time.Time
-	if !c.lifetime.IsZero() {
-		t := time.NewTimer(time.Until(c.lifetime))
-		defer t.Stop()
-		expired = t.C
-	}
-	defer c.ws.Close()
-	for {
-		select {
-		case frame := <-c.send:
-			// What else is queued goes out with it, under one deadline.
-			_ = c.ws.SetWriteDeadline(time.Now().Add(o.WriteTimeout))
-			for n := 0; ; n++ {
-				if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
-					c.shut(websocket.CloseAbnormalClosure, "")
-					return
-				}
-				if n == 16 || len(c.send) == 0 {
-					c.s.frames.Add(uint64(n + 1))
-					break
-				}
-				frame = <-c.send
-			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(o.WriteTimeout)); err != nil {
-				c.shut(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		case <-expired:
-			c.shut(CloseExpired, "Connection lifetime")
-		case <-c.closing:
-			if c.code != websocket.CloseNormalClosure && c.code != websocket.CloseAbnormalClosure {
-				c.writeClose(o.WriteTimeout)
-			}
+	var ping *time.Timer
+	ping = time.AfterFunc(o.PingInterval, func() {
+		if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(o.WriteTimeout)); err != nil {
+			c.shut(websocket.CloseAbnormalClosure, "")
 			return
 		}
+		ping.Reset(o.PingInterval)
+	})
+	defer ping.Stop()
+	if !c.lifetime.IsZero() {
+		life := time.AfterFunc(time.Until(c.lifetime), func() { c.shut(CloseExpired, "Connection lifetime") })
+		defer life.Stop()
 	}
+	c.started.Store(true)
+	if len(c.send) > 0 {
+		c.schedule()
+	}
+	for {
+		if _, _, err := c.ws.NextReader(); err != nil {
+			break
+		}
+	}
+	c.shut(websocket.CloseAbnormalClosure, "") // no-op when the server closed it
+	<-c.done
 }
 
 // subscriber is a connection's view of a feed: its filter, and whether

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +67,8 @@ type Options struct {
 	// PingInterval is how often the server pings (default 30 s); a client
 	// silent for twice that is closed.
 	PingInterval time.Duration
-	// WriteTimeout bounds one frame's write (default 10 s).
+	// WriteTimeout bounds the writes of a connection's queued frames
+	// (default 2 s): a client whose socket does not take them is dropped.
 	WriteTimeout time.Duration
 	// MaxPerTenant bounds a tenant's open connections (default 10,000).
 	MaxPerTenant int
@@ -88,7 +90,7 @@ func (o *Options) setDefaults() {
 		o.PingInterval = 30 * time.Second
 	}
 	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = 10 * time.Second
+		o.WriteTimeout = 2 * time.Second
 	}
 	if o.MaxPerTenant <= 0 {
 		o.MaxPerTenant = 10000
@@ -103,6 +105,7 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	hub      *hub
+	writers  []chan *conn
 	upgrader websocket.Upgrader
 
 	mu      sync.Mutex
@@ -152,6 +155,7 @@ func New(opts Options) (*Server, error) {
 		},
 	}
 	s.hub = newHub(ctx, opts.Feeds, s.log)
+	s.writers = startWriters(ctx, 4*runtime.GOMAXPROCS(0))
 	return s, nil
 }
 
@@ -282,7 +286,6 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opened.Add(1)
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer s.untrack(c)
@@ -419,6 +422,8 @@ func (s *Server) release(tenant string) {
 	}
 }
 
+// track registers a connection about to be served; its goroutine calls
+// s.wg.Done. Under s.mu, so Close's Wait never races an Add.
 func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -426,6 +431,7 @@ func (s *Server) track(c *conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	s.wg.Add(1)
 	return true
 }
 
