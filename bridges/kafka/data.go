@@ -13,6 +13,7 @@ import (
 
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/projections/kafkamsg"
 )
 
 // OriginHeader on a DATA message says where it came from; OriginKafka marks
@@ -81,7 +82,7 @@ var (
 // parseReading validates a <tenant>.device-data record and returns its
 // tenant and device id.
 func parseReading(topic string, value []byte) (tenant, device string, err error) {
-	tenant, ok := strings.CutSuffix(topic, "."+dataSubject)
+	tenant, ok := strings.CutSuffix(topic, "."+kafkamsg.DataSubject)
 	if !ok || !dojot.ValidTenant(tenant) {
 		return "", "", errTopic
 	}
