@@ -221,6 +221,7 @@ type subscriber struct {
 	c       *conn
 	rule    *filter.Rule
 	withSeq bool
+	events  bool // a device-manager topic, from the renderer
 	// key is the same for subscribers whose frames are the same (fields,
 	// where, seq), so the hub renders a message once for all of them.
 	key string

@@ -16,10 +16,14 @@
 // lifetime (2 h by default) is over, 4503 when the feed fails.
 //
 // The feeds are served from JetStream, so they work with Kafka off:
-// <tenant>.device-data from the DATA stream. Connections of one topic share
-// one ordered consumer (the hub), and connections with the same filter
-// share its result, so a message is read and filtered once however many
-// sockets watch it.
+// <tenant>.device-data from the DATA stream, and
+// <tenant>.dojot.device-manager.device from EVENTS, rendered as dojot's
+// messages (projections/kafkamsg, as the Kafka bridge writes them) by a
+// renderer that keeps a view of its own. Live connections of one tenant's
+// data share one ordered consumer (the hub), and connections with the same
+// filter share its result, so a message is read and filtered once however
+// many sockets watch it. Frames are written by a few writer goroutines,
+// not one per connection. Other topics close with 4503.
 //
 // Beyond dojot: since=<stream sequence> or since=<RFC 3339 time> replays
 // the topic from that point and then goes on live, on one ordered consumer

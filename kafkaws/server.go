@@ -21,6 +21,7 @@ import (
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/kafkaws/filter"
 	"github.com/dojot-es/dojot/kafkaws/tickets"
+	"github.com/dojot-es/dojot/projections/kafkamsg"
 )
 
 // Tickets issues and redeems the single-use tickets (tickets.Issuer).
@@ -55,7 +56,10 @@ const (
 type Options struct {
 	Tickets Tickets // required
 	Feeds   Feeds   // required
-	Logger  *slog.Logger
+	// Events serves <tenant>.dojot.device-manager.device from the log;
+	// nil leaves that topic unserved.
+	Events Events
+	Logger *slog.Logger
 	// MaxLifetime ends a connection (4408 "Connection lifetime"; dojot's
 	// server.connection.max.life.time, default 2 h); negative: never.
 	MaxLifetime time.Duration
@@ -105,6 +109,7 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	hub      *hub
+	events   *renderer // nil without Options.Events
 	writers  []chan *conn
 	upgrader websocket.Upgrader
 
@@ -155,6 +160,9 @@ func New(opts Options) (*Server, error) {
 		},
 	}
 	s.hub = newHub(ctx, opts.Feeds, s.log)
+	if opts.Events != nil {
+		s.events = newRenderer(ctx, opts.Events, s.log)
+	}
 	s.writers = startWriters(ctx, 4*runtime.GOMAXPROCS(0))
 	return s, nil
 }
@@ -260,11 +268,14 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 	sub, start, code, reason := s.subscription(c, q, claims)
 	joined := code == 0 && start == nil
 	if joined {
-		s.hub.join(claims.Tenant, sub)
+		if err := s.join(claims.Tenant, sub); err != nil {
+			s.log.Warn("kafka-ws: feed unavailable", "topic", c.topic, "err", err)
+			joined, code, reason = false, CloseServerUnavailable, "Server unavailable at this moment"
+		}
 	}
 	leave := func() {
 		if joined {
-			s.hub.leave(claims.Tenant, sub)
+			s.leave(claims.Tenant, sub)
 		}
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
@@ -293,7 +304,11 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 		if start != nil {
 			ctx, cancel := context.WithCancel(s.closeCtx)
 			defer cancel()
-			go s.replay(ctx, c, sub, claims.Tenant, *start)
+			if sub.events {
+				go s.replayEvents(ctx, c, sub, *start)
+			} else {
+				go s.replay(ctx, c, sub, claims.Tenant, *start)
+			}
 		}
 		c.run()
 	}()
@@ -324,18 +339,41 @@ func (s *Server) subscription(c *conn, q map[string]string, claims tickets.Claim
 	if err != nil {
 		return nil, nil, CloseInvalidValue, err.Error()
 	}
-	if c.topic != claims.Tenant+".device-data" {
-		// Other topics (the device manager's, tenancy, notifications)
-		// are not served from the log yet: nothing would ever come.
-		return nil, nil, CloseServerUnavailable, "Topic not served: only <tenant>.device-data"
+	var events bool
+	switch {
+	case c.topic == kafkamsg.DataTopic(claims.Tenant):
+	case c.topic == kafkamsg.DeviceTopic(claims.Tenant) && s.opts.Events != nil:
+		events = true
+	default:
+		// Other topics (tenancy, notifications, what other services
+		// write to Kafka) are not served from the log: nothing would
+		// ever come.
+		return nil, nil, CloseServerUnavailable, "Topic not served: <tenant>.device-data and <tenant>.dojot.device-manager.device are"
 	}
 	withSeq := q["seq"] == "true" || q["seq"] == "1"
 	c.lifetime = s.lifetime(claims)
-	sub = &subscriber{c: c, rule: rule, withSeq: withSeq, key: q["fields"] + "\x00" + q["where"] + "\x00" + strconv.FormatBool(withSeq)}
+	sub = &subscriber{c: c, rule: rule, withSeq: withSeq, events: events, key: q["fields"] + "\x00" + q["where"] + "\x00" + strconv.FormatBool(withSeq)}
 	if withSince {
 		start = &st
 	}
 	return sub, start, 0, ""
+}
+
+// join adds a live connection to its feed.
+func (s *Server) join(tenant string, sub *subscriber) error {
+	if sub.events {
+		return s.events.join(sub.c.topic, sub)
+	}
+	s.hub.join(tenant, sub)
+	return nil
+}
+
+func (s *Server) leave(tenant string, sub *subscriber) {
+	if sub.events {
+		s.events.leave(sub.c.topic, sub)
+	} else {
+		s.hub.leave(tenant, sub)
+	}
 }
 
 // replay feeds one connection from its own consumer (since=), at the

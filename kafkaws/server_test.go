@@ -38,6 +38,7 @@ func newEnv(t *testing.T, mod func(*kafkaws.Options)) *env {
 	opts := kafkaws.Options{
 		Tickets: tickets.NewIssuer(mem, []byte("secret"), time.Minute),
 		Feeds:   store,
+		Events:  store,
 		Logger:  eventstoretest.Logger(t),
 	}
 	if mod != nil {
@@ -368,4 +369,55 @@ func TestLimits(t *testing.T) {
 			t.Errorf("closed %d %q; want %d", code, reason, kafkaws.CloseTooSlow)
 		}
 	})
+}
+
+func (e *env) event(typ, tenant, kind, id string, data any) uint64 {
+	e.t.Helper()
+	ev, err := dojot.NewEvent(typ, tenant, kind, id, time.Now(), data)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ev.NoExpect = true
+	seq, err := e.store.Append(context.Background(), ev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return seq
+}
+
+// TestDeviceManagerTopic: <tenant>.dojot.device-manager.device carries
+// dojot's device-manager messages, rendered from the log: live from when
+// the connection opened, or from since=.
+func TestDeviceManagerTopic(t *testing.T) {
+	e := newEnv(t, nil)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.event(dojot.EventTenantCreated, "acme", dojot.KindTenant, "acme", dojot.TenantCreated{Tenant: "acme"})
+	created := e.event(dojot.EventDeviceCreated, "acme", dojot.KindDevice, "d1", dojot.DeviceCreated{Device: dojot.Device{ID: "d1", Label: "pump", Created: t0, Templates: []int{}}})
+	e.event(dojot.EventDeviceCreated, "other", dojot.KindDevice, "o1", dojot.DeviceCreated{Device: dojot.Device{ID: "o1", Label: "x", Created: t0, Templates: []int{}}})
+
+	live := e.dial("acme", "acme.dojot.device-manager.device", "")
+	replay := e.dial("acme", "acme.dojot.device-manager.device", fmt.Sprintf("since=%d&seq=true", created))
+	filtered := e.dial("acme", "acme.dojot.device-manager.device", "where=event=in:configure;&fields=data/attrs")
+	e.event(dojot.EventDeviceActuated, "acme", dojot.KindDevice, "d1", dojot.DeviceActuated{ID: "d1", Attrs: json.RawMessage(`{"target":21.5}`), Timestamp: 1700000000000})
+
+	configure := `{"event":"configure","meta":{"service":"acme","timestamp":1700000000000},"data":{"id":"d1","attrs":{"target":21.5}}}`
+	if got := next(t, live); got != configure {
+		t.Errorf("live frame %s; want %s", got, configure)
+	}
+	if got := next(t, filtered); got != `{"data":{"attrs":{"target":21.5}}}` {
+		t.Errorf("filtered frame %s", got)
+	}
+	var frame struct {
+		Seq   uint64
+		Value json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(next(t, replay)), &frame); err != nil {
+		t.Fatal(err)
+	}
+	if frame.Seq != created || !strings.HasPrefix(string(frame.Value), `{"event":"create","meta":{"service":"acme"},"data":{`) || !strings.Contains(string(frame.Value), `"label":"pump"`) {
+		t.Errorf("replayed frame seq %d %s; want the create of d1 at %d", frame.Seq, frame.Value, created)
+	}
+	if err := json.Unmarshal([]byte(next(t, replay)), &frame); err != nil || string(frame.Value) != configure {
+		t.Errorf("replayed frame %s; want %s", frame.Value, configure)
+	}
 }

@@ -44,6 +44,7 @@ func startKafkaWS(ctx context.Context, cfg *Config, store *eventstore.Store, jwt
 	srv, err := kafkaws.New(kafkaws.Options{
 		Tickets:      tickets.NewIssuer(ts, secret, cfg.KafkaWSTicketTTL),
 		Feeds:        store,
+		Events:       store,
 		Logger:       log,
 		MaxLifetime:  cfg.KafkaWSMaxLifetime,
 		JWTExp:       cfg.KafkaWSJWTExp,
