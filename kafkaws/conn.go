@@ -222,6 +222,7 @@ type subscriber struct {
 	rule    *filter.Rule
 	withSeq bool
 	events  bool // a device-manager topic, from the renderer
+	kafka   bool // another topic, from Kafka
 	// key is the same for subscribers whose frames are the same (fields,
 	// where, seq), so the hub renders a message once for all of them.
 	key string

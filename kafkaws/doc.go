@@ -23,7 +23,9 @@
 // data share one ordered consumer (the hub), and connections with the same
 // filter share its result, so a message is read and filtered once however
 // many sockets watch it. Frames are written by a few writer goroutines,
-// not one per connection. Other topics close with 4503.
+// not one per connection. With Kafka on (Options.KafkaBrokers) the
+// tenant's other topics are read from Kafka, live only; with Kafka off
+// they close with 4503.
 //
 // Beyond dojot: since=<stream sequence> or since=<RFC 3339 time> replays
 // the topic from that point and then goes on live, on one ordered consumer

@@ -59,7 +59,10 @@ type Options struct {
 	// Events serves <tenant>.dojot.device-manager.device from the log;
 	// nil leaves that topic unserved.
 	Events Events
-	Logger *slog.Logger
+	// KafkaBrokers, when Kafka is on, serve the tenant's other topics
+	// (those the log does not hold) from Kafka, live only.
+	KafkaBrokers []string
+	Logger       *slog.Logger
 	// MaxLifetime ends a connection (4408 "Connection lifetime"; dojot's
 	// server.connection.max.life.time, default 2 h); negative: never.
 	MaxLifetime time.Duration
@@ -266,7 +269,7 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 	// stored from then on is missed.
 	c := newConn(s, claims.Tenant, path.Base(r.URL.Path))
 	sub, start, code, reason := s.subscription(c, q, claims)
-	joined := code == 0 && start == nil
+	joined := code == 0 && start == nil && !sub.kafka
 	if joined {
 		if err := s.join(claims.Tenant, sub); err != nil {
 			s.log.Warn("kafka-ws: feed unavailable", "topic", c.topic, "err", err)
@@ -301,14 +304,15 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 		defer s.wg.Done()
 		defer s.untrack(c)
 		defer leave()
-		if start != nil {
-			ctx, cancel := context.WithCancel(s.closeCtx)
-			defer cancel()
-			if sub.events {
-				go s.replayEvents(ctx, c, sub, *start)
-			} else {
-				go s.replay(ctx, c, sub, claims.Tenant, *start)
-			}
+		ctx, cancel := context.WithCancel(s.closeCtx)
+		defer cancel()
+		switch {
+		case sub.kafka:
+			go s.followKafka(ctx, c, sub)
+		case start != nil && sub.events:
+			go s.replayEvents(ctx, c, sub, *start)
+		case start != nil:
+			go s.replay(ctx, c, sub, claims.Tenant, *start)
 		}
 		c.run()
 	}()
@@ -339,20 +343,25 @@ func (s *Server) subscription(c *conn, q map[string]string, claims tickets.Claim
 	if err != nil {
 		return nil, nil, CloseInvalidValue, err.Error()
 	}
-	var events bool
+	var events, kafka bool
 	switch {
 	case c.topic == kafkamsg.DataTopic(claims.Tenant):
 	case c.topic == kafkamsg.DeviceTopic(claims.Tenant) && s.opts.Events != nil:
 		events = true
+	case len(s.opts.KafkaBrokers) > 0 && strings.HasPrefix(c.topic, claims.Tenant+"."):
+		if withSince {
+			return nil, nil, CloseInvalidValue, "since is served for <tenant>.device-data and <tenant>.dojot.device-manager.device only"
+		}
+		kafka = true
 	default:
-		// Other topics (tenancy, notifications, what other services
-		// write to Kafka) are not served from the log: nothing would
+		// Other topics (notifications, what other services write to
+		// Kafka) are not in the log, and Kafka is off: nothing would
 		// ever come.
-		return nil, nil, CloseServerUnavailable, "Topic not served: <tenant>.device-data and <tenant>.dojot.device-manager.device are"
+		return nil, nil, CloseServerUnavailable, "Topic not served: <tenant>.device-data and <tenant>.dojot.device-manager.device are (other topics with Kafka on)"
 	}
 	withSeq := q["seq"] == "true" || q["seq"] == "1"
 	c.lifetime = s.lifetime(claims)
-	sub = &subscriber{c: c, rule: rule, withSeq: withSeq, events: events, key: q["fields"] + "\x00" + q["where"] + "\x00" + strconv.FormatBool(withSeq)}
+	sub = &subscriber{c: c, rule: rule, withSeq: withSeq, events: events, kafka: kafka, key: q["fields"] + "\x00" + q["where"] + "\x00" + strconv.FormatBool(withSeq)}
 	if withSince {
 		start = &st
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/eventstore"
@@ -419,5 +421,50 @@ func TestDeviceManagerTopic(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(next(t, replay)), &frame); err != nil || string(frame.Value) != configure {
 		t.Errorf("replayed frame %s; want %s", frame.Value, configure)
+	}
+}
+
+// TestKafkaTopic: with Kafka on, another topic of the tenant (one the log
+// does not hold) is read from Kafka, from its latest offset.
+func TestKafkaTopic(t *testing.T) {
+	const topic = "acme.dojot.notifications"
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	brokers := cluster.ListenAddrs()
+	e := newEnv(t, func(o *kafkaws.Options) { o.KafkaBrokers = brokers })
+	ws := e.dial("acme", topic, "where=level=gte:2;")
+	w := &kafkago.Writer{Addr: kafkago.TCP(brokers...), Topic: topic, BatchTimeout: time.Millisecond, Balancer: &kafkago.RoundRobin{}}
+	t.Cleanup(func() { w.Close() })
+	got := make(chan string, 1)
+	go func() {
+		_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, b, _ := ws.ReadMessage()
+		got <- string(b)
+	}()
+	// Sent until one arrives: the readers start at the latest offset, so
+	// the first ones may come before they are in place.
+	for i := 0; ; i++ {
+		if err := w.WriteMessages(context.Background(),
+			kafkago.Message{Value: []byte(`{"level":1,"msg":"quiet"}`)},
+			kafkago.Message{Value: []byte(`{"level":3,"msg":"hot"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case frame := <-got:
+			if frame != `{"level":3,"msg":"hot"}` {
+				t.Errorf("frame %s; want the level 3 message", frame)
+			}
+			if code, _ := closed(t, e.dial("acme", topic, "since=1")); code != kafkaws.CloseInvalidValue {
+				t.Errorf("since= on a Kafka topic: closed %d; want %d", code, kafkaws.CloseInvalidValue)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		if i > 100 {
+			t.Fatal("no frame from Kafka")
+		}
 	}
 }

@@ -19,8 +19,9 @@ type kafkaWS struct {
 }
 
 // startKafkaWS builds Kafka WS: tickets in Redis (-redis-url) or in
-// memory, feeds from store.
-func startKafkaWS(ctx context.Context, cfg *Config, store *eventstore.Store, jwtSecret string, log *slog.Logger) (*kafkaWS, error) {
+// memory, feeds from store, and from Kafka for the topics the log does not
+// hold when Kafka is on.
+func startKafkaWS(ctx context.Context, cfg *Config, store *eventstore.Store, jwtSecret string, kafkaBrokers []string, log *slog.Logger) (*kafkaWS, error) {
 	secret := []byte(cfg.KafkaWSSecret)
 	if len(secret) == 0 {
 		// Derived, not the JWT secret itself: a ticket must never be
@@ -45,6 +46,7 @@ func startKafkaWS(ctx context.Context, cfg *Config, store *eventstore.Store, jwt
 		Tickets:      tickets.NewIssuer(ts, secret, cfg.KafkaWSTicketTTL),
 		Feeds:        store,
 		Events:       store,
+		KafkaBrokers: kafkaBrokers,
 		Logger:       log,
 		MaxLifetime:  cfg.KafkaWSMaxLifetime,
 		JWTExp:       cfg.KafkaWSJWTExp,

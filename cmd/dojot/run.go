@@ -163,7 +163,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
 	}
 
-	kws, err := startKafkaWS(ctx, cfg, store, secret, log)
+	kws, err := startKafkaWS(ctx, cfg, store, secret, kafkaBrokers, log)
 	if err != nil {
 		return err
 	}
