@@ -16,6 +16,7 @@ import (
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
 	"github.com/dojot-es/dojot/internal/mongotest"
+	"github.com/dojot-es/dojot/kafkaws/tickets/ticketstest"
 	"github.com/dojot-es/dojot/projections/postgres/pgtest"
 )
 
@@ -23,9 +24,7 @@ import (
 // although the binary does not define them yet (it ignores unknown
 // variables). Each names the issue that adds it; once the binary knows a
 // setting, TestComposeFile fails until it is removed from here.
-var pendingSettings = map[string]string{
-	"DOJOT_REDIS_URL": "issue 8",
-}
+var pendingSettings = map[string]string{}
 
 // composeFile is the resolved docker-compose.yml, as `config` prints it.
 type composeFile struct {
@@ -300,6 +299,11 @@ func TestComposeSettings(t *testing.T) {
 				t.Errorf("DOJOT_MONGO_URL = %q: not the compose mongo service", value)
 			}
 			value = hosts["mongodb://mongo:27017"]
+		case name == "DOJOT_REDIS_URL":
+			if !strings.HasPrefix(value, "redis://redis:6379/") {
+				t.Errorf("DOJOT_REDIS_URL = %q: not the compose redis service", value)
+			}
+			value = ticketstest.RedisURL(t)
 		case name == "DOJOT_NATS_URL":
 			if value != "nats://nats:4222" {
 				t.Errorf("DOJOT_NATS_URL = %q: not the compose nats service", value)
