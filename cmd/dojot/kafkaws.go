@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/kafkaws"
 	"github.com/dojot-es/dojot/kafkaws/tickets"
@@ -33,6 +35,7 @@ func startKafkaWS(ctx context.Context, cfg *Config, store *eventstore.Store, jwt
 	var ts tickets.Store
 	var closer interface{ Close() error }
 	if cfg.RedisURL != "" {
+		redis.SetLogger(redisLog{log})
 		r, err := tickets.NewRedis(ctx, cfg.RedisURL, cfg.NATSPrefix)
 		if err != nil {
 			return nil, fmt.Errorf("-redis-url: %w", err)
@@ -71,4 +74,13 @@ func ticketStore(cfg *Config) string {
 		return "redis"
 	}
 	return "memory"
+}
+
+// redisLog sends go-redis's own messages (a lost connection, a failed
+// dial) to the process's log, as warnings, instead of bare lines on
+// stderr.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn(fmt.Sprintf(format, v...), "component", "redis")
 }
