@@ -34,11 +34,17 @@ type env struct {
 
 func newEnv(t *testing.T, mod func(*kafkaws.Options)) *env {
 	t.Helper()
+	return newEnvTTL(t, time.Minute, mod)
+}
+
+// newEnvTTL is newEnv with tickets that last ttl.
+func newEnvTTL(t *testing.T, ttl time.Duration, mod func(*kafkaws.Options)) *env {
+	t.Helper()
 	store := eventstoretest.Open(t)
 	mem := tickets.NewMemory()
 	t.Cleanup(func() { mem.Close() })
 	opts := kafkaws.Options{
-		Tickets: tickets.NewIssuer(mem, []byte("secret"), time.Minute),
+		Tickets: tickets.NewIssuer(mem, []byte("secret"), ttl),
 		Feeds:   store,
 		Events:  store,
 		Logger:  eventstoretest.Logger(t),
@@ -466,5 +472,21 @@ func TestKafkaTopic(t *testing.T) {
 		if i > 100 {
 			t.Fatal("no frame from Kafka")
 		}
+	}
+}
+
+// TestExpiredTicket: a ticket not used within its TTL is refused as dojot
+// refuses it.
+func TestExpiredTicket(t *testing.T) {
+	e := newEnvTTL(t, 300*time.Millisecond, nil)
+	tk := e.ticket("acme")
+	time.Sleep(700 * time.Millisecond)
+	_, res, err := websocket.DefaultDialer.Dial(e.url("acme.device-data", "ticket="+tk), nil)
+	if err == nil {
+		t.Fatal("connected with an expired ticket")
+	}
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 401 || strings.TrimSpace(string(b)) != `{"message":"Invalid ticket"}` {
+		t.Errorf("expired ticket: %d %s; want 401 Invalid ticket", res.StatusCode, b)
 	}
 }
