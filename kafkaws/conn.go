@@ -34,6 +34,7 @@ type conn struct {
 	started, scheduled atomic.Bool
 
 	once    sync.Once
+	ready   chan struct{} // closed once the upgrade is over (ws set, or nil if it failed)
 	closing chan struct{} // closed by shut
 	done    chan struct{} // closed once the socket is closed
 	code    int
@@ -47,7 +48,14 @@ var connIDs atomic.Uint64
 // until run starts wait in its buffer. The caller sets ws.
 func newConn(s *Server, tenant, topic string) *conn {
 	return &conn{s: s, tenant: tenant, topic: topic, shard: int(connIDs.Add(1) % uint64(len(s.writers))),
-		send: make(chan []byte, s.opts.SendBuffer), closing: make(chan struct{}), done: make(chan struct{})}
+		send: make(chan []byte, s.opts.SendBuffer), ready: make(chan struct{}), closing: make(chan struct{}), done: make(chan struct{})}
+}
+
+// upgraded records the websocket (nil: the upgrade failed). A feed may
+// shut the connection before this (too slow already): finish waits for it.
+func (c *conn) upgraded(ws *websocket.Conn) {
+	c.ws = ws
+	close(c.ready)
 }
 
 // offer queues a frame; false when the connection is over. A full buffer
@@ -153,7 +161,8 @@ func (c *conn) shut(code int, reason string) {
 
 func (c *conn) finish() {
 	defer close(c.done)
-	if c.ws == nil { // never upgraded
+	<-c.ready
+	if c.ws == nil { // the upgrade failed
 		return
 	}
 	if c.code != websocket.CloseNormalClosure && c.code != websocket.CloseAbnormalClosure {

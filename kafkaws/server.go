@@ -282,12 +282,12 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
+	c.upgraded(ws)
 	if err != nil { // the upgrader answered the client
 		leave()
 		s.release(claims.Tenant)
 		return
 	}
-	c.ws = ws
 	if code != 0 {
 		s.refuse(refusal[code])
 	} else if !s.track(c) {
