@@ -27,7 +27,7 @@ type conn struct {
 	// lifetime is when the connection ends with 4408 (zero: never).
 	lifetime time.Time
 
-	send chan []byte
+	send chan *websocket.PreparedMessage
 	// started: run began, so frames may be written (before that, they
 	// wait in send). scheduled: the connection is queued on its writer
 	// or being flushed there, at most once at a time.
@@ -48,7 +48,7 @@ var connIDs atomic.Uint64
 // until run starts wait in its buffer. The caller sets ws.
 func newConn(s *Server, tenant, topic string) *conn {
 	return &conn{s: s, tenant: tenant, topic: topic, shard: int(connIDs.Add(1) % uint64(len(s.writers))),
-		send: make(chan []byte, s.opts.SendBuffer), ready: make(chan struct{}), closing: make(chan struct{}), done: make(chan struct{})}
+		send: make(chan *websocket.PreparedMessage, s.opts.SendBuffer), ready: make(chan struct{}), closing: make(chan struct{}), done: make(chan struct{})}
 }
 
 // upgraded records the websocket (nil: the upgrade failed). A feed may
@@ -60,7 +60,7 @@ func (c *conn) upgraded(ws *websocket.Conn) {
 
 // offer queues a frame; false when the connection is over. A full buffer
 // closes the connection: the client is too slow for its feed.
-func (c *conn) offer(frame []byte) bool {
+func (c *conn) offer(frame *websocket.PreparedMessage) bool {
 	select {
 	case <-c.closing:
 		return false
@@ -80,7 +80,7 @@ func (c *conn) offer(frame []byte) bool {
 // wait queues a frame, waiting for room: a connection's own replay
 // consumer slows down to its client's pace instead of closing it. false
 // when the connection is over.
-func (c *conn) wait(frame []byte) bool {
+func (c *conn) wait(frame *websocket.PreparedMessage) bool {
 	select {
 	case c.send <- frame:
 		c.schedule()
@@ -107,7 +107,7 @@ func (c *conn) flush() {
 	for more := true; more; {
 		select {
 		case frame := <-c.send:
-			if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+			if err := c.ws.WritePreparedMessage(frame); err != nil {
 				if ne, ok := err.(net.Error); ok && ne.Timeout() {
 					c.s.tooSlow.Add(1)
 				}
@@ -237,8 +237,20 @@ type subscriber struct {
 	key string
 }
 
-// render makes the frame of one message, false when none is sent.
-func (s *subscriber) render(seq uint64, data []byte) ([]byte, bool) {
+// render makes the frame of one message, false when none is sent. It is
+// a prepared message: the hub offers one frame to every socket of a
+// group, encoded once (gorilla's PreparedMessage) and written as is.
+func (s *subscriber) render(seq uint64, data []byte) (*websocket.PreparedMessage, bool) {
+	out, ok := s.text(seq, data)
+	if !ok {
+		return nil, false
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, out)
+	return pm, err == nil
+}
+
+// text is the frame's text.
+func (s *subscriber) text(seq uint64, data []byte) ([]byte, bool) {
 	out, ok := s.rule.Apply(data)
 	if !ok {
 		return nil, false
