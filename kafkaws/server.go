@@ -346,7 +346,8 @@ func (s *Server) subscription(c *conn, q map[string]string, claims tickets.Claim
 	var events, kafka bool
 	switch {
 	case c.topic == kafkamsg.DataTopic(claims.Tenant):
-	case c.topic == kafkamsg.DeviceTopic(claims.Tenant) && s.opts.Events != nil:
+	case s.opts.Events != nil && (c.topic == kafkamsg.DeviceTopic(claims.Tenant) ||
+		c.topic == kafkamsg.TenancyTopic && claims.Tenant == dojot.ManagementTenant):
 		events = true
 	case len(s.opts.KafkaBrokers) > 0 && strings.HasPrefix(c.topic, claims.Tenant+"."):
 		if withSince {

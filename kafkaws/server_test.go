@@ -490,3 +490,17 @@ func TestExpiredTicket(t *testing.T) {
 		t.Errorf("expired ticket: %d %s; want 401 Invalid ticket", res.StatusCode, b)
 	}
 }
+
+// TestTenancyTopic: dojot-management.dojot.tenancy, for a ticket of the
+// management tenant, carries auth's CREATE/DELETE messages.
+func TestTenancyTopic(t *testing.T) {
+	e := newEnv(t, nil)
+	ws := e.dial(dojot.ManagementTenant, dojot.ManagementTenant+".dojot.tenancy", "")
+	e.event(dojot.EventTenantCreated, "zeta", dojot.KindTenant, "zeta", dojot.TenantCreated{Tenant: "zeta"})
+	if got := next(t, ws); got != `{"type":"CREATE","tenant":"zeta"}` {
+		t.Errorf("frame %s; want CREATE zeta", got)
+	}
+	if code, _ := closed(t, e.dial("acme", dojot.ManagementTenant+".dojot.tenancy", "")); code != kafkaws.CloseForbiddenTopic {
+		t.Errorf("tenancy for tenant acme: closed %d; want %d", code, kafkaws.CloseForbiddenTopic)
+	}
+}
