@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/dojot-es/dojot"
 )
@@ -22,16 +21,7 @@ import (
 // reach it can read every tenant: serve it on a private network only. The
 // handlers are the public port's; New never accepts an unsigned token.
 func NewInternal(opts Options) *Server {
-	opts.setDefaults()
-	s := &Server{opts: opts, log: opts.Logger}
-	r := chi.NewRouter()
-	r.Use(s.requestID, middleware.Recoverer, s.limitBody)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, errBody{Message: "Not found", Status: http.StatusNotFound})
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errBody{Message: "Method not allowed", Status: http.StatusMethodNotAllowed})
-	})
+	s, r := newServer(opts)
 	r.Group(func(r chi.Router) {
 		r.Use(brokerToken)
 		r.Method(http.MethodGet, "/topic/{subject}", errorHandler(s.topic))

@@ -94,8 +94,10 @@ type Server struct {
 	router chi.Router
 }
 
-// New builds the router.
-func New(opts Options) *Server {
+// newServer is what both listeners start from: the server and a router
+// with request ids, panic recovery, the body limit and dojot's 404 and 405
+// bodies.
+func newServer(opts Options) (*Server, chi.Router) {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger}
 	r := chi.NewRouter()
@@ -106,6 +108,12 @@ func New(opts Options) *Server {
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errBody{Message: "Method not allowed", Status: http.StatusMethodNotAllowed})
 	})
+	return s, r
+}
+
+// New builds the router.
+func New(opts Options) *Server {
+	s, r := newServer(opts)
 	r.Get("/healthz", s.healthz)
 	s.mountAuth(r)
 	r.Group(func(r chi.Router) {
