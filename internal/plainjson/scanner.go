@@ -122,6 +122,31 @@ func (d *Scanner) Int() (int, bool) {
 	return int(n), err == nil
 }
 
+// Object reads an object, calling member with each member's name; the
+// scanner is then at the member's value, which member must read. It
+// reports false when the next value is not an object of plain names, or
+// when member does.
+func (d *Scanner) Object(member func(name []byte) bool) bool {
+	if !d.Consume('{') {
+		return false
+	}
+	if d.Consume('}') {
+		return true
+	}
+	for {
+		name, ok := d.Str()
+		if !ok || !d.Consume(':') || !member(name) {
+			return false
+		}
+		if d.Consume('}') {
+			return true
+		}
+		if !d.Consume(',') {
+			return false
+		}
+	}
+}
+
 // Value returns the next JSON value of an object or array as it is, up to
 // the comma or closing bracket that ends it, checked with json.Valid (for
 // payloads that are small next to what encloses them). The result aliases

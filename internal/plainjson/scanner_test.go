@@ -65,3 +65,25 @@ func tm(d *Scanner) (any, bool) {
 	ok := d.Time(&t)
 	return t.UTC().Format(time.RFC3339Nano), ok
 }
+
+func TestObject(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		names string
+		ok    bool
+	}{
+		{`{}`, "", true}, {` { "a" : 1 , "b":[2] } `, "ab", true}, {`{"a":1,}`, "a", false},
+		{`{,}`, "", false}, {`{"a" 1}`, "", false}, {`{"a\\n":1}`, "", false}, {`[1]`, "", false}, {`{"a":1`, "a", false},
+	} {
+		d := NewScanner([]byte(c.in))
+		var names string
+		ok := d.Object(func(name []byte) bool {
+			names += string(name)
+			_, ok := d.Value()
+			return ok
+		})
+		if ok != c.ok || names != c.names {
+			t.Errorf("Object(%s) = %v with names %q; want %v, %q", c.in, ok, names, c.ok, c.names)
+		}
+	}
+}

@@ -161,71 +161,49 @@ func decodeReadingDocs(ev dojot.Event) ([]Doc, error) {
 // cost more than storing them.
 func plainReadingDocs(ev dojot.Event) (docs []Doc, ok bool) {
 	d := plainjson.NewScanner(ev.Data)
-	if !d.Consume('{') {
-		return nil, false
-	}
 	var dev []byte
 	var ts time.Time
 	var haveTS, haveMeta, haveAttrs bool
-	for first := true; !d.Consume('}'); first = false {
-		if !first && !d.Consume(',') {
-			return nil, false
+	metadata := func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "deviceid":
+			dev, ok = d.Str()
+		case "tenant":
+			_, ok = d.Str()
+		case "timestamp":
+			var raw []byte
+			if raw, ok = d.Value(); ok {
+				ts, haveTS = plainTS(raw)
+			}
 		}
-		name, ok := d.Str()
-		if !ok || !d.Consume(':') {
-			return nil, false
-		}
+		// Any other key is more metadata: kept as dojot keeps it, by
+		// encoding/json.
+		return ok
+	}
+	ok = d.Object(func(name []byte) bool {
 		switch string(name) {
 		case "metadata":
-			if haveMeta || !d.Consume('{') {
-				return nil, false
+			if haveMeta {
+				return false
 			}
 			haveMeta = true
-			for first := true; !d.Consume('}'); first = false {
-				if !first && !d.Consume(',') {
-					return nil, false
-				}
-				key, ok := d.Str()
-				if !ok || !d.Consume(':') {
-					return nil, false
-				}
-				switch string(key) {
-				case "deviceid":
-					if dev, ok = d.Str(); !ok {
-						return nil, false
-					}
-				case "tenant":
-					if _, ok := d.Str(); !ok {
-						return nil, false
-					}
-				case "timestamp":
-					raw, ok := d.Value()
-					if !ok {
-						return nil, false
-					}
-					ts, haveTS = plainTS(raw)
-				default: // more metadata: kept as dojot keeps it, by encoding/json
-					return nil, false
-				}
-			}
+			return d.Object(metadata)
 		case "attrs":
 			if haveAttrs {
-				return nil, false
+				return false
 			}
 			haveAttrs = true
-			if docs, ok = plainAttrs(&d); !ok {
-				return nil, false
-			}
-		default:
-			if strings.EqualFold(string(name), "metadata") || strings.EqualFold(string(name), "attrs") {
-				return nil, false
-			}
-			if _, ok := d.Value(); !ok {
-				return nil, false
-			}
+			docs, ok = plainAttrs(&d)
+			return ok
 		}
-	}
-	if !d.End() || !haveMeta || len(dev) == 0 || string(dev) != ev.AggregateID || !haveAttrs {
+		if strings.EqualFold(string(name), "metadata") || strings.EqualFold(string(name), "attrs") {
+			return false
+		}
+		_, ok := d.Value()
+		return ok
+	})
+	if !ok || !d.End() || !haveMeta || len(dev) == 0 || string(dev) != ev.AggregateID || !haveAttrs {
 		return nil, false
 	}
 	if !haveTS {
@@ -254,29 +232,20 @@ func plainTS(raw []byte) (time.Time, bool) {
 // plainAttrs reads the attrs object as attrDocs does (a name given twice
 // keeps its first place and its last value), names and values only.
 func plainAttrs(d *plainjson.Scanner) ([]Doc, bool) {
-	if !d.Consume('{') {
-		return nil, false
-	}
 	docs := make([]Doc, 0, 4)
-	for first := true; !d.Consume('}'); first = false {
-		if !first && !d.Consume(',') {
-			return nil, false
-		}
-		name, ok := d.Str()
-		if !ok || !d.Consume(':') {
-			return nil, false
-		}
+	ok := d.Object(func(name []byte) bool {
 		v, ok := d.Value()
 		if !ok {
-			return nil, false
+			return false
 		}
 		if i := indexAttrBytes(docs, name); i >= 0 {
 			docs[i].Value = v
-			continue
+		} else {
+			docs = append(docs, Doc{Attr: string(name), Value: v})
 		}
-		docs = append(docs, Doc{Attr: string(name), Value: v})
-	}
-	return docs, true
+		return true
+	})
+	return docs, ok
 }
 
 // emptyObject is the metadata of a reading that has no more than

@@ -98,6 +98,7 @@ var readingSeeds = []string{
 	`{"metadata":{"deviceid":"a1"},"attrs":{"a":1}} x`,
 	`{"metadata":{"deviceid":"a1"},"attrs":{"a":1},"x":{"y":[]}}`,
 	` { "metadata" : { "deviceid" : "a1" } , "attrs" : { "a" : 1 , "b" : "2" } } `,
+	`{"metadata":{"deviceid":"a1",},"attrs":{"a":1}}`, `{"metadata":{"deviceid":"a1"},"attrs":{"a":1,},}`,
 	`not json`, `[]`, `{}`, ``,
 }
 
