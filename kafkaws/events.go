@@ -2,10 +2,8 @@ package kafkaws
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/eventstore"
@@ -80,8 +78,8 @@ func (r *renderer) leave(topic string, sub *subscriber) {
 func (r *renderer) follow() {
 	view := memory.New()
 	var next uint64 = 1
-	for backoff := 100 * time.Millisecond; r.ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
-		err := r.events.Subscribe(r.ctx, next, func(ev dojot.Event) error {
+	retry(r.ctx, r.log, "kafka-ws: event feed failed; retrying", func() error {
+		return r.events.Subscribe(r.ctx, next, func(ev dojot.Event) error {
 			next = ev.Seq + 1
 			msgs := render(r.log, view, ev)
 			r.mu.RLock()
@@ -97,16 +95,7 @@ func (r *renderer) follow() {
 			}
 			return nil
 		})
-		if r.ctx.Err() != nil || errors.Is(err, context.Canceled) {
-			return
-		}
-		r.log.Warn("kafka-ws: event feed failed; retrying", "err", err, "after", backoff)
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-	}
+	})
 }
 
 // render applies ev to view and renders it.
@@ -141,8 +130,5 @@ func (s *Server) replayEvents(ctx context.Context, c *conn, sub *subscriber, sta
 		}
 		return nil
 	})
-	if err != nil && ctx.Err() == nil && !errors.Is(err, errStopped) {
-		s.log.Warn("kafka-ws: event replay failed", "topic", c.topic, "err", err)
-		c.shut(CloseServerUnavailable, "Server unavailable at this moment")
-	}
+	replayEnded(ctx, s.log, c, err)
 }

@@ -93,23 +93,28 @@ func (h *hub) leave(tenant string, sub *subscriber) {
 // starts again after the last sequence it delivered, so the connections
 // see no gap.
 func (h *hub) follow(ctx context.Context, tenant string, f *feed, next uint64) {
-	for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
-		err := h.feeds.FollowData(ctx, tenant, eventstore.Start{Seq: next}, func(seq uint64, data []byte) error {
+	retry(ctx, h.log, "kafka-ws: live feed failed; retrying", func() error {
+		return h.feeds.FollowData(ctx, tenant, eventstore.Start{Seq: next}, func(seq uint64, data []byte) error {
 			next = seq + 1
 			f.deliver(seq, data)
 			return nil
 		})
-		if ctx.Err() != nil {
+	}, "tenant", tenant)
+}
+
+// retry runs follow until ctx is done, and again after each failure,
+// logged with msg and args, with a pause growing from 100 ms to 5 s.
+func retry(ctx context.Context, log *slog.Logger, msg string, follow func() error, args ...any) {
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		err := follow()
+		if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 			return
 		}
-		h.log.Warn("kafka-ws: live feed failed; retrying", "tenant", tenant, "err", err, "after", backoff)
+		log.Warn(msg, append(args, "err", err, "after", backoff)...)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(backoff):
-		}
-		if errors.Is(err, context.Canceled) {
-			return
 		}
 	}
 }

@@ -395,8 +395,15 @@ func (s *Server) replay(ctx context.Context, c *conn, sub *subscriber, tenant st
 		}
 		return nil
 	})
+	replayEnded(ctx, s.log, c, err)
+}
+
+// replayEnded closes a connection whose own feed failed (not because the
+// connection or the server ended) with 4503, as dojot does when its
+// consumer fails.
+func replayEnded(ctx context.Context, log *slog.Logger, c *conn, err error) {
 	if err != nil && ctx.Err() == nil && !errors.Is(err, errStopped) {
-		s.log.Warn("kafka-ws: replay feed failed", "tenant", tenant, "err", err)
+		log.Warn("kafka-ws: replay feed failed", "topic", c.topic, "err", err)
 		c.shut(CloseServerUnavailable, "Server unavailable at this moment")
 	}
 }
