@@ -137,7 +137,6 @@ func reading(rnd *rand.Rand, i int, tenant, dev string) []byte {
 	case 0: // no timestamp: the time JetStream stored it
 	case 1:
 		meta["timestamp"] = at.Unix() // seconds
-		at = at.Truncate(time.Second)
 	case 2:
 		meta["timestamp"] = at.Format(time.RFC3339Nano)
 	case 3:
