@@ -58,9 +58,7 @@ func BenchmarkKafkaWSFanout(b *testing.B) {
 	})
 	// Every socket is live once a warm-up reading reached all of them.
 	publish := func(n int) {
-		msg := fmt.Sprintf(`{"metadata":{"deviceid":"bench","tenant":"admin","timestamp":%d},"attrs":{"temperature":21.5,"n":%d,"sent":%d}}`,
-			time.Now().UnixMilli(), n, time.Now().UnixNano())
-		if _, err := js.Publish(b.Context(), "data.admin.bench", []byte(msg)); err != nil {
+		if _, err := js.Publish(b.Context(), "data.admin.bench", fanoutMessage(n)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -94,6 +92,14 @@ func BenchmarkKafkaWSFanout(b *testing.B) {
 	b.Logf("raw gorilla fan-out, same clients and schedule: %d of %d frames (%.0f/s), p50 %.1f ms p99 %.1f ms max %.1f ms; server %.2f cores, clients %.2f cores",
 		br.got, br.want, br.framesPerSec, ms(br.lat.q(0.5)), ms(br.lat.q(0.99)), ms(br.lat.q(1)),
 		rcpu.Seconds()/br.elapsed.Seconds(), rself.Seconds()/br.elapsed.Seconds())
+}
+
+// fanoutMessage is reading n as both servers send it, with its publish
+// time ("sent", ns) for the clients' latency.
+func fanoutMessage(n int) []byte {
+	now := time.Now()
+	return fmt.Appendf(nil, `{"metadata":{"deviceid":"bench","tenant":"admin","timestamp":%d},"attrs":{"temperature":21.5,"n":%d,"sent":%d}}`,
+		now.UnixMilli(), n, now.UnixNano())
 }
 
 // fleet is the client side: sockets that count frames and note the
@@ -289,8 +295,7 @@ func TestRawFanoutServer(t *testing.T) {
 	mux.HandleFunc("/ready", func(http.ResponseWriter, *http.Request) {})
 	mux.HandleFunc("/broadcast", func(w http.ResponseWriter, req *http.Request) {
 		n, _ := strconv.Atoi(req.URL.Query().Get("n"))
-		msg := []byte(fmt.Sprintf(`{"metadata":{"deviceid":"bench","tenant":"admin","timestamp":%d},"attrs":{"temperature":21.5,"n":%d,"sent":%d}}`,
-			time.Now().UnixMilli(), n, time.Now().UnixNano()))
+		msg := fanoutMessage(n)
 		mu.Lock()
 		defer mu.Unlock()
 		for _, ch := range conns {
