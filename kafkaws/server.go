@@ -269,11 +269,12 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 	// stored from then on is missed.
 	c := newConn(s, claims.Tenant, path.Base(r.URL.Path))
 	sub, start, code, reason := s.subscription(c, q, claims)
+	why := refusal[code]
 	joined := code == 0 && start == nil && !sub.kafka
 	if joined {
 		if err := s.join(claims.Tenant, sub); err != nil {
 			s.log.Warn("kafka-ws: feed unavailable", "topic", c.topic, "err", err)
-			joined, code, reason = false, CloseServerUnavailable, "Server unavailable at this moment"
+			joined, code, reason, why = false, CloseServerUnavailable, "Server unavailable at this moment", "unavailable"
 		}
 	}
 	leave := func() {
@@ -289,7 +290,7 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if code != 0 {
-		s.refuse(refusal[code])
+		s.refuse(why)
 	} else if !s.track(c) {
 		code, reason = websocket.CloseGoingAway, "Server shutting down"
 	}
