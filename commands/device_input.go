@@ -25,6 +25,7 @@ const (
 	msgNotInteger = "Not a valid integer."
 	msgNotBool    = "Not a valid boolean."
 	msgBadType    = "Invalid type."
+	msgNotList    = "Not a valid list."
 	msgBadLabel   = "Labels must contain letters, numbers or dashes(-_)"
 )
 
@@ -394,8 +395,14 @@ func deviceFromMap(m map[string]any) (deviceInput, error) {
 	in.ID = m["id"]
 	if raw, ok := m["attrs"]; ok && raw != nil {
 		list, ok := raw.([]any)
+		if obj, isObj := raw.(map[string]any); isObj && len(obj) == 0 {
+			// dojot's own tester sends "attrs":{} with every device: its
+			// handlers loop over the empty object and override nothing.
+			list, ok = nil, true
+		}
 		if !ok {
-			return in, dmInvalid([]string{"missing label attribute"})
+			// dojot crashes with a 500 on anything else that is not a list.
+			return in, parseFailed("failed to parse input", fieldErrs{"attrs": []string{msgNotList}})
 		}
 		labels := map[string]bool{}
 		for _, item := range list {

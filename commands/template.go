@@ -46,26 +46,82 @@ var errAttrConstraints = dmInvalid("Template attribute constraints are violated 
 func decideCreateTemplate(st DeviceState, e decideEnv, tenant string, in templateInput) (dojot.Event, int, error) {
 	c := st.TemplateCounters(tenant)
 	tp := dojot.Template{ID: c.LastTemplateID + 1, Label: in.Label, Created: e.now, Attrs: []dojot.Attr{}}
-	next := c.LastAttrID
+	var ids attrNumbering
 	for _, a := range in.Attrs {
 		if slices.ContainsFunc(tp.Attrs, func(b dojot.Attr) bool { return a.Label == b.Label && a.Type == b.Type }) {
 			return dojot.Event{}, 0, errAttrConstraints
 		}
-		tp.Attrs = append(tp.Attrs, newAttr(a, &next, e.now))
+		ids.addAttr(len(tp.Attrs), a)
+		tp.Attrs = append(tp.Attrs, newAttr(a, e.now))
 	}
+	ids.assign(tp.Attrs, c.LastAttrID)
 	ev, err := e.templateEvent(st, c, dojot.EventTemplateCreated, tenant, strconv.Itoa(tp.ID), dojot.TemplateCreated{Template: tp})
 	return ev, tp.ID, err
 }
 
-// newAttr allocates ids for an attribute and then its metadata, in order.
-func newAttr(a attrInput, next *int, now time.Time) dojot.Attr {
-	*next++
-	out := dojot.Attr{ID: *next, Label: a.Label, Type: a.Type, ValueType: a.ValueType, StaticValue: a.StaticValue, Created: now}
+// newAttr is a new attribute with its metadata, not yet numbered.
+func newAttr(a attrInput, now time.Time) dojot.Attr {
+	out := dojot.Attr{Label: a.Label, Type: a.Type, ValueType: a.ValueType, StaticValue: a.StaticValue, Created: now}
 	for _, m := range a.Metadata {
-		*next++
-		out.Metadata = append(out.Metadata, dojot.Attr{ID: *next, Label: m.Label, Type: m.Type, ValueType: m.ValueType, StaticValue: m.StaticValue, Created: now})
+		out.Metadata = append(out.Metadata, newMeta(m, now))
 	}
 	return out
+}
+
+func newMeta(m attrInput, now time.Time) dojot.Attr {
+	return dojot.Attr{Label: m.Label, Type: m.Type, ValueType: m.ValueType, StaticValue: m.StaticValue, Created: now}
+}
+
+// attrNumbering gives new attributes and metadata the ids dojot's database
+// gives them. dojot's ORM (SQLAlchemy) inserts what a flush holds level by
+// level, every new attribute before any new metadata (a metadata row needs
+// its parent's id), each level in the order the rows were added; so a
+// template with attrs gps (metadata descricao) and serial numbers gps,
+// serial, descricao. An update may flush in the middle too (see
+// decideUpdateTemplate), which numbers what was added so far.
+type attrNumbering struct {
+	flushes [][]attrRef // the new rows of each flush, in the order added
+}
+
+// attrRef is a new row: attribute attr, or its metadata meta (>= 0).
+type attrRef struct{ attr, meta int }
+
+func (n *attrNumbering) add(attr, meta int) {
+	if len(n.flushes) == 0 {
+		n.flush()
+	}
+	last := &n.flushes[len(n.flushes)-1]
+	*last = append(*last, attrRef{attr, meta})
+}
+
+// addAttr adds new attribute i and then its metadata.
+func (n *attrNumbering) addAttr(i int, a attrInput) {
+	n.add(i, -1)
+	for j := range a.Metadata {
+		n.add(i, j)
+	}
+}
+
+// flush ends a flush: rows added later are numbered after its rows.
+func (n *attrNumbering) flush() { n.flushes = append(n.flushes, nil) }
+
+// assign numbers the rows after last, the tenant's last attribute id.
+func (n *attrNumbering) assign(attrs []dojot.Attr, last int) {
+	for _, f := range n.flushes {
+		for _, metadata := range []bool{false, true} {
+			for _, r := range f {
+				if (r.meta >= 0) != metadata {
+					continue
+				}
+				last++
+				if r.meta < 0 {
+					attrs[r.attr].ID = last
+				} else {
+					attrs[r.attr].Metadata[r.meta].ID = last
+				}
+			}
+		}
+	}
 }
 
 // lookupTemplate reads a template id from a path.
@@ -101,44 +157,57 @@ func decideUpdateTemplate(st DeviceState, e decideEnv, tenant, idText string, in
 		return dojot.Event{}, err
 	}
 	c := st.TemplateCounters(tenant)
-	next := c.LastAttrID
 	now := e.now
 	nt := dojot.Template{ID: old.ID, Label: in.Label, Created: old.Created, Updated: old.Updated, Attrs: []dojot.Attr{}}
 	structural := false
-	var touched []dojot.Attr // inserted or updated rows: dojot's trigger checks these
+	var ids attrNumbering
+	var touched []int // inserted or updated rows of nt.Attrs: dojot's trigger checks these
 	req := slices.Clone(in.Attrs)
 	for _, a := range old.Attrs {
 		j := slices.IndexFunc(req, func(r attrInput) bool { return r.Label == a.Label && r.Type == a.Type })
 		if j < 0 {
+			// dojot deletes it, and the delete's cascade loads its
+			// children: a load that flushes the metadata added so far.
+			ids.flush()
 			structural = true
 			continue
 		}
 		r := req[j]
 		req = slices.Delete(req, j, j+1)
 		na := a
+		i := len(nt.Attrs)
 		if na.ValueType != r.ValueType || !sameValue(na.StaticValue, r.StaticValue) {
 			na.ValueType, na.StaticValue, na.Updated = r.ValueType, r.StaticValue, &now
-			touched = append(touched, na)
+			touched = append(touched, i)
 		}
 		if r.HasMetadata {
+			// dojot reads the attribute's children here, which flushes.
+			ids.flush()
 			var changed bool
-			na.Metadata, changed = mergeMetadata(a.Metadata, r.Metadata, &next, now)
+			na.Metadata, changed = mergeMetadata(a.Metadata, r.Metadata, now)
+			for k, m := range na.Metadata {
+				if m.ID == 0 {
+					ids.add(i, k)
+				}
+			}
 			structural = structural || changed
 		}
 		nt.Attrs = append(nt.Attrs, na)
 	}
 	for _, r := range req {
-		na := newAttr(r, &next, now)
-		nt.Attrs = append(nt.Attrs, na)
-		touched = append(touched, na)
+		i := len(nt.Attrs)
+		ids.addAttr(i, r)
+		nt.Attrs = append(nt.Attrs, newAttr(r, now))
+		touched = append(touched, i)
 		structural = true
 	}
+	ids.assign(nt.Attrs, c.LastAttrID)
 	for i, a := range nt.Attrs {
 		if slices.ContainsFunc(nt.Attrs[:i], func(b dojot.Attr) bool { return a.Label == b.Label && a.Type == b.Type }) {
 			return dojot.Event{}, dmInvalid(`duplicate key value violates unique constraint "attrs_template_id_type_label_key"`)
 		}
 	}
-	if err := checkAttrConflicts(st, tenant, old.ID, touched); err != nil {
+	if err := checkAttrConflicts(st, tenant, old.ID, touched, nt.Attrs); err != nil {
 		return dojot.Event{}, err
 	}
 	if structural || nt.Label != old.Label {
@@ -155,8 +224,9 @@ func sameValue(a, b *string) bool {
 }
 
 // mergeMetadata is the one-level matching of a template update for an
-// attribute's metadata; changed reports additions or removals.
-func mergeMetadata(old []dojot.Attr, req []attrInput, next *int, now time.Time) ([]dojot.Attr, bool) {
+// attribute's metadata; changed reports additions or removals. Added
+// metadata has no id yet (0).
+func mergeMetadata(old []dojot.Attr, req []attrInput, now time.Time) ([]dojot.Attr, bool) {
 	var out []dojot.Attr
 	changed := false
 	req = slices.Clone(req)
@@ -174,8 +244,7 @@ func mergeMetadata(old []dojot.Attr, req []attrInput, next *int, now time.Time) 
 		out = append(out, m)
 	}
 	for _, r := range req {
-		*next++
-		out = append(out, dojot.Attr{ID: *next, Label: r.Label, Type: r.Type, ValueType: r.ValueType, StaticValue: r.StaticValue, Created: now})
+		out = append(out, newMeta(r, now))
 		changed = true
 	}
 	return out, changed
@@ -184,7 +253,7 @@ func mergeMetadata(old []dojot.Attr, req []attrInput, next *int, now time.Time) 
 // checkAttrConflicts is dojot's attrs trigger: an inserted or updated
 // attribute may not repeat the (label, type) of an attribute of another
 // template that shares a device with this one.
-func checkAttrConflicts(st DeviceState, tenant string, tid int, touched []dojot.Attr) error {
+func checkAttrConflicts(st DeviceState, tenant string, tid int, touched []int, attrs []dojot.Attr) error {
 	if len(touched) == 0 {
 		return nil
 	}
@@ -203,7 +272,8 @@ func checkAttrConflicts(st DeviceState, tenant string, tid int, touched []dojot.
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	for _, a := range touched {
+	for _, i := range touched {
+		a := attrs[i]
 		for _, id := range ids {
 			tp, ok := st.Template(tenant, id)
 			if ok && slices.ContainsFunc(tp.Attrs, func(b dojot.Attr) bool { return a.Label == b.Label && a.Type == b.Type }) {

@@ -48,8 +48,9 @@ type authView interface {
 
 // mountAuth serves dojot's auth under Kong's paths: POST /auth is public,
 // /auth/user and /auth/pap go through the PEP, /auth/password/update needs
-// a valid token only (dojot reads its userid), and /admin/tenants, internal
-// in dojot, goes through the PEP here since it is on the public port.
+// a valid token only (dojot reads its userid), and /admin/tenants (also at
+// Kong's /auth/admin/tenants), internal in dojot, goes through the PEP here
+// since it is on the public port.
 func (s *Server) mountAuth(r chi.Router) {
 	r.Method(http.MethodPost, "/auth", errorHandler(s.login))
 	r.Method(http.MethodPost, "/auth/", errorHandler(s.login))
@@ -59,6 +60,10 @@ func (s *Server) mountAuth(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)
 		r.Method(http.MethodGet, "/admin/tenants", errorHandler(s.listTenants))
+		// Kong routes /auth/* to auth with the prefix stripped, so dojot's
+		// clients (and auth's apib) call it here. dojot answered it
+		// without a token; here the PEP decides, as on /admin/tenants.
+		r.Method(http.MethodGet, "/auth/admin/tenants", errorHandler(s.listTenants))
 
 		r.Method(http.MethodGet, "/auth/user", errorHandler(s.listUsers))
 		r.Method(http.MethodPost, "/auth/user", errorHandler(s.createUser))
@@ -265,7 +270,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
-	u, ok, err := s.opts.AuthView.User(r.Context(), chi.URLParam(r, "user"))
+	u, ok, err := s.opts.AuthView.User(r.Context(), pathParam(r, "user"))
 	if err != nil {
 		return err
 	}
@@ -282,7 +287,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err := s.opts.AuthCommands.UpdateUser(r.Context(), commands.UpdateUser{
-		Ref: chi.URLParam(r, "user"), Username: b.Username, Service: b.Service, Email: b.Email, Name: b.Name,
+		Ref: pathParam(r, "user"), Username: b.Username, Service: b.Service, Email: b.Email, Name: b.Name,
 	})
 	if err != nil {
 		return err
@@ -292,7 +297,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
-	if err := s.opts.AuthCommands.DeleteUser(r.Context(), commands.DeleteUser{Ref: chi.URLParam(r, "user")}); err != nil {
+	if err := s.opts.AuthCommands.DeleteUser(r.Context(), commands.DeleteUser{Ref: pathParam(r, "user")}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("User removed"))
@@ -372,7 +377,7 @@ func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getPermission(w http.ResponseWriter, r *http.Request) error {
-	p, ok, err := s.opts.AuthView.Permission(r.Context(), chi.URLParam(r, "perm"))
+	p, ok, err := s.opts.AuthView.Permission(r.Context(), pathParam(r, "perm"))
 	if err != nil {
 		return err
 	}
@@ -389,7 +394,7 @@ func (s *Server) updatePermission(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	err := s.opts.AuthCommands.UpdatePermission(r.Context(), commands.UpdatePermission{
-		Ref: chi.URLParam(r, "perm"), Name: b.Name, Path: b.Path, Method: b.Method, Permission: b.Permission, Type: b.Type,
+		Ref: pathParam(r, "perm"), Name: b.Name, Path: b.Path, Method: b.Method, Permission: b.Permission, Type: b.Type,
 	})
 	if err != nil {
 		return err
@@ -399,7 +404,7 @@ func (s *Server) updatePermission(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) deletePermission(w http.ResponseWriter, r *http.Request) error {
-	if err := s.opts.AuthCommands.DeletePermission(r.Context(), commands.DeletePermission{Ref: chi.URLParam(r, "perm")}); err != nil {
+	if err := s.opts.AuthCommands.DeletePermission(r.Context(), commands.DeletePermission{Ref: pathParam(r, "perm")}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("ok"))
@@ -464,7 +469,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
-	g, ok, err := s.opts.AuthView.Group(r.Context(), chi.URLParam(r, "group"))
+	g, ok, err := s.opts.AuthView.Group(r.Context(), pathParam(r, "group"))
 	if err != nil {
 		return err
 	}
@@ -481,7 +486,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	err := s.opts.AuthCommands.UpdateGroup(r.Context(), commands.UpdateGroup{
-		Ref: chi.URLParam(r, "group"), Name: b.Name, Description: b.Description,
+		Ref: pathParam(r, "group"), Name: b.Name, Description: b.Description,
 	})
 	if err != nil {
 		return err
@@ -491,7 +496,7 @@ func (s *Server) updateGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
-	if err := s.opts.AuthCommands.DeleteGroup(r.Context(), commands.DeleteGroup{Ref: chi.URLParam(r, "group")}); err != nil {
+	if err := s.opts.AuthCommands.DeleteGroup(r.Context(), commands.DeleteGroup{Ref: pathParam(r, "group")}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, okBody("ok"))
@@ -503,7 +508,7 @@ func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 var errNoGroupReport = &dojot.Error{Kind: dojot.ErrNotFound, Message: "No group found with this name or ID"}
 
 func (s *Server) groupPermissions(w http.ResponseWriter, r *http.Request) error {
-	g, ok, err := s.opts.AuthView.Group(r.Context(), chi.URLParam(r, "group"))
+	g, ok, err := s.opts.AuthView.Group(r.Context(), pathParam(r, "group"))
 	if err != nil {
 		return err
 	}
@@ -519,7 +524,7 @@ func (s *Server) groupPermissions(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) error {
-	g, ok, err := s.opts.AuthView.Group(r.Context(), chi.URLParam(r, "group"))
+	g, ok, err := s.opts.AuthView.Group(r.Context(), pathParam(r, "group"))
 	if err != nil {
 		return err
 	}
@@ -536,7 +541,7 @@ func (s *Server) groupUsers(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) userPermissions(all bool) errorHandler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		u, ok, err := s.opts.AuthView.User(r.Context(), chi.URLParam(r, "user"))
+		u, ok, err := s.opts.AuthView.User(r.Context(), pathParam(r, "user"))
 		if err != nil {
 			return err
 		}
@@ -557,7 +562,7 @@ func (s *Server) userPermissions(all bool) errorHandler {
 }
 
 func (s *Server) userGroups(w http.ResponseWriter, r *http.Request) error {
-	u, ok, err := s.opts.AuthView.User(r.Context(), chi.URLParam(r, "user"))
+	u, ok, err := s.opts.AuthView.User(r.Context(), pathParam(r, "user"))
 	if err != nil {
 		return err
 	}
@@ -575,7 +580,7 @@ func (s *Server) userGroups(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) relate(kind commands.RelationKind, remove bool) errorHandler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		err := s.opts.AuthCommands.Relate(r.Context(), commands.Relation{
-			Kind: kind, From: chi.URLParam(r, "from"), To: chi.URLParam(r, "to"), Remove: remove,
+			Kind: kind, From: pathParam(r, "from"), To: pathParam(r, "to"), Remove: remove,
 		})
 		if err != nil {
 			return err

@@ -141,6 +141,9 @@ func TestUsersAndTenants(t *testing.T) {
 		t.Errorf("no tenant.created for acme in %v", types)
 	}
 	expect(t, s, "GET", "/admin/tenants", admin, "", 200, `{"tenants":["acme","admin"]}`)
+	// Kong's path of the same route: with a token (dojot's needed none).
+	expect(t, s, "GET", "/auth/admin/tenants", admin, "", 200, `{"tenants":["acme","admin"]}`)
+	expect(t, s, "GET", "/auth/admin/tenants", "", "", 401, "")
 
 	b = expect(t, s, "GET", "/auth/user?username=bo", admin, "", 200, "")
 	var list struct{ Users []map[string]string }
@@ -155,6 +158,7 @@ func TestUsersAndTenants(t *testing.T) {
 	// A member of group user may not manage users, until given ro_user.
 	bob := login(t, s, "bob", "temppwd")
 	expect(t, s, "GET", "/auth/user", bob, "", 403, `{"message":"Access denied","status":403}`)
+	expect(t, s, "GET", "/auth/admin/tenants", bob, "", 403, `{"message":"Access denied","status":403}`)
 	expect(t, s, "GET", "/auth/pap/group", bob, "", 403, "")
 	expect(t, s, "POST", "/auth/pap/userpermissions/bob/ro_user", admin, "", 200, `{"message":"ok","status":200}`)
 	expect(t, s, "GET", "/auth/user", bob, "", 200, "")

@@ -24,14 +24,14 @@ type basicCredentialsBody struct {
 }
 
 func (s *Server) mountBasicAuth(r chi.Router) {
-	r.Method(http.MethodPost, "/basic-auth/v1/devices/{deviceId}/basic-credentials", tenantHandler(s.setBasicCredentials))
+	r.With(jsonType(jsonExpress)).Method(http.MethodPost, "/basic-auth/v1/devices/{deviceId}/basic-credentials", tenantHandler(s.setBasicCredentials))
 }
 
 // setBasicCredentials gives the caller's tenant's device a new password:
 // 200 with it, or 400 {"error":"Device is not valid."} as dojot answers for
 // a device that is not the tenant's.
 func (s *Server) setBasicCredentials(w http.ResponseWriter, r *http.Request, tenant string) error {
-	user, pw, err := s.opts.DeviceCommands.SetBasicCredentials(r.Context(), tenant, chi.URLParam(r, "deviceId"))
+	user, pw, err := s.opts.DeviceCommands.SetBasicCredentials(r.Context(), tenant, pathParam(r, "deviceId"))
 	if err != nil {
 		return err
 	}

@@ -206,7 +206,7 @@ func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request, tenant st
 // getTemplate ignores attr_format: dojot's handler reads it under another
 // name than it stores it, so GET /template/:id always shows every list.
 func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
-	idText := chi.URLParam(r, "id")
+	idText := pathParam(r, "id")
 	id, err := strconv.Atoi(idText)
 	if err != nil {
 		return &dojot.Error{Kind: dojot.ErrNotFound, Message: "No such template: " + idText}
@@ -247,7 +247,7 @@ func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request, tenant s
 	if !isJSON(r) { // dojot looks the template up first: 404 beats a bad body
 		body = nil
 	}
-	id, err := s.opts.DeviceCommands.UpdateTemplate(r.Context(), tenant, chi.URLParam(r, "id"), body)
+	id, err := s.opts.DeviceCommands.UpdateTemplate(r.Context(), tenant, pathParam(r, "id"), body)
 	if err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request, tenant s
 }
 
 func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
-	removed, err := s.opts.DeviceCommands.DeleteTemplate(r.Context(), tenant, chi.URLParam(r, "id"))
+	removed, err := s.opts.DeviceCommands.DeleteTemplate(r.Context(), tenant, pathParam(r, "id"))
 	if err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func (s *Server) devicesByTemplate(w http.ResponseWriter, r *http.Request, tenan
 	if err != nil {
 		return err
 	}
-	q := dojot.DeviceQuery{Page: page, Template: templateParam(chi.URLParam(r, "tid"))}
+	q := dojot.DeviceQuery{Page: page, Template: templateParam(pathParam(r, "tid"))}
 	body, err := s.opts.DeviceView.ListDevices(r.Context(), tenant, q)
 	if err != nil {
 		return err
@@ -350,7 +350,7 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, tenant string
 // writeDevice answers a device read (GET /device/:id,
 // /internal/device/:id) from get.
 func writeDevice(w http.ResponseWriter, r *http.Request, tenant string, get func(ctx context.Context, tenant, id string) ([]byte, bool, error)) error {
-	id := chi.URLParam(r, "id")
+	id := pathParam(r, "id")
 	body, ok, err := get(r.Context(), tenant, id)
 	if err != nil {
 		return err
@@ -408,7 +408,7 @@ func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request, tenant str
 	if err != nil {
 		return err
 	}
-	id := chi.URLParam(r, "id")
+	id := pathParam(r, "id")
 	if err := s.opts.DeviceCommands.UpdateDevice(r.Context(), tenant, id, body); err != nil {
 		return err
 	}
@@ -426,7 +426,7 @@ func (s *Server) deviceUpdated(w http.ResponseWriter, r *http.Request, tenant, i
 }
 
 func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, tenant string) error {
-	removed, err := s.opts.DeviceCommands.DeleteDevice(r.Context(), tenant, chi.URLParam(r, "id"))
+	removed, err := s.opts.DeviceCommands.DeleteDevice(r.Context(), tenant, pathParam(r, "id"))
 	if err != nil {
 		return err
 	}
@@ -452,7 +452,7 @@ func (s *Server) actuate(w http.ResponseWriter, r *http.Request, tenant string) 
 	if err != nil {
 		return err
 	}
-	if err := s.opts.DeviceCommands.Actuate(r.Context(), tenant, chi.URLParam(r, "id"), body); err != nil {
+	if err := s.opts.DeviceCommands.Actuate(r.Context(), tenant, pathParam(r, "id"), body); err != nil {
 		return err
 	}
 	// The leading space is dojot's.
@@ -461,16 +461,16 @@ func (s *Server) actuate(w http.ResponseWriter, r *http.Request, tenant string) 
 }
 
 func (s *Server) addDeviceTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id := chi.URLParam(r, "id")
-	if err := s.opts.DeviceCommands.AddTemplate(r.Context(), tenant, id, chi.URLParam(r, "tid")); err != nil {
+	id := pathParam(r, "id")
+	if err := s.opts.DeviceCommands.AddTemplate(r.Context(), tenant, id, pathParam(r, "tid")); err != nil {
 		return err
 	}
 	return s.deviceUpdated(w, r, tenant, id)
 }
 
 func (s *Server) removeDeviceTemplate(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id := chi.URLParam(r, "id")
-	if err := s.opts.DeviceCommands.RemoveTemplate(r.Context(), tenant, id, chi.URLParam(r, "tid")); err != nil {
+	id := pathParam(r, "id")
+	if err := s.opts.DeviceCommands.RemoveTemplate(r.Context(), tenant, id, pathParam(r, "tid")); err != nil {
 		return err
 	}
 	return s.deviceUpdated(w, r, tenant, id)

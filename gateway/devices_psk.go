@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/dojot-es/dojot"
 )
 
@@ -32,7 +30,7 @@ func (s *Server) genPSK(w http.ResponseWriter, r *http.Request, tenant string) e
 	if a, ok := q["attrs"]; ok && len(a) > 0 {
 		attrs = strings.Split(a[0], ",")
 	}
-	keys, err := s.opts.DeviceCommands.GenPSK(r.Context(), tenant, chi.URLParam(r, "id"), n, attrs)
+	keys, err := s.opts.DeviceCommands.GenPSK(r.Context(), tenant, pathParam(r, "id"), n, attrs)
 	if err != nil {
 		return err
 	}
@@ -52,7 +50,7 @@ func (s *Server) copyPSK(w http.ResponseWriter, r *http.Request, tenant string) 
 	if !ok1 || !ok2 || len(from) == 0 || len(fromLabel) == 0 {
 		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "Missing mandatory parameter: from_dev_id or/and from_attr_label"}
 	}
-	err := s.opts.DeviceCommands.CopyPSK(r.Context(), tenant, chi.URLParam(r, "id"), chi.URLParam(r, "label"), from[0], fromLabel[0])
+	err := s.opts.DeviceCommands.CopyPSK(r.Context(), tenant, pathParam(r, "id"), pathParam(r, "label"), from[0], fromLabel[0])
 	if err != nil {
 		return err
 	}

@@ -388,3 +388,84 @@ func FuzzParseAttrFilter(f *testing.F) {
 		}
 	})
 }
+
+// TestAttrIDOrder: attribute ids are dojot's, so a client that hard-codes
+// them in a device's overrides keeps working. dojot's ORM inserts every new
+// attribute of a flush before any new metadata (its test's template gps
+// [descricao], ..., serial, ... gets gps=4, serial=7, descricao=9).
+func TestAttrIDOrder(t *testing.T) {
+	srv, _ := dmServer(t)
+	dmMust(t, srv, 200, "POST", "/template", `{"label":"first","attrs":[
+		{"label":"a","type":"dynamic","value_type":"float"},{"label":"b","type":"dynamic","value_type":"float"},
+		{"label":"c","type":"dynamic","value_type":"float"}]}`)
+	got := dmMust(t, srv, 200, "POST", "/template", `{"label":"gps","attrs":[
+		{"label":"gps","type":"dynamic","value_type":"geo:point","metadata":[{"label":"descricao","type":"meta","value_type":"string","static_value":"d"}]},
+		{"label":"lat","type":"dynamic","value_type":"float"},{"label":"lng","type":"dynamic","value_type":"float"},
+		{"label":"serial","type":"static","value_type":"string","static_value":"s-1"},
+		{"label":"model","type":"static","value_type":"string","static_value":"m"}]}`)
+	for _, want := range []string{`"id":4,"label":"gps"`, `"id":9,"label":"descricao"`, `"id":7,"label":"serial"`, `"id":8,"label":"model"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("POST /template: no %s in %s", want, got)
+		}
+	}
+	// The ids dojot's tester sends in its overrides.
+	got = dmMust(t, srv, 200, "POST", "/device?verbose=true", `{"label":"d","templates":[2],"attrs":[
+		{"id":7,"label":"serial","template_id":"2","static_value":"s-2"},
+		{"id":4,"label":"gps","template_id":"2","metadata":[{"id":9,"static_value":"here"}]}]}`)
+	if !strings.Contains(got, `"static_value":"s-2"`) || !strings.Contains(got, `"static_value":"here"`) {
+		t.Errorf("overrides by dojot's ids = %s", got)
+	}
+
+	// An update: a load in the middle (here, the delete of lat, whose
+	// cascade reads its children) flushes the metadata added before it;
+	// the rest is numbered at the end, new attributes first.
+	got = dmMust(t, srv, 200, "PUT", "/template/2", `{"label":"gps","attrs":[
+		{"label":"gps","type":"dynamic","value_type":"geo:point","metadata":[
+			{"label":"descricao","type":"meta","value_type":"string","static_value":"d"},{"label":"m1","type":"meta","value_type":"string"}]},
+		{"label":"lng","type":"dynamic","value_type":"float"},
+		{"label":"serial","type":"static","value_type":"string","static_value":"s-1","metadata":[{"label":"m2","type":"meta","value_type":"string"}]},
+		{"label":"model","type":"static","value_type":"string","static_value":"m"},
+		{"label":"alt","type":"dynamic","value_type":"float","metadata":[{"label":"m3","type":"meta","value_type":"string"}]}]}`)
+	got = dmMust(t, srv, 200, "GET", "/template/2", "")
+	for _, want := range []string{`"id":10,"label":"m1"`, `"id":11,"label":"alt"`, `"id":12,"label":"m2"`, `"id":13,"label":"m3"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("PUT /template/2: no %s in %s", want, got)
+		}
+	}
+}
+
+// TestDojotTesterBodies: the device bodies of dojot's own tester
+// ("attrs":{} on every create and update) and the percent-encoded paths
+// Flask decodes.
+func TestDojotTesterBodies(t *testing.T) {
+	srv, _ := dmServer(t)
+	dmMust(t, srv, 200, "POST", "/template", sensorTemplate)
+	got := dmMust(t, srv, 200, "POST", "/device", `{"templates":[1],"attrs":{},"label":"tester","id":"b374a5"}`)
+	if got != `{"devices":[{"id":"b374a5","label":"tester"}],"message":"devices created"}` {
+		t.Errorf("POST /device with attrs {} = %s", got)
+	}
+	got = dmMust(t, srv, 200, "POST", "/device?count=2", `{"templates":[1],"attrs":{},"label":"many"}`)
+	if !strings.Contains(got, `"label":"many_0"`) || !strings.Contains(got, `"label":"many_1"`) {
+		t.Errorf("POST /device?count=2 with attrs {} = %s", got)
+	}
+	got = dmMust(t, srv, 200, "PUT", "/device/b374a5", `{"templates":[1],"attrs":{},"label":"renamed"}`)
+	if !strings.Contains(got, `"label":"renamed"`) {
+		t.Errorf("PUT /device with attrs {} = %s", got)
+	}
+	// dojot crashes (500) on any other object: a 400 naming the field.
+	for _, body := range []string{`{"templates":[1],"attrs":{"x":1},"label":"l"}`, `{"templates":[1],"attrs":"x","label":"l"}`} {
+		if code, got := dmCall(t, srv, "POST", "/device", body); code != 400 || got != `{"errors":{"attrs":["Not a valid list."]},"message":"failed to parse input"}` {
+			t.Errorf("POST /device %s = %d %s", body, code, got)
+		}
+	}
+
+	// Path parameters are decoded once.
+	if got := dmMust(t, srv, 200, "GET", "/device/b374%61%35", ""); !strings.Contains(got, `"id":"b374a5"`) {
+		t.Errorf("GET /device/b374%%61%%35 = %s", got)
+	}
+	if got := dmMust(t, srv, 200, "GET", "/template/%31", ""); !strings.Contains(got, `"label":"SensorModel"`) {
+		t.Errorf("GET /template/%%31 = %s", got)
+	}
+	dmMust(t, srv, 200, "PUT", "/device/b374%61%35/actuate", `{"attrs":{"target":1}}`)
+	dmMust(t, srv, 404, "GET", "/device/b374%2561%2535", "") // b374%61%35 is no device id
+}

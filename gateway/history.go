@@ -29,6 +29,7 @@ type historyView interface {
 
 // mountHistory serves dojot's History (Kong strips /history in dojot).
 func (s *Server) mountHistory(r chi.Router) {
+	r = r.With(jsonType(jsonFalcon))
 	r.Method(http.MethodGet, "/history/device/{id}/history", tenantHandler(s.deviceHistory))
 	r.Method(http.MethodGet, "/history/STH/v1/contextEntities/type/{type}/id/{id}/attributes/{attr}", tenantHandler(s.sthHistory))
 }
@@ -132,7 +133,7 @@ func (s *Server) deviceHistory(w http.ResponseWriter, r *http.Request, tenant st
 	if err != nil {
 		return err
 	}
-	ctx, id := r.Context(), chi.URLParam(r, "id")
+	ctx, id := r.Context(), pathParam(r, "id")
 	q, err := s.historyRequest(r, tenant, id)
 	if err != nil {
 		return err
@@ -395,7 +396,7 @@ func quoteCSV(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) +
 // sthHistory: the deprecated NGSI (STH) view of one attribute, as dojot's
 // History still serves it.
 func (s *Server) sthHistory(w http.ResponseWriter, r *http.Request, tenant string) error {
-	ctx, id, attr, typ := r.Context(), chi.URLParam(r, "id"), chi.URLParam(r, "attr"), chi.URLParam(r, "type")
+	ctx, id, attr, typ := r.Context(), pathParam(r, "id"), pathParam(r, "attr"), pathParam(r, "type")
 	q, err := s.historyRequest(r, tenant, id)
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ func NewInternal(opts Options) *Server {
 	s, r := newServer(opts)
 	r.Group(func(r chi.Router) {
 		r.Use(brokerToken)
-		r.Method(http.MethodGet, "/topic/{subject}", errorHandler(s.topic))
+		r.With(jsonType(jsonExpress)).Method(http.MethodGet, "/topic/{subject}", errorHandler(s.topic))
 		r.Method(http.MethodGet, "/admin/tenants", errorHandler(s.listTenants))
 	})
 	r.Group(func(r chi.Router) {
@@ -34,7 +34,7 @@ func NewInternal(opts Options) *Server {
 	})
 	// dojot's basic-auth checks device passwords for its HTTP agent
 	// without a token (tokenParsingInterceptor ignores the path).
-	r.Method(http.MethodPost, "/basic-auth/v1/internal/authentication", errorHandler(s.authenticateDevice))
+	r.With(jsonType(jsonExpress)).Method(http.MethodPost, "/basic-auth/v1/internal/authentication", errorHandler(s.authenticateDevice))
 	s.router = r
 	return s
 }

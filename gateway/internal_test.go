@@ -172,13 +172,19 @@ func TestTopicCreation(t *testing.T) {
 		t.Errorf("EnsureTopic calls = %q; want %q", got, want)
 	}
 
-	// A name Kafka refuses is not asked for.
-	failed := `{"error":"Failed to process topic"}`
-	expect(t, pub, "GET", "/topic/a%20b", admin, "", 500, failed)
-	expect(t, pub, "GET", "/topic/a%2Fb", admin, "", 500, failed)
-	if n := len(topics.called()); n != 3 {
-		t.Errorf("EnsureTopic called %d times; want 3 (no call for refused names)", n)
+	// A percent-encoded subject is decoded once, as Express does.
+	expect(t, pub, "GET", "/topic/device%2Ddata", admin, "", 200, `{"topic":"admin.device-data"}`)
+	expect(t, pub, "GET", "/topic/device%252Ddata", admin, "", 400, "") // device%2Ddata: decoded once, not twice
+	// A name Kafka refuses is the client's error, and is not asked for.
+	invalid := `{"error":"Invalid subject: a topic name is 1 to 249 letters, digits, '.', '_' or '-'"}`
+	expect(t, pub, "GET", "/topic/a%20b", admin, "", 400, invalid)
+	expect(t, pub, "GET", "/topic/a%2Fb", admin, "", 400, invalid)
+	expect(t, in, "GET", "/topic/a%20b", serviceToken("acme"), "", 400, invalid)
+	if got, want := topics.called(), []string{"admin.device-data", "admin.device-data", "acme.device-data", "admin.device-data"}; !slices.Equal(got, want) {
+		t.Errorf("EnsureTopic calls = %q; want %q (no call for refused names)", got, want)
 	}
+
+	failed := `{"error":"Failed to process topic"}`
 
 	topics.err = errors.New("kafka: broker down")
 	expect(t, pub, "GET", "/topic/device-data", admin, "", 500, failed)

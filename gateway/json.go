@@ -23,11 +23,34 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	writeRawJSON(w, code, buf.Bytes())
 }
 
-// writeRawJSON writes an already encoded JSON body.
+// writeRawJSON writes an already encoded JSON body, as the Content-Type
+// its route's service sets (jsonType), or Flask's.
 func writeRawJSON(w http.ResponseWriter, code int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", jsonFlask)
+	}
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
+}
+
+// The Content-Type of dojot's JSON answers is its web framework's: Flask
+// (DeviceManager, auth) names no charset, Express (DataBroker, basic-auth,
+// Kafka WS) a lower-case one, Falcon (History) an upper-case one. Clients
+// that compare the header, as Dredd does, see the service they expect.
+const (
+	jsonFlask   = "application/json"
+	jsonExpress = "application/json; charset=utf-8"
+	jsonFalcon  = "application/json; charset=UTF-8"
+)
+
+// jsonType makes the JSON answers of next's routes carry contentType.
+func jsonType(contentType string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", contentType)
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // errBadJSON is DeviceManager's answer to a body that is not JSON or is not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -132,7 +133,7 @@ func New(opts Options) *Server {
 	}
 	// DataBroker's /topic is internal in dojot (no Kong route, no PDP): any
 	// verified token may ask for its own tenant's topic names.
-	r.With(s.authenticate).Method(http.MethodGet, "/topic/{subject}", errorHandler(s.topic))
+	r.With(s.authenticate, jsonType(jsonExpress)).Method(http.MethodGet, "/topic/{subject}", errorHandler(s.topic))
 	s.router = r
 	return s
 }
@@ -180,4 +181,21 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		body["status"], body["error"] = "unavailable", err.Error()
 	}
 	writeJSON(w, code, body)
+}
+
+// pathParam is a route's path parameter, percent-decoded once. chi matches
+// on the raw path when the request has one (so that %2F stays inside its
+// segment) and then hands the parameter over still encoded; dojot's Flask
+// and Express services decode it (/device/b374%61%35 is device b374a5).
+// Without a raw path chi matched the decoded one, which must not be
+// decoded twice.
+func pathParam(r *http.Request, key string) string {
+	v := chi.URLParam(r, key)
+	if r.URL.RawPath == "" {
+		return v
+	}
+	if d, err := url.PathUnescape(v); err == nil {
+		return d
+	}
+	return v // net/url keeps RawPath only when it is valid, so this is unreachable
 }

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"regexp"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/dojot-es/dojot"
 )
 
@@ -28,16 +26,19 @@ var (
 
 // topic is DataBroker's GET /topic/:subject: the Kafka topic <tenant>.<subject>
 // of the caller's tenant, created when Kafka is on (Options.Topics). A
-// name Kafka would refuse fails as dojot's failed creation does.
+// name Kafka would refuse is a 400.
 func (s *Server) topic(w http.ResponseWriter, r *http.Request) error {
 	id, ok := dojot.IdentityFrom(r.Context())
 	if !ok || id.Tenant == "" {
 		return errNoService
 	}
-	name := id.Tenant + "." + chi.URLParam(r, "subject")
+	name := id.Tenant + "." + pathParam(r, "subject")
 	if !topicName.MatchString(name) {
-		s.log.WarnContext(r.Context(), "topic name refused", "topic", name)
-		return errTopic
+		// dojot asked Kafka and answered its refusal with a 500; a badly
+		// spelled subject is the client's error.
+		return &dojot.Error{Kind: dojot.ErrInvalid, Body: map[string]string{
+			"error": "Invalid subject: a topic name is 1 to 249 letters, digits, '.', '_' or '-'",
+		}}
 	}
 	if s.opts.Topics != nil {
 		if err := s.opts.Topics.EnsureTopic(r.Context(), name); err != nil {
