@@ -115,6 +115,21 @@ type BasicCredentials struct {
 	Password string `json:"password"`
 }
 
+// Static attributes by which an IoT agent finds the device a message is
+// from (dojot's agents map them from the device's templates and
+// overrides; several devices, of any tenants, may share a value).
+const (
+	AttrDevEUI         = "dev_eui"                 // LoRaWAN: the device's EUI
+	AttrSigfoxDevice   = "device"                  // Sigfox: the device's Sigfox id
+	AttrAMQPRoutingKey = "device_amqp_routing_key" // RabbitMQ: the routing key of its messages
+)
+
+// DeviceKey names a device of a tenant.
+type DeviceKey struct {
+	Tenant string `json:"tenant"`
+	ID     string `json:"id"`
+}
+
 // DeviceRef is a created device in POST /device's short answer.
 type DeviceRef struct {
 	ID    string `json:"id"`

@@ -55,6 +55,9 @@ type dmTenant struct {
 	// creds are the devices' basic-auth password hashes, by device id
 	// (devices_credentials.go); nil until one is set.
 	creds map[string]string
+	// static maps the keyed static values devices show to their ids
+	// (devices_static.go); nil until one has one.
+	static map[staticKey][]string
 }
 
 // device is one device as applied: times in Unix microseconds (0: none).
@@ -156,7 +159,7 @@ func (t *dmTenant) applyTemplate(ev dojot.Event) error {
 			return err
 		}
 		lost := lostPSKAttrs(t.templates[p.ID], p.Template)
-		t.putTemplate(p.Template)
+		t.reindexStatic(p.ID, func() { t.putTemplate(p.Template) })
 		t.dropPSKs(lost)
 	case dojot.EventTemplateDeleted:
 		var p dojot.TemplateDeleted
@@ -281,9 +284,11 @@ func (t *dmTenant) index(dv *device) {
 	for _, tid := range dv.templates {
 		t.uses[tid]++
 	}
+	t.indexStatic(dv)
 }
 
 func (t *dmTenant) unindex(dv *device) {
+	t.unindexStatic(dv)
 	t.byID.remove(dv)
 	t.byLabel.remove(dv)
 	for _, tid := range dv.templates {
@@ -301,6 +306,8 @@ type tmpl struct {
 	json  [3][]byte           // GET /template forms, by dojot.AttrFormat
 	// devAttrs is the "attrs" list as a device without overrides shows it.
 	devAttrs []byte
+	// keyed are its static attributes IoT agents find devices by.
+	keyed []keyedAttr
 }
 
 func newTmpl(tp dojot.Template) *tmpl {
@@ -316,6 +323,7 @@ func newTmpl(tp dojot.Template) *tmpl {
 		m.json[f] = dmjson.AppendTemplate(nil, tp, dojot.AttrFormat(f))
 	}
 	m.devAttrs = dmjson.AppendDeviceAttrs(nil, tp, nil, nil)
+	m.keyed = keyedAttrs(tp)
 	return m
 }
 
