@@ -2,15 +2,12 @@ package mqtt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/eventstore"
 )
 
 // Events is the event log as actuation reads it (the event store).
@@ -51,10 +48,9 @@ func (a *Agent) publish(topic string, payload []byte) error {
 }
 
 // sharedLog is the event store as actuation in external-broker mode needs
-// it (eventstore.Store): the EVENTS stream, to share one durable consumer.
+// it (eventstore.Store): a consumer shared by the group's instances.
 type sharedLog interface {
-	JetStream() jetstream.JetStream
-	EventsStream() string
+	FollowShared(ctx context.Context, sh eventstore.Share, fn func(ev dojot.Event) error) error
 }
 
 // FollowActuations sends every device.actuated event appended from now on
@@ -100,79 +96,31 @@ func (a *Agent) FollowActuations(ctx context.Context, log Events) error {
 // followShared publishes device.actuated events to the external broker,
 // each from one instance of the group: the instances share one durable
 // JetStream consumer on EVENTS (mqtt_actuate_<group>, device subjects
-// only), which hands each event to one of them, and the event is
-// acknowledged to JetStream only once the broker acknowledged both
-// publishes (else it is handed out again after a pause, maybe to another
-// instance: at least once). A NATS core queue subscription on the event
-// subjects would be simpler but wrong: core subscribers also get an append
-// that JetStream then refuses (a failed expectation), and nothing is
-// redelivered when the chosen instance fails. The consumer starts with the
-// events appended after it was first created; actuations appended while
+// only, eventstore.Store.FollowShared), which hands each event to one of
+// them, and the event is acknowledged to JetStream only once the broker
+// acknowledged both publishes (else it is handed out again after a pause,
+// maybe to another instance: at least once). Actuations appended while
 // every instance was down are sent when one comes back, as from dojot's
-// k2v bridge (a Kafka consumer group), unless the consumer was idle for
-// longer than an hour (InactiveThreshold), when it starts afresh.
+// k2v bridge (a Kafka consumer group).
 func (a *Agent) followShared(ctx context.Context, log sharedLog) error {
-	js, stream := log.JetStream(), log.EventsStream()
-	st, err := js.Stream(ctx, stream)
-	if err != nil {
-		return fmt.Errorf("mqtt: actuations: stream %s: %w", stream, err)
-	}
-	// The stream's subjects carry the store's prefix: <prefix>evt.>.
-	var filter string
-	for _, s := range st.CachedInfo().Config.Subjects {
-		if p, ok := strings.CutSuffix(s, "evt.>"); ok {
-			filter = p + dojot.Subject("*", dojot.KindDevice, "*")
-		}
-	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable:           ActuationConsumer(a.opts.BrokerGroup),
-		Description:       "dojot MQTT agents of group " + a.opts.BrokerGroup + ": device.actuated to the external broker, each by one instance",
-		FilterSubject:     filter,
-		DeliverPolicy:     jetstream.DeliverNewPolicy,
-		AckPolicy:         jetstream.AckExplicitPolicy,
-		AckWait:           2*a.opts.Timeout + 5*time.Second,
-		MaxAckPending:     1000,
-		InactiveThreshold: time.Hour,
-	})
-	if err != nil {
-		return fmt.Errorf("mqtt: actuations: consumer: %w", err)
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		var ev dojot.Event
-		if err := json.Unmarshal(m.Data(), &ev); err != nil {
-			a.log.Error("mqtt: undecodable event", "subject", m.Subject(), "err", err)
-			_ = m.Term()
-			return
-		}
+	err := log.FollowShared(ctx, eventstore.Share{
+		Durable:     ActuationConsumer(a.opts.BrokerGroup),
+		Description: "dojot MQTT agents of group " + a.opts.BrokerGroup + ": device.actuated to the external broker, each by one instance",
+		AckWait:     2*a.opts.Timeout + 5*time.Second,
+	}, func(ev dojot.Event) error {
 		if ev.Type != dojot.EventDeviceActuated {
-			_ = m.Ack()
-			return
+			return nil
 		}
 		var p dojot.DeviceActuated
 		if err := ev.Decode(&p); err != nil || len(p.Attrs) == 0 {
-			a.log.Error("mqtt: undecodable actuation", "subject", m.Subject(), "err", err)
-			_ = m.Term()
-			return
+			a.log.Error("mqtt: undecodable actuation", "seq", ev.Seq, "err", err)
+			return nil
 		}
-		if err := a.Actuate(ev.Tenant, p.ID, p.Attrs); err != nil {
-			delay := minBackoff
-			if md, err := m.Metadata(); err == nil {
-				delay = retryDelay(md.NumDelivered)
-			}
-			a.log.Warn("mqtt: actuation not sent, retrying", "tenant", ev.Tenant, "device_id", p.ID, "retry_in", delay.String(), "err", err)
-			_ = m.NakWithDelay(delay)
-			return
-		}
-		_ = m.DoubleAck(ctx)
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		a.log.Debug("mqtt: actuations: consumer error", "err", err)
-	}))
+		return a.Actuate(ev.Tenant, p.ID, p.Attrs)
+	})
 	if err != nil {
-		return fmt.Errorf("mqtt: actuations: consume: %w", err)
+		return fmt.Errorf("mqtt: actuations: %w", err)
 	}
-	a.log.Info("mqtt: following actuations", "consumer", ActuationConsumer(a.opts.BrokerGroup), "stream", stream)
-	<-ctx.Done()
-	cc.Stop()
 	return nil
 }
 

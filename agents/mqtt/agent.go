@@ -404,7 +404,7 @@ func (a *Agent) reading(t Topic, payload []byte, now time.Time) ([]byte, *refusa
 		return nil, &refusal{refusedUnknownDevice, "mqtt: publish refused: no such device",
 			[]any{"tenant", t.Tenant, "device_id", t.Device}, packets.ErrNotAuthorized}
 	}
-	return Reading(t.Tenant, t.Device, timestamp(ts, now), payload), nil
+	return dojot.Reading(t.Tenant, t.Device, timestamp(ts, now), payload), nil
 }
 
 // store appends a reading to DATA and waits until JetStream stored it
@@ -435,23 +435,6 @@ func nack(cl *mochi.Client, pk packets.Packet, code packets.Code) (packets.Packe
 	}
 	cl.Stop(code)
 	return pk, packets.ErrRejectPacket
-}
-
-// Reading is a device reading in dojot's IoT-agent shape, as the DATA
-// stream holds it: {"metadata":{"deviceid","tenant","timestamp"},"attrs"}.
-// tenant and device must be valid names (they are written unescaped);
-// attrs is a JSON object, kept as the device sent it.
-func Reading(tenant, device string, ts int64, attrs []byte) []byte {
-	b := make([]byte, 0, len(attrs)+len(tenant)+len(device)+80)
-	b = append(b, `{"metadata":{"deviceid":"`...)
-	b = append(b, device...)
-	b = append(b, `","tenant":"`...)
-	b = append(b, tenant...)
-	b = append(b, `","timestamp":`...)
-	b = strconv.AppendInt(b, ts, 10)
-	b = append(b, `},"attrs":`...)
-	b = append(b, attrs...)
-	return append(b, '}')
 }
 
 // timestamp is a reading's time in epoch ms, as dojot's v2k bridge takes

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot"
 )
 
 func TestParseTopic(t *testing.T) {
@@ -77,7 +79,7 @@ func FuzzReading(f *testing.F) {
 			Metadata map[string]any             `json:"metadata"`
 			Attrs    map[string]json.RawMessage `json:"attrs"`
 		}
-		b := Reading("admin", "a1", timestamp(attrs["timestamp"], time.Now()), payload)
+		b := dojot.Reading("admin", "a1", timestamp(attrs["timestamp"], time.Now()), payload)
 		if err := json.Unmarshal(b, &r); err != nil || len(r.Attrs) != len(attrs) || r.Metadata["deviceid"] != "a1" {
 			t.Errorf("Reading(%s) = %s (%v)", payload, b, err)
 		}

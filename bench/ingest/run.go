@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	agentmqtt "github.com/dojot-es/dojot/agents/mqtt"
+	"github.com/dojot-es/dojot"
 )
 
 // run is one whole run: start (or reach) the server, set up devices, load,
@@ -37,7 +37,7 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 	progress(logw, "%d devices created", len(ids))
 
 	rep := &Report{Devices: cfg.Devices, Rate: cfg.Rate, Duration: cfg.Duration, Pid: srv.Pid, KafkaOn: cfg.Kafka,
-		ReadingBytes: len(agentmqtt.Reading(cfg.Tenant, ids[0], time.Now().UnixMilli(), payload(int(cfg.Rate*cfg.Duration.Seconds()/float64(cfg.Devices)))))}
+		ReadingBytes: len(dojot.Reading(cfg.Tenant, ids[0], time.Now().UnixMilli(), payload(int(cfg.Rate*cfg.Duration.Seconds()/float64(cfg.Devices)))))}
 	devs := make([]*device, len(ids))
 	for i, id := range ids {
 		devs[i] = &device{id: id, topic: cfg.Tenant + ":" + id + "/attrs"}
