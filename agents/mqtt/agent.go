@@ -404,7 +404,7 @@ func (a *Agent) reading(t Topic, payload []byte, now time.Time) ([]byte, *refusa
 		return nil, &refusal{refusedUnknownDevice, "mqtt: publish refused: no such device",
 			[]any{"tenant", t.Tenant, "device_id", t.Device}, packets.ErrNotAuthorized}
 	}
-	return dojot.Reading(t.Tenant, t.Device, timestamp(ts, now), payload), nil
+	return dojot.Reading(t.Tenant, t.Device, dojot.ReadingTime(ts, now), payload), nil
 }
 
 // store appends a reading to DATA and waits until JetStream stored it
@@ -435,28 +435,6 @@ func nack(cl *mochi.Client, pk packets.Packet, code packets.Code) (packets.Packe
 	}
 	cl.Stop(code)
 	return pk, packets.ErrRejectPacket
-}
-
-// timestamp is a reading's time in epoch ms, as dojot's v2k bridge takes
-// it: the payload's own "timestamp" when it is a number (ms) or an RFC 3339
-// string, else now.
-func timestamp(raw json.RawMessage, now time.Time) int64 {
-	if len(raw) > 0 {
-		var v any
-		if json.Unmarshal(raw, &v) == nil {
-			switch v := v.(type) {
-			case float64:
-				if v >= 0 && v < 1<<53 {
-					return int64(v)
-				}
-			case string:
-				if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-					return t.UnixMilli()
-				}
-			}
-		}
-	}
-	return now.UnixMilli()
 }
 
 // levelHandler drops records below min: mochi logs every connection at

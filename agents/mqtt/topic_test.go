@@ -1,11 +1,7 @@
 package mqtt
 
 import (
-	"encoding/json"
 	"testing"
-	"time"
-
-	"github.com/dojot-es/dojot"
 )
 
 func TestParseTopic(t *testing.T) {
@@ -43,45 +39,6 @@ func FuzzParseTopic(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if tp, err := ParseTopic(s); err == nil && tp.String() != s {
 			t.Errorf("ParseTopic(%q).String() = %q, want the input back", s, tp.String())
-		}
-	})
-}
-
-func TestTimestamp(t *testing.T) {
-	now := time.UnixMilli(1700000000123)
-	tests := map[string]int64{
-		``:                                now.UnixMilli(),
-		`1528226137452`:                   1528226137452,
-		`1528226137452.9`:                 1528226137452,
-		`"2018-06-05T19:15:37.452Z"`:      1528226137452,
-		`"2018-06-05T16:15:37.452-03:00"`: 1528226137452,
-		`"2018-06-05"`:                    now.UnixMilli(),
-		`-5`:                              now.UnixMilli(),
-		`true`:                            now.UnixMilli(),
-		`null`:                            now.UnixMilli(),
-		`{"a":1}`:                         now.UnixMilli(),
-	}
-	for raw, want := range tests {
-		if got := timestamp(json.RawMessage(raw), now); got != want {
-			t.Errorf("timestamp(%s) = %d; want %d", raw, got, want)
-		}
-	}
-}
-
-func FuzzReading(f *testing.F) {
-	f.Add([]byte(`{"t":1,"timestamp":1528226137452}`))
-	f.Fuzz(func(t *testing.T, payload []byte) {
-		var attrs map[string]json.RawMessage
-		if json.Unmarshal(payload, &attrs) != nil || attrs == nil {
-			return
-		}
-		var r struct {
-			Metadata map[string]any             `json:"metadata"`
-			Attrs    map[string]json.RawMessage `json:"attrs"`
-		}
-		b := dojot.Reading("admin", "a1", timestamp(attrs["timestamp"], time.Now()), payload)
-		if err := json.Unmarshal(b, &r); err != nil || len(r.Attrs) != len(attrs) || r.Metadata["deviceid"] != "a1" {
-			t.Errorf("Reading(%s) = %s (%v)", payload, b, err)
 		}
 	})
 }
