@@ -55,6 +55,10 @@ type Config struct {
 	MQTTBrokerGroup    string
 	MQTTBrokerClientID string
 
+	AMQPURL      string
+	AMQPGroup    string
+	AMQPPrefetch int
+
 	History           string
 	HistoryDB         string
 	HistoryExpiration time.Duration
@@ -108,6 +112,9 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.MQTTBrokerURL, "mqtt-broker-url", "", "external MQTT broker (tcp://host:1883, mqtt://, mqtts://, user:password@ allowed): embed no broker (-mqtt-addr unused) and read devices' readings from this one as a client, in the shared subscription of -mqtt-broker-group (empty: embedded broker)")
 	fs.StringVar(&c.MQTTBrokerGroup, "mqtt-broker-group", "dojot", "external MQTT broker: shared-subscription group of this deployment's instances, which split the readings and send each actuation once (letters, digits, _ and -)")
 	fs.StringVar(&c.MQTTBrokerClientID, "mqtt-broker-client-id", "", "external MQTT broker: this instance's client id, whose persistent session a restart resumes; stable per instance, unique in the group (empty: dojot-<group>-<hostname>-<hash of the data dir>)")
+	fs.StringVar(&c.AMQPURL, "amqp-url", "", "RabbitMQ agent: RabbitMQ URL (amqp://user:password@host:5672/vhost); devices publish to inbound.dojot.exchange with their device_amqp_routing_key (empty: off)")
+	fs.StringVar(&c.AMQPGroup, "amqp-group", "dojot", "RabbitMQ agent: this deployment's instances, which split the readings and send each actuation once (letters, digits, _ and -)")
+	fs.IntVar(&c.AMQPPrefetch, "amqp-prefetch", 256, "RabbitMQ agent: messages in flight, unacknowledged until JetStream stored them")
 	fs.StringVar(&c.History, "history", "memory", "history view (persister and History API): memory (an index rebuilt from the DATA stream at start) or mongo (dojot's persister layout, on -mongo-url)")
 	fs.StringVar(&c.HistoryDB, "history-db", "device_history", "mongo history: the database (dojot's persister uses device_history)")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL for Kafka WS tickets (redis://host:6379/1, dojot's db 1); empty keeps them in memory, which serves one instance only")

@@ -163,6 +163,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
 	}
 
+	amqpAgent, err := startAMQP(runCtx, cfg, store, view, log, &wg)
+	if err != nil {
+		return err
+	}
+
 	kws, err := startKafkaWS(ctx, cfg, store, secret, kafkaBrokers, log)
 	if err != nil {
 		return err
@@ -200,6 +205,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 				h["kafka_bridge"] = bridge.Status()
 			}
 			h["mqtt"] = agent.Status()
+			if amqpAgent != nil {
+				h["amqp"] = amqpAgent.Status()
+			}
 			h["history"] = hist.Status(ctx, cfg.History)
 			h["kafka_ws"] = map[string]any{"tickets": ticketStore(cfg), "stats": kws.srv.Stats()}
 			return h
