@@ -26,7 +26,7 @@ func sp(s string) *string { return &s }
 // devices is a memory view with a template whose static attribute
 // device_amqp_routing_key is "shared", and devices: t1/a and t2/b keep
 // it, t1/c overrides it with "own-c", t1/d has no AMQP template.
-func devices(t *testing.T) *memory.View {
+func devices(t testing.TB) *memory.View {
 	t.Helper()
 	v := memory.New()
 	seq := uint64(0)
