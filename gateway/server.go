@@ -59,6 +59,10 @@ type Options struct {
 	// KafkaWS serves dojot's Kafka WS (kafkaws.Server); nil leaves
 	// /kafka-ws unrouted.
 	KafkaWS KafkaWS
+	// DeviceRoutes are IoT agents' endpoints (the Sigfox callback, the HTTP
+	// agent...), by chi pattern: served outside the PEP, since devices and
+	// network servers authenticate to each agent in its own way.
+	DeviceRoutes map[string]http.Handler
 }
 
 // KafkaWS is dojot's Kafka WS (kafkaws.Server): the ticket route runs
@@ -130,6 +134,9 @@ func New(opts Options) *Server {
 	})
 	if s.opts.KafkaWS != nil {
 		r.Get("/kafka-ws/v1/topics/{topic}", s.opts.KafkaWS.Topic)
+	}
+	for pattern, h := range s.opts.DeviceRoutes {
+		r.Handle(pattern, h)
 	}
 	// DataBroker's /topic is internal in dojot (no Kong route, no PDP): any
 	// verified token may ask for its own tenant's topic names.

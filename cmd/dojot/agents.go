@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	agentamqp "github.com/dojot-es/dojot/agents/amqp"
+	agentsigfox "github.com/dojot-es/dojot/agents/sigfox"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/projections/memory"
 )
@@ -34,4 +35,13 @@ func startAMQP(ctx context.Context, cfg *Config, store *eventstore.Store, view *
 		}
 	}()
 	return a, nil
+}
+
+// newSigfox is the Sigfox callback when -sigfox-secret is set (nil
+// otherwise).
+func newSigfox(cfg *Config, store *eventstore.Store, view *memory.View, log *slog.Logger) (*agentsigfox.Agent, error) {
+	if cfg.SigfoxSecret == "" {
+		return nil, nil
+	}
+	return agentsigfox.New(agentsigfox.Options{Store: store, Devices: view, Secret: cfg.SigfoxSecret, Timeout: cfg.WaitTimeout, Logger: log})
 }

@@ -59,6 +59,8 @@ type Config struct {
 	AMQPGroup    string
 	AMQPPrefetch int
 
+	SigfoxSecret string
+
 	History           string
 	HistoryDB         string
 	HistoryExpiration time.Duration
@@ -115,6 +117,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.AMQPURL, "amqp-url", "", "RabbitMQ agent: RabbitMQ URL (amqp://user:password@host:5672/vhost); devices publish to inbound.dojot.exchange with their device_amqp_routing_key (empty: off)")
 	fs.StringVar(&c.AMQPGroup, "amqp-group", "dojot", "RabbitMQ agent: this deployment's instances, which split the readings and send each actuation once (letters, digits, _ and -)")
 	fs.IntVar(&c.AMQPPrefetch, "amqp-prefetch", 256, "RabbitMQ agent: messages in flight, unacknowledged until JetStream stored them")
+	fs.StringVar(&c.SigfoxSecret, "sigfox-secret", "", "Sigfox agent: the shared secret a Sigfox callback sends as 'Authorization: Bearer <secret>' to POST /sigfox on the gateway's port (empty: off)")
 	fs.StringVar(&c.History, "history", "memory", "history view (persister and History API): memory (an index rebuilt from the DATA stream at start) or mongo (dojot's persister layout, on -mongo-url)")
 	fs.StringVar(&c.HistoryDB, "history-db", "device_history", "mongo history: the database (dojot's persister uses device_history)")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL for Kafka WS tickets (redis://host:6379/1, dojot's db 1); empty keeps them in memory, which serves one instance only")

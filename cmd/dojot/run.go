@@ -174,6 +174,15 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 	defer kws.Close() // hijacked websockets outlive the HTTP server's shutdown
 
+	sigfox, err := newSigfox(cfg, store, view, log)
+	if err != nil {
+		return err
+	}
+	deviceRoutes := map[string]http.Handler{}
+	if sigfox != nil {
+		deviceRoutes["/sigfox"] = sigfox
+	}
+
 	var topics gateway.Topics
 	if len(kafkaBrokers) > 0 {
 		topics = newKafkaTopics(kafkaBrokers, cfg.KafkaPartitions, cfg.KafkaReplication)
@@ -187,6 +196,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		AuthView:       reads,
 		History:        hist.view,
 		KafkaWS:        kws.srv,
+		DeviceRoutes:   deviceRoutes,
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
@@ -207,6 +217,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			h["mqtt"] = agent.Status()
 			if amqpAgent != nil {
 				h["amqp"] = amqpAgent.Status()
+			}
+			if sigfox != nil {
+				h["sigfox"] = sigfox.Status()
 			}
 			h["history"] = hist.Status(ctx, cfg.History)
 			h["kafka_ws"] = map[string]any{"tickets": ticketStore(cfg), "stats": kws.srv.Stats()}
