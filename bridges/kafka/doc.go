@@ -64,11 +64,13 @@
 // Kafka -> DATA is one kafka-go consumer-group reader (GroupID) of every
 // tenant's <tenant>.device-data: the tenants of the bridge's view at start,
 // and the reader restarts with the new list as soon as a tenant event has
-// been bridged (its topics are created first). A record must be a JSON
-// object with string metadata.deviceid (a safe subject token) and
-// metadata.tenant (the topic's tenant) and an object attrs; a bad one is
-// skipped, counted and logged (the first and every 100th), never blocking
-// its partition. A valid one is appended as it is to
+// been bridged (its topics are created first). The tenant is the topic's,
+// as for dojot's persister. A record must be a JSON object with a string
+// metadata.deviceid (a safe subject token) and an object attrs;
+// metadata.tenant may be missing, and one that names another tenant is
+// refused as a cross-tenant write (counted apart). A bad one is skipped,
+// counted and logged (the first and every 100th), never blocking its
+// partition. A valid one is appended as it is (more metadata included) to
 // data.<tenant>.<deviceid> with the header Dojot-Origin: kafka, which the
 // DATA -> Kafka pump skips, so it is not echoed; records carrying dojot-seq
 // were written by the bridge itself and are not read back. An offset is

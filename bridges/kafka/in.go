@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -25,12 +26,15 @@ type InStatus struct {
 	// Topics is what the consumer group reads now.
 	Topics []string `json:"topics"`
 	// Appended counts readings stored in DATA (a redelivery deduplicated by
-	// JetStream counts again); Skipped bad records; Own records the bridge
-	// itself wrote (DATA -> Kafka), which are not read back.
-	Appended  uint64 `json:"appended"`
-	Skipped   uint64 `json:"skipped"`
-	Own       uint64 `json:"own"`
-	LastError string `json:"last_error,omitempty"`
+	// JetStream counts again); Skipped bad records; CrossTenant records
+	// refused because their metadata.tenant names another tenant than
+	// their topic; Own records the bridge itself wrote (DATA -> Kafka),
+	// which are not read back.
+	Appended    uint64 `json:"appended"`
+	Skipped     uint64 `json:"skipped"`
+	CrossTenant uint64 `json:"cross_tenant"`
+	Own         uint64 `json:"own"`
+	LastError   string `json:"last_error,omitempty"`
 }
 
 // inbound reads every tenant's <tenant>.device-data with one kafka-go
@@ -158,6 +162,16 @@ func (in *inbound) append(ctx context.Context, m kafkago.Message) bool {
 		}
 	}
 	tenant, device, err := parseReading(m.Topic, m.Value)
+	if errors.Is(err, errCrossTenant) {
+		in.mu.Lock()
+		in.status.CrossTenant++
+		n := in.status.CrossTenant
+		in.mu.Unlock()
+		if n == 1 || n%skipLogEvery == 0 {
+			in.log.Warn("kafka bridge: refusing a cross-tenant device-data record", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err, "cross_tenant_total", n)
+		}
+		return true
+	}
 	if err != nil {
 		in.mu.Lock()
 		in.status.Skipped++
