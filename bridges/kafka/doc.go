@@ -32,11 +32,16 @@
 //
 // # Delivery
 //
-// Events are read in order, in batches, from a durable JetStream pull
-// consumer on EVENTS (AckPolicy all). The records of a batch are written
-// with one kafka-go WriteMessages (RequiredAcks all, Hash balancer, key =
-// device id, tenant name for tenancy), and the batch is acknowledged to
-// JetStream only after Kafka acknowledged every record. While Kafka fails,
+// Events are read in order from a durable JetStream pull consumer on
+// EVENTS (AckPolicy all), pulled ahead continuously. A batch is whatever has
+// arrived when the pump is free, never more than it waits for: an event on
+// an idle stream is written at once, and batches form only from a backlog
+// (built up while the previous batch was in Kafka). The records of a batch
+// are written with one kafka-go WriteMessages (RequiredAcks all, Hash
+// balancer, key = device id, tenant name for tenancy; kafka-go lingers 1 ms
+// on a partition's last partial batch, the only wait a record sees), and
+// the batch is acknowledged to JetStream only after Kafka acknowledged every
+// record. While Kafka fails,
 // the bridge holds the batch and retries it with backoff, never acking and
 // never skipping; it logs when the state changes and every 30 s while it
 // lasts, and Status reports it. The rest of the platform keeps serving.
