@@ -78,11 +78,16 @@
 // partition. A valid one is appended as it is (more metadata included) to
 // data.<tenant>.<deviceid> with the header Dojot-Origin: kafka, which the
 // DATA -> Kafka pump skips, so it is not echoed; records carrying dojot-seq
-// were written by the bridge itself and are not read back. An offset is
-// committed (every second) only after JetStream stored the reading, so a
-// crash reads records again; their Nats-Msg-Id
-// kafka:<topic>:<partition>:<offset> makes JetStream drop the re-append
-// within its duplicate window (2 minutes by default).
+// were written by the bridge itself and are not read back. Appends are
+// pipelined, as the MQTT agent's: each record's append starts as soon as it
+// is read (the reader's fetches answer as soon as a byte is there), up to
+// 1,024 in flight, and their answers are awaited in order. An offset is
+// committed (sent every second) only after JetStream stored that reading
+// and every one read before it, so a crash reads records again; their
+// Nats-Msg-Id kafka:<topic>:<partition>:<offset> makes JetStream drop the
+// re-append within its duplicate window (2 minutes by default). An append
+// that fails is published again until it is stored, holding the offsets
+// after it.
 //
 // # One bridge at a time
 //
