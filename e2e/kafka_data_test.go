@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,9 +18,10 @@ type dataHealth struct {
 			Acked uint64 `json:"acked_seq"`
 		} `json:"data"`
 		In *struct {
-			Topics   []string `json:"topics"`
-			Appended uint64   `json:"appended"`
-			Skipped  uint64   `json:"skipped"`
+			Topics      []string `json:"topics"`
+			Appended    uint64   `json:"appended"`
+			Skipped     uint64   `json:"skipped"`
+			CrossTenant uint64   `json:"cross_tenant"`
 		} `json:"in"`
 	} `json:"kafka_bridge"`
 }
@@ -90,6 +92,45 @@ p.flush()
 	if m := msgs[0]; m.Key == nil || *m.Key != "c6ea4b" || !jsonEqual(got, want) {
 		t.Errorf("record = key %v %s; want key c6ea4b %s", m.Key, m.Payload, reading)
 	}
+}
+
+// TestKafkaDataTenantFromTopic: a legacy agent's reading without
+// metadata.tenant (dojot/history's own fixture), produced with kcat to
+// admin.device-data, reaches the History API under admin, the tenant of
+// its topic, with its other metadata; one whose metadata.tenant names
+// another tenant is refused and counted as cross-tenant.
+func TestKafkaDataTenantFromTopic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needCommand(t, "kcat", "-V")
+	broker := dojottest.FreeAddr(t)
+	in := start(t, "", "-kafka-embedded-addr="+broker)
+	c := in.Login("admin", adminPassword)
+	c.Must(200, "GET", "/topic/device-data", nil)
+	waitDataHealth(t, in, "the bridge reading admin.device-data", func(h dataHealth) bool {
+		return slices.Contains(h.Bridge.In.Topics, "admin.device-data")
+	})
+	kcatProduce := func(key, value string) {
+		t.Helper()
+		cmd := exec.Command("kcat", "-P", "-b", broker, "-t", "admin.device-data", "-k", key)
+		cmd.Stdin = strings.NewReader(value + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kcat -P: %v\n%s", err, out)
+		}
+	}
+	kcatProduce("b374a5", `{"metadata":{"deviceid":"b374a5","tenant":"other","timestamp":1528226137000},"attrs":{"temperature":99}}`)
+	kcatProduce("b374a5", `{"metadata":{"deviceid":"b374a5","protocol":"mqtt","payload":"json","timestamp":1528226137452},"attrs":{"temperature":23}}`)
+
+	docs := waitHistory(t, c, "b374a5", "temperature", 1)
+	want := historyDoc{Attr: "temperature", Value: 23.0, DeviceID: "b374a5", TS: "2018-06-05T19:15:37.452000Z",
+		Metadata: map[string]any{"protocol": "mqtt", "payload": "json"}}
+	if len(docs) != 1 || !jsonEqual(docs[0], want) {
+		t.Errorf("history = %+v; want only %+v (the cross-tenant record refused)", docs, want)
+	}
+	waitDataHealth(t, in, "in.appended 1, in.cross_tenant 1", func(h dataHealth) bool {
+		return h.Bridge.In.Appended == 1 && h.Bridge.In.CrossTenant == 1
+	})
 }
 
 func jsonEqual(a, b any) bool {

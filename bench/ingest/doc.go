@@ -35,14 +35,31 @@
 // what was acknowledged; a reading acknowledged but not there is lost.
 // Without the route (404) the measurement is skipped with a note.
 //
-// Baseline, same run, same server: `nats bench js pub async` (the nats
-// CLI) against the binary's embedded NATS (-nats-listen), messages of the
-// size the agent stores, file storage; the report gives ingest/raw.
+// The whole pipeline (issue 14): -kafka-produce R adds a legacy IoT agent
+// that produces R readings/s of -kafka-devices more devices to
+// <tenant>.device-data with kafka-go (acks=all), which the bridge brings
+// into DATA; -kafka-ws N opens N Kafka WS sockets on <tenant>.device-data
+// (a ticket each, no filter), each of which must show every reading of
+// the window, MQTT and Kafka-produced, once and in order per device (the
+// first 4 time every frame). During the run /healthz is polled every 250
+// ms for the backlogs of the bridge's DATA -> Kafka pump and of history;
+// after the window each sink's time to show everything is reported.
+//
+// Baselines, same run: `nats bench js pub async` (the nats CLI) against
+// the binary's embedded NATS (-nats-listen), messages of the size the
+// agent stores, file storage (ingest/raw); the same generator, devices,
+// rate and window (-baseline-duration, default at most 10 s) against a
+// bare mochi-mqtt server with no store (this program run again as a child
+// process, see mochiEnv) and against the machine's Mosquitto (-mosquitto,
+// QoS 1, no subscriber), each with its CPU-µs per message; and, with
+// -kafka, raw kafka-go produce -> consume (MinBytes 1) on the same Kafka at
+// the producer's rate, and one producer's burst rate.
 //
 // Usage:
 //
 //	go run ./bench/ingest                          # 1000 devices, 20,000 msg/s, 30 s
 //	go run ./bench/ingest -duration 5m -kafka      # the issue-7 target run, with the Kafka bridge
+//	go run ./bench/ingest -kafka -kafka-produce 1000 -kafka-ws 100   # the whole pipeline (issue 14)
 //	go run ./bench/ingest -devices 10 -rate 200 -duration 2s -baseline=false   # smoke
 //
 // It exits 1 when a reading was lost (sent but not acknowledged, or

@@ -102,7 +102,7 @@ func (a *api) send(ctx context.Context, method, path, token string, in, out any)
 }
 
 // setup logs in, creates a template and n devices, and returns their ids.
-func setup(ctx context.Context, a *api, cfg *Config) ([]string, error) {
+func setup(ctx context.Context, a *api, cfg *Config, n int) ([]string, error) {
 	if err := a.login(ctx); err != nil {
 		return nil, err
 	}
@@ -122,12 +122,12 @@ func setup(ctx context.Context, a *api, cfg *Config) ([]string, error) {
 			ID string `json:"id"`
 		} `json:"devices"`
 	}
-	if _, err := a.do(ctx, "POST", "/device?count="+strconv.Itoa(cfg.Devices),
+	if _, err := a.do(ctx, "POST", "/device?count="+strconv.Itoa(n),
 		map[string]any{"label": "ingest", "templates": []int{tmpl.Template.ID}}, &created); err != nil {
 		return nil, err
 	}
-	if len(created.Devices) != cfg.Devices {
-		return nil, fmt.Errorf("POST /device?count=%d created %d devices", cfg.Devices, len(created.Devices))
+	if len(created.Devices) != n {
+		return nil, fmt.Errorf("POST /device?count=%d created %d devices", n, len(created.Devices))
 	}
 	ids := make([]string, len(created.Devices))
 	for i, d := range created.Devices {
@@ -138,9 +138,10 @@ func setup(ctx context.Context, a *api, cfg *Config) ([]string, error) {
 
 // device is one simulated device and what happened to its readings.
 type device struct {
-	id     string
-	topic  string
-	client mqttClient
+	id       string
+	topic    string
+	client   mqttClient
+	viaKafka bool // a legacy agent's device: its readings are produced to Kafka
 
 	mu     sync.Mutex
 	sentAt []time.Duration // by n, since the run's base time; n=0 is the warm-up

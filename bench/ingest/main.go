@@ -22,14 +22,19 @@ type Config struct {
 	Client   string        // raw (rawClient) or paho
 
 	Kafka          bool          // start the Kafka bridge (embedded kfake) and measure arrival on admin.device-data
+	KafkaRate      float64       // readings/s a legacy agent produces to <tenant>.device-data (needs Kafka)
+	KafkaDevices   int           // its devices
+	KafkaWS        int           // Kafka WS sockets on <tenant>.device-data, each getting every reading
 	History        string        // auto (skip when the route is missing), on (fail when missing), off
 	HistoryDevices int           // devices polled for the visibility latency
 	HistoryPoll    time.Duration // their poll interval
 	HistoryCheck   string        // all: read back every device's history at the end; sample: the polled devices only
 	Drain          time.Duration // after the window: how long history and Kafka may take to show every reading
 
-	Baseline        bool   // run `nats bench js pub async` against the same server
-	NATSCLI         string // the nats CLI
+	Baseline        bool          // run the baselines: `nats bench js pub async` against the same server, the generator against Mosquitto and a bare mochi-mqtt, raw kafka-go
+	BaselineFor     time.Duration // the MQTT and Kafka baselines' window
+	Mosquitto       string        // the machine's Mosquitto (QoS 1, no storage); "off": no such baseline
+	NATSCLI         string        // the nats CLI
 	BaselineClients int
 	BaselineMsgs    int
 
@@ -82,6 +87,15 @@ func (c *Config) setDefaults() {
 	if c.Drain <= 0 {
 		c.Drain = 30 * time.Second
 	}
+	if c.KafkaDevices <= 0 {
+		c.KafkaDevices = 100
+	}
+	if c.BaselineFor <= 0 {
+		c.BaselineFor = min(c.Duration, 10*time.Second)
+	}
+	if c.Mosquitto == "" {
+		c.Mosquitto = "127.0.0.1:1883"
+	}
 	if c.NATSCLI == "" {
 		c.NATSCLI = "nats"
 	}
@@ -123,6 +137,9 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("target %s: only loopback addresses", a))
 		}
 	}
+	if c.KafkaRate > 0 && !c.Kafka {
+		errs = append(errs, errors.New("-kafka-produce needs -kafka"))
+	}
 	if c.Kafka && c.TargetHTTP != "" && c.TargetKafka == "" {
 		errs = append(errs, errors.New("-kafka with -target-http needs -target-kafka"))
 	}
@@ -138,12 +155,17 @@ func (c *Config) parse(args []string) error {
 	fs.IntVar(&c.Connect, "connect", 32, "clients connecting at once")
 	fs.StringVar(&c.Client, "client", "raw", "MQTT client of each device: raw (a minimal QoS 1 publisher, the least CPU taken from the server's cores) or paho")
 	fs.BoolVar(&c.Kafka, "kafka", false, "run the Kafka bridge (embedded) and measure arrival on <tenant>.device-data")
+	fs.Float64Var(&c.KafkaRate, "kafka-produce", 0, "readings/s a legacy IoT agent produces to <tenant>.device-data with kafka-go (Kafka -> DATA; needs -kafka)")
+	fs.IntVar(&c.KafkaDevices, "kafka-devices", 100, "the legacy agent's devices (besides -devices)")
+	fs.IntVar(&c.KafkaWS, "kafka-ws", 0, "Kafka WS sockets on <tenant>.device-data, no filter: each must get every reading")
 	fs.StringVar(&c.History, "history", "auto", "history measurement: auto (skipped when GET /history/... is not served), on, off")
 	fs.IntVar(&c.HistoryDevices, "history-devices", 5, "devices polled for the history latency (their polls add to the server's CPU)")
 	fs.DurationVar(&c.HistoryPoll, "history-poll", 10*time.Millisecond, "their poll interval (the latency's resolution)")
 	fs.StringVar(&c.HistoryCheck, "history-check", "all", "at the end, read back the whole history of every device (all: ~28,000 readings/s here) or of the polled ones (sample)")
 	fs.DurationVar(&c.Drain, "drain", 30*time.Second, "after the window, how long history and Kafka may take to show every reading")
-	fs.BoolVar(&c.Baseline, "baseline", true, "measure raw nats bench js pub async against the same server in the same run")
+	fs.BoolVar(&c.Baseline, "baseline", true, "measure, in the same run: raw nats bench js pub async against the same server; the same generator against Mosquitto and a bare mochi-mqtt (no store); raw kafka-go produce -> consume on the same Kafka")
+	fs.DurationVar(&c.BaselineFor, "baseline-duration", 0, "the MQTT and Kafka baselines' window (default: -duration, at most 10 s)")
+	fs.StringVar(&c.Mosquitto, "mosquitto", "127.0.0.1:1883", "the machine's Mosquitto, for its baseline (off: skip)")
 	fs.StringVar(&c.NATSCLI, "nats-cli", "nats", "the nats CLI (go install github.com/nats-io/natscli/nats@latest)")
 	fs.IntVar(&c.BaselineClients, "baseline-clients", 16, "nats bench publishers")
 	fs.IntVar(&c.BaselineMsgs, "baseline-msgs", 200000, "nats bench messages")
@@ -169,6 +191,13 @@ func (c *Config) parse(args []string) error {
 }
 
 func main() {
+	if addr := os.Getenv(mochiEnv); addr != "" {
+		if err := serveMochi(addr); err != nil {
+			fmt.Fprintln(os.Stderr, "bare mochi-mqtt:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var cfg Config
 	if err := cfg.parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -33,6 +33,21 @@ type Report struct {
 	KafkaDelivered int
 	KafkaMissing   int
 	KafkaDups      int
+	KafkaDrained   time.Duration // after the window, until every reading was there
+
+	KafkaIn        produceReport // the legacy agent's readings, Kafka -> DATA
+	KafkaInWindow  time.Duration
+	WS             wsReport
+	HistoryDrained time.Duration
+
+	LagMaxKafka, LagMaxHistory uint64        // the largest backlog /healthz reported
+	LagPolls                   int           // its polls
+	LagErr                     error         // its last failed poll's
+	LagZeroAfter               time.Duration // after the window, until both were 0 (-1: not seen)
+
+	MQTTBases     []mqttBase
+	KafkaBase     kafkaBase
+	KafkaBaseRate float64
 
 	Pid          int
 	CPU          time.Duration // the server's, over the window
@@ -43,10 +58,28 @@ type Report struct {
 	Baseline     baseline
 }
 
+// produceReport is the legacy Kafka producer's side.
+type produceReport struct {
+	on                  bool
+	sent, acked, failed int
+	ack                 latencies // produce -> Kafka's acknowledgement
+	err                 error
+}
+
+// wsReport is the Kafka WS sockets' side.
+type wsReport struct {
+	on                          bool
+	sockets                     int
+	mqttLat, kafkaLat           latencies
+	frames, gaps, dups, missing int
+	drained                     time.Duration
+	err                         error
+}
+
 // Lost counts readings sent but never acknowledged, and acknowledged but
-// missing from history or Kafka.
+// missing from history, Kafka or a Kafka WS socket.
 func (r *Report) Lost() int {
-	return r.Failed + r.History.lost + r.KafkaMissing
+	return r.Failed + r.KafkaIn.failed + r.History.lost + r.KafkaMissing + r.WS.missing
 }
 
 func (r *Report) ackRate() float64 {
@@ -89,9 +122,42 @@ func (r *Report) print(w io.Writer) {
 		}
 		p("publish -> Kafka:    %s; delivered %d, missing %d, duplicates %d", &r.KafkaLat, r.KafkaDelivered, r.KafkaMissing, r.KafkaDups)
 	}
+	if r.KafkaOn {
+		p("  Kafka: every reading there %v after the window", r.KafkaDrained.Round(time.Millisecond))
+	}
+	if k := r.KafkaIn; k.on {
+		p("Kafka producer -> DATA (legacy agent, %d readings/s over %v): sent %d, acked by Kafka %d (%.0f/s), failed %d; produce -> Kafka ack %s",
+			int(float64(k.sent)/max(r.KafkaInWindow.Seconds(), 1e-9)), r.KafkaInWindow.Round(time.Millisecond), k.sent, k.acked, float64(k.acked)/max(r.KafkaInWindow.Seconds(), 1e-9), k.failed, &k.ack)
+		if k.err != nil {
+			p("  producer error: %v", k.err)
+		}
+	}
+	if w := r.WS; w.on {
+		p("Kafka WS, %d sockets, no filter: %d frames of the window, gaps %d, duplicates %d, missing %d; all there %v after the window",
+			w.sockets, w.frames, w.gaps, w.dups, w.missing, w.drained.Round(time.Millisecond))
+		p("  MQTT publish -> frame:   %s (first %d sockets)", &w.mqttLat, min(w.sockets, wsLatSockets))
+		if r.KafkaIn.on {
+			p("  Kafka produce -> frame:  %s", &w.kafkaLat)
+		}
+		if w.err != nil {
+			p("  socket error: %v", w.err)
+		}
+	}
+	if r.HistoryNote == "" {
+		p("history: every device's last reading shown %v after the window", r.HistoryDrained.Round(time.Millisecond))
+	}
+	zero := "not seen"
+	if r.LagZeroAfter >= 0 {
+		zero = r.LagZeroAfter.Round(time.Millisecond).String() + " after the window"
+	}
+	p("backlog (/healthz every 250 ms, %d polls): Kafka bridge DATA -> Kafka max %d, history readings max %d; both 0 %s", r.LagPolls, r.LagMaxKafka, r.LagMaxHistory, zero)
+	if r.LagErr != nil {
+		p("  a /healthz poll failed: %v", r.LagErr)
+	}
 	if r.Pid > 0 && r.Acked > 0 {
-		p("server pid %d: CPU %v over the window (%.2f cores) = %.1f CPU-µs/msg; RSS %.0f MiB (peak %.0f MiB)", r.Pid, r.CPU.Round(time.Millisecond),
-			r.CPU.Seconds()/r.Window.Seconds(), float64(r.CPU.Microseconds())/float64(r.Acked), float64(r.RSS)/(1<<20), float64(r.PeakRSS)/(1<<20))
+		all := r.Acked + r.KafkaIn.acked
+		p("server pid %d: CPU %v over the window (%.2f cores) = %.1f CPU-µs/reading (%d readings, MQTT and Kafka); RSS %.0f MiB (peak %.0f MiB)", r.Pid, r.CPU.Round(time.Millisecond),
+			r.CPU.Seconds()/r.Window.Seconds(), float64(r.CPU.Microseconds())/float64(all), all, float64(r.RSS)/(1<<20), float64(r.PeakRSS)/(1<<20))
 	} else {
 		p("server CPU: not measured (no pid: pass -target-pid)")
 	}
@@ -106,6 +172,24 @@ func (r *Report) print(w io.Writer) {
 		p("  %s", b.cmd)
 	case b.note != "":
 		p("baseline: skipped: %s", b.note)
+	}
+	for _, m := range r.MQTTBases {
+		if m.note != "" {
+			p("baseline %s: skipped: %s", m.name, m.note)
+			continue
+		}
+		cpu := "CPU not measured"
+		if m.cpu > 0 && m.acked > 0 {
+			cpu = fmt.Sprintf("%.1f CPU-µs/msg", float64(m.cpu.Microseconds())/float64(m.acked))
+		}
+		p("baseline %s, same generator for %v: %.0f msg/s acked (%d of %d); PUBACK %s; %s; ingest/it = %.3fx",
+			m.name, m.window.Round(time.Millisecond), m.rate, m.acked, m.sent, &m.puback, cpu, r.ackRate()/max(m.rate, 1e-9))
+	}
+	if kb := r.KafkaBase; r.KafkaBaseRate > 0 {
+		if kb.note != "" {
+			p("baseline raw kafka-go: %s", kb.note)
+		}
+		p("baseline raw kafka-go on the same Kafka: produce -> consume at %.0f/s %s; one producer alone %.0f records/s (acks=all, batches of 1,000)", r.KafkaBaseRate, &kb.lat, kb.burst)
 	}
 	p("load average (1 5 15 min) at start / end of the window: %s; %d CPUs", r.Load, runtime.NumCPU())
 	p("lost %d", r.Lost())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,11 +31,20 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 	}
 	a := &api{base: srv.HTTP, user: cfg.User, pass: cfg.Password, http: &http.Client{Timeout: 60 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}}
-	ids, err := setup(ctx, a, cfg)
+	nk := 0
+	if cfg.KafkaRate > 0 {
+		nk = cfg.KafkaDevices
+	}
+	ids, err := setup(ctx, a, cfg, cfg.Devices+nk)
 	if err != nil {
 		return nil, err
 	}
 	progress(logw, "%d devices created", len(ids))
+	kdevs := make([]*device, nk)
+	for i, id := range ids[cfg.Devices:] {
+		kdevs[i] = &device{id: id, viaKafka: true}
+	}
+	ids = ids[:cfg.Devices]
 
 	rep := &Report{Devices: cfg.Devices, Rate: cfg.Rate, Duration: cfg.Duration, Pid: srv.Pid, KafkaOn: cfg.Kafka,
 		ReadingBytes: len(dojot.Reading(cfg.Tenant, ids[0], time.Now().UnixMilli(), payload(int(cfg.Rate*cfg.Duration.Seconds()/float64(cfg.Devices)))))}
@@ -55,6 +65,13 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 		return nil, err
 	}
 	progress(logw, "%d clients connected, warm-up readings acknowledged", len(devs))
+	if len(kdevs) > 0 {
+		if err := produceWarmUp(ctx, srv.Kafka, cfg.Tenant, kdevs, base); err != nil {
+			return nil, err
+		}
+		progress(logw, "%d legacy agent devices' warm-up readings in Kafka", len(kdevs))
+	}
+	all := append(slices.Clip(devs), kdevs...)
 
 	// Followers of history and Kafka run until the end of the drain.
 	follow, stopFollow := context.WithCancel(ctx)
@@ -88,6 +105,21 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 			return nil, err
 		}
 	}
+	var ws *wsWatch
+	if cfg.KafkaWS > 0 {
+		ws = newWSWatch(all, base)
+		if err := ws.start(ctx, a, cfg.KafkaWS, cfg.Tenant); err != nil {
+			return nil, err
+		}
+		defer ws.close()
+		progress(logw, "%d Kafka WS sockets open", cfg.KafkaWS)
+		time.Sleep(time.Second) // their feeds are live
+	}
+	lw := &lagWatch{}
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	var wgLag sync.WaitGroup
+	wgLag.Go(func() { lw.run(lagCtx, a, base, 250*time.Millisecond) })
 
 	// The window.
 	cpu0, err := procCPUIf(srv.Pid)
@@ -102,6 +134,12 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 	for i, d := range devs {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.publish(ctx, cfg, i, len(devs), base, start) }()
+	}
+	var produceErr error
+	if len(kdevs) > 0 {
+		wg.Go(func() {
+			rep.KafkaInWindow, produceErr = produceLoad(ctx, srv.Kafka, cfg.Tenant, kdevs, cfg.KafkaRate, base, start, cfg.Duration)
+		})
 	}
 	loaded := make(chan struct{})
 	go report10s(loaded, logw, devs, base, start)
@@ -128,6 +166,13 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 			rep.FirstErr = fmt.Errorf("device %s: %w", d.id, d.err)
 		}
 	}
+	for _, d := range kdevs {
+		rep.KafkaIn.sent += d.sent
+		rep.KafkaIn.acked += d.acked
+		rep.KafkaIn.failed += d.failed
+		rep.KafkaIn.ack.add(d.puback...)
+	}
+	rep.KafkaIn.on, rep.KafkaIn.err = len(kdevs) > 0, produceErr
 	rep.Reconnects = reconnects.Load()
 	progress(logw, "window over: %d sent, %d acked in %v", rep.Sent, rep.Acked, rep.Window.Round(time.Millisecond))
 	if srv.exited() {
@@ -136,6 +181,11 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 
 	// Drain: history and Kafka may show the last readings later.
 	deadline := time.Now().Add(cfg.Drain)
+	endAt := time.Now()
+	expected := 0 // readings of the window acknowledged, every source
+	for _, d := range all {
+		expected += d.acked
+	}
 	if len(pollers) > 0 {
 		for _, p := range pollers {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -148,11 +198,44 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 	}
 	if kw != nil {
 		for time.Now().Before(deadline) && ctx.Err() == nil && kw.missing(devs) > 0 {
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 		}
+		rep.KafkaDrained = time.Since(endAt)
+	}
+	if ws != nil {
+		for time.Now().Before(deadline) && ctx.Err() == nil && ws.minSeen() < int64(expected) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		rep.WS.drained = time.Since(endAt)
+		ws.close()
+		ws.mu.Lock()
+		rep.WS.on, rep.WS.sockets, rep.WS.mqttLat, rep.WS.kafkaLat = true, cfg.KafkaWS, ws.mqttLat, ws.kafkaLat
+		rep.WS.frames, rep.WS.gaps, rep.WS.dups, rep.WS.err = ws.frames, ws.gaps, ws.dups, ws.readErr
+		ws.mu.Unlock()
+		rep.WS.missing = ws.missing(expected)
 	}
 	stopFollow()
 	wgPoll.Wait()
+	// The backlogs' return to 0 (history's is counted against DATA's last
+	// sequence, which /healthz refreshes every second).
+	for lagEnd := time.Now().Add(5 * time.Second); time.Now().Before(lagEnd) && ctx.Err() == nil; time.Sleep(50 * time.Millisecond) {
+		lw.mu.Lock()
+		zero := lw.zeroSince >= 0
+		lw.mu.Unlock()
+		if zero {
+			break
+		}
+	}
+	stopLag()
+	wgLag.Wait()
+	lw.mu.Lock()
+	rep.LagMaxKafka, rep.LagMaxHistory, rep.LagPolls, rep.LagErr = lw.maxKafka, lw.maxHistory, lw.polls, lw.err
+	if lw.zeroSince >= 0 {
+		rep.LagZeroAfter = max(lw.zeroSince-end, 0) // 0: it never rose by the end
+	} else {
+		rep.LagZeroAfter = -1
+	}
+	lw.mu.Unlock()
 	for _, p := range pollers {
 		rep.HistoryLat.add(p.lat...)
 		rep.HistoryPolls += p.errs
@@ -171,15 +254,17 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 		}
 	}
 	if len(pollers) > 0 {
-		checked := devs
+		checked := all
 		if cfg.HistoryCheck == "sample" {
 			checked = nil
 			for _, p := range pollers {
 				checked = append(checked, p.d)
 			}
+			checked = append(checked, kdevs[:min(len(kdevs), len(pollers))]...)
 		}
 		progress(logw, "checking the history of %d devices", len(checked))
 		late := waitHistory(ctx, a, checked, deadline)
+		rep.HistoryDrained = time.Since(endAt)
 		rep.History = checkHistory(ctx, logw, a, checked)
 		rep.History.late = len(late)
 	}
@@ -191,6 +276,26 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 	if cfg.Baseline {
 		progress(logw, "baseline: nats bench js pub async against the same server")
 		rep.Baseline = runBaseline(ctx, cfg, srv.NATS, rep.ReadingBytes)
+		if addr, pid, stop, err := startMochi(ctx); err != nil {
+			rep.MQTTBases = append(rep.MQTTBases, mqttBase{name: "bare mochi-mqtt", note: err.Error()})
+		} else {
+			progress(logw, "baseline: the generator against a bare mochi-mqtt (pid %d) for %v", pid, cfg.BaselineFor)
+			rep.MQTTBases = append(rep.MQTTBases, runMQTTBase(ctx, logw, cfg, "bare mochi-mqtt (no store)", addr, pid, cfg.BaselineFor))
+			stop()
+		}
+		if cfg.Mosquitto != "off" {
+			progress(logw, "baseline: the generator against Mosquitto %s for %v", cfg.Mosquitto, cfg.BaselineFor)
+			rep.MQTTBases = append(rep.MQTTBases, runMQTTBase(ctx, logw, cfg, "Mosquitto (QoS 1, no subscriber)", cfg.Mosquitto, mosquittoPid(), cfg.BaselineFor))
+		}
+		if cfg.Kafka && srv.Kafka != "" {
+			r := cfg.KafkaRate
+			if r <= 0 {
+				r = 1000
+			}
+			progress(logw, "baseline: raw kafka-go produce -> consume at %.0f/s for %v", r, cfg.BaselineFor)
+			rep.KafkaBase = runKafkaBase(ctx, srv.Kafka, r, cfg.BaselineFor)
+			rep.KafkaBaseRate = r
+		}
 	}
 	return rep, errors.Join(append(errs, ctx.Err())...)
 }

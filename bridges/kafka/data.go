@@ -61,10 +61,13 @@ func newDataPump(opts *Options, store *eventstore.Store) *pump {
 }
 
 // reading is what a legacy IoT agent writes to <tenant>.device-data.
+// Tenant is a pointer: dojot's agents and its persister take the tenant
+// from the topic, so metadata.tenant is optional (dojot/history's own
+// fixture has none); when present it must name the topic's tenant.
 type reading struct {
 	Metadata *struct {
-		DeviceID string `json:"deviceid"`
-		Tenant   string `json:"tenant"`
+		DeviceID string  `json:"deviceid"`
+		Tenant   *string `json:"tenant"`
 	} `json:"metadata"`
 	Attrs json.RawMessage `json:"attrs"`
 }
@@ -72,15 +75,20 @@ type reading struct {
 // Why parseReading refuses a record.
 var (
 	errNotObject = errors.New("not a JSON object")
-	errMetadata  = errors.New("metadata.deviceid and metadata.tenant must be strings")
-	errTenant    = errors.New("metadata.tenant is not the topic's tenant")
+	errMetadata  = errors.New("metadata.deviceid must be a string (and metadata.tenant, when present)")
 	errDeviceID  = errors.New("metadata.deviceid is not a safe subject token")
 	errAttrs     = errors.New("attrs must be an object")
 	errTopic     = errors.New("not a <tenant>.device-data topic")
+	// errCrossTenant: metadata.tenant names another tenant than the topic,
+	// a write into one tenant's data from another's topic. It is counted
+	// apart from the other refusals (InStatus.CrossTenant).
+	errCrossTenant = errors.New("metadata.tenant is not the topic's tenant")
 )
 
 // parseReading validates a <tenant>.device-data record and returns its
-// tenant and device id.
+// tenant (the topic's) and device id. The record is stored as it is, with
+// whatever more metadata it carries (protocol, payload, shouldPersist...),
+// which dojot's history keeps and returns.
 func parseReading(topic string, value []byte) (tenant, device string, err error) {
 	tenant, ok := strings.CutSuffix(topic, "."+kafkamsg.DataSubject)
 	if !ok || !dojot.ValidTenant(tenant) {
@@ -91,13 +99,17 @@ func parseReading(topic string, value []byte) (tenant, device string, err error)
 	}
 	var r reading
 	if err := json.Unmarshal(value, &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && strings.HasPrefix(te.Field, "metadata") {
+			return "", "", errMetadata
+		}
 		return "", "", errors.Join(errNotObject, err)
 	}
 	switch {
-	case r.Metadata == nil || r.Metadata.DeviceID == "" || r.Metadata.Tenant == "":
+	case r.Metadata == nil || r.Metadata.DeviceID == "":
 		return "", "", errMetadata
-	case r.Metadata.Tenant != tenant:
-		return "", "", errTenant
+	case r.Metadata.Tenant != nil && *r.Metadata.Tenant != tenant:
+		return "", "", errCrossTenant
 	case !dojot.ValidToken(r.Metadata.DeviceID):
 		return "", "", errDeviceID
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/bridges/kafka"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/eventstore/eventstoretest"
@@ -100,11 +101,18 @@ func BenchmarkDataOut(b *testing.B) {
 	b.ReportMetric(rate/raw, "x-raw")
 }
 
-// BenchmarkDataLag publishes readings to DATA at a fixed rate (20,000/s
-// in steps of 1 ms, for 10 s) and measures each one's lag from its
-// JetStream publish to a kafka-go reader of <tenant>.device-data seeing it.
+// BenchmarkDataLag publishes readings to DATA at a fixed rate (1,000/s
+// and 20,000/s, in steps of 1 ms, for 10 s) and measures each one's lag
+// from its JetStream publish to a kafka-go reader (MinBytes 1) of
+// <tenant>.device-data seeing it.
 func BenchmarkDataLag(b *testing.B) {
-	const rate, dur = 20_000, 10 * time.Second
+	for _, rate := range []int{1000, 20_000} {
+		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) { benchDataLag(b, rate) })
+	}
+}
+
+func benchDataLag(b *testing.B, rate int) {
+	const dur = 10 * time.Second
 	store := eventstoretest.Open(b)
 	brokers := newKafka(b).ListenAddrs()
 	br, _ := runBridge(b, store, kafka.Options{Brokers: brokers})
@@ -138,7 +146,7 @@ func BenchmarkDataLag(b *testing.B) {
 		start := time.Now()
 		for sent := 0; sent < total; {
 			<-tick.C
-			due := min(total, int(time.Since(start)*rate/time.Second))
+			due := min(total, int(time.Since(start)*time.Duration(rate)/time.Second))
 			if due > sent {
 				publishReadings(b, store, due-sent)
 				sent = due
@@ -156,4 +164,73 @@ func BenchmarkDataLag(b *testing.B) {
 		b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-ms")
 		b.ReportMetric(float64(lags[len(lags)-1].Microseconds())/1000, "max-ms")
 	}
+}
+
+// BenchmarkDataIn measures records a legacy producer wrote to
+// <tenant>.device-data (50,000 already there, 100 devices, one partition)
+// appended to DATA per second by the Kafka -> DATA direction, from its
+// start to the last one stored; and, in the same run against the same
+// kfake and NATS, the two halves alone: a kafka-go consumer-group reader
+// reading the same records (x-raw-consume) and JetStream async publishes
+// of the same payloads (x-raw-publish).
+func BenchmarkDataIn(b *testing.B) {
+	const n = 50_000
+	store := eventstoretest.Open(b)
+	brokers := newKafka(b).ListenAddrs()
+	ctx := context.Background()
+	c := &kafkago.Client{Addr: kafkago.TCP(brokers...)}
+	w := &kafkago.Writer{Addr: kafkago.TCP(brokers...), RequiredAcks: kafkago.RequireAll, Balancer: &kafkago.Hash{}, BatchSize: 1000, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	fill := func(topic, tenant string) {
+		b.Helper()
+		if _, err := c.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
+			b.Fatal(err)
+		}
+		msgs := make([]kafkago.Message, 1000)
+		for i := 0; i < n; i += len(msgs) {
+			for j := range msgs {
+				dev := "d" + strconv.Itoa((i+j)%100)
+				msgs[j] = kafkago.Message{Topic: topic, Key: []byte(dev), Value: fmt.Appendf(nil, `{"metadata":{"deviceid":%q,"tenant":%q,"timestamp":1528226137452},"attrs":{"humidity":60,"temperature":23,"i":%d}}`, dev, tenant, i+j)}
+			}
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+
+	// Baselines: consume alone, publish alone.
+	fill("raw.device-data", "raw")
+	start := time.Now()
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: brokers, GroupID: "raw", GroupTopics: []string{"raw.device-data"}, MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1024, StartOffset: kafkago.FirstOffset, CommitInterval: time.Second})
+	for range n {
+		if _, err := r.FetchMessage(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rawConsume := float64(n) / time.Since(start).Seconds()
+	r.Close()
+	start = time.Now()
+	publishReadings(b, store, n)
+	rawPublish := float64(n) / time.Since(start).Seconds()
+
+	var rate float64
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		tenant := fmt.Sprintf("in%d", i)
+		fill(tenant+".device-data", tenant)
+		appendEvent(b, store, dojot.EventTenantCreated, tenant, dojot.KindTenant, tenant, dojot.TenantCreated{Tenant: tenant})
+		b.StartTimer()
+		start := time.Now()
+		br, stop := runBridge(b, store, kafka.Options{Brokers: brokers, Consumer: tenant, GroupID: tenant})
+		for br.Status().In.Appended < n {
+			time.Sleep(time.Millisecond)
+		}
+		rate = float64(n) / time.Since(start).Seconds()
+		b.StopTimer()
+		stop()
+		b.StartTimer()
+	}
+	b.ReportMetric(rate, "records/s")
+	b.ReportMetric(rate/rawConsume, "x-raw-consume")
+	b.ReportMetric(rate/rawPublish, "x-raw-publish")
 }

@@ -26,6 +26,29 @@ func FuzzParseReading(f *testing.F) {
 	})
 }
 
+// TestParseReading: the tenant is the topic's; metadata.tenant may be
+// missing, and when present must name the topic's tenant.
+func TestParseReading(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  error
+	}{
+		{`{"metadata":{"deviceid":"b374a5","protocol":"mqtt","payload":"json","timestamp":1528226137452},"attrs":{"t":1}}`, nil},
+		{`{"metadata":{"deviceid":"b374a5","tenant":"admin"},"attrs":{}}`, nil},
+		{`{"metadata":{"deviceid":"b374a5","tenant":null},"attrs":{}}`, nil},
+		{`{"metadata":{"deviceid":"b374a5","tenant":"other"},"attrs":{}}`, errCrossTenant},
+		{`{"metadata":{"deviceid":"b374a5","tenant":""},"attrs":{}}`, errCrossTenant},
+		{`{"metadata":{"deviceid":"b374a5","tenant":1},"attrs":{}}`, errMetadata},
+		{`{"metadata":{"tenant":"admin"},"attrs":{}}`, errMetadata},
+		{`{"attrs":{}}`, errMetadata},
+	} {
+		tenant, device, err := parseReading("admin.device-data", []byte(c.value))
+		if !errors.Is(err, c.want) || (err == nil && (tenant != "admin" || device != "b374a5")) {
+			t.Errorf("parseReading(%s) = %q, %q, %v; want admin, b374a5, %v", c.value, tenant, device, err, c.want)
+		}
+	}
+}
+
 func TestShortError(t *testing.T) {
 	we := make(kafkago.WriteErrors, 600)
 	for i := range we {

@@ -164,26 +164,37 @@ func TestDataIn(t *testing.T) {
 	bad := []string{
 		`not json`,
 		`[1,2]`,
-		`{"metadata":{"deviceid":"d1","tenant":"other"},"attrs":{}}`,
 		`{"metadata":{"deviceid":"d.1","tenant":"acme"},"attrs":{}}`,
 		`{"metadata":{"deviceid":7,"tenant":"acme"},"attrs":{}}`,
+		`{"metadata":{"deviceid":"d1","tenant":7},"attrs":{}}`,
 		`{"metadata":{"deviceid":"d1","tenant":"acme"},"attrs":[1]}`,
+		`{"metadata":{"tenant":"acme"},"attrs":{}}`,
 	}
-	produce(t, brokers, "acme.device-data", append(bad, reading("acme", "d1"))...)
-	waitFor(t, func() bool { return len(dataMsgs(t, store, "acme", "d1")) == 1 })
-	got := dataMsgs(t, store, "acme", "d1")[0]
-	if string(got.Data) != reading("acme", "d1") || got.Header.Get(kafka.OriginHeader) != kafka.OriginKafka || got.Header.Get(jetstream.MsgIDHeader) != "kafka:acme.device-data:0:6" {
-		t.Errorf("DATA message = %s headers %v; want the record as produced, origin kafka, msg id kafka:acme.device-data:0:6", got.Data, got.Header)
+	// A record of another tenant on acme's topic: refused, counted apart.
+	cross := `{"metadata":{"deviceid":"d1","tenant":"other"},"attrs":{"temperature":1}}`
+	// dojot/history's own fixture: no metadata.tenant, which dojot takes
+	// from the topic; its other metadata stays.
+	noTenant := `{"metadata":{"deviceid":"d2","protocol":"mqtt","payload":"json","timestamp":1528226137452},"attrs":{"temperature":2}}`
+	produce(t, brokers, "acme.device-data", append(bad, cross, reading("acme", "d1"), noTenant)...)
+	waitFor(t, func() bool { return len(dataMsgs(t, store, "acme", "d2")) == 1 })
+	n := len(bad) + 1 // offset of reading("acme", "d1")
+	got := dataMsgs(t, store, "acme", "d1")
+	if len(got) != 1 || string(got[0].Data) != reading("acme", "d1") || got[0].Header.Get(kafka.OriginHeader) != kafka.OriginKafka || got[0].Header.Get(jetstream.MsgIDHeader) != "kafka:acme.device-data:0:"+strconv.Itoa(n) {
+		t.Fatalf("DATA of acme/d1 = %v; want the record as produced, origin kafka, msg id kafka:acme.device-data:0:%d", got, n)
 	}
-	if st := b.Status().In; st.Skipped != uint64(len(bad)) || st.Appended != 1 {
-		t.Errorf("In = %+v; want %d skipped, 1 appended", st, len(bad))
+	if got2 := dataMsgs(t, store, "acme", "d2")[0]; string(got2.Data) != noTenant {
+		t.Errorf("DATA of acme/d2 = %s; want the record as produced %s", got2.Data, noTenant)
+	}
+	if st := b.Status().In; st.Skipped != uint64(len(bad)) || st.CrossTenant != 1 || st.Appended != 2 {
+		t.Errorf("In = %+v; want %d skipped, 1 cross-tenant, 2 appended", st, len(bad))
 	}
 
 	// Not echoed: once the DATA direction went past it, the topic still
 	// holds only what was produced.
-	waitFor(t, func() bool { return b.Status().Data.Acked >= got.Sequence })
-	if n := lastOffset(t, brokers, "acme.device-data"); n != int64(len(bad)+1) {
-		t.Errorf("acme.device-data holds %d records, want %d (no echo)", n, len(bad)+1)
+	last := dataMsgs(t, store, "acme", "d2")[0].Sequence
+	waitFor(t, func() bool { return b.Status().Data.Acked >= last })
+	if n := lastOffset(t, brokers, "acme.device-data"); n != int64(len(bad)+3) {
+		t.Errorf("acme.device-data holds %d records, want %d (no echo)", n, len(bad)+3)
 	}
 
 	// A tenant created later is read at once.
@@ -196,7 +207,7 @@ func TestDataIn(t *testing.T) {
 	// ids make JetStream drop every re-append.
 	stop()
 	b2, _ := runBridge(t, store, kafka.Options{Brokers: brokers, GroupID: "other", Consumer: "other"})
-	waitFor(t, func() bool { return b2.Status().In.Appended == 2 })
+	waitFor(t, func() bool { return b2.Status().In.Appended == 3 })
 	if a, b := len(dataMsgs(t, store, "acme", "d1")), len(dataMsgs(t, store, "beta", "b7")); a != 1 || b != 1 {
 		t.Errorf("after a second reading DATA holds %d and %d readings, want 1 and 1", a, b)
 	}

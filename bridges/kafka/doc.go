@@ -32,11 +32,16 @@
 //
 // # Delivery
 //
-// Events are read in order, in batches, from a durable JetStream pull
-// consumer on EVENTS (AckPolicy all). The records of a batch are written
-// with one kafka-go WriteMessages (RequiredAcks all, Hash balancer, key =
-// device id, tenant name for tenancy), and the batch is acknowledged to
-// JetStream only after Kafka acknowledged every record. While Kafka fails,
+// Events are read in order from a durable JetStream pull consumer on
+// EVENTS (AckPolicy all), pulled ahead continuously. A batch is whatever has
+// arrived when the pump is free, never more than it waits for: an event on
+// an idle stream is written at once, and batches form only from a backlog
+// (built up while the previous batch was in Kafka). The records of a batch
+// are written with one kafka-go WriteMessages (RequiredAcks all, Hash
+// balancer, key = device id, tenant name for tenancy; kafka-go lingers 1 ms
+// on a partition's last partial batch, the only wait a record sees), and
+// the batch is acknowledged to JetStream only after Kafka acknowledged every
+// record. While Kafka fails,
 // the bridge holds the batch and retries it with backoff, never acking and
 // never skipping; it logs when the state changes and every 30 s while it
 // lasts, and Status reports it. The rest of the platform keeps serving.
@@ -64,18 +69,25 @@
 // Kafka -> DATA is one kafka-go consumer-group reader (GroupID) of every
 // tenant's <tenant>.device-data: the tenants of the bridge's view at start,
 // and the reader restarts with the new list as soon as a tenant event has
-// been bridged (its topics are created first). A record must be a JSON
-// object with string metadata.deviceid (a safe subject token) and
-// metadata.tenant (the topic's tenant) and an object attrs; a bad one is
-// skipped, counted and logged (the first and every 100th), never blocking
-// its partition. A valid one is appended as it is to
+// been bridged (its topics are created first). The tenant is the topic's,
+// as for dojot's persister. A record must be a JSON object with a string
+// metadata.deviceid (a safe subject token) and an object attrs;
+// metadata.tenant may be missing, and one that names another tenant is
+// refused as a cross-tenant write (counted apart). A bad one is skipped,
+// counted and logged (the first and every 100th), never blocking its
+// partition. A valid one is appended as it is (more metadata included) to
 // data.<tenant>.<deviceid> with the header Dojot-Origin: kafka, which the
 // DATA -> Kafka pump skips, so it is not echoed; records carrying dojot-seq
-// were written by the bridge itself and are not read back. An offset is
-// committed (every second) only after JetStream stored the reading, so a
-// crash reads records again; their Nats-Msg-Id
-// kafka:<topic>:<partition>:<offset> makes JetStream drop the re-append
-// within its duplicate window (2 minutes by default).
+// were written by the bridge itself and are not read back. Appends are
+// pipelined, as the MQTT agent's: each record's append starts as soon as it
+// is read (the reader's fetches answer as soon as a byte is there), up to
+// 1,024 in flight, and their answers are awaited in order. An offset is
+// committed (sent every second) only after JetStream stored that reading
+// and every one read before it, so a crash reads records again; their
+// Nats-Msg-Id kafka:<topic>:<partition>:<offset> makes JetStream drop the
+// re-append within its duplicate window (2 minutes by default). An append
+// that fails is published again until it is stored, holding the offsets
+// after it.
 //
 // # One bridge at a time
 //

@@ -16,7 +16,7 @@ import (
 
 // pump moves one JetStream stream to Kafka: a durable pull consumer
 // (AckPolicy all, one pinned client), read strictly in sequence order, in
-// batches; a batch's records are written with acks=all and the batch is
+// batches of what has arrived (never waiting for more); a batch's records are written with acks=all and the batch is
 // acknowledged to JetStream only after Kafka acknowledged all of them.
 // While Kafka fails it holds the batch and retries with backoff. The EVENTS
 // and DATA directions are two pumps that differ only in their hooks.
@@ -71,7 +71,10 @@ func newPump(opts *Options, store *eventstore.Store, stream, durable, desc strin
 			Balancer:     &kafkago.Hash{},
 			BatchSize:    opts.Batch,
 			BatchBytes:   16 << 20,
-			BatchTimeout: 2 * time.Millisecond,
+			// kafka-go sends a partition's last, partial batch of a
+			// WriteMessages when this timer fires: the only linger a record
+			// sees (the pump itself never waits for a batch to fill).
+			BatchTimeout: time.Millisecond,
 			MaxAttempts:  1, // the pump retries the whole batch itself
 			WriteTimeout: 10 * time.Second,
 			ReadTimeout:  10 * time.Second,
@@ -136,7 +139,14 @@ func (p *pump) run(ctx context.Context) error {
 	}
 	p.log.Info("kafka bridge started", "brokers", p.opts.Brokers, "consumer", p.durable, "from_seq", p.expected)
 	for ctx.Err() == nil {
-		if err := p.step(ctx); err != nil {
+		err := p.follow(ctx)
+		if errors.Is(err, errGap) {
+			// The consumption is stopped, so nothing the reset delivers
+			// again goes to its pulls.
+			sleep(ctx, 100*time.Millisecond)
+			err = p.resync(ctx, true)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -177,27 +187,78 @@ func (p *pump) resync(ctx context.Context, force bool) error {
 	return nil
 }
 
-// step reads one batch, writes its records and acknowledges it.
-func (p *pump) step(ctx context.Context) error {
-	batch, err := p.consumer.Fetch(p.opts.Batch,
-		jetstream.FetchMaxWait(time.Second),
-		jetstream.FetchPriorityGroup(priorityGroup))
+// follow consumes the stream until ctx is done, the consumption ends (an
+// error: Run starts again) or a gap (errGap: run resyncs). Messages are pulled
+// ahead continuously (PullMaxMessages), so the next batch is read while one
+// is written to Kafka; a batch is what has arrived by the time the pump is
+// free: one message on an idle stream goes out at once, never waiting for
+// a batch to fill or a timer to fire.
+func (p *pump) follow(ctx context.Context) error {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msgs := make(chan jetstream.Msg, p.opts.Batch)
+	cc, err := p.consumer.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-fctx.Done(): // stopping: it is delivered again
+		}
+	},
+		jetstream.PullMaxMessages(p.opts.Batch),
+		jetstream.PullPriorityGroup(priorityGroup),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			// Missed heartbeats, another instance pinned, a NATS
+			// reconnect: the consumption recovers by itself.
+			p.log.Debug("kafka bridge: consume", "err", err)
+		}))
 	if err != nil {
-		if ctx.Err() != nil {
+		return fmt.Errorf("consume %s: %w", p.durable, err)
+	}
+	defer func() {
+		cancel() // unblocks the handler
+		cc.Stop()
+		<-cc.Closed()
+	}()
+	batch := make([]jetstream.Msg, 0, p.opts.Batch)
+	for {
+		select {
+		case m := <-msgs:
+			batch = append(batch, m)
+		case <-cc.Closed():
+			return errors.New("consumption of " + p.durable + " ended")
+		case <-ctx.Done():
 			return nil
 		}
-		return fmt.Errorf("fetch: %w", err)
+	fill: // and whatever else has arrived meanwhile: the backlog
+		for len(batch) < p.opts.Batch {
+			select {
+			case m := <-msgs:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		gap := p.step(ctx, batch)
+		clear(batch) // let the payloads go
+		batch = batch[:0]
+		if gap {
+			return errGap
+		}
 	}
+}
+
+// errGap: follow met a message past one still outstanding.
+var errGap = errors.New("gap")
+
+// step writes the records of one batch of messages and acknowledges it.
+// It returns true when a message came before an earlier one still
+// outstanding: the pump must resync to keep the order.
+func (p *pump) step(ctx context.Context, batch []jetstream.Msg) (gap bool) {
 	var (
 		recs    []kafkago.Message
 		last    jetstream.Msg // the last message to acknowledge (AckAll)
 		pending uint64
-		gap     bool
 	)
-	for m := range batch.Messages() {
-		if gap {
-			continue // drain: all of it is delivered again after the reset
-		}
+	for _, m := range batch {
 		md, err := m.Metadata()
 		if err != nil {
 			p.log.Error("kafka bridge: message without metadata", "err", err)
@@ -213,19 +274,18 @@ func (p *pump) step(ctx context.Context) error {
 			continue
 		case seq > p.expected: // an earlier message is still outstanding
 			gap = true
-			continue
+		}
+		if gap {
+			break // the rest is delivered again after the reset
 		}
 		p.expected++
 		p.anyNext = false
 		last, pending = m, md.NumPending
 		recs = append(recs, p.records(ctx, m, seq)...)
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		p.log.Debug("kafka bridge: fetch", "err", err)
-	}
 	if len(recs) > 0 {
 		if err := p.deliver(ctx, recs, last); err != nil {
-			return nil // ctx done
+			return false // ctx done
 		}
 		if p.delivered != nil {
 			p.delivered()
@@ -241,14 +301,7 @@ func (p *pump) step(ctx context.Context) error {
 			p.setAcked(md.Sequence.Stream, pending)
 		}
 	}
-	if gap {
-		sleep(ctx, 100*time.Millisecond)
-		return p.resync(ctx, true)
-	}
-	if last == nil && batch.Error() != nil && !errors.Is(batch.Error(), jetstream.ErrNoMessages) {
-		sleep(ctx, 200*time.Millisecond) // e.g. another instance is pinned
-	}
-	return nil
+	return gap
 }
 
 // refreshLag reads the backlog from the consumer while Kafka is down:
