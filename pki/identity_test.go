@@ -36,13 +36,21 @@ func (r *registry) Certificate(fp string) (dojot.Certificate, bool) {
 	c, ok := r.certs[fp]
 	return c, ok
 }
-func (r *registry) CertificateRevoked(s string) bool { r.mu.Lock(); defer r.mu.Unlock(); return r.revoked[s] }
+func (r *registry) CertificateRevoked(s string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.revoked[s]
+}
 func (r *registry) TrustBundle() (uint64, []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.version, r.bundle
 }
-func (r *registry) DeviceExists(t, d string) bool { r.mu.Lock(); defer r.mu.Unlock(); return r.devices[t+":"+d] }
+func (r *registry) DeviceExists(t, d string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.devices[t+":"+d]
+}
 
 func (r *registry) revoke(c dojot.Certificate) {
 	r.mu.Lock()
