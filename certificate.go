@@ -1,6 +1,10 @@
 package dojot
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Aggregate kinds of the certificate authority (x509-identity-mgmt). A
 // certificate's aggregate id is its fingerprint's 64 hex digits (no
@@ -149,4 +153,158 @@ type RevokedSerial struct {
 type CertIdentity struct {
 	Tenant string
 	Device string
+}
+
+// FilterOp is how a list filter of /x509/v1 compares a field (the
+// operators of mongo-querystring that dojot honours).
+type FilterOp int
+
+const (
+	FilterEq       FilterOp = iota // k=v
+	FilterNe                       // k=!v
+	FilterExists                   // k= (empty)
+	FilterAbsent                   // k=! (keyVal's null)
+	FilterPrefix                   // k=^v, case-insensitive
+	FilterSuffix                   // k=$v, case-insensitive
+	FilterContains                 // k=~v, case-insensitive, literal (dojot: an unescaped regexp)
+	FilterGT                       // k=>v
+	FilterLT                       // k=<v
+	FilterGTE                      // k=>=v
+	FilterLTE                      // k=<=v
+	FilterIn                       // k[]=a&k[]=b
+)
+
+// RecordFilter is one condition on a record's field (dotted names such as
+// belongsTo.device). Values compare as text: a device id of digits only
+// matches its record (dojot turned it into a number that matched nothing).
+type RecordFilter struct {
+	Field  string
+	Op     FilterOp
+	Value  string
+	Values []string // FilterIn
+}
+
+// Match reports whether a field with value v (present false: the field is
+// absent or null) passes the filter.
+func (f RecordFilter) Match(v string, present bool) bool {
+	switch f.Op {
+	case FilterExists:
+		return present
+	case FilterAbsent:
+		return !present
+	case FilterNe:
+		return !present || v != f.Value
+	}
+	if !present {
+		return false
+	}
+	switch f.Op {
+	case FilterEq:
+		return v == f.Value
+	case FilterPrefix:
+		return len(v) >= len(f.Value) && strings.EqualFold(v[:len(f.Value)], f.Value)
+	case FilterSuffix:
+		return len(v) >= len(f.Value) && strings.EqualFold(v[len(v)-len(f.Value):], f.Value)
+	case FilterContains:
+		return strings.Contains(strings.ToLower(v), strings.ToLower(f.Value))
+	case FilterGT:
+		return v > f.Value
+	case FilterLT:
+		return v < f.Value
+	case FilterGTE:
+		return v >= f.Value
+	case FilterLTE:
+		return v <= f.Value
+	case FilterIn:
+		return slices.Contains(f.Values, v)
+	}
+	return false
+}
+
+// RecordQuery is a list of /x509/v1/certificates or /trusted-cas: the
+// page (1-based) of Limit records, in the order they were created, of
+// those passing every filter.
+type RecordQuery struct {
+	Page, Limit int
+	Filters     []RecordFilter
+}
+
+// Matches reports whether a record passes every filter of q; field gives a
+// field's text and presence.
+func (q RecordQuery) Matches(field func(name string) (string, bool)) bool {
+	for _, f := range q.Filters {
+		if v, ok := field(f.Field); !f.Match(v, ok) {
+			return false
+		}
+	}
+	return true
+}
+
+// timeText is how a record's time compares and prints: dojot's (Mongo
+// dates in JSON) ISO 8601 with milliseconds.
+func timeText(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// Field is a certificate record's field as filters see it.
+func (c Certificate) Field(name string) (string, bool) {
+	switch name {
+	case "fingerprint":
+		return c.Fingerprint, true
+	case "caFingerprint":
+		return c.CAFingerprint, c.CAFingerprint != ""
+	case "pem":
+		return c.PEM, true
+	case "subjectDN":
+		return c.SubjectDN, true
+	case "validity.notBefore":
+		return timeText(c.Validity.NotBefore), true
+	case "validity.notAfter":
+		return timeText(c.Validity.NotAfter), true
+	case "createdAt":
+		return timeText(c.CreatedAt), true
+	case "modifiedAt":
+		return timeText(c.ModifiedAt), true
+	case "issuedByDojotPki":
+		return boolText(c.IssuedByDojotPKI), true
+	case "autoRegistered":
+		return boolText(c.AutoRegistered), true
+	case "belongsTo.device":
+		return c.BelongsTo.Device, c.BelongsTo.Device != ""
+	case "belongsTo.application":
+		return c.BelongsTo.Application, c.BelongsTo.Application != ""
+	case "tenant":
+		return c.Tenant, true
+	}
+	return "", false
+}
+
+// Field is a trusted CA's field as filters see it.
+func (t TrustedCA) Field(name string) (string, bool) {
+	switch name {
+	case "caFingerprint":
+		return t.CAFingerprint, true
+	case "caPem":
+		return t.CAPEM, true
+	case "subjectDN":
+		return t.SubjectDN, true
+	case "validity.notBefore":
+		return timeText(t.Validity.NotBefore), true
+	case "validity.notAfter":
+		return timeText(t.Validity.NotAfter), true
+	case "createdAt":
+		return timeText(t.CreatedAt), true
+	case "modifiedAt":
+		return timeText(t.ModifiedAt), true
+	case "allowAutoRegistration":
+		return boolText(t.AllowAutoRegistration), true
+	case "tenant":
+		return t.Tenant, true
+	}
+	return "", false
 }

@@ -300,3 +300,7 @@ func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 // NewP256Key makes an ECDSA P-256 key: a fast CA key for tests and for
 // operators who prefer one (Options.NewKey).
 func NewP256Key(r io.Reader) (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), r) }
+
+// ChecksSubjectDN reports whether the CA runs dojot's subject-DN mode, in
+// which the CSR's CN must name a device of the tenant.
+func (ca *CA) ChecksSubjectDN() bool { return ca.opts.CheckSubjectDN }

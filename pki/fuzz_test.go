@@ -21,7 +21,7 @@ func FuzzInput(f *testing.F) {
 	good := csrPEM(f, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "a1b2c3"}})
 	ext := newExtCA(f, "ext", time.Now().AddDate(1, 0, 0))
 	leaf := ext.leaf(f, "admin:d1", time.Now().AddDate(1, 0, 0), false)
-	for _, s := range []string{good, good[:len(good)/2], leaf + ext.pem, ext.pem, "", "-----BEGIN CERTIFICATE REQUEST-----\nMA==\n-----END CERTIFICATE REQUEST-----\n"} {
+	for _, s := range []string{good, good[:len(good)/2], leaf + ext.PEM, ext.PEM, "", "-----BEGIN CERTIFICATE REQUEST-----\nMA==\n-----END CERTIFICATE REQUEST-----\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -37,7 +37,7 @@ func FuzzInput(f *testing.F) {
 			if fp, err := c.RootFingerprint(""); err == nil && c.RootPEM() == "" {
 				t.Fatalf("root %s without its PEM", fp)
 			}
-			if err := ca.Verify(c, ext.pem); err != nil && !errors.Is(err, dojot.ErrInvalid) {
+			if err := ca.Verify(c, ext.PEM); err != nil && !errors.Is(err, dojot.ErrInvalid) {
 				t.Fatal(err)
 			}
 		} else if !errors.Is(err, dojot.ErrInvalid) {

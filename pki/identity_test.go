@@ -107,7 +107,7 @@ func TestIdentify(t *testing.T) {
 	check("unknown", [][]byte{der(t, unknown.PEM)}, dojot.CertIdentity{}, pki.ErrUnknown)
 	check("none", nil, dojot.CertIdentity{}, pki.ErrUntrusted)
 	check("external, CA not trusted yet", [][]byte{der(t, extLeaf)}, dojot.CertIdentity{}, pki.ErrUntrusted)
-	reg.bundle, reg.version = []string{ext.pem}, 1
+	reg.bundle, reg.version = []string{ext.PEM}, 1
 	check("external, CA trusted", [][]byte{der(t, extLeaf)}, dojot.CertIdentity{Tenant: "admin", Device: "d2"}, nil)
 	check("stranger", [][]byte{der(t, stranger.leaf(t, "admin:d2", year, false))}, dojot.CertIdentity{}, pki.ErrUntrusted)
 	if got, err := id.Lookup(der(t, linked.PEM)); err != nil || got.Device != "a1b2c3" {

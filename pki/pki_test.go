@@ -2,7 +2,6 @@ package pki_test
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,63 +19,19 @@ import (
 
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/pki"
+	"github.com/dojot-es/dojot/pki/pkitest"
 )
 
-// newCA is a CA with a P-256 key (fast to make) in a fresh directory.
-func newCA(tb testing.TB, opts pki.Options) *pki.CA {
-	tb.Helper()
-	if opts.Dir == "" && opts.CertFile == "" {
-		opts.Dir = tb.TempDir()
-	}
-	if opts.NewKey == nil {
-		opts.NewKey = pki.NewP256Key
-	}
-	ca, _, err := pki.Open(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return ca
-}
+func newCA(tb testing.TB, opts pki.Options) *pki.CA { tb.Helper(); return pkitest.CA(tb, opts) }
 
 func csrPEM(tb testing.TB, key crypto.Signer, tpl *x509.CertificateRequest) string {
 	tb.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, tpl, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	return pkitest.CSR(tb, key, tpl)
 }
 
-func ecKey(tb testing.TB, c elliptic.Curve) crypto.Signer {
-	tb.Helper()
-	k, err := ecdsa.GenerateKey(c, rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
-}
-
-func rsaKey(tb testing.TB, bits int) crypto.Signer {
-	tb.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return k
-}
-
-func parseCert(tb testing.TB, p string) *x509.Certificate {
-	tb.Helper()
-	b, _ := pem.Decode([]byte(p))
-	if b == nil {
-		tb.Fatalf("no PEM in %q", p)
-	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
+func ecKey(tb testing.TB, c elliptic.Curve) crypto.Signer { tb.Helper(); return pkitest.ECKey(tb, c) }
+func rsaKey(tb testing.TB, bits int) crypto.Signer        { tb.Helper(); return pkitest.RSAKey(tb, bits) }
+func parseCert(tb testing.TB, p string) *x509.Certificate { tb.Helper(); return pkitest.Cert(tb, p) }
 
 func TestOpenCreatesAndKeeps(t *testing.T) {
 	dir := t.TempDir()
@@ -478,37 +432,18 @@ func parseCRL(tb testing.TB, p string) *x509.RevocationList {
 	return crl
 }
 
-// extCA is an external CA made in the test (a tenant's own, or dojot's old
-// one in a migration).
-type extCA struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-	pem  string
-}
+type extCA struct{ pkitest.ExtCA }
 
 func newExtCA(tb testing.TB, cn string, notAfter time.Time) extCA {
 	tb.Helper()
-	key := ecKey(tb, elliptic.P256())
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: notAfter, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, key.Public(), key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return extCA{c, key, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+	e := pkitest.NewExtCA(tb, cn, notAfter)
+	return extCA{e}
 }
 
 func (e extCA) leaf(tb testing.TB, cn string, notAfter time.Time, isCA bool) string {
 	tb.Helper()
-	key := ecKey(tb, elliptic.P256())
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: notAfter, BasicConstraintsValid: true, IsCA: isCA, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, e.cert, key.Public(), e.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	p, _ := e.Leaf(tb, cn, notAfter, isCA)
+	return p
 }
 
 func TestChain(t *testing.T) {
@@ -518,24 +453,24 @@ func TestChain(t *testing.T) {
 	other := newExtCA(t, "someone else", year)
 	leaf := ext.leaf(t, "admin:a1b2c3", year, false)
 
-	c, err := ca.ParseChain(leaf + ext.pem)
+	c, err := ca.ParseChain(leaf + ext.PEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	extFP := pki.Fingerprint(ext.cert.Raw)
+	extFP := pki.Fingerprint(ext.Cert.Raw)
 	if fp, err := c.RootFingerprint(""); err != nil || fp != extFP {
 		t.Fatalf("RootFingerprint = %s, %v", fp, err)
 	}
 	if fp, err := c.RootFingerprint(strings.ToLower(strings.ReplaceAll(extFP, ":", ""))); err != nil || fp != extFP {
 		t.Fatalf("RootFingerprint(given) = %s, %v", fp, err)
 	}
-	if _, err := c.RootFingerprint(pki.Fingerprint(other.cert.Raw)); err == nil || !strings.Contains(err.Error(), "does not match") {
+	if _, err := c.RootFingerprint(pki.Fingerprint(other.Cert.Raw)); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Errorf("mismatch: %v", err)
 	}
-	if c.RootPEM() == "" || ca.Verify(c, ext.pem) != nil {
+	if c.RootPEM() == "" || ca.Verify(c, ext.PEM) != nil {
 		t.Error("chain does not verify against its root")
 	}
-	if err := ca.Verify(c, other.pem); err == nil || err.Error() != "The certificate chain of trust is not valid." {
+	if err := ca.Verify(c, other.PEM); err == nil || err.Error() != "The certificate chain of trust is not valid." {
 		t.Errorf("Verify(other) = %v", err)
 	}
 	rec := c.Certificate(extFP)
@@ -568,17 +503,17 @@ func TestTrustedCA(t *testing.T) {
 	ca := newCA(t, pki.Options{})
 	year := time.Now().AddDate(1, 0, 0)
 	ext := newExtCA(t, "tenant CA", year)
-	got, err := ca.ParseTrustedCA(ext.pem)
-	if err != nil || got.CAFingerprint != pki.Fingerprint(ext.cert.Raw) || got.SubjectDN != "CN=tenant CA" || got.CAPEM+"\n" != ext.pem {
+	got, err := ca.ParseTrustedCA(ext.PEM)
+	if err != nil || got.CAFingerprint != pki.Fingerprint(ext.Cert.Raw) || got.SubjectDN != "CN=tenant CA" || got.CAPEM+"\n" != ext.PEM {
 		t.Fatalf("ParseTrustedCA = %+v, %v", got, err)
 	}
 	for name, tt := range map[string]struct{ in, err string }{
-		"two":           {ext.pem + ext.pem, "Only one CA certificate is expected per request."},
+		"two":           {ext.PEM + ext.PEM, "Only one CA certificate is expected per request."},
 		"none":          {"x", "Only one CA certificate is expected per request."},
 		"a leaf":        {ext.leaf(t, "x", year, false), "The certificate is not a CA certificate. It does not contain the flag 'CA:TRUE' in the extension 'Basic Constraints'."},
 		"intermediate":  {ext.leaf(t, "x", year, true), "The certificate is not a Root CA certificate (not self signed)."},
-		"platform name": {newExtCA(t, "X509 Identity CA", year).pem, "It is not allowed to register a CA certificate with the same 'CNAME' of the platform."},
-		"expired":       {newExtCA(t, "x", time.Now().Add(-time.Minute)).pem, "The certificate expired 0 days ago."},
+		"platform name": {newExtCA(t, "X509 Identity CA", year).PEM, "It is not allowed to register a CA certificate with the same 'CNAME' of the platform."},
+		"expired":       {newExtCA(t, "x", time.Now().Add(-time.Minute)).PEM, "The certificate expired 0 days ago."},
 	} {
 		if _, err := ca.ParseTrustedCA(tt.in); err == nil || err.Error() != tt.err {
 			t.Errorf("%s: ParseTrustedCA = %v; want %q", name, err, tt.err)
