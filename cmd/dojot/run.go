@@ -22,6 +22,7 @@ import (
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/gateway"
+	"github.com/dojot-es/dojot/pki"
 	"github.com/dojot-es/dojot/projections"
 	"github.com/dojot-es/dojot/projections/memory"
 )
@@ -129,6 +130,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
 		return err
 	}
+	ca, certs, err := openCA(ctx, cfg, func(ca *pki.CA) *commands.Certificates { return commands.NewCertificates(copts, view, ca) }, log)
+	if err != nil {
+		return err
+	}
 	hist, err := startHistory(runCtx, cfg, store, log, &wg)
 	if err != nil {
 		return err
@@ -185,6 +190,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		X509Commands:   certs,
+		X509View:       view,
+		CA:             ca,
 		Ready: func(context.Context) error {
 			// Healthy means writes can reach the event store. Checked on the
 			// connection, not with a request, so a load balancer polling
