@@ -55,6 +55,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}
 		defer mqttLn.Close()
 	}
+	mqttsLn, err := listenMQTTS(cfg)
+	if err != nil {
+		return err
+	}
+	if mqttsLn != nil {
+		defer mqttsLn.Close()
+	}
 
 	started := time.Now()
 	store, err := openStore(ctx, cfg, log)
@@ -148,7 +155,8 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 	defer stopKafka()
 
-	agent, err := agentmqtt.New(agentmqtt.Options{Store: store, Devices: view, Credentials: devices, Insecure: cfg.MQTTInsecure, Logger: log,
+	certID := &pki.Identifier{CA: ca, Registry: view, LegacyCN: cfg.X509.MQTTSCNIdentity}
+	agent, err := agentmqtt.New(agentmqtt.Options{Store: store, Devices: view, Credentials: devices, Insecure: cfg.MQTTInsecure, Logger: log, CertIdentity: certID,
 		BrokerURL: cfg.MQTTBrokerURL, BrokerGroup: cfg.MQTTBrokerGroup, ClientID: cfg.mqttClientID()})
 	if err != nil {
 		return err
@@ -166,6 +174,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}()
 	if mqttLn != nil { // else the agent logs its broker's connection
 		log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
+	}
+	if err := serveMQTTS(agent, mqttsLn, certID, cfg, log); err != nil {
+		return err
 	}
 
 	kws, err := startKafkaWS(ctx, cfg, store, secret, kafkaBrokers, log)

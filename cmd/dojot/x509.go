@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 
+	agentmqtt "github.com/dojot-es/dojot/agents/mqtt"
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/pki"
 )
@@ -88,4 +90,36 @@ func openCA(ctx context.Context, cfg *Config, certs func(*pki.CA) *commands.Cert
 		return nil, nil, err
 	}
 	return ca, c, nil
+}
+
+// listenMQTTS opens -mqtts-addr, first with the other listeners so a busy
+// port is reported before anything starts; nil when off or when the
+// devices' broker is an external one.
+func listenMQTTS(cfg *Config) (net.Listener, error) {
+	if cfg.X509.MQTTSAddr == "" || cfg.MQTTBrokerURL != "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.X509.MQTTSAddr)
+	if err != nil {
+		return nil, fmt.Errorf("-mqtts-addr %s: %w", cfg.X509.MQTTSAddr, err)
+	}
+	return ln, nil
+}
+
+// serveMQTTS serves MQTT over mutual TLS on ln: the server certificate
+// from the CA for -mqtts-san, client certificates checked against the CA,
+// the trusted CAs and the view in every handshake.
+func serveMQTTS(agent *agentmqtt.Agent, ln net.Listener, id *pki.Identifier, cfg *Config, log *slog.Logger) error {
+	if ln == nil {
+		return nil
+	}
+	tlsCfg, err := id.ServerTLS(cfg.X509.sans())
+	if err != nil {
+		return fmt.Errorf("-mqtts-san: %w", err)
+	}
+	if err := agent.ServeTLS(ln, tlsCfg); err != nil {
+		return err
+	}
+	log.Info("mqtts listening", "addr", ln.Addr().String(), "san", cfg.X509.sans(), "cn_identity", cfg.X509.MQTTSCNIdentity)
+	return nil
 }
