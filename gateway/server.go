@@ -63,6 +63,11 @@ type Options struct {
 	// agent...), by chi pattern: served outside the PEP, since devices and
 	// network servers authenticate to each agent in its own way.
 	DeviceRoutes map[string]http.Handler
+	// X509Commands, X509View and CA serve x509-identity-mgmt's API
+	// (x509.go); a nil CA leaves /x509 unrouted.
+	X509Commands x509Commands
+	X509View     x509View
+	CA           X509CA
 }
 
 // KafkaWS is dojot's Kafka WS (kafkaws.Server): the ticket route runs
@@ -130,6 +135,9 @@ func New(opts Options) *Server {
 		}
 		if s.opts.KafkaWS != nil {
 			r.Get("/kafka-ws/v1/ticket", s.opts.KafkaWS.Ticket)
+		}
+		if s.opts.CA != nil {
+			s.mountX509(r)
 		}
 	})
 	if s.opts.KafkaWS != nil {

@@ -49,6 +49,9 @@ type Options struct {
 	// Insecure lets the username <tenant>:<deviceid> alone identify a
 	// device, with no password (dojot's plain-1883 test mode).
 	Insecure bool
+	// CertIdentity names the device of a client on the TLS listener
+	// (ServeTLS, tls.go) from its certificate.
+	CertIdentity CertIdentifier
 	// MaxPayload is the largest publish payload accepted, in bytes
 	// (default 256000, the body limit of dojot's HTTP agent).
 	MaxPayload int
@@ -127,12 +130,13 @@ const (
 	refusedNotObject
 	refusedTooLarge
 	refusedStoreFailed
+	refusedCertificate
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"auth", "unknown_device", "will", "publish_topic", "subscribe_topic",
-	"not_json", "not_object", "too_large", "store_failed",
+	"not_json", "not_object", "too_large", "store_failed", "certificate",
 }
 
 // logEvery: a refusal is logged the first time and then once per logEvery
@@ -274,12 +278,22 @@ func identity(cl *mochi.Client) (tenant, device string, ok bool) {
 
 func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 	a := h.a
+	cert, isTLS, err := a.certIdentity(cl)
+	if err != nil {
+		a.refuse(refusedCertificate, cl, "mqtt: connection refused: client certificate", "err", err)
+		return false
+	}
+	if isTLS {
+		// The certificate is the identity; the ACL reads it as the
+		// username, as VerneMQ's use_identity_as_username.
+		cl.Properties.Username = []byte(cert.Tenant + ":" + cert.Device)
+	}
 	tenant, device, ok := identity(cl)
 	if !ok {
 		a.refuse(refusedAuth, cl, "mqtt: connection refused: the username must be <tenant>:<deviceid> or <tenant>@<deviceid>")
 		return false
 	}
-	if !a.opts.Insecure {
+	if !a.opts.Insecure && !isTLS {
 		if a.opts.Credentials == nil || !pk.Connect.PasswordFlag ||
 			!a.opts.Credentials.CheckDeviceCredentials(tenant, device, string(pk.Connect.Password)) {
 			a.refuse(refusedAuth, cl, "mqtt: connection refused: wrong device credentials")

@@ -106,7 +106,7 @@ func startServer(ctx context.Context, cfg *Config, logw io.Writer) (*server, err
 		s.stop()
 		return nil, err
 	}
-	args := []string{"serve", "-http-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-mqtt-insecure",
+	args := []string{"serve", "-http-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-mqtt-insecure", "-mqtts-addr=127.0.0.1:0", "-ca-key-type=p-256",
 		"-data-dir=" + filepath.Join(tmp, "data"), "-admin-password=" + cfg.Password,
 		"-nats-listen=" + natsAddr, "-log-format=json", "-log-level=info"}
 	if cfg.Kafka {

@@ -72,6 +72,8 @@ type Config struct {
 	KafkaWSJWTExp       bool
 	KafkaWSMaxPerTenant int
 
+	X509 x509Config // the CA and MQTT over TLS (x509.go)
+
 	// Only for `dojot replay`.
 	sub   string
 	From  uint64
@@ -127,6 +129,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.KafkaWSJWTExp, "kafka-ws-jwt-exp", false, "a Kafka WS connection may live until its login token expires when that is later than -kafka-ws-max-lifetime (dojot's server.jwt.exp.time)")
 	fs.IntVar(&c.KafkaWSMaxPerTenant, "kafka-ws-max-per-tenant", 10000, "open Kafka WS connections a tenant may hold (429 beyond)")
 	fs.DurationVar(&c.HistoryExpiration, "history-expiration", 7*24*time.Hour, "mongo history: TTL of the documents on ts (dojot's HISTORY_DB_DATA_EXPIRATION, 604800 s); the memory history keeps what the DATA stream keeps (-data-max-age)")
+	c.X509.flags(fs)
 	if c.sub == "replay" {
 		fs.Uint64Var(&c.From, "from", 0, "replay from this event sequence instead of the start of the log")
 		fs.BoolVar(&c.Fresh, "fresh", false, "start the new view from scratch instead of resuming an interrupted replay")
@@ -267,6 +270,7 @@ func (c *Config) validate() error {
 	if c.NATSPrefix != "" && !prefixRe.MatchString(c.NATSPrefix) {
 		errs = append(errs, fmt.Errorf("-nats-prefix %q: want letters, digits, _ and - only", c.NATSPrefix))
 	}
+	errs = append(errs, c.X509.validate()...)
 	return errors.Join(errs...)
 }
 

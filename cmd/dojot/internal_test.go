@@ -32,7 +32,7 @@ func TestInternalBusyPortIsOneLine(t *testing.T) {
 // tokens; the public port refuses them; both stop with the context.
 func TestInternalListener(t *testing.T) {
 	var cfg Config
-	if err := cfg.Parse([]string{"-http-addr=127.0.0.1:0", "-internal-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-data-dir=" + t.TempDir(), "-admin-password=admin"}, env(nil), io.Discard); err != nil {
+	if err := cfg.Parse([]string{"-http-addr=127.0.0.1:0", "-internal-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-mqtts-addr=127.0.0.1:0", "-ca-key-type=p-256", "-data-dir=" + t.TempDir(), "-admin-password=admin"}, env(nil), io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()

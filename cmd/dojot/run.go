@@ -22,6 +22,7 @@ import (
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/gateway"
+	"github.com/dojot-es/dojot/pki"
 	"github.com/dojot-es/dojot/projections"
 	"github.com/dojot-es/dojot/projections/memory"
 )
@@ -53,6 +54,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			return fmt.Errorf("-mqtt-addr %s: %w", cfg.MQTTAddr, err)
 		}
 		defer mqttLn.Close()
+	}
+	mqttsLn, err := listenMQTTS(cfg)
+	if err != nil {
+		return err
+	}
+	if mqttsLn != nil {
+		defer mqttsLn.Close()
 	}
 
 	started := time.Now()
@@ -129,6 +137,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
 		return err
 	}
+	ca, certs, err := openCA(ctx, cfg, func(ca *pki.CA) *commands.Certificates { return commands.NewCertificates(copts, view, ca) }, log)
+	if err != nil {
+		return err
+	}
 	hist, err := startHistory(runCtx, cfg, store, log, &wg)
 	if err != nil {
 		return err
@@ -143,7 +155,8 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 	defer stopKafka()
 
-	agent, err := agentmqtt.New(agentmqtt.Options{Store: store, Devices: view, Credentials: devices, Insecure: cfg.MQTTInsecure, Logger: log,
+	certID := &pki.Identifier{CA: ca, Registry: view, LegacyCN: cfg.X509.MQTTSCNIdentity}
+	agent, err := agentmqtt.New(agentmqtt.Options{Store: store, Devices: view, Credentials: devices, Insecure: cfg.MQTTInsecure, Logger: log, CertIdentity: certID,
 		BrokerURL: cfg.MQTTBrokerURL, BrokerGroup: cfg.MQTTBrokerGroup, ClientID: cfg.mqttClientID()})
 	if err != nil {
 		return err
@@ -161,6 +174,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}()
 	if mqttLn != nil { // else the agent logs its broker's connection
 		log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
+	}
+	if err := serveMQTTS(agent, mqttsLn, certID, cfg, log); err != nil {
+		return err
 	}
 
 	amqpAgent, err := startAMQP(runCtx, cfg, store, view, log, &wg)
@@ -200,6 +216,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		X509Commands:   certs,
+		X509View:       view,
+		CA:             ca,
 		Ready: func(context.Context) error {
 			// Healthy means writes can reach the event store. Checked on the
 			// connection, not with a request, so a load balancer polling

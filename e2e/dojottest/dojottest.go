@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/pki"
 )
 
 // AdminPassword is the admin password every started instance gets.
@@ -58,6 +60,29 @@ func Binary(tb testing.TB) string {
 	return binary
 }
 
+var (
+	caOnce        sync.Once
+	caCert, caKey string
+	caErr         error
+)
+
+// CAFiles makes a CA (P-256) once per test process, beside the binary,
+// and returns its files: every instance is given it (-ca-cert, -ca-key),
+// so that instances sharing one NATS share the CA, as the README says
+// they must. A test that wants the generated CA passes -ca-cert= -ca-key=.
+func CAFiles(tb testing.TB) (cert, key string) {
+	tb.Helper()
+	dir := filepath.Dir(Binary(tb))
+	caOnce.Do(func() {
+		_, _, caErr = pki.Open(pki.Options{Dir: dir, NewKey: pki.NewP256Key})
+		caCert, caKey = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	})
+	if caErr != nil {
+		tb.Fatal(caErr)
+	}
+	return caCert, caKey
+}
+
 // Instance is one running dojot process.
 type Instance struct {
 	tb      testing.TB
@@ -71,13 +96,17 @@ type Instance struct {
 	// MQTTAddr is the MQTT agent's host:port, from its "mqtt listening"
 	// log line (logged before "http listening").
 	MQTTAddr string
+	// MQTTSAddr is the MQTT over TLS listener's host:port, from its
+	// "mqtts listening" log line.
+	MQTTSAddr string
 
-	mu   sync.Mutex
-	msgs map[string]chan struct{} // log messages seen (closed) or awaited
-	seen map[string]int           // how often each message was logged
-	addr string                   // from "http listening"
-	mqtt string                   // from "mqtt listening"
-	env  []string                 // added to the environment
+	mu    sync.Mutex
+	msgs  map[string]chan struct{} // log messages seen (closed) or awaited
+	seen  map[string]int           // how often each message was logged
+	addr  string                   // from "http listening"
+	mqtt  string                   // from "mqtt listening"
+	mqtts string                   // from "mqtts listening"
+	env   []string                 // added to the environment
 }
 
 // Start runs the binary with dataDir ("" = a fresh temporary one) and extra
@@ -115,8 +144,12 @@ func newInstance(tb testing.TB, dataDir string, extra []string) *Instance {
 		dataDir = tb.TempDir()
 	}
 	// -mqtt-addr: never the default :1883, which this machine's Mosquitto
-	// holds; a test's own -mqtt-addr comes later and wins.
-	args := append([]string{"serve", "-http-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-data-dir=" + dataDir,
+	// holds; a test's own -mqtt-addr comes later and wins. -mqtts-addr
+	// likewise; the test process's CA (CAFiles), or a P-256 one, quick to
+	// make, where a test asks for a generated CA.
+	cert, key := CAFiles(tb)
+	args := append([]string{"serve", "-http-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-mqtts-addr=127.0.0.1:0", "-ca-key-type=p-256",
+		"-ca-cert=" + cert, "-ca-key=" + key, "-data-dir=" + dataDir,
 		"-admin-password=" + AdminPassword, "-log-format=json", "-log-level=info"}, extra...)
 	in := &Instance{tb: tb, DataDir: dataDir, args: args}
 	tb.Cleanup(in.Stop)
@@ -166,6 +199,7 @@ func (in *Instance) run() {
 		in.mu.Lock()
 		in.URL = "http://" + in.addr
 		in.MQTTAddr = in.mqtt
+		in.MQTTSAddr = in.mqtts
 		in.mu.Unlock()
 	case <-in.done:
 		tb.Fatalf("dojot exited before listening: %s", in.stderr.String())
@@ -225,6 +259,8 @@ func (in *Instance) launch() {
 				in.addr = rec.Addr
 			case "mqtt listening":
 				in.mqtt = rec.Addr
+			case "mqtts listening":
+				in.mqtts = rec.Addr
 			}
 			in.mu.Unlock()
 			ch := in.logged(rec.Msg)
@@ -426,4 +462,15 @@ func (in *Instance) WaitCount(msg string, n int, timeout time.Duration) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return true
+}
+
+// Exited waits up to timeout for a process (started with Launch) to end by
+// itself, and returns what it wrote on stderr; ok is false if it still runs.
+func (in *Instance) Exited(timeout time.Duration) (stderr string, ok bool) {
+	select {
+	case <-in.done:
+		return in.stderr.String(), true
+	case <-time.After(timeout):
+		return "", false
+	}
 }

@@ -20,10 +20,11 @@ var (
 
 // View is safe for concurrent use: one writer (the runner) and many readers.
 type View struct {
-	mu   sync.RWMutex
-	seq  uint64
-	dm   deviceManager // templates and devices (devices.go)
-	auth authState     // tenants, users, groups, permissions (auth.go)
+	mu    sync.RWMutex
+	seq   uint64
+	dm    deviceManager // templates and devices (devices.go)
+	auth  authState     // tenants, users, groups, permissions (auth.go)
+	certs certState     // certificates, trusted CAs, the CA (certs.go)
 }
 
 // New returns an empty view.
@@ -31,6 +32,7 @@ func New() *View {
 	v := &View{}
 	v.dm.init()
 	v.auth.init()
+	v.certs.init()
 	return v
 }
 
@@ -66,6 +68,11 @@ func (v *View) apply(ev dojot.Event) error {
 	switch ev.Kind {
 	case dojot.KindTemplate, dojot.KindDevice:
 		err = v.dm.apply(ev)
+		if err == nil && ev.Type == dojot.EventDeviceDeleted {
+			v.certs.deviceDeleted(ev)
+		}
+	case dojot.KindCertificate, dojot.KindTrustedCA, dojot.KindCA:
+		err = v.certs.apply(ev)
 	case dojot.KindTenant, dojot.KindUser, dojot.KindGroup, dojot.KindPermission:
 		err = v.auth.apply(ev)
 	}

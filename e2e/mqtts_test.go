@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
+)
+
+// tlsDevice is a device's certificate and key files for mosquitto_pub.
+type tlsDevice struct{ cert, key string }
+
+// mosquittoPubTLS publishes once over MQTT over mutual TLS (port 8883's
+// listener), as a device with its certificate: no username.
+func mosquittoPubTLS(in *instance, caFile string, d tlsDevice, topic, payload string, args ...string) ([]byte, error) {
+	_, port, _ := net.SplitHostPort(in.MQTTSAddr)
+	args = append([]string{"-h", "localhost", "-p", port, "--cafile", caFile, "--cert", d.cert, "--key", d.key,
+		"-t", topic, "-m", payload, "-q", "1"}, args...)
+	return exec.Command("mosquitto_pub", args...).CombinedOutput()
+}
+
+// historyHas reports whether the device's history holds attr = value.
+func historyHas(c *client, id, attr, value string) bool {
+	c.TB().Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body := c.Do("GET", "/history/device/"+id+"/history?lastN=10&attr="+attr, nil)
+		if code == 200 && strings.Contains(string(body), `"value":`+value) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMQTTS: a device connects with mosquitto_pub over mutual TLS with a
+// certificate the platform issued from an openssl CSR; its reading reaches
+// history and Kafka. It cannot publish as another device; once its
+// certificate is revoked, or its device deleted, the handshake refuses it
+// at once. A certificate of a registered external CA (made with openssl)
+// connects; after SIGKILL and restart all of it still holds.
+func TestMQTTS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needTool(t, "openssl")
+	needTool(t, "mosquitto_pub")
+	needCommand(t, "kcat", "-V")
+	dir := t.TempDir()
+	broker := dojottest.FreeAddr(t)
+	in := start(t, "", "-kafka-embedded-addr="+broker)
+	if in.MQTTSAddr == "" {
+		t.Fatal(`no "mqtts listening" addr in the log`)
+	}
+	c := in.Login("admin", adminPassword)
+	tmpl := createTemplate(c, "Meters")
+	a, b := createDevice(c, "a", tmpl), createDevice(c, "b", tmpl)
+	var ca struct {
+		CaPem string `json:"caPem"`
+	}
+	mustJSON(t, c.Must(200, "GET", "/x509/v1/ca", nil), &ca)
+	caFile := dojottestWrite(t, dir, "ca.crt", ca.CaPem+"\n")
+
+	device := func(name, id string) (tlsDevice, issuedCert) {
+		t.Helper()
+		csr, key := opensslCSR(t, dir, name, id)
+		r := issueCert(c, csr, id)
+		return tlsDevice{dojottestWrite(t, dir, name+".crt", r.CertificatePem+"\n"), key}, r
+	}
+	devA, certA := device("a", a)
+	if out, err := mosquittoPubTLS(in, caFile, devA, "admin:"+a+"/attrs", `{"temperature":21.5}`); err != nil {
+		t.Fatalf("mosquitto_pub with a's certificate: %v\n%s", err, out)
+	}
+	if !historyHas(c, a, "temperature", "21.5") {
+		t.Fatal("the reading over TLS is not in history")
+	}
+	if msgs := kcatUntil(t, broker, "admin.device-data", 1); len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"temperature":21.5`) {
+		t.Fatalf("admin.device-data = %+v", msgs)
+	}
+	// a's certificate cannot publish as b (3.1.1: disconnected, no PUBACK).
+	if out, err := mosquittoPubTLS(in, caFile, devA, "admin:"+b+"/attrs", `{"temperature":99}`); err == nil {
+		t.Errorf("a's certificate published as b: %s", out)
+	}
+	// A username naming b changes nothing: the certificate is the identity.
+	if out, err := mosquittoPubTLS(in, caFile, devA, "admin:"+b+"/attrs", `{"temperature":98}`, "-u", "admin:"+b); err == nil {
+		t.Errorf("a's certificate with b's username published as b: %s", out)
+	}
+	// Refused publishes were never acknowledged, so never stored: b has no
+	// history at all.
+	if code, body := c.Do("GET", "/history/device/"+b+"/history?lastN=10&attr=temperature", nil); code != 404 {
+		t.Errorf("b's history = %d %s; want 404 (nothing stored)", code, body)
+	}
+
+	// Revoked: refused at the next handshake, at once.
+	devA2, certA2 := device("a2", a)
+	c.Must(204, "DELETE", "/x509/v1/certificates/"+certA2.CertificateFingerprint, nil)
+	if out, err := mosquittoPubTLS(in, caFile, devA2, "admin:"+a+"/attrs", `{"temperature":1}`); err == nil {
+		t.Errorf("a revoked certificate connected: %s", out)
+	}
+	// Unlinked: refused; linked again: accepted.
+	c.Must(204, "DELETE", "/x509/v1/certificates/"+certA.CertificateFingerprint+"/belongsto", nil)
+	if out, err := mosquittoPubTLS(in, caFile, devA, "admin:"+a+"/attrs", `{"temperature":2}`); err == nil {
+		t.Errorf("an unlinked certificate connected: %s", out)
+	}
+	c.Must(204, "PATCH", "/x509/v1/certificates/"+certA.CertificateFingerprint, map[string]any{"belongsTo": map[string]any{"device": a}})
+	if out, err := mosquittoPubTLS(in, caFile, devA, "admin:"+a+"/attrs", `{"temperature":3}`); err != nil {
+		t.Errorf("relinked certificate refused: %v %s", err, out)
+	}
+	// A deleted device's certificate: refused.
+	devB, _ := device("b", b)
+	if out, err := mosquittoPubTLS(in, caFile, devB, "admin:"+b+"/attrs", `{"temperature":4}`); err != nil {
+		t.Fatalf("b's certificate refused: %v %s", err, out)
+	}
+	c.Must(200, "DELETE", "/device/"+b, nil)
+	if out, err := mosquittoPubTLS(in, caFile, devB, "admin:"+b+"/attrs", `{"temperature":5}`); err == nil {
+		t.Errorf("a deleted device's certificate connected: %s", out)
+	}
+
+	// An external CA, as an operator migrating from dojot registers dojot's
+	// old one: openssl makes the CA and signs the device's CSR.
+	extKey, extCrt := filepath.Join(dir, "ext.key"), filepath.Join(dir, "ext.crt")
+	openssl(t, "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", extKey,
+		"-out", extCrt, "-days", "30", "-subj", "/CN=old dojot CA", "-addext", "basicConstraints=critical,CA:TRUE")
+	_, oldKey := opensslCSR(t, dir, "old", "admin:"+a)
+	oldCrt := filepath.Join(dir, "old.crt")
+	extFile := dojottestWrite(t, dir, "ext.cnf", "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n")
+	openssl(t, "x509", "-req", "-in", filepath.Join(dir, "old.csr"), "-CA", extCrt, "-CAkey", extKey, "-CAcreateserial",
+		"-out", oldCrt, "-days", "20", "-extfile", extFile)
+	devOld := tlsDevice{oldCrt, oldKey}
+	if out, err := mosquittoPubTLS(in, caFile, devOld, "admin:"+a+"/attrs", `{"temperature":6}`); err == nil {
+		t.Errorf("a certificate of an unregistered CA connected: %s", out)
+	}
+	c.Must(201, "POST", "/x509/v1/trusted-cas", map[string]any{"caPem": readFile(t, extCrt)})
+	c.Must(201, "POST", "/x509/v1/certificates", map[string]any{"certificateChain": readFile(t, oldCrt) + readFile(t, extCrt),
+		"belongsTo": map[string]any{"device": a}})
+	if out, err := mosquittoPubTLS(in, caFile, devOld, "admin:"+a+"/attrs", `{"temperature":7}`); err != nil {
+		t.Fatalf("a registered external certificate refused: %v %s", err, out)
+	}
+
+	in.Kill()
+	in.Restart()
+	c = in.Login("admin", adminPassword)
+	for name, tt := range map[string]struct {
+		dev tlsDevice
+		ok  bool
+	}{"kept": {devA, true}, "external": {devOld, true}, "revoked": {devA2, false}, "deleted device": {devB, false}} {
+		out, err := mosquittoPubTLS(in, caFile, tt.dev, "admin:"+a+"/attrs", `{"temperature":8}`)
+		if (err == nil) != tt.ok {
+			t.Errorf("after restart, %s: %v %s; want ok %v", name, err, out, tt.ok)
+		}
+	}
+	var h struct {
+		MQTT struct {
+			Refused map[string]uint64 `json:"refused"`
+		} `json:"mqtt"`
+	}
+	mustJSON(t, in.Client().Must(200, "GET", "/healthz", nil), &h)
+	if h.MQTT.Refused["publish_topic"] != 0 {
+		t.Errorf("after restart /healthz mqtt refused = %+v", h.MQTT.Refused)
+	}
+}
+
+func openssl(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
+		t.Fatalf("openssl %v: %v\n%s", args, err, out)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
