@@ -52,6 +52,7 @@ func (s *Server) mountX509(r chi.Router) {
 	h := func(f func(w http.ResponseWriter, r *http.Request, tenant string) error) http.Handler {
 		return x509Handler(f)
 	}
+	r = r.With(jsonType(jsonExpress)) // x509-identity-mgmt is an Express service
 	r.Method(http.MethodPost, "/x509/v1/certificates", h(s.postCertificate))
 	r.Method(http.MethodGet, "/x509/v1/certificates", h(s.listCertificates))
 	r.Method(http.MethodGet, "/x509/v1/certificates/{fp}", h(s.getCertificate))
@@ -198,7 +199,7 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, tenant
 // anything that cannot be a fingerprint is looked up as given (and not
 // found).
 func pathFingerprint(r *http.Request) string {
-	fp := chi.URLParam(r, "fp")
+	fp := pathParam(r, "fp")
 	if n, ok := pki.NormalizeFingerprint(fp); ok {
 		return n
 	}
