@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -61,6 +62,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 	if mqttsLn != nil {
 		defer mqttsLn.Close()
+	}
+	var agentTLSLn net.Listener
+	if cfg.HTTPAgent && cfg.HTTPAgentTLSAddr != "" {
+		if agentTLSLn, err = net.Listen("tcp", cfg.HTTPAgentTLSAddr); err != nil {
+			return fmt.Errorf("-http-agent-tls-addr %s: %w", cfg.HTTPAgentTLSAddr, err)
+		}
+		defer agentTLSLn.Close()
 	}
 
 	started := time.Now()
@@ -194,9 +202,17 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err != nil {
 		return err
 	}
+	httpAgent, err := startHTTPAgent(cfg, store, view, devices, ca, agentTLSLn, log)
+	if err != nil {
+		return err
+	}
 	deviceRoutes := map[string]http.Handler{}
 	if sigfox != nil {
 		deviceRoutes["/sigfox"] = sigfox
+	}
+	if httpAgent != nil {
+		maps.Copy(deviceRoutes, httpAgent.agent.Routes())
+		defer httpAgent.close()
 	}
 
 	var topics gateway.Topics
@@ -239,6 +255,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			}
 			if sigfox != nil {
 				h["sigfox"] = sigfox.Status()
+			}
+			if httpAgent != nil {
+				h["http_agent"] = httpAgent.agent.Status()
 			}
 			h["history"] = hist.Status(ctx, cfg.History)
 			h["kafka_ws"] = map[string]any{"tickets": ticketStore(cfg), "stats": kws.srv.Stats()}
