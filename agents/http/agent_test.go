@@ -18,7 +18,9 @@ import (
 
 type devices map[string]bool
 
-func (d devices) Device(tenant, id string) (dojot.Device, bool) { return dojot.Device{ID: id}, d[tenant+"/"+id] }
+func (d devices) Device(tenant, id string) (dojot.Device, bool) {
+	return dojot.Device{ID: id}, d[tenant+"/"+id]
+}
 
 type passwords map[string]string
 
