@@ -236,10 +236,10 @@ func (a *Agent) post(w http.ResponseWriter, r *http.Request, many bool) error {
 // the epoch.
 func (a *Agent) timestamp(raw json.RawMessage) (int64, bool) {
 	if n, ok := integer(raw); ok {
-		if n.Sign() == 0 {
+		if n == 0 {
 			return a.opts.Now().UnixMilli(), true
 		}
-		return n.Int64(), n.IsInt64()
+		return int64(n), n < 1<<63
 	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {

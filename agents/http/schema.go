@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/big"
+	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -97,7 +98,7 @@ func checkTS(ts json.RawMessage, at, sp string) []schemaError {
 		errs = append(errs, schemaError{at, sp + "/anyOf/0/type", "type", map[string]any{"type": "string"}, "must be string"})
 	}
 	if n, ok := integer(ts); ok {
-		if n.Sign() >= 0 {
+		if n >= 0 {
 			return nil
 		}
 		errs = append(errs, schemaError{at, sp + "/anyOf/1/minimum", "minimum", map[string]any{"comparison": ">=", "limit": 0}, "must be >= 0"})
@@ -107,18 +108,17 @@ func checkTS(ts json.RawMessage, at, sp string) []schemaError {
 	return append(errs, schemaError{at, sp + "/anyOf", "anyOf", map[string]any{}, "must match a schema in anyOf"})
 }
 
-// integer reads a JSON number that is an integer (1.0 is one, as in
-// JavaScript).
-func integer(raw json.RawMessage) (*big.Int, bool) {
+// integer reads a JSON number that is an integer, as JavaScript sees it (a
+// float64 with no fraction: 1.0 is one).
+func integer(raw json.RawMessage) (float64, bool) {
 	if jsonType(raw) != "number" {
-		return nil, false
+		return 0, false
 	}
-	f, ok := new(big.Float).SetString(string(raw))
-	if !ok || !f.IsInt() {
-		return nil, false
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || f != math.Trunc(f) {
+		return 0, false
 	}
-	n, _ := f.Int(nil)
-	return n, true
+	return f, true
 }
 
 // dateTimeRe is ajv-formats 2's date-time: a date, 't' or a space, a time
@@ -200,7 +200,7 @@ func checkBatch(body []byte) ([]message, []schemaError) {
 		msgs[i], e = checkMessage(item, at, "#/items", true)
 		errs = append(errs, e...)
 	}
-	if i, j, dup := duplicate(items); dup {
+	if i, j, dup := duplicate(items, msgs); dup {
 		errs = append(errs, schemaError{"", "#/uniqueItems", "uniqueItems", map[string]any{"i": i, "j": j},
 			fmt.Sprintf("must NOT have duplicate items (items ## %d and %d are identical)", j, i)})
 	}
@@ -209,57 +209,68 @@ func checkBatch(body []byte) ([]message, []schemaError) {
 
 // duplicate finds two equal items as ajv's uniqueItems does: the last item
 // that repeats an earlier one (i), and the nearest such earlier one (j).
-func duplicate(items []json.RawMessage) (i, j int, ok bool) {
-	vals := make([]any, len(items))
-	for k, raw := range items {
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		_ = d.Decode(&vals[k])
+// Equal items have equal ts, so only items that share a ts are compared,
+// by a canonical form (keys sorted, numbers as JavaScript's float64): a
+// batch whose readings have distinct times costs no encoding at all.
+func duplicate(items []json.RawMessage, msgs []message) (i, j int, ok bool) {
+	byTS := make(map[string][]int, len(items))
+	for k := range items {
+		ts := canonical(msgs[k].TS)
+		byTS[ts] = append(byTS[ts], k)
+	}
+	keys := make(map[int]string)
+	key := func(k int) string {
+		if s, ok := keys[k]; ok {
+			return s
+		}
+		keys[k] = canonical(items[k])
+		return keys[k]
 	}
 	for i = len(items) - 1; i > 0; i-- {
-		for j = i - 1; j >= 0; j-- {
-			if equal(vals[i], vals[j]) {
-				return i, j, true
+		same := byTS[canonical(msgs[i].TS)]
+		for p := slices.Index(same, i) - 1; p >= 0; p-- {
+			if key(same[p]) == key(i) {
+				return i, same[p], true
 			}
 		}
 	}
 	return 0, 0, false
 }
 
-// equal is deep equality of decoded JSON, numbers by value.
-func equal(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
+// canonical is raw re-encoded with sorted keys and numbers as float64
+// (a string or a number as is when it is one already: the common ts).
+func canonical(raw json.RawMessage) string {
+	if t := jsonType(raw); t == "string" && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	} else if t == "number" {
+		if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
+			return strconv.FormatFloat(f, 'g', -1, 64)
 		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !equal(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k := range x {
-			if !equal(x[k], y[k]) {
-				return false
-			}
-		}
-		return true
-	case json.Number:
-		y, ok := b.(json.Number)
-		if !ok {
-			return false
-		}
-		fx, _ := new(big.Float).SetString(x.String())
-		fy, _ := new(big.Float).SetString(y.String())
-		return fx != nil && fy != nil && fx.Cmp(fy) == 0
 	}
-	return a == b
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	_ = d.Decode(&v)
+	b, _ := json.Marshal(normalize(v))
+	return string(b)
+}
+
+func normalize(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+	case []any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+	case json.Number:
+		f, err := strconv.ParseFloat(x.String(), 64)
+		if err != nil {
+			return x.String()
+		}
+		return f
+	}
+	return v
 }

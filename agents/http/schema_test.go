@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -95,4 +96,18 @@ func FuzzSchema(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkCheckBatch(b *testing.B) {
+	var items []string
+	for i := range 64 {
+		items = append(items, `{"ts":`+strconv.Itoa(1528226137000+i)+`,"data":{"temperature":21.5,"humidity":60}}`)
+	}
+	body := []byte("[" + strings.Join(items, ",") + "]")
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, errs := checkBatch(body); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
 }
