@@ -22,6 +22,9 @@ type Share struct {
 	// AckWait is how long an instance may take on one event before it is
 	// handed out again (default 30 s).
 	AckWait time.Duration
+	// Started, when set, is called once the consumer delivers (for the
+	// caller's "following" log line).
+	Started func()
 }
 
 // Retry delays of a failed event: ShareRetryMin, doubling up to
@@ -108,7 +111,10 @@ func (s *Store) FollowShared(ctx context.Context, sh Share, fn func(ev dojot.Eve
 	if err != nil {
 		return fmt.Errorf("shared consumer %s: consume: %w", sh.Durable, unavailable(err))
 	}
-	s.log.Info("following shared consumer", "consumer", sh.Durable, "stream", s.events)
+	s.log.Debug("following shared consumer", "consumer", sh.Durable, "stream", s.events)
+	if sh.Started != nil {
+		sh.Started()
+	}
 	<-ctx.Done()
 	cc.Stop()
 	return nil

@@ -342,6 +342,9 @@ func (a *Agent) FollowActuations(ctx context.Context, log Events) error {
 		Durable:     ActuationConsumer(a.opts.Group),
 		Description: "dojot AMQP agents of group " + a.opts.Group + ": device.actuated to RabbitMQ, each by one instance",
 		AckWait:     2*a.opts.Timeout + 5*time.Second,
+		Started: func() {
+			a.log.Info("amqp: following actuations", "consumer", ActuationConsumer(a.opts.Group))
+		},
 	}, func(ev dojot.Event) error {
 		if ev.Type != dojot.EventDeviceActuated {
 			return nil

@@ -107,6 +107,9 @@ func (a *Agent) followShared(ctx context.Context, log sharedLog) error {
 		Durable:     ActuationConsumer(a.opts.BrokerGroup),
 		Description: "dojot MQTT agents of group " + a.opts.BrokerGroup + ": device.actuated to the external broker, each by one instance",
 		AckWait:     2*a.opts.Timeout + 5*time.Second,
+		Started: func() {
+			a.log.Info("mqtt: following actuations", "consumer", ActuationConsumer(a.opts.BrokerGroup))
+		},
 	}, func(ev dojot.Event) error {
 		if ev.Type != dojot.EventDeviceActuated {
 			return nil
