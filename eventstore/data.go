@@ -50,10 +50,22 @@ func (s *Store) AppendData(ctx context.Context, tenant, deviceID string, payload
 // more appends are in flight than the connection allows, AppendDataAsync
 // blocks for up to the store's Timeout.
 func (s *Store) AppendDataAsync(tenant, deviceID string, payload []byte) (wait func(expired <-chan time.Time) (uint64, error), err error) {
+	return s.AppendDataAsyncID(tenant, deviceID, payload, "")
+}
+
+// AppendDataAsyncID is AppendDataAsync with a Nats-Msg-Id when msgID is
+// not empty, as AppendData has: a redelivered message (an AMQP delivery
+// that carries its publisher's message-id) is stored once within the
+// stream's Duplicates window.
+func (s *Store) AppendDataAsyncID(tenant, deviceID string, payload []byte, msgID string) (wait func(expired <-chan time.Time) (uint64, error), err error) {
 	if !dojot.ValidTenant(tenant) || !dojot.ValidToken(deviceID) {
 		return nil, fmt.Errorf("append data %q/%q: not a tenant and device id: %w", tenant, deviceID, dojot.ErrInvalid)
 	}
-	f, err := s.js.PublishMsgAsync(&nats.Msg{Subject: s.DataSubject(tenant, deviceID), Data: payload}, jetstream.WithStallWait(s.opts.Timeout))
+	m := &nats.Msg{Subject: s.DataSubject(tenant, deviceID), Data: payload}
+	if msgID != "" {
+		m.Header = nats.Header{jetstream.MsgIDHeader: []string{msgID}}
+	}
+	f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(s.opts.Timeout))
 	if err != nil {
 		return nil, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
 	}

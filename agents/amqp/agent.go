@@ -33,11 +33,12 @@ var inboundQueueArgs = amqp091.Table{
 }
 
 // Appender stores device readings in the DATA stream
-// (eventstore.Store.AppendDataAsync): it starts an append and returns at
+// (eventstore.Store.AppendDataAsyncID): it starts an append and returns at
 // once; wait returns once JetStream stored the reading, or why not, or
-// dojot.ErrUnavailable when expired fires first.
+// dojot.ErrUnavailable when expired fires first. A non-empty msgID
+// deduplicates a redelivery.
 type Appender interface {
-	AppendDataAsync(tenant, deviceID string, payload []byte) (wait func(expired <-chan time.Time) (uint64, error), err error)
+	AppendDataAsyncID(tenant, deviceID string, payload []byte, msgID string) (wait func(expired <-chan time.Time) (uint64, error), err error)
 }
 
 // Devices finds devices by a static attribute's value, and reads one
@@ -325,7 +326,11 @@ func (a *Agent) handle(d amqp091.Delivery) inFlight {
 	}
 	ts := dojot.ReadingTime(attrs["timestamp"], time.Now())
 	for _, dev := range devices {
-		wait, err := a.opts.Store.AppendDataAsync(dev.Tenant, dev.ID, dojot.Reading(dev.Tenant, dev.ID, ts, d.Body))
+		var msgID string
+		if d.MessageId != "" { // the publisher's id: a redelivery is stored once
+			msgID = "amqp:" + dev.Tenant + "." + dev.ID + ":" + d.MessageId
+		}
+		wait, err := a.opts.Store.AppendDataAsyncID(dev.Tenant, dev.ID, dojot.Reading(dev.Tenant, dev.ID, ts, d.Body), msgID)
 		if err != nil {
 			wait = func(<-chan time.Time) (uint64, error) { return 0, err }
 		}

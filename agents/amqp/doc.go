@@ -18,8 +18,12 @@
 // once nothing more is ready. At most Options.Prefetch messages are in
 // flight (basic.qos). If JetStream fails or does not answer in time the
 // channel is closed without acknowledging that message or any after it:
-// RabbitMQ hands them out again, after a pause (at least once: a message
-// stored just before the failure is stored again).
+// RabbitMQ hands them out again, after a pause. A message stored but not
+// yet acknowledged when the channel closed (a failure, RabbitMQ restarted)
+// is delivered again: when its publisher set the AMQP message-id it is
+// the append's Nats-Msg-Id, so JetStream stores it once (within the DATA
+// stream's Duplicates window); without one it is stored again (at least
+// once).
 //
 // Refusals. A message with no device for its routing key, not a JSON
 // object, or larger than Options.MaxPayload is rejected without requeue
