@@ -11,13 +11,15 @@ import (
 // TestHTTPAgent: dojot's HTTP agent through the binary with curl: basic
 // credentials from POST /basic-auth/... on the gateway's port (single and
 // batch), a client certificate from the x509 API on the agent's TLS
-// listener, refused once revoked; the readings reach the History API.
+// listener, refused once revoked; the readings reach the History API and
+// Kafka.
 func TestHTTPAgent(t *testing.T) {
 	needTool(t, "openssl")
 	needCommand(t, "curl", "--version")
+	needCommand(t, "kcat", "-V")
 	dir := t.TempDir()
-	tlsAddr := dojottest.FreeAddr(t)
-	in := start(t, "", "-http-agent-tls-addr="+tlsAddr)
+	tlsAddr, broker := dojottest.FreeAddr(t), dojottest.FreeAddr(t)
+	in := start(t, "", "-http-agent-tls-addr="+tlsAddr, "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
 	id := createDevice(c, "http", createTemplate(c, "HTTP"))
 	var cred struct {
@@ -48,6 +50,9 @@ func TestHTTPAgent(t *testing.T) {
 	}
 	if docs := waitHistory(t, c, id, "temperature", 3); len(docs) != 3 {
 		t.Errorf("history = %+v", docs)
+	}
+	if msgs := kcatUntil(t, broker, "admin.device-data", 3); len(msgs) != 3 || !strings.Contains(msgs[2].Payload, `"attrs":{"temperature":23.5}`) {
+		t.Errorf("admin.device-data = %+v", msgs)
 	}
 
 	// A certificate issued for the device, on the TLS listener.
