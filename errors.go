@@ -8,16 +8,17 @@ import (
 // Error kinds. The gateway maps each to one HTTP status in one table; the
 // kinds are disjoint, so an error wraps at most one of them.
 var (
-	ErrInvalid       = errors.New("invalid")        // 400
-	ErrUnauthorized  = errors.New("unauthorized")   // 401
-	ErrForbidden     = errors.New("forbidden")      // 403
-	ErrNotFound      = errors.New("not found")      // 404
-	ErrNotAllowed    = errors.New("not allowed")    // 405
-	ErrNotAcceptable = errors.New("not acceptable") // 406
-	ErrConflict      = errors.New("conflict")       // 409
-	ErrTooLarge      = errors.New("too large")      // 413
-	ErrUnavailable   = errors.New("unavailable")    // 503
-	ErrInternal      = errors.New("internal")       // 500 with dojot's own message
+	ErrInvalid        = errors.New("invalid")         // 400
+	ErrUnauthorized   = errors.New("unauthorized")    // 401
+	ErrForbidden      = errors.New("forbidden")       // 403
+	ErrNotFound       = errors.New("not found")       // 404
+	ErrNotAllowed     = errors.New("not allowed")     // 405
+	ErrNotAcceptable  = errors.New("not acceptable")  // 406
+	ErrConflict       = errors.New("conflict")        // 409
+	ErrTooLarge       = errors.New("too large")       // 413
+	ErrNotImplemented = errors.New("not implemented") // 501
+	ErrUnavailable    = errors.New("unavailable")     // 503
+	ErrInternal       = errors.New("internal")        // 500 with dojot's own message
 )
 
 // Error is an error a client sees. Message is dojot's text for it (a string,

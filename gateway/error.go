@@ -10,16 +10,17 @@ import (
 
 // statusOf is the only code that knows HTTP status codes for error kinds.
 var statusOf = map[error]int{
-	dojot.ErrInvalid:       http.StatusBadRequest,
-	dojot.ErrUnauthorized:  http.StatusUnauthorized,
-	dojot.ErrForbidden:     http.StatusForbidden,
-	dojot.ErrNotFound:      http.StatusNotFound,
-	dojot.ErrNotAllowed:    http.StatusMethodNotAllowed,
-	dojot.ErrNotAcceptable: http.StatusNotAcceptable,
-	dojot.ErrConflict:      http.StatusConflict,
-	dojot.ErrTooLarge:      http.StatusRequestEntityTooLarge,
-	dojot.ErrUnavailable:   http.StatusServiceUnavailable,
-	dojot.ErrInternal:      http.StatusInternalServerError,
+	dojot.ErrInvalid:        http.StatusBadRequest,
+	dojot.ErrUnauthorized:   http.StatusUnauthorized,
+	dojot.ErrForbidden:      http.StatusForbidden,
+	dojot.ErrNotFound:       http.StatusNotFound,
+	dojot.ErrNotAllowed:     http.StatusMethodNotAllowed,
+	dojot.ErrNotAcceptable:  http.StatusNotAcceptable,
+	dojot.ErrConflict:       http.StatusConflict,
+	dojot.ErrTooLarge:       http.StatusRequestEntityTooLarge,
+	dojot.ErrNotImplemented: http.StatusNotImplemented,
+	dojot.ErrUnavailable:    http.StatusServiceUnavailable,
+	dojot.ErrInternal:       http.StatusInternalServerError,
 }
 
 // errBody is dojot's Python services' error shape.

@@ -59,6 +59,12 @@ type Options struct {
 	// KafkaWS serves dojot's Kafka WS (kafkaws.Server); nil leaves
 	// /kafka-ws unrouted.
 	KafkaWS KafkaWS
+	// FlowCommands and FlowView serve the flowbroker's API (flows.go);
+	// nil FlowCommands leaves /flows unrouted. FlowNodes lists the node
+	// types the engine runs (GET /flows/nodes).
+	FlowCommands flowCommands
+	FlowView     flowView
+	FlowNodes    []FlowNode
 	// DeviceRoutes are IoT agents' endpoints (the Sigfox callback, the HTTP
 	// agent...), by chi pattern: served outside the PEP, since devices and
 	// network servers authenticate to each agent in its own way.
@@ -132,6 +138,9 @@ func New(opts Options) *Server {
 		s.mountBasicAuth(r)
 		if s.opts.History != nil {
 			s.mountHistory(r)
+		}
+		if s.opts.FlowCommands != nil {
+			s.mountFlows(r)
 		}
 		if s.opts.KafkaWS != nil {
 			r.Get("/kafka-ws/v1/ticket", s.opts.KafkaWS.Ticket)

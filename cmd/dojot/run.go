@@ -142,6 +142,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	copts := commands.Options{Store: store, Sync: sync, Logger: log}
 	devices := commands.NewDevices(copts, view)
 	auth := commands.NewAuth(copts, view)
+	flowCmds := commands.NewFlows(copts, view, nil)
 	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
 		return err
 	}
@@ -229,6 +230,8 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		History:        hist.view,
 		KafkaWS:        kws.srv,
 		DeviceRoutes:   deviceRoutes,
+		FlowCommands:   flowCmds,
+		FlowView:       view,
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,

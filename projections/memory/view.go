@@ -25,6 +25,7 @@ type View struct {
 	dm    deviceManager // templates and devices (devices.go)
 	auth  authState     // tenants, users, groups, permissions (auth.go)
 	certs certState     // certificates, trusted CAs, the CA (certs.go)
+	flows flowState     // flows (flows.go)
 }
 
 // New returns an empty view.
@@ -33,6 +34,7 @@ func New() *View {
 	v.dm.init()
 	v.auth.init()
 	v.certs.init()
+	v.flows.init()
 	return v
 }
 
@@ -75,6 +77,8 @@ func (v *View) apply(ev dojot.Event) error {
 		err = v.certs.apply(ev)
 	case dojot.KindTenant, dojot.KindUser, dojot.KindGroup, dojot.KindPermission:
 		err = v.auth.apply(ev)
+	case dojot.KindFlow:
+		err = v.flows.apply(ev)
 	}
 	if ev.Seq > v.seq {
 		v.seq = ev.Seq
