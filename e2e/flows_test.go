@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFlowsAPI: dojot's flowbroker API through the binary: FLOWS.md 7.1's
+// flow created, read, disabled by PUT, refused when invalid, kept across a
+// SIGKILL (flows are events), removed; another tenant sees none of it.
+func TestFlowsAPI(t *testing.T) {
+	in := start(t, "")
+	c := in.Login("admin", adminPassword)
+	const flow = `{"name":"actuate flow","flow":[
+ {"id":"7320e2d3.7984bc","type":"tab","label":"Flow 1"},
+ {"id":"a26f3b44.379118","type":"device template in","z":"7320e2d3.7984bc","name":"bus","device_template":{"id":"6"},"status":"false","device_template_id":"6","x":93.5,"y":226,"wires":[["e98654fe.c42fa8"]]},
+ {"id":"e98654fe.c42fa8","type":"switch","z":"7320e2d3.7984bc","name":"passageiros >= 40","property":"payload.passageiros","propertyType":"msg",
+  "rules":[{"t":"gte","v":"40","vt":"num"},{"t":"lt","v":"40","vt":"num"}],"checkall":"true","outputs":2,"x":305.5,"y":229,"wires":[["7fd783d8.7fa12c"],["f8be2e5c.7e6c7"]]},
+ {"id":"7fd783d8.7fa12c","type":"change","z":"7320e2d3.7984bc","name":"LOTADO","rules":[{"t":"set","p":"saida.letreiro","pt":"msg","to":"LOTADO","tot":"str"}],"action":"","property":"","from":"","to":"","reg":false,"x":551.5,"y":142,"wires":[["af8485c5.8352d8"]]},
+ {"id":"f8be2e5c.7e6c7","type":"change","z":"7320e2d3.7984bc","name":"JARDIM PAULISTA","rules":[{"t":"set","p":"saida.letreiro","pt":"msg","to":"JARDIM PAULISTA","tot":"str"}],"action":"","property":"","from":"","to":"","reg":false,"x":576,"y":313,"wires":[["af8485c5.8352d8"]]},
+ {"id":"af8485c5.8352d8","type":"multi actuate","z":"7320e2d3.7984bc","name":"","device_source":"self","devices_source_configured":[""],"devices_source_dynamic":"","devices_source_dynamicFieldType":"msg","attrs":"saida","_devices_loaded":true,"x":816.5,"y":228,"wires":[]}]}`
+	var created struct {
+		Flow struct {
+			ID      string
+			Enabled bool
+		}
+	}
+	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", flow), &created)
+	id := created.Flow.ID
+	if id == "" || !created.Flow.Enabled {
+		t.Fatalf("POST /flows/v1/flow = %+v", created)
+	}
+	body := string(c.Must(200, "GET", "/flows/v1/flow/"+id, nil))
+	if !strings.Contains(body, `"id":"af8485c5.8352d8","type":"multi actuate"`) {
+		t.Errorf("GET = %s", trunc([]byte(body)))
+	}
+	c.Must(200, "PUT", "/flows/v1/flow/"+id, `{"enabled":false}`)
+	c.Must(400, "POST", "/flows/v1/flow", `{"name":"bad","flow":[{"id":"x"}]}`)
+	if code, _ := c.Do("GET", "/flows/v1/flow", nil); code != 200 {
+		t.Errorf("GET list = %d", code)
+	}
+	in.Kill()
+	in.Restart()
+	c = in.Login("admin", adminPassword)
+	if body := string(c.Must(200, "GET", "/flows/v1/flow/"+id, nil)); !strings.Contains(body, `"name":"actuate flow","enabled":false`) {
+		t.Errorf("after restart: %s", trunc([]byte(body)))
+	}
+	c.Must(200, "POST", "/auth/user", map[string]string{"username": "flowuser", "service": "other", "email": "f@example.com", "name": "F", "profile": "user"})
+	other := loginNewUser(t, in, c, "flowuser")
+	if code, _ := other.Do("GET", "/flows/v1/flow/"+id, nil); code != 404 {
+		t.Errorf("another tenant's GET = %d", code)
+	}
+	if body := string(other.Must(200, "GET", "/flows/v1/flow", nil)); body != `{"flows":[]}`+"\n" {
+		t.Errorf("another tenant's list = %q", body)
+	}
+	c.Must(200, "DELETE", "/flows/v1/flow/"+id, nil)
+	c.Must(404, "GET", "/flows/v1/flow/"+id, nil)
+	in.Client().Must(401, "GET", "/flows/v1/flow", nil)
+}
