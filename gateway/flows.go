@@ -19,10 +19,10 @@ type flowCommands interface {
 	DeleteAll(ctx context.Context, tenant string) error
 }
 
-// flowView is where flows are read (the memory view).
+// flowView is where flows are read (every view).
 type flowView interface {
-	Flow(tenant, id string) (dojot.Flow, bool)
-	Flows(tenant string) []dojot.Flow
+	Flow(ctx context.Context, tenant, id string) (dojot.Flow, bool, error)
+	Flows(ctx context.Context, tenant string) ([]dojot.Flow, error)
 }
 
 // FlowNode is one entry of GET /flows/nodes: a node type the engine runs,
@@ -79,7 +79,10 @@ type flowAnswer struct {
 }
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request, tenant string) error {
-	flows := s.opts.FlowView.Flows(tenant)
+	flows, err := s.opts.FlowView.Flows(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
 	out := make([]flowSummary, len(flows))
 	for i, f := range flows {
 		out[i] = summarize(f)
@@ -120,7 +123,10 @@ func (s *Server) deleteFlows(w http.ResponseWriter, r *http.Request, tenant stri
 
 func (s *Server) getFlow(w http.ResponseWriter, r *http.Request, tenant string) error {
 	id := pathParam(r, "id")
-	f, ok := s.opts.FlowView.Flow(tenant, id)
+	f, ok, err := s.opts.FlowView.Flow(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return commands.FlowNotFound(id)
 	}

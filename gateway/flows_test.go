@@ -26,7 +26,7 @@ func flowServer(t *testing.T) *httptest.Server {
 	store := &commandstest.Store{View: view}
 	cmds := commands.NewFlows(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow },
 		Rand: rand.NewChaCha8([32]byte{2})}, view, nil)
-	s := &Server{opts: Options{FlowCommands: cmds, FlowView: view, FlowNodes: []FlowNode{{ID: "dojot/switch", Name: "switch", Module: "dojot", Version: "1.0.0", Enabled: true, Local: true, Types: []string{"switch"}}}}}
+	s := &Server{opts: Options{FlowCommands: cmds, FlowView: view.Reads(), FlowNodes: []FlowNode{{ID: "dojot/switch", Name: "switch", Module: "dojot", Version: "1.0.0", Enabled: true, Local: true, Types: []string{"switch"}}}}}
 	r := chi.NewRouter()
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,7 @@ import (
 type Reads interface {
 	deviceView
 	authView
+	flowView
 }
 
 // Options configure the gateway. A zero field means the default.

@@ -231,7 +231,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		KafkaWS:        kws.srv,
 		DeviceRoutes:   deviceRoutes,
 		FlowCommands:   flowCmds,
-		FlowView:       view,
+		FlowView:       reads,
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,

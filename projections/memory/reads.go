@@ -94,3 +94,12 @@ func (r Reads) PDPInputs(_ context.Context, userID int64) ([]dojot.Permission, [
 	direct, groups, ok := r.v.PDPInputs(userID)
 	return direct, groups, ok, nil
 }
+
+func (r Reads) Flow(_ context.Context, tenant, id string) (dojot.Flow, bool, error) {
+	f, ok := r.v.Flow(tenant, id)
+	return f, ok, nil
+}
+
+func (r Reads) Flows(_ context.Context, tenant string) ([]dojot.Flow, error) {
+	return r.v.Flows(tenant), nil
+}

@@ -121,7 +121,7 @@ func applyTx(ctx context.Context, db *mongo.Database, evs []dojot.Event, afterBu
 	if last.Seq != 0 && last.Seq <= b.cp {
 		return nil, nil // all applied before
 	}
-	for _, coll := range []string{collTemplates, collDevices, collUsers, collGroups, collPermissions, collTenants} {
+	for _, coll := range []string{collTemplates, collDevices, collUsers, collGroups, collPermissions, collTenants, collFlows} {
 		ops := b.ops[coll]
 		if len(ops) == 0 {
 			continue
@@ -212,6 +212,41 @@ func (b *batch) apply(ev dojot.Event) error {
 		return b.applyDevice(ev)
 	case dojot.KindTenant, dojot.KindUser, dojot.KindGroup, dojot.KindPermission:
 		return b.applyAuth(ev)
+	case dojot.KindFlow:
+		return b.applyFlow(ev)
+	}
+	return nil
+}
+
+func (b *batch) applyFlow(ev dojot.Event) error {
+	switch ev.Type {
+	case dojot.EventFlowCreated, dojot.EventFlowUpdated:
+		var f dojot.Flow
+		if err := ev.Decode(&f); err != nil {
+			return err
+		}
+		// An upsert either way: a re-applied event writes the same
+		// document, and an update keeps the creation's position.
+		d := newFlowDoc(ev.Tenant, f)
+		b.add(collFlows, mongo.NewUpdateOneModel().SetFilter(byID(d.Key)).SetUpsert(true).SetUpdate(bson.D{
+			{Key: "$set", Value: bson.D{{Key: "tenant", Value: d.Tenant}, {Key: "id", Value: d.ID}, {Key: "name", Value: d.Name},
+				{Key: "enabled", Value: d.Enabled}, {Key: "nodes", Value: d.Nodes}, {Key: "created", Value: d.Created}, {Key: "updated", Value: d.Updated}}},
+			{Key: "$setOnInsert", Value: bson.D{{Key: "pos", Value: int64(ev.Seq)}}},
+		}))
+	case dojot.EventFlowDeleted:
+		var p dojot.FlowDeleted
+		if err := ev.Decode(&p); err != nil {
+			return err
+		}
+		b.deleteOne(collFlows, flowKey(ev.Tenant, p.ID))
+	case dojot.EventFlowsAllDeleted:
+		var p dojot.FlowsAllDeleted
+		if err := ev.Decode(&p); err != nil {
+			return err
+		}
+		for _, id := range p.IDs {
+			b.deleteOne(collFlows, flowKey(ev.Tenant, id))
+		}
 	}
 	return nil
 }

@@ -273,6 +273,40 @@ func (a *applier) apply(ev dojot.Event) (refused, err error) {
 		return a.device(ev)
 	case dojot.KindTenant, dojot.KindUser, dojot.KindGroup, dojot.KindPermission:
 		return a.auth(ev)
+	case dojot.KindFlow:
+		return a.flow(ev)
+	}
+	return nil, nil
+}
+
+func (a *applier) flow(ev dojot.Event) (refused, err error) {
+	switch ev.Type {
+	case dojot.EventFlowCreated, dojot.EventFlowUpdated:
+		var f dojot.Flow
+		if err := ev.Decode(&f); err != nil {
+			return err, nil
+		}
+		if hasNUL(f.ID, f.Name, string(f.Nodes)) {
+			return errNUL, nil
+		}
+		// Upserted either way: a re-applied event writes the same row, and
+		// an update keeps the creation's position.
+		return nil, a.stmt(a.s.q(`INSERT INTO {s}.flows (tenant, id, pos, name, enabled, nodes, created, updated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, id) DO UPDATE
+			SET name = excluded.name, enabled = excluded.enabled, nodes = excluded.nodes, updated = excluded.updated`),
+			ev.Tenant, f.ID, int64(ev.Seq), f.Name, f.Enabled, string(f.Nodes), f.Created, f.Updated)
+	case dojot.EventFlowDeleted:
+		var p dojot.FlowDeleted
+		if err := ev.Decode(&p); err != nil {
+			return err, nil
+		}
+		return nil, a.stmt(a.s.q(`DELETE FROM {s}.flows WHERE tenant = $1 AND id = $2`), ev.Tenant, p.ID)
+	case dojot.EventFlowsAllDeleted:
+		var p dojot.FlowsAllDeleted
+		if err := ev.Decode(&p); err != nil {
+			return err, nil
+		}
+		return nil, a.stmt(a.s.q(`DELETE FROM {s}.flows WHERE tenant = $1 AND id = ANY($2)`), ev.Tenant, p.IDs)
 	}
 	return nil, nil
 }

@@ -160,5 +160,29 @@ func Scenario(t testing.TB, devices int) []dojot.Event {
 	must(dm.Import(ctx, "acme", []byte(`{"templates":[{"id":3,"label":"I","attrs":[{"id":9,"label":"a","type":"static","value_type":"s","static_value":"v"}]}],
 		"devices":[{"id":"cafe","label":"c","templates":[3],"attrs":[{"id":9,"label":"a","template_id":"3","static_value":"w"}]},
 		{"id":"beef","label":"b","templates":[3]}]}`)))
+
+	// Flows: created in two tenants, one renamed and disabled, one deleted,
+	// every flow of a third tenant deleted at once.
+	fl := commands.NewFlows(opts, view, nil)
+	nodes := `[{"id":"t1","type":"tab","label":"Flow 1"},{"id":"h","type":"event device in","z":"t1","device_id":"cafe","event_publish":true,"x":1.5,"wires":[["s"]]},` +
+		`{"id":"s","type":"switch","z":"t1","property":"payload.data.attrs.a","rules":[{"t":"gt","v":"3","vt":"num"}],"checkall":"false","outputs":1,"wires":[[]]}]`
+	var ids []string
+	for _, c := range []struct{ tenant, body string }{
+		{"admin", `{"name":"first","flow":` + nodes + `}`},
+		{"admin", `{"name":"second \u00e9","flow":[],"enabled":false}`},
+		{"acme", `{"name":"acme's","flow":` + nodes + `}`},
+		{"admin", `{"name":"third","flow":[{"id":"x","type":"tab"}]}`},
+		{"beta", `{"name":"b1","flow":[]}`},
+		{"beta", `{"name":"b2","flow":[]}`},
+	} {
+		f, err := fl.Create(ctx, c.tenant, []byte(c.body))
+		must(err)
+		ids = append(ids, f.ID)
+	}
+	_, err = fl.Update(ctx, "admin", ids[0], []byte(`{"name":"first, renamed","enabled":false}`))
+	must(err)
+	_, err = fl.Delete(ctx, "admin", ids[1])
+	must(err)
+	must(fl.DeleteAll(ctx, "beta"))
 	return store.Events()
 }

@@ -46,6 +46,8 @@ type Reads interface {
 	Permission(ctx context.Context, ref string) (dojot.Permission, bool, error)
 	Permissions(ctx context.Context, path, method, permission, typ string) ([]dojot.Permission, error)
 	Tenants(ctx context.Context) ([]string, error)
+	Flow(ctx context.Context, tenant, id string) (dojot.Flow, bool, error)
+	Flows(ctx context.Context, tenant string) ([]dojot.Flow, error)
 	PDPInputs(ctx context.Context, userID int64) (direct []dojot.Permission, groups [][]dojot.Permission, ok bool, err error)
 }
 
@@ -396,6 +398,16 @@ func answers(t *testing.T, r Reads) map[string]string {
 	}
 	ts, err := r.Tenants(ctx)
 	put("Tenants", ts, err)
+	for _, tenant := range []string{"admin", "acme", "beta", "nobody"} {
+		fs, err := r.Flows(ctx, tenant)
+		put("Flows "+tenant, fs, err)
+		for _, f := range fs {
+			got, ok, err := r.Flow(ctx, tenant, f.ID)
+			put("Flow "+tenant+" "+f.ID, []any{got, ok}, err)
+		}
+		_, ok, err := r.Flow(ctx, tenant, "00000000-0000-4000-8000-000000000000")
+		put("Flow "+tenant+" unknown", ok, err)
+	}
 	return out
 }
 

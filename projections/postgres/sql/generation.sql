@@ -136,6 +136,21 @@ CREATE TABLE {{gen}}.tenants (
     active boolean NOT NULL
 );
 
+-- Flows (dojot's flowbroker): the node list as the client sent it, text
+-- (jsonb would reorder its keys); pos is the sequence of flow.created, the
+-- creation order dojot lists them in.
+CREATE TABLE {{gen}}.flows (
+    tenant  text COLLATE "C" NOT NULL,
+    id      text COLLATE "C" NOT NULL,
+    pos     bigint NOT NULL,
+    name    text NOT NULL,
+    enabled boolean NOT NULL,
+    nodes   text NOT NULL,
+    created timestamptz NOT NULL,
+    updated timestamptz NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+
 -- The last applied event, written in the same transaction as its effects.
 CREATE TABLE {{gen}}.checkpoint (
     one            boolean PRIMARY KEY DEFAULT true CHECK (one),
