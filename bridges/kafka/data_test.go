@@ -212,3 +212,26 @@ func TestDataIn(t *testing.T) {
 		t.Errorf("after a second reading DATA holds %d and %d readings, want 1 and 1", a, b)
 	}
 }
+
+// TestRestartTakesOver: a bridge stopped while its pull was waiting, then
+// readings, then a new bridge on the same consumers: the new one delivers
+// them within seconds. nats-server pins the stopped run's leftover pull
+// when the readings come (it checks the pull's subscriber only after),
+// which held every other pull off for PinnedTTL (2 min).
+func TestRestartTakesOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	store := eventstoretest.Open(t)
+	brokers := newKafka(t).ListenAddrs()
+	_, stop := runBridge(t, store, kafka.Options{Brokers: brokers})
+	waitDataConsumer(t, store, "kafka-bridge-data")
+	time.Sleep(200 * time.Millisecond) // its pull is waiting
+	stop()
+	last := publishReadings(t, store, 100)
+	b, _ := runBridge(t, store, kafka.Options{Brokers: brokers})
+	waitFor(t, func() bool { return b.Status().Data.Acked >= last })
+	if n := len(readN(t, brokers, "admin.device-data", 100, 10*time.Second)); n != 100 {
+		t.Errorf("admin.device-data holds %d readings, want 100", n)
+	}
+}
