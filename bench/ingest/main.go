@@ -38,6 +38,7 @@ type Config struct {
 	BaselineClients int
 	BaselineMsgs    int
 
+	CPUProfile string   // write the started server's CPU profile of the window here (pprof)
 	Binary     string   // a built dojot binary (empty: go build ./cmd/dojot)
 	ServerLog  string   // append the started server's log here
 	ServerArgs []string // more flags for dojot serve
@@ -169,6 +170,7 @@ func (c *Config) parse(args []string) error {
 	fs.StringVar(&c.NATSCLI, "nats-cli", "nats", "the nats CLI (go install github.com/nats-io/natscli/nats@latest)")
 	fs.IntVar(&c.BaselineClients, "baseline-clients", 16, "nats bench publishers")
 	fs.IntVar(&c.BaselineMsgs, "baseline-msgs", 200000, "nats bench messages")
+	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "write the started server's CPU profile over the window to this file (dojot -pprof-addr; read it with go tool pprof -top)")
 	fs.StringVar(&c.Binary, "binary", "", "dojot binary to start (empty: go build ./cmd/dojot into a temporary dir)")
 	fs.StringVar(&c.ServerLog, "server-log", "", "append the started server's log to this file")
 	fs.Func("server-arg", "one more flag for the started dojot serve (repeatable), e.g. -server-arg=-fsync=always", func(v string) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -126,6 +127,12 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	profiled := make(chan error, 1)
+	if cfg.CPUProfile != "" && srv.Pprof != "" {
+		go func() { profiled <- cpuProfile(ctx, srv.Pprof, cfg.Duration, cfg.CPUProfile) }()
+	} else {
+		profiled <- nil
+	}
 	self0 := selfCPU()
 	load0 := loadavg()
 	start := time.Since(base) + 100*time.Millisecond
@@ -173,6 +180,11 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 		rep.KafkaIn.ack.add(d.puback...)
 	}
 	rep.KafkaIn.on, rep.KafkaIn.err = len(kdevs) > 0, produceErr
+	if err := <-profiled; err != nil {
+		progress(logw, "cpu profile: %v", err)
+	} else if cfg.CPUProfile != "" {
+		progress(logw, "cpu profile of the window in %s (go tool pprof -top %s)", cfg.CPUProfile, cfg.CPUProfile)
+	}
 	rep.Reconnects = reconnects.Load()
 	progress(logw, "window over: %d sent, %d acked in %v", rep.Sent, rep.Acked, rep.Window.Round(time.Millisecond))
 	if srv.exited() {
@@ -329,4 +341,30 @@ func report10s(done chan struct{}, logw io.Writer, devs []*device, base time.Tim
 			acked, float64(acked-prev)/(now-prevAt).Seconds(), (now - prevAt).Round(time.Second), loadavg())
 		prev, prevAt = acked, now
 	}
+}
+
+// cpuProfile saves the server's CPU profile over the next d to file.
+func cpuProfile(ctx context.Context, addr string, d time.Duration, file string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(int(d.Seconds()), 1))
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

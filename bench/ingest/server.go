@@ -26,6 +26,7 @@ type server struct {
 	MQTT  string // host:port
 	Kafka string // host:port, empty without the bridge
 	NATS  string // nats://host:port, empty when unknown
+	Pprof string // host:port of its -pprof-addr, empty without
 	Pid   int
 
 	cmd     *exec.Cmd
@@ -115,6 +116,13 @@ func startServer(ctx context.Context, cfg *Config, logw io.Writer) (*server, err
 			return nil, err
 		}
 		args = append(args, "-kafka-embedded-addr="+s.Kafka)
+	}
+	if cfg.CPUProfile != "" {
+		if s.Pprof, err = freeAddr(); err != nil {
+			s.stop()
+			return nil, err
+		}
+		args = append(args, "-pprof-addr="+s.Pprof)
 	}
 	args = append(args, cfg.ServerArgs...)
 	s.NATS = "nats://" + natsAddr

@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -211,4 +212,76 @@ func TestDataIn(t *testing.T) {
 	if a, b := len(dataMsgs(t, store, "acme", "d1")), len(dataMsgs(t, store, "beta", "b7")); a != 1 || b != 1 {
 		t.Errorf("after a second reading DATA holds %d and %d readings, want 1 and 1", a, b)
 	}
+}
+
+// TestRestartTakesOver: a bridge stopped while its pull was waiting, then
+// readings, then a new bridge on the same consumers: the new one delivers
+// them within seconds. nats-server pins the stopped run's leftover pull
+// when the readings come (it checks the pull's subscriber only after),
+// which held every other pull off for PinnedTTL (2 min).
+func TestRestartTakesOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	store := eventstoretest.Open(t)
+	brokers := newKafka(t).ListenAddrs()
+	_, stop := runBridge(t, store, kafka.Options{Brokers: brokers})
+	waitDataConsumer(t, store, "kafka-bridge-data")
+	time.Sleep(200 * time.Millisecond) // its pull is waiting
+	stop()
+	last := publishReadings(t, store, 100)
+	b, _ := runBridge(t, store, kafka.Options{Brokers: brokers})
+	waitFor(t, func() bool { return b.Status().Data.Acked >= last })
+	if n := len(readN(t, brokers, "admin.device-data", 100, 10*time.Second)); n != 100 {
+		t.Errorf("admin.device-data holds %d readings, want 100", n)
+	}
+}
+
+// TestTwoBridges: two bridges on the same consumers, as two instances on
+// one NATS: while readings come in bursts with idle gaps between them (when
+// each checks the pin), every reading reaches Kafka, per device in order,
+// and a reading is repeated only as an exact copy after its first.
+func TestTwoBridges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	store := eventstoretest.Open(t)
+	brokers := newKafka(t).ListenAddrs()
+	b1, _ := runBridge(t, store, kafka.Options{Brokers: brokers})
+	b2, _ := runBridge(t, store, kafka.Options{Brokers: brokers})
+	waitDataConsumer(t, store, "kafka-bridge-data")
+	var last uint64
+	for range 4 {
+		last = publishReadings(t, store, 500)
+		time.Sleep(2500 * time.Millisecond)
+	}
+	waitFor(t, func() bool { return max(b1.Status().Data.Acked, b2.Status().Data.Acked) >= last })
+	n := int(lastOffset(t, brokers, "admin.device-data"))
+	recs := readN(t, brokers, "admin.device-data", n, 20*time.Second)
+	seen := map[string]string{}
+	lastT := map[string]int64{}
+	for _, m := range recs {
+		id := header(m, kafka.HeaderMsgID)
+		if v, ok := seen[id]; ok {
+			if v != string(m.Value) {
+				t.Fatalf("duplicate %s differs from its first copy", id)
+			}
+			continue
+		}
+		seen[id] = string(m.Value)
+		var r struct {
+			Attrs struct{ T int64 } `json:"attrs"`
+		}
+		if err := json.Unmarshal(m.Value, &r); err != nil {
+			t.Fatal(err)
+		}
+		if d := string(m.Key); r.Attrs.T < lastT[d] {
+			t.Fatalf("device %s: reading of %d after one of %d", d, r.Attrs.T, lastT[d])
+		}
+		lastT[string(m.Key)] = r.Attrs.T
+	}
+	if len(seen) != 2000 {
+		t.Errorf("%d distinct readings in Kafka (%d records), want 2000", len(seen), len(recs))
+	}
+	t.Logf("%d records for 2000 readings", len(recs))
 }

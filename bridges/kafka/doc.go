@@ -94,5 +94,9 @@
 // Any number of instances may run a Bridge against one NATS: each durable
 // consumer has a pinned-client priority group, so the server hands its
 // messages to one of them at a time; another takes over when the pinned
-// one stops pulling for PinnedTTL.
+// one stops pulling for PinnedTTL, at once when it stopped cleanly (it
+// unpins), or within about 2 s when the pin is held by a pull nobody
+// reads any more (messages waiting, none out, the ack floor still: the
+// pull of a stopped run, which nats-server pins before it checks that
+// anyone still listens).
 package kafka

@@ -45,13 +45,17 @@ type pump struct {
 	log    *slog.Logger
 	topics map[string]bool // created (or found) already; pump goroutine only
 
-	mu        sync.Mutex
-	status    Status
-	lastLog   time.Time
-	attempts  int
-	expected  uint64 // next sequence to bridge
-	anyNext   bool   // gaps: the next message is taken whatever its sequence
-	consumer  jetstream.Consumer
+	mu       sync.Mutex
+	status   Status
+	lastLog  time.Time
+	attempts int
+	expected uint64 // next sequence to bridge
+	anyNext  bool   // gaps: the next message is taken whatever its sequence
+	consumer jetstream.Consumer
+	// pinned: this run got messages, so the server pinned its consumer
+	// object (written by the consumption's goroutine, read after it ended).
+	pinned    bool
+	stuckPin  pinState // checkPin's last look
 	canReset  bool
 	resetWarn bool
 }
@@ -124,10 +128,12 @@ func (p *pump) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", p.durable, err)
 	}
-	p.consumer = cons
+	p.consumer, p.pinned, p.stuckPin = cons, false, pinState{}
+	defer p.unpin()
 	if err := p.resync(ctx, false); err != nil {
 		return err
 	}
+	p.takePin(ctx)
 	if p.starting != nil {
 		p.starting()
 	}
@@ -151,6 +157,89 @@ func (p *pump) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// pinCheckEvery: a pump that has been handed nothing checks this often
+// whether the pin is held by a client that does not pull (checkPin).
+const pinCheckEvery = time.Second
+
+// checkPin unpins the consumer when, on two checks in a row, it is pinned
+// to the same client while messages wait, none is out for acknowledgement
+// and the ack floor has not moved. nats-server pins the first waiting pull
+// request when a message comes, before it checks that the request's
+// subscriber still exists, so a pull of a stopped consumption (this
+// process's previous run, or an instance that went away) can hold the pin
+// for PinnedTTL with nobody behind it. A live pinned instance has messages
+// out (it acknowledges only after Kafka), even while Kafka fails, or moves
+// the ack floor between two checks, so it keeps its pin.
+func (p *pump) checkPin(ctx context.Context) {
+	info, err := p.consumer.Info(ctx)
+	if err != nil {
+		return
+	}
+	var pin string
+	for _, g := range info.PriorityGroups {
+		if g.Group == priorityGroup {
+			pin = g.PinnedClientID
+		}
+	}
+	stuck := pinState{pin: pin, floor: info.AckFloor.Stream}
+	if pin == "" || info.NumPending == 0 || info.NumAckPending > 0 {
+		stuck = pinState{}
+	}
+	if stuck.pin != "" && stuck == p.stuckPin {
+		p.log.Warn("kafka bridge: unpinning a client that does not pull", "consumer", p.durable, "pending", info.NumPending, "ack_floor", stuck.floor)
+		p.pinned = true // what unpin releases
+		p.unpin()
+		p.pinned = false
+		stuck = pinState{}
+	}
+	p.stuckPin = stuck
+}
+
+// takePin, at the start of a run, unpins the consumer if it is pinned with
+// nothing out for acknowledgement: most likely to a pull of this
+// process's previous run, or of an instance gone; a live instance that is
+// idle just pulls again. One that is busy has messages out and keeps its
+// pin.
+func (p *pump) takePin(ctx context.Context) {
+	info, err := p.consumer.Info(ctx)
+	if err != nil || info.NumAckPending > 0 {
+		return
+	}
+	for _, g := range info.PriorityGroups {
+		if g.Group == priorityGroup && g.PinnedClientID != "" {
+			p.pinned = true // what unpin releases
+			p.unpin()
+			p.pinned = false
+		}
+	}
+}
+
+// pinState is what checkPin saw of a pin that might not pull.
+type pinState struct {
+	pin   string
+	floor uint64
+}
+
+// unpin releases the pin this run held, so that the next run (a new
+// consumer object, which the server does not know as pinned) or another
+// instance takes over at once instead of after PinnedTTL. A run that was
+// never pinned leaves another instance's pin alone. After a crash nothing
+// unpins: the pin then lapses after PinnedTTL.
+func (p *pump) unpin() {
+	if !p.pinned {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := p.store.JetStream().Stream(ctx, p.stream)
+	if err == nil {
+		err = st.UnpinConsumer(ctx, p.durable, priorityGroup)
+	}
+	if err != nil {
+		p.log.Warn("kafka bridge: unpin failed; the next pull waits for the pin to lapse", "consumer", p.durable, "err", err)
+	}
 }
 
 // resync brings the hooks up to the consumer's ack floor (what was
@@ -198,6 +287,7 @@ func (p *pump) follow(ctx context.Context) error {
 	defer cancel()
 	msgs := make(chan jetstream.Msg, p.opts.Batch)
 	cc, err := p.consumer.Consume(func(m jetstream.Msg) {
+		p.pinned = true // only the pinned client gets messages
 		select {
 		case msgs <- m:
 		case <-fctx.Done(): // stopping: it is delivered again
@@ -219,6 +309,8 @@ func (p *pump) follow(ctx context.Context) error {
 		<-cc.Closed()
 	}()
 	batch := make([]jetstream.Msg, 0, p.opts.Batch)
+	idle := time.NewTicker(pinCheckEvery)
+	defer idle.Stop()
 	for {
 		select {
 		case m := <-msgs:
@@ -227,6 +319,11 @@ func (p *pump) follow(ctx context.Context) error {
 			return errors.New("consumption of " + p.durable + " ended")
 		case <-ctx.Done():
 			return nil
+		case <-idle.C:
+			if !p.pinned {
+				p.checkPin(ctx)
+			}
+			continue
 		}
 	fill: // and whatever else has arrived meanwhile: the backlog
 		for len(batch) < p.opts.Batch {

@@ -23,6 +23,7 @@ import (
 type Config struct {
 	HTTPAddr      string
 	InternalAddr  string
+	PprofAddr     string
 	DataDir       string
 	NATSURL       string
 	NATSListen    string
@@ -90,6 +91,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.SetOutput(out)
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8000", "gateway listen address (host:port; port 0 picks a free one)")
 	fs.StringVar(&c.InternalAddr, "internal-addr", "", "also serve dojot's internal endpoints (GET /topic/:subject, /admin/tenants, /internal/device) to legacy dojot services on this host:port, with their unsigned tokens; a trust boundary: bind it to a private network (empty: off)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's runtime profiles (/debug/pprof/) on this host:port, for measuring where CPU goes; unauthenticated: loopback only (empty: off)")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory for the embedded JetStream store, the generated JWT secret and admin password")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS URL (e.g. nats://127.0.0.1:4222); empty runs NATS embedded")
 	fs.StringVar(&c.NATSListen, "nats-listen", "", "embedded NATS only: also serve NATS clients on this host:port (empty: in-process only)")

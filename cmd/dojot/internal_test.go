@@ -105,3 +105,59 @@ func TestInternalListener(t *testing.T) {
 		t.Error("internal port still open after shutdown")
 	}
 }
+
+// TestPprofListener: -pprof-addr serves the runtime's profiles on a
+// listener of its own; the gateway does not.
+func TestPprofListener(t *testing.T) {
+	var cfg Config
+	if err := cfg.Parse([]string{"-http-addr=127.0.0.1:0", "-pprof-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-data-dir=" + t.TempDir(), "-admin-password=admin"}, env(nil), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	addrs := make(chan [2]string, 1)
+	go func() {
+		var public string
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &rec) != nil {
+				continue
+			}
+			switch rec.Msg {
+			case "http listening":
+				public = rec.Addr
+			case "pprof listening":
+				addrs <- [2]string{public, rec.Addr}
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, &cfg, newLogger(&cfg, pw), io.Discard) }()
+	var a [2]string
+	select {
+	case a = <-addrs:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no pprof listening line")
+	}
+	get := func(addr string) int {
+		resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(a[1]); got != 200 {
+		t.Errorf("pprof listener: GET /debug/pprof/cmdline = %d, want 200", got)
+	}
+	if got := get(a[0]); got != 404 {
+		t.Errorf("gateway: GET /debug/pprof/cmdline = %d, want 404", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run = %v after cancel", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -48,6 +49,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			return fmt.Errorf("-internal-addr %s: %w", cfg.InternalAddr, err)
 		}
 		defer internalLn.Close()
+	}
+	var pprofLn net.Listener
+	if cfg.PprofAddr != "" {
+		if pprofLn, err = net.Listen("tcp", cfg.PprofAddr); err != nil {
+			return fmt.Errorf("-pprof-addr %s: %w", cfg.PprofAddr, err)
+		}
+		defer pprofLn.Close()
 	}
 	var mqttLn net.Listener // none with -mqtt-broker-url: the agent is that broker's client
 	if cfg.MQTTBrokerURL == "" {
@@ -268,7 +276,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		},
 	}
 	srv := &http.Server{Handler: gateway.New(gwOpts), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	served := make(chan error, 2)
+	served := make(chan error, 3) // one per server: none blocks after a shutdown
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("http listening", "addr", ln.Addr().String(), "nats", natsMode(cfg, store))
 	servers := []*http.Server{srv}
@@ -281,6 +289,17 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}()
 		log.Info("internal listening", "addr", internalLn.Addr().String())
 		servers = append(servers, isrv)
+	}
+
+	if pprofLn != nil {
+		psrv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		go func() {
+			if err := psrv.Serve(pprofLn); err != nil {
+				served <- fmt.Errorf("pprof: %w", err)
+			}
+		}()
+		log.Info("pprof listening", "addr", pprofLn.Addr().String())
+		servers = append(servers, psrv)
 	}
 
 	select {
@@ -297,6 +316,18 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}
 	}
 	return nil
+}
+
+// pprofMux serves net/http/pprof's handlers on a mux of its own (not
+// http.DefaultServeMux, which any imported package may add to).
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func natsMode(cfg *Config, store *eventstore.Store) string {
