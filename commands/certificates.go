@@ -199,7 +199,7 @@ func (c *Certificates) store(ctx context.Context, tenant string, rec dojot.Certi
 		if _, ok := c.st.Certificate(rec.Fingerprint); ok {
 			return dojot.Event{}, duplicate(rec.Fingerprint)
 		}
-		return c.certEvent(ctx, dojot.EventCertificateIssued, tenant, rec.Fingerprint, dojot.CertificateIssued{Certificate: rec})
+		return c.certEvent(ctx, dojot.EventCertificateIssued, tenant, rec.Fingerprint, dojot.CertificateIssued{Certificate: rec, RequestID: dojot.RequestID(ctx)})
 	})
 	return rec, err
 }
@@ -228,7 +228,7 @@ func (c *Certificates) SetOwner(ctx context.Context, tenant, fp string, owner do
 			return dojot.Event{}, nil // nothing to change
 		}
 		return c.certEvent(ctx, dojot.EventCertificateOwnerChanged, tenant, fp,
-			dojot.CertificateOwnerChanged{Fingerprint: fp, BelongsTo: owner, Previous: rec.BelongsTo})
+			dojot.CertificateOwnerChanged{Fingerprint: fp, BelongsTo: owner, Previous: rec.BelongsTo, RequestID: dojot.RequestID(ctx)})
 	})
 }
 
@@ -241,7 +241,7 @@ func (c *Certificates) Revoke(ctx context.Context, tenant, fp string) error {
 			return dojot.Event{}, err
 		}
 		return c.certEvent(ctx, dojot.EventCertificateRevoked, tenant, fp, dojot.CertificateRevoked{
-			Fingerprint: fp, Serial: rec.Serial, IssuedByDojotPKI: rec.IssuedByDojotPKI, PEM: rec.PEM, Previous: rec.BelongsTo})
+			Fingerprint: fp, Serial: rec.Serial, IssuedByDojotPKI: rec.IssuedByDojotPKI, PEM: rec.PEM, Previous: rec.BelongsTo, RequestID: dojot.RequestID(ctx)})
 	})
 }
 
@@ -272,7 +272,7 @@ func (c *Certificates) AddTrustedCA(ctx context.Context, tenant, caPEM string, a
 			}
 			return dojot.Event{}, err
 		}
-		return c.trustedEvent(ctx, dojot.EventTrustedCAAdded, tenant, ca.CAFingerprint, dojot.TrustedCAAdded{TrustedCA: ca})
+		return c.trustedEvent(ctx, dojot.EventTrustedCAAdded, tenant, ca.CAFingerprint, dojot.TrustedCAAdded{TrustedCA: ca, RequestID: dojot.RequestID(ctx)})
 	})
 	return ca.CAFingerprint, err
 }
@@ -312,6 +312,6 @@ func (c *Certificates) RemoveTrustedCA(ctx context.Context, tenant, fp string) e
 			return dojot.Event{}, dojot.Errorf(dojot.ErrInvalid, "There are certificates dependent on the CA to be removed, however these certificates are not marked as 'autoRegistered'. Therefore, they must be removed manually before removing their CA certificate.")
 		}
 		return c.trustedEvent(ctx, dojot.EventTrustedCARemoved, tenant, fp,
-			dojot.TrustedCARemoved{CAFingerprint: fp, CAPEM: ca.CAPEM, AllowAutoRegistration: ca.AllowAutoRegistration})
+			dojot.TrustedCARemoved{CAFingerprint: fp, CAPEM: ca.CAPEM, AllowAutoRegistration: ca.AllowAutoRegistration, RequestID: dojot.RequestID(ctx)})
 	})
 }

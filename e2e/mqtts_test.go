@@ -84,6 +84,12 @@ func TestMQTTS(t *testing.T) {
 	if msgs := kcatUntil(t, broker, "admin.device-data", 1); len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"temperature":21.5`) {
 		t.Fatalf("admin.device-data = %+v", msgs)
 	}
+	// dojot's ownership.create, as certificate-acl reads it.
+	if msgs := kcatUntil(t, broker, "admin.dojot.x509-identity-mgmt.certificates", 1); len(msgs) < 1 || msgs[0].Key == nil ||
+		*msgs[0].Key != "admin:"+a || !strings.Contains(msgs[0].Payload, `"eventType":"ownership.create"`) ||
+		!strings.Contains(msgs[0].Payload, `"fingerprint":"`+certA.CertificateFingerprint+`"`) {
+		t.Errorf("admin.dojot.x509-identity-mgmt.certificates = %+v", msgs)
+	}
 	// a's certificate cannot publish as b (3.1.1: disconnected, no PUBACK).
 	if out, err := mosquittoPubTLS(in, caFile, devA, "admin:"+b+"/attrs", `{"temperature":99}`); err == nil {
 		t.Errorf("a's certificate published as b: %s", out)

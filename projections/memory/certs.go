@@ -28,6 +28,12 @@ type certState struct {
 	ca    dojot.CAClaimed
 	caSeq uint64
 	order uint64 // creation order of records: lists are in it
+
+	// withDevice are the certificates the last device.deleted revoked
+	// (its sequence: withDeviceSeq), for the Kafka bridge to render right
+	// after applying it.
+	withDevice    []dojot.CertificateRevoked
+	withDeviceSeq uint64
 }
 
 type certRec struct {
@@ -124,9 +130,25 @@ func (c *certState) apply(ev dojot.Event) error {
 // rule; dojot only unlinked them, and then did not offer them as free,
 // dojot/dojot#2600).
 func (c *certState) deviceDeleted(ev dojot.Event) {
+	c.withDevice, c.withDeviceSeq = nil, ev.Seq
 	for _, fp := range slices.Clone(c.byDev[devKey(ev.Tenant, ev.AggregateID)]) {
+		if r := c.certs[fp]; r != nil {
+			c.withDevice = append(c.withDevice, dojot.CertificateRevoked{Fingerprint: fp, Serial: r.Serial,
+				IssuedByDojotPKI: r.IssuedByDojotPKI, PEM: r.PEM, Previous: r.BelongsTo, Cause: dojot.CauseDeviceDeleted})
+		}
 		c.revoke(fp, ev)
 	}
+}
+
+// RevokedWithDevice is what the device.deleted of sequence seq revoked,
+// when it is the last device.deleted the view applied (nil otherwise).
+func (v *View) RevokedWithDevice(seq uint64) []dojot.CertificateRevoked {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if seq == 0 || seq != v.certs.withDeviceSeq {
+		return nil
+	}
+	return slices.Clone(v.certs.withDevice)
 }
 
 func (c *certState) revoke(fp string, ev dojot.Event) {
