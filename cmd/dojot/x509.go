@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/dojot-es/dojot"
 	agentmqtt "github.com/dojot-es/dojot/agents/mqtt"
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/pki"
@@ -58,6 +59,16 @@ func (c *x509Config) sans() []string {
 		}
 	}
 	return out
+}
+
+// x509Reads is what the x509 API reads of the view -view names (the
+// memory view's otherwise).
+type x509Reads interface {
+	GetCertificate(ctx context.Context, tenant, fp string) (dojot.Certificate, bool, error)
+	ListCertificates(ctx context.Context, tenant string, q dojot.RecordQuery) ([]dojot.Certificate, int, error)
+	GetTrustedCA(ctx context.Context, tenant, fp string) (dojot.TrustedCA, bool, error)
+	ListTrustedCAs(ctx context.Context, tenant string, q dojot.RecordQuery) ([]dojot.TrustedCA, int, error)
+	CRLEntries(ctx context.Context) ([]dojot.RevokedSerial, uint64, error)
 }
 
 // openCA opens the CA as cfg says and claims it in the log: a second
