@@ -142,7 +142,6 @@ func BenchmarkTLSHandshake(b *testing.B) {
 	}
 }
 
-
 // BenchmarkIngestTLS: QoS 1 readings of one device stored in JetStream,
 // over MQTT over mutual TLS against plain MQTT in the same run (x-plain:
 // plain's time per reading over TLS's; goal >= 0.7). paho keeps up to 64
