@@ -35,8 +35,7 @@ func newTLSBench(b *testing.B) tlsBench {
 	ca := pkitest.CA(b, pki.Options{})
 	reg := &certs{m: map[string]dojot.Certificate{}}
 	id := &pki.Identifier{CA: ca, Registry: reg}
-	plain, a := serve(&testing.T{}, agentmqtt.Options{Store: store, CertIdentity: id, Insecure: true})
-	b.Cleanup(func() { _ = a.Close() })
+	plain, a := serve(b, agentmqtt.Options{Store: store, CertIdentity: id, Insecure: true})
 	cfg, err := id.ServerTLS([]string{"localhost"})
 	if err != nil {
 		b.Fatal(err)
@@ -67,7 +66,7 @@ func newTLSBench(b *testing.B) tlsBench {
 		}
 	}()
 	return tlsBench{plain: plain, mqtts: ln.Addr().String(), bare: bare.Addr().String(), ca: ca,
-		client: tlsClient(&testing.T{}, ca, reg, "admin", "a1"), roots: pool}
+		client: tlsClient(b, ca, reg, "admin", "a1"), roots: pool}
 }
 
 func (tb tlsBench) clientConfig(cache tls.ClientSessionCache) *tls.Config {

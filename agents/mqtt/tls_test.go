@@ -37,7 +37,7 @@ func (c *certs) remove(fp string)                { c.mu.Lock(); delete(c.m, fp);
 func (c *certs) put(r dojot.Certificate)         { c.mu.Lock(); c.m[r.Fingerprint] = r; c.mu.Unlock() }
 
 // tlsClient is a client certificate and key of the CA.
-func tlsClient(t *testing.T, ca *pki.CA, reg *certs, tenant, device string) tls.Certificate {
+func tlsClient(t testing.TB, ca *pki.CA, reg *certs, tenant, device string) tls.Certificate {
 	t.Helper()
 	key, csrPEM := pkitest.CSRFor(t, "x")
 	csr, err := ca.ParseCSR(csrPEM)
