@@ -188,3 +188,48 @@ func readFile(t *testing.T, p string) string {
 	}
 	return string(b)
 }
+
+// TestMQTTSMigration: devices of an old dojot connect unchanged. They
+// trust dojot's CA for the server and hold certificates it issued: the
+// operator gives the broker dojot's server certificate (-mqtts-cert,
+// -mqtts-key: the iotagent-mqtt one), registers dojot's CA as a trusted CA
+// and each device certificate with its owner.
+func TestMQTTSMigration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needTool(t, "openssl")
+	needTool(t, "mosquitto_pub")
+	dir := t.TempDir()
+	// dojot's CA, its broker's certificate and a device's, made with openssl.
+	oldKey, oldCA := filepath.Join(dir, "old-ca.key"), filepath.Join(dir, "old-ca.crt")
+	openssl(t, "req", "-x509", "-new", "-nodes", "-newkey", "rsa:2048", "-keyout", oldKey, "-out", oldCA, "-days", "30",
+		"-subj", "/O=dojot IoT Platform/CN=X509 Identity CA", "-addext", "basicConstraints=critical,CA:TRUE")
+	sign := func(name, subj, ext string) (crt, key string) {
+		_, key = opensslCSR(t, dir, name, subj)
+		crt = filepath.Join(dir, name+".crt")
+		openssl(t, "x509", "-req", "-in", filepath.Join(dir, name+".csr"), "-CA", oldCA, "-CAkey", oldKey, "-CAcreateserial",
+			"-out", crt, "-days", "20", "-extfile", dojottestWrite(t, dir, name+".ext", ext))
+		return crt, key
+	}
+	srvCrt, srvKey := sign("iotagent-mqtt", "iotagent-mqtt", "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:iotagent-mqtt\n")
+
+	in := start(t, "", "-mqtts-cert="+srvCrt, "-mqtts-key="+srvKey)
+	c := in.Login("admin", adminPassword)
+	dev := createDevice(c, "old", createTemplate(c, "Old"))
+	devCrt, devKey := sign("dev", "admin:"+dev, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+	old := tlsDevice{devCrt, devKey}
+	// Unregistered: refused; registered: the same files connect.
+	if out, err := mosquittoPubTLS(in, oldCA, old, "admin:"+dev+"/attrs", `{"temperature":1}`); err == nil {
+		t.Errorf("an unregistered dojot certificate connected: %s", out)
+	}
+	c.Must(201, "POST", "/x509/v1/trusted-cas", map[string]any{"caPem": readFile(t, oldCA)})
+	c.Must(201, "POST", "/x509/v1/certificates", map[string]any{"certificateChain": readFile(t, devCrt) + readFile(t, oldCA),
+		"belongsTo": map[string]any{"device": dev}})
+	if out, err := mosquittoPubTLS(in, oldCA, old, "admin:"+dev+"/attrs", `{"temperature":2}`); err != nil {
+		t.Fatalf("a migrated device with its dojot files: %v %s", err, out)
+	}
+	if !historyHas(c, dev, "temperature", "2") {
+		t.Error("the migrated device's reading is not in history")
+	}
+}
