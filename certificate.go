@@ -315,3 +315,13 @@ func (t TrustedCA) Field(name string) (string, bool) {
 	}
 	return "", false
 }
+
+// PageOf is the page of q's records among all, the records that passed
+// its filters in list order.
+func PageOf[T any](all []T, q RecordQuery) []T {
+	from := (q.Page - 1) * q.Limit
+	if q.Page < 1 || q.Limit < 1 || from >= len(all) {
+		return nil
+	}
+	return all[from:min(len(all), from+q.Limit)]
+}

@@ -303,7 +303,7 @@ func (v *View) ListCertificates(_ context.Context, tenant string, q dojot.Record
 	v.mu.RUnlock()
 	slices.SortFunc(all, func(a, b *certRec) int { return cmpU64(a.order, b.order) })
 	var out []dojot.Certificate
-	for _, r := range page(all, q) {
+	for _, r := range dojot.PageOf(all, q) {
 		out = append(out, r.Certificate)
 	}
 	return out, len(all), nil
@@ -332,7 +332,7 @@ func (v *View) ListTrustedCAs(_ context.Context, tenant string, q dojot.RecordQu
 	v.mu.RUnlock()
 	slices.SortFunc(all, func(a, b *trustedRec) int { return cmpU64(a.order, b.order) })
 	var out []dojot.TrustedCA
-	for _, r := range page(all, q) {
+	for _, r := range dojot.PageOf(all, q) {
 		out = append(out, r.TrustedCA)
 	}
 	return out, len(all), nil
@@ -344,14 +344,6 @@ func (v *View) CRLEntries(context.Context) ([]dojot.RevokedSerial, uint64, error
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	return slices.Clone(v.certs.revoked), v.certs.revSeq, nil
-}
-
-func page[T any](all []T, q dojot.RecordQuery) []T {
-	from := (q.Page - 1) * q.Limit
-	if q.Page < 1 || q.Limit < 1 || from >= len(all) {
-		return nil
-	}
-	return all[from:min(len(all), from+q.Limit)]
 }
 
 func cmpU64(a, b uint64) int {

@@ -249,100 +249,87 @@ func (b *batch) trustedCA(id string) (*trustedDoc, error) {
 	return &d, nil
 }
 
-// GetCertificate is a tenant's certificate by fingerprint.
-func (v *View) GetCertificate(ctx context.Context, tenant, fp string) (dojot.Certificate, bool, error) {
+// record is a certificate or a trusted CA, as lists filter them.
+type record interface {
+	Field(name string) (string, bool)
+}
+
+// getDoc reads the record of the document id in coll; tenant, when not
+// "", must be the document's.
+func getDoc[T any](ctx context.Context, v *View, coll, id, tenant string) (T, bool, error) {
+	var rec T
 	db, err := v.reading(ctx)
 	if err != nil {
-		return dojot.Certificate{}, false, err
+		return rec, false, err
 	}
-	var d certDoc
-	err = db.Collection(collCertificates).FindOne(ctx, byID(fp)).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && d.Tenant != tenant {
-		return dojot.Certificate{}, false, nil
+	var d struct {
+		Tenant string `bson:"tenant"`
+		Doc    string `bson:"doc"`
+	}
+	err = db.Collection(coll).FindOne(ctx, byID(id)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) || err == nil && tenant != "" && d.Tenant != tenant {
+		return rec, false, nil
 	}
 	if err != nil {
-		return dojot.Certificate{}, false, wrap("find certificate", err)
+		return rec, false, wrap("find "+coll, err)
 	}
-	var c dojot.Certificate
-	return c, true, json.Unmarshal([]byte(d.Doc), &c)
+	return rec, true, json.Unmarshal([]byte(d.Doc), &rec)
+}
+
+// listDocs reads a tenant's documents of coll in creation order and
+// returns q's page of those passing its filters, and how many do.
+func listDocs[T record](ctx context.Context, v *View, coll, tenant string, q dojot.RecordQuery) ([]T, int, error) {
+	db, err := v.reading(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	cur, err := db.Collection(coll).Find(ctx, bson.D{{Key: "tenant", Value: tenant}}, options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
+	if err != nil {
+		return nil, 0, wrap("find "+coll, err)
+	}
+	defer cur.Close(ctx)
+	var all []T
+	for cur.Next(ctx) {
+		var d struct {
+			Doc string `bson:"doc"`
+		}
+		var rec T
+		if err := cur.Decode(&d); err != nil {
+			return nil, 0, wrap("read "+coll, err)
+		}
+		if err := json.Unmarshal([]byte(d.Doc), &rec); err != nil {
+			return nil, 0, err
+		}
+		if q.Matches(rec.Field) {
+			all = append(all, rec)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return nil, 0, wrap("read "+coll, err)
+	}
+	return dojot.PageOf(all, q), len(all), nil
+}
+
+// GetCertificate is a tenant's certificate by fingerprint.
+func (v *View) GetCertificate(ctx context.Context, tenant, fp string) (dojot.Certificate, bool, error) {
+	return getDoc[dojot.Certificate](ctx, v, collCertificates, fp, tenant)
 }
 
 // ListCertificates is a page of a tenant's certificates and how many pass
 // the filters.
 func (v *View) ListCertificates(ctx context.Context, tenant string, q dojot.RecordQuery) ([]dojot.Certificate, int, error) {
-	var all []dojot.Certificate
-	err := v.tenantDocs(ctx, collCertificates, tenant, func(doc string) error {
-		var c dojot.Certificate
-		if err := json.Unmarshal([]byte(doc), &c); err != nil {
-			return err
-		}
-		if q.Matches(c.Field) {
-			all = append(all, c)
-		}
-		return nil
-	})
-	return pageOf(all, q), len(all), err
+	return listDocs[dojot.Certificate](ctx, v, collCertificates, tenant, q)
 }
 
 // GetTrustedCA is a tenant's trusted CA by fingerprint.
 func (v *View) GetTrustedCA(ctx context.Context, tenant, fp string) (dojot.TrustedCA, bool, error) {
-	db, err := v.reading(ctx)
-	if err != nil {
-		return dojot.TrustedCA{}, false, err
-	}
-	var d trustedDoc
-	err = db.Collection(collTrustedCAs).FindOne(ctx, byID(tenant+" "+fp)).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return dojot.TrustedCA{}, false, nil
-	}
-	if err != nil {
-		return dojot.TrustedCA{}, false, wrap("find trusted CA", err)
-	}
-	var c dojot.TrustedCA
-	return c, true, json.Unmarshal([]byte(d.Doc), &c)
+	return getDoc[dojot.TrustedCA](ctx, v, collTrustedCAs, tenant+" "+fp, tenant)
 }
 
 // ListTrustedCAs is a page of a tenant's trusted CAs and how many pass the
 // filters.
 func (v *View) ListTrustedCAs(ctx context.Context, tenant string, q dojot.RecordQuery) ([]dojot.TrustedCA, int, error) {
-	var all []dojot.TrustedCA
-	err := v.tenantDocs(ctx, collTrustedCAs, tenant, func(doc string) error {
-		var c dojot.TrustedCA
-		if err := json.Unmarshal([]byte(doc), &c); err != nil {
-			return err
-		}
-		if q.Matches(c.Field) {
-			all = append(all, c)
-		}
-		return nil
-	})
-	return pageOf(all, q), len(all), err
-}
-
-// tenantDocs calls fn with the doc of each of a tenant's records, in
-// creation order.
-func (v *View) tenantDocs(ctx context.Context, coll, tenant string, fn func(doc string) error) error {
-	db, err := v.reading(ctx)
-	if err != nil {
-		return err
-	}
-	cur, err := db.Collection(coll).Find(ctx, bson.D{{Key: "tenant", Value: tenant}}, options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}))
-	if err != nil {
-		return wrap("find "+coll, err)
-	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var d struct {
-			Doc string `bson:"doc"`
-		}
-		if err := cur.Decode(&d); err != nil {
-			return wrap("read "+coll, err)
-		}
-		if err := fn(d.Doc); err != nil {
-			return err
-		}
-	}
-	return wrap("read "+coll, cur.Err())
+	return listDocs[dojot.TrustedCA](ctx, v, collTrustedCAs, tenant, q)
 }
 
 // CRLEntries is every serial the platform CA revoked, in order, and the
@@ -367,12 +354,4 @@ func (v *View) CRLEntries(ctx context.Context) ([]dojot.RevokedSerial, uint64, e
 		last = max(last, uint64(d.Seq))
 	}
 	return out, last, nil
-}
-
-func pageOf[T any](all []T, q dojot.RecordQuery) []T {
-	from := (q.Page - 1) * q.Limit
-	if q.Page < 1 || q.Limit < 1 || from >= len(all) {
-		return nil
-	}
-	return all[from:min(len(all), from+q.Limit)]
 }
