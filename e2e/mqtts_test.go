@@ -106,7 +106,29 @@ func TestMQTTS(t *testing.T) {
 
 	// Revoked: refused at the next handshake, at once.
 	devA2, certA2 := device("a2", a)
+	// A live session with it (mosquitto_sub on its config topic) ends when
+	// it is revoked.
+	_, port, _ := net.SplitHostPort(in.MQTTSAddr)
+	sub := exec.Command("mosquitto_sub", "-h", "localhost", "-p", port, "--cafile", caFile, "--cert", devA2.cert, "--key", devA2.key,
+		"-t", "admin:"+a+"/config", "-q", "1")
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	subDone := make(chan error, 1)
+	go func() { subDone <- sub.Wait() }()
+	t.Cleanup(func() { _ = sub.Process.Kill() })
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case err := <-subDone:
+		t.Fatalf("mosquitto_sub with a2's certificate ended before the revocation: %v", err)
+	default:
+	}
 	c.Must(204, "DELETE", "/x509/v1/certificates/"+certA2.CertificateFingerprint, nil)
+	select {
+	case <-subDone:
+	case <-time.After(10 * time.Second):
+		t.Error("the revoked certificate's session lives on")
+	}
 	if out, err := mosquittoPubTLS(in, caFile, devA2, "admin:"+a+"/attrs", `{"temperature":1}`); err == nil {
 		t.Errorf("a revoked certificate connected: %s", out)
 	}
