@@ -24,6 +24,7 @@ type certState struct {
 	trusted   map[string]map[string]*trustedRec // tenant -> fingerprint
 	trustAggs map[string]agg                    // tenant + " " + fingerprint
 	bundleSeq uint64                            // sequence of the last trusted-CA add or remove
+	bundle    []string                          // every tenant's trusted CAs, each once; a new slice on each change
 
 	ca    dojot.CAClaimed
 	caSeq uint64
@@ -98,7 +99,7 @@ func (c *certState) apply(ev dojot.Event) error {
 		}
 		c.order++
 		m[p.CAFingerprint] = &trustedRec{TrustedCA: p.TrustedCA, order: c.order}
-		c.bundleSeq = ev.Seq
+		c.bundleChanged(ev.Seq)
 		c.advanceTrusted(ev.Tenant, p.CAFingerprint, ev)
 	case dojot.EventTrustedCAUpdated:
 		var p dojot.TrustedCAUpdated
@@ -115,7 +116,7 @@ func (c *certState) apply(ev dojot.Event) error {
 			return err
 		}
 		delete(c.trusted[ev.Tenant], p.CAFingerprint)
-		c.bundleSeq = ev.Seq
+		c.bundleChanged(ev.Seq)
 		c.advanceTrusted(ev.Tenant, p.CAFingerprint, ev)
 	case dojot.EventCAClaimed:
 		if err := ev.Decode(&c.ca); err != nil {
@@ -124,6 +125,22 @@ func (c *certState) apply(ev dojot.Event) error {
 		c.caSeq = ev.Seq
 	}
 	return nil
+}
+
+// bundleChanged makes the trust bundle again (a handshake reads it, and it
+// changes rarely).
+func (c *certState) bundleChanged(seq uint64) {
+	seen := map[string]bool{}
+	var pems []string
+	for _, m := range c.trusted {
+		for fp, r := range m {
+			if !seen[fp] {
+				seen[fp] = true
+				pems = append(pems, r.CAPEM)
+			}
+		}
+	}
+	c.bundle, c.bundleSeq = pems, seq
 }
 
 // deviceDeleted revokes the certificates of a deleted device (the issue's
@@ -221,17 +238,7 @@ func (v *View) CertificateRevoked(serial string) bool {
 func (v *View) TrustBundle() (uint64, []string) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	seen := map[string]bool{}
-	var pems []string
-	for _, m := range v.certs.trusted {
-		for fp, r := range m {
-			if !seen[fp] {
-				seen[fp] = true
-				pems = append(pems, r.CAPEM)
-			}
-		}
-	}
-	return v.certs.bundleSeq, pems
+	return v.certs.bundleSeq, v.certs.bundle
 }
 
 // DeviceExists reports whether a tenant has the device (pki.Registry).
