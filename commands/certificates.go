@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dojot-es/dojot"
@@ -314,4 +315,31 @@ func (c *Certificates) RemoveTrustedCA(ctx context.Context, tenant, fp string) e
 		return c.trustedEvent(ctx, dojot.EventTrustedCARemoved, tenant, fp,
 			dojot.TrustedCARemoved{CAFingerprint: fp, CAPEM: ca.CAPEM, AllowAutoRegistration: ca.AllowAutoRegistration, RequestID: dojot.RequestID(ctx)})
 	})
+}
+
+// ServiceApplications are the services that may get a certificate from
+// the internal throw-away route (dojot's
+// X509IDMGMT_CERTIFICATE_BELONGSTO_APPLICATION).
+var ServiceApplications = []string{"iotagent-mqtt", "v2k-bridge", "k2v-bridge", "http-agent"}
+
+// IssueService signs a CSR for one of the platform's services (dojot's
+// internal POST /internal/api/v1/throw-away): the CSR's subject as it is,
+// nothing stored, as in dojot.
+func (c *Certificates) IssueService(_ context.Context, csrPEM string, owner dojot.CertOwner) (dojot.Certificate, error) {
+	if owner.Device != "" {
+		return dojot.Certificate{}, dojot.Errorf(dojot.ErrForbidden, "Operations on certificates for devices are not authorized through this endpoint.")
+	}
+	if !slices.Contains(ServiceApplications, owner.Application) {
+		return dojot.Certificate{}, dojot.Errorf(dojot.ErrInvalid, "Application name is not valid.")
+	}
+	csr, err := c.ca.ParseCSR(csrPEM)
+	if err != nil {
+		return dojot.Certificate{}, err
+	}
+	rec, err := c.ca.IssueService(csr)
+	if err != nil {
+		return dojot.Certificate{}, err
+	}
+	rec.BelongsTo = owner
+	return rec, nil
 }

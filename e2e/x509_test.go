@@ -214,3 +214,32 @@ func TestX509OtherCARefused(t *testing.T) {
 	// Given a's CA, it starts.
 	start(t, "", append(second, "-ca-cert="+filepath.Join(a.DataDir, "ca.crt"), "-ca-key="+filepath.Join(a.DataDir, "ca.key"))...)
 }
+
+// TestX509Internal: the internal listener serves x509-identity-mgmt's
+// internal API as dojot's cert-sidecar and certificate-acl call it: the CA
+// bundle as a PEM file, a service's certificate (openssl CSR), any
+// tenant's certificate owner.
+func TestX509Internal(t *testing.T) {
+	needTool(t, "openssl")
+	internal := dojottest.FreeAddr(t)
+	in := start(t, "", "-internal-addr="+internal)
+	ic := in.Client()
+	ic.Base = "http://" + internal
+	code, body := ic.Do("GET", "/internal/api/v1/throw-away/ca/bundle", nil)
+	var bundle []string
+	mustJSON(t, body, &bundle)
+	if code != 200 || len(bundle) != 1 || !strings.HasPrefix(bundle[0], "-----BEGIN CERTIFICATE-----") {
+		t.Fatalf("bundle = %d %s", code, body)
+	}
+	csr, _ := opensslCSR(t, t.TempDir(), "svc", "iotagent-mqtt")
+	var svc issuedCert
+	mustJSON(t, ic.Must(201, "POST", "/internal/api/v1/throw-away", map[string]any{"csr": csr, "belongsTo": map[string]any{"application": "iotagent-mqtt"}}), &svc)
+	c := in.Login("admin", adminPassword)
+	c.Must(404, "GET", "/x509/v1/certificates/"+svc.CertificateFingerprint, nil) // not stored
+	dev := createDevice(c, "d", createTemplate(c, "T"))
+	dcsr, _ := opensslCSR(t, t.TempDir(), "dev", dev)
+	r := issueCert(c, dcsr, dev)
+	if got := string(ic.Must(200, "GET", "/internal/api/v1/certificates/"+r.CertificateFingerprint+"?fields=tenant,belongsTo", nil)); strings.TrimSpace(got) != `{"belongsTo":{"device":"`+dev+`"},"tenant":"admin"}` {
+		t.Errorf("certificate-acl's read = %s", got)
+	}
+}

@@ -238,6 +238,8 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		X509Commands:   certs,
 		X509View:       certReads,
+		X509Internal:   view,
+		X509Services:   certs,
 		CA:             ca,
 		Ready: func(context.Context) error {
 			// Healthy means writes can reach the event store. Checked on the
