@@ -25,7 +25,7 @@ ENV DOJOT_DATA_DIR=/data \
     DOJOT_HTTP_ADDR=:8000
 USER 65532:65532
 VOLUME ["/data"]
-# 8000: HTTP gateway; 1883: MQTT devices.
-EXPOSE 8000 1883
+# 8000: HTTP gateway; 1883: MQTT devices; 8883: MQTT over mutual TLS.
+EXPOSE 8000 1883 8883
 ENTRYPOINT ["/dojot"]
 CMD ["serve"]

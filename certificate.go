@@ -76,8 +76,11 @@ type Certificate struct {
 }
 
 // CertificateIssued is the payload of cert.issued: the whole record.
+// RequestID (in every x509 payload) is the X-Request-Id of the call, which
+// dojot's Kafka messages carry as metadata.msgid.
 type CertificateIssued struct {
 	Certificate
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // CertificateOwnerChanged is the payload of cert.owner_changed: the new
@@ -87,6 +90,7 @@ type CertificateOwnerChanged struct {
 	Fingerprint string    `json:"fingerprint"`
 	BelongsTo   CertOwner `json:"belongsTo"`
 	Previous    CertOwner `json:"previousBelongsTo"`
+	RequestID   string    `json:"requestId,omitempty"`
 }
 
 // CertificateRevoked is the payload of cert.revoked. The fields the CRL and
@@ -99,7 +103,8 @@ type CertificateRevoked struct {
 	Previous         CertOwner `json:"previousBelongsTo"`
 	// Cause is "" for DELETE .../:fp, CauseDeviceDeleted when the view
 	// revoked it because its device was deleted.
-	Cause string `json:"cause,omitempty"`
+	Cause     string `json:"cause,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // CauseDeviceDeleted marks revocations that follow a device's deletion.
@@ -121,6 +126,7 @@ type TrustedCA struct {
 // TrustedCAAdded is the payload of trustedca.added.
 type TrustedCAAdded struct {
 	TrustedCA
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // TrustedCAUpdated is the payload of trustedca.updated.
@@ -135,6 +141,7 @@ type TrustedCARemoved struct {
 	CAFingerprint         string `json:"caFingerprint"`
 	CAPEM                 string `json:"caPem"`
 	AllowAutoRegistration bool   `json:"allowAutoRegistration"`
+	RequestID             string `json:"requestId,omitempty"`
 }
 
 // CAClaimed is the payload of ca.claimed.
@@ -307,4 +314,14 @@ func (t TrustedCA) Field(name string) (string, bool) {
 		return t.Tenant, true
 	}
 	return "", false
+}
+
+// PageOf is the page of q's records among all, the records that passed
+// its filters in list order.
+func PageOf[T any](all []T, q RecordQuery) []T {
+	from := (q.Page - 1) * q.Limit
+	if q.Page < 1 || q.Limit < 1 || from >= len(all) {
+		return nil
+	}
+	return all[from:min(len(all), from+q.Limit)]
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dojot-es/dojot"
@@ -199,7 +200,7 @@ func (c *Certificates) store(ctx context.Context, tenant string, rec dojot.Certi
 		if _, ok := c.st.Certificate(rec.Fingerprint); ok {
 			return dojot.Event{}, duplicate(rec.Fingerprint)
 		}
-		return c.certEvent(ctx, dojot.EventCertificateIssued, tenant, rec.Fingerprint, dojot.CertificateIssued{Certificate: rec})
+		return c.certEvent(ctx, dojot.EventCertificateIssued, tenant, rec.Fingerprint, dojot.CertificateIssued{Certificate: rec, RequestID: dojot.RequestID(ctx)})
 	})
 	return rec, err
 }
@@ -228,7 +229,7 @@ func (c *Certificates) SetOwner(ctx context.Context, tenant, fp string, owner do
 			return dojot.Event{}, nil // nothing to change
 		}
 		return c.certEvent(ctx, dojot.EventCertificateOwnerChanged, tenant, fp,
-			dojot.CertificateOwnerChanged{Fingerprint: fp, BelongsTo: owner, Previous: rec.BelongsTo})
+			dojot.CertificateOwnerChanged{Fingerprint: fp, BelongsTo: owner, Previous: rec.BelongsTo, RequestID: dojot.RequestID(ctx)})
 	})
 }
 
@@ -241,7 +242,7 @@ func (c *Certificates) Revoke(ctx context.Context, tenant, fp string) error {
 			return dojot.Event{}, err
 		}
 		return c.certEvent(ctx, dojot.EventCertificateRevoked, tenant, fp, dojot.CertificateRevoked{
-			Fingerprint: fp, Serial: rec.Serial, IssuedByDojotPKI: rec.IssuedByDojotPKI, PEM: rec.PEM, Previous: rec.BelongsTo})
+			Fingerprint: fp, Serial: rec.Serial, IssuedByDojotPKI: rec.IssuedByDojotPKI, PEM: rec.PEM, Previous: rec.BelongsTo, RequestID: dojot.RequestID(ctx)})
 	})
 }
 
@@ -272,7 +273,7 @@ func (c *Certificates) AddTrustedCA(ctx context.Context, tenant, caPEM string, a
 			}
 			return dojot.Event{}, err
 		}
-		return c.trustedEvent(ctx, dojot.EventTrustedCAAdded, tenant, ca.CAFingerprint, dojot.TrustedCAAdded{TrustedCA: ca})
+		return c.trustedEvent(ctx, dojot.EventTrustedCAAdded, tenant, ca.CAFingerprint, dojot.TrustedCAAdded{TrustedCA: ca, RequestID: dojot.RequestID(ctx)})
 	})
 	return ca.CAFingerprint, err
 }
@@ -312,6 +313,33 @@ func (c *Certificates) RemoveTrustedCA(ctx context.Context, tenant, fp string) e
 			return dojot.Event{}, dojot.Errorf(dojot.ErrInvalid, "There are certificates dependent on the CA to be removed, however these certificates are not marked as 'autoRegistered'. Therefore, they must be removed manually before removing their CA certificate.")
 		}
 		return c.trustedEvent(ctx, dojot.EventTrustedCARemoved, tenant, fp,
-			dojot.TrustedCARemoved{CAFingerprint: fp, CAPEM: ca.CAPEM, AllowAutoRegistration: ca.AllowAutoRegistration})
+			dojot.TrustedCARemoved{CAFingerprint: fp, CAPEM: ca.CAPEM, AllowAutoRegistration: ca.AllowAutoRegistration, RequestID: dojot.RequestID(ctx)})
 	})
+}
+
+// ServiceApplications are the services that may get a certificate from
+// the internal throw-away route (dojot's
+// X509IDMGMT_CERTIFICATE_BELONGSTO_APPLICATION).
+var ServiceApplications = []string{"iotagent-mqtt", "v2k-bridge", "k2v-bridge", "http-agent"}
+
+// IssueService signs a CSR for one of the platform's services (dojot's
+// internal POST /internal/api/v1/throw-away): the CSR's subject as it is,
+// nothing stored, as in dojot.
+func (c *Certificates) IssueService(_ context.Context, csrPEM string, owner dojot.CertOwner) (dojot.Certificate, error) {
+	if owner.Device != "" {
+		return dojot.Certificate{}, dojot.Errorf(dojot.ErrForbidden, "Operations on certificates for devices are not authorized through this endpoint.")
+	}
+	if !slices.Contains(ServiceApplications, owner.Application) {
+		return dojot.Certificate{}, dojot.Errorf(dojot.ErrInvalid, "Application name is not valid.")
+	}
+	csr, err := c.ca.ParseCSR(csrPEM)
+	if err != nil {
+		return dojot.Certificate{}, err
+	}
+	rec, err := c.ca.IssueService(csr)
+	if err != nil {
+		return dojot.Certificate{}, err
+	}
+	rec.BelongsTo = owner
+	return rec, nil
 }

@@ -84,6 +84,12 @@ func TestMQTTS(t *testing.T) {
 	if msgs := kcatUntil(t, broker, "admin.device-data", 1); len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"temperature":21.5`) {
 		t.Fatalf("admin.device-data = %+v", msgs)
 	}
+	// dojot's ownership.create, as certificate-acl reads it.
+	if msgs := kcatUntil(t, broker, "admin.dojot.x509-identity-mgmt.certificates", 1); len(msgs) < 1 || msgs[0].Key == nil ||
+		*msgs[0].Key != "admin:"+a || !strings.Contains(msgs[0].Payload, `"eventType":"ownership.create"`) ||
+		!strings.Contains(msgs[0].Payload, `"fingerprint":"`+certA.CertificateFingerprint+`"`) {
+		t.Errorf("admin.dojot.x509-identity-mgmt.certificates = %+v", msgs)
+	}
 	// a's certificate cannot publish as b (3.1.1: disconnected, no PUBACK).
 	if out, err := mosquittoPubTLS(in, caFile, devA, "admin:"+b+"/attrs", `{"temperature":99}`); err == nil {
 		t.Errorf("a's certificate published as b: %s", out)
@@ -100,7 +106,29 @@ func TestMQTTS(t *testing.T) {
 
 	// Revoked: refused at the next handshake, at once.
 	devA2, certA2 := device("a2", a)
+	// A live session with it (mosquitto_sub on its config topic) ends when
+	// it is revoked.
+	_, port, _ := net.SplitHostPort(in.MQTTSAddr)
+	sub := exec.Command("mosquitto_sub", "-h", "localhost", "-p", port, "--cafile", caFile, "--cert", devA2.cert, "--key", devA2.key,
+		"-t", "admin:"+a+"/config", "-q", "1")
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	subDone := make(chan error, 1)
+	go func() { subDone <- sub.Wait() }()
+	t.Cleanup(func() { _ = sub.Process.Kill() })
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case err := <-subDone:
+		t.Fatalf("mosquitto_sub with a2's certificate ended before the revocation: %v", err)
+	default:
+	}
 	c.Must(204, "DELETE", "/x509/v1/certificates/"+certA2.CertificateFingerprint, nil)
+	select {
+	case <-subDone:
+	case <-time.After(10 * time.Second):
+		t.Error("the revoked certificate's session lives on")
+	}
 	if out, err := mosquittoPubTLS(in, caFile, devA2, "admin:"+a+"/attrs", `{"temperature":1}`); err == nil {
 		t.Errorf("a revoked certificate connected: %s", out)
 	}
@@ -181,4 +209,49 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestMQTTSMigration: devices of an old dojot connect unchanged. They
+// trust dojot's CA for the server and hold certificates it issued: the
+// operator gives the broker dojot's server certificate (-mqtts-cert,
+// -mqtts-key: the iotagent-mqtt one), registers dojot's CA as a trusted CA
+// and each device certificate with its owner.
+func TestMQTTSMigration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needTool(t, "openssl")
+	needTool(t, "mosquitto_pub")
+	dir := t.TempDir()
+	// dojot's CA, its broker's certificate and a device's, made with openssl.
+	oldKey, oldCA := filepath.Join(dir, "old-ca.key"), filepath.Join(dir, "old-ca.crt")
+	openssl(t, "req", "-x509", "-new", "-nodes", "-newkey", "rsa:2048", "-keyout", oldKey, "-out", oldCA, "-days", "30",
+		"-subj", "/O=dojot IoT Platform/CN=X509 Identity CA", "-addext", "basicConstraints=critical,CA:TRUE")
+	sign := func(name, subj, ext string) (crt, key string) {
+		_, key = opensslCSR(t, dir, name, subj)
+		crt = filepath.Join(dir, name+".crt")
+		openssl(t, "x509", "-req", "-in", filepath.Join(dir, name+".csr"), "-CA", oldCA, "-CAkey", oldKey, "-CAcreateserial",
+			"-out", crt, "-days", "20", "-extfile", dojottestWrite(t, dir, name+".ext", ext))
+		return crt, key
+	}
+	srvCrt, srvKey := sign("iotagent-mqtt", "iotagent-mqtt", "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:iotagent-mqtt\n")
+
+	in := start(t, "", "-mqtts-cert="+srvCrt, "-mqtts-key="+srvKey)
+	c := in.Login("admin", adminPassword)
+	dev := createDevice(c, "old", createTemplate(c, "Old"))
+	devCrt, devKey := sign("dev", "admin:"+dev, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+	old := tlsDevice{devCrt, devKey}
+	// Unregistered: refused; registered: the same files connect.
+	if out, err := mosquittoPubTLS(in, oldCA, old, "admin:"+dev+"/attrs", `{"temperature":1}`); err == nil {
+		t.Errorf("an unregistered dojot certificate connected: %s", out)
+	}
+	c.Must(201, "POST", "/x509/v1/trusted-cas", map[string]any{"caPem": readFile(t, oldCA)})
+	c.Must(201, "POST", "/x509/v1/certificates", map[string]any{"certificateChain": readFile(t, devCrt) + readFile(t, oldCA),
+		"belongsTo": map[string]any{"device": dev}})
+	if out, err := mosquittoPubTLS(in, oldCA, old, "admin:"+dev+"/attrs", `{"temperature":2}`); err != nil {
+		t.Fatalf("a migrated device with its dojot files: %v %s", err, out)
+	}
+	if !historyHas(c, dev, "temperature", "2") {
+		t.Error("the migrated device's reading is not in history")
+	}
 }

@@ -35,6 +35,9 @@ func NewInternal(opts Options) *Server {
 	// dojot's basic-auth checks device passwords for its HTTP agent
 	// without a token (tokenParsingInterceptor ignores the path).
 	r.With(jsonType(jsonExpress)).Method(http.MethodPost, "/basic-auth/v1/internal/authentication", errorHandler(s.authenticateDevice))
+	if s.opts.CA != nil && s.opts.X509Internal != nil && s.opts.X509Services != nil {
+		s.mountX509Internal(r) // x509-identity-mgmt's, no token (x509_internal.go)
+	}
 	s.router = r
 	return s
 }

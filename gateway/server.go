@@ -75,6 +75,11 @@ type Options struct {
 	X509Commands x509Commands
 	X509View     x509View
 	CA           X509CA
+	// X509Internal and X509Services serve x509-identity-mgmt's internal
+	// API on the internal listener (x509_internal.go); nil leaves it
+	// unrouted.
+	X509Internal x509Internal
+	X509Services x509ServiceIssuer
 }
 
 // KafkaWS is dojot's Kafka WS (kafkaws.Server): the ticket route runs

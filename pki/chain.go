@@ -13,18 +13,17 @@ import (
 // dojot's messages for external certificates and trusted CAs
 // (CertificateService.registerCertificate, TrustedCAService).
 const (
-	msgNotPEM          = "The certificate chain is not a sequence of PEM certificates."
-	msgLeafIsCA        = "The certificate is a CA certificate. It contains the flag 'CA:TRUE' in the extension 'Basic Constraints'."
-	msgCAMismatch      = "The fingerprint of the CA defined in the payload of the request does not match the fingerprint of the certificate of the root CA that was also informed in the certificate chain."
-	msgNoRoot          = "It was not possible to obtain the fingerprint of the root CA. Make sure to inform it in the request payload or inform the root CA certificate as the last one in the chain of certificates."
-	msgChainInvalid    = "The certificate chain of trust is not valid."
-	msgOneCA           = "Only one CA certificate is expected per request."
-	msgNoBasicConstr   = "The certificate is not a CA certificate. It does not contain the extension 'Basic Constraints' (OID: 2.5.29.19)."
-	msgNotCA           = "The certificate is not a CA certificate. It does not contain the flag 'CA:TRUE' in the extension 'Basic Constraints'."
-	msgNotSelfSigned   = "The certificate is not a Root CA certificate (not self signed)."
-	msgPlatformCN      = "It is not allowed to register a CA certificate with the same 'CNAME' of the platform."
-	minimumValidity    = 24 * time.Hour
-	platformCommonName = "X509 Identity CA"
+	msgNotPEM        = "The certificate chain is not a sequence of PEM certificates."
+	msgLeafIsCA      = "The certificate is a CA certificate. It contains the flag 'CA:TRUE' in the extension 'Basic Constraints'."
+	msgCAMismatch    = "The fingerprint of the CA defined in the payload of the request does not match the fingerprint of the certificate of the root CA that was also informed in the certificate chain."
+	msgNoRoot        = "It was not possible to obtain the fingerprint of the root CA. Make sure to inform it in the request payload or inform the root CA certificate as the last one in the chain of certificates."
+	msgChainInvalid  = "The certificate chain of trust is not valid."
+	msgOneCA         = "Only one CA certificate is expected per request."
+	msgNoBasicConstr = "The certificate is not a CA certificate. It does not contain the extension 'Basic Constraints' (OID: 2.5.29.19)."
+	msgNotCA         = "The certificate is not a CA certificate. It does not contain the flag 'CA:TRUE' in the extension 'Basic Constraints'."
+	msgNotSelfSigned = "The certificate is not a Root CA certificate (not self signed)."
+	msgPlatformCN    = "It is not allowed to register a CA certificate with the same 'CNAME' of the platform."
+	minimumValidity  = 24 * time.Hour
 )
 
 // Chain is an external device certificate with the chain it came with,
@@ -175,7 +174,10 @@ func (ca *CA) ParseTrustedCA(pemText string) (dojot.TrustedCA, error) {
 		return dojot.TrustedCA{}, invalid(msgNotCA)
 	case !isSelfSignedCA(c):
 		return dojot.TrustedCA{}, invalid(msgNotSelfSigned)
-	case c.Subject.CommonName == platformCommonName:
+	case bytes.Equal(c.Raw, ca.cert.Raw):
+		// dojot refused any CA named like its own (CN "X509 Identity
+		// CA"), which is every old dojot's CA: a migration registers
+		// exactly that. Only the platform's own CA is refused here.
 		return dojot.TrustedCA{}, invalid(msgPlatformCN)
 	}
 	return dojot.TrustedCA{

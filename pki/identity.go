@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dojot-es/dojot"
 )
@@ -48,7 +49,22 @@ type Identifier struct {
 	mu      sync.Mutex
 	version uint64
 	pool    *x509.CertPool
+	// verified remembers chains that verified, by the leaf's fingerprint,
+	// for the trust bundle of version: a device reconnecting (a resumed
+	// handshake above all) pays a map read instead of a signature check.
+	// The record and the CRL are still read in every handshake.
+	verified map[string]verifiedChain
 }
+
+// verifiedChain is a leaf whose chain verified: until notAfter, and ours
+// when it ends at the platform CA.
+type verifiedChain struct {
+	notAfter time.Time
+	ours     bool
+}
+
+// maxVerified bounds the verified chains remembered (~100 B each).
+const maxVerified = 1 << 16
 
 func refused(why error, detail string) error {
 	return fmt.Errorf("%w%s: %w", why, detail, dojot.ErrUnauthorized)
@@ -65,23 +81,46 @@ func (id *Identifier) Verify(rawCerts [][]byte) (dojot.CertIdentity, error) {
 	if err != nil {
 		return dojot.CertIdentity{}, refused(ErrUntrusted, ": "+err.Error())
 	}
+	roots, version := id.roots()
+	fp := Fingerprint(leaf.Raw)
+	now := id.CA.opts.Now()
+	id.mu.Lock()
+	v, ok := id.verified[fp]
+	id.mu.Unlock()
+	if ok && now.Before(v.notAfter) && !now.Before(leaf.NotBefore) {
+		return id.lookup(leaf, v.ours)
+	}
 	inter := x509.NewCertPool()
 	for _, raw := range rawCerts[1:] {
 		if c, err := x509.ParseCertificate(raw); err == nil {
 			inter.AddCert(c)
 		}
 	}
-	chains, err := leaf.Verify(x509.VerifyOptions{Roots: id.roots(), Intermediates: inter,
-		CurrentTime: id.CA.opts.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
+		CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	if err != nil {
 		return dojot.CertIdentity{}, refused(ErrUntrusted, ": "+err.Error())
 	}
 	ours := false
+	notAfter := leaf.NotAfter
 	for _, ch := range chains {
 		if ch[len(ch)-1].Equal(id.CA.cert) {
 			ours = true
 		}
+		for _, c := range ch {
+			if c.NotAfter.Before(notAfter) {
+				notAfter = c.NotAfter
+			}
+		}
 	}
+	id.mu.Lock()
+	if id.version == version { // else the bundle changed meanwhile: not remembered
+		if id.verified == nil || len(id.verified) >= maxVerified {
+			id.verified = map[string]verifiedChain{}
+		}
+		id.verified[fp] = verifiedChain{notAfter: notAfter, ours: ours}
+	}
+	id.mu.Unlock()
 	return id.lookup(leaf, ours)
 }
 
@@ -117,20 +156,21 @@ func (id *Identifier) lookup(leaf *x509.Certificate, ours bool) (dojot.CertIdent
 	return dojot.CertIdentity{Tenant: rec.Tenant, Device: rec.BelongsTo.Device}, nil
 }
 
-// roots is the platform CA plus the trust bundle, rebuilt when the bundle
-// changes.
-func (id *Identifier) roots() *x509.CertPool {
+// roots is the platform CA plus the trust bundle and its version, rebuilt
+// when the bundle changes; the verified chains remembered go with the old
+// bundle (a removed CA no longer lets its leaves in).
+func (id *Identifier) roots() (*x509.CertPool, uint64) {
 	v, pems := id.Registry.TrustBundle()
 	id.mu.Lock()
 	defer id.mu.Unlock()
 	if id.pool != nil && v == id.version {
-		return id.pool
+		return id.pool, v
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(id.CA.cert)
 	for _, p := range pems {
 		pool.AppendCertsFromPEM([]byte(p))
 	}
-	id.pool, id.version = pool, v
-	return pool
+	id.pool, id.version, id.verified = pool, v, nil
+	return pool, v
 }

@@ -109,6 +109,10 @@ func TestIdentify(t *testing.T) {
 	check("external, CA not trusted yet", [][]byte{der(t, extLeaf)}, dojot.CertIdentity{}, pki.ErrUntrusted)
 	reg.bundle, reg.version = []string{ext.PEM}, 1
 	check("external, CA trusted", [][]byte{der(t, extLeaf)}, dojot.CertIdentity{Tenant: "admin", Device: "d2"}, nil)
+	check("external, again (a verified chain remembered)", [][]byte{der(t, extLeaf)}, dojot.CertIdentity{Tenant: "admin", Device: "d2"}, nil)
+	reg.bundle, reg.version = nil, 2
+	check("external, CA removed", [][]byte{der(t, extLeaf)}, dojot.CertIdentity{}, pki.ErrUntrusted)
+	reg.bundle, reg.version = []string{ext.PEM}, 3
 	check("stranger", [][]byte{der(t, stranger.leaf(t, "admin:d2", year, false))}, dojot.CertIdentity{}, pki.ErrUntrusted)
 	if got, err := id.Lookup(der(t, linked.PEM)); err != nil || got.Device != "a1b2c3" {
 		t.Errorf("Lookup = %v, %v", got, err)
@@ -140,7 +144,8 @@ func TestIdentify(t *testing.T) {
 
 func TestIdentifyExpired(t *testing.T) {
 	now := time.Now()
-	ca := newCA(t, pki.Options{Now: func() time.Time { return now }})
+	clock := now
+	ca := newCA(t, pki.Options{Now: func() time.Time { return clock }})
 	reg := newRegistry()
 	c := issue(t, ca, ecKey(t, elliptic.P256()), "x")
 	c.Tenant, c.BelongsTo = "admin", dojot.CertOwner{Device: "d1"}
@@ -148,6 +153,15 @@ func TestIdentifyExpired(t *testing.T) {
 	later := &pki.Identifier{CA: newCAClock(t, ca, now.AddDate(2, 0, 0)), Registry: reg}
 	if _, err := later.Verify([][]byte{der(t, c.PEM)}); !errors.Is(err, pki.ErrUntrusted) {
 		t.Errorf("expired: %v", err)
+	}
+	// A chain verified (and remembered) while valid is refused once expired.
+	id := &pki.Identifier{CA: ca, Registry: reg}
+	if _, err := id.Verify([][]byte{der(t, c.PEM)}); err != nil {
+		t.Fatal(err)
+	}
+	clock = now.AddDate(2, 0, 0)
+	if _, err := id.Verify([][]byte{der(t, c.PEM)}); !errors.Is(err, pki.ErrUntrusted) {
+		t.Errorf("expired after it was remembered: %v", err)
 	}
 }
 

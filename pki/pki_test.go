@@ -503,17 +503,21 @@ func TestTrustedCA(t *testing.T) {
 	ca := newCA(t, pki.Options{})
 	year := time.Now().AddDate(1, 0, 0)
 	ext := newExtCA(t, "tenant CA", year)
+	// An old dojot's CA has the platform's name: a migration registers it.
+	if _, err := ca.ParseTrustedCA(newExtCA(t, "X509 Identity CA", year).PEM); err != nil {
+		t.Errorf("an old dojot CA: %v", err)
+	}
 	got, err := ca.ParseTrustedCA(ext.PEM)
 	if err != nil || got.CAFingerprint != pki.Fingerprint(ext.Cert.Raw) || got.SubjectDN != "CN=tenant CA" || got.CAPEM+"\n" != ext.PEM {
 		t.Fatalf("ParseTrustedCA = %+v, %v", got, err)
 	}
 	for name, tt := range map[string]struct{ in, err string }{
-		"two":           {ext.PEM + ext.PEM, "Only one CA certificate is expected per request."},
-		"none":          {"x", "Only one CA certificate is expected per request."},
-		"a leaf":        {ext.leaf(t, "x", year, false), "The certificate is not a CA certificate. It does not contain the flag 'CA:TRUE' in the extension 'Basic Constraints'."},
-		"intermediate":  {ext.leaf(t, "x", year, true), "The certificate is not a Root CA certificate (not self signed)."},
-		"platform name": {newExtCA(t, "X509 Identity CA", year).PEM, "It is not allowed to register a CA certificate with the same 'CNAME' of the platform."},
-		"expired":       {newExtCA(t, "x", time.Now().Add(-time.Minute)).PEM, "The certificate expired 0 days ago."},
+		"two":            {ext.PEM + ext.PEM, "Only one CA certificate is expected per request."},
+		"none":           {"x", "Only one CA certificate is expected per request."},
+		"a leaf":         {ext.leaf(t, "x", year, false), "The certificate is not a CA certificate. It does not contain the flag 'CA:TRUE' in the extension 'Basic Constraints'."},
+		"intermediate":   {ext.leaf(t, "x", year, true), "The certificate is not a Root CA certificate (not self signed)."},
+		"the platform's": {ca.PEM(), "It is not allowed to register a CA certificate with the same 'CNAME' of the platform."},
+		"expired":        {newExtCA(t, "x", time.Now().Add(-time.Minute)).PEM, "The certificate expired 0 days ago."},
 	} {
 		if _, err := ca.ParseTrustedCA(tt.in); err == nil || err.Error() != tt.err {
 			t.Errorf("%s: ParseTrustedCA = %v; want %q", name, err, tt.err)

@@ -21,6 +21,10 @@ import (
 // every field of the record pki knows; owner, tenant and times are the
 // caller's.
 func (ca *CA) Issue(c *CSR, tenant string) (dojot.Certificate, error) {
+	return ca.issue(c, ca.leafSubject(c, tenant))
+}
+
+func (ca *CA) issue(c *CSR, subject []pkix.AttributeTypeAndValue) (dojot.Certificate, error) {
 	serial, err := randomSerial(ca.opts.Rand)
 	if err != nil {
 		return dojot.Certificate{}, err
@@ -29,7 +33,6 @@ func (ca *CA) Issue(c *CSR, tenant string) (dojot.Certificate, error) {
 	if err != nil {
 		return dojot.Certificate{}, err
 	}
-	subject := ca.leafSubject(c, tenant)
 	now := ca.opts.Now().UTC().Truncate(time.Minute)
 	tpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -104,3 +107,10 @@ func record(cert *x509.Certificate, ours bool, caFP string) dojot.Certificate {
 
 // subjectDN is the subject as RFC 4514 text (CN first).
 func subjectDN(n pkix.Name) string { return n.String() }
+
+// IssueService signs c for one of the platform's own services (dojot's
+// throw-away route, X509.md 9): the device profile, but the CSR's subject
+// as it is (no O added).
+func (ca *CA) IssueService(c *CSR) (dojot.Certificate, error) {
+	return ca.issue(c, c.rdns)
+}

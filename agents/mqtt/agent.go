@@ -52,6 +52,9 @@ type Options struct {
 	// CertIdentity names the device of a client on the TLS listener
 	// (ServeTLS, tls.go) from its certificate.
 	CertIdentity CertIdentifier
+	// RecheckEvery is how often the certificates of connected TLS clients
+	// are checked again (default 1s): a revoked one's session ends then.
+	RecheckEvery time.Duration
 	// MaxPayload is the largest publish payload accepted, in bytes
 	// (default 256000, the body limit of dojot's HTTP agent).
 	MaxPayload int
@@ -92,6 +95,9 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.RecheckEvery <= 0 {
+		o.RecheckEvery = time.Second
+	}
 	if o.BrokerURL != "" {
 		if o.BrokerGroup == "" {
 			o.BrokerGroup = "dojot"
@@ -115,6 +121,8 @@ type Agent struct {
 	// actuated counts configurations sent to devices.
 	actuated atomic.Uint64
 	refused  [numReasons]atomic.Uint64
+	// stopRecheck ends the TLS clients' recheck (tls.go); nil without one.
+	stopRecheck func()
 }
 
 // A reason a connection, subscription or publish is refused.
@@ -207,6 +215,9 @@ func (a *Agent) Close() error {
 	if a.ext != nil {
 		a.ext.close()
 		return nil
+	}
+	if a.stopRecheck != nil {
+		a.stopRecheck()
 	}
 	err := a.srv.Close()
 	a.acks.close()

@@ -46,7 +46,7 @@ func (p passwords) CheckDeviceCredentials(tenant, id, password string) bool {
 var known = devices{"admin/a1": true, "admin/a2": true, "other/a1": true}
 
 // serve starts an agent on a free loopback port and returns its address.
-func serve(t *testing.T, opts agentmqtt.Options) (string, *agentmqtt.Agent) {
+func serve(t testing.TB, opts agentmqtt.Options) (string, *agentmqtt.Agent) {
 	t.Helper()
 	if opts.Devices == nil {
 		opts.Devices = known

@@ -14,10 +14,15 @@
 // /basic-auth/v1/devices/{id}/basic-credentials and checked through
 // Options.Credentials (bcrypt, on the memory view). In insecure mode
 // (Options.Insecure, dojot's plain-1883 test mode) the username alone
-// identifies the device, with no password. x509 client certificates are
-// the next step. A refused client gets CONNACK "bad username or password",
-// logged and counted. Either way the device must exist in its tenant, at
-// connect and at each publish.
+// identifies the device, with no password. On the mutual-TLS listener
+// (ServeTLS, tls.go; 8883) the client certificate is the identity: the
+// handshake verifies it against the CA and the trusted CAs and refuses an
+// unknown, unlinked, revoked or expired one (pki.Identifier.ServerTLS), and
+// at CONNECT Options.CertIdentity names its device, which becomes the
+// username (VerneMQ's use_identity_as_username); the client's own username
+// and password are ignored. A refused client gets CONNACK "bad username or
+// password", logged and counted. Either way the device must exist in its
+// tenant, at connect and at each publish.
 //
 // ACL. A client publishes only to its own attrs topic and subscribes only
 // to its own config topic (<tenant>:<deviceid>/config or

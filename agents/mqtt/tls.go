@@ -5,18 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/dojot-es/dojot"
 )
 
-// CertIdentifier says which device a client certificate is (pki.Identifier):
-// the record of its fingerprint, read when the client connects, so a
-// revocation since the handshake still refuses it.
+// CertIdentifier says which device a client's certificate chain is
+// (pki.Identifier.Verify): trusted, and the record of its fingerprint, read
+// when the client connects and again every Options.RecheckEvery while it is
+// connected, so a revocation, an unlink or the device's deletion ends a
+// live session too.
 type CertIdentifier interface {
-	Lookup(leafDER []byte) (dojot.CertIdentity, error)
+	Verify(rawCerts [][]byte) (dojot.CertIdentity, error)
 }
 
 // tlsListener is the id of the mutual-TLS listener in mochi.
@@ -38,7 +43,41 @@ func (a *Agent) ServeTLS(ln net.Listener, config *tls.Config) error {
 		return fmt.Errorf("mqtt: %w", err)
 	}
 	a.srv.Listeners.Serve(tlsListener, a.srv.EstablishConnection)
+	done := make(chan struct{})
+	a.stopRecheck = sync.OnceFunc(func() { close(done) })
+	go a.recheck(done)
 	return nil
+}
+
+// recheck ends the session of every TLS client whose certificate no longer
+// names the device it connected as (revoked, unlinked, moved to another
+// device, the device deleted, its CA no longer trusted), every
+// Options.RecheckEvery: a map read per client, the chain's verification
+// being remembered (pki.Identifier).
+func (a *Agent) recheck(done <-chan struct{}) {
+	t := time.NewTicker(a.opts.RecheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		for _, cl := range a.srv.Clients.GetAll() {
+			if cl.Net.Listener != tlsListener || cl.Closed() {
+				continue
+			}
+			id, _, err := a.certIdentity(cl)
+			if err == nil && string(cl.Properties.Username) == id.Tenant+":"+id.Device {
+				if _, ok := a.opts.Devices.Device(id.Tenant, id.Device); ok {
+					continue
+				}
+				err = errors.New("the device is gone")
+			}
+			a.refuse(refusedCertificate, cl, "mqtt: session ended: client certificate", "err", err)
+			cl.Stop(packets.ErrNotAuthorized)
+		}
+	}
 }
 
 // certIdentity is the device of a client on the TLS listener, which the
@@ -55,6 +94,10 @@ func (a *Agent) certIdentity(cl *mochi.Client) (id dojot.CertIdentity, isTLS boo
 	if len(st.PeerCertificates) == 0 {
 		return id, true, errors.New("no client certificate")
 	}
-	id, err = a.opts.CertIdentity.Lookup(st.PeerCertificates[0].Raw)
+	raw := make([][]byte, len(st.PeerCertificates))
+	for i, c := range st.PeerCertificates {
+		raw[i] = c.Raw
+	}
+	id, err = a.opts.CertIdentity.Verify(raw)
 	return id, true, err
 }

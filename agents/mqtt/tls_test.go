@@ -37,7 +37,7 @@ func (c *certs) remove(fp string)                { c.mu.Lock(); delete(c.m, fp);
 func (c *certs) put(r dojot.Certificate)         { c.mu.Lock(); c.m[r.Fingerprint] = r; c.mu.Unlock() }
 
 // tlsClient is a client certificate and key of the CA.
-func tlsClient(t *testing.T, ca *pki.CA, reg *certs, tenant, device string) tls.Certificate {
+func tlsClient(t testing.TB, ca *pki.CA, reg *certs, tenant, device string) tls.Certificate {
 	t.Helper()
 	key, csrPEM := pkitest.CSRFor(t, "x")
 	csr, err := ca.ParseCSR(csrPEM)
@@ -83,7 +83,7 @@ func TestMutualTLS(t *testing.T) {
 	ca := pkitest.CA(t, pki.Options{})
 	reg := &certs{m: map[string]dojot.Certificate{}}
 	id := &pki.Identifier{CA: ca, Registry: reg}
-	_, a := serve(t, agentmqtt.Options{Store: store, CertIdentity: id})
+	_, a := serve(t, agentmqtt.Options{Store: store, CertIdentity: id, RecheckEvery: 20 * time.Millisecond})
 	cfg, err := id.ServerTLS([]string{"localhost"})
 	if err != nil {
 		t.Fatal(err)
@@ -137,4 +137,44 @@ func TestMutualTLS(t *testing.T) {
 	if st := a.Status(); st.Refused["unknown_device"] != 1 {
 		t.Errorf("refusals %+v", st.Refused)
 	}
+
+	// A live session ends once its certificate is revoked or unlinked.
+	for name, drop := range map[string]func(fp string){
+		"revoked":  reg.remove,
+		"unlinked": func(fp string) { r, _ := reg.Certificate(fp); r.BelongsTo = dojot.CertOwner{}; reg.put(r) },
+	} {
+		cert := tlsClient(t, ca, reg, "admin", "a2")
+		lost := make(chan struct{})
+		c, err := connectTLSLost(t, addr, ca, cert, func() { close(lost) })
+		if err != nil {
+			t.Fatalf("%s: connect: %v", name, err)
+		}
+		if !publish(c, "admin:a2/attrs", 1, `{"t":3}`) {
+			t.Fatalf("%s: publish before", name)
+		}
+		drop(pki.Fingerprint(cert.Certificate[0]))
+		select {
+		case <-lost:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: the session lives on", name)
+		}
+	}
+}
+
+// connectTLSLost connects as connectTLS does, calling lost when the
+// connection is lost.
+func connectTLSLost(t *testing.T, addr string, ca *pki.CA, cert tls.Certificate, lost func()) (paho.Client, error) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(ca.PEM()))
+	o := paho.NewClientOptions().AddBroker("ssl://" + addr).SetClientID(nuid.Next()).SetProtocolVersion(4).
+		SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(5 * time.Second).
+		SetTLSConfig(&tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{cert}}).
+		SetConnectionLostHandler(func(paho.Client, error) { lost() })
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		return nil, tok.Error()
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c, nil
 }

@@ -121,6 +121,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	// Commands always decide against the memory view (it follows the log
 	// in every instance); the gateway reads the view -view names.
 	var reads gateway.Reads = view.Reads()
+	var certReads x509Reads = view
 	sync := syncAll{runner}
 	dv, closeView, err := openDurable(ctx, cfg, log)
 	if err != nil {
@@ -144,7 +145,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			return fmt.Errorf("%s view: catch up: %w", cfg.View, err)
 		}
 		log.Info("view caught up with the event log", "view", cfg.View, "seq", vr.Applied())
-		reads, sync = dv, append(sync, vr)
+		reads, certReads, sync = dv, dv, append(sync, vr)
 	}
 
 	copts := commands.Options{Store: store, Sync: sync, Logger: log}
@@ -244,7 +245,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		X509Commands:   certs,
-		X509View:       view,
+		X509View:       certReads,
+		X509Internal:   view,
+		X509Services:   certs,
 		CA:             ca,
 		Ready: func(context.Context) error {
 			// Healthy means writes can reach the event store. Checked on the

@@ -26,6 +26,7 @@ type durableView interface {
 	projections.Stamped
 	projections.Rebuilder
 	gateway.Reads
+	x509Reads // x509.go
 }
 
 // openDurable opens the view -view names (nil for memory); close releases

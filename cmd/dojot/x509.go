@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/dojot-es/dojot"
 	agentmqtt "github.com/dojot-es/dojot/agents/mqtt"
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/pki"
@@ -26,6 +28,8 @@ type x509Config struct {
 	MQTTSAddr       string
 	MQTTSSAN        string
 	MQTTSCNIdentity bool
+	MQTTSCert       string
+	MQTTSKey        string
 }
 
 func (c *x509Config) flags(fs *flag.FlagSet) {
@@ -36,6 +40,8 @@ func (c *x509Config) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.CheckPublicKey, "x509-check-publickey", true, "dojot's certificate.check.publickey: CSR keys must be RSA >= 2048 bits or EC on P-256, P-384 or P-521")
 	fs.StringVar(&c.MQTTSAddr, "mqtts-addr", ":8883", "MQTT over mutual TLS listen address (devices with a certificate of the platform CA or of a trusted CA; port 0 picks a free one; empty: off)")
 	fs.StringVar(&c.MQTTSSAN, "mqtts-san", "localhost,127.0.0.1,iotagent-mqtt", "names (DNS or IP, comma-separated) in the MQTT TLS server certificate the CA issues; devices connect by one of them")
+	fs.StringVar(&c.MQTTSCert, "mqtts-cert", "", "the 8883 server certificate (PEM, chain), with -mqtts-key, instead of one the CA issues: e.g. dojot's iotagent-mqtt certificate, so that migrated devices, which trust dojot's CA, connect unchanged")
+	fs.StringVar(&c.MQTTSKey, "mqtts-key", "", "the key of -mqtts-cert (PEM)")
 	fs.BoolVar(&c.MQTTSCNIdentity, "mqtts-cn-identity", false, "legacy: a certificate of the platform CA with no record is accepted as the device its CN names (<tenant>:<deviceid>), unless revoked")
 }
 
@@ -43,6 +49,9 @@ func (c *x509Config) validate() []error {
 	var errs []error
 	if (c.CACert == "") != (c.CAKey == "") {
 		errs = append(errs, errors.New("-ca-cert and -ca-key are given together"))
+	}
+	if (c.MQTTSCert == "") != (c.MQTTSKey == "") {
+		errs = append(errs, errors.New("-mqtts-cert and -mqtts-key are given together"))
 	}
 	if c.CAKeyType != "rsa-4096" && c.CAKeyType != "p-256" {
 		errs = append(errs, fmt.Errorf("-ca-key-type %q: want rsa-4096 or p-256", c.CAKeyType))
@@ -58,6 +67,16 @@ func (c *x509Config) sans() []string {
 		}
 	}
 	return out
+}
+
+// x509Reads is what the x509 API reads of the view -view names (the
+// memory view's otherwise).
+type x509Reads interface {
+	GetCertificate(ctx context.Context, tenant, fp string) (dojot.Certificate, bool, error)
+	ListCertificates(ctx context.Context, tenant string, q dojot.RecordQuery) ([]dojot.Certificate, int, error)
+	GetTrustedCA(ctx context.Context, tenant, fp string) (dojot.TrustedCA, bool, error)
+	ListTrustedCAs(ctx context.Context, tenant string, q dojot.RecordQuery) ([]dojot.TrustedCA, int, error)
+	CRLEntries(ctx context.Context) ([]dojot.RevokedSerial, uint64, error)
 }
 
 // openCA opens the CA as cfg says and claims it in the log: a second
@@ -116,6 +135,13 @@ func serveMQTTS(agent *agentmqtt.Agent, ln net.Listener, id *pki.Identifier, cfg
 	tlsCfg, err := id.ServerTLS(cfg.X509.sans())
 	if err != nil {
 		return fmt.Errorf("-mqtts-san: %w", err)
+	}
+	if cfg.X509.MQTTSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.X509.MQTTSCert, cfg.X509.MQTTSKey)
+		if err != nil {
+			return fmt.Errorf("-mqtts-cert: %w", err)
+		}
+		tlsCfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }
 	}
 	if err := agent.ServeTLS(ln, tlsCfg); err != nil {
 		return err

@@ -1,8 +1,9 @@
 // Package kafkamsg renders events as the Kafka messages dojot's services
 // write for them (CONTRACT.md 2, 4.4, 10): the device manager's
 // create/update/remove/configure/template.update on
-// <tenant>.dojot.device-manager.device, and auth's CREATE/DELETE on
-// dojot-management.dojot.tenancy. A device message carries the whole
+// <tenant>.dojot.device-manager.device, auth's CREATE/DELETE on
+// dojot-management.dojot.tenancy, and x509-identity-mgmt's ownership and
+// trusted-CA messages (x509.go). A device message carries the whole
 // device as it is after the event, so rendering needs a view that has
 // applied the log up to that event: the Kafka bridge and Kafka WS each
 // keep one (projections/memory).
@@ -40,6 +41,7 @@ type View interface {
 	InternalDeviceJSON(tenant, id string) ([]byte, bool)
 	DevicesWithTemplate(tenant string, templateID int) []string
 	TemplateJSON(tenant string, id int) ([]byte, bool)
+	x509View // x509.go
 }
 
 // Message is one Kafka message: its topic, key (the device id, the
@@ -171,6 +173,11 @@ func Render(view View, ev dojot.Event) ([]Message, error) {
 		}
 		add(TenancyTopic, TenantOf(ev, p), tenancyMessage{Type: typ, Tenant: TenantOf(ev, p)})
 	}
+	x, err := renderX509(view, ev)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	out = append(out, x...)
 	return out, joinErrs(errs)
 }
 

@@ -24,10 +24,17 @@ type certState struct {
 	trusted   map[string]map[string]*trustedRec // tenant -> fingerprint
 	trustAggs map[string]agg                    // tenant + " " + fingerprint
 	bundleSeq uint64                            // sequence of the last trusted-CA add or remove
+	bundle    []string                          // every tenant's trusted CAs, each once; a new slice on each change
 
 	ca    dojot.CAClaimed
 	caSeq uint64
 	order uint64 // creation order of records: lists are in it
+
+	// withDevice are the certificates the last device.deleted revoked
+	// (its sequence: withDeviceSeq), for the Kafka bridge to render right
+	// after applying it.
+	withDevice    []dojot.CertificateRevoked
+	withDeviceSeq uint64
 }
 
 type certRec struct {
@@ -92,7 +99,7 @@ func (c *certState) apply(ev dojot.Event) error {
 		}
 		c.order++
 		m[p.CAFingerprint] = &trustedRec{TrustedCA: p.TrustedCA, order: c.order}
-		c.bundleSeq = ev.Seq
+		c.bundleChanged(ev.Seq)
 		c.advanceTrusted(ev.Tenant, p.CAFingerprint, ev)
 	case dojot.EventTrustedCAUpdated:
 		var p dojot.TrustedCAUpdated
@@ -109,7 +116,7 @@ func (c *certState) apply(ev dojot.Event) error {
 			return err
 		}
 		delete(c.trusted[ev.Tenant], p.CAFingerprint)
-		c.bundleSeq = ev.Seq
+		c.bundleChanged(ev.Seq)
 		c.advanceTrusted(ev.Tenant, p.CAFingerprint, ev)
 	case dojot.EventCAClaimed:
 		if err := ev.Decode(&c.ca); err != nil {
@@ -120,13 +127,45 @@ func (c *certState) apply(ev dojot.Event) error {
 	return nil
 }
 
+// bundleChanged makes the trust bundle again (a handshake reads it, and it
+// changes rarely).
+func (c *certState) bundleChanged(seq uint64) {
+	seen := map[string]bool{}
+	var pems []string
+	for _, m := range c.trusted {
+		for fp, r := range m {
+			if !seen[fp] {
+				seen[fp] = true
+				pems = append(pems, r.CAPEM)
+			}
+		}
+	}
+	c.bundle, c.bundleSeq = pems, seq
+}
+
 // deviceDeleted revokes the certificates of a deleted device (the issue's
 // rule; dojot only unlinked them, and then did not offer them as free,
 // dojot/dojot#2600).
 func (c *certState) deviceDeleted(ev dojot.Event) {
+	c.withDevice, c.withDeviceSeq = nil, ev.Seq
 	for _, fp := range slices.Clone(c.byDev[devKey(ev.Tenant, ev.AggregateID)]) {
+		if r := c.certs[fp]; r != nil {
+			c.withDevice = append(c.withDevice, dojot.CertificateRevoked{Fingerprint: fp, Serial: r.Serial,
+				IssuedByDojotPKI: r.IssuedByDojotPKI, PEM: r.PEM, Previous: r.BelongsTo, Cause: dojot.CauseDeviceDeleted})
+		}
 		c.revoke(fp, ev)
 	}
+}
+
+// RevokedWithDevice is what the device.deleted of sequence seq revoked,
+// when it is the last device.deleted the view applied (nil otherwise).
+func (v *View) RevokedWithDevice(seq uint64) []dojot.CertificateRevoked {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if seq == 0 || seq != v.certs.withDeviceSeq {
+		return nil
+	}
+	return slices.Clone(v.certs.withDevice)
 }
 
 func (c *certState) revoke(fp string, ev dojot.Event) {
@@ -199,17 +238,7 @@ func (v *View) CertificateRevoked(serial string) bool {
 func (v *View) TrustBundle() (uint64, []string) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	seen := map[string]bool{}
-	var pems []string
-	for _, m := range v.certs.trusted {
-		for fp, r := range m {
-			if !seen[fp] {
-				seen[fp] = true
-				pems = append(pems, r.CAPEM)
-			}
-		}
-	}
-	return v.certs.bundleSeq, pems
+	return v.certs.bundleSeq, v.certs.bundle
 }
 
 // DeviceExists reports whether a tenant has the device (pki.Registry).
@@ -281,7 +310,7 @@ func (v *View) ListCertificates(_ context.Context, tenant string, q dojot.Record
 	v.mu.RUnlock()
 	slices.SortFunc(all, func(a, b *certRec) int { return cmpU64(a.order, b.order) })
 	var out []dojot.Certificate
-	for _, r := range page(all, q) {
+	for _, r := range dojot.PageOf(all, q) {
 		out = append(out, r.Certificate)
 	}
 	return out, len(all), nil
@@ -310,7 +339,7 @@ func (v *View) ListTrustedCAs(_ context.Context, tenant string, q dojot.RecordQu
 	v.mu.RUnlock()
 	slices.SortFunc(all, func(a, b *trustedRec) int { return cmpU64(a.order, b.order) })
 	var out []dojot.TrustedCA
-	for _, r := range page(all, q) {
+	for _, r := range dojot.PageOf(all, q) {
 		out = append(out, r.TrustedCA)
 	}
 	return out, len(all), nil
@@ -322,14 +351,6 @@ func (v *View) CRLEntries(context.Context) ([]dojot.RevokedSerial, uint64, error
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	return slices.Clone(v.certs.revoked), v.certs.revSeq, nil
-}
-
-func page[T any](all []T, q dojot.RecordQuery) []T {
-	from := (q.Page - 1) * q.Limit
-	if q.Page < 1 || q.Limit < 1 || from >= len(all) {
-		return nil
-	}
-	return all[from:min(len(all), from+q.Limit)]
 }
 
 func cmpU64(a, b uint64) int {

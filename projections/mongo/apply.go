@@ -121,7 +121,7 @@ func applyTx(ctx context.Context, db *mongo.Database, evs []dojot.Event, afterBu
 	if last.Seq != 0 && last.Seq <= b.cp {
 		return nil, nil // all applied before
 	}
-	for _, coll := range []string{collTemplates, collDevices, collUsers, collGroups, collPermissions, collTenants, collFlows} {
+	for _, coll := range []string{collTemplates, collDevices, collUsers, collGroups, collPermissions, collTenants, collCertificates, collRevoked, collTrustedCAs, collFlows} {
 		ops := b.ops[coll]
 		if len(ops) == 0 {
 			continue
@@ -182,6 +182,8 @@ type batch struct {
 	templates map[string]*templateDoc // by key; nil: absent
 	wiped     map[string]bool         // tenants whose templates were all deleted in this batch
 	exists    map[string]int64        // "groups/<id>": its created_seq, -1: absent
+	certs     map[string]*certDoc     // certificates by fingerprint (x509.go); nil: absent
+	trusted   map[string]*trustedDoc  // trusted CAs by id (x509.go); nil: absent
 }
 
 func (b *batch) add(coll string, m mongo.WriteModel) { b.ops[coll] = append(b.ops[coll], m) }
@@ -212,6 +214,8 @@ func (b *batch) apply(ev dojot.Event) error {
 		return b.applyDevice(ev)
 	case dojot.KindTenant, dojot.KindUser, dojot.KindGroup, dojot.KindPermission:
 		return b.applyAuth(ev)
+	case dojot.KindCertificate, dojot.KindTrustedCA:
+		return b.applyX509(ev) // x509.go
 	case dojot.KindFlow:
 		return b.applyFlow(ev)
 	}
@@ -272,6 +276,7 @@ func (b *batch) applyDevice(ev dojot.Event) error {
 		// The aggregate id is the device id; the payload carries the
 		// rendered device for the Kafka bridge only.
 		b.deleteOne(collDevices, deviceKey(ev.Tenant, ev.AggregateID))
+		return b.deviceCertsDeleted(ev) // its certificates are revoked (x509.go)
 	case dojot.EventDeviceCredentialsSet:
 		// Not stored: device credentials are checked against the memory
 		// view every instance keeps (commands.Devices.CheckDeviceCredentials),

@@ -34,7 +34,7 @@ var (
 
 // SchemaVersion is the version of the layout this package writes; a
 // generation stamped with another one is rebuilt.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Options configure a View. A zero field means the default.
 type Options struct {
@@ -248,6 +248,9 @@ func (v *View) newGeneration(ctx context.Context) (int64, error) {
 		idx(collTemplates, "tenant", "id"),
 		idx(collUsers, "username"),
 		idx(collFlows, "tenant", "pos"),
+		idx(collCertificates, "tenant", "seq"),
+		idx(collCertificates, "tenant", "device"),
+		idx(collTrustedCAs, "tenant", "seq"),
 	} {
 		if err != nil {
 			return 0, wrap("create indexes", err)

@@ -273,6 +273,8 @@ func (a *applier) apply(ev dojot.Event) (refused, err error) {
 		return a.device(ev)
 	case dojot.KindTenant, dojot.KindUser, dojot.KindGroup, dojot.KindPermission:
 		return a.auth(ev)
+	case dojot.KindCertificate, dojot.KindTrustedCA:
+		return a.x509(ev) // apply_x509.go
 	case dojot.KindFlow:
 		return a.flow(ev)
 	}
@@ -349,8 +351,9 @@ func (a *applier) device(ev dojot.Event) (refused, err error) {
 		return nil, a.stmt(a.s.q(`WITH t AS (DELETE FROM {s}.device_template WHERE tenant = $1 AND device_id = $2),
 			o AS (DELETE FROM {s}.overrides WHERE tenant = $1 AND did = $2),
 			k AS (DELETE FROM {s}.pre_shared_keys WHERE tenant = $1 AND device_id = $2),
-			d AS (DELETE FROM {s}.devices WHERE tenant = $1 AND id = $2 RETURNING 1)
-			UPDATE {s}.device_counts SET devices = devices - (SELECT count(*) FROM d) WHERE tenant = $1`), ev.Tenant, ev.AggregateID)
+			d AS (DELETE FROM {s}.devices WHERE tenant = $1 AND id = $2 RETURNING 1),
+			`+revokeDeviceCerts+`
+			UPDATE {s}.device_counts SET devices = devices - (SELECT count(*) FROM d) WHERE tenant = $1`), ev.Tenant, ev.AggregateID, int64(ev.Seq), ev.Time)
 	case dojot.EventDeviceCredentialsSet:
 		// Not stored: device credentials are checked against the memory
 		// view every instance keeps (commands.Devices.CheckDeviceCredentials),

@@ -69,6 +69,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Idempotent", func(t *testing.T) { testIdempotent(t, open) })
 	t.Run("Checkpoint", func(t *testing.T) { testCheckpoint(t, open) })
 	t.Run("Empty", func(t *testing.T) { testEmpty(t, open) })
+	t.Run("X509", func(t *testing.T) { testX509(t, open) }) // x509.go
 }
 
 // scenarioDevices is the number of plain devices per tenant: enough for

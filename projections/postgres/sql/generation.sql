@@ -152,6 +152,33 @@ CREATE TABLE {{gen}}.flows (
 );
 
 -- The last applied event, written in the same transaction as its effects.
+-- x509-identity-mgmt: certificates by fingerprint (one certificate
+-- platform-wide), the serials the platform CA revoked (the CRL), trusted
+-- CAs per tenant. doc is the record as the memory view holds it
+-- (dojot.Certificate, dojot.TrustedCA); seq, the event that created it,
+-- orders lists as dojot's natural order did.
+CREATE TABLE {{gen}}.certificates (
+    fingerprint text COLLATE "C" PRIMARY KEY,
+    tenant      text COLLATE "C" NOT NULL,
+    device      text COLLATE "C",
+    seq         bigint NOT NULL,
+    doc         jsonb NOT NULL
+);
+
+CREATE TABLE {{gen}}.revoked_serials (
+    serial text COLLATE "C" PRIMARY KEY,
+    at     timestamptz NOT NULL,
+    seq    bigint NOT NULL
+);
+
+CREATE TABLE {{gen}}.trusted_cas (
+    tenant      text COLLATE "C" NOT NULL,
+    fingerprint text COLLATE "C" NOT NULL,
+    seq         bigint NOT NULL,
+    doc         jsonb NOT NULL,
+    PRIMARY KEY (tenant, fingerprint)
+);
+
 CREATE TABLE {{gen}}.checkpoint (
     one            boolean PRIMARY KEY DEFAULT true CHECK (one),
     seq            bigint NOT NULL,
