@@ -1,0 +1,506 @@
+package lorawan
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/eventstore/eventstoretest"
+	"github.com/dojot-es/dojot/projections/memory"
+)
+
+// chirpStackUp is the "up" event of ChirpStack's documentation, JSON
+// encoding (chirpstack/chirpstack-docs src/chirpstack/integrations/events.md).
+const chirpStackUp = `{
+	"deduplicationId": "3ac7e3c4-4401-4b8d-9386-a5c902f9202d",
+	"time": "2022-07-18T09:34:15.775023242+00:00",
+	"deviceInfo": {
+		"tenantId": "52f14cd4-c6f1-4fbd-8f87-4025e1d49242",
+		"tenantName": "ChirpStack",
+		"applicationId": "17c82e96-be03-4f38-aef3-f83d48582d97",
+		"applicationName": "Test application",
+		"deviceProfileId": "14855bf7-d10d-4aee-b618-ebfcb64dc7ad",
+		"deviceProfileName": "Test device-profile",
+		"deviceName": "Test device",
+		"devEui": "0101010101010101",
+		"tags": {
+			"key": "value"
+		}
+	},
+	"devAddr": "00189440",
+	"dr": 1,
+	"fPort": 1,
+	"data": "qg==",
+	"rxInfo": [{
+		"gatewayId": "0016c001f153a14c",
+		"uplinkId": 4217106255,
+		"rssi": -36,
+		"snr": 10.5,
+		"context": "E3OWOQ==",
+		"metadata": {
+			"region_name": "eu868",
+			"region_common_name": "EU868"
+		}
+	}],
+	"txInfo": {
+		"frequency": 867100000,
+		"modulation": {
+			"lora": {
+				"bandwidth": 125000,
+				"spreadingFactor": 11,
+				"codeRate": "CR_4_5"
+			}
+		}
+	}
+}`
+
+// ttsUplink is the uplink message example of The Things Stack's
+// documentation (TheThingsIndustries/lorawan-stack-docs
+// doc/content/integrations/data-formats/_index.md).
+const ttsUplink = `{
+  "end_device_ids" : {
+    "device_id" : "dev1",
+    "application_ids" : {
+      "application_id" : "app1"
+    },
+    "dev_eui" : "0004A30B001C0530",
+    "join_eui" : "800000000000000C",
+    "dev_addr" : "00BCB929"
+  },
+  "correlation_ids" : [
+    "as:up:01E0WZGT6Y7657CPFPE5WEYDSQ",
+    "gs:conn:01E0WDEC6T5T4XXBAX7S1VMFKE",
+    "gs:uplink:01E0WZGSZWT07NE5TS2APTV1Z9",
+    "ns:uplink:01E0WZGSZXZXZS8RFAWZX0F2FY",
+    "rpc:/ttn.lorawan.v3.GsNs/HandleUplink:01E0WZGSZXGE1KS577PFBWRJEE"
+  ],
+  "received_at" : "2020-02-12T15:15:46.014773143Z",
+  "uplink_message" : {
+    "session_key_id" : "AXA50tHUGUucuzS/bCGMNw==",
+    "f_cnt" : 1,
+    "frm_payload" : "gkHe",
+    "decoded_payload" : {
+      "temperature": 1.0,
+      "luminosity": 0.64
+    },
+    "rx_metadata" : [ {
+      "gateway_ids" : {
+        "gateway_id" : "gtw1",
+        "eui" : "9C5C8E00001A05C4"
+      },
+      "time" : "2020-02-12T15:15:45.787Z",
+      "timestamp" : 2463457000,
+      "rssi" : -35,
+      "channel_rssi" : -35,
+      "snr" : 5,
+      "uplink_token" : "ChIKEAoEZ3R3MRIInFyOAAAaBcQQ6L3Vlgk=",
+      "channel_index" : 2
+    } ],
+    "settings" : {
+      "data_rate" : {
+        "lora" : {
+          "bandwidth" : 125000,
+          "spreading_factor" : 7
+        }
+      },
+      "data_rate_index" : 5,
+      "coding_rate" : "4/6",
+      "frequency" : "868300000",
+      "timestamp" : 2463457000,
+      "time" : "2020-02-12T15:15:45.787Z"
+    },
+    "consumed_airtime": "0.056576s",
+    "locations": {
+      "user": {
+        "latitude": 37.97155556731436,
+        "longitude": 23.72678801175413,
+        "altitude": 10,
+        "source": "SOURCE_REGISTRY"
+      }
+    },
+    "received_at" : "2020-02-12T15:15:45.789585559Z"
+  }
+}`
+
+// ttsJoin is the join-accept example of the same page: not an uplink.
+const ttsJoin = `{
+  "end_device_ids" : {
+    "device_id" : "dev1",
+    "application_ids" : {
+      "application_id" : "app1"
+    },
+    "dev_eui" : "0004A30B001C0530",
+    "join_eui" : "800000000000000C",
+    "dev_addr" : "01497ECC"
+  },
+  "correlation_ids" : [
+    "as:up:01E191YN5F2HMBQCBCVRF731VY"
+  ],
+  "received_at" : "2020-02-17T07:49:09.935284891Z",
+  "join_accept" : {
+    "session_key_id" : "AXBSH1Pk6Z0G166RlH16CQ==",
+    "received_at" : "2020-02-17T07:49:09.736532315Z"
+  }
+}`
+
+// everynetUplink is the Everynet message of dojot's documentation
+// (dojot/iotagent-lora-everynet docs/operation.rst).
+const everynetUplink = `{
+  "params": {
+    "payload": "YWEIChAoGB4gKC324gyrMH3354g4jAFCBggBEAIYAw==",
+    "port": 2,
+    "duplicate": false,
+    "radio": {
+      "delay": 0.04593086242675781,
+      "datarate": 0,
+      "modulation": {
+        "bandwidth": 125000,
+        "type": 0,
+        "spreading": 12,
+        "coderate": "4/5"
+      },
+      "hardware": {
+        "status": 1,
+        "chain": 1,
+        "tmst": 84453545,
+        "snr": 9.8,
+        "rssi": -37.0,
+        "channel": 5,
+        "gps": {
+          "lat": 41.77029037475586,
+          "lng": -28.813779830932617,
+          "alt": 34.1
+        }
+      },
+      "time": 15174174.5877,
+      "freq": 868.1
+    },
+    "counter_up": 2842,
+    "rx_time": 1517415774.518877,
+    "encrypted_payload": "c54c3a8488="
+  },
+  "meta": {
+    "network": "xyzs",
+    "packet_hash": "71229363s89798ba898q98e0d7416581f532",
+    "application": "0000000000010203",
+    "device_addr": "123457432",
+    "time": 1517414.578324,
+    "device": "009798798793292",
+    "packet_id": "3b31845cf094379898897989a878de",
+    "gateway": "9798892998d8v80001124"
+  },
+  "type": "uplink"
+}`
+
+// TestParse: each network server's documented message, golden.
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		net      network
+		msg      string
+		isUplink bool
+		eui      string
+		object   string
+		data     string // hex
+		ts       int64
+	}{
+		{"chirpstack up", chirpStack, chirpStackUp, true, "0101010101010101", "", "aa", 1658136855775},
+		{"chirpstack codec object", chirpStack, `{"time":"2022-07-18T09:34:15Z","deviceInfo":{"devEui":"0101010101010101"},"data":"qg==","object":{"temperature": 22.5}}`, true, "0101010101010101", `{"temperature":22.5}`, "aa", 1658136855000},
+		{"chirpstack empty object", chirpStack, `{"deviceInfo":{"devEui":"01"},"data":"qg","object":{}}`, true, "01", "", "aa", 0},
+		{"tts uplink", theThingsStack, ttsUplink, true, "0004A30B001C0530", `{"temperature":1.0,"luminosity":0.64}`, "8241de", 1581520545789},
+		{"tts join-accept", theThingsStack, ttsJoin, false, "", "", "", 0},
+		{"everynet uplink", everynet, everynetUplink, true, "009798798793292", "", "6161080a1028181e20282df6e20cab307df7e788388c014206080110021803", 1517415774518},
+		{"everynet downlink", everynet, `{"type":"downlink","meta":{"device":"01"},"params":{}}`, false, "", "", "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up, ok, err := tc.net.parse([]byte(tc.msg))
+			if err != nil || ok != tc.isUplink {
+				t.Fatalf("parse = %v, %v", ok, err)
+			}
+			if got := hex.EncodeToString(up.data); up.eui != tc.eui || string(up.object) != tc.object || got != tc.data || up.ts != tc.ts {
+				t.Errorf("parse = eui %q object %s data %s ts %d", up.eui, up.object, got, up.ts)
+			}
+		})
+	}
+}
+
+var at0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func sp(s string) *string { return &s }
+
+// view is a memory view of LoRaWAN devices: a template "lora" with
+// dev_eui 0101010101010101 (ChirpStack's example) used by t1/a and t2/b;
+// t1/c with dev_eui 0004a30b001c0530 (TTS's example, in lower case);
+// t1/e with dojot's Everynet example; t1/f a DecentLab sensor written
+// with separators; t1/g decodes JSON; t1/h names a decoder that does not
+// exist; t1/x has no LoRaWAN template.
+func view(t testing.TB) *memory.View {
+	t.Helper()
+	v := memory.New()
+	seq := uint64(0)
+	apply := func(tenant, typ, kind, id string, data any) {
+		ev, err := dojot.NewEvent(typ, tenant, kind, id, at0, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		ev.Seq, ev.Version = seq, 1
+		if err := v.Apply(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lora := dojot.Template{ID: 1, Label: "lora", Created: at0, Attrs: []dojot.Attr{
+		{ID: 1, Label: dojot.AttrDevEUI, Type: "static", ValueType: "string", StaticValue: sp("0101010101010101"), Created: at0},
+		{ID: 2, Label: AttrDecoder, Type: "static", ValueType: "string", Created: at0},
+		{ID: 3, Label: "led", Type: "actuator", ValueType: "bool", Created: at0},
+		{ID: 4, Label: AttrTTSDeviceID, Type: "static", ValueType: "string", Created: at0},
+		{ID: 5, Label: AttrFPort, Type: "static", ValueType: "string", Created: at0},
+		{ID: 6, Label: AttrNetwork, Type: "static", ValueType: "string", Created: at0},
+	}}
+	plain := dojot.Template{ID: 2, Label: "plain", Created: at0, Attrs: []dojot.Attr{{ID: 7, Label: "x", Type: "dynamic", ValueType: "float", Created: at0}}}
+	for _, tenant := range []string{"t1", "t2"} {
+		apply(tenant, dojot.EventTemplateCreated, dojot.KindTemplate, "1", dojot.TemplateCreated{Template: lora})
+		apply(tenant, dojot.EventTemplateCreated, dojot.KindTemplate, "2", dojot.TemplateCreated{Template: plain})
+	}
+	dev := func(tenant, id string, tpl int, ov ...dojot.Override) {
+		apply(tenant, dojot.EventDeviceCreated, dojot.KindDevice, id, dojot.DeviceCreated{Device: dojot.Device{ID: id, Label: id, Created: at0, Templates: []int{tpl}, Overrides: ov}})
+	}
+	eui := func(s string) dojot.Override { return dojot.Override{AttrID: 1, StaticValue: s} }
+	decoder := func(s string) dojot.Override { return dojot.Override{AttrID: 2, StaticValue: s} }
+	dev("t1", "a", 1)
+	dev("t2", "b", 1)
+	dev("t1", "c", 1, eui("0004a30b001c0530"), dojot.Override{AttrID: 4, StaticValue: "dev1"}, dojot.Override{AttrID: 5, StaticValue: "15"})
+	dev("t1", "e", 1, eui("009798798793292"))
+	dev("t1", "f", 1, eui("70-B3-D5-7B-A0-00-00-01"))
+	dev("t1", "g", 1, eui("00000000000000aa"), decoder("json"))
+	dev("t1", "h", 1, eui("00000000000000bb"), decoder("cayenne"))
+	dev("t1", "x", 2)
+	return v
+}
+
+// store records appends, failing when fail is set.
+type store struct {
+	mu   sync.Mutex
+	got  []string
+	fail bool
+}
+
+func (s *store) AppendDataAsync(tenant, id string, payload []byte) (func(<-chan time.Time) (uint64, error), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return func(<-chan time.Time) (uint64, error) { return 0, errors.New("jetstream down") }, nil
+	}
+	s.got = append(s.got, tenant+"/"+id+" "+string(payload))
+	return func(<-chan time.Time) (uint64, error) { return uint64(len(s.got)), nil }, nil
+}
+
+func (s *store) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	got := s.got
+	s.got = nil
+	slices.Sort(got)
+	return got
+}
+
+var now = time.UnixMilli(1700000000000)
+
+func newAgent(t testing.TB, st Appender, opts Options) *Agent {
+	t.Helper()
+	opts.Store, opts.Devices = st, view(t)
+	if opts.ChirpStackSecret == "" && opts.TTSSecret == "" && opts.EverynetURL == "" {
+		opts.ChirpStackSecret, opts.TTSSecret = "cs-secret", "tts-secret"
+	}
+	opts.Logger = eventstoretest.Logger(t)
+	opts.Now = func() time.Time { return now }
+	if opts.MaxBody == 0 {
+		opts.MaxBody = 4096
+	}
+	a, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// serve runs the agent's webhooks as the gateway routes them.
+func serve(t testing.TB, a *Agent) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	for pattern, h := range a.Routes() {
+		mux.Handle(strings.TrimSuffix(pattern, "*"), h)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func post(t testing.TB, url, secret, contentType, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// TestWebhooks: the documented uplinks of ChirpStack and The Things Stack
+// are stored for every device of their EUI, in the IoT-agent shape, with
+// the network server's time; other events are acknowledged and ignored.
+func TestWebhooks(t *testing.T) {
+	st := &store{}
+	a := newAgent(t, st, Options{})
+	srv := serve(t, a)
+	cs, tts := srv.URL+"/lorawan/chirpstack?event=up", srv.URL+"/lorawan/tts"
+	for _, tc := range []struct {
+		name, url, secret, body string
+		code                    int
+		answer                  string
+		want                    []string
+	}{
+		{"chirpstack docs: hex for both devices of the EUI", cs, "cs-secret", chirpStackUp, 200, `{"stored":2}`, []string{
+			`t1/a {"metadata":{"deviceid":"a","tenant":"t1","timestamp":1658136855775},"attrs":{"payload":"aa"}}`,
+			`t2/b {"metadata":{"deviceid":"b","tenant":"t2","timestamp":1658136855775},"attrs":{"payload":"aa"}}`,
+		}},
+		{"chirpstack codec object wins", cs, "cs-secret", `{"deviceInfo":{"devEui":"0101010101010101"},"data":"qg==","object":{"temperature":22.5}}`, 200, `{"stored":2}`, []string{
+			`t1/a {"metadata":{"deviceid":"a","tenant":"t1","timestamp":1700000000000},"attrs":{"temperature":22.5}}`,
+			`t2/b {"metadata":{"deviceid":"b","tenant":"t2","timestamp":1700000000000},"attrs":{"temperature":22.5}}`,
+		}},
+		{"chirpstack upper-case EUI, json decoder", cs, "cs-secret", `{"deviceInfo":{"devEui":"00000000000000AA"},"data":"eyJsZWQiOiB0cnVlfQ=="}`, 200, `{"stored":1}`, []string{
+			`t1/g {"metadata":{"deviceid":"g","tenant":"t1","timestamp":1700000000000},"attrs":{"led":true}}`,
+		}},
+		{"chirpstack decentlab through separators", cs, "cs-secret", `{"deviceInfo":{"devEui":"70b3d57ba0000001"},"data":"AgEvAAME0gABC7E="}`, 200, `{"stored":1}`, []string{
+			`t1/f {"metadata":{"deviceid":"f","tenant":"t1","timestamp":1700000000000},"attrs":{"payload":"02012f000304d200010bb1"}}`,
+		}},
+		{"chirpstack join ignored", srv.URL + "/lorawan/chirpstack?event=join", "cs-secret", `{"deviceInfo":{"devEui":"0101010101010101"}}`, 200, `{"stored":0}`, nil},
+		{"chirpstack MAC-only uplink ignored", cs, "cs-secret", `{"deviceInfo":{"devEui":"0101010101010101"},"fPort":0}`, 200, `{"stored":0}`, nil},
+		{"tts docs: decoded_payload", tts, "tts-secret", ttsUplink, 200, `{"stored":1}`, []string{
+			`t1/c {"metadata":{"deviceid":"c","tenant":"t1","timestamp":1581520545789},"attrs":{"temperature":1.0,"luminosity":0.64}}`,
+		}},
+		{"tts frm_payload, path per message type", tts + "/uplink", "tts-secret", `{"end_device_ids":{"dev_eui":"0004A30B001C0530"},"received_at":"2020-02-12T15:15:46Z","uplink_message":{"frm_payload":"gkHe"}}`, 200, `{"stored":1}`, []string{
+			`t1/c {"metadata":{"deviceid":"c","tenant":"t1","timestamp":1581520546000},"attrs":{"payload":"8241de"}}`,
+		}},
+		{"tts join-accept ignored", tts + "/join", "tts-secret", ttsJoin, 200, `{"stored":0}`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, answer := post(t, tc.url, tc.secret, "application/json", tc.body)
+			if code != tc.code || answer != tc.answer {
+				t.Errorf("answer = %d %s; want %d %s", code, answer, tc.code, tc.answer)
+			}
+			if got := st.take(); !slices.Equal(got, tc.want) {
+				t.Errorf("stored:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+	if s := a.Status(); s.Accepted != 6 || s.Stored != 8 || s.Ignored != 3 {
+		t.Errorf("status = %+v", s)
+	}
+}
+
+// TestRefused: every bad uplink is a 4xx with a JSON error, counted by
+// reason, and stores nothing, not even for the devices it would suit.
+func TestRefused(t *testing.T) {
+	st := &store{}
+	a := newAgent(t, st, Options{MaxBody: 2048})
+	srv := serve(t, a)
+	cs, tts := srv.URL+"/lorawan/chirpstack?event=up", srv.URL+"/lorawan/tts"
+	for _, tc := range []struct {
+		name, url, secret, contentType, body string
+		code                                 int
+		reason, msg                          string
+	}{
+		{"no secret", cs, "", "application/json", chirpStackUp, 401, "auth", "Missing or wrong secret"},
+		{"other integration's secret", cs, "tts-secret", "application/json", chirpStackUp, 401, "auth", "Missing or wrong secret"},
+		{"tts wrong secret", tts, "cs-secret", "application/json", ttsUplink, 401, "auth", "Missing or wrong secret"},
+		{"protobuf encoding", cs, "cs-secret", "application/octet-stream", "\x0a\x24", 415, "encoding", "set the integration's encoding"},
+		{"not JSON", cs, "cs-secret", "application/json", `{"deviceInfo":`, 400, "bad_json", "must be one JSON object"},
+		{"JSON array", tts, "tts-secret", "application/json", `[1]`, 400, "bad_json", "must be one JSON object"},
+		{"wrong type", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":1}}`, 400, "bad_json", "does not match"},
+		{"no EUI", tts, "tts-secret", "application/json", `{"uplink_message":{"frm_payload":"qg=="}}`, 400, "bad_json", `"end_device_ids.dev_eui" is missing`},
+		{"no event", srv.URL + "/lorawan/chirpstack", "cs-secret", "application/json", chirpStackUp, 400, "bad_json", "Missing ?event="},
+		{"object not an object", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"0101010101010101"},"object":[1]}`, 400, "bad_json", `"object" must be a JSON object`},
+		{"invalid base64", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"0101010101010101"},"data":"q*=="}`, 400, "bad_base64", `"data" is not base64`},
+		{"tts invalid base64", tts, "tts-secret", "application/json", `{"end_device_ids":{"dev_eui":"0004A30B001C0530"},"uplink_message":{"frm_payload":"!!"}}`, 400, "bad_base64", `"uplink_message.frm_payload" is not base64`},
+		{"unknown EUI", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"ffffffffffffffff"},"data":"qg=="}`, 404, "unknown_device", `No device has the dev_eui "ffffffffffffffff"`},
+		{"decoder refuses", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"00000000000000aa"},"data":"qg=="}`, 422, "decode_failed", `Device g: decoder "json": the payload is not a JSON object`},
+		{"no such decoder", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"00000000000000bb"},"data":"qg=="}`, 422, "decode_failed", `decoder "cayenne": no such decoder`},
+		{"oversize", tts, "tts-secret", "application/json", `{"x":"` + strings.Repeat("a", 3000) + `"}`, 413, "too_large", "Body larger than 2048 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := a.Status().Refused[tc.reason]
+			code, answer := post(t, tc.url, tc.secret, tc.contentType, tc.body)
+			var e struct{ Error string }
+			if code != tc.code || json.Unmarshal([]byte(answer), &e) != nil || !strings.Contains(e.Error, tc.msg) {
+				t.Errorf("answer = %d %s; want %d with %q", code, answer, tc.code, tc.msg)
+			}
+			if n := a.Status().Refused[tc.reason]; n != before+1 {
+				t.Errorf("refused[%s] = %d, was %d", tc.reason, n, before)
+			}
+			if got := st.take(); len(got) != 0 {
+				t.Errorf("stored %v", got)
+			}
+		})
+	}
+	code, _ := post(t, srv.URL+"/lorawan/chirpstack?event=up", "cs-secret", "application/json", chirpStackUp)
+	req, _ := http.NewRequest(http.MethodGet, cs, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if code != 200 || resp.StatusCode != 405 {
+		t.Errorf("good uplink after refusals = %d; GET = %d", code, resp.StatusCode)
+	}
+
+	// JetStream failing: 503, and the uplink is not acknowledged.
+	st.take()
+	st.fail = true
+	if code, answer := post(t, cs, "cs-secret", "application/json", chirpStackUp); code != 503 || !strings.Contains(answer, "jetstream down") {
+		t.Errorf("store failing = %d %s", code, answer)
+	}
+	if s := a.Status(); s.Refused["store_failed"] != 1 {
+		t.Errorf("status = %+v", s)
+	}
+}
+
+// TestRoutesOff: a network server without its secret has no webhook.
+func TestRoutesOff(t *testing.T) {
+	a := newAgent(t, &store{}, Options{ChirpStackSecret: "only-cs"})
+	if r := a.Routes(); r["/lorawan/chirpstack"] == nil || r["/lorawan/tts"] != nil {
+		t.Errorf("routes = %v", r)
+	}
+	for _, o := range []Options{
+		{},
+		{Store: &store{}, Devices: view(t)},
+		{Store: &store{}, Devices: view(t), ChirpStackURL: "http://cs"},
+		{Store: &store{}, Devices: view(t), TTSURL: "ftp://tts", TTSKey: "k"},
+		{Store: &store{}, Devices: view(t), EverynetURL: "http://ev"},
+		{Store: &store{}, Devices: view(t), EverynetURL: "ws://ev"},
+		{Store: &store{}, Devices: view(t), ChirpStackSecret: "s", Group: "a b"},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) accepted", o)
+		}
+	}
+}
