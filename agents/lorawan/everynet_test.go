@@ -43,7 +43,9 @@ func newFakeEverynet(t *testing.T, token string) *fakeEverynet {
 	return f
 }
 
-func (f *fakeEverynet) url() string { return "ws" + strings.TrimPrefix(f.URL, "http") + "/api/v1.0/data" }
+func (f *fakeEverynet) url() string {
+	return "ws" + strings.TrimPrefix(f.URL, "http") + "/api/v1.0/data"
+}
 
 func (f *fakeEverynet) accept(t *testing.T) *websocket.Conn {
 	t.Helper()
