@@ -111,10 +111,8 @@ func (o *Options) Enabled() bool {
 	return o.ChirpStackSecret != "" || o.ChirpStackURL != "" || o.TTSSecret != "" || o.TTSURL != "" || o.EverynetURL != ""
 }
 
-func (o *Options) check() error {
-	if o.Store == nil || o.Devices == nil {
-		return errors.New("lorawan: Store and Devices are required")
-	}
+// Validate checks the network servers' settings (not Store and Devices).
+func (o Options) Validate() error {
 	if !o.Enabled() {
 		return errors.New("lorawan: no network server configured")
 	}
@@ -140,11 +138,21 @@ func (o *Options) check() error {
 			return errors.New("lorawan: Everynet needs its access token (dojot's LORA_ACCESS_TOKEN)")
 		}
 	}
+	if o.Group != "" && !groupRe.MatchString(o.Group) {
+		return fmt.Errorf("lorawan: group %q: letters, digits, '-' and '_' only", o.Group)
+	}
+	return nil
+}
+
+func (o *Options) check() error {
+	if o.Store == nil || o.Devices == nil {
+		return errors.New("lorawan: Store and Devices are required")
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
 	if o.Group == "" {
 		o.Group = "dojot"
-	}
-	if !groupRe.MatchString(o.Group) {
-		return fmt.Errorf("lorawan: group %q: letters, digits, '-' and '_' only", o.Group)
 	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = 256000

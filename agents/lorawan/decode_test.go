@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/dojot-es/dojot/agents/lorawan/lorawantest"
 )
 
 func mustHex(t testing.TB, s string) []byte {
@@ -64,9 +66,9 @@ func TestDecode(t *testing.T) {
 // FuzzUplink: no message of any network server and no payload make the
 // parsers or decoders panic, and whatever they accept is a JSON object.
 func FuzzUplink(f *testing.F) {
-	f.Add([]byte(chirpStackUp), []byte{0xaa})
-	f.Add([]byte(ttsUplink), mustHex(f, "02012f000304d200010bb1"))
-	f.Add([]byte(everynetUplink), mustHex(f, "02012f00020bb1"))
+	f.Add([]byte(lorawantest.ChirpStackUp), []byte{0xaa})
+	f.Add([]byte(lorawantest.TTSUplink), mustHex(f, "02012f000304d200010bb1"))
+	f.Add([]byte(lorawantest.EverynetUplink), mustHex(f, "02012f00020bb1"))
 	f.Add([]byte(`{"deviceInfo":{"devEui":"01"},"data":"-_8"}`), []byte(`{"a":1}`))
 	f.Fuzz(func(t *testing.T, msg, payload []byte) {
 		for _, n := range []network{chirpStack, theThingsStack, everynet} {

@@ -5,68 +5,23 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/agents/lorawan/lorawantest"
 	"github.com/dojot-es/dojot/eventstore/eventstoretest"
 )
 
-// request is what a fake network server received.
-type request struct {
-	path, auth, contentType string
-	body                    map[string]any
-}
-
-// fakeAPI plays a network server's downlink API: it checks the bearer
-// token, keeps each request and answers with code (200 by default).
-type fakeAPI struct {
-	*httptest.Server
-	mu   sync.Mutex
-	got  []request
-	code int
-	seen chan request
-}
-
-func newFakeAPI(t *testing.T, token string) *fakeAPI {
-	f := &fakeAPI{code: 200, seen: make(chan request, 16)}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		req := request{path: r.Method + " " + r.URL.Path, auth: r.Header.Get("Authorization"), contentType: r.Header.Get("Content-Type")}
-		if err := json.Unmarshal(b, &req.body); err != nil {
-			t.Errorf("downlink body %q: %v", b, err)
-		}
-		f.mu.Lock()
-		f.got = append(f.got, req)
-		code := f.code
-		f.mu.Unlock()
-		f.seen <- req
-		if req.auth != "Bearer "+token {
-			http.Error(w, `{"code":16,"message":"unauthenticated"}`, http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_, _ = io.WriteString(w, `{"id":"1bbcab1d-6ec6-4136-b3f5-d63be1dc08de"}`)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeAPI) next(t *testing.T) request {
+// next is api's next request.
+func next(t *testing.T, api *lorawantest.DownlinkAPI) lorawantest.Request {
 	t.Helper()
-	select {
-	case r := <-f.seen:
-		return r
-	case <-time.After(15 * time.Second):
+	r, ok := api.Next(15 * time.Second)
+	if !ok {
 		t.Fatal("no downlink request")
-		return request{}
 	}
+	return r
 }
 
 // payload decodes the base64 FRMPayload of a downlink.
@@ -86,7 +41,7 @@ func payload(t *testing.T, v any) string {
 // body {"queueItem":{"confirmed","fPort","data"}}, data base64), with the
 // API token as bearer, once; a device without dev_eui sends nothing.
 func TestActuateChirpStack(t *testing.T) {
-	cs := newFakeAPI(t, "cs-token")
+	cs := lorawantest.NewDownlinkAPI(t, "cs-token")
 	store := eventstoretest.Open(t)
 	a := newAgent(t, &store2{}, Options{ChirpStackURL: cs.URL + "/", ChirpStackToken: "cs-token", Timeout: 2 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -105,18 +60,16 @@ func TestActuateChirpStack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := cs.next(t)
-	if r.path != "POST /api/devices/0101010101010101/queue" || r.auth != "Bearer cs-token" || r.contentType != "application/json" {
+	r := next(t, cs)
+	if r.Path != "POST /api/devices/0101010101010101/queue" || r.Auth != "Bearer cs-token" || r.ContentType != "application/json" {
 		t.Errorf("request = %+v", r)
 	}
-	item, _ := r.body["queueItem"].(map[string]any)
-	if len(r.body) != 1 || item["fPort"] != 1.0 || item["confirmed"] != false || payload(t, item["data"]) != `{"led":true}` {
-		t.Errorf("body = %v", r.body)
+	item, _ := r.Body["queueItem"].(map[string]any)
+	if len(r.Body) != 1 || item["fPort"] != 1.0 || item["confirmed"] != false || payload(t, item["data"]) != `{"led":true}` {
+		t.Errorf("body = %v", r.Body)
 	}
-	select {
-	case r := <-cs.seen:
+	if r, ok := cs.Next(300 * time.Millisecond); ok {
 		t.Errorf("unexpected downlink %+v", r)
-	case <-time.After(300 * time.Millisecond):
 	}
 	if s := a.Status(); s.Actuated != 1 || s.ActuationFailed != 0 {
 		t.Errorf("status = %+v", s)
@@ -136,23 +89,23 @@ func (store2) AppendDataAsync(string, string, []byte) (func(<-chan time.Time) (u
 // {"downlinks":[{"frm_payload","f_port","priority"}]}, API key as bearer),
 // to the device's tts_device_id on its lora_fport, else "eui-<dev_eui>".
 func TestActuateTTS(t *testing.T) {
-	tts := newFakeAPI(t, "NNSXS.KEY")
+	tts := lorawantest.NewDownlinkAPI(t, "NNSXS.KEY")
 	a := newAgent(t, &store2{}, Options{TTSURL: tts.URL + "/api/v3/as/applications/app1/webhooks/dojot", TTSKey: "NNSXS.KEY"})
 	ctx := context.Background()
 	if err := a.Actuate(ctx, "t1", "c", json.RawMessage(`{"led":false}`)); err != nil {
 		t.Fatal(err)
 	}
-	r := tts.next(t)
-	dl, _ := r.body["downlinks"].([]any)
+	r := next(t, tts)
+	dl, _ := r.Body["downlinks"].([]any)
 	d, _ := dl[0].(map[string]any)
-	if r.path != "POST /api/v3/as/applications/app1/webhooks/dojot/devices/dev1/down/push" || r.auth != "Bearer NNSXS.KEY" ||
+	if r.Path != "POST /api/v3/as/applications/app1/webhooks/dojot/devices/dev1/down/push" || r.Auth != "Bearer NNSXS.KEY" ||
 		len(dl) != 1 || d["f_port"] != 15.0 || d["priority"] != "NORMAL" || payload(t, d["frm_payload"]) != `{"led":false}` {
 		t.Errorf("request = %+v", r)
 	}
 	if err := a.Actuate(ctx, "t1", "f", json.RawMessage(`{"led":true}`)); err != nil {
 		t.Fatal(err)
 	}
-	if r := tts.next(t); r.path != "POST /api/v3/as/applications/app1/webhooks/dojot/devices/eui-70b3d57ba0000001/down/push" {
+	if r := next(t, tts); r.Path != "POST /api/v3/as/applications/app1/webhooks/dojot/devices/eui-70b3d57ba0000001/down/push" {
 		t.Errorf("request = %+v", r)
 	}
 }
@@ -161,8 +114,8 @@ func TestActuateTTS(t *testing.T) {
 // permanent failure, one that is down or answers 5xx is retried; device
 // settings that cannot work are permanent.
 func TestActuateFailures(t *testing.T) {
-	cs := newFakeAPI(t, "cs-token")
-	tts := newFakeAPI(t, "key")
+	cs := lorawantest.NewDownlinkAPI(t, "cs-token")
+	tts := lorawantest.NewDownlinkAPI(t, "key")
 	a := newAgent(t, &store2{}, Options{ChirpStackURL: cs.URL, ChirpStackToken: "wrong", TTSURL: tts.URL, TTSKey: "key"})
 	ctx := context.Background()
 	var perm *permanent
@@ -174,15 +127,13 @@ func TestActuateFailures(t *testing.T) {
 	if err := b.Actuate(ctx, "t1", "a", json.RawMessage(`{"led":true}`)); !errors.As(err, &perm) || !strings.Contains(err.Error(), "401") {
 		t.Errorf("wrong token = %v", err)
 	}
-	cs.next(t)
+	next(t, cs)
 	c := newAgent(t, &store2{}, Options{ChirpStackURL: cs.URL, ChirpStackToken: "cs-token"})
-	cs.mu.Lock()
-	cs.code = 503
-	cs.mu.Unlock()
+	cs.SetCode(503)
 	if err := c.Actuate(ctx, "t1", "a", json.RawMessage(`{"led":true}`)); err == nil || errors.As(err, &perm) || !errors.Is(err, dojot.ErrUnavailable) {
 		t.Errorf("5xx = %v", err)
 	}
-	cs.next(t)
+	next(t, cs)
 	cs.Close()
 	if err := c.Actuate(ctx, "t1", "a", json.RawMessage(`{"led":true}`)); err == nil || errors.As(err, &perm) {
 		t.Errorf("server down = %v", err)

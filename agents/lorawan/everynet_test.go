@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/dojot-es/dojot/agents/lorawan/lorawantest"
 )
 
 // fakeEverynet plays Everynet's network server: a websocket server that
@@ -97,7 +99,7 @@ func TestEverynet(t *testing.T) {
 		}
 	}
 	decentlab := `{"type":"uplink","meta":{"device":"70B3D57BA0000001"},"params":{"payload":"AgEvAAME0gABC7E=","rx_time":1517415774.518877}}`
-	send(conn, everynetUplink) // device e: DecentLab by default, and this is not DecentLab
+	send(conn, lorawantest.EverynetUplink) // device e: DecentLab by default, and this is not DecentLab
 	send(conn, `{"type":"downlink","meta":{"device":"70B3D57BA0000001"},"params":{}}`)
 	send(conn, `{"type":"uplink","meta":{"device":"70B3D57BA0000001"},"params":{"payload":"***"}}`)
 	send(conn, `not json`)

@@ -15,192 +15,10 @@ import (
 	"time"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/agents/lorawan/lorawantest"
 	"github.com/dojot-es/dojot/eventstore/eventstoretest"
 	"github.com/dojot-es/dojot/projections/memory"
 )
-
-// chirpStackUp is the "up" event of ChirpStack's documentation, JSON
-// encoding (chirpstack/chirpstack-docs src/chirpstack/integrations/events.md).
-const chirpStackUp = `{
-	"deduplicationId": "3ac7e3c4-4401-4b8d-9386-a5c902f9202d",
-	"time": "2022-07-18T09:34:15.775023242+00:00",
-	"deviceInfo": {
-		"tenantId": "52f14cd4-c6f1-4fbd-8f87-4025e1d49242",
-		"tenantName": "ChirpStack",
-		"applicationId": "17c82e96-be03-4f38-aef3-f83d48582d97",
-		"applicationName": "Test application",
-		"deviceProfileId": "14855bf7-d10d-4aee-b618-ebfcb64dc7ad",
-		"deviceProfileName": "Test device-profile",
-		"deviceName": "Test device",
-		"devEui": "0101010101010101",
-		"tags": {
-			"key": "value"
-		}
-	},
-	"devAddr": "00189440",
-	"dr": 1,
-	"fPort": 1,
-	"data": "qg==",
-	"rxInfo": [{
-		"gatewayId": "0016c001f153a14c",
-		"uplinkId": 4217106255,
-		"rssi": -36,
-		"snr": 10.5,
-		"context": "E3OWOQ==",
-		"metadata": {
-			"region_name": "eu868",
-			"region_common_name": "EU868"
-		}
-	}],
-	"txInfo": {
-		"frequency": 867100000,
-		"modulation": {
-			"lora": {
-				"bandwidth": 125000,
-				"spreadingFactor": 11,
-				"codeRate": "CR_4_5"
-			}
-		}
-	}
-}`
-
-// ttsUplink is the uplink message example of The Things Stack's
-// documentation (TheThingsIndustries/lorawan-stack-docs
-// doc/content/integrations/data-formats/_index.md).
-const ttsUplink = `{
-  "end_device_ids" : {
-    "device_id" : "dev1",
-    "application_ids" : {
-      "application_id" : "app1"
-    },
-    "dev_eui" : "0004A30B001C0530",
-    "join_eui" : "800000000000000C",
-    "dev_addr" : "00BCB929"
-  },
-  "correlation_ids" : [
-    "as:up:01E0WZGT6Y7657CPFPE5WEYDSQ",
-    "gs:conn:01E0WDEC6T5T4XXBAX7S1VMFKE",
-    "gs:uplink:01E0WZGSZWT07NE5TS2APTV1Z9",
-    "ns:uplink:01E0WZGSZXZXZS8RFAWZX0F2FY",
-    "rpc:/ttn.lorawan.v3.GsNs/HandleUplink:01E0WZGSZXGE1KS577PFBWRJEE"
-  ],
-  "received_at" : "2020-02-12T15:15:46.014773143Z",
-  "uplink_message" : {
-    "session_key_id" : "AXA50tHUGUucuzS/bCGMNw==",
-    "f_cnt" : 1,
-    "frm_payload" : "gkHe",
-    "decoded_payload" : {
-      "temperature": 1.0,
-      "luminosity": 0.64
-    },
-    "rx_metadata" : [ {
-      "gateway_ids" : {
-        "gateway_id" : "gtw1",
-        "eui" : "9C5C8E00001A05C4"
-      },
-      "time" : "2020-02-12T15:15:45.787Z",
-      "timestamp" : 2463457000,
-      "rssi" : -35,
-      "channel_rssi" : -35,
-      "snr" : 5,
-      "uplink_token" : "ChIKEAoEZ3R3MRIInFyOAAAaBcQQ6L3Vlgk=",
-      "channel_index" : 2
-    } ],
-    "settings" : {
-      "data_rate" : {
-        "lora" : {
-          "bandwidth" : 125000,
-          "spreading_factor" : 7
-        }
-      },
-      "data_rate_index" : 5,
-      "coding_rate" : "4/6",
-      "frequency" : "868300000",
-      "timestamp" : 2463457000,
-      "time" : "2020-02-12T15:15:45.787Z"
-    },
-    "consumed_airtime": "0.056576s",
-    "locations": {
-      "user": {
-        "latitude": 37.97155556731436,
-        "longitude": 23.72678801175413,
-        "altitude": 10,
-        "source": "SOURCE_REGISTRY"
-      }
-    },
-    "received_at" : "2020-02-12T15:15:45.789585559Z"
-  }
-}`
-
-// ttsJoin is the join-accept example of the same page: not an uplink.
-const ttsJoin = `{
-  "end_device_ids" : {
-    "device_id" : "dev1",
-    "application_ids" : {
-      "application_id" : "app1"
-    },
-    "dev_eui" : "0004A30B001C0530",
-    "join_eui" : "800000000000000C",
-    "dev_addr" : "01497ECC"
-  },
-  "correlation_ids" : [
-    "as:up:01E191YN5F2HMBQCBCVRF731VY"
-  ],
-  "received_at" : "2020-02-17T07:49:09.935284891Z",
-  "join_accept" : {
-    "session_key_id" : "AXBSH1Pk6Z0G166RlH16CQ==",
-    "received_at" : "2020-02-17T07:49:09.736532315Z"
-  }
-}`
-
-// everynetUplink is the Everynet message of dojot's documentation
-// (dojot/iotagent-lora-everynet docs/operation.rst).
-const everynetUplink = `{
-  "params": {
-    "payload": "YWEIChAoGB4gKC324gyrMH3354g4jAFCBggBEAIYAw==",
-    "port": 2,
-    "duplicate": false,
-    "radio": {
-      "delay": 0.04593086242675781,
-      "datarate": 0,
-      "modulation": {
-        "bandwidth": 125000,
-        "type": 0,
-        "spreading": 12,
-        "coderate": "4/5"
-      },
-      "hardware": {
-        "status": 1,
-        "chain": 1,
-        "tmst": 84453545,
-        "snr": 9.8,
-        "rssi": -37.0,
-        "channel": 5,
-        "gps": {
-          "lat": 41.77029037475586,
-          "lng": -28.813779830932617,
-          "alt": 34.1
-        }
-      },
-      "time": 15174174.5877,
-      "freq": 868.1
-    },
-    "counter_up": 2842,
-    "rx_time": 1517415774.518877,
-    "encrypted_payload": "c54c3a8488="
-  },
-  "meta": {
-    "network": "xyzs",
-    "packet_hash": "71229363s89798ba898q98e0d7416581f532",
-    "application": "0000000000010203",
-    "device_addr": "123457432",
-    "time": 1517414.578324,
-    "device": "009798798793292",
-    "packet_id": "3b31845cf094379898897989a878de",
-    "gateway": "9798892998d8v80001124"
-  },
-  "type": "uplink"
-}`
 
 // TestParse: each network server's documented message, golden.
 func TestParse(t *testing.T) {
@@ -214,12 +32,12 @@ func TestParse(t *testing.T) {
 		data     string // hex
 		ts       int64
 	}{
-		{"chirpstack up", chirpStack, chirpStackUp, true, "0101010101010101", "", "aa", 1658136855775},
+		{"chirpstack up", chirpStack, lorawantest.ChirpStackUp, true, "0101010101010101", "", "aa", 1658136855775},
 		{"chirpstack codec object", chirpStack, `{"time":"2022-07-18T09:34:15Z","deviceInfo":{"devEui":"0101010101010101"},"data":"qg==","object":{"temperature": 22.5}}`, true, "0101010101010101", `{"temperature":22.5}`, "aa", 1658136855000},
 		{"chirpstack empty object", chirpStack, `{"deviceInfo":{"devEui":"01"},"data":"qg","object":{}}`, true, "01", "", "aa", 0},
-		{"tts uplink", theThingsStack, ttsUplink, true, "0004A30B001C0530", `{"temperature":1.0,"luminosity":0.64}`, "8241de", 1581520545789},
-		{"tts join-accept", theThingsStack, ttsJoin, false, "", "", "", 0},
-		{"everynet uplink", everynet, everynetUplink, true, "009798798793292", "", "6161080a1028181e20282df6e20cab307df7e788388c014206080110021803", 1517415774518},
+		{"tts uplink", theThingsStack, lorawantest.TTSUplink, true, "0004A30B001C0530", `{"temperature":1.0,"luminosity":0.64}`, "8241de", 1581520545789},
+		{"tts join-accept", theThingsStack, lorawantest.TTSJoin, false, "", "", "", 0},
+		{"everynet uplink", everynet, lorawantest.EverynetUplink, true, "009798798793292", "", "6161080a1028181e20282df6e20cab307df7e788388c014206080110021803", 1517415774518},
 		{"everynet downlink", everynet, `{"type":"downlink","meta":{"device":"01"},"params":{}}`, false, "", "", "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -379,7 +197,7 @@ func TestWebhooks(t *testing.T) {
 		answer                  string
 		want                    []string
 	}{
-		{"chirpstack docs: hex for both devices of the EUI", cs, "cs-secret", chirpStackUp, 200, `{"stored":2}`, []string{
+		{"chirpstack docs: hex for both devices of the EUI", cs, "cs-secret", lorawantest.ChirpStackUp, 200, `{"stored":2}`, []string{
 			`t1/a {"metadata":{"deviceid":"a","tenant":"t1","timestamp":1658136855775},"attrs":{"payload":"aa"}}`,
 			`t2/b {"metadata":{"deviceid":"b","tenant":"t2","timestamp":1658136855775},"attrs":{"payload":"aa"}}`,
 		}},
@@ -395,13 +213,13 @@ func TestWebhooks(t *testing.T) {
 		}},
 		{"chirpstack join ignored", srv.URL + "/lorawan/chirpstack?event=join", "cs-secret", `{"deviceInfo":{"devEui":"0101010101010101"}}`, 200, `{"stored":0}`, nil},
 		{"chirpstack MAC-only uplink ignored", cs, "cs-secret", `{"deviceInfo":{"devEui":"0101010101010101"},"fPort":0}`, 200, `{"stored":0}`, nil},
-		{"tts docs: decoded_payload", tts, "tts-secret", ttsUplink, 200, `{"stored":1}`, []string{
+		{"tts docs: decoded_payload", tts, "tts-secret", lorawantest.TTSUplink, 200, `{"stored":1}`, []string{
 			`t1/c {"metadata":{"deviceid":"c","tenant":"t1","timestamp":1581520545789},"attrs":{"temperature":1.0,"luminosity":0.64}}`,
 		}},
 		{"tts frm_payload, path per message type", tts + "/uplink", "tts-secret", `{"end_device_ids":{"dev_eui":"0004A30B001C0530"},"received_at":"2020-02-12T15:15:46Z","uplink_message":{"frm_payload":"gkHe"}}`, 200, `{"stored":1}`, []string{
 			`t1/c {"metadata":{"deviceid":"c","tenant":"t1","timestamp":1581520546000},"attrs":{"payload":"8241de"}}`,
 		}},
-		{"tts join-accept ignored", tts + "/join", "tts-secret", ttsJoin, 200, `{"stored":0}`, nil},
+		{"tts join-accept ignored", tts + "/join", "tts-secret", lorawantest.TTSJoin, 200, `{"stored":0}`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, answer := post(t, tc.url, tc.secret, "application/json", tc.body)
@@ -430,15 +248,15 @@ func TestRefused(t *testing.T) {
 		code                                 int
 		reason, msg                          string
 	}{
-		{"no secret", cs, "", "application/json", chirpStackUp, 401, "auth", "Missing or wrong secret"},
-		{"other integration's secret", cs, "tts-secret", "application/json", chirpStackUp, 401, "auth", "Missing or wrong secret"},
-		{"tts wrong secret", tts, "cs-secret", "application/json", ttsUplink, 401, "auth", "Missing or wrong secret"},
+		{"no secret", cs, "", "application/json", lorawantest.ChirpStackUp, 401, "auth", "Missing or wrong secret"},
+		{"other integration's secret", cs, "tts-secret", "application/json", lorawantest.ChirpStackUp, 401, "auth", "Missing or wrong secret"},
+		{"tts wrong secret", tts, "cs-secret", "application/json", lorawantest.TTSUplink, 401, "auth", "Missing or wrong secret"},
 		{"protobuf encoding", cs, "cs-secret", "application/octet-stream", "\x0a\x24", 415, "encoding", "set the integration's encoding"},
 		{"not JSON", cs, "cs-secret", "application/json", `{"deviceInfo":`, 400, "bad_json", "must be one JSON object"},
 		{"JSON array", tts, "tts-secret", "application/json", `[1]`, 400, "bad_json", "must be one JSON object"},
 		{"wrong type", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":1}}`, 400, "bad_json", "does not match"},
 		{"no EUI", tts, "tts-secret", "application/json", `{"uplink_message":{"frm_payload":"qg=="}}`, 400, "bad_json", `"end_device_ids.dev_eui" is missing`},
-		{"no event", srv.URL + "/lorawan/chirpstack", "cs-secret", "application/json", chirpStackUp, 400, "bad_json", "Missing ?event="},
+		{"no event", srv.URL + "/lorawan/chirpstack", "cs-secret", "application/json", lorawantest.ChirpStackUp, 400, "bad_json", "Missing ?event="},
 		{"object not an object", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"0101010101010101"},"object":[1]}`, 400, "bad_json", `"object" must be a JSON object`},
 		{"invalid base64", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"0101010101010101"},"data":"q*=="}`, 400, "bad_base64", `"data" is not base64`},
 		{"tts invalid base64", tts, "tts-secret", "application/json", `{"end_device_ids":{"dev_eui":"0004A30B001C0530"},"uplink_message":{"frm_payload":"!!"}}`, 400, "bad_base64", `"uplink_message.frm_payload" is not base64`},
@@ -462,7 +280,7 @@ func TestRefused(t *testing.T) {
 			}
 		})
 	}
-	code, _ := post(t, srv.URL+"/lorawan/chirpstack?event=up", "cs-secret", "application/json", chirpStackUp)
+	code, _ := post(t, srv.URL+"/lorawan/chirpstack?event=up", "cs-secret", "application/json", lorawantest.ChirpStackUp)
 	req, _ := http.NewRequest(http.MethodGet, cs, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -476,7 +294,7 @@ func TestRefused(t *testing.T) {
 	// JetStream failing: 503, and the uplink is not acknowledged.
 	st.take()
 	st.fail = true
-	if code, answer := post(t, cs, "cs-secret", "application/json", chirpStackUp); code != 503 || !strings.Contains(answer, "jetstream down") {
+	if code, answer := post(t, cs, "cs-secret", "application/json", lorawantest.ChirpStackUp); code != 503 || !strings.Contains(answer, "jetstream down") {
 		t.Errorf("store failing = %d %s", code, answer)
 	}
 	if s := a.Status(); s.Refused["store_failed"] != 1 {

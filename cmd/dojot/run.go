@@ -203,6 +203,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err != nil {
 		return err
 	}
+	lorawan, err := startLoRaWAN(runCtx, cfg, store, view, log, &wg)
+	if err != nil {
+		return err
+	}
 	httpAgent, err := startHTTPAgent(cfg, store, view, devices, ca, agentTLSLn, log)
 	if err != nil {
 		return err
@@ -210,6 +214,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	deviceRoutes := map[string]http.Handler{}
 	if sigfox != nil {
 		deviceRoutes["/sigfox"] = sigfox
+	}
+	if lorawan != nil {
+		maps.Copy(deviceRoutes, lorawan.Routes())
 	}
 	if httpAgent != nil {
 		maps.Copy(deviceRoutes, httpAgent.agent.Routes())
@@ -258,6 +265,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			}
 			if sigfox != nil {
 				h["sigfox"] = sigfox.Status()
+			}
+			if lorawan != nil {
+				h["lorawan"] = lorawan.Status()
 			}
 			if httpAgent != nil {
 				h["http_agent"] = httpAgent.agent.Status()
