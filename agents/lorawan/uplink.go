@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -146,10 +147,15 @@ func parseEverynet(body []byte) (uplink, bool, error) {
 // strictObject decodes one JSON object into v.
 func strictObject(body []byte, v any) error {
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+	if len(body) == 0 || body[0] != '{' {
 		return badJSON("The body must be one JSON object")
 	}
+	// Unmarshal checks the whole body is valid before it decodes.
 	if err := json.Unmarshal(body, v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return badJSON("The body must be one JSON object: %v", err)
+		}
 		return badJSON("The body does not match the network server's JSON format: %v", err)
 	}
 	return nil
