@@ -28,6 +28,9 @@ const (
 	// network server sent no decoded object: "hex", "decentlab" or
 	// "json" (Decoders).
 	AttrDecoder = "lora_decoder"
+	// AttrEncoder names how an actuation's attrs become the downlink's
+	// bytes: "json" (default) or "hex" (Encode).
+	AttrEncoder = "lora_encoder"
 	// AttrFPort is the LoRaWAN port of the device's downlinks, 1 to 223
 	// (default 1).
 	AttrFPort = "lora_fport"

@@ -99,3 +99,31 @@ func decodeDecentLab(b []byte) ([]byte, error) {
 	}
 	return append(out, '}'), nil
 }
+
+// Encode turns an actuation's attrs (a JSON object) into a downlink's
+// bytes with the encoder of that name: "json", the attrs as compact JSON;
+// "hex", the bytes the attr "payload" gives in hex (the hex decoder's
+// inverse: {"payload":"01ff"} sends 0x01 0xff).
+func Encode(name string, attrs []byte) ([]byte, error) {
+	switch name {
+	case "", "json":
+		var c bytes.Buffer
+		if err := json.Compact(&c, attrs); err != nil {
+			return nil, fmt.Errorf("attrs: %w", err)
+		}
+		return c.Bytes(), nil
+	case "hex":
+		var m struct {
+			Payload *string `json:"payload"`
+		}
+		if err := json.Unmarshal(attrs, &m); err != nil || m.Payload == nil {
+			return nil, errors.New(`the hex encoder needs the attr "payload", a string of hex digits`)
+		}
+		b, err := hex.DecodeString(*m.Payload)
+		if err != nil {
+			return nil, fmt.Errorf(`attr "payload": %w`, err)
+		}
+		return b, nil
+	}
+	return nil, errors.New("no such encoder (there are hex, json)")
+}

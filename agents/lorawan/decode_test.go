@@ -63,6 +63,32 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// TestEncode: the downlink encoders.
+func TestEncode(t *testing.T) {
+	for _, tc := range []struct {
+		encoder, attrs, want, err string
+	}{
+		{"", `{"led": true}`, `{"led":true}`, ""},
+		{"json", `{"a":[1, 2]}`, `{"a":[1,2]}`, ""},
+		{"hex", `{"payload":"01FF"}`, "\x01\xff", ""},
+		{"hex", `{"payload":"0g"}`, "", "invalid byte"},
+		{"hex", `{"payload":1}`, "", `needs the attr "payload"`},
+		{"hex", `{"led":true}`, "", `needs the attr "payload"`},
+		{"cbor", `{}`, "", "no such encoder"},
+	} {
+		got, err := Encode(tc.encoder, []byte(tc.attrs))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Encode(%s, %s) = %q, %v; want error %q", tc.encoder, tc.attrs, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || string(got) != tc.want {
+			t.Errorf("Encode(%s, %s) = %q, %v; want %q", tc.encoder, tc.attrs, got, err, tc.want)
+		}
+	}
+}
+
 // FuzzUplink: no message of any network server and no payload make the
 // parsers or decoders panic, and whatever they accept is a JSON object.
 func FuzzUplink(f *testing.F) {

@@ -50,8 +50,9 @@
 //
 // Downlinks. dojot's agent had none. Here an actuation of a device with a
 // dev_eui is sent through the network server's HTTP API, its FRMPayload the
-// actuation's attrs as JSON (base64 in the request), on the port of the
-// device's lora_fport (default 1): ChirpStack's REST API,
+// actuation's attrs as JSON (base64 in the request), or what the encoder
+// the device's lora_encoder names makes of them (Encode: "json", "hex"), on
+// the port of the device's lora_fport (default 1): ChirpStack's REST API,
 // POST <url>/api/devices/<devEui>/queue {"queueItem":{"fPort","data"}} with
 // "Authorization: Bearer <API token>"; or The Things Stack's
 // POST <webhook URL>/devices/<device id>/down/push

@@ -76,7 +76,8 @@ func permanentf(format string, args ...any) error {
 }
 
 // Actuate sends attrs (dojot's actuation, a JSON object) to the device of
-// tenant as a downlink whose FRMPayload is that JSON: through ChirpStack's
+// tenant as a downlink whose FRMPayload is that JSON, or what the encoder
+// its lora_encoder names makes of it (Encode): through ChirpStack's
 // queue or The Things Stack's downlink push, whichever the device's
 // lora_network names (the one configured, when only one is). A device
 // without dev_eui is not a LoRaWAN device: nothing is sent. It returns
@@ -98,11 +99,12 @@ func (a *Agent) Actuate(ctx context.Context, tenant, id string, attrs json.RawMe
 			return permanentf("device %s: %s %q: not a port from 1 to 223", id, AttrFPort, s)
 		}
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, attrs); err != nil {
-		return permanentf("device %s: attrs: %v", id, err)
+	encoder, _ := a.opts.Devices.StaticValue(tenant, id, AttrEncoder)
+	raw, err := Encode(strings.ToLower(strings.TrimSpace(encoder)), attrs)
+	if err != nil {
+		return permanentf("device %s: encoder %q: %v", id, encoder, err)
 	}
-	data := base64.StdEncoding.EncodeToString(compact.Bytes())
+	data := base64.StdEncoding.EncodeToString(raw)
 	var endpoint, token string
 	var body any
 	if net == chirpStack {

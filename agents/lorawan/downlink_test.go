@@ -108,6 +108,20 @@ func TestActuateTTS(t *testing.T) {
 	if r := next(t, tts); r.Path != "POST /api/v3/as/applications/app1/webhooks/dojot/devices/eui-70b3d57ba0000001/down/push" {
 		t.Errorf("request = %+v", r)
 	}
+	// The hex encoder: the attr "payload" gives the bytes.
+	if err := a.Actuate(ctx, "t1", "k", json.RawMessage(`{"payload":"01ff"}`)); err != nil {
+		t.Fatal(err)
+	}
+	r = next(t, tts)
+	dl, _ = r.Body["downlinks"].([]any)
+	d, _ = dl[0].(map[string]any)
+	if r.Path != "POST /api/v3/as/applications/app1/webhooks/dojot/devices/eui-00000000000000cc/down/push" || d["frm_payload"] != "Af8=" {
+		t.Errorf("hex downlink = %+v", r)
+	}
+	var perm *permanent
+	if err := a.Actuate(ctx, "t1", "k", json.RawMessage(`{"led":true}`)); !errors.As(err, &perm) || !strings.Contains(err.Error(), `needs the attr "payload"`) {
+		t.Errorf("hex encoder without payload = %v", err)
+	}
 }
 
 // TestActuateFailures: a network server that refuses a downlink (4xx) is a

@@ -61,7 +61,8 @@ func sp(s string) *string { return &s }
 // t1/c with dev_eui 0004a30b001c0530 (TTS's example, in lower case);
 // t1/e with dojot's Everynet example; t1/f a DecentLab sensor written
 // with separators; t1/g decodes JSON; t1/h names a decoder that does not
-// exist; t1/x has no LoRaWAN template.
+// exist; t1/k encodes its downlinks with "hex"; t1/x has no LoRaWAN
+// template.
 func view(t testing.TB) *memory.View {
 	t.Helper()
 	v := memory.New()
@@ -84,6 +85,7 @@ func view(t testing.TB) *memory.View {
 		{ID: 4, Label: AttrTTSDeviceID, Type: "static", ValueType: "string", Created: at0},
 		{ID: 5, Label: AttrFPort, Type: "static", ValueType: "string", Created: at0},
 		{ID: 6, Label: AttrNetwork, Type: "static", ValueType: "string", Created: at0},
+		{ID: 8, Label: AttrEncoder, Type: "static", ValueType: "string", Created: at0},
 	}}
 	plain := dojot.Template{ID: 2, Label: "plain", Created: at0, Attrs: []dojot.Attr{{ID: 7, Label: "x", Type: "dynamic", ValueType: "float", Created: at0}}}
 	for _, tenant := range []string{"t1", "t2"} {
@@ -102,6 +104,7 @@ func view(t testing.TB) *memory.View {
 	dev("t1", "f", 1, eui("70-B3-D5-7B-A0-00-00-01"))
 	dev("t1", "g", 1, eui("00000000000000aa"), decoder("json"))
 	dev("t1", "h", 1, eui("00000000000000bb"), decoder("cayenne"))
+	dev("t1", "k", 1, eui("00000000000000cc"), dojot.Override{AttrID: 8, StaticValue: "hex"})
 	dev("t1", "x", 2)
 	return v
 }
