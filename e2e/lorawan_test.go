@@ -7,19 +7,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/dojot-es/dojot/agents/lorawan/lorawantest"
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // TestLoRaWANAgent: the uplinks of ChirpStack's and The Things Stack's
 // documentation (lorawantest), posted with curl as the network servers'
-// integrations would, reach the History API of the devices whose dev_eui
-// they carry; an actuation reaches a fake ChirpStack REST API as a queue
-// item; a wrong secret and an unknown EUI are refused and counted.
+// integrations would, and a DecentLab uplink from a fake Everynet
+// websocket, reach the History API of the devices whose dev_eui they carry
+// and Kafka's admin.device-data; an actuation reaches a fake ChirpStack
+// REST API as a queue item; a wrong secret and an unknown EUI are refused
+// and counted.
 func TestLoRaWANAgent(t *testing.T) {
 	needCommand(t, "curl", "--version")
+	needCommand(t, "kcat", "-V")
 	cs := lorawantest.NewDownlinkAPI(t, "cs-api-token")
+	ev := lorawantest.NewEverynet(t, "ev-token")
+	broker := dojottest.FreeAddr(t)
 	in := start(t, "", "-lorawan-chirpstack-secret=cs-s3cret", "-lorawan-tts-secret=tts-s3cret",
-		"-lorawan-chirpstack-url="+cs.URL, "-lorawan-chirpstack-token=cs-api-token")
+		"-lorawan-chirpstack-url="+cs.URL, "-lorawan-chirpstack-token=cs-api-token",
+		"-lorawan-everynet-url="+ev.WS(), "-lorawan-everynet-token=ev-token", "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
 	var tp struct{ Template template }
 	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "lora-cs", "attrs": []map[string]any{
@@ -34,6 +43,12 @@ func TestLoRaWANAgent(t *testing.T) {
 		{"label": "luminosity", "type": "dynamic", "value_type": "float"},
 	}}), &tp)
 	ttsID := createDevice(c, "tts-node", tp.Template.ID)
+	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "lora-everynet", "attrs": []map[string]any{
+		{"label": "dev_eui", "type": "static", "value_type": "string", "static_value": "70B3D57BA0000001"},
+		{"label": "distance", "type": "dynamic", "value_type": "integer"},
+		{"label": "battery_voltage", "type": "dynamic", "value_type": "float"},
+	}}), &tp)
+	evID := createDevice(c, "everynet-node", tp.Template.ID)
 
 	curl := func(path, secret, body string) string {
 		t.Helper()
@@ -59,6 +74,39 @@ func TestLoRaWANAgent(t *testing.T) {
 	docs = waitHistory(t, c, ttsID, "luminosity", 1)
 	if docs[0].Value != 0.64 || !strings.HasPrefix(docs[0].TS, "2020-02-12T15:15:45.789") {
 		t.Errorf("tts history = %+v", docs)
+	}
+
+	// Everynet: DecentLab's example payload (02012f000304d200010bb1), decoded
+	// by dojot's decoder, Everynet's default.
+	conn, ok := ev.Accept(20 * time.Second)
+	if !ok {
+		t.Fatal("the agent did not connect to Everynet")
+	}
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"uplink","meta":{"device":"70b3d57ba0000001"},"params":{"payload":"AgEvAAME0gABC7E=","rx_time":1517415774.518877}}`)); err != nil {
+		t.Fatal(err)
+	}
+	docs = waitHistory(t, c, evID, "distance", 1)
+	if docs[0].Value != 1234.0 || !strings.HasPrefix(docs[0].TS, "2018-01-31T16:22:54.518") {
+		t.Errorf("everynet history = %+v", docs)
+	}
+	if docs := waitHistory(t, c, evID, "battery_voltage", 1); docs[0].Value != 2.993 {
+		t.Errorf("everynet battery = %+v", docs)
+	}
+	// Every reading in dojot's IoT-agent shape on Kafka.
+	msgs := kcatUntil(t, broker, "admin.device-data", 3)
+	var seen []string
+	for _, m := range msgs {
+		seen = append(seen, m.Payload)
+	}
+	all := strings.Join(seen, "\n")
+	for _, want := range []string{
+		`{"metadata":{"deviceid":"` + csID + `","tenant":"admin","timestamp":1658136855775},"attrs":{"payload":"aa"}}`,
+		`{"metadata":{"deviceid":"` + ttsID + `","tenant":"admin","timestamp":1581520545789},"attrs":{"temperature":1.0,"luminosity":0.64}}`,
+		`{"metadata":{"deviceid":"` + evID + `","tenant":"admin","timestamp":1517415774518},"attrs":{"battery_voltage":2.993,"distance":1234}}`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("admin.device-data lacks %s; has:\n%s", want, all)
+		}
 	}
 
 	if code := curl("/lorawan/chirpstack?event=up", "tts-s3cret", lorawantest.ChirpStackUp); code != "401" {
@@ -95,7 +143,7 @@ func TestLoRaWANAgent(t *testing.T) {
 		_, body := in.Client().Do("GET", "/healthz", nil)
 		mustJSON(t, body, &h)
 	}
-	if l := h.LoRaWAN; l.Accepted != 2 || l.Stored != 2 || l.Actuated != 1 || l.Refused["auth"] != 1 || l.Refused["unknown_device"] != 1 {
+	if l := h.LoRaWAN; l.Accepted != 3 || l.Stored != 3 || l.Actuated != 1 || l.Refused["auth"] != 1 || l.Refused["unknown_device"] != 1 {
 		t.Errorf("healthz lorawan = %+v", l)
 	}
 }

@@ -2,10 +2,7 @@ package lorawan
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,51 +11,13 @@ import (
 	"github.com/dojot-es/dojot/agents/lorawan/lorawantest"
 )
 
-// fakeEverynet plays Everynet's network server: a websocket server that
-// checks the access token the agent sends (as dojot's agent does, in the
-// query) and writes the messages it is given to the current connection.
-type fakeEverynet struct {
-	*httptest.Server
-	token  string
-	conns  chan *websocket.Conn
-	dials  atomic.Int32
-	denied atomic.Int32
-}
-
-func newFakeEverynet(t *testing.T, token string) *fakeEverynet {
-	f := &fakeEverynet{token: token, conns: make(chan *websocket.Conn, 4)}
-	up := websocket.Upgrader{}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.dials.Add(1)
-		if r.URL.Query().Get("access_token") != f.token {
-			f.denied.Add(1)
-			http.Error(w, "bad token", http.StatusUnauthorized)
-			return
-		}
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		f.conns <- c
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeEverynet) url() string {
-	return "ws" + strings.TrimPrefix(f.URL, "http") + "/api/v1.0/data"
-}
-
-func (f *fakeEverynet) accept(t *testing.T) *websocket.Conn {
+func accept(t *testing.T, ev *lorawantest.Everynet) *websocket.Conn {
 	t.Helper()
-	select {
-	case c := <-f.conns:
-		t.Cleanup(func() { c.Close() })
-		return c
-	case <-time.After(10 * time.Second):
+	c, ok := ev.Accept(10 * time.Second)
+	if !ok {
 		t.Fatal("the agent did not connect")
-		return nil
 	}
+	return c
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -85,11 +44,11 @@ func runAgent(t *testing.T, a *Agent) {
 // payload is not DecentLab and is refused; other types are ignored; when
 // the server drops the connection the agent comes back.
 func TestEverynet(t *testing.T) {
-	ev := newFakeEverynet(t, "tok&en")
+	ev := lorawantest.NewEverynet(t, "tok&en")
 	st := &store{}
-	a := newAgent(t, st, Options{EverynetURL: ev.url(), EverynetToken: "tok&en"})
+	a := newAgent(t, st, Options{EverynetURL: ev.WS(), EverynetToken: "tok&en"})
 	runAgent(t, a)
-	conn := ev.accept(t)
+	conn := accept(t, ev)
 	waitFor(t, "connected", func() bool { s := a.Status().Everynet; return s != nil && s.Connected })
 
 	send := func(c *websocket.Conn, msg string) {
@@ -117,28 +76,28 @@ func TestEverynet(t *testing.T) {
 	// The server goes away: the agent reconnects (after 1 s) and reads on.
 	conn.Close()
 	waitFor(t, "disconnected", func() bool { return !a.Status().Everynet.Connected })
-	conn = ev.accept(t)
+	conn = accept(t, ev)
 	send(conn, decentlab)
 	waitFor(t, "the reading after reconnecting", func() bool { return a.Status().Stored == 2 })
-	if ev.denied.Load() != 0 || ev.dials.Load() != 2 {
-		t.Errorf("dials %d, denied %d", ev.dials.Load(), ev.denied.Load())
+	if ev.Denied() != 0 || ev.Dials() != 2 {
+		t.Errorf("dials %d, denied %d", ev.Dials(), ev.Denied())
 	}
 }
 
 // TestEverynetBadToken: a refused handshake is retried with backoff and
 // shown in Status, never with the token.
 func TestEverynetBadToken(t *testing.T) {
-	ev := newFakeEverynet(t, "right")
-	a := newAgent(t, &store{}, Options{EverynetURL: ev.url(), EverynetToken: "wrong-token"})
+	ev := lorawantest.NewEverynet(t, "right")
+	a := newAgent(t, &store{}, Options{EverynetURL: ev.WS(), EverynetToken: "wrong-token"})
 	runAgent(t, a)
-	waitFor(t, "a refused dial", func() bool { return ev.denied.Load() >= 1 })
+	waitFor(t, "a refused dial", func() bool { return ev.Denied() >= 1 })
 	waitFor(t, "the error in Status", func() bool { return a.Status().Everynet.Error != "" })
 	s := a.Status().Everynet
 	if s.Connected || !strings.Contains(s.Error, "401") || strings.Contains(s.Error, "wrong-token") || s.Server == "" {
 		t.Errorf("status = %+v", s)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	if n := ev.dials.Load(); n < 2 || n > 3 {
+	if n := ev.Dials(); n < 2 || n > 3 {
 		t.Errorf("%d dials in 1.5 s; want a retry after 1 s", n)
 	}
 }
