@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -42,7 +43,7 @@ func (c *loraConfig) options() agentlorawan.Options {
 func (c *loraConfig) validate() []error {
 	if o := c.options(); o.Enabled() {
 		if err := o.Validate(); err != nil {
-			return []error{err}
+			return []error{fmt.Errorf("-lorawan-* flags: %w", err)}
 		}
 	}
 	return nil
