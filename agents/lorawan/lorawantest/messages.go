@@ -1,6 +1,3 @@
-// Package lorawantest holds what tests of the LoRaWAN agent share: the
-// network servers' messages as their documentation shows them, and a fake
-// downlink API.
 package lorawantest
 
 // ChirpStackUp is the "up" event of ChirpStack's documentation, JSON
