@@ -2,6 +2,7 @@ package dojot
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -123,6 +124,36 @@ const (
 	AttrSigfoxDevice   = "device"                  // Sigfox: the device's Sigfox id
 	AttrAMQPRoutingKey = "device_amqp_routing_key" // RabbitMQ: the routing key of its messages
 )
+
+// NormalEUI is a LoRaWAN EUI as agents compare it: lower case, without
+// the separators people write between its bytes ("70-B3-D5-7E", "70:b3",
+// "70 B3"), so that a dev_eui typed in any of these forms matches the EUI a
+// network server sends. Anything else is kept as it is (dojot compared
+// exactly; its own docs show a 15-digit EUI).
+func NormalEUI(eui string) string {
+	eui = strings.TrimSpace(eui)
+	clean := true
+	for i := 0; i < len(eui); i++ {
+		if c := eui[i]; c == '-' || c == ':' || c == ' ' || (c >= 'A' && c <= 'Z') {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return eui
+	}
+	b := make([]byte, 0, len(eui))
+	for i := 0; i < len(eui); i++ {
+		switch c := eui[i]; {
+		case c == '-' || c == ':' || c == ' ':
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
 
 // DeviceKey names a device of a tenant.
 type DeviceKey struct {

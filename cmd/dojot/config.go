@@ -62,6 +62,8 @@ type Config struct {
 
 	SigfoxSecret string
 
+	LoRaWAN loraConfig // the LoRaWAN agent (lorawan.go)
+
 	HTTPAgent         bool
 	HTTPAgentInsecure bool
 	HTTPAgentTLSAddr  string
@@ -141,6 +143,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.KafkaWSMaxPerTenant, "kafka-ws-max-per-tenant", 10000, "open Kafka WS connections a tenant may hold (429 beyond)")
 	fs.DurationVar(&c.HistoryExpiration, "history-expiration", 7*24*time.Hour, "mongo history: TTL of the documents on ts (dojot's HISTORY_DB_DATA_EXPIRATION, 604800 s); the memory history keeps what the DATA stream keeps (-data-max-age)")
 	c.X509.flags(fs)
+	c.LoRaWAN.flags(fs)
 	if c.sub == "replay" {
 		fs.Uint64Var(&c.From, "from", 0, "replay from this event sequence instead of the start of the log")
 		fs.BoolVar(&c.Fresh, "fresh", false, "start the new view from scratch instead of resuming an interrupted replay")
@@ -285,6 +288,7 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("-nats-prefix %q: want letters, digits, _ and - only", c.NATSPrefix))
 	}
 	errs = append(errs, c.X509.validate()...)
+	errs = append(errs, c.LoRaWAN.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -59,6 +59,10 @@ func TestParseRejects(t *testing.T) {
 		"kafka both":        {[]string{"-kafka-brokers=k:9092", "-kafka-embedded-addr=127.0.0.1:9092"}, nil, "-kafka-embedded-addr"},
 		"mqtt broker url":   {[]string{"-mqtt-broker-url=http://b:1883"}, nil, "-mqtt-broker-url"},
 		"mqtt broker group": {nil, map[string]string{"DOJOT_MQTT_BROKER_URL": "tcp://b:1883", "DOJOT_MQTT_BROKER_GROUP": "a/b"}, "-mqtt-broker-group"},
+		"lorawan no token":  {[]string{"-lorawan-chirpstack-url=http://cs:8090"}, nil, "ChirpStack downlinks need its API token"},
+		"lorawan tts url":   {nil, map[string]string{"DOJOT_LORAWAN_TTS_URL": "tts.example.com", "DOJOT_LORAWAN_TTS_KEY": "k"}, "not an http:// or https:// URL"},
+		"lorawan everynet":  {[]string{"-lorawan-everynet-url=ws://ns:10000"}, nil, "access token"},
+		"lorawan group":     {[]string{"-lorawan-tts-secret=s", "-lorawan-group=a.b"}, nil, "-lorawan-* flags: lorawan: group"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

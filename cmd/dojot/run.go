@@ -212,6 +212,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err != nil {
 		return err
 	}
+	lorawan, err := startLoRaWAN(runCtx, cfg, store, view, log, &wg)
+	if err != nil {
+		return err
+	}
 	httpAgent, err := startHTTPAgent(cfg, store, view, devices, ca, agentTLSLn, log)
 	if err != nil {
 		return err
@@ -219,6 +223,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	deviceRoutes := map[string]http.Handler{}
 	if sigfox != nil {
 		deviceRoutes["/sigfox"] = sigfox
+	}
+	if lorawan != nil {
+		maps.Copy(deviceRoutes, lorawan.Routes())
 	}
 	if httpAgent != nil {
 		maps.Copy(deviceRoutes, httpAgent.agent.Routes())
@@ -269,6 +276,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			}
 			if sigfox != nil {
 				h["sigfox"] = sigfox.Status()
+			}
+			if lorawan != nil {
+				h["lorawan"] = lorawan.Status()
 			}
 			if httpAgent != nil {
 				h["http_agent"] = httpAgent.agent.Status()

@@ -33,6 +33,16 @@ func keyedAttrs(tp dojot.Template) []keyedAttr {
 // staticKey is an index entry's key: a keyed label and a value.
 type staticKey struct{ label, value string }
 
+// indexKey is the index's key of a value: a LoRaWAN EUI as
+// dojot.NormalEUI writes it (the network servers send it in upper or lower
+// case), the other labels exactly as dojot compared them.
+func indexKey(label, value string) staticKey {
+	if label == dojot.AttrDevEUI {
+		value = dojot.NormalEUI(value)
+	}
+	return staticKey{label, value}
+}
+
 // eachStatic calls fn with every keyed static value dv shows: its
 // templates' values, overridden by its own.
 func (t *dmTenant) eachStatic(dv *device, fn func(staticKey)) {
@@ -49,7 +59,7 @@ func (t *dmTenant) eachStatic(dv *device, fn func(staticKey)) {
 				}
 			}
 			if v != nil {
-				fn(staticKey{k.label, *v})
+				fn(indexKey(k.label, *v))
 			}
 		}
 	}
@@ -105,13 +115,14 @@ func (t *dmTenant) eachUser(tid int, fn func(*device)) {
 
 // DevicesByStatic returns the devices, of every tenant, whose static
 // attribute label (dojot.AttrDevEUI, dojot.AttrSigfoxDevice or
-// dojot.AttrAMQPRoutingKey) shows value, by tenant and then device id.
+// dojot.AttrAMQPRoutingKey) shows value, by tenant and then device id. EUIs
+// compare as dojot.NormalEUI writes them.
 func (v *View) DevicesByStatic(label, value string) []dojot.DeviceKey {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	var out []dojot.DeviceKey
 	for name, t := range v.dm.tenants {
-		for _, id := range t.static[staticKey{label, value}] {
+		for _, id := range t.static[indexKey(label, value)] {
 			out = append(out, dojot.DeviceKey{Tenant: name, ID: id})
 		}
 	}

@@ -42,6 +42,12 @@ func TestDevicesByStatic(t *testing.T) {
 	check("0011", dojot.DeviceKey{Tenant: "t1", ID: "a"}, dojot.DeviceKey{Tenant: "t2", ID: "a"})
 	check("0022", dojot.DeviceKey{Tenant: "t1", ID: "b"})
 	check("0033")
+	// EUIs compare whatever their case and byte separators.
+	dev("t2", "e", []int{1}, dojot.Override{AttrID: 1, StaticValue: "70-B3-D5-7E-D0-00-00-0A"})
+	v = l.view(t)
+	check("70b3d57ed000000a", dojot.DeviceKey{Tenant: "t2", ID: "e"})
+	check("70B3D57ED000000A", dojot.DeviceKey{Tenant: "t2", ID: "e"})
+	check("70:b3:d5:7e:d0:00:00:0a", dojot.DeviceKey{Tenant: "t2", ID: "e"})
 	if got := v.DevicesByStatic(dojot.AttrSigfoxDevice, ""); got != nil {
 		t.Errorf("a dynamic attr was indexed: %v", got)
 	}
@@ -66,6 +72,7 @@ func TestDevicesByStatic(t *testing.T) {
 	apply("t1", dojot.EventDeviceUpdated, dojot.KindDevice, "b", dojot.DeviceUpdated{Device: dojot.Device{ID: "b", Label: "b", Created: at0, Templates: []int{1}}})
 	apply("t1", dojot.EventDeviceUpdated, dojot.KindDevice, "c", dojot.DeviceUpdated{Device: dojot.Device{ID: "c", Label: "c", Created: at0, Templates: []int{2, 1}}})
 	apply("t2", dojot.EventDeviceDeleted, dojot.KindDevice, "a", dojot.DeviceDeleted{ID: "a"})
+	apply("t2", dojot.EventDeviceDeleted, dojot.KindDevice, "e", dojot.DeviceDeleted{ID: "e"})
 	check("0011", dojot.DeviceKey{Tenant: "t1", ID: "a"}, dojot.DeviceKey{Tenant: "t1", ID: "b"}, dojot.DeviceKey{Tenant: "t1", ID: "c"})
 	check("0022")
 
