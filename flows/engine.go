@@ -229,9 +229,10 @@ func (e *Engine) Run(ctx context.Context, f Flow, in Input) (Result, error) {
 			e.log.WarnContext(ctx, "flow node failed, branch aborted", "tenant", in.Tenant, "flow", f.ID, "node", n.id, "type", n.typ, "device_id", in.DeviceID, "err", err)
 			continue
 		}
-		// Count the ports first so the copies are decided over all of them.
+		// Outputs count (and are observed) even on a port without wires:
+		// replay shows what a node made, wired or not.
 		for p, m := range out {
-			if m == nil || p >= len(n.ports) {
+			if m == nil {
 				continue
 			}
 			nc.out.Add(1)
