@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +109,38 @@ func encodeAll(ms []Msg) string {
 func isInvalid(err error) bool {
 	var ie *InvalidError
 	return errors.As(err, &ie)
+}
+
+// effectCase is one row of a table for a node that acts and sends nothing
+// downstream: the effects it must record, or its error (and then none).
+type effectCase struct {
+	config string
+	in     string
+	want   []Effect
+	err    string
+}
+
+func runEffectCases(t *testing.T, typ string, cases map[string]effectCase) {
+	t.Helper()
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rec := NewRecorder()
+			out, err := runNode(t, typ, tc.config, tc.in, rec)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				if len(rec.Recorded()) != 0 {
+					t.Errorf("recorded %+v on error", rec.Recorded())
+				}
+				return
+			}
+			if err != nil || out != nil {
+				t.Fatalf("out %v, err %v; want nothing downstream", encodeAll(out), err)
+			}
+			if got := rec.Recorded(); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("recorded %+v\nwant     %+v", got, tc.want)
+			}
+		})
+	}
 }
