@@ -106,15 +106,15 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 
 func (r *Recorder) CreateJob(_ context.Context, tenant string, job json.RawMessage) (string, error) {
 	r.mu.Lock()
-	n := 0
+	defer r.mu.Unlock()
+	n := 1
 	for _, e := range r.Effects {
 		if e.Kind == "cron-create" {
 			n++
 		}
 	}
-	r.mu.Unlock()
-	r.add("cron-create", tenant, job)
-	return "sandbox-" + strconv.Itoa(n+1), nil
+	r.Effects = append(r.Effects, Effect{Kind: "cron-create", Tenant: tenant, Value: job})
+	return "sandbox-" + strconv.Itoa(n), nil
 }
 
 func (r *Recorder) RemoveJob(_ context.Context, tenant, id string) error {
