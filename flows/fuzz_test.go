@@ -10,7 +10,7 @@ import (
 // FuzzParse feeds flow bodies to Parse: it must never panic, fail only
 // with an *InvalidError, and a parsed graph must run without panicking.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"notification.json"} {
+	for _, name := range []string{"notification.json", "actuate.json", "geofence.json"} {
 		b, err := os.ReadFile("testdata/" + name)
 		if err != nil {
 			f.Fatal(err)
@@ -42,5 +42,21 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Run: %v", err)
 			}
 		}
+	})
+}
+
+// FuzzTemplate: the hand-written template parser never panics, and
+// renders whatever it accepts.
+func FuzzTemplate(f *testing.F) {
+	f.Add("{{#each a}}{{@index}}{{this}}{{else}}none{{/each}}", true)
+	f.Add("{{#a}}{{.}}{{/a}}{{^b}}x{{/b}}{{{c}}}{{&d}}{{! e }}", false)
+	f.Add(`{{{parseAndSelect s "k"}}} {{stringify a}} {{#with a}}{{../b}}{{/with}}`, true)
+	f.Fuzz(func(t *testing.T, src string, handlebars bool) {
+		tpl, err := parseTemplate(src, handlebars)
+		if err != nil {
+			return
+		}
+		view := map[string]any{"a": []any{1.0, map[string]any{"x": "y"}}, "b": true, "s": `{"k":[1]}`, "c": nil, "d": "<&>"}
+		tpl.render(view)
 	})
 }

@@ -94,6 +94,9 @@ func (p *tmplParser) parse(open string) (nodes []tmplNode, closed string, err er
 		tag := strings.TrimSpace(strings.Trim(strings.TrimSpace(p.src[start:start+j]), "~"))
 		p.pos = start + j + len(closeTag)
 		if triple {
+			if tag == "" {
+				return nil, "", fmt.Errorf("empty tag at offset %d", p.pos)
+			}
 			n, err := p.expr(tag, true)
 			if err != nil {
 				return nil, "", err
@@ -104,7 +107,11 @@ func (p *tmplParser) parse(open string) (nodes []tmplNode, closed string, err er
 		if tag == "" {
 			return nil, "", fmt.Errorf("empty tag at offset %d", p.pos)
 		}
-		switch sigil, rest := tag[0], strings.TrimSpace(tag[1:]); sigil {
+		sigil, rest := tag[0], strings.TrimSpace(tag[1:])
+		if rest == "" && strings.IndexByte("#^/&>=", sigil) >= 0 {
+			return nil, "", fmt.Errorf("empty tag at offset %d", p.pos)
+		}
+		switch sigil {
 		case '!':
 			continue
 		case '&':
