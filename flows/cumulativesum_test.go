@@ -1,0 +1,87 @@
+package flows
+
+import (
+	"context"
+	"testing"
+)
+
+func TestCumulativeSum(t *testing.T) {
+	const cfg = `{"timePeriod":"1","targetAttribute":"payload.data.attrs.v","timestamp":"payload.metadata.timestamp","output":"payload.sum"}`
+	reading := func(v, ts string) string {
+		return `{"payload":{"data":{"attrs":{"v":` + v + `}},"metadata":{"timestamp":` + ts + `}}}`
+	}
+	steps := []struct {
+		name, in string
+		sum      string // the output, or "" when err
+		err      string
+	}{
+		{"first", reading("5", "0"), "5", ""},                               // dojot rejected a 0 timestamp
+		{"zero value", reading("0", "1000"), "5", ""},                       // dojot rejected 0
+		{"numeric string", reading(`"2.5"`, "2000"), "7.5", ""},             // dojot concatenated
+		{"late inside window", reading("1", "1500"), "8.5", ""},             // dojot: "Messy time"
+		{"window slides", reading("10", "61000"), "13.5", ""},               // window [1000, 61000]: drops the reading at 0
+		{"later still", reading("1", "62500"), "11", ""},                    // window [2500, 62500]
+		{"late outside window", reading("100", "100"), "11", ""},            // not stored, sum unchanged
+		{"iso timestamp", reading("1", `"1970-01-01T00:01:03Z"`), "12", ""}, // 63000 ms
+		{"not a number", reading(`"abc"`, "64000"), "", "Invalid parameters."},
+		{"boolean", reading("true", "64000"), "", "Invalid parameters."},
+		{"missing value", `{"payload":{"metadata":{"timestamp":1}}}`, "", "Invalid parameters."},
+		{"bad timestamp", reading("1", `"yesterday"`), "", "Invalid parameters."},
+	}
+	rec := NewRecorder()
+	n, err := buildNode(t, "cumulative sum", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range steps {
+		out, err := n.Process(context.Background(), testCall(rec, "cs", "cumulative sum"), msgOf(t, st.in))
+		if st.err != "" {
+			if err == nil || err.Error() != st.err {
+				t.Errorf("%s: err = %v, want %q", st.name, err, st.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := jsString(out[0]["payload"].(map[string]any)["sum"]); got != st.sum {
+			t.Errorf("%s: sum = %s, want %s", st.name, got, st.sum)
+		}
+	}
+	// the state is dojot's shape, under the node instance's key
+	raw, _, _ := rec.Context.Get(context.Background(), ContextKey{Tenant: "admin", FlowID: "f1", NodeType: "cumulative sum", NodeID: "cs", Name: "data"})
+	if got, want := string(raw), `{"entries":[{"timestamp":61000,"value":10},{"timestamp":62500,"value":1},{"timestamp":63000,"value":1}],"sum":12}`; got != want {
+		t.Errorf("context %s\nwant    %s", got, want)
+	}
+
+	bad := map[string]nodeCase{
+		"no period":       {`{"targetAttribute":"a","timestamp":"b","output":"c"}`, `{}`, nil, "timePeriod must be a number of minutes > 0"},
+		"negative period": {`{"timePeriod":-1,"targetAttribute":"a","timestamp":"b","output":"c"}`, `{}`, nil, "timePeriod must be"},
+		"no target":       {`{"timePeriod":1,"timestamp":"b","output":"c"}`, `{}`, nil, "missing targetAttribute"},
+		"no output":       {`{"timePeriod":1,"targetAttribute":"a","timestamp":"b"}`, `{}`, nil, "missing output"},
+	}
+	runCases(t, "cumulative sum", bad, nil)
+}
+
+// TestCumulativeSumConcurrent: runs racing on one node's context all
+// count (compare-and-set retries instead of dojot's lock).
+func TestCumulativeSumConcurrent(t *testing.T) {
+	rec := NewRecorder()
+	n, _ := buildNode(t, "cumulative sum", `{"timePeriod":1000,"targetAttribute":"v","timestamp":"ts","output":"sum"}`)
+	done := make(chan error)
+	for i := range 8 {
+		go func() {
+			_, err := n.Process(context.Background(), testCall(rec, "cs", "cumulative sum"), Msg{"v": 1.0, "ts": float64(1000 + i)})
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, _ := n.Process(context.Background(), testCall(rec, "cs", "cumulative sum"), Msg{"v": 0.0, "ts": 2000.0})
+	if out[0]["sum"] != 8.0 {
+		t.Errorf("sum = %v, want 8", out[0]["sum"])
+	}
+}

@@ -1,0 +1,197 @@
+package flows
+
+import (
+	"context"
+
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// switchNode routes a message by rules, one port per rule (FLOWS.md 4.2).
+type switchNode struct {
+	property string
+	number   bool // propertyType "num": Number() the property
+	checkAll bool
+	rules    []switchRule
+}
+
+type switchRule struct {
+	op       string
+	v, v2    ruleValue
+	re       *regexp.Regexp // static regex, compiled once
+	caseless bool
+}
+
+// ruleValue is a rule operand: a constant, or a msg path read per message.
+type ruleValue struct {
+	set   bool
+	value any
+	path  string // vt "msg"
+}
+
+func init() { register("switch", newSwitch) }
+
+var switchOps = map[string]bool{"eq": true, "neq": true, "lt": true, "lte": true, "gt": true, "gte": true, "btwn": true,
+	"cont": true, "regex": true, "true": true, "false": true, "null": true, "nnull": true, "else": true}
+
+func newSwitch(s *spec) Node {
+	n := &switchNode{property: s.str("property", "payload")}
+	if n.property == "" {
+		n.property = "payload"
+	}
+	switch pt := s.str("propertyType", "msg"); pt {
+	case "msg", "":
+	case "num":
+		n.number = true
+	default:
+		s.fail("propertyType %q is not supported (msg or num)", pt)
+	}
+	n.checkAll = s.boolean("checkall", true)
+	var rules []struct {
+		T    string `json:"t"`
+		V    any    `json:"v"`
+		VT   string `json:"vt"`
+		V2   any    `json:"v2"`
+		V2T  string `json:"v2t"`
+		Case bool   `json:"case"`
+	}
+	s.into("rules", &rules, "an array of rules")
+	for i, r := range rules {
+		if !switchOps[r.T] {
+			s.fail("rules[%d]: unknown operator %q", i, r.T)
+			continue
+		}
+		rule := switchRule{op: r.T, caseless: r.Case}
+		rule.v = switchValue(s, i, "v", r.V, r.VT)
+		if r.T == "btwn" {
+			if r.V2 == nil {
+				s.fail("rules[%d]: btwn needs v2", i)
+			}
+			rule.v2 = switchValue(s, i, "v2", r.V2, r.V2T)
+		}
+		if r.T == "regex" && rule.v.path == "" {
+			re, err := compileJSRegex(jsString(rule.v.value), r.Case)
+			if err != nil {
+				s.fail("rules[%d]: bad regex: %v", i, err)
+			}
+			rule.re = re
+		}
+		n.rules = append(n.rules, rule)
+	}
+	return n
+}
+
+func switchValue(s *spec, i int, key string, v any, vt string) ruleValue {
+	if v == nil {
+		return ruleValue{value: undef}
+	}
+	switch vt {
+	case "num":
+		return ruleValue{set: true, value: jsNumber(v)}
+	case "msg":
+		p, ok := v.(string)
+		if !ok || len(splitPath(p)) == 0 {
+			s.fail("rules[%d]: %s must be a msg path", i, key)
+		}
+		return ruleValue{set: true, path: p}
+	case "str", "":
+		return ruleValue{set: true, value: v}
+	}
+	// prev and jsonata exist in dojot's code but never work there (FLOWS.md 4.2).
+	s.fail("rules[%d]: value type %q is not supported (str, num or msg)", i, vt)
+	return ruleValue{}
+}
+
+// compileJSRegex compiles a JavaScript pattern with Go's RE2: the common
+// syntax is the same; lookarounds and backreferences are refused when the
+// flow is saved instead of failing per message.
+func compileJSRegex(pattern string, caseless bool) (*regexp.Regexp, error) {
+	if caseless {
+		pattern = "(?i)" + pattern
+	}
+	return regexp.Compile(pattern)
+}
+
+func (v ruleValue) get(msg Msg) any {
+	if v.path == "" {
+		if !v.set {
+			return undef
+		}
+		return v.value
+	}
+	// dojot: a msg operand becomes a number when Number() of it is not NaN.
+	x := lookup(msg, v.path)
+	if f := jsNumber(x); f == f {
+		return f
+	}
+	return x
+}
+
+func (n *switchNode) Process(_ context.Context, _ *Call, msg Msg) ([]Msg, error) {
+	prop := lookup(msg, n.property)
+	if n.number {
+		prop = jsNumber(prop)
+	}
+	out := make([]Msg, 0, len(n.rules))
+	elseFlag := true
+	for _, r := range n.rules {
+		ok, err := r.match(prop, msg, &elseFlag)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			out = append(out, nil)
+			continue
+		}
+		out = append(out, msg)
+		elseFlag = false
+		if !n.checkAll {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (r *switchRule) match(a any, msg Msg, elseFlag *bool) (bool, error) {
+	v := r.v.get(msg)
+	switch r.op {
+	case "eq":
+		return jsStrictEqual(a, v), nil
+	case "neq":
+		return !jsStrictEqual(a, v), nil
+	case "lt":
+		return jsLess(a, v), nil
+	case "lte":
+		return jsLessEq(a, v), nil
+	case "gt":
+		return jsGreater(a, v), nil
+	case "gte":
+		return jsGreaterEq(a, v), nil
+	case "btwn":
+		return jsGreaterEq(a, v) && jsLessEq(a, r.v2.get(msg)), nil
+	case "cont":
+		return strings.Contains(jsString(a), jsString(v)), nil
+	case "regex":
+		re := r.re
+		if re == nil {
+			var err error
+			if re, err = compileJSRegex(jsString(v), r.caseless); err != nil {
+				return false, fmt.Errorf("Invalid regular expression: /%s/: %w", jsString(v), err) //nolint:staticcheck // JavaScript's text
+			}
+		}
+		return re.MatchString(jsString(a)), nil
+	case "true":
+		return a == true, nil
+	case "false":
+		return a == false, nil
+	case "null":
+		return a == nil || a == undef, nil
+	case "nnull":
+		return a != nil && a != undef, nil
+	}
+	// else: true when no rule matched since the start or the last else.
+	matched := *elseFlag
+	*elseFlag = true
+	return matched, nil
+}

@@ -1,0 +1,83 @@
+package flows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+// templateNode renders a template with the message and sets the text (or
+// the JSON it parses to) at field (FLOWS.md 4.4).
+type templateNode struct {
+	field string
+	plain string
+	tmpl  *template // nil for plain
+	json  bool
+}
+
+func init() { register("template", newTemplate) }
+
+const defaultTemplate = "This is the payload: {{{stringify payload}}} !"
+
+func newTemplate(s *spec) Node {
+	n := &templateNode{field: s.str("field", "payload")}
+	if len(splitPath(n.field)) == 0 {
+		n.field = "payload"
+	}
+	text := s.str("template", defaultTemplate)
+	// dojot rejects other syntaxes per message with "configuration error".
+	syntax := s.oneOf("syntax", "handlebars", "handlebars", "mustache", "plain")
+	n.json = s.oneOf("output", "str", "str", "json") == "json"
+	switch syntax {
+	case "plain":
+		n.plain = text
+		if n.json && !json.Valid([]byte(text)) {
+			s.fail("template is not JSON but output is json")
+		}
+	default:
+		t, err := parseTemplate(text, syntax == "handlebars")
+		if err != nil {
+			s.fail("bad %s template: %v", syntax, err)
+		}
+		n.tmpl = t
+	}
+	return n
+}
+
+func (n *templateNode) Process(_ context.Context, c *Call, msg Msg) ([]Msg, error) {
+	text := n.plain
+	if n.tmpl != nil {
+		// dojot renders a deep copy plus payloadMetadata; rendering never
+		// changes the data, so the message itself is the context and only
+		// the top level is copied.
+		view := make(map[string]any, len(msg)+1)
+		for k, v := range msg {
+			view[k] = v
+		}
+		view["payloadMetadata"] = c.Meta.asMap()
+		var err error
+		if text, err = n.tmpl.render(view); err != nil {
+			return nil, err
+		}
+	}
+	var out any = text
+	if n.json {
+		if err := json.Unmarshal([]byte(text), &out); err != nil {
+			return nil, fmt.Errorf("template output is not JSON: %w", err)
+		}
+	}
+	if err := Set(msg, n.field, out); err != nil {
+		return nil, err
+	}
+	return []Msg{msg}, nil
+}
+
+// asMap is Meta as a template sees it (JSON round trip: no timestamp key
+// when it is undefined).
+func (m Meta) asMap() map[string]any {
+	out := map[string]any{"flowId": m.FlowID, "tenant": m.Tenant, "originatorDeviceId": m.OriginatorDeviceID}
+	if m.Timestamp != nil {
+		out["timestamp"] = m.Timestamp
+	}
+	return out
+}
