@@ -39,6 +39,21 @@ func testFlowsAPI(t *testing.T, flags []string) {
 	}
 	c.Must(200, "PUT", "/flows/v1/flow/"+id, `{"enabled":false}`)
 	c.Must(400, "POST", "/flows/v1/flow", `{"name":"bad","flow":[{"id":"x"}]}`)
+	// What the engine could not run is refused at once, the node named.
+	for _, bad := range []string{
+		`[{"id":"n1","type":"no such node","wires":[]}]`,
+		`[{"id":"h","type":"event device in","device_id":"abc","event_publish":true,"wires":[["missing"]]}]`,
+		`[{"id":"s","type":"switch","property":"payload","rules":[{"t":"regex","v":"(","vt":"str"}],"checkall":"true","outputs":1,"wires":[[]]}]`,
+	} {
+		code, body := c.Do("POST", "/flows/v1/flow", `{"name":"bad","flow":`+bad+`}`)
+		if code != 400 || !strings.HasPrefix(string(body), `{"message":"Given flow is invalid","detail":"node `) {
+			t.Errorf("POST %s = %d %s", bad, code, body)
+		}
+	}
+	if body := string(c.Must(200, "GET", "/flows/nodes", nil)); !strings.Contains(body, `{"id":"dojot/switch","name":"switch","module":"dojot","version":"1.0.0","enabled":true,"local":true,"types":["switch"]}`) ||
+		!strings.Contains(body, `"types":["multi actuate"]`) {
+		t.Errorf("GET /flows/nodes = %s", trunc([]byte(body)))
+	}
 	if code, _ := c.Do("GET", "/flows/v1/flow", nil); code != 200 {
 		t.Errorf("GET list = %d", code)
 	}

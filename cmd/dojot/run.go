@@ -151,7 +151,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	copts := commands.Options{Store: store, Sync: sync, Logger: log}
 	devices := commands.NewDevices(copts, view)
 	auth := commands.NewAuth(copts, view)
-	flowCmds := commands.NewFlows(copts, view, nil)
+	flowCmds := commands.NewFlows(copts, view, checkFlow)
 	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
 		return err
 	}
@@ -248,6 +248,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		DeviceRoutes:   deviceRoutes,
 		FlowCommands:   flowCmds,
 		FlowView:       reads,
+		FlowNodes:      flowNodes(),
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
