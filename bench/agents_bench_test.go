@@ -24,7 +24,7 @@ import (
 //
 //	go test -run '^$' -bench AgentIngest -benchtime 20000x ./bench/
 func BenchmarkAgentIngest(b *testing.B) {
-	in := dojottest.Start(b, "", "-mqtt-addr=127.0.0.1:0", "-mqtt-insecure")
+	in := dojottest.Start(b, "", "-mqtt-addr=127.0.0.1:0", "-mqtt-insecure", "-http-agent")
 	c := in.Login("admin", dojottest.AdminPassword)
 	var created struct {
 		Devices []struct{ ID string }

@@ -19,7 +19,7 @@ func TestHTTPAgent(t *testing.T) {
 	needCommand(t, "kcat", "-V")
 	dir := t.TempDir()
 	tlsAddr, broker := dojottest.FreeAddr(t), dojottest.FreeAddr(t)
-	in := start(t, "", "-http-agent-tls-addr="+tlsAddr, "-kafka-embedded-addr="+broker)
+	in := start(t, "", "-http-agent", "-http-agent-tls-addr="+tlsAddr, "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
 	id := createDevice(c, "http", createTemplate(c, "HTTP"))
 	var cred struct {

@@ -128,7 +128,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.AMQPURL, "amqp-url", "", "RabbitMQ agent: RabbitMQ URL (amqp://user:password@host:5672/vhost); devices publish to inbound.dojot.exchange with their device_amqp_routing_key (empty: off)")
 	fs.StringVar(&c.AMQPGroup, "amqp-group", "dojot", "RabbitMQ agent: this deployment's instances, which split the readings and send each actuation once (letters, digits, _ and -)")
 	fs.IntVar(&c.AMQPPrefetch, "amqp-prefetch", 256, "RabbitMQ agent: messages in flight, unacknowledged until JetStream stored them")
-	fs.BoolVar(&c.HTTPAgent, "http-agent", true, "HTTP agent: serve dojot's POST /http-agent/v1/incoming-messages[/create-many] and /iotagent/readings on the gateway's port, devices identified by their basic credentials")
+	fs.BoolVar(&c.HTTPAgent, "http-agent", false, "HTTP agent: serve dojot's POST /http-agent/v1/incoming-messages[/create-many] and /iotagent/readings on the gateway's port, devices identified by their basic credentials")
 	fs.BoolVar(&c.HTTPAgentInsecure, "http-agent-insecure", false, "HTTP agent test mode: /http-agent/v1/unsecure/... may name its device with ?tenant=&deviceId= and no credentials (dojot's params mode; never in production)")
 	fs.StringVar(&c.HTTPAgentTLSAddr, "http-agent-tls-addr", "", "HTTP agent: also serve it over mutual TLS on this host:port (dojot: 3000), devices identified by their client certificate; server certificate from the CA for -mqtts-san (empty: off)")
 	fs.StringVar(&c.HTTPAgentCertMode, "http-agent-cert-mode", "fingerprint", "HTTP agent TLS: fingerprint (the certificate's registered owner, dojot's default) or cn (also a platform certificate with no record, as its CN <tenant>:<deviceid> names)")
@@ -272,6 +272,9 @@ func (c *Config) validate() error {
 	}
 	if c.ViewName != "" && !viewNameRe.MatchString(c.ViewName) {
 		errs = append(errs, fmt.Errorf("-view-name %q: want lower case letters, digits and _ (starting with a letter)", c.ViewName))
+	}
+	if !c.HTTPAgent && (c.HTTPAgentTLSAddr != "" || c.HTTPAgentInsecure) {
+		errs = append(errs, errors.New("-http-agent-tls-addr and -http-agent-insecure need -http-agent"))
 	}
 	if c.HTTPAgentCertMode != "fingerprint" && c.HTTPAgentCertMode != "cn" {
 		errs = append(errs, fmt.Errorf("-http-agent-cert-mode %q: want fingerprint or cn", c.HTTPAgentCertMode))
