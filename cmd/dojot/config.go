@@ -273,6 +273,17 @@ func (c *Config) validate() error {
 	if c.ViewName != "" && !viewNameRe.MatchString(c.ViewName) {
 		errs = append(errs, fmt.Errorf("-view-name %q: want lower case letters, digits and _ (starting with a letter)", c.ViewName))
 	}
+	if c.AMQPURL != "" {
+		if u, err := url.Parse(c.AMQPURL); err != nil || u.Host == "" || (u.Scheme != "amqp" && u.Scheme != "amqps") {
+			errs = append(errs, errors.New("-amqp-url: want amqp://user:password@host:5672/vhost (or amqps://)"))
+		}
+		if !prefixRe.MatchString(c.AMQPGroup) {
+			errs = append(errs, fmt.Errorf("-amqp-group %q: want letters, digits, _ and - only", c.AMQPGroup))
+		}
+		if c.AMQPPrefetch <= 0 {
+			errs = append(errs, errors.New("-amqp-prefetch: want a positive number"))
+		}
+	}
 	if !c.HTTPAgent && (c.HTTPAgentTLSAddr != "" || c.HTTPAgentInsecure) {
 		errs = append(errs, errors.New("-http-agent-tls-addr and -http-agent-insecure need -http-agent"))
 	}

@@ -63,6 +63,10 @@ func TestParseRejects(t *testing.T) {
 		"lorawan tts url":   {nil, map[string]string{"DOJOT_LORAWAN_TTS_URL": "tts.example.com", "DOJOT_LORAWAN_TTS_KEY": "k"}, "not an http:// or https:// URL"},
 		"lorawan everynet":  {[]string{"-lorawan-everynet-url=ws://ns:10000"}, nil, "access token"},
 		"lorawan group":     {[]string{"-lorawan-tts-secret=s", "-lorawan-group=a.b"}, nil, "-lorawan-* flags: lorawan: group"},
+		"http agent tls":    {[]string{"-http-agent-tls-addr=:3000"}, nil, "need -http-agent"},
+		"http agent mode":   {[]string{"-http-agent", "-http-agent-cert-mode=sha1"}, nil, "-http-agent-cert-mode"},
+		"amqp url":          {[]string{"-amqp-url=http://rabbit:5672"}, nil, "-amqp-url"},
+		"amqp prefetch":     {[]string{"-amqp-url=amqp://rabbit:5672/", "-amqp-prefetch=0"}, nil, "-amqp-prefetch"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
