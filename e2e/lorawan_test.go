@@ -116,6 +116,12 @@ func TestLoRaWANAgent(t *testing.T) {
 		t.Errorf("unknown EUI = %s", code)
 	}
 
+	// A deleted device is refused at once.
+	c.Must(200, "DELETE", "/device/"+ttsID, nil)
+	if code := curl("/lorawan/tts", "tts-s3cret", lorawantest.TTSUplink); code != "404" {
+		t.Errorf("uplink of a deleted device = %s", code)
+	}
+
 	// Actuation: a downlink queued through ChirpStack's REST API.
 	if !in.WaitLog("lorawan: following actuations", 20*time.Second) {
 		t.Fatal(`no "lorawan: following actuations" in the log`)
@@ -143,7 +149,7 @@ func TestLoRaWANAgent(t *testing.T) {
 		_, body := in.Client().Do("GET", "/healthz", nil)
 		mustJSON(t, body, &h)
 	}
-	if l := h.LoRaWAN; l.Accepted != 3 || l.Stored != 3 || l.Actuated != 1 || l.Refused["auth"] != 1 || l.Refused["unknown_device"] != 1 {
+	if l := h.LoRaWAN; l.Accepted != 3 || l.Stored != 3 || l.Actuated != 1 || l.Refused["auth"] != 1 || l.Refused["unknown_device"] != 2 {
 		t.Errorf("healthz lorawan = %+v", l)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,54 @@ func TestActuateChirpStack(t *testing.T) {
 	}
 	if s := a.Status(); s.Actuated != 1 || s.ActuationFailed != 0 {
 		t.Errorf("status = %+v", s)
+	}
+}
+
+// TestActuateOnce: two instances of a group follow actuations; each
+// actuation reaches the network server once.
+func TestActuateOnce(t *testing.T) {
+	cs := lorawantest.NewDownlinkAPI(t, "cs-token")
+	store := eventstoretest.Open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var done []chan struct{}
+	for range 2 {
+		a := newAgent(t, &store2{}, Options{ChirpStackURL: cs.URL, ChirpStackToken: "cs-token", Group: "once"})
+		d := make(chan struct{})
+		done = append(done, d)
+		go func() { defer close(d); _ = a.FollowActuations(ctx, store) }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		for _, d := range done {
+			<-d
+		}
+	})
+	time.Sleep(300 * time.Millisecond)
+	const n = 10
+	for i := range n {
+		ev, err := dojot.NewEvent(dojot.EventDeviceActuated, "t1", dojot.KindDevice, "a", at0,
+			dojot.DeviceActuated{ID: "a", Attrs: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), Timestamp: at0.UnixMilli()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.NoExpect = true
+		if _, err := store.Append(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]int{}
+	for range n {
+		r := next(t, cs)
+		item, _ := r.Body["queueItem"].(map[string]any)
+		seen[payload(t, item["data"])]++
+	}
+	if r, ok := cs.Next(500 * time.Millisecond); ok {
+		t.Errorf("an actuation sent twice: %+v", r)
+	}
+	for i := range n {
+		if k := fmt.Sprintf(`{"n":%d}`, i); seen[k] != 1 {
+			t.Errorf("%s sent %d times", k, seen[k])
+		}
 	}
 }
 
