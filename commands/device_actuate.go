@@ -18,6 +18,19 @@ func (d *Devices) Actuate(ctx context.Context, tenant, deviceID string, body []b
 	})
 }
 
+// ActuateAs is Actuate with the event's id given (a flow's deterministic
+// output id): the store takes the id as its dedupe id, so the same
+// actuation appended again, by a redelivered flow input, is stored once.
+func (d *Devices) ActuateAs(ctx context.Context, tenant, deviceID string, body []byte, eventID string) error {
+	return d.appendOne(ctx, func() (dojot.Event, error) {
+		ev, err := decideActuate(d.st, d.env(ctx), tenant, deviceID, body)
+		if err == nil && eventID != "" {
+			ev.ID = eventID
+		}
+		return ev, err
+	})
+}
+
 func decideActuate(st DeviceState, e decideEnv, tenant, deviceID string, body []byte) (dojot.Event, error) {
 	dv, ok := st.Device(tenant, deviceID)
 	if !ok {

@@ -22,13 +22,18 @@ import (
 // answer is dojot.ErrUnavailable. Without a deadline on ctx the store's
 // Timeout bounds the wait.
 func (s *Store) AppendData(ctx context.Context, tenant, deviceID string, payload []byte, msgID string) (uint64, error) {
+	var h nats.Header
+	if msgID != "" {
+		h = nats.Header{jetstream.MsgIDHeader: []string{msgID}}
+	}
+	return s.appendData(ctx, tenant, deviceID, payload, h)
+}
+
+func (s *Store) appendData(ctx context.Context, tenant, deviceID string, payload []byte, h nats.Header) (uint64, error) {
 	if !dojot.ValidTenant(tenant) || !dojot.ValidToken(deviceID) {
 		return 0, fmt.Errorf("append data %q/%q: not a tenant and device id: %w", tenant, deviceID, dojot.ErrInvalid)
 	}
-	m := &nats.Msg{Subject: s.DataSubject(tenant, deviceID), Data: payload}
-	if msgID != "" {
-		m.Header = nats.Header{jetstream.MsgIDHeader: []string{msgID}}
-	}
+	m := &nats.Msg{Subject: s.DataSubject(tenant, deviceID), Data: payload, Header: h}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)

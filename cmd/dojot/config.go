@@ -62,6 +62,9 @@ type Config struct {
 
 	SigfoxSecret string
 
+	FlowsEngine bool
+	FlowsGroup  string
+
 	LoRaWAN loraConfig // the LoRaWAN agent (lorawan.go)
 
 	HTTPAgent         bool
@@ -132,6 +135,8 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.HTTPAgentInsecure, "http-agent-insecure", false, "HTTP agent test mode: /http-agent/v1/unsecure/... may name its device with ?tenant=&deviceId= and no credentials (dojot's params mode; never in production)")
 	fs.StringVar(&c.HTTPAgentTLSAddr, "http-agent-tls-addr", "", "HTTP agent: also serve it over mutual TLS on this host:port (dojot: 3000), devices identified by their client certificate; server certificate from the CA for -mqtts-san (empty: off)")
 	fs.StringVar(&c.HTTPAgentCertMode, "http-agent-cert-mode", "fingerprint", "HTTP agent TLS: fingerprint (the certificate's registered owner, dojot's default) or cn (also a platform certificate with no record, as its CN <tenant>:<deviceid> names)")
+	fs.BoolVar(&c.FlowsEngine, "flows-engine", true, "run the tenants' flows on their devices' readings and events (false: the flows API only)")
+	fs.StringVar(&c.FlowsGroup, "flows-group", "dojot", "flows: this deployment's instances, which share the inputs (letters, digits, _ and -)")
 	fs.StringVar(&c.SigfoxSecret, "sigfox-secret", "", "Sigfox agent: the shared secret a Sigfox callback sends as 'Authorization: Bearer <secret>' to POST /sigfox on the gateway's port (empty: off)")
 	fs.StringVar(&c.History, "history", "memory", "history view (persister and History API): memory (an index rebuilt from the DATA stream at start) or mongo (dojot's persister layout, on -mongo-url)")
 	fs.StringVar(&c.HistoryDB, "history-db", "device_history", "mongo history: the database (dojot's persister uses device_history)")
@@ -272,6 +277,9 @@ func (c *Config) validate() error {
 	}
 	if c.ViewName != "" && !viewNameRe.MatchString(c.ViewName) {
 		errs = append(errs, fmt.Errorf("-view-name %q: want lower case letters, digits and _ (starting with a letter)", c.ViewName))
+	}
+	if !prefixRe.MatchString(c.FlowsGroup) {
+		errs = append(errs, fmt.Errorf("-flows-group %q: want letters, digits, _ and - only", c.FlowsGroup))
 	}
 	if c.AMQPURL != "" {
 		if u, err := url.Parse(c.AMQPURL); err != nil || u.Host == "" || (u.Scheme != "amqp" && u.Scheme != "amqps") {

@@ -1,14 +1,46 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/dojot-es/dojot/commands"
+	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/flows"
+	"github.com/dojot-es/dojot/flows/broker"
 	"github.com/dojot-es/dojot/gateway"
+	"github.com/dojot-es/dojot/projections/memory"
 )
+
+// startFlows runs the flows of every tenant on the devices' inputs, unless
+// -flows-engine=false, under wg until ctx is done.
+func startFlows(ctx context.Context, cfg *Config, store *eventstore.Store, view *memory.View, devices *commands.Devices, log *slog.Logger, wg *sync.WaitGroup) (*broker.Broker, error) {
+	if !cfg.FlowsEngine {
+		return nil, nil
+	}
+	kv, err := store.KV(ctx, "FLOW_CONTEXT")
+	if err != nil {
+		return nil, err
+	}
+	b, err := broker.New(broker.Options{Store: store, View: view, Actuator: devices, Contexts: broker.KVContexts{KV: kv},
+		Group: cfg.FlowsGroup, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := b.Run(ctx); err != nil {
+			log.Error("flows: stopped", "err", err)
+		}
+	}()
+	return b, nil
+}
 
 // checkFlow is the flow engine's parser as the flows API's check: a flow
 // the engine could not run is refused when it is saved, with the engine's

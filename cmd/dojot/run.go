@@ -197,6 +197,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return err
 	}
 
+	if _, err := startFlows(runCtx, cfg, store, view, devices, log, &wg); err != nil {
+		return err
+	}
+
 	amqpAgent, err := startAMQP(runCtx, cfg, store, view, log, &wg)
 	if err != nil {
 		return err

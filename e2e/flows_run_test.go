@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"bytes"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFlowsRun: flows run on the streams. A reading published with
+// mosquitto_pub fires two flows of its device: one actuates it (the
+// configuration reaches mosquitto_sub on its config topic), the other
+// publishes a reading as it, made of its static attr (merged into the
+// input as dojot did), which the History API shows; that reading fires
+// the flows again and stops at their switch.
+func TestFlowsRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
+	in := start(t, "", "-mqtt-insecure")
+	c := in.Login("admin", adminPassword)
+	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
+	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + id + `","event_publish":true,"wires":[["s"]]},` +
+		`{"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"gt","v":"30","vt":"num"}],"checkall":"true","outputs":1,"wires":[["c"]]},`
+	c.Must(200, "POST", "/flows/v1/flow", `{"name":"cool down","flow":[{"id":"t","type":"tab"},`+head+
+		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"saida.target_temperature","pt":"msg","to":"20","tot":"num"}],"wires":[["a"]]},`+
+		`{"id":"a","type":"multi actuate","z":"t","device_source":"self","devices_source_configured":[""],"attrs":"saida","wires":[]}]}`)
+	c.Must(200, "POST", "/flows/v1/flow", `{"name":"alarm","flow":[{"id":"t","type":"tab"},`+head+
+		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"out.alarm","pt":"msg","to":"payload.data.attrs.model","tot":"msg"}],"wires":[["o"]]},`+
+		`{"id":"o","type":"multi device out","z":"t","device_source":"self","devices_source_configured":[""],"attrs":"out","wires":[]}]}`)
+
+	user := "admin:" + id
+	host, port, _ := net.SplitHostPort(in.MQTTAddr)
+	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
+		"-t", user+"/config", "-C", "1", "-W", "30")
+	var out bytes.Buffer
+	sub.Stdout, sub.Stderr = &out, &out
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // subscribed before the reading
+	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":35}`, "-q", "1"); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, b)
+	}
+	if err := sub.Wait(); err != nil {
+		t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
+	}
+	if got := strings.TrimSpace(out.String()); got != `{"target_temperature":20}` {
+		t.Errorf("configuration = %s", got)
+	}
+	docs := waitHistory(t, c, id, "alarm", 1)
+	if docs[0].Value != "m-1" {
+		t.Errorf("alarm history = %+v", docs)
+	}
+	// The flows' reading fired them again and stopped at the switch:
+	// one alarm, one actuation.
+	time.Sleep(time.Second)
+	if docs := waitHistory(t, c, id, "alarm", 1); len(docs) != 1 {
+		t.Errorf("alarm history = %+v; want one", docs)
+	}
+	// A disabled flow does not run.
+	var list struct{ Flows []struct{ ID, Name string } }
+	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow", nil), &list)
+	for _, f := range list.Flows {
+		if f.Name == "alarm" {
+			c.Must(200, "PUT", "/flows/v1/flow/"+f.ID, `{"enabled":false}`)
+		}
+	}
+	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":36}`, "-q", "1"); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, b)
+	}
+	waitHistory(t, c, id, "temperature", 2)
+	time.Sleep(time.Second)
+	if docs := waitHistory(t, c, id, "alarm", 1); len(docs) != 1 {
+		t.Errorf("a disabled flow ran: alarm history = %+v", docs)
+	}
+}

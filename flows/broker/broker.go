@@ -1,0 +1,344 @@
+// Package broker feeds the flow engine (package flows) from the streams
+// and performs its side effects: dojot's Flowbroker, on the event log.
+//
+// Inputs. Device readings come from the DATA stream and device events
+// (create, update, remove, configure) from EVENTS, each through a durable
+// JetStream consumer the deployment's instances share
+// (eventstore.Store.Follow), so each input runs in one instance. An input
+// is normalised as dojot's flowbroker did (FLOWS.md 3.1: the reading's
+// attrs with the device's static attrs merged in, the device's template
+// ids as strings) and run through every enabled flow of its tenant whose
+// head fires. It is acknowledged once those runs ended, so outputs are
+// stored before the input is gone; a crash hands it out again, and its
+// outputs carry the same ids (flows.Call.NextID from the input's stream
+// sequence), which the sinks deduplicate: a reading a flow publishes is
+// appended with that id as Nats-Msg-Id, an actuation as the event's id.
+//
+// Order. Inputs of one device run one after the other (lanes by device),
+// those of different devices concurrently, so a slow http node holds only
+// its lane. This version splits inputs between instances as the shared
+// consumer hands them out: per-device order holds within an instance, not
+// across instances (partitioning the consumers by device is the next
+// step).
+//
+// Flows are read from the view and parsed again only when the tenant's
+// flow events moved (View.FlowsSeq), so an edit applies to the next input
+// and a new tenant's flows run at once.
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/flows"
+)
+
+// Store is the event store as the broker uses it.
+type Store interface {
+	Follow(ctx context.Context, w eventstore.Work, fn func(eventstore.WorkItem)) error
+	AppendFlowData(ctx context.Context, tenant, deviceID string, payload []byte, msgID string, depth int) (uint64, error)
+}
+
+// View is the memory view: flows, devices and templates.
+type View interface {
+	Flows(tenant string) []dojot.Flow
+	FlowsSeq(tenant string) uint64
+	Device(tenant, id string) (dojot.Device, bool)
+	Template(tenant string, id int) (dojot.Template, bool)
+}
+
+// Actuator sends a configuration through the commands, checked against
+// the device's actuators (commands.Devices.ActuateAs).
+type Actuator interface {
+	ActuateAs(ctx context.Context, tenant, deviceID string, body []byte, eventID string) error
+}
+
+// Options configure a Broker. A zero field means its default.
+type Options struct {
+	Store    Store    // required
+	View     View     // required
+	Actuator Actuator // required
+	// Contexts keeps the nodes' contexts (eventstore.KV through
+	// KVContexts); nil: the context nodes fail.
+	Contexts flows.ContextStore
+	// HTTP performs the http node's requests (default a client with a
+	// 30 s timeout).
+	HTTP flows.HTTPDoer
+	// Group names the shared consumers (default "dojot").
+	Group string
+	// Lanes is how many devices' inputs run at once (default 64).
+	Lanes  int
+	Logger *slog.Logger
+}
+
+// Broker runs the tenants' flows on their devices' inputs.
+type Broker struct {
+	opts   Options
+	log    *slog.Logger
+	engine *flows.Engine
+	lanes  []chan eventstore.WorkItem
+
+	mu      sync.Mutex
+	tenants map[string]*tenantFlows
+}
+
+// tenantFlows are a tenant's parsed flows as of its flow events' sequence.
+type tenantFlows struct {
+	seq   uint64
+	flows []flows.Flow
+}
+
+// New checks opts.
+func New(opts Options) (*Broker, error) {
+	if opts.Store == nil || opts.View == nil || opts.Actuator == nil {
+		return nil, errors.New("flows broker: Store, View and Actuator are required")
+	}
+	if opts.Group == "" {
+		opts.Group = "dojot"
+	}
+	if opts.Lanes <= 0 {
+		opts.Lanes = 64
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	b := &Broker{opts: opts, log: opts.Logger, tenants: map[string]*tenantFlows{}}
+	b.engine = flows.New(flows.Options{Logger: opts.Logger, Effects: b.effects()})
+	return b, nil
+}
+
+// Stats are a flow's counters in this instance (per node: in, out,
+// errors, the last error).
+func (b *Broker) Stats(flowID string) flows.FlowStats { return b.engine.Stats(flowID) }
+
+// Run consumes the inputs until ctx is done.
+func (b *Broker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	b.lanes = make([]chan eventstore.WorkItem, b.opts.Lanes)
+	for i := range b.lanes {
+		b.lanes[i] = make(chan eventstore.WorkItem, 64)
+		wg.Add(1)
+		go func(lane chan eventstore.WorkItem) {
+			defer wg.Done()
+			for item := range lane {
+				b.handle(ctx, item)
+			}
+		}(b.lanes[i])
+	}
+	errs := make(chan error, 2)
+	for _, w := range []eventstore.Work{
+		{Durable: "flows_data_" + b.opts.Group, Description: "dojot flows of group " + b.opts.Group + ": device readings"},
+		{Durable: "flows_events_" + b.opts.Group, Description: "dojot flows of group " + b.opts.Group + ": device events", Events: true},
+	} {
+		go func() { errs <- b.opts.Store.Follow(ctx, w, b.dispatch) }()
+	}
+	b.log.Info("flows: running", "group", b.opts.Group, "lanes", b.opts.Lanes)
+	var err error
+	for range 2 {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
+	for _, lane := range b.lanes {
+		close(lane)
+	}
+	wg.Wait()
+	return err
+}
+
+// dispatch hands an input to its device's lane.
+func (b *Broker) dispatch(item eventstore.WorkItem) {
+	h := fnv.New32a()
+	h.Write([]byte(deviceOf(item.Subject)))
+	b.lanes[h.Sum32()%uint32(len(b.lanes))] <- item
+}
+
+// deviceOf is the "<tenant>.<device>" of data.<tenant>.<device> or
+// evt.<tenant>.device.<device>.
+func deviceOf(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) == 3 {
+		return parts[1] + "." + parts[2]
+	}
+	if len(parts) == 4 {
+		return parts[1] + "." + parts[3]
+	}
+	return subject
+}
+
+// handle runs an input through its tenant's flows and acknowledges it,
+// or hands it out again when the run was interrupted.
+func (b *Broker) handle(ctx context.Context, item eventstore.WorkItem) {
+	in, ok, err := b.input(item)
+	if err != nil {
+		b.log.Warn("flows: input not usable, skipped", "subject", item.Subject, "seq", item.Seq, "err", err)
+		item.Ack()
+		return
+	}
+	if !ok {
+		item.Ack()
+		return
+	}
+	in.Depth = item.Depth
+	for _, f := range b.flowsOf(in.Tenant) {
+		if _, err := b.engine.Run(ctx, f, in); err != nil {
+			item.Nak(time.Second) // interrupted (ctx done): outputs keep their ids on the retry
+			return
+		}
+	}
+	item.Ack()
+}
+
+// flowsOf is a tenant's enabled flows, parsed again only after its flow
+// events moved.
+func (b *Broker) flowsOf(tenant string) []flows.Flow {
+	seq := b.opts.View.FlowsSeq(tenant)
+	b.mu.Lock()
+	tf := b.tenants[tenant]
+	b.mu.Unlock()
+	if tf != nil && tf.seq == seq {
+		return tf.flows
+	}
+	tf = &tenantFlows{seq: seq}
+	for _, f := range b.opts.View.Flows(tenant) {
+		if !f.Enabled {
+			continue
+		}
+		var nodes []json.RawMessage
+		if err := json.Unmarshal(f.Nodes, &nodes); err != nil {
+			b.log.Warn("flows: flow not parsed", "tenant", tenant, "flow", f.ID, "err", err)
+			continue
+		}
+		g, err := flows.Parse(nodes)
+		if err != nil { // saved before the parser refused it: it cannot run
+			b.log.Warn("flows: flow cannot run", "tenant", tenant, "flow", f.ID, "err", err)
+			continue
+		}
+		tf.flows = append(tf.flows, flows.Flow{ID: f.ID, Enabled: true, Graph: g})
+	}
+	b.mu.Lock()
+	b.tenants[tenant] = tf
+	b.mu.Unlock()
+	return tf.flows
+}
+
+// input normalises a DATA reading or a device event (FLOWS.md 3.1); ok
+// is false for events flows do not see.
+func (b *Broker) input(item eventstore.WorkItem) (flows.Input, bool, error) {
+	if strings.HasPrefix(item.Subject, "data.") {
+		return b.reading(item)
+	}
+	return b.deviceEvent(item)
+}
+
+func (b *Broker) reading(item eventstore.WorkItem) (flows.Input, bool, error) {
+	parts := strings.SplitN(item.Subject, ".", 3)
+	if len(parts) != 3 {
+		return flows.Input{}, false, fmt.Errorf("subject %s", item.Subject)
+	}
+	tenant, device := parts[1], parts[2]
+	var r struct {
+		Metadata map[string]any `json:"metadata"`
+		Attrs    map[string]any `json:"attrs"`
+	}
+	if err := json.Unmarshal(item.Data, &r); err != nil {
+		return flows.Input{}, false, err
+	}
+	if r.Metadata == nil {
+		r.Metadata = map[string]any{}
+	}
+	delete(r.Metadata, "deviceid")
+	r.Metadata["tenant"] = tenant
+	if r.Attrs == nil {
+		r.Attrs = map[string]any{}
+	}
+	templates := b.mergeStatics(tenant, device, r.Attrs)
+	return flows.Input{Seq: item.Seq, Tenant: tenant, Event: "publish", DeviceID: device, Templates: templates,
+		Payload: flows.Msg{"event": "publish", "metadata": r.Metadata, "data": map[string]any{"id": device, "attrs": r.Attrs}}}, true, nil
+}
+
+// mergeStatics writes the device's static attributes with a value into
+// attrs (over a published value, as dojot did) and returns its template
+// ids as strings.
+func (b *Broker) mergeStatics(tenant, device string, attrs map[string]any) []string {
+	dv, ok := b.opts.View.Device(tenant, device)
+	if !ok {
+		return nil
+	}
+	templates := make([]string, len(dv.Templates))
+	for i, tid := range dv.Templates {
+		templates[i] = strconv.Itoa(tid)
+		tp, ok := b.opts.View.Template(tenant, tid)
+		if !ok {
+			continue
+		}
+		for _, a := range tp.Attrs {
+			if a.Type != "static" {
+				continue
+			}
+			v := a.StaticValue
+			for _, o := range dv.Overrides {
+				if o.AttrID == a.ID {
+					v = &o.StaticValue
+				}
+			}
+			if v != nil && *v != "" {
+				attrs[a.Label] = *v
+			}
+		}
+	}
+	return templates
+}
+
+// eventSeqBit marks an event's stream sequence in flows.Input.Seq: DATA
+// and EVENTS count from 1 each, and an output's id is made from its
+// input's sequence, so a reading and an event at the same position must
+// not give the same ids (the sinks would drop one as a duplicate).
+const eventSeqBit = 1 << 63
+
+// events flows see, by event type.
+var flowEvents = map[string]string{
+	dojot.EventDeviceCreated:  "create",
+	dojot.EventDeviceUpdated:  "update",
+	dojot.EventDeviceDeleted:  "remove",
+	dojot.EventDeviceActuated: "configure",
+}
+
+func (b *Broker) deviceEvent(item eventstore.WorkItem) (flows.Input, bool, error) {
+	var ev dojot.Event
+	if err := json.Unmarshal(item.Data, &ev); err != nil {
+		return flows.Input{}, false, err
+	}
+	name, ok := flowEvents[ev.Type]
+	if !ok {
+		return flows.Input{}, false, nil
+	}
+	attrs := map[string]any{}
+	data := map[string]any{"id": ev.AggregateID}
+	if ev.Type == dojot.EventDeviceActuated {
+		var p dojot.DeviceActuated
+		if err := ev.Decode(&p); err != nil {
+			return flows.Input{}, false, err
+		}
+		if err := json.Unmarshal(p.Attrs, &attrs); err != nil {
+			return flows.Input{}, false, err
+		}
+	} else if dv, ok := b.opts.View.Device(ev.Tenant, ev.AggregateID); ok {
+		data["label"] = dv.Label
+	}
+	templates := b.mergeStatics(ev.Tenant, ev.AggregateID, attrs)
+	data["attrs"] = attrs
+	data["templates"] = templates
+	return flows.Input{Seq: item.Seq | eventSeqBit, Tenant: ev.Tenant, Event: name, DeviceID: ev.AggregateID, Templates: templates,
+		Payload: flows.Msg{"event": name, "metadata": map[string]any{"tenant": ev.Tenant, "timestamp": ev.Time.UnixMilli()}, "data": data}}, true, nil
+}

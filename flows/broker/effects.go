@@ -1,0 +1,75 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/flows"
+)
+
+// effects are the side effects this version performs: readings as a
+// device, actuations, contexts and HTTP calls. Notifications, FTP and cron
+// have no sink yet: their nodes fail with a clear error, counted.
+func (b *Broker) effects() flows.Effects {
+	h := b.opts.HTTP
+	if h == nil {
+		h = &http.Client{Timeout: 30 * time.Second}
+	}
+	return flows.Effects{Data: dataSink{b}, Actuator: actuateSink{b}, Context: b.opts.Contexts, HTTP: h}
+}
+
+type dataSink struct{ b *Broker }
+
+// PublishData stores a reading as the device, with the output's id as its
+// dedupe id and its depth in a header (a loop through device data is cut
+// at the engine's MaxDepth).
+func (s dataSink) PublishData(ctx context.Context, d flows.DeviceData) error {
+	attrs, err := json.Marshal(d.Attrs)
+	if err != nil {
+		return fmt.Errorf("device out: attrs: %w", err)
+	}
+	if len(attrs) == 0 || attrs[0] != '{' {
+		return fmt.Errorf("device out: attrs must be an object, not %s", attrs)
+	}
+	_, err = s.b.opts.Store.AppendFlowData(ctx, d.Tenant, d.DeviceID, dojot.Reading(d.Tenant, d.DeviceID, d.Timestamp, attrs), d.ID, d.Depth)
+	return err
+}
+
+type actuateSink struct{ b *Broker }
+
+// Actuate sends the configuration through the commands (the device's
+// actuators only), the output's id as the event's.
+func (s actuateSink) Actuate(ctx context.Context, a flows.Actuation) error {
+	body, err := json.Marshal(map[string]any{"attrs": a.Attrs})
+	if err != nil {
+		return fmt.Errorf("actuate: attrs: %w", err)
+	}
+	return s.b.opts.Actuator.ActuateAs(ctx, a.Tenant, a.DeviceID, body, a.ID)
+}
+
+// KV is a key-value bucket (eventstore.KV).
+type KV interface {
+	Get(ctx context.Context, key string) ([]byte, uint64, error)
+	CompareAndSet(ctx context.Context, key string, value []byte, revision uint64) error
+}
+
+// KVContexts keeps the flows' contexts in a key-value bucket, keyed as
+// dojot's context manager named them.
+type KVContexts struct{ KV KV }
+
+func key(k flows.ContextKey) string {
+	return eventstore.KVKey(k.Tenant, k.FlowID, k.NodeType, k.NodeID, k.Name)
+}
+
+func (c KVContexts) Get(ctx context.Context, k flows.ContextKey) ([]byte, uint64, error) {
+	return c.KV.Get(ctx, key(k))
+}
+
+func (c KVContexts) CompareAndSet(ctx context.Context, k flows.ContextKey, value []byte, revision uint64) error {
+	return c.KV.CompareAndSet(ctx, key(k), value, revision)
+}
