@@ -2,11 +2,18 @@ package e2e
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // TestFlowsRun: flows run on the streams. A reading published with
@@ -20,7 +27,8 @@ func TestFlowsRun(t *testing.T) {
 		t.Skip("slow")
 	}
 	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
-	in := start(t, "", "-mqtt-insecure")
+	natsAddr := dojottest.FreeAddr(t)
+	in := start(t, "", "-mqtt-insecure", "-nats-listen="+natsAddr)
 	c := in.Login("admin", adminPassword)
 	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
 	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + id + `","event_publish":true,"wires":[["s"]]},` +
@@ -32,6 +40,11 @@ func TestFlowsRun(t *testing.T) {
 		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"out.alarm","pt":"msg","to":"payload.data.attrs.model","tot":"msg"}],"wires":[["o"]]},`+
 		`{"id":"o","type":"multi device out","z":"t","device_source":"self","devices_source_configured":[""],"attrs":"out","wires":[]}]}`)
 
+	// FLOWS.md 7.2: a notification, its text made by a template node.
+	c.Must(200, "POST", "/flows/v1/flow", `{"name":"notify","flow":[{"id":"t","type":"tab"},`+head+
+		`{"id":"c","type":"template","z":"t","field":"notification","fieldType":"msg","syntax":"handlebars",`+
+		`"template":"{\"metadata\":{\"priority\":\"low\"},\"message\":\"Temp {{payload.data.attrs.temperature}} too high\"}","output":"json","wires":[["n"]]},`+
+		`{"id":"n","type":"notification","z":"t","source":"notification.metadata","sourceFieldType":"msg","messageDynamic":"notification.message","messageStatic":"","messageFieldType":"msg","msgType":"dynamic","wires":[]}]}`)
 	user := "admin:" + id
 	host, port, _ := net.SplitHostPort(in.MQTTAddr)
 	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
@@ -50,6 +63,36 @@ func TestFlowsRun(t *testing.T) {
 	}
 	if got := strings.TrimSpace(out.String()); got != `{"target_temperature":20}` {
 		t.Errorf("configuration = %s", got)
+	}
+	// The notification is in the NOTIFICATIONS stream, dojot's message.
+	nc, err := nats.Connect("nats://" + natsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note map[string]any
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		var m *jetstream.RawStreamMsg
+		st, err := js.Stream(context.Background(), "NOTIFICATIONS")
+		if err == nil {
+			m, err = st.GetLastMsgForSubject(context.Background(), "notify.admin")
+		}
+		if err == nil {
+			mustJSON(t, m.Data, &note)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no notification: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if note["message"] != "Temp 35 too high" || note["subject"] != "user_notification" ||
+		fmt.Sprint(note["metaAttrsFilter"]) != "map[priority:low shouldPersist:true]" || note["msgID"] == "" {
+		t.Errorf("notification = %v", note)
 	}
 	docs := waitHistory(t, c, id, "alarm", 1)
 	if docs[0].Value != "m-1" {

@@ -108,3 +108,29 @@ func FuzzKVKey(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendNotification: a notification is stored on notify.<tenant>
+// once per msgID.
+func TestAppendNotification(t *testing.T) {
+	store := eventstoretest.Open(t)
+	ctx := context.Background()
+	n := []byte(`{"msgID":"1:f:n:0","timestamp":1,"message":"hot","metaAttrsFilter":{"shouldPersist":true},"subject":"user_notification"}`)
+	seq, err := store.AppendNotification(ctx, "admin", n, "1:f:n:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := store.AppendNotification(ctx, "admin", n, "1:f:n:0"); err != nil || again != seq {
+		t.Errorf("the same msgID again = %d %v; want %d (stored once)", again, err, seq)
+	}
+	if _, err := store.AppendNotification(ctx, "bad tenant", n, "x"); !errors.Is(err, dojot.ErrInvalid) {
+		t.Errorf("a bad tenant = %v", err)
+	}
+	st, err := store.JetStream().Stream(ctx, store.NotificationsStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil || info.State.Msgs != 1 {
+		t.Errorf("stream holds %d messages (%v); want 1", info.State.Msgs, err)
+	}
+}

@@ -45,6 +45,7 @@ type Store struct {
 
 	events string // stream names, with StreamPrefix
 	data   string
+	notify string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -64,6 +65,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		closed: make(chan struct{}),
 		events: opts.StreamPrefix + "EVENTS",
 		data:   opts.StreamPrefix + "DATA",
+		notify: opts.StreamPrefix + "NOTIFICATIONS",
 	}
 	connOpts := []nats.Option{
 		nats.Name("dojot"),
@@ -208,15 +210,28 @@ func (s *Store) createStreams(ctx context.Context) error {
 		MaxBytes:    s.opts.DataMaxBytes,
 		MaxMsgs:     -1,
 		AllowDirect: true,
+	}, {
+		Name:        s.notify,
+		Description: "dojot notifications: one message per flow notification, on notify.<tenant>, kept as device data is",
+		Subjects:    []string{sp + "notify.>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.opts.Replicas,
+		Duplicates:  s.opts.Duplicates,
+		MaxAge:      s.opts.DataMaxAge,
+		MaxBytes:    s.opts.DataMaxBytes,
+		MaxMsgs:     -1,
+		AllowDirect: true,
 	}}
 	for i, cfg := range streams {
 		st, err := s.js.CreateOrUpdateStream(ctx, cfg)
 		if err != nil {
 			return fmt.Errorf("create stream %s: %w", cfg.Name, err)
 		}
-		if i == 0 {
+		switch i {
+		case 0:
 			s.eventsSt = st
-		} else {
+		case 1:
 			s.dataSt = st
 		}
 	}
@@ -238,6 +253,10 @@ func (s *Store) Conn() *nats.Conn { return s.nc }
 
 // JetStream is the JetStream context of Conn.
 func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// NotificationsStream is the name of the NOTIFICATIONS stream, with
+// StreamPrefix.
+func (s *Store) NotificationsStream() string { return s.notify }
 
 // DataStream is the name of the DATA stream and DataSubject the subject of
 // one device's readings in it, both with the store's prefixes.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dojot-es/dojot"
 )
 
 // Work names a durable consumer the instances of one deployment share to
@@ -104,4 +106,25 @@ func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 func (s *Store) AppendFlowData(ctx context.Context, tenant, deviceID string, payload []byte, msgID string, depth int) (uint64, error) {
 	return s.appendData(ctx, tenant, deviceID, payload, nats.Header{
 		jetstream.MsgIDHeader: []string{msgID}, FlowDepthHeader: []string{strconv.Itoa(depth)}})
+}
+
+// AppendNotification stores a flow's notification (dojot's
+// <tenant>.dojot.notifications message, as is) in the NOTIFICATIONS
+// stream on notify.<tenant>, with msgID (its msgID, the output's
+// deterministic id) as its dedupe id.
+func (s *Store) AppendNotification(ctx context.Context, tenant string, payload []byte, msgID string) (uint64, error) {
+	if !dojot.ValidTenant(tenant) {
+		return 0, fmt.Errorf("append notification %q: not a tenant: %w", tenant, dojot.ErrInvalid)
+	}
+	m := &nats.Msg{Subject: s.opts.SubjectPrefix + "notify." + tenant, Data: payload, Header: nats.Header{jetstream.MsgIDHeader: []string{msgID}}}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)
+		defer cancel()
+	}
+	ack, err := s.js.PublishMsg(ctx, m)
+	if err != nil {
+		return 0, fmt.Errorf("append notification %s: %w", tenant, unavailable(err))
+	}
+	return ack.Sequence, nil
 }

@@ -76,7 +76,7 @@ func Isolated(tb testing.TB, url string) eventstore.Options {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, name := range []string{"EVENTS", "DATA"} {
+		for _, name := range []string{"EVENTS", "DATA", "NOTIFICATIONS"} {
 			if err := js.DeleteStream(ctx, opts.StreamPrefix+name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 				tb.Errorf("eventstoretest: delete stream %s: %v", opts.StreamPrefix+name, err)
 			}

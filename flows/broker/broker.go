@@ -47,6 +47,7 @@ import (
 type Store interface {
 	Follow(ctx context.Context, w eventstore.Work, fn func(eventstore.WorkItem)) error
 	AppendFlowData(ctx context.Context, tenant, deviceID string, payload []byte, msgID string, depth int) (uint64, error)
+	AppendNotification(ctx context.Context, tenant string, payload []byte, msgID string) (uint64, error)
 }
 
 // View is the memory view: flows, devices and templates.

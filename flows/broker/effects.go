@@ -13,14 +13,28 @@ import (
 )
 
 // effects are the side effects this version performs: readings as a
-// device, actuations, contexts and HTTP calls. Notifications, FTP and cron
-// have no sink yet: their nodes fail with a clear error, counted.
+// device, actuations, notifications (stored in their stream), contexts
+// and HTTP calls. FTP and cron have no sink yet: their nodes fail with a
+// clear error, counted.
 func (b *Broker) effects() flows.Effects {
 	h := b.opts.HTTP
 	if h == nil {
 		h = &http.Client{Timeout: 30 * time.Second}
 	}
-	return flows.Effects{Data: dataSink{b}, Actuator: actuateSink{b}, Context: b.opts.Contexts, HTTP: h}
+	return flows.Effects{Data: dataSink{b}, Actuator: actuateSink{b}, Notifier: notifySink{b}, Context: b.opts.Contexts, HTTP: h}
+}
+
+type notifySink struct{ b *Broker }
+
+// Notify stores the notification in the NOTIFICATIONS stream, its msgID
+// (the output's id) as the dedupe id.
+func (s notifySink) Notify(ctx context.Context, tenant string, n flows.Notification) error {
+	payload, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("notification: %w", err)
+	}
+	_, err = s.b.opts.Store.AppendNotification(ctx, tenant, payload, n.MsgID)
+	return err
 }
 
 type dataSink struct{ b *Broker }
