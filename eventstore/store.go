@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dojot-es/dojot"
 	"github.com/nats-io/nats-server/v2/server"
@@ -50,6 +51,10 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// embeddedStartTimeout bounds the embedded server's start, recovery of
+// its store included.
+const embeddedStartTimeout = 2 * time.Minute
 
 // ErrDataDirInUse: another process runs the embedded NATS on the data dir.
 var ErrDataDirInUse = errors.New("data dir in use")
@@ -172,14 +177,17 @@ func startServer(opts Options) (*server.Server, error) {
 	// Fatalf (e.g. a port taken between our check and its listen).
 	ns.SetLoggerV2(serverLogger{opts.Logger}, opts.Logger.Enabled(context.Background(), slog.LevelDebug), false, false)
 	go ns.Start()
-	if !ns.ReadyForConnections(opts.Timeout) {
+	// Recovering a large file store after a crash (kill -9, power loss)
+	// takes longer than a request may wait: the server gets its own,
+	// longer bound before the start is given up.
+	if !ns.ReadyForConnections(max(opts.Timeout, embeddedStartTimeout)) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
 		where := "in process"
 		if opts.Listen != "" {
 			where = "on " + opts.Listen
 		}
-		return nil, fmt.Errorf("embedded nats %s (store %s): not ready after %s", where, so.StoreDir, opts.Timeout)
+		return nil, fmt.Errorf("embedded nats %s (store %s): not ready after %s", where, so.StoreDir, max(opts.Timeout, embeddedStartTimeout))
 	}
 	return ns, nil
 }
