@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -284,4 +285,21 @@ func TestTwoBridges(t *testing.T) {
 		t.Errorf("%d distinct readings in Kafka (%d records), want 2000", len(seen), len(recs))
 	}
 	t.Logf("%d records for 2000 readings", len(recs))
+}
+
+// TestDataOutTooLarge: a reading too large for one Kafka batch is skipped
+// (Kafka would refuse it), and the readings after it still go out.
+func TestDataOutTooLarge(t *testing.T) {
+	store := eventstoretest.Open(t)
+	brokers := newKafka(t).ListenAddrs()
+	b := startBridge(t, store, brokers)
+	waitDataConsumer(t, store, "kafka-bridge-data")
+	big := `{"metadata":{"deviceid":"c6ea4b","tenant":"admin"},"attrs":{"blob":"` + strings.Repeat("x", 1_000_000-70) + `"}}`
+	publishReading(t, store, "admin", "c6ea4b", big, "")
+	last := publishReading(t, store, "admin", "c6ea4b", reading("admin", "c6ea4b"), "")
+	recs := readN(t, brokers, "admin.device-data", 1, 10*time.Second)
+	if string(recs[0].Value) != reading("admin", "c6ea4b") {
+		t.Errorf("first record = %.100s; want the small reading (the large one skipped)", recs[0].Value)
+	}
+	waitFor(t, func() bool { return b.Status().Data.Acked >= last })
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -53,9 +54,10 @@ type pump struct {
 	anyNext  bool   // gaps: the next message is taken whatever its sequence
 	consumer jetstream.Consumer
 	// pinned: this run got messages, so the server pinned its consumer
-	// object (written by the consumption's goroutine, read after it ended).
-	pinned    bool
-	stuckPin  pinState // checkPin's last look
+	// object (set by the consumption's goroutine).
+	pinned    atomic.Bool
+	stuckPin  pinState           // checkPin's last look
+	ahead     chan jetstream.Msg // what follow's consumption pulled ahead
 	canReset  bool
 	resetWarn bool
 }
@@ -74,7 +76,7 @@ func newPump(opts *Options, store *eventstore.Store, stream, durable, desc strin
 			RequiredAcks: kafkago.RequireAll,
 			Balancer:     &kafkago.Hash{},
 			BatchSize:    opts.Batch,
-			BatchBytes:   16 << 20,
+			BatchBytes:   maxBatchBytes,
 			// kafka-go sends a partition's last, partial batch of a
 			// WriteMessages when this timer fires: the only linger a record
 			// sees (the pump itself never waits for a batch to fill).
@@ -128,7 +130,8 @@ func (p *pump) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", p.durable, err)
 	}
-	p.consumer, p.pinned, p.stuckPin = cons, false, pinState{}
+	p.consumer, p.stuckPin = cons, pinState{}
+	p.pinned.Store(false)
 	defer p.unpin()
 	if err := p.resync(ctx, false); err != nil {
 		return err
@@ -189,9 +192,7 @@ func (p *pump) checkPin(ctx context.Context) {
 	}
 	if stuck.pin != "" && stuck == p.stuckPin {
 		p.log.Warn("kafka bridge: unpinning a client that does not pull", "consumer", p.durable, "pending", info.NumPending, "ack_floor", stuck.floor)
-		p.pinned = true // what unpin releases
-		p.unpin()
-		p.pinned = false
+		p.release()
 		stuck = pinState{}
 	}
 	p.stuckPin = stuck
@@ -209,9 +210,7 @@ func (p *pump) takePin(ctx context.Context) {
 	}
 	for _, g := range info.PriorityGroups {
 		if g.Group == priorityGroup && g.PinnedClientID != "" {
-			p.pinned = true // what unpin releases
-			p.unpin()
-			p.pinned = false
+			p.release()
 		}
 	}
 }
@@ -228,9 +227,13 @@ type pinState struct {
 // never pinned leaves another instance's pin alone. After a crash nothing
 // unpins: the pin then lapses after PinnedTTL.
 func (p *pump) unpin() {
-	if !p.pinned {
-		return
+	if p.pinned.Load() {
+		p.release()
 	}
+}
+
+// release unpins the consumer's priority group, whoever holds the pin.
+func (p *pump) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	st, err := p.store.JetStream().Stream(ctx, p.stream)
@@ -286,8 +289,9 @@ func (p *pump) follow(ctx context.Context) error {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	msgs := make(chan jetstream.Msg, p.opts.Batch)
+	p.ahead = msgs
 	cc, err := p.consumer.Consume(func(m jetstream.Msg) {
-		p.pinned = true // only the pinned client gets messages
+		p.pinned.Store(true) // only the pinned client gets messages
 		select {
 		case msgs <- m:
 		case <-fctx.Done(): // stopping: it is delivered again
@@ -320,7 +324,10 @@ func (p *pump) follow(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-idle.C:
-			if !p.pinned {
+			// The backlog, counted by the server: what step sees of it
+			// (NumPending) leaves out what was pulled ahead.
+			p.refreshLag(ctx)
+			if !p.pinned.Load() {
 				p.checkPin(ctx)
 			}
 			continue
@@ -341,6 +348,22 @@ func (p *pump) follow(ctx context.Context) error {
 			return errGap
 		}
 	}
+}
+
+// maxBatchBytes bounds the records of one produce request (kafka-go
+// splits a partition's records into batches of at most this), below
+// Kafka's default message.max.bytes (1,048,588): a batch of 4,096 device
+// records is ~1.4 MB, which a broker refuses whole. A record alone larger
+// than this is skipped.
+const maxBatchBytes = 1_000_000
+
+// recordBytes is about what a record takes in a batch.
+func recordBytes(r kafkago.Message) int {
+	n := len(r.Key) + len(r.Value) + 64
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value) + 8
+	}
+	return n
 }
 
 // errGap: follow met a message past one still outstanding.
@@ -378,7 +401,15 @@ func (p *pump) step(ctx context.Context, batch []jetstream.Msg) (gap bool) {
 		p.expected++
 		p.anyNext = false
 		last, pending = m, md.NumPending
-		recs = append(recs, p.records(ctx, m, seq)...)
+		for _, r := range p.records(ctx, m, seq) {
+			if n := recordBytes(r); n > maxBatchBytes {
+				// Kafka would refuse it, and the pump would hold
+				// everything after it while it retried.
+				p.log.Error("kafka bridge: skipping a record larger than Kafka takes", "seq", seq, "topic", r.Topic, "bytes", n, "max", maxBatchBytes)
+				continue
+			}
+			recs = append(recs, r)
+		}
 	}
 	if len(recs) > 0 {
 		if err := p.deliver(ctx, recs, last); err != nil {
@@ -389,21 +420,25 @@ func (p *pump) step(ctx context.Context, batch []jetstream.Msg) (gap bool) {
 		}
 	}
 	if last != nil {
+		// Not waited for (no DoubleAck): a round trip per batch is time
+		// the next batch waits, and an ack that is lost only makes the
+		// server deliver again what the pump then skips as already sent.
 		md, _ := last.Metadata()
-		if err := last.DoubleAck(ctx); err != nil {
+		if err := last.Ack(); err != nil {
 			if ctx.Err() == nil {
 				p.log.Warn("kafka bridge: ack failed; the batch will be delivered again", "seq", md.Sequence.Stream, "err", err)
 			}
 		} else if md.Sequence.Stream >= p.Status().Acked {
-			p.setAcked(md.Sequence.Stream, pending)
+			p.setAcked(md.Sequence.Stream, pending+uint64(len(p.ahead)))
 		}
 	}
 	return gap
 }
 
-// refreshLag reads the backlog from the consumer while Kafka is down:
-// otherwise Status would show the lag of the last batch read, however many
-// events have come since.
+// refreshLag reads the backlog from the consumer (not yet delivered, or
+// not yet acknowledged): every second while following, and while Kafka is
+// down, as otherwise Status would show the lag of the last batch read,
+// however many messages have come since.
 func (p *pump) refreshLag(ctx context.Context) {
 	info, err := p.consumer.Info(ctx)
 	if err != nil {
