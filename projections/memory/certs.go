@@ -14,12 +14,13 @@ import (
 // here, as the log is applied, so every view and every instance agrees on
 // it without another event.
 type certState struct {
-	certs   map[string]*certRec // by fingerprint
-	aggs    map[string]agg      // by fingerprint, revoked ones included
-	revoked []dojot.RevokedSerial
-	revSet  map[string]bool // serials in revoked
-	revSeq  uint64          // sequence of the last revocation: the CRL number
-	byDev   map[string][]string
+	certs    map[string]*certRec            // by fingerprint
+	byTenant map[string]map[string]*certRec // the same, per tenant: what lists scan
+	aggs     map[string]agg                 // by fingerprint, revoked ones included
+	revoked  []dojot.RevokedSerial
+	revSet   map[string]bool // serials in revoked
+	revSeq   uint64          // sequence of the last revocation: the CRL number
+	byDev    map[string][]string
 
 	trusted   map[string]map[string]*trustedRec // tenant -> fingerprint
 	trustAggs map[string]agg                    // tenant + " " + fingerprint
@@ -49,6 +50,7 @@ type trustedRec struct {
 
 func (c *certState) init() {
 	c.certs = map[string]*certRec{}
+	c.byTenant = map[string]map[string]*certRec{}
 	c.aggs = map[string]agg{}
 	c.revSet = map[string]bool{}
 	c.byDev = map[string][]string{}
@@ -66,7 +68,14 @@ func (c *certState) apply(ev dojot.Event) error {
 			return err
 		}
 		c.order++
-		c.certs[p.Fingerprint] = &certRec{Certificate: p.Certificate, order: c.order}
+		r := &certRec{Certificate: p.Certificate, order: c.order}
+		c.certs[p.Fingerprint] = r
+		t := c.byTenant[r.Tenant]
+		if t == nil {
+			t = map[string]*certRec{}
+			c.byTenant[r.Tenant] = t
+		}
+		t[p.Fingerprint] = r
 		c.link(p.Tenant, p.BelongsTo.Device, p.Fingerprint)
 		c.advance(p.Fingerprint, ev)
 	case dojot.EventCertificateOwnerChanged:
@@ -175,6 +184,7 @@ func (c *certState) revoke(fp string, ev dojot.Event) {
 	}
 	c.unlink(r.Tenant, r.BelongsTo.Device, fp)
 	delete(c.certs, fp)
+	delete(c.byTenant[r.Tenant], fp)
 	if r.IssuedByDojotPKI && !c.revSet[r.Serial] {
 		c.revSet[r.Serial] = true
 		c.revoked = append(c.revoked, dojot.RevokedSerial{Serial: r.Serial, At: ev.Time})
@@ -280,8 +290,8 @@ func (v *View) CertificatesOfCA(tenant, caFP string) int {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	n := 0
-	for _, r := range v.certs.certs {
-		if r.Tenant == tenant && !r.IssuedByDojotPKI && r.CAFingerprint == caFP {
+	for _, r := range v.certs.byTenant[tenant] {
+		if !r.IssuedByDojotPKI && r.CAFingerprint == caFP {
 			n++
 		}
 	}
@@ -302,8 +312,8 @@ func (v *View) GetCertificate(_ context.Context, tenant, fp string) (dojot.Certi
 func (v *View) ListCertificates(_ context.Context, tenant string, q dojot.RecordQuery) ([]dojot.Certificate, int, error) {
 	v.mu.RLock()
 	var all []*certRec
-	for _, r := range v.certs.certs {
-		if r.Tenant == tenant && q.Matches(r.Field) {
+	for _, r := range v.certs.byTenant[tenant] {
+		if q.Matches(r.Field) {
 			all = append(all, r)
 		}
 	}
