@@ -324,8 +324,9 @@ var ServiceApplications = []string{"iotagent-mqtt", "v2k-bridge", "k2v-bridge", 
 
 // IssueService signs a CSR for one of the platform's services (dojot's
 // internal POST /internal/api/v1/throw-away): the CSR's subject as it is,
-// nothing stored, as in dojot.
-func (c *Certificates) IssueService(_ context.Context, csrPEM string, owner dojot.CertOwner) (dojot.Certificate, error) {
+// no record kept, as in dojot; a cert.service_issued event carries it to
+// Kafka.
+func (c *Certificates) IssueService(ctx context.Context, csrPEM string, owner dojot.CertOwner) (dojot.Certificate, error) {
 	if owner.Device != "" {
 		return dojot.Certificate{}, dojot.Errorf(dojot.ErrForbidden, "Operations on certificates for devices are not authorized through this endpoint.")
 	}
@@ -340,6 +341,17 @@ func (c *Certificates) IssueService(_ context.Context, csrPEM string, owner dojo
 	if err != nil {
 		return dojot.Certificate{}, err
 	}
-	rec.BelongsTo = owner
+	rec.BelongsTo, rec.CreatedAt, rec.ModifiedAt = owner, c.now(), c.now()
+	// Logged for dojot's Kafka message only: one aggregate per fingerprint,
+	// which a random serial makes new.
+	ev, err := dojot.NewEvent(dojot.EventCertificateForService, dojot.ManagementTenant, dojot.KindCertificate, pki.FingerprintID(rec.Fingerprint), c.now(),
+		dojot.CertificateIssued{Certificate: rec, RequestID: dojot.RequestID(ctx)})
+	if err != nil {
+		return dojot.Certificate{}, err
+	}
+	ev.Version, ev.NoExpect, ev.Actor = 1, true, c.actor(ctx)
+	if _, err := c.opts.Store.Append(ctx, ev); err != nil {
+		return dojot.Certificate{}, fmt.Errorf("log the service certificate: %w", err)
+	}
 	return rec, nil
 }

@@ -326,6 +326,25 @@ func (v *View) ListCertificates(_ context.Context, tenant string, q dojot.Record
 	return out, len(all), nil
 }
 
+// ListAllCertificates is ListCertificates across tenants (the internal
+// API's), in creation order.
+func (v *View) ListAllCertificates(_ context.Context, q dojot.RecordQuery) ([]dojot.Certificate, int, error) {
+	v.mu.RLock()
+	var all []*certRec
+	for _, r := range v.certs.certs {
+		if q.Matches(r.Field) {
+			all = append(all, r)
+		}
+	}
+	v.mu.RUnlock()
+	slices.SortFunc(all, func(a, b *certRec) int { return cmpU64(a.order, b.order) })
+	var out []dojot.Certificate
+	for _, r := range dojot.PageOf(all, q) {
+		out = append(out, r.Certificate)
+	}
+	return out, len(all), nil
+}
+
 // GetTrustedCA is a tenant's trusted CA by fingerprint.
 func (v *View) GetTrustedCA(_ context.Context, tenant, fp string) (dojot.TrustedCA, bool, error) {
 	v.mu.RLock()
