@@ -181,10 +181,6 @@ func (s *Server) internalCertificates(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	items := make([]json.RawMessage, 0, len(recs))
-	for _, c := range recs {
-		items = append(items, certificateJSON(c, fields))
-	}
-	writePaged(w, r, rq, total, "certificates", items)
+	writeCertificates(w, r, rq, total, recs, fields)
 	return nil
 }

@@ -311,38 +311,39 @@ func (v *View) GetCertificate(_ context.Context, tenant, fp string) (dojot.Certi
 // order, and how many pass the filters.
 func (v *View) ListCertificates(_ context.Context, tenant string, q dojot.RecordQuery) ([]dojot.Certificate, int, error) {
 	v.mu.RLock()
-	var all []*certRec
-	for _, r := range v.certs.byTenant[tenant] {
-		if q.Matches(r.Field) {
-			all = append(all, r)
-		}
-	}
+	out, n := listRecs(v.certs.byTenant[tenant], q, func(r *certRec) (dojot.Certificate, uint64) { return r.Certificate, r.order })
 	v.mu.RUnlock()
-	slices.SortFunc(all, func(a, b *certRec) int { return cmpU64(a.order, b.order) })
-	var out []dojot.Certificate
-	for _, r := range dojot.PageOf(all, q) {
-		out = append(out, r.Certificate)
-	}
-	return out, len(all), nil
+	return out, n, nil
 }
 
 // ListAllCertificates is ListCertificates across tenants (the internal
 // API's), in creation order.
 func (v *View) ListAllCertificates(_ context.Context, q dojot.RecordQuery) ([]dojot.Certificate, int, error) {
 	v.mu.RLock()
-	var all []*certRec
-	for _, r := range v.certs.certs {
-		if q.Matches(r.Field) {
-			all = append(all, r)
+	out, n := listRecs(v.certs.certs, q, func(r *certRec) (dojot.Certificate, uint64) { return r.Certificate, r.order })
+	v.mu.RUnlock()
+	return out, n, nil
+}
+
+// listRecs is q's page of the records passing its filters, in creation
+// order, and how many pass; rec gives a record and its order.
+func listRecs[R any, T interface{ Field(string) (string, bool) }](recs map[string]R, q dojot.RecordQuery, rec func(R) (T, uint64)) ([]T, int) {
+	type item struct {
+		t     T
+		order uint64
+	}
+	var all []item
+	for _, r := range recs {
+		if t, order := rec(r); q.Matches(t.Field) {
+			all = append(all, item{t, order})
 		}
 	}
-	v.mu.RUnlock()
-	slices.SortFunc(all, func(a, b *certRec) int { return cmpU64(a.order, b.order) })
-	var out []dojot.Certificate
-	for _, r := range dojot.PageOf(all, q) {
-		out = append(out, r.Certificate)
+	slices.SortFunc(all, func(a, b item) int { return cmpU64(a.order, b.order) })
+	var out []T
+	for _, it := range dojot.PageOf(all, q) {
+		out = append(out, it.t)
 	}
-	return out, len(all), nil
+	return out, len(all)
 }
 
 // GetTrustedCA is a tenant's trusted CA by fingerprint.
@@ -359,19 +360,9 @@ func (v *View) GetTrustedCA(_ context.Context, tenant, fp string) (dojot.Trusted
 // and how many pass the filters.
 func (v *View) ListTrustedCAs(_ context.Context, tenant string, q dojot.RecordQuery) ([]dojot.TrustedCA, int, error) {
 	v.mu.RLock()
-	var all []*trustedRec
-	for _, r := range v.certs.trusted[tenant] {
-		if q.Matches(r.Field) {
-			all = append(all, r)
-		}
-	}
+	out, n := listRecs(v.certs.trusted[tenant], q, func(r *trustedRec) (dojot.TrustedCA, uint64) { return r.TrustedCA, r.order })
 	v.mu.RUnlock()
-	slices.SortFunc(all, func(a, b *trustedRec) int { return cmpU64(a.order, b.order) })
-	var out []dojot.TrustedCA
-	for _, r := range dojot.PageOf(all, q) {
-		out = append(out, r.TrustedCA)
-	}
-	return out, len(all), nil
+	return out, n, nil
 }
 
 // CRLEntries is every serial the platform CA revoked, in order, and the
