@@ -20,6 +20,7 @@ type CertState interface {
 	TrustedCAAggregate(tenant, fp string) (seq, version uint64)
 	GetTrustedCA(ctx context.Context, tenant, fp string) (dojot.TrustedCA, bool, error)
 	CertificatesOfCA(tenant, caFP string) int
+	TrustedCACount(tenant string) int
 	DeviceExists(tenant, id string) bool
 	CAClaim() (dojot.CAClaimed, bool)
 	Checkpoint(ctx context.Context) (uint64, error)
@@ -32,6 +33,16 @@ type Certificates struct {
 	opts Options
 	st   CertState
 	ca   *pki.CA
+
+	// MaxTrustedCAs is how many trusted CAs a tenant may register (0: no
+	// limit; dojot's certificate.external.ca.limit, -1 there). Set before
+	// use.
+	MaxTrustedCAs int
+	// AutoRegisterRootCAs: a certificate chain whose root CA the tenant
+	// does not trust yet registers that root first (allowAutoRegistration
+	// false), as dojot's certificate.external.ca.autoregistration (default
+	// false). Set before use.
+	AutoRegisterRootCAs bool
 }
 
 // NewCertificates returns the handler; opts.Store and opts.Sync are
@@ -184,6 +195,14 @@ func (c *Certificates) Register(ctx context.Context, tenant, chainPEM, caFP stri
 	if err != nil {
 		return dojot.Certificate{}, err
 	}
+	if !ok && c.AutoRegisterRootCAs && chain.RootPEM() != "" {
+		if _, err := c.AddTrustedCA(ctx, tenant, chain.RootPEM(), false); err != nil && !errors.Is(err, dojot.ErrConflict) {
+			return dojot.Certificate{}, err
+		}
+		if ca, ok, err = c.st.GetTrustedCA(ctx, tenant, root); err != nil {
+			return dojot.Certificate{}, err
+		}
+	}
 	if !ok {
 		return dojot.Certificate{}, dojot.Errorf(dojot.ErrInvalid, "The root CA certificate is not registered as a trusted certificate yet.")
 	}
@@ -272,6 +291,9 @@ func (c *Certificates) AddTrustedCA(ctx context.Context, tenant, caPEM string, a
 				err = duplicate(ca.CAFingerprint)
 			}
 			return dojot.Event{}, err
+		}
+		if c.MaxTrustedCAs > 0 && c.st.TrustedCACount(tenant) >= c.MaxTrustedCAs {
+			return dojot.Event{}, dojot.Errorf(dojot.ErrInvalid, "The number of registered CAs has been exceeded.")
 		}
 		return c.trustedEvent(ctx, dojot.EventTrustedCAAdded, tenant, ca.CAFingerprint, dojot.TrustedCAAdded{TrustedCA: ca, RequestID: dojot.RequestID(ctx)})
 	})

@@ -284,6 +284,13 @@ func (v *View) CAClaim() (dojot.CAClaimed, bool) {
 	return v.certs.ca, v.certs.caSeq != 0
 }
 
+// TrustedCACount is how many trusted CAs a tenant has.
+func (v *View) TrustedCACount(tenant string) int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return len(v.certs.trusted[tenant])
+}
+
 // CertificatesOfCA counts a tenant's certificates registered under an
 // external CA.
 func (v *View) CertificatesOfCA(tenant, caFP string) int {
