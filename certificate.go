@@ -34,6 +34,11 @@ const (
 	EventTrustedCAAdded   = "trustedca.added"
 	EventTrustedCAUpdated = "trustedca.updated"
 	EventTrustedCARemoved = "trustedca.removed"
+	// EventCertificateForService: a certificate issued to one of the
+	// platform's services (the internal throw-away route). It is not a
+	// record (views keep nothing of it); it is in the log for dojot's
+	// untenanted ownership.create on Kafka. Tenant: the management tenant.
+	EventCertificateForService = "cert.service_issued"
 	// EventCAClaimed records the platform CA's certificate (never its
 	// key) the first time an instance starts on the log.
 	EventCAClaimed = "ca.claimed"

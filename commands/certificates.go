@@ -20,6 +20,7 @@ type CertState interface {
 	TrustedCAAggregate(tenant, fp string) (seq, version uint64)
 	GetTrustedCA(ctx context.Context, tenant, fp string) (dojot.TrustedCA, bool, error)
 	CertificatesOfCA(tenant, caFP string) int
+	TrustedCACount(tenant string) int
 	DeviceExists(tenant, id string) bool
 	CAClaim() (dojot.CAClaimed, bool)
 	Checkpoint(ctx context.Context) (uint64, error)
@@ -32,6 +33,16 @@ type Certificates struct {
 	opts Options
 	st   CertState
 	ca   *pki.CA
+
+	// MaxTrustedCAs is how many trusted CAs a tenant may register (0: no
+	// limit; dojot's certificate.external.ca.limit, -1 there). Set before
+	// use.
+	MaxTrustedCAs int
+	// AutoRegisterRootCAs: a certificate chain whose root CA the tenant
+	// does not trust yet registers that root first (allowAutoRegistration
+	// false), as dojot's certificate.external.ca.autoregistration (default
+	// false). Set before use.
+	AutoRegisterRootCAs bool
 }
 
 // NewCertificates returns the handler; opts.Store and opts.Sync are
@@ -184,6 +195,14 @@ func (c *Certificates) Register(ctx context.Context, tenant, chainPEM, caFP stri
 	if err != nil {
 		return dojot.Certificate{}, err
 	}
+	if !ok && c.AutoRegisterRootCAs && chain.RootPEM() != "" {
+		if _, err := c.AddTrustedCA(ctx, tenant, chain.RootPEM(), false); err != nil && !errors.Is(err, dojot.ErrConflict) {
+			return dojot.Certificate{}, err
+		}
+		if ca, ok, err = c.st.GetTrustedCA(ctx, tenant, root); err != nil {
+			return dojot.Certificate{}, err
+		}
+	}
 	if !ok {
 		return dojot.Certificate{}, dojot.Errorf(dojot.ErrInvalid, "The root CA certificate is not registered as a trusted certificate yet.")
 	}
@@ -273,6 +292,9 @@ func (c *Certificates) AddTrustedCA(ctx context.Context, tenant, caPEM string, a
 			}
 			return dojot.Event{}, err
 		}
+		if c.MaxTrustedCAs > 0 && c.st.TrustedCACount(tenant) >= c.MaxTrustedCAs {
+			return dojot.Event{}, dojot.Errorf(dojot.ErrInvalid, "The number of registered CAs has been exceeded.")
+		}
 		return c.trustedEvent(ctx, dojot.EventTrustedCAAdded, tenant, ca.CAFingerprint, dojot.TrustedCAAdded{TrustedCA: ca, RequestID: dojot.RequestID(ctx)})
 	})
 	return ca.CAFingerprint, err
@@ -324,8 +346,9 @@ var ServiceApplications = []string{"iotagent-mqtt", "v2k-bridge", "k2v-bridge", 
 
 // IssueService signs a CSR for one of the platform's services (dojot's
 // internal POST /internal/api/v1/throw-away): the CSR's subject as it is,
-// nothing stored, as in dojot.
-func (c *Certificates) IssueService(_ context.Context, csrPEM string, owner dojot.CertOwner) (dojot.Certificate, error) {
+// no record kept, as in dojot; a cert.service_issued event carries it to
+// Kafka.
+func (c *Certificates) IssueService(ctx context.Context, csrPEM string, owner dojot.CertOwner) (dojot.Certificate, error) {
 	if owner.Device != "" {
 		return dojot.Certificate{}, dojot.Errorf(dojot.ErrForbidden, "Operations on certificates for devices are not authorized through this endpoint.")
 	}
@@ -340,6 +363,17 @@ func (c *Certificates) IssueService(_ context.Context, csrPEM string, owner dojo
 	if err != nil {
 		return dojot.Certificate{}, err
 	}
-	rec.BelongsTo = owner
+	rec.BelongsTo, rec.CreatedAt, rec.ModifiedAt = owner, c.now(), c.now()
+	// Logged for dojot's Kafka message only: one aggregate per fingerprint,
+	// which a random serial makes new.
+	ev, err := dojot.NewEvent(dojot.EventCertificateForService, dojot.ManagementTenant, dojot.KindCertificate, pki.FingerprintID(rec.Fingerprint), c.now(),
+		dojot.CertificateIssued{Certificate: rec, RequestID: dojot.RequestID(ctx)})
+	if err != nil {
+		return dojot.Certificate{}, err
+	}
+	ev.Version, ev.NoExpect, ev.Actor = 1, true, c.actor(ctx)
+	if _, err := c.opts.Store.Append(ctx, ev); err != nil {
+		return dojot.Certificate{}, fmt.Errorf("log the service certificate: %w", err)
+	}
 	return rec, nil
 }

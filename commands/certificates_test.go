@@ -245,3 +245,34 @@ func TestExternalAndTrustedCAs(t *testing.T) {
 		t.Fatalf("re-register after revoke: %v", err)
 	}
 }
+
+func TestTrustedCALimitAndAutoRegistration(t *testing.T) {
+	f := newCertFixture(t)
+	ctx := t.Context()
+	year := time.Now().AddDate(1, 0, 0)
+	f.certs.MaxTrustedCAs = 1
+	if _, err := f.certs.AddTrustedCA(ctx, "admin", pkitest.NewExtCA(t, "one", year).PEM, false); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.certs.AddTrustedCA(ctx, "admin", pkitest.NewExtCA(t, "two", year).PEM, false)
+	wantErr(t, err, dojot.ErrInvalid, "The number of registered CAs has been exceeded.")
+	if _, err := f.certs.AddTrustedCA(ctx, "acme", pkitest.NewExtCA(t, "acme's", year).PEM, false); err != nil {
+		t.Fatalf("the limit is per tenant: %v", err)
+	}
+
+	f.certs.MaxTrustedCAs = 0
+	ext := pkitest.NewExtCA(t, "auto", year)
+	leaf, _ := ext.Leaf(t, "x", year, false)
+	_, err = f.certs.Register(ctx, "admin", leaf+ext.PEM, "", dojot.CertOwner{})
+	wantErr(t, err, dojot.ErrInvalid, "The root CA certificate is not registered as a trusted certificate yet.")
+	f.certs.AutoRegisterRootCAs = true
+	if _, err := f.certs.Register(ctx, "admin", leaf, pki.Fingerprint(ext.Cert.Raw), dojot.CertOwner{}); err == nil {
+		t.Error("registered with a root neither trusted nor in the chain")
+	}
+	if _, err := f.certs.Register(ctx, "admin", leaf+ext.PEM, "", dojot.CertOwner{}); err != nil {
+		t.Fatal(err)
+	}
+	if ca, ok, _ := f.view.GetTrustedCA(ctx, "admin", pki.Fingerprint(ext.Cert.Raw)); !ok || ca.AllowAutoRegistration {
+		t.Errorf("root registered as %+v, %v", ca, ok)
+	}
+}

@@ -255,3 +255,45 @@ func TestMQTTSMigration(t *testing.T) {
 		t.Error("the migrated device's reading is not in history")
 	}
 }
+
+// TestMQTTSTwoInstances: two instances on one NATS, given the same CA: a
+// certificate issued through one connects to the other's 8883, and a
+// revocation through one refuses it at the other's next handshake.
+func TestMQTTSTwoInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needTool(t, "openssl")
+	needTool(t, "mosquitto_pub")
+	dir := t.TempDir()
+	first, second := sharedNATS(t, []string{"-jwt-secret=shared-e2e-secret"})
+	a := start(t, "", first...)
+	b := start(t, "", second...)
+	c := a.Login("admin", adminPassword)
+	dev := createDevice(c, "both", createTemplate(c, "Both"))
+	csr, key := opensslCSR(t, dir, "dev", dev)
+	r := issueCert(c, csr, dev)
+	d := tlsDevice{dojottestWrite(t, dir, "dev.crt", r.CertificatePem+"\n"), key}
+	var ca struct {
+		CaPem string `json:"caPem"`
+	}
+	mustJSON(t, c.Must(200, "GET", "/x509/v1/ca", nil), &ca)
+	caFile := dojottestWrite(t, dir, "ca.crt", ca.CaPem+"\n")
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+	eventually("the certificate issued through a never connected to b", func() bool {
+		_, err := mosquittoPubTLS(b, caFile, d, "admin:"+dev+"/attrs", `{"temperature":1}`)
+		return err == nil
+	})
+	c.Must(204, "DELETE", "/x509/v1/certificates/"+r.CertificateFingerprint, nil)
+	eventually("the certificate revoked through a still connects to b", func() bool {
+		_, err := mosquittoPubTLS(b, caFile, d, "admin:"+dev+"/attrs", `{"temperature":2}`)
+		return err != nil
+	})
+}

@@ -187,12 +187,17 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, tenant
 	if err != nil {
 		return err
 	}
+	writeCertificates(w, r, rq, total, recs, fields)
+	return nil
+}
+
+// writeCertificates answers a page of certificates with their fields.
+func writeCertificates(w http.ResponseWriter, r *http.Request, q dojot.RecordQuery, total int, recs []dojot.Certificate, fields []string) {
 	items := make([]json.RawMessage, 0, len(recs))
 	for _, c := range recs {
 		items = append(items, certificateJSON(c, fields))
 	}
-	writePaged(w, r, rq, total, "certificates", items)
-	return nil
+	writePaged(w, r, q, total, "certificates", items)
 }
 
 // pathFingerprint is :fp upper-cased with colons added, as dojot reads it;

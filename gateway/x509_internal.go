@@ -24,6 +24,7 @@ type x509Internal interface {
 	Certificate(fp string) (dojot.Certificate, bool)
 	TrustBundle() (uint64, []string)
 	CRLEntries(ctx context.Context) ([]dojot.RevokedSerial, uint64, error)
+	ListAllCertificates(ctx context.Context, q dojot.RecordQuery) ([]dojot.Certificate, int, error)
 }
 
 // x509ServiceIssuer signs a service's CSR (commands.Certificates).
@@ -37,6 +38,7 @@ func (s *Server) mountX509Internal(r chi.Router) {
 	r.Method(http.MethodGet, "/internal/api/v1/throw-away/ca", h(s.internalCA))
 	r.Method(http.MethodGet, "/internal/api/v1/throw-away/ca/bundle", h(s.internalBundle))
 	r.Method(http.MethodGet, "/internal/api/v1/throw-away/ca/crl", h(s.internalCRL))
+	r.Method(http.MethodGet, "/internal/api/v1/certificates", h(s.internalCertificates))
 	r.Method(http.MethodGet, "/internal/api/v1/certificates/{fp}", h(s.internalCertificate))
 }
 
@@ -154,5 +156,31 @@ func (s *Server) internalCertificate(w http.ResponseWriter, r *http.Request) err
 		return dojot.Errorf(dojot.ErrNotFound, `No records found for the following parameters: {"fingerprint":%s}`, b)
 	}
 	writeRawJSON(w, http.StatusOK, append(certificateJSON(c, fields), '\n'))
+	return nil
+}
+
+// internalCertificates lists every tenant's certificates, filtered by
+// top-level key=value with mongo-querystring's '!' operator only (dojot's
+// internal route), tenant included.
+func (s *Server) internalCertificates(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	fields, err := x509Fields(q, certificateFields)
+	if err != nil {
+		return err
+	}
+	rq := x509Page(q)
+	for _, f := range queryFilters(q, append([]string{"tenant"}, certificateFilterable...)) {
+		switch f.Op {
+		case dojot.FilterEq, dojot.FilterNe, dojot.FilterExists, dojot.FilterAbsent:
+			rq.Filters = append(rq.Filters, f)
+		default: // no other operator here: the value as it is
+			rq.Filters = append(rq.Filters, dojot.RecordFilter{Field: f.Field, Op: dojot.FilterEq, Value: q.Get(f.Field)})
+		}
+	}
+	recs, total, err := s.opts.X509Internal.ListAllCertificates(r.Context(), rq)
+	if err != nil {
+		return err
+	}
+	writeCertificates(w, r, rq, total, recs, fields)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/commands/commandstest"
 	"github.com/dojot-es/dojot/pki/pkitest"
@@ -60,10 +61,15 @@ func TestX509Internal(t *testing.T) {
 	_, csr := pkitest.CSRFor(t, "iotagent-mqtt")
 	n := len(f.store.Events())
 	code, b := post(js(map[string]any{"csr": csr, "belongsTo": map[string]any{"application": "iotagent-mqtt"}}))
-	var issued struct{ CertificatePem string }
+	var issued struct{ CertificateFingerprint, CertificatePem string }
 	_ = json.Unmarshal([]byte(b), &issued)
-	if code != 201 || issued.CertificatePem == "" || pkitest.Cert(t, issued.CertificatePem).Subject.String() != "CN=iotagent-mqtt" || len(f.store.Events()) != n {
-		t.Errorf("throw-away = %d %s", code, b)
+	evs := f.store.Events()[n:]
+	if code != 201 || issued.CertificatePem == "" || pkitest.Cert(t, issued.CertificatePem).Subject.String() != "CN=iotagent-mqtt" ||
+		len(evs) != 1 || evs[0].Type != dojot.EventCertificateForService {
+		t.Errorf("throw-away = %d %s, %d events", code, b, len(evs))
+	}
+	if _, ok := f.view.Certificate(issued.CertificateFingerprint); ok {
+		t.Error("a service's certificate became a record")
 	}
 	if code, b := post(js(map[string]any{"csr": csr, "belongsTo": map[string]any{"application": "nope"}})); code != 400 || b != `{"error":"Application name is not valid."}` {
 		t.Errorf("unknown application = %d %s", code, b)
@@ -81,5 +87,12 @@ func TestX509Internal(t *testing.T) {
 	}
 	if code, _, _ := get("/internal/api/v1/certificates/AB", ""); code != 404 {
 		t.Errorf("unknown = %d", code)
+	}
+	// The cross-tenant list, filtered by tenant or not.
+	for q, want := range map[string]string{"": `"totalItems":1`, "?tenant=acme": `"totalItems":1`, "?tenant=admin": `"totalItems":0`,
+		"?belongsTo.device=!": `"totalItems":0`} {
+		if code, _, b := get("/internal/api/v1/certificates"+q, ""); code != 200 || !strings.Contains(b, want) {
+			t.Errorf("list %s = %d %s; want %s", q, code, b, want)
+		}
 	}
 }

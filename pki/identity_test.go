@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -250,5 +251,33 @@ func TestServerTLS(t *testing.T) {
 	leaf, err := cfg.GetCertificate(&tls.ClientHelloInfo{})
 	if err != nil || len(leaf.Leaf.DNSNames) != 1 || len(leaf.Leaf.IPAddresses) != 1 || leaf.Leaf.CheckSignatureFrom(parseCert(t, ca.PEM())) != nil {
 		t.Errorf("server certificate %+v, %v", leaf.Leaf, err)
+	}
+}
+
+// TestServerCertificateRenewed: the listener's certificate is issued for
+// the names asked and renewed once a third of its life is left.
+func TestServerCertificateRenewed(t *testing.T) {
+	now := time.Now()
+	clock := now
+	ca := newCA(t, pki.Options{Now: func() time.Time { return clock }})
+	cfg, err := (&pki.Identifier{CA: ca, Registry: newRegistry()}).ServerTLS([]string{"mqtt.example", "10.0.0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := cfg.GetCertificate(nil)
+	if err != nil || first.Leaf.Subject.CommonName != "mqtt.example" || first.Leaf.DNSNames[0] != "mqtt.example" || !first.Leaf.IPAddresses[0].Equal(net.ParseIP("10.0.0.5")) {
+		t.Fatalf("certificate %+v, %v", first.Leaf, err)
+	}
+	clock = now.Add(30 * 24 * time.Hour)
+	if again, _ := cfg.GetCertificate(nil); again != first {
+		t.Error("renewed with two thirds of its life left")
+	}
+	clock = now.Add(70 * 24 * time.Hour)
+	renewed, err := cfg.GetCertificate(nil)
+	if err != nil || renewed == first || !renewed.Leaf.NotAfter.After(first.Leaf.NotAfter) {
+		t.Errorf("not renewed near its end: %v", err)
+	}
+	if cfg.MinVersion != tls.VersionTLS12 || cfg.ClientAuth != tls.RequireAnyClientCert || cfg.VerifyConnection == nil {
+		t.Errorf("config %+v", cfg)
 	}
 }

@@ -30,6 +30,8 @@ type x509Config struct {
 	MQTTSCNIdentity bool
 	MQTTSCert       string
 	MQTTSKey        string
+	TrustedCALimit  int
+	AutoRegisterCAs bool
 }
 
 func (c *x509Config) flags(fs *flag.FlagSet) {
@@ -38,6 +40,8 @@ func (c *x509Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CAKeyType, "ca-key-type", "rsa-4096", "key of a generated CA: rsa-4096 (dojot's EJBCA root) or p-256 (smaller, faster to make and to sign with)")
 	fs.BoolVar(&c.CheckSubjectDN, "x509-check-subjectdn", false, "dojot's certificate.check.subjectdn: a CSR's subject may hold only CN, the id of a device of the tenant, issued as CN=<tenant>:<id>")
 	fs.BoolVar(&c.CheckPublicKey, "x509-check-publickey", true, "dojot's certificate.check.publickey: CSR keys must be RSA >= 2048 bits or EC on P-256, P-384 or P-521")
+	fs.IntVar(&c.TrustedCALimit, "x509-trusted-ca-limit", 0, "trusted CAs a tenant may register (dojot's certificate.external.ca.limit; 0: no limit)")
+	fs.BoolVar(&c.AutoRegisterCAs, "x509-external-ca-autoregistration", false, "dojot's certificate.external.ca.autoregistration: a certificate chain ending with a root CA the tenant does not trust yet registers that root first")
 	fs.StringVar(&c.MQTTSAddr, "mqtts-addr", ":8883", "MQTT over mutual TLS listen address (devices with a certificate of the platform CA or of a trusted CA; port 0 picks a free one; empty: off)")
 	fs.StringVar(&c.MQTTSSAN, "mqtts-san", "localhost,127.0.0.1,iotagent-mqtt", "names (DNS or IP, comma-separated) in the MQTT TLS server certificate the CA issues; devices connect by one of them")
 	fs.StringVar(&c.MQTTSCert, "mqtts-cert", "", "the 8883 server certificate (PEM, chain), with -mqtts-key, instead of one the CA issues: e.g. dojot's iotagent-mqtt certificate, so that migrated devices, which trust dojot's CA, connect unchanged")
@@ -52,6 +56,9 @@ func (c *x509Config) validate() []error {
 	}
 	if (c.MQTTSCert == "") != (c.MQTTSKey == "") {
 		errs = append(errs, errors.New("-mqtts-cert and -mqtts-key are given together"))
+	}
+	if c.TrustedCALimit < 0 {
+		errs = append(errs, fmt.Errorf("-x509-trusted-ca-limit %d: 0 (no limit) or more", c.TrustedCALimit))
 	}
 	if c.CAKeyType != "rsa-4096" && c.CAKeyType != "p-256" {
 		errs = append(errs, fmt.Errorf("-ca-key-type %q: want rsa-4096 or p-256", c.CAKeyType))
@@ -102,6 +109,7 @@ func openCA(ctx context.Context, cfg *Config, certs func(*pki.CA) *commands.Cert
 		log.Info("created the platform CA", "fingerprint", ca.Fingerprint(), "dir", cfg.DataDir, "key", x.CAKeyType)
 	}
 	c := certs(ca)
+	c.MaxTrustedCAs, c.AutoRegisterRootCAs = x.TrustedCALimit, x.AutoRegisterCAs
 	if err := c.ClaimCA(ctx); err != nil {
 		if errors.Is(err, commands.ErrOtherCA) {
 			return nil, nil, fmt.Errorf("-ca-cert: %w", err)

@@ -78,12 +78,13 @@ func ownerID(o dojot.CertOwner) string {
 // renderX509 returns the x509 messages of ev.
 func renderX509(view x509View, ev dojot.Event) ([]Message, error) {
 	var out []Message
+	tenant := ev.Tenant
 	add := func(topic, key, msgid, eventType string, data any) error {
 		if msgid == "" {
 			msgid = ev.ID
 		}
 		val, err := json.Marshal(x509Message{
-			Metadata: x509Meta{MsgID: msgid, Timestamp: ev.Time.UnixMilli(), Service: "x509-identity-mgmt", Tenant: ev.Tenant, ContentType: x509ContentType},
+			Metadata: x509Meta{MsgID: msgid, Timestamp: ev.Time.UnixMilli(), Service: "x509-identity-mgmt", Tenant: tenant, ContentType: x509ContentType},
 			Data:     x509Data{EventType: eventType, EventData: data},
 		})
 		if err != nil {
@@ -108,6 +109,16 @@ func renderX509(view x509View, ev dojot.Event) ([]Message, error) {
 			owner := p.BelongsTo
 			err = add(CertificatesTopic(ev.Tenant), ev.Tenant+":"+ownerID(owner), p.RequestID, "ownership.create",
 				ownershipData{Fingerprint: p.Fingerprint, CertificatePem: p.PEM, IssuedByDojotPki: p.IssuedByDojotPKI, AutoRegistered: p.AutoRegistered, BelongsTo: &owner})
+		}
+	case dojot.EventCertificateForService:
+		// dojot's throw-away route: no tenant, so no topic prefix, an empty
+		// metadata.tenant and the key ":<application>".
+		var p dojot.CertificateIssued
+		if err = ev.Decode(&p); err == nil && !p.BelongsTo.IsZero() {
+			owner := p.BelongsTo
+			tenant = ""
+			err = add(CertificatesSubject, ":"+ownerID(owner), p.RequestID, "ownership.create",
+				ownershipData{Fingerprint: p.Fingerprint, CertificatePem: p.PEM, IssuedByDojotPki: true, BelongsTo: &owner})
 		}
 	case dojot.EventCertificateOwnerChanged:
 		var p dojot.CertificateOwnerChanged

@@ -3,6 +3,7 @@ package kafkamsg_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,11 @@ func TestRenderX509(t *testing.T) {
 	if _, err := devices.DeleteDevice(ctx, "admin", d2); err != nil {
 		t.Fatal(err)
 	}
+	_, csr4 := pkitest.CSRFor(t, "v2k-bridge")
+	svc, err := certs.IssueService(ctx, csr4, dojot.CertOwner{Application: "v2k-bridge"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Render the log event by event on a view of the bridge's own.
 	view := memory.New()
@@ -108,6 +114,14 @@ func TestRenderX509(t *testing.T) {
 		{casTopic, "admin:" + caFP, "trustedca.delete", "", "", ""},
 		{certsTopic, "admin:" + d2, "ownership.create", d2, "", third.Fingerprint},
 		{certsTopic, "admin:" + d2, "ownership.delete", "", d2, third.Fingerprint},
+	}
+	// The throw-away certificate: untenanted topic, key and metadata.
+	if last := got[len(got)-1]; last.Topic != "dojot.x509-identity-mgmt.certificates" || last.Key != ":v2k-bridge" ||
+		!strings.Contains(string(last.Value), `"tenant":""`) || !strings.Contains(string(last.Value), `"belongsTo":{"application":"v2k-bridge"}`) ||
+		!strings.Contains(string(last.Value), svc.Fingerprint) {
+		t.Errorf("throw-away message %s %s %s", last.Topic, last.Key, last.Value)
+	} else {
+		got = got[:len(got)-1]
 	}
 	if len(got) != len(wants) {
 		for _, m := range got {

@@ -14,12 +14,13 @@ import (
 // here, as the log is applied, so every view and every instance agrees on
 // it without another event.
 type certState struct {
-	certs   map[string]*certRec // by fingerprint
-	aggs    map[string]agg      // by fingerprint, revoked ones included
-	revoked []dojot.RevokedSerial
-	revSet  map[string]bool // serials in revoked
-	revSeq  uint64          // sequence of the last revocation: the CRL number
-	byDev   map[string][]string
+	certs    map[string]*certRec            // by fingerprint
+	byTenant map[string]map[string]*certRec // the same, per tenant: what lists scan
+	aggs     map[string]agg                 // by fingerprint, revoked ones included
+	revoked  []dojot.RevokedSerial
+	revSet   map[string]bool // serials in revoked
+	revSeq   uint64          // sequence of the last revocation: the CRL number
+	byDev    map[string][]string
 
 	trusted   map[string]map[string]*trustedRec // tenant -> fingerprint
 	trustAggs map[string]agg                    // tenant + " " + fingerprint
@@ -49,6 +50,7 @@ type trustedRec struct {
 
 func (c *certState) init() {
 	c.certs = map[string]*certRec{}
+	c.byTenant = map[string]map[string]*certRec{}
 	c.aggs = map[string]agg{}
 	c.revSet = map[string]bool{}
 	c.byDev = map[string][]string{}
@@ -66,7 +68,14 @@ func (c *certState) apply(ev dojot.Event) error {
 			return err
 		}
 		c.order++
-		c.certs[p.Fingerprint] = &certRec{Certificate: p.Certificate, order: c.order}
+		r := &certRec{Certificate: p.Certificate, order: c.order}
+		c.certs[p.Fingerprint] = r
+		t := c.byTenant[r.Tenant]
+		if t == nil {
+			t = map[string]*certRec{}
+			c.byTenant[r.Tenant] = t
+		}
+		t[p.Fingerprint] = r
 		c.link(p.Tenant, p.BelongsTo.Device, p.Fingerprint)
 		c.advance(p.Fingerprint, ev)
 	case dojot.EventCertificateOwnerChanged:
@@ -175,6 +184,7 @@ func (c *certState) revoke(fp string, ev dojot.Event) {
 	}
 	c.unlink(r.Tenant, r.BelongsTo.Device, fp)
 	delete(c.certs, fp)
+	delete(c.byTenant[r.Tenant], fp)
 	if r.IssuedByDojotPKI && !c.revSet[r.Serial] {
 		c.revSet[r.Serial] = true
 		c.revoked = append(c.revoked, dojot.RevokedSerial{Serial: r.Serial, At: ev.Time})
@@ -274,14 +284,21 @@ func (v *View) CAClaim() (dojot.CAClaimed, bool) {
 	return v.certs.ca, v.certs.caSeq != 0
 }
 
+// TrustedCACount is how many trusted CAs a tenant has.
+func (v *View) TrustedCACount(tenant string) int {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return len(v.certs.trusted[tenant])
+}
+
 // CertificatesOfCA counts a tenant's certificates registered under an
 // external CA.
 func (v *View) CertificatesOfCA(tenant, caFP string) int {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	n := 0
-	for _, r := range v.certs.certs {
-		if r.Tenant == tenant && !r.IssuedByDojotPKI && r.CAFingerprint == caFP {
+	for _, r := range v.certs.byTenant[tenant] {
+		if !r.IssuedByDojotPKI && r.CAFingerprint == caFP {
 			n++
 		}
 	}
@@ -301,19 +318,39 @@ func (v *View) GetCertificate(_ context.Context, tenant, fp string) (dojot.Certi
 // order, and how many pass the filters.
 func (v *View) ListCertificates(_ context.Context, tenant string, q dojot.RecordQuery) ([]dojot.Certificate, int, error) {
 	v.mu.RLock()
-	var all []*certRec
-	for _, r := range v.certs.certs {
-		if r.Tenant == tenant && q.Matches(r.Field) {
-			all = append(all, r)
+	out, n := listRecs(v.certs.byTenant[tenant], q, func(r *certRec) (dojot.Certificate, uint64) { return r.Certificate, r.order })
+	v.mu.RUnlock()
+	return out, n, nil
+}
+
+// ListAllCertificates is ListCertificates across tenants (the internal
+// API's), in creation order.
+func (v *View) ListAllCertificates(_ context.Context, q dojot.RecordQuery) ([]dojot.Certificate, int, error) {
+	v.mu.RLock()
+	out, n := listRecs(v.certs.certs, q, func(r *certRec) (dojot.Certificate, uint64) { return r.Certificate, r.order })
+	v.mu.RUnlock()
+	return out, n, nil
+}
+
+// listRecs is q's page of the records passing its filters, in creation
+// order, and how many pass; rec gives a record and its order.
+func listRecs[R any, T interface{ Field(string) (string, bool) }](recs map[string]R, q dojot.RecordQuery, rec func(R) (T, uint64)) ([]T, int) {
+	type item struct {
+		t     T
+		order uint64
+	}
+	var all []item
+	for _, r := range recs {
+		if t, order := rec(r); q.Matches(t.Field) {
+			all = append(all, item{t, order})
 		}
 	}
-	v.mu.RUnlock()
-	slices.SortFunc(all, func(a, b *certRec) int { return cmpU64(a.order, b.order) })
-	var out []dojot.Certificate
-	for _, r := range dojot.PageOf(all, q) {
-		out = append(out, r.Certificate)
+	slices.SortFunc(all, func(a, b item) int { return cmpU64(a.order, b.order) })
+	var out []T
+	for _, it := range dojot.PageOf(all, q) {
+		out = append(out, it.t)
 	}
-	return out, len(all), nil
+	return out, len(all)
 }
 
 // GetTrustedCA is a tenant's trusted CA by fingerprint.
@@ -330,19 +367,9 @@ func (v *View) GetTrustedCA(_ context.Context, tenant, fp string) (dojot.Trusted
 // and how many pass the filters.
 func (v *View) ListTrustedCAs(_ context.Context, tenant string, q dojot.RecordQuery) ([]dojot.TrustedCA, int, error) {
 	v.mu.RLock()
-	var all []*trustedRec
-	for _, r := range v.certs.trusted[tenant] {
-		if q.Matches(r.Field) {
-			all = append(all, r)
-		}
-	}
+	out, n := listRecs(v.certs.trusted[tenant], q, func(r *trustedRec) (dojot.TrustedCA, uint64) { return r.TrustedCA, r.order })
 	v.mu.RUnlock()
-	slices.SortFunc(all, func(a, b *trustedRec) int { return cmpU64(a.order, b.order) })
-	var out []dojot.TrustedCA
-	for _, r := range dojot.PageOf(all, q) {
-		out = append(out, r.TrustedCA)
-	}
-	return out, len(all), nil
+	return out, n, nil
 }
 
 // CRLEntries is every serial the platform CA revoked, in order, and the
