@@ -304,6 +304,9 @@ func (e *Engine) Stats(flowID string) FlowStats {
 	return out
 }
 
+// Forget drops a flow's counters (call it when the flow is deleted).
+func (e *Engine) Forget(flowID string) { e.stats.Delete(flowID) }
+
 type flowStats struct {
 	runs, depthCut atomic.Uint64
 	mu             sync.Mutex
@@ -344,6 +347,9 @@ func (st *flowStats) forGraph(g *Graph) []*nodeCounters {
 	}
 	cs := make([]*nodeCounters, len(g.nodes))
 	for i, n := range g.nodes {
+		if n.node == nil {
+			continue // tab, comment, head: never executed, no counters
+		}
 		c, ok := st.nodes[n.id]
 		if !ok {
 			c = &nodeCounters{}

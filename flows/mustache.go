@@ -235,15 +235,22 @@ func splitArgs(s string) ([]tmplArg, error) {
 	return out, nil
 }
 
-// tmplFrame is one context of the stack, with Handlebars' @ data.
+// tmplFrame is one context of the stack, with Handlebars' @ data. The
+// root frame may carry extra top-level names (the template node's
+// payloadMetadata), which hide the value's own names as dojot's
+// assignment to its copy did, so rendering needs no copy of the message.
 type tmplFrame struct {
-	v    any
-	data map[string]any
+	v     any
+	data  map[string]any
+	extra map[string]any
 }
 
-func (t *template) render(v any) (string, error) {
+func (t *template) render(v any) (string, error) { return t.renderWith(v, nil) }
+
+// renderWith renders with extra top-level names beside v's.
+func (t *template) renderWith(v any, extra map[string]any) (string, error) {
 	var sb strings.Builder
-	err := t.renderNodes(&sb, t.nodes, []tmplFrame{{v: v}})
+	err := t.renderNodes(&sb, t.nodes, []tmplFrame{{v: v, extra: extra}})
 	return sb.String(), err
 }
 
@@ -395,7 +402,7 @@ func (t *template) helper(n tmplNode, stack []tmplFrame) (string, error) {
 func (t *template) resolve(name string, stack []tmplFrame) any {
 	top := len(stack) - 1
 	if name == "." || name == "this" {
-		return stack[top].v
+		return stack[top].whole()
 	}
 	if t.handlebars {
 		for strings.HasPrefix(name, "../") {
@@ -415,25 +422,57 @@ func (t *template) resolve(name string, stack []tmplFrame) any {
 			}
 			return undef
 		}
-		return walk(stack[top].v, name)
+		return stack[top].walk(name)
 	}
 	for i := top; i >= 0; i-- {
-		if v := walk(stack[i].v, name); v != undef {
+		if v := stack[i].walk(name); v != undef {
 			return v
 		}
 	}
 	return undef
 }
 
+// walk resolves a dotted name in the frame.
+func (f tmplFrame) walk(name string) any {
+	v := f.v
+	if f.extra != nil {
+		first, _, _ := strings.Cut(name, ".")
+		if _, ok := f.extra[first]; ok {
+			v = f.extra
+		}
+	}
+	return walk(v, name)
+}
+
+// whole is the frame's value as "this": with the extra names merged in.
+func (f tmplFrame) whole() any {
+	m, ok := f.v.(map[string]any)
+	if f.extra == nil || !ok {
+		return f.v
+	}
+	out := make(map[string]any, len(m)+len(f.extra))
+	for k, v := range m {
+		out[k] = v
+	}
+	for k, v := range f.extra {
+		out[k] = v
+	}
+	return out
+}
+
 func walk(v any, name string) any {
-	for _, seg := range strings.Split(name, ".") {
+	for {
+		seg, rest, more := strings.Cut(name, ".")
 		c, ok := child(v, seg)
 		if !ok {
 			return undef
 		}
 		v = c
+		if !more {
+			return v
+		}
+		name = rest
 	}
-	return v
 }
 
 // display is how both engines print a value: null and undefined as
