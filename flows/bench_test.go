@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -23,12 +24,15 @@ func cpuTime() time.Duration {
 // benchmark does not grow a slice.
 type lastNotifier struct {
 	n    atomic.Int64
+	mu   sync.Mutex
 	last Notification
 }
 
 func (l *lastNotifier) Notify(_ context.Context, _ string, n Notification) error {
 	l.n.Add(1)
+	l.mu.Lock()
 	l.last = n
+	l.mu.Unlock()
 	return nil
 }
 
