@@ -39,6 +39,9 @@ func child(v any, key string) (any, bool) {
 	case map[string]any:
 		c, ok := x[key]
 		return c, ok
+	case orderedObject:
+		c, ok := x.m[key]
+		return c, ok
 	case []any:
 		if key == "length" {
 			return float64(len(x)), true

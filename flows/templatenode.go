@@ -69,11 +69,39 @@ func (n *templateNode) Process(_ context.Context, c *Call, msg Msg) ([]Msg, erro
 }
 
 // asMap is Meta as a template sees it (JSON round trip: no timestamp key
-// when it is undefined).
-func (m Meta) asMap() map[string]any {
-	out := map[string]any{"flowId": m.FlowID, "tenant": m.Tenant, "originatorDeviceId": m.OriginatorDeviceID}
+// when it is undefined), keeping dojot's key order for stringify.
+func (m Meta) asMap() orderedObject {
+	o := orderedObject{keys: []string{"flowId", "tenant", "originatorDeviceId"},
+		m: map[string]any{"flowId": m.FlowID, "tenant": m.Tenant, "originatorDeviceId": m.OriginatorDeviceID}}
 	if m.Timestamp != nil {
-		out["timestamp"] = m.Timestamp
+		o.keys, o.m["timestamp"] = append(o.keys, "timestamp"), m.Timestamp
 	}
-	return out
+	return o
+}
+
+// orderedObject is a read-only object that keeps its key order in JSON,
+// as JavaScript objects do. Messages decoded from JSON lose their order
+// (Go maps): JSON made from them has sorted keys, which JSON readers do
+// not see; the payloadMetadata dojot builds is the one object a template
+// prints whole often enough for its order to be kept.
+type orderedObject struct {
+	keys []string
+	m    map[string]any
+}
+
+func (o orderedObject) MarshalJSON() ([]byte, error) {
+	var b []byte
+	b = append(b, '{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(o.m[k])
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, kb...), ':'), vb...)
+	}
+	return append(b, '}'), nil
 }
