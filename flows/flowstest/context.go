@@ -57,15 +57,18 @@ func RunContextStore(t *testing.T, newStore func(t *testing.T) flows.ContextStor
 			{Tenant: "t1", FlowID: "f", NodeType: "merge data", NodeID: "n.1", Name: "x"},
 			{Tenant: "t1", FlowID: "f", NodeType: "cumulative sum", NodeID: "n.1", Name: "x"},
 			{Tenant: "t1", FlowID: "f", NodeType: "merge data", NodeID: "n.2", Name: "x"},
+			{Tenant: "t1", Name: "f/x"}, // dojot's layout would make it t1/f/x, as the flow context above
+			{Tenant: "t1", Name: "f.x"}, {Tenant: "t1", Name: "f_x"}, {Tenant: "t1", Name: "_"}, {Tenant: "t1", Name: "=5F"},
+			{Tenant: "t1", Name: "olá mundo"},
 		}
 		for i, k := range keys {
-			if err := s.CompareAndSet(ctx, k, []byte{'0' + byte(i)}, 0); err != nil {
+			if err := s.CompareAndSet(ctx, k, []byte{'a' + byte(i)}, 0); err != nil {
 				t.Fatalf("%v: %v", k, err)
 			}
 		}
 		for i, k := range keys {
-			if v, _, _ := s.Get(ctx, k); string(v) != string([]byte{'0' + byte(i)}) {
-				t.Errorf("%v = %q, want %q", k, v, []byte{'0' + byte(i)})
+			if v, _, _ := s.Get(ctx, k); string(v) != string([]byte{'a' + byte(i)}) {
+				t.Errorf("%+v = %q, want %q", k, v, []byte{'a' + byte(i)})
 			}
 		}
 	})
