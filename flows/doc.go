@@ -44,7 +44,10 @@
 // Run is synchronous and safe for concurrent use. Keep per-device order
 // by running one input of a device at a time (partition the DATA and
 // EVENTS consumers by device, DESIGN.md), and run different devices in
-// parallel: a slow http node then only delays its own device. Every node
+// parallel: Lanes does both (one lane per device id, a bounded number of
+// workers, Do blocking when too much is pending), so a slow http node
+// only delays its own device. With JetStream, ack each message
+// individually when its lane has run it. Every node
 // that waits on the network gets Options.NodeTimeout (dojot's 30 s task
 // timeout). Acknowledge an input after Run returned for every candidate
 // flow: by then every effect call has returned, i.e. (with effects that
