@@ -37,7 +37,8 @@
 // head rules itself (Flow.Matches: event device in / event template in
 // and their event_* flags; the deprecated device in / device template in
 // on publish, checking the device or template they name; a disabled flow
-// never runs), so a superset of candidates is fine.
+// never runs), so a superset of candidates is fine. MaxHops, MaxSteps and
+// MaxDepth cut loops (counted in Stats).
 //
 // # Order, concurrency and acks
 //
@@ -53,8 +54,9 @@
 // flow: by then every effect call has returned, i.e. (with effects that
 // return after the store acknowledged) every output is stored. A node
 // that fails ends its branch, is logged and counted, and does not fail
-// Run; Run fails only when ctx ends, and then the input must not be
-// acked. A redelivered input runs again and its outputs get the same
+// Run; Run fails when ctx ends or an effect returns an error wrapping
+// dojot.ErrUnavailable (an output not stored), and then the input must
+// not be acked. A redelivered input runs again and its outputs get the same
 // ids; effects must pass the id to the store's de-duplication
 // (Nats-Msg-Id) so the second copy is dropped.
 //

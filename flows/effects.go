@@ -12,7 +12,13 @@ import (
 // interface that does it. The wiring fills them with the streams, the
 // commands and the key-value bucket; tests and the sandbox use a
 // Recorder. A nil field makes the nodes that need it fail with a clear
-// error instead of panicking.
+// error instead of panicking. An effect that could not store its output
+// (the stream is down) returns an error wrapping dojot.ErrUnavailable:
+// Run then fails so the input is retried instead of acked; any other
+// error only ends the branch. Every output carries a deterministic id
+// (DeviceData.ID, Actuation.ID, Notification.MsgID, FTPFile's msgID):
+// store it as the de-duplication id, so a retried input does not publish
+// twice.
 type Effects struct {
 	Data     DataPublisher // device out, multi device out
 	Actuator Actuator      // actuate, multi actuate

@@ -2,6 +2,8 @@ package flows
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -9,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot"
 )
 
 func publishInput(seq uint64, device string, attrs map[string]any) Input {
@@ -215,5 +219,40 @@ func TestRunConcurrent(t *testing.T) {
 	wg.Wait()
 	if note.n.Load() != 200 || eng.Stats("f").Runs != 200 || eng.Stats("f").Nodes["A377ec7c9094378"].In != 200 {
 		t.Errorf("notified %d, stats %+v", note.n.Load(), eng.Stats("f"))
+	}
+}
+
+// TestRunFanOutLoop: a cycle that doubles its messages is cut by MaxSteps.
+func TestRunFanOutLoop(t *testing.T) {
+	g := mustParse(t, `[
+	 {"id":"h","type":"device in","_device_id":"d","wires":[["c"]]},
+	 {"id":"c","type":"change","rules":[],"wires":[["c","c"]]}]`)
+	eng := New(Options{MaxSteps: 100})
+	res, err := eng.Run(t.Context(), Flow{ID: "f", Enabled: true, Graph: g}, publishInput(1, "d", map[string]any{}))
+	if err != nil || res.Executed != 100 || res.Cut == 0 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if eng.Stats("f").Nodes["c"].LoopsCut != 1 {
+		t.Errorf("stats %+v", eng.Stats("f").Nodes["c"])
+	}
+}
+
+type downNotifier struct{}
+
+func (downNotifier) Notify(context.Context, string, Notification) error {
+	return fmt.Errorf("notifications stream: %w", dojot.ErrUnavailable)
+}
+
+// TestRunUnavailableEffect: an output that could not be stored fails Run,
+// so the input is retried instead of acked; other node errors do not.
+func TestRunUnavailableEffect(t *testing.T) {
+	g, _ := Parse(loadFlow(t, "notification.json"))
+	eng := New(Options{Effects: Effects{Notifier: downNotifier{}}})
+	_, err := eng.Run(t.Context(), Flow{ID: "f", Enabled: true, Graph: g}, publishInput(1, "a1b2c3", map[string]any{"temperature": 40.0}))
+	if !errors.Is(err, dojot.ErrUnavailable) {
+		t.Errorf("Run err = %v, want dojot.ErrUnavailable", err)
+	}
+	if st := eng.Stats("f").Nodes["A377ec7c9094378"]; st.Errors != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }
