@@ -117,10 +117,12 @@ type HTTPDoer interface {
 	Do(req *http.Request) (*http.Response, error)
 }
 
-// CronJobs is dojot's cron service API (/cron/v1/jobs): Job is the JSON
-// request body ({"time","name","description","broker"|"http"}).
+// CronJobs is dojot's cron service API (/cron/v1/jobs): job is the JSON
+// request body ({"time","name","description","broker"|"http"}). requestID
+// is the deterministic output id: a retried input creates the job again
+// with the same requestID, which must give the same job, not a second one.
 type CronJobs interface {
-	CreateJob(ctx context.Context, tenant string, job json.RawMessage) (jobID string, err error)
+	CreateJob(ctx context.Context, tenant, requestID string, job json.RawMessage) (jobID string, err error)
 	RemoveJob(ctx context.Context, tenant, jobID string) error
 }
 

@@ -120,7 +120,7 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(nil)), Request: req}, nil
 }
 
-func (r *Recorder) CreateJob(_ context.Context, tenant string, job json.RawMessage) (string, error) {
+func (r *Recorder) CreateJob(_ context.Context, tenant, _ string, job json.RawMessage) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 1
