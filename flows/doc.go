@@ -69,9 +69,12 @@
 // FTPPublisher (<tenant>.dojot.ftp), FTPUploader, HTTPDoer (an
 // *http.Client), CronJobs (the cron job commands) and ContextStore (a
 // JetStream KV bucket: Get with revision, CompareAndSet with the
-// revision, dojot.ErrConflict on a lost race; keys are ContextKey, to be
-// encoded into KV-safe tokens). MemoryContext is the reference
-// implementation.
+// revision, dojot.ErrConflict on a lost race; keys are ContextKey, stored
+// under ContextKey.Token). MemoryContext is the reference implementation
+// and flowstest.RunContextStore the suite a KV store must pass. Outputs
+// carry deterministic ids for the sinks' de-duplication, the cron request
+// too, and cumulative sum counts a retried input once; an http call or an
+// ftp upload cannot be taken back, so a retried input repeats it.
 //
 // # Sandbox and status
 //
