@@ -83,7 +83,7 @@ func BenchmarkFiveNodeFlow(b *testing.B) {
 	ctx := context.Background()
 
 	run := func(i int) {
-		in, err := DataInput(uint64(i), records[i%len(records)], nil, nil, 0)
+		in, err := dataInput(uint64(i), records[i%len(records)], nil, nil, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func BenchmarkFiveNodeFlowParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1)
-			in, err := DataInput(uint64(i), records[int(i)%len(records)], nil, nil, 0)
+			in, err := dataInput(uint64(i), records[int(i)%len(records)], nil, nil, 0)
 			if err != nil {
 				b.Error(err)
 				return
@@ -155,4 +155,40 @@ func BenchmarkFiveNodeFlowParallel(b *testing.B) {
 	per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	b.ReportMetric(1e9/per, "readings/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N)/4, "cpu-ns/node")
+}
+
+// dataInput normalises a DATA stream record, dojot's device-data shape
+// {"metadata":{"deviceid","tenant","timestamp",…},"attrs":{…}}, into a
+// publish Input (FLOWS.md 3.1): {"event":"publish","metadata":{<metadata
+// minus deviceid>},"data":{"id","attrs"}}, with the device's static attrs
+// (label -> static_value, those with a non-empty value) written over the
+// published ones, as dojot does (flows/broker does the same from its
+// views); the benchmark counts it as part of a reading's cost.
+func dataInput(seq uint64, record []byte, templates []string, static map[string]any, depth int) (Input, error) {
+	var rec struct {
+		Metadata map[string]any `json:"metadata"`
+		Attrs    map[string]any `json:"attrs"`
+	}
+	if err := json.Unmarshal(record, &rec); err != nil {
+		return Input{}, fmt.Errorf("decode device data: %w", err)
+	}
+	device, _ := rec.Metadata["deviceid"].(string)
+	tenant, _ := rec.Metadata["tenant"].(string)
+	if device == "" || tenant == "" {
+		return Input{}, fmt.Errorf("decode device data: metadata.deviceid and metadata.tenant are required")
+	}
+	delete(rec.Metadata, "deviceid")
+	if rec.Attrs == nil {
+		rec.Attrs = map[string]any{}
+	}
+	for label, v := range static {
+		if s, ok := v.(string); ok && s == "" {
+			continue
+		}
+		rec.Attrs[label] = v
+	}
+	return Input{
+		Seq: seq, Tenant: tenant, Event: "publish", DeviceID: device, Templates: templates, Depth: depth,
+		Payload: Msg{"event": "publish", "metadata": rec.Metadata, "data": map[string]any{"id": device, "attrs": rec.Attrs}},
+	}, nil
 }

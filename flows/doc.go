@@ -18,12 +18,10 @@
 //
 // # Inputs
 //
-// The engine runs on two inputs (FLOWS.md 3.1):
-//   - a DATA record: DataInput(seq, record, templates, static, depth)
-//     normalises it (static attrs merged in);
-//   - a device event (create, update, remove, configure): the wiring
-//     builds Input with Payload {"event","metadata":{"tenant",…},"data"}
-//     as FLOWS.md 3.1 describes, templates as strings.
+// The engine runs on two inputs, normalised as FLOWS.md 3.1 says (a
+// DATA reading with the device's static attrs merged in, a device event
+// create/update/remove/configure, templates as strings); flows/broker
+// builds them from the streams and its views.
 //
 // Seq must be the input's stream sequence: output ids derive from it, so
 // it must be the same when the input is redelivered. Depth is the number
@@ -47,7 +45,9 @@
 // EVENTS consumers by device, DESIGN.md), and run different devices in
 // parallel: Lanes does both (one lane per device id, a bounded number of
 // workers, Do blocking when too much is pending), so a slow http node
-// only delays its own device. With JetStream, ack each message
+// only delays its own device (a fixed set of lanes chosen by a hash of
+// the device, as flows/broker has now, makes the devices that share a
+// lane wait behind a slow one). With JetStream, ack each message
 // individually when its lane has run it. Every node
 // that waits on the network gets Options.NodeTimeout (dojot's 30 s task
 // timeout). Acknowledge an input after Run returned for every candidate
@@ -69,8 +69,8 @@
 // FTPPublisher (<tenant>.dojot.ftp), FTPUploader, HTTPDoer (an
 // *http.Client), CronJobs (the cron job commands) and ContextStore (a
 // JetStream KV bucket: Get with revision, CompareAndSet with the
-// revision, dojot.ErrConflict on a lost race; keys are ContextKey, stored
-// under ContextKey.Token). MemoryContext is the reference implementation
+// revision, dojot.ErrConflict on a lost race; flows/broker.KVContexts
+// over eventstore.KV). MemoryContext is the reference implementation
 // and flowstest.RunContextStore the suite a KV store must pass. Outputs
 // carry deterministic ids for the sinks' de-duplication, the cron request
 // too, and cumulative sum counts a retried input once; an http call or an

@@ -3,9 +3,7 @@ package flows
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"strings"
 )
 
 // Effects are the side effects nodes perform, each behind the smallest
@@ -134,34 +132,9 @@ type ContextKey struct {
 	Tenant, FlowID, NodeType, NodeID, Name string
 }
 
-// Token encodes the key for a JetStream KV bucket (keys of
-// [-/_=.a-zA-Z0-9], no empty token): the five fields as dot-separated
-// tokens, each byte outside [-a-zA-Z0-9] written =XX, an empty field "_".
-// Distinct keys give distinct tokens.
-func (k ContextKey) Token() string {
-	var sb strings.Builder
-	for i, p := range []string{k.Tenant, k.FlowID, k.NodeType, k.NodeID, k.Name} {
-		if i > 0 {
-			sb.WriteByte('.')
-		}
-		if p == "" {
-			sb.WriteByte('_')
-			continue
-		}
-		for j := 0; j < len(p); j++ {
-			c := p[j]
-			if c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-				sb.WriteByte(c)
-				continue
-			}
-			fmt.Fprintf(&sb, "=%02X", c)
-		}
-	}
-	return sb.String()
-}
-
 // String is dojot's key layout, for logs; it is ambiguous when a name
-// holds a "/", use Token for storage.
+// holds a "/": a store keys the fields one by one (flows/broker uses
+// eventstore.KVKey).
 func (k ContextKey) String() string {
 	s := k.Tenant
 	for _, p := range []string{k.FlowID, k.NodeType, k.NodeID, k.Name} {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -203,29 +202,5 @@ func TestInvalidErrorDetail(t *testing.T) {
 	}
 	if got, want := err.Error(), "invalid flow: "+ie.Detail(); got != want {
 		t.Errorf("Error() = %q", got)
-	}
-}
-
-func TestContextKeyToken(t *testing.T) {
-	keys := []ContextKey{
-		{Tenant: "admin", Name: "limits"},
-		{Tenant: "admin", FlowID: "f1", NodeType: "cumulative sum", NodeID: "38b9fd8d.9d0a72", Name: "data"},
-		{Tenant: "admin", Name: "f1/limits"}, {Tenant: "admin", FlowID: "f1", Name: "limits"},
-		{Tenant: "admin", Name: "_"}, {Tenant: "admin", Name: "=5F"}, {Tenant: "admin", Name: "olá"},
-	}
-	valid := regexp.MustCompile(`^[-/_=.a-zA-Z0-9]+$`)
-	seen := map[string]ContextKey{}
-	for _, k := range keys {
-		tok := k.Token()
-		if !valid.MatchString(tok) || strings.Contains(tok, "..") {
-			t.Errorf("%+v: token %q is not a KV key", k, tok)
-		}
-		if prev, dup := seen[tok]; dup {
-			t.Errorf("%+v and %+v share the token %q", k, prev, tok)
-		}
-		seen[tok] = k
-	}
-	if got := keys[1].Token(); got != "admin.f1.cumulative=20sum.38b9fd8d=2E9d0a72.data" {
-		t.Errorf("token %q", got)
 	}
 }

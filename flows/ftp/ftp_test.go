@@ -90,7 +90,8 @@ func TestFTPNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := flows.New(flows.Options{Effects: flows.Effects{Uploader: &ftp.Uploader{}}, NodeTimeout: 10 * time.Second})
-	in, _ := flows.DataInput(1, []byte(`{"metadata":{"deviceid":"d1","tenant":"admin"},"attrs":{"name":"hi.txt","content":"aGVsbG8="}}`), nil, nil, 0)
+	in := flows.Input{Seq: 1, Tenant: "admin", Event: "publish", DeviceID: "d1", Payload: flows.Msg{"event": "publish",
+		"metadata": map[string]any{"tenant": "admin"}, "data": map[string]any{"id": "d1", "attrs": map[string]any{"name": "hi.txt", "content": "aGVsbG8="}}}}
 	res, err := eng.Run(context.Background(), flows.Flow{ID: "f", Enabled: true, Graph: g}, in)
 	if err != nil || res.Failed != 0 || res.Executed != 1 {
 		t.Fatalf("Run = %+v, %v; stats %+v", res, err, eng.Stats("f"))
