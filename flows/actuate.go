@@ -25,22 +25,14 @@ func (n *actuateNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg, err
 // actuate is actuate's and multi actuate's effect: one actuation per
 // target device, each with its own output id.
 func actuate(ctx context.Context, c *Call, msg Msg, attrs string, t targets) error {
-	ids, err := t.ids(c, msg)
-	if err != nil {
-		return err
-	}
-	v, err := Get(msg, attrs)
-	if err != nil {
-		return err
-	}
 	if c.Effects.Actuator == nil {
 		return errNoEffect("actuator")
 	}
-	for _, id := range ids {
-		a := Actuation{ID: c.NextID(), Tenant: c.Tenant, DeviceID: id, Timestamp: c.nowMillis(), Attrs: deepCopy(v), Depth: c.Depth + 1}
+	return eachTarget(c, msg, attrs, t, func(id, device string, v any) error {
+		a := Actuation{ID: id, Tenant: c.Tenant, DeviceID: device, Timestamp: c.nowMillis(), Attrs: v, Depth: c.Depth + 1}
 		if err := c.Effects.Actuator.Actuate(ctx, a); err != nil {
-			return fmt.Errorf("actuate %s: %w", id, err)
+			return fmt.Errorf("actuate %s: %w", device, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }

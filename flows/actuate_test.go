@@ -2,27 +2,10 @@ package flows
 
 import "testing"
 
+// TestActuate: actuate chooses its device as device out does
+// (singleTargetCases) and sends an actuation instead of a reading.
 func TestActuate(t *testing.T) {
-	ms := testNow.UnixMilli()
-	act := func(id, dev string, attrs any) Effect {
-		return Effect{Kind: "actuation", Tenant: "admin", Value: Actuation{ID: id, Tenant: "admin", DeviceID: dev, Timestamp: ms, Attrs: attrs, Depth: 1}}
-	}
-	in := `{"saida":{"mensagem":"Está no Cambuí"},"target":"abc123","payload":{}}`
-	out := map[string]any{"mensagem": "Está no Cambuí"}
-	runEffectCases(t, "actuate", map[string]effectCase{
-		"self":       {`{"device_source":"self","attrs":"saida"}`, in, []Effect{act("7:f1:n1:0", "dev1", out)}, ""},
-		"default":    {`{"attrs":"saida"}`, in, []Effect{act("7:f1:n1:0", "dev1", out)}, ""},
-		"configured": {`{"device_source":"configured","_device_id":"fe12","device_source_id":"pump (fe12)","attrs":"saida"}`, in, []Effect{act("7:f1:n1:0", "fe12", out)}, ""},
-		"dynamic":    {`{"device_source":"dynamic","device_source_msg":"target","attrs":"saida"}`, in, []Effect{act("7:f1:n1:0", "abc123", out)}, ""},
-
-		"no attrs":            {`{"device_source":"self"}`, in, nil, "Invalid data source: field is mandatory"},
-		"empty attrs":         {`{"attrs":""}`, in, nil, "Invalid data source: field is mandatory"},
-		"configured no id":    {`{"device_source":"configured","attrs":"saida"}`, in, nil, "Invalid Device id"},
-		"dynamic no path":     {`{"device_source":"dynamic","attrs":"saida"}`, in, nil, "Invalid device source msg: field is mandatory"},
-		"bad source":          {`{"device_source":"all","attrs":"saida"}`, in, nil, "Invalid device source"},
-		"dynamic missing":     {`{"device_source":"dynamic","device_source_msg":"nope","attrs":"saida"}`, in, nil, "Unknown property nope requested"},
-		"dynamic not an id":   {`{"device_source":"dynamic","device_source_msg":"payload","attrs":"saida"}`, in, nil, "Invalid Device id: {}"},
-		"attrs path missing":  {`{"attrs":"nope"}`, in, nil, "Unknown property nope requested"},
-		"dynamic list is one": {`{"device_source":"dynamic","device_source_msg":"l","attrs":"saida"}`, `{"l":["a"],"saida":1}`, nil, `Invalid Device id: ["a"]`},
-	})
+	runEffectCases(t, "actuate", singleTargetCases(func(id, dev string, attrs any) Effect {
+		return Effect{Kind: "actuation", Tenant: "admin", Value: Actuation{ID: id, Tenant: "admin", DeviceID: dev, Timestamp: testNow.UnixMilli(), Attrs: attrs, Depth: 1}}
+	}))
 }

@@ -19,9 +19,9 @@ type changeNode struct {
 
 type changeRule struct {
 	t     string
-	p     string
-	to    any    // constant value
-	toMsg string // tot "msg": path read per message
+	p     path
+	to    any  // constant value
+	toMsg path // tot "msg" (or move's target): path read per message
 	from  any
 	re    *regexp.Regexp // change: what to replace in strings
 	repl  string
@@ -48,7 +48,7 @@ func newChange(s *spec) Node {
 			s.fail("rules[%d]: missing p (the property to %s)", i, r.T)
 			continue
 		}
-		rule := changeRule{t: r.T, p: r.P}
+		rule := changeRule{t: r.T, p: compilePath(r.P)}
 		switch r.T {
 		case "set", "change":
 			tot := r.Tot
@@ -59,7 +59,7 @@ func newChange(s *spec) Node {
 			if err != nil {
 				s.fail("rules[%d]: %v", i, err)
 			}
-			rule.to, rule.toMsg = v, path
+			rule.to, rule.toMsg = v, compilePath(path)
 			if r.T == "change" {
 				if r.From == nil {
 					s.fail("rules[%d]: change needs from", i)
@@ -91,7 +91,7 @@ func newChange(s *spec) Node {
 			if len(splitPath(to)) == 0 {
 				s.fail("rules[%d]: move needs a msg path in to", i)
 			}
-			rule.toMsg = to
+			rule.toMsg = compilePath(to)
 		default:
 			s.fail("rules[%d]: unknown rule type %q", i, r.T)
 		}
@@ -139,52 +139,52 @@ func (n *changeNode) Process(_ context.Context, _ *Call, msg Msg) ([]Msg, error)
 		switch r.t {
 		case "set":
 			v := r.to
-			if r.toMsg != "" {
+			if r.toMsg.raw != "" {
 				var err error
-				if v, err = Get(msg, r.toMsg); err != nil {
+				if v, err = r.toMsg.get(msg); err != nil {
 					return nil, err
 				}
 				v = deepCopy(v) // a later rule must not change both places
 			}
-			if err := Set(msg, r.p, v); err != nil {
+			if err := r.p.set(msg, v); err != nil {
 				return nil, err
 			}
 		case "change":
-			cur, err := Get(msg, r.p)
+			cur, err := r.p.get(msg)
 			if err != nil {
 				continue // node-RED leaves a missing property alone
 			}
 			to := r.to
-			if r.toMsg != "" {
-				if to, err = Get(msg, r.toMsg); err != nil {
+			if r.toMsg.raw != "" {
+				if to, err = r.toMsg.get(msg); err != nil {
 					return nil, err
 				}
 			}
 			switch c := cur.(type) {
 			case string:
 				repl := r.repl
-				if r.toMsg != "" {
+				if r.toMsg.raw != "" {
 					repl = jsReplacement(jsString(to), false)
 				}
-				if err := Set(msg, r.p, r.re.ReplaceAllString(c, repl)); err != nil {
+				if err := r.p.set(msg, r.re.ReplaceAllString(c, repl)); err != nil {
 					return nil, err
 				}
 			case float64, bool:
 				if jsString(c) == jsString(r.from) {
-					if err := Set(msg, r.p, to); err != nil {
+					if err := r.p.set(msg, to); err != nil {
 						return nil, err
 					}
 				}
 			}
 		case "delete":
-			deletePath(msg, r.p)
+			deletePath(msg, r.p.raw)
 		case "move":
-			v, err := Get(msg, r.p)
+			v, err := r.p.get(msg)
 			if err != nil {
 				continue // node-RED: nothing to move
 			}
-			deletePath(msg, r.p)
-			if err := Set(msg, r.toMsg, v); err != nil {
+			deletePath(msg, r.p.raw)
+			if err := r.toMsg.set(msg, v); err != nil {
 				return nil, err
 			}
 		}

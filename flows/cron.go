@@ -107,7 +107,7 @@ func (n *cronNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg, error)
 	if err != nil {
 		return nil, err
 	}
-	id, err := c.Effects.Cron.CreateJob(ctx, c.Tenant, req)
+	id, err := c.Effects.Cron.CreateJob(ctx, c.Tenant, c.NextID(), req)
 	if err != nil {
 		return nil, fmt.Errorf("create cron job: %w", err)
 	}

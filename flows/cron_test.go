@@ -18,7 +18,7 @@ type fakeCron struct {
 	fail    error
 }
 
-func (f *fakeCron) CreateJob(_ context.Context, tenant string, job json.RawMessage) (string, error) {
+func (f *fakeCron) CreateJob(_ context.Context, tenant, requestID string, job json.RawMessage) (string, error) {
 	if f.fail != nil {
 		return "", f.fail
 	}
@@ -26,7 +26,7 @@ func (f *fakeCron) CreateJob(_ context.Context, tenant string, job json.RawMessa
 	json.Unmarshal(job, &j)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.created = append(f.created, tenant+" "+string(job))
+	f.created = append(f.created, tenant+" "+requestID+" "+string(job))
 	return "job-" + j.Name, nil
 }
 
@@ -90,10 +90,10 @@ func TestCron(t *testing.T) {
 	runCronCases(t, "cron", map[string]cronCase{
 		"create broker from string": {config: create("EVENT REQUEST"), in: `{"job":` + jsonStringify(action) + `}`,
 			out:     `{"job":` + jsonStringify(action) + `,"out":{"id":"job-j1"}}`,
-			created: []string{`admin {"broker":` + action + `,"description":"d","name":"j1","time":"0 */5 * * * *"}`}},
+			created: []string{`admin 7:f1:n1:0 {"broker":` + action + `,"description":"d","name":"j1","time":"0 */5 * * * *"}`}},
 		"create http from object": {config: create("HTTP REQUEST"), in: `{"job":{"method":"GET","url":"http://x"}}`,
 			out:     `{"job":{"method":"GET","url":"http://x"},"out":{"id":"job-j1"}}`,
-			created: []string{`admin {"description":"d","http":{"method":"GET","url":"http://x"},"name":"j1","time":"0 */5 * * * *"}`}},
+			created: []string{`admin 7:f1:n1:0 {"description":"d","http":{"method":"GET","url":"http://x"},"name":"j1","time":"0 */5 * * * *"}`}},
 		"remove": {config: `{"operation":"REMOVE","inJobId":"id"}`, in: `{"id":"abc"}`, out: `{"id":"abc"}`, removed: []string{"admin abc"}},
 
 		"action number":     {config: create("EVENT REQUEST"), in: `{"job":5}`, err: "Invalid job action: job"},

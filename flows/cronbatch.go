@@ -77,13 +77,19 @@ func (n *cronBatchNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg, e
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
+	requestIDs := make([]string, len(list))
+	for i := range requestIDs {
+		if n.create {
+			requestIDs[i] = c.NextID()
+		}
+	}
 	ids := make([]any, len(list))
 	errs := make([]error, len(list))
 	var wg sync.WaitGroup
 	for i := range list {
 		if n.create {
 			wg.Go(func() {
-				id, err := c.Effects.Cron.CreateJob(ctx, c.Tenant, jobs[i])
+				id, err := c.Effects.Cron.CreateJob(ctx, c.Tenant, requestIDs[i], jobs[i])
 				ids[i], errs[i] = id, err
 			})
 		} else {

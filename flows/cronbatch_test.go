@@ -11,7 +11,7 @@ func TestCronBatch(t *testing.T) {
 	runCronCases(t, "cron-batch", map[string]cronCase{
 		"create in order": {config: create, in: `{"jobs":[{"time":"* * * * *","name":"a","broker":{}},{"time":"* * * * *","name":"b","http":{}}]}`,
 			out:     `{"ids":["job-a","job-b"],"jobs":[{"broker":{},"name":"a","time":"* * * * *"},{"http":{},"name":"b","time":"* * * * *"}]}`,
-			created: []string{`admin {"broker":{},"name":"a","time":"* * * * *"}`, `admin {"http":{},"name":"b","time":"* * * * *"}`}},
+			created: []string{`admin 7:f1:n1:0 {"broker":{},"name":"a","time":"* * * * *"}`, `admin 7:f1:n1:1 {"http":{},"name":"b","time":"* * * * *"}`}},
 		"remove": {config: remove, in: `{"ids":["x"]}`, out: `{"ids":["x"]}`, removed: []string{"admin x"}},
 		"empty":  {config: remove, in: `{"ids":[]}`, out: `{"ids":[]}`},
 

@@ -17,6 +17,9 @@ import (
 // concatenated "05"); an ISO 8601 timestamp string is accepted too; a
 // failed save fails the node (dojot resolved with a string).
 //
+// A retried input (same sequence) is counted once: each entry keeps the
+// id of the run that added it ({"timestamp","value","id"}).
+//
 // Out-of-order timestamps (dojot failed them with "Messy time", #2222):
 // a reading older than the newest one but still inside the window is
 // inserted at its place and counted; one older than the window (newest
@@ -87,6 +90,7 @@ func (n *cumulativeSumNode) Process(ctx context.Context, c *Call, msg Msg) ([]Ms
 		return nil, errInvalidParameters
 	}
 	var sum float64
+	id := c.NextID() // the same when the input is retried: counted once
 	_, err := updateContext(ctx, c, c.nodeContextKey("data"), func(obj map[string]any) error {
 		entries := windowEntries(obj["entries"])
 		newest := ts
@@ -94,11 +98,15 @@ func (n *cumulativeSumNode) Process(ctx context.Context, c *Call, msg Msg) ([]Ms
 			newest = entries[len(entries)-1].ts
 		}
 		start := newest - n.period
-		if ts >= start {
+		seen := false
+		for _, e := range entries {
+			seen = seen || e.id == id
+		}
+		if ts >= start && !seen {
 			i := sort.Search(len(entries), func(i int) bool { return entries[i].ts > ts })
 			entries = append(entries, entry{})
 			copy(entries[i+1:], entries[i:])
-			entries[i] = entry{ts, value}
+			entries[i] = entry{ts, value, id}
 		}
 		first := sort.Search(len(entries), func(i int) bool { return entries[i].ts >= start })
 		entries = entries[first:]
@@ -106,7 +114,11 @@ func (n *cumulativeSumNode) Process(ctx context.Context, c *Call, msg Msg) ([]Ms
 		list := make([]any, len(entries))
 		for i, e := range entries {
 			sum += e.value // summed again each time: no drift from add/subtract
-			list[i] = map[string]any{"timestamp": e.ts, "value": e.value}
+			m := map[string]any{"timestamp": e.ts, "value": e.value}
+			if e.id != "" {
+				m["id"] = e.id
+			}
+			list[i] = m
 		}
 		obj["sum"], obj["entries"] = sum, list
 		return nil
@@ -120,7 +132,10 @@ func (n *cumulativeSumNode) Process(ctx context.Context, c *Call, msg Msg) ([]Ms
 	return []Msg{msg}, nil
 }
 
-type entry struct{ ts, value float64 }
+type entry struct {
+	ts, value float64
+	id        string // the output id of the run that added it
+}
 
 // windowEntries reads the stored entries, skipping any that are not
 // numeric (a context written by dojot's buggy string sums).
@@ -132,7 +147,8 @@ func windowEntries(v any) []entry {
 		ts, ok1 := numeric(m["timestamp"])
 		val, ok2 := numeric(m["value"])
 		if ok1 && ok2 {
-			out = append(out, entry{ts, val})
+			id, _ := m["id"].(string)
+			out = append(out, entry{ts, val, id})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ts < out[j].ts })

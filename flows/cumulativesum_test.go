@@ -33,8 +33,10 @@ func TestCumulativeSum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range steps {
-		out, err := n.Process(context.Background(), testCall(rec, "cs", "cumulative sum"), msgOf(t, st.in))
+	for k, st := range steps {
+		c := testCall(rec, "cs", "cumulative sum")
+		c.seq = uint64(100 + k) // each step its own input
+		out, err := n.Process(context.Background(), c, msgOf(t, st.in))
 		if st.err != "" {
 			if err == nil || err.Error() != st.err {
 				t.Errorf("%s: err = %v, want %q", st.name, err, st.err)
@@ -50,8 +52,15 @@ func TestCumulativeSum(t *testing.T) {
 	}
 	// the state is dojot's shape, under the node instance's key
 	raw, _, _ := rec.Context.Get(context.Background(), ContextKey{Tenant: "admin", FlowID: "f1", NodeType: "cumulative sum", NodeID: "cs", Name: "data"})
-	if got, want := string(raw), `{"entries":[{"timestamp":61000,"value":10},{"timestamp":62500,"value":1},{"timestamp":63000,"value":1}],"sum":12}`; got != want {
+	if got, want := string(raw), `{"entries":[{"id":"104:f1:cs:0","timestamp":61000,"value":10},{"id":"105:f1:cs:0","timestamp":62500,"value":1},{"id":"107:f1:cs:0","timestamp":63000,"value":1}],"sum":12}`; got != want {
 		t.Errorf("context %s\nwant    %s", got, want)
+	}
+	// the input of step 7 redelivered: counted once
+	c := testCall(rec, "cs", "cumulative sum")
+	c.seq = 107
+	out, err := n.Process(context.Background(), c, msgOf(t, reading("1", `"1970-01-01T00:01:03Z"`)))
+	if err != nil || jsString(out[0]["payload"].(map[string]any)["sum"]) != "12" {
+		t.Errorf("retried input: %v, %v; want the sum unchanged (12)", encodeAll(out), err)
 	}
 
 	bad := map[string]nodeCase{
@@ -71,7 +80,9 @@ func TestCumulativeSumConcurrent(t *testing.T) {
 	done := make(chan error)
 	for i := range 8 {
 		go func() {
-			_, err := n.Process(context.Background(), testCall(rec, "cs", "cumulative sum"), Msg{"v": 1.0, "ts": float64(1000 + i)})
+			c := testCall(rec, "cs", "cumulative sum")
+			c.seq = uint64(i)
+			_, err := n.Process(context.Background(), c, Msg{"v": 1.0, "ts": float64(1000 + i)})
 			done <- err
 		}()
 	}
@@ -80,7 +91,9 @@ func TestCumulativeSumConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, _ := n.Process(context.Background(), testCall(rec, "cs", "cumulative sum"), Msg{"v": 0.0, "ts": 2000.0})
+	c := testCall(rec, "cs", "cumulative sum")
+	c.seq = 99
+	out, _ := n.Process(context.Background(), c, Msg{"v": 0.0, "ts": 2000.0})
 	if out[0]["sum"] != 8.0 {
 		t.Errorf("sum = %v, want 8", out[0]["sum"])
 	}

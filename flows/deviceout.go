@@ -23,22 +23,14 @@ func (n *deviceOutNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg, e
 // publishData is device out's and multi device out's effect: one reading
 // per target device, each with its own output id.
 func publishData(ctx context.Context, c *Call, msg Msg, attrs string, t targets) error {
-	ids, err := t.ids(c, msg)
-	if err != nil {
-		return err
-	}
-	v, err := Get(msg, attrs)
-	if err != nil {
-		return err
-	}
 	if c.Effects.Data == nil {
 		return errNoEffect("data publisher")
 	}
-	for _, id := range ids {
-		d := DeviceData{ID: c.NextID(), Tenant: c.Tenant, DeviceID: id, Timestamp: c.nowMillis(), Attrs: deepCopy(v), Depth: c.Depth + 1}
+	return eachTarget(c, msg, attrs, t, func(id, device string, v any) error {
+		d := DeviceData{ID: id, Tenant: c.Tenant, DeviceID: device, Timestamp: c.nowMillis(), Attrs: v, Depth: c.Depth + 1}
 		if err := c.Effects.Data.PublishData(ctx, d); err != nil {
-			return fmt.Errorf("publish data of %s: %w", id, err)
+			return fmt.Errorf("publish data of %s: %w", device, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }

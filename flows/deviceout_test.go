@@ -3,13 +3,17 @@ package flows
 import "testing"
 
 func TestDeviceOut(t *testing.T) {
-	ms := testNow.UnixMilli()
-	data := func(id, dev string, attrs any) Effect {
-		return Effect{Kind: "data", Tenant: "admin", Value: DeviceData{ID: id, Tenant: "admin", DeviceID: dev, Timestamp: ms, Attrs: attrs, Depth: 1}}
-	}
+	runEffectCases(t, "device out", singleTargetCases(func(id, dev string, attrs any) Effect {
+		return Effect{Kind: "data", Tenant: "admin", Value: DeviceData{ID: id, Tenant: "admin", DeviceID: dev, Timestamp: testNow.UnixMilli(), Attrs: attrs, Depth: 1}}
+	}))
+}
+
+// singleTargetCases is the table of device out and actuate, which choose
+// their device the same way; effect builds the effect each node makes.
+func singleTargetCases(data func(id, dev string, attrs any) Effect) map[string]effectCase {
 	in := `{"saida":{"mensagem":"Está no Cambuí"},"target":"abc123","payload":{}}`
 	out := map[string]any{"mensagem": "Está no Cambuí"}
-	runEffectCases(t, "device out", map[string]effectCase{
+	return map[string]effectCase{
 		"self":       {`{"device_source":"self","attrs":"saida"}`, in, []Effect{data("7:f1:n1:0", "dev1", out)}, ""},
 		"default":    {`{"attrs":"saida"}`, in, []Effect{data("7:f1:n1:0", "dev1", out)}, ""},
 		"configured": {`{"device_source":"configured","_device_id":"fe12","device_source_id":"pump (fe12)","attrs":"saida"}`, in, []Effect{data("7:f1:n1:0", "fe12", out)}, ""},
@@ -24,5 +28,5 @@ func TestDeviceOut(t *testing.T) {
 		"dynamic not an id":   {`{"device_source":"dynamic","device_source_msg":"payload","attrs":"saida"}`, in, nil, "Invalid Device id: {}"},
 		"attrs path missing":  {`{"attrs":"nope"}`, in, nil, "Unknown property nope requested"},
 		"dynamic list is one": {`{"device_source":"dynamic","device_source_msg":"l","attrs":"saida"}`, `{"l":["a"],"saida":1}`, nil, `Invalid Device id: ["a"]`},
-	})
+	}
 }

@@ -10,7 +10,13 @@ import (
 // interface that does it. The wiring fills them with the streams, the
 // commands and the key-value bucket; tests and the sandbox use a
 // Recorder. A nil field makes the nodes that need it fail with a clear
-// error instead of panicking.
+// error instead of panicking. An effect that could not store its output
+// (the stream is down) returns an error wrapping dojot.ErrUnavailable:
+// Run then fails so the input is retried instead of acked; any other
+// error only ends the branch. Every output carries a deterministic id
+// (DeviceData.ID, Actuation.ID, Notification.MsgID, FTPFile's msgID):
+// store it as the de-duplication id, so a retried input does not publish
+// twice.
 type Effects struct {
 	Data     DataPublisher // device out, multi device out
 	Actuator Actuator      // actuate, multi actuate
@@ -109,10 +115,12 @@ type HTTPDoer interface {
 	Do(req *http.Request) (*http.Response, error)
 }
 
-// CronJobs is dojot's cron service API (/cron/v1/jobs): Job is the JSON
-// request body ({"time","name","description","broker"|"http"}).
+// CronJobs is dojot's cron service API (/cron/v1/jobs): job is the JSON
+// request body ({"time","name","description","broker"|"http"}). requestID
+// is the deterministic output id: a retried input creates the job again
+// with the same requestID, which must give the same job, not a second one.
 type CronJobs interface {
-	CreateJob(ctx context.Context, tenant string, job json.RawMessage) (jobID string, err error)
+	CreateJob(ctx context.Context, tenant, requestID string, job json.RawMessage) (jobID string, err error)
 	RemoveJob(ctx context.Context, tenant, jobID string) error
 }
 
@@ -124,6 +132,9 @@ type ContextKey struct {
 	Tenant, FlowID, NodeType, NodeID, Name string
 }
 
+// String is dojot's key layout, for logs; it is ambiguous when a name
+// holds a "/": a store keys the fields one by one (flows/broker uses
+// eventstore.KVKey).
 func (k ContextKey) String() string {
 	s := k.Tenant
 	for _, p := range []string{k.FlowID, k.NodeType, k.NodeID, k.Name} {

@@ -2,10 +2,14 @@ package flows
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dojot-es/dojot"
 )
 
 // Input is one normalised device event (FLOWS.md 3.1): what the wiring
@@ -42,6 +46,10 @@ type Options struct {
 	// MaxHops bounds the nodes one message crosses in a run, which cuts a
 	// wire cycle inside a flow (default 256).
 	MaxHops int
+	// MaxSteps bounds the node executions of one run, which cuts a wire
+	// cycle that fans out (each pass doubling the messages) long before
+	// MaxHops would (default 10,000).
+	MaxSteps int
 	// MaxDepth bounds how many flow outputs may lead to an input before
 	// its flows stop running: a device out feeding a flow that leads back
 	// to it is cut there (default 8).
@@ -73,6 +81,9 @@ type Engine struct {
 func New(opts Options) *Engine {
 	if opts.MaxHops <= 0 {
 		opts.MaxHops = 256
+	}
+	if opts.MaxSteps <= 0 {
+		opts.MaxSteps = 10000
 	}
 	if opts.MaxDepth <= 0 {
 		opts.MaxDepth = 8
@@ -130,9 +141,11 @@ type Result struct {
 // Run runs one flow on one input: every head that fires sends its message
 // to its targets, each node's outputs go on to the nodes of its ports (a
 // deep copy per extra target), until every branch has ended. A failing
-// node ends its branch, is logged and counted, and the others go on; Run
-// itself fails only when ctx is done, and then the input should be
-// retried (outputs already made carry the same ids on the retry).
+// node ends its branch, is logged and counted, and the others go on. Run
+// itself fails when ctx is done or when an effect fails with an error
+// wrapping dojot.ErrUnavailable (an output that could not be stored):
+// then the input must not be acked but retried, and the outputs already
+// made carry the same ids on the retry.
 func (e *Engine) Run(ctx context.Context, f Flow, in Input) (Result, error) {
 	var res Result
 	if !f.Matches(in) {
@@ -208,6 +221,12 @@ func (e *Engine) Run(ctx context.Context, f Flow, in Input) (Result, error) {
 			e.log.WarnContext(ctx, "flow loop cut: too many hops", "tenant", in.Tenant, "flow", f.ID, "node", n.id, "hops", cur.hops)
 			continue
 		}
+		if res.Executed >= e.opts.MaxSteps {
+			nc.loops.Add(1)
+			res.Cut += 1 + len(queue)
+			e.log.WarnContext(ctx, "flow loop cut: too many steps", "tenant", in.Tenant, "flow", f.ID, "node", n.id, "steps", res.Executed, "dropped", 1+len(queue))
+			break
+		}
 		nc.in.Add(1)
 		res.Executed++
 		call.NodeID, call.NodeType, call.count = n.id, n.typ, &outCounts[cur.node]
@@ -226,6 +245,11 @@ func (e *Engine) Run(ctx context.Context, f Flow, in Input) (Result, error) {
 			}
 			res.Failed++
 			nc.fail(err, e.opts.Now())
+			if errors.Is(err, dojot.ErrUnavailable) {
+				// An output could not be stored: the input must come again
+				// (its outputs keep their ids, so none is doubled).
+				return res, fmt.Errorf("flow %s node %s: %w", f.ID, n.id, err)
+			}
 			e.log.WarnContext(ctx, "flow node failed, branch aborted", "tenant", in.Tenant, "flow", f.ID, "node", n.id, "type", n.typ, "device_id", in.DeviceID, "err", err)
 			continue
 		}
@@ -304,6 +328,9 @@ func (e *Engine) Stats(flowID string) FlowStats {
 	return out
 }
 
+// Forget drops a flow's counters (call it when the flow is deleted).
+func (e *Engine) Forget(flowID string) { e.stats.Delete(flowID) }
+
 type flowStats struct {
 	runs, depthCut atomic.Uint64
 	mu             sync.Mutex
@@ -344,6 +371,9 @@ func (st *flowStats) forGraph(g *Graph) []*nodeCounters {
 	}
 	cs := make([]*nodeCounters, len(g.nodes))
 	for i, n := range g.nodes {
+		if n.node == nil {
+			continue // tab, comment, head: never executed, no counters
+		}
 		c, ok := st.nodes[n.id]
 		if !ok {
 			c = &nodeCounters{}

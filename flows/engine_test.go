@@ -2,9 +2,17 @@ package flows
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot"
 )
 
 func publishInput(seq uint64, device string, attrs map[string]any) Input {
@@ -161,5 +169,90 @@ func TestRunCanceled(t *testing.T) {
 	cancel()
 	if _, err := New(Options{}).Run(ctx, Flow{ID: "f", Enabled: true, Graph: g}, publishInput(1, "a1b2c3", map[string]any{"temperature": 40.0})); err == nil {
 		t.Error("Run on a canceled context succeeded; the input would be acked without its outputs")
+	}
+}
+
+// TestRunSlowNodeTimeout: an http node that does not answer within
+// NodeTimeout fails its branch (counted), and Run returns.
+func TestRunSlowNodeTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	g := mustParse(t, `[
+	 {"id":"h","type":"event device in","device_id":"d","event_publish":true,"wires":[["req"]]},
+	 {"id":"req","type":"template","field":"body","syntax":"plain","template":"{}","wires":[["call"]]},
+	 {"id":"call","type":"http","method":"GET","url":"`+srv.URL+`","body":"body","response":"res","wires":[]}]`)
+	eng := New(Options{Effects: Effects{HTTP: srv.Client()}, NodeTimeout: 100 * time.Millisecond})
+	start := time.Now()
+	res, err := eng.Run(t.Context(), Flow{ID: "f", Enabled: true, Graph: g}, publishInput(1, "d", nil))
+	if err != nil || res.Failed != 1 || time.Since(start) > 5*time.Second {
+		t.Fatalf("Run = %+v, %v after %v", res, err, time.Since(start))
+	}
+	if st := eng.Stats("f").Nodes["call"]; st.Errors != 1 || !strings.Contains(st.LastError, "common.notification.errors.no-response") {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestRunConcurrent: runs of many devices in parallel share the engine
+// (run with -race).
+func TestRunConcurrent(t *testing.T) {
+	g, _ := Parse(loadFlow(t, "notification.json"))
+	note := &lastNotifier{}
+	eng := New(Options{Effects: Effects{Notifier: note}})
+	f := Flow{ID: "f", Enabled: true, Graph: g}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				if _, err := eng.Run(t.Context(), f, publishInput(uint64(w*100+i), "a1b2c3", map[string]any{"temperature": 40.0})); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if note.n.Load() != 200 || eng.Stats("f").Runs != 200 || eng.Stats("f").Nodes["A377ec7c9094378"].In != 200 {
+		t.Errorf("notified %d, stats %+v", note.n.Load(), eng.Stats("f"))
+	}
+}
+
+// TestRunFanOutLoop: a cycle that doubles its messages is cut by MaxSteps.
+func TestRunFanOutLoop(t *testing.T) {
+	g := mustParse(t, `[
+	 {"id":"h","type":"device in","_device_id":"d","wires":[["c"]]},
+	 {"id":"c","type":"change","rules":[],"wires":[["c","c"]]}]`)
+	eng := New(Options{MaxSteps: 100})
+	res, err := eng.Run(t.Context(), Flow{ID: "f", Enabled: true, Graph: g}, publishInput(1, "d", map[string]any{}))
+	if err != nil || res.Executed != 100 || res.Cut == 0 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if eng.Stats("f").Nodes["c"].LoopsCut != 1 {
+		t.Errorf("stats %+v", eng.Stats("f").Nodes["c"])
+	}
+}
+
+type downNotifier struct{}
+
+func (downNotifier) Notify(context.Context, string, Notification) error {
+	return fmt.Errorf("notifications stream: %w", dojot.ErrUnavailable)
+}
+
+// TestRunUnavailableEffect: an output that could not be stored fails Run,
+// so the input is retried instead of acked; other node errors do not.
+func TestRunUnavailableEffect(t *testing.T) {
+	g, _ := Parse(loadFlow(t, "notification.json"))
+	eng := New(Options{Effects: Effects{Notifier: downNotifier{}}})
+	_, err := eng.Run(t.Context(), Flow{ID: "f", Enabled: true, Graph: g}, publishInput(1, "a1b2c3", map[string]any{"temperature": 40.0}))
+	if !errors.Is(err, dojot.ErrUnavailable) {
+		t.Errorf("Run err = %v, want dojot.ErrUnavailable", err)
+	}
+	if st := eng.Stats("f").Nodes["A377ec7c9094378"]; st.Errors != 1 {
+		t.Errorf("stats %+v", st)
 	}
 }

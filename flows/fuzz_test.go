@@ -60,3 +60,22 @@ func FuzzTemplate(f *testing.F) {
 		tpl.render(view)
 	})
 }
+
+// FuzzPath: whatever Set accepts, Get reads back.
+func FuzzPath(f *testing.F) {
+	f.Add("a.b.0", `{"a":{"b":[1]}}`)
+	f.Add("l.2.x", `{"l":[1,2]}`)
+	f.Add("..a..", `{}`)
+	f.Fuzz(func(t *testing.T, p, doc string) {
+		var m Msg
+		if json.Unmarshal([]byte(doc), &m) != nil || m == nil {
+			return
+		}
+		if err := Set(m, p, "x"); err != nil {
+			return
+		}
+		if v, err := Get(m, p); err != nil || v != "x" {
+			t.Fatalf("Set(%s, %q) then Get = %v, %v", doc, p, v, err)
+		}
+	})
+}

@@ -27,9 +27,12 @@ type InvalidError struct {
 // maxProblems bounds the error of a huge broken flow.
 const maxProblems = 50
 
-func (e *InvalidError) Error() string {
+func (e *InvalidError) Error() string { return "invalid flow: " + e.Detail() }
+
+// Detail is the problems as one line ("node a: unknown node type \"x\";
+// node b: ..."), for the detail of dojot's "Given flow is invalid".
+func (e *InvalidError) Detail() string {
 	var sb strings.Builder
-	sb.WriteString("invalid flow: ")
 	for i, p := range e.Problems {
 		if i > 0 {
 			sb.WriteString("; ")
@@ -184,6 +187,7 @@ func Parse(nodes []json.RawMessage) (*Graph, error) {
 		add(s.problems...)
 	}
 	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Index < problems[j].Index })
 		if len(problems) > maxProblems {
 			problems = append(problems[:maxProblems:maxProblems], Problem{Index: -1, Reason: fmt.Sprintf("and %d more problems", len(problems)-maxProblems)})
 		}

@@ -190,3 +190,17 @@ func BenchmarkParse1000(b *testing.B) {
 		}
 	}
 }
+
+func TestInvalidErrorDetail(t *testing.T) {
+	_, err := Parse(rawNodes(t, `[{"id":"a","type":"nope","wires":[]},{"type":"tab"}]`))
+	var ie *InvalidError
+	if !errors.As(err, &ie) {
+		t.Fatal(err)
+	}
+	if got, want := ie.Detail(), `node a: unknown node type "nope"; node #1: missing id`; got != want {
+		t.Errorf("Detail() = %q, want %q", got, want)
+	}
+	if got, want := err.Error(), "invalid flow: "+ie.Detail(); got != want {
+		t.Errorf("Error() = %q", got)
+	}
+}

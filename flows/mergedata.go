@@ -49,6 +49,19 @@ func mergeInto(dst, src map[string]any) {
 func mergeValue(dv, sv any) any {
 	switch s := sv.(type) {
 	case map[string]any:
+		if arr, ok := dv.([]any); ok {
+			// lodash merges an object's index keys into an array (other keys
+			// would be array properties, which JSON drops).
+			for k, v := range s {
+				if i, ok := arrayIndex(k); ok && i < 1<<16 {
+					for len(arr) <= i {
+						arr = append(arr, nil)
+					}
+					arr[i] = mergeValue(arr[i], v)
+				}
+			}
+			return arr
+		}
 		d, ok := dv.(map[string]any)
 		if !ok {
 			d = map[string]any{}

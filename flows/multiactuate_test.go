@@ -2,31 +2,10 @@ package flows
 
 import "testing"
 
+// TestMultiActuate: multi actuate chooses its devices as multi device out
+// does (multiTargetCases) and sends actuations instead of readings.
 func TestMultiActuate(t *testing.T) {
-	ms := testNow.UnixMilli()
-	act := func(id, dev string, attrs any) Effect {
-		return Effect{Kind: "actuation", Tenant: "admin", Value: Actuation{ID: id, Tenant: "admin", DeviceID: dev, Timestamp: ms, Attrs: attrs, Depth: 1}}
-	}
-	in := `{"saida":{"letreiro":"LOTADO"},"ids":["b","a","b"],"one":"c"}`
-	out := map[string]any{"letreiro": "LOTADO"}
-	runEffectCases(t, "multi actuate", map[string]effectCase{
-		// FLOWS.md 7.1
-		"self": {`{"device_source":"self","devices_source_dynamic":"","devices_source_dynamicFieldType":"msg","devices_source_configured":[""],"attrs":"saida"}`, in,
-			[]Effect{act("7:f1:n1:0", "dev1", out)}, ""},
-		"configured deduplicated": {`{"device_source":"configured","devices_source_configured":["x","y","x",""],"attrs":"saida"}`, in,
-			[]Effect{act("7:f1:n1:0", "x", out), act("7:f1:n1:1", "y", out)}, ""},
-		"dynamic list": {`{"device_source":"dynamic","devices_source_dynamic":"ids","attrs":"saida"}`, in,
-			[]Effect{act("7:f1:n1:0", "b", out), act("7:f1:n1:1", "a", out)}, ""},
-		"dynamic one": {`{"device_source":"dynamic","devices_source_dynamic":"one","attrs":"saida"}`, in,
-			[]Effect{act("7:f1:n1:0", "c", out)}, ""},
-
-		"no attrs":             {`{"device_source":"self"}`, in, nil, "Invalid data source: field is mandatory"},
-		"configured empty":     {`{"device_source":"configured","devices_source_configured":[""],"attrs":"saida"}`, in, nil, "Could not define target devices"},
-		"dynamic no path":      {`{"device_source":"dynamic","devices_source_dynamic":"","attrs":"saida"}`, in, nil, "Could not define target devices"},
-		"dynamic missing":      {`{"device_source":"dynamic","devices_source_dynamic":"nope","attrs":"saida"}`, in, nil, "Could not define target devices"},
-		"dynamic empty":        {`{"device_source":"dynamic","devices_source_dynamic":"e","attrs":"saida"}`, `{"e":[],"saida":1}`, nil, "Could not define target devices"},
-		"dynamic bad id":       {`{"device_source":"dynamic","devices_source_dynamic":"e","attrs":"saida"}`, `{"e":["a.b"],"saida":1}`, nil, `Invalid Device id: "a.b"`},
-		"bad source":           {`{"device_source":"x","attrs":"saida"}`, in, nil, "Invalid device source"},
-		"configured ill-typed": {`{"device_source":"configured","devices_source_configured":"x","attrs":"saida"}`, in, nil, "devices_source_configured must be an array of device ids"},
-	})
+	runEffectCases(t, "multi actuate", multiTargetCases(func(id, dev string, attrs any) Effect {
+		return Effect{Kind: "actuation", Tenant: "admin", Value: Actuation{ID: id, Tenant: "admin", DeviceID: dev, Timestamp: testNow.UnixMilli(), Attrs: attrs, Depth: 1}}
+	}))
 }

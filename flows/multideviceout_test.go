@@ -3,14 +3,17 @@ package flows
 import "testing"
 
 func TestMultiDeviceOut(t *testing.T) {
-	ms := testNow.UnixMilli()
-	data := func(id, dev string, attrs any) Effect {
-		return Effect{Kind: "data", Tenant: "admin", Value: DeviceData{ID: id, Tenant: "admin", DeviceID: dev, Timestamp: ms, Attrs: attrs, Depth: 1}}
-	}
+	runEffectCases(t, "multi device out", multiTargetCases(func(id, dev string, attrs any) Effect {
+		return Effect{Kind: "data", Tenant: "admin", Value: DeviceData{ID: id, Tenant: "admin", DeviceID: dev, Timestamp: testNow.UnixMilli(), Attrs: attrs, Depth: 1}}
+	}))
+}
+
+// multiTargetCases is the table of multi device out and multi actuate
+// (FLOWS.md 7.3 and 7.1 use them with device_source self).
+func multiTargetCases(data func(id, dev string, attrs any) Effect) map[string]effectCase {
 	in := `{"saida":{"mensagem":"Está no Cambuí"},"ids":["b","a","b"],"one":"c"}`
 	out := map[string]any{"mensagem": "Está no Cambuí"}
-	runEffectCases(t, "multi device out", map[string]effectCase{
-		// FLOWS.md 7.3
+	return map[string]effectCase{
 		"self": {`{"device_source":"self","devices_source_dynamic":"","devices_source_dynamicFieldType":"msg","devices_source_configured":[""],"attrs":"saida"}`, in,
 			[]Effect{data("7:f1:n1:0", "dev1", out)}, ""},
 		"configured deduplicated": {`{"device_source":"configured","devices_source_configured":["x","y","x",""],"attrs":"saida"}`, in,
@@ -28,5 +31,5 @@ func TestMultiDeviceOut(t *testing.T) {
 		"dynamic bad id":       {`{"device_source":"dynamic","devices_source_dynamic":"e","attrs":"saida"}`, `{"e":["a.b"],"saida":1}`, nil, `Invalid Device id: "a.b"`},
 		"bad source":           {`{"device_source":"x","attrs":"saida"}`, in, nil, "Invalid device source"},
 		"configured ill-typed": {`{"device_source":"configured","devices_source_configured":"x","attrs":"saida"}`, in, nil, "devices_source_configured must be an array of device ids"},
-	})
+	}
 }

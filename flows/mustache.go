@@ -3,6 +3,7 @@ package flows
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -18,7 +19,13 @@ import (
 // ../ paths, and dojot's helpers stringify and parseAndSelect.
 // Not supported (refused when the flow is saved): partials, set
 // delimiters, other helpers. Whitespace control (~) is accepted and
-// ignored, and standalone lines are not stripped.
+// ignored, and standalone lines are not stripped. As in Handlebars, a
+// number segment ("list.0") is a parse error there ("list.[0]" works);
+// Mustache takes "list.0". Objects decoded from JSON lose their key
+// order, so {{#each obj}} visits keys sorted and stringify prints them
+// sorted (payloadMetadata keeps dojot's order). testdata/golden.json
+// holds what handlebars 4.7.6 and mustache 2.3.2 answer for a set of
+// templates; TestGolden checks this engine against it.
 
 type tmplKind int
 
@@ -126,6 +133,12 @@ func (p *tmplParser) parse(open string) (nodes []tmplNode, closed string, err er
 				n.kind = tInverted
 			}
 			name := rest
+			if p.hb && !strings.ContainsAny(rest, " \t") {
+				var err error
+				if n.text, err = p.path(rest); err != nil {
+					return nil, "", err
+				}
+			}
 			if p.hb && sigil == '#' {
 				fields := strings.Fields(rest)
 				switch fields[0] {
@@ -133,7 +146,11 @@ func (p *tmplParser) parse(open string) (nodes []tmplNode, closed string, err er
 					if len(fields) != 2 {
 						return nil, "", fmt.Errorf("{{#%s}} takes one argument", fields[0])
 					}
-					n.helper, n.text, name = fields[0], fields[1], fields[0]
+					arg, err := p.path(fields[1])
+					if err != nil {
+						return nil, "", err
+					}
+					n.helper, n.text, name = fields[0], arg, fields[0]
 				default:
 					if len(fields) > 1 {
 						return nil, "", fmt.Errorf("unknown block helper %q", fields[0])
@@ -191,7 +208,8 @@ func (p *tmplParser) expr(tag string, raw bool) (tmplNode, error) {
 		kind = tRaw
 	}
 	if !p.hb || !strings.ContainsAny(tag, " \t\"'") {
-		return tmplNode{kind: kind, text: tag}, nil
+		name, err := p.path(tag)
+		return tmplNode{kind: kind, text: name}, err
 	}
 	fields, err := splitArgs(tag)
 	if err != nil {
@@ -209,7 +227,40 @@ func (p *tmplParser) expr(tag string, raw bool) (tmplNode, error) {
 	default:
 		return tmplNode{}, fmt.Errorf("unknown helper %q", fields[0].path)
 	}
+	for i := range fields[1:] {
+		if a := &fields[1+i]; a.literal == nil {
+			if a.path, err = p.path(a.path); err != nil {
+				return tmplNode{}, err
+			}
+		}
+	}
 	return tmplNode{kind: tHelper, text: fields[0].path, args: fields[1:], raw: raw}, nil
+}
+
+// numberSegment is what Handlebars' lexer reads as a NUMBER.
+var numberSegment = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// path checks a Handlebars path as its parser does: a number after a dot
+// ("list.0") is a parse error, a segment literal ("list.[0]") is the way
+// to name an index. Mustache paths pass as they are.
+func (p *tmplParser) path(name string) (string, error) {
+	if !p.hb || name == "." || name == "this" || strings.HasPrefix(name, "@") {
+		return name, nil
+	}
+	rest := name
+	for strings.HasPrefix(rest, "../") {
+		rest = rest[3:]
+	}
+	segs := strings.Split(rest, ".")
+	for i, seg := range segs {
+		switch {
+		case len(seg) > 1 && seg[0] == '[' && seg[len(seg)-1] == ']':
+			segs[i] = seg[1 : len(seg)-1]
+		case i > 0 && numberSegment.MatchString(seg):
+			return "", fmt.Errorf("parse error in %q: expecting 'ID', got 'NUMBER' (write %s.[%s])", name, strings.Join(segs[:i], "."), seg)
+		}
+	}
+	return name[:len(name)-len(rest)] + strings.Join(segs, "."), nil
 }
 
 func splitArgs(s string) ([]tmplArg, error) {
@@ -235,15 +286,22 @@ func splitArgs(s string) ([]tmplArg, error) {
 	return out, nil
 }
 
-// tmplFrame is one context of the stack, with Handlebars' @ data.
+// tmplFrame is one context of the stack, with Handlebars' @ data. The
+// root frame may carry extra top-level names (the template node's
+// payloadMetadata), which hide the value's own names as dojot's
+// assignment to its copy did, so rendering needs no copy of the message.
 type tmplFrame struct {
-	v    any
-	data map[string]any
+	v     any
+	data  map[string]any
+	extra map[string]any
 }
 
-func (t *template) render(v any) (string, error) {
+func (t *template) render(v any) (string, error) { return t.renderWith(v, nil) }
+
+// renderWith renders with extra top-level names beside v's.
+func (t *template) renderWith(v any, extra map[string]any) (string, error) {
 	var sb strings.Builder
-	err := t.renderNodes(&sb, t.nodes, []tmplFrame{{v: v}})
+	err := t.renderNodes(&sb, t.nodes, []tmplFrame{{v: v, extra: extra}})
 	return sb.String(), err
 }
 
@@ -269,7 +327,7 @@ func (t *template) renderNodes(sb *strings.Builder, nodes []tmplNode, stack []tm
 			}
 			sb.WriteString(s)
 		case tInverted:
-			if v := t.resolve(n.text, stack); !sectionTruthy(v) {
+			if v := t.resolve(n.text, stack); !t.blockTruthy(v) {
 				if err := t.renderNodes(sb, n.body, stack); err != nil {
 					return err
 				}
@@ -315,14 +373,34 @@ func (t *template) section(sb *strings.Builder, n tmplNode, stack []tmplFrame) e
 		return t.each(sb, n, v, stack)
 	case map[string]any:
 		return t.renderNodes(sb, n.body, append(stack, tmplFrame{v: x}))
+	case bool:
+		if x {
+			return t.renderNodes(sb, n.body, stack) // true keeps the context
+		}
 	}
-	if !jsTruthy(v) {
+	if !t.blockTruthy(v) {
 		return t.renderNodes(sb, n.inv, stack)
 	}
-	if t.handlebars {
-		return t.renderNodes(sb, n.body, stack) // Handlebars keeps the context for true
-	}
 	return t.renderNodes(sb, n.body, append(stack, tmplFrame{v: v}))
+}
+
+// blockTruthy is whether a section renders its body: Mustache skips every
+// falsy value and empty lists; Handlebars' blockHelperMissing skips only
+// false, null, undefined and empty arrays (0 and "" render, with the value
+// as context).
+func (t *template) blockTruthy(v any) bool {
+	if !t.handlebars {
+		return sectionTruthy(v)
+	}
+	switch x := v.(type) {
+	case nil, undefined:
+		return false
+	case bool:
+		return x
+	case []any:
+		return len(x) > 0
+	}
+	return true
 }
 
 func (t *template) each(sb *strings.Builder, n tmplNode, v any, stack []tmplFrame) error {
@@ -333,6 +411,13 @@ func (t *template) each(sb *strings.Builder, n tmplNode, v any, stack []tmplFram
 		}
 		for i, e := range x {
 			f := tmplFrame{v: e, data: map[string]any{"index": float64(i), "first": i == 0, "last": i == len(x)-1}}
+			if err := t.renderNodes(sb, n.body, append(stack, f)); err != nil {
+				return err
+			}
+		}
+	case orderedObject:
+		for i, k := range x.keys {
+			f := tmplFrame{v: x.m[k], data: map[string]any{"key": k, "index": float64(i), "first": i == 0, "last": i == len(x.keys)-1}}
 			if err := t.renderNodes(sb, n.body, append(stack, f)); err != nil {
 				return err
 			}
@@ -395,7 +480,7 @@ func (t *template) helper(n tmplNode, stack []tmplFrame) (string, error) {
 func (t *template) resolve(name string, stack []tmplFrame) any {
 	top := len(stack) - 1
 	if name == "." || name == "this" {
-		return stack[top].v
+		return stack[top].whole()
 	}
 	if t.handlebars {
 		for strings.HasPrefix(name, "../") {
@@ -415,25 +500,57 @@ func (t *template) resolve(name string, stack []tmplFrame) any {
 			}
 			return undef
 		}
-		return walk(stack[top].v, name)
+		return stack[top].walk(name)
 	}
 	for i := top; i >= 0; i-- {
-		if v := walk(stack[i].v, name); v != undef {
+		if v := stack[i].walk(name); v != undef {
 			return v
 		}
 	}
 	return undef
 }
 
+// walk resolves a dotted name in the frame.
+func (f tmplFrame) walk(name string) any {
+	v := f.v
+	if f.extra != nil {
+		first, _, _ := strings.Cut(name, ".")
+		if _, ok := f.extra[first]; ok {
+			v = f.extra
+		}
+	}
+	return walk(v, name)
+}
+
+// whole is the frame's value as "this": with the extra names merged in.
+func (f tmplFrame) whole() any {
+	m, ok := f.v.(map[string]any)
+	if f.extra == nil || !ok {
+		return f.v
+	}
+	out := make(map[string]any, len(m)+len(f.extra))
+	for k, v := range m {
+		out[k] = v
+	}
+	for k, v := range f.extra {
+		out[k] = v
+	}
+	return out
+}
+
 func walk(v any, name string) any {
-	for _, seg := range strings.Split(name, ".") {
+	for {
+		seg, rest, more := strings.Cut(name, ".")
 		c, ok := child(v, seg)
 		if !ok {
 			return undef
 		}
 		v = c
+		if !more {
+			return v
+		}
+		name = rest
 	}
-	return v
 }
 
 // display is how both engines print a value: null and undefined as

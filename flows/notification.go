@@ -11,17 +11,17 @@ import (
 type notificationNode struct {
 	dynamic bool
 	static  string
-	msgPath string
-	source  string
+	msgPath path
+	source  path
 }
 
 func init() { register("notification", newNotification) }
 
 func newNotification(s *spec) Node {
 	n := &notificationNode{dynamic: s.oneOf("msgType", "static", "static", "dynamic") == "dynamic"}
-	n.source = s.str("source", "")
+	n.source = compilePath(s.str("source", ""))
 	if n.dynamic {
-		n.msgPath = s.required("messageDynamic")
+		n.msgPath = compilePath(s.required("messageDynamic"))
 	} else {
 		n.static = s.required("messageStatic")
 	}
@@ -30,8 +30,8 @@ func newNotification(s *spec) Node {
 
 func (n *notificationNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg, error) {
 	meta := map[string]any{}
-	if n.source != "" {
-		v, err := Get(msg, n.source)
+	if n.source.raw != "" {
+		v, err := n.source.get(msg)
 		if err != nil {
 			return nil, err
 		}
@@ -46,7 +46,7 @@ func (n *notificationNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg
 	}
 	text := n.static
 	if n.dynamic {
-		v, err := Get(msg, n.msgPath)
+		v, err := n.msgPath.get(msg)
 		if err != nil {
 			return nil, err
 		}

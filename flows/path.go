@@ -39,6 +39,9 @@ func child(v any, key string) (any, bool) {
 	case map[string]any:
 		c, ok := x[key]
 		return c, ok
+	case orderedObject:
+		c, ok := x.m[key]
+		return c, ok
 	case []any:
 		if key == "length" {
 			return float64(len(x)), true
@@ -86,32 +89,43 @@ func errUnknownProperty(path string) error {
 	return fmt.Errorf("Unknown property %s requested", path) //nolint:staticcheck // dojot's exact text
 }
 
+// path is a msg path split once, when the flow is parsed.
+type path struct {
+	raw  string
+	segs []string
+}
+
+func compilePath(p string) path { return path{raw: p, segs: splitPath(p)} }
+
 // Get is dojot's _get: the value at path, or the error "Unknown property
 // <path> requested" when a segment is missing (an empty path too).
-func Get(msg Msg, path string) (any, error) {
-	segs := splitPath(path)
-	if len(segs) == 0 {
-		return nil, errUnknownProperty(path)
+func Get(msg Msg, p string) (any, error) { return compilePath(p).get(msg) }
+
+func (p path) get(msg Msg) (any, error) {
+	if len(p.segs) == 0 {
+		return nil, errUnknownProperty(p.raw)
 	}
 	var v any = msg
-	for _, s := range segs {
+	for _, s := range p.segs {
 		c, ok := child(v, s)
 		if !ok {
-			return nil, errUnknownProperty(path)
+			return nil, errUnknownProperty(p.raw)
 		}
 		v = c
 	}
 	return v, nil
 }
 
-// lookup is switch's variant of Get: undefined instead of an error.
-func lookup(msg Msg, path string) any {
-	v, err := Get(msg, path)
+// lookup is switch's variant of get: undefined instead of an error.
+func (p path) lookup(msg Msg) any {
+	v, err := p.get(msg)
 	if err != nil {
 		return undef
 	}
 	return v
 }
+
+func lookup(msg Msg, p string) any { return compilePath(p).lookup(msg) }
 
 // Set is dojot's _set: it creates the missing intermediate objects and
 // replaces the last segment. Setting under an existing non-object value
@@ -119,11 +133,13 @@ func lookup(msg Msg, path string) any {
 // A NaN or infinite number is stored as null, as dojot's JSON round trip
 // between hops turns it into null. An array element may be replaced or appended ("list.3" on 3 elements),
 // not set beyond the end (JavaScript would leave holes).
-func Set(msg Msg, path string, value any) error {
+func Set(msg Msg, p string, value any) error { return compilePath(p).set(msg, value) }
+
+func (p path) set(msg Msg, value any) error {
 	if f, ok := value.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
 		value = nil // what the JSON round trip of the next hop makes of it in dojot
 	}
-	segs := splitPath(path)
+	segs, path := p.segs, p.raw
 	if len(segs) == 0 {
 		return fmt.Errorf("cannot set an empty path")
 	}

@@ -29,11 +29,27 @@ type Recorder struct {
 // Effect is one recorded side effect: Kind is data, actuation,
 // notification, ftp, ftp-upload, http, cron-create or cron-remove, and
 // Value the matching struct (DeviceData, Actuation, Notification, FTPFile,
-// FTPUpload, HTTPCall, json.RawMessage, string).
+// FTPUpload, HTTPCall, json.RawMessage, string). As an Observer the
+// Recorder also records each message a node emits: Kind "emit", Value an
+// Emit.
 type Effect struct {
 	Kind   string `json:"kind"`
 	Tenant string `json:"tenant,omitempty"`
 	Value  any    `json:"value"`
+}
+
+// Emit is a message a node sent on a port.
+type Emit struct {
+	Flow string `json:"flow"`
+	Node string `json:"node"`
+	Port int    `json:"port"`
+	Msg  Msg    `json:"msg"`
+}
+
+// Emitted makes the Recorder an Observer: pass it as Options.Observer to
+// see every node's output in a replay.
+func (r *Recorder) Emitted(flowID, nodeID string, port int, msg Msg) {
+	r.add("emit", "", Emit{Flow: flowID, Node: nodeID, Port: port, Msg: msg})
 }
 
 // HTTPCall is a recorded http request.
@@ -104,7 +120,7 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: http.StatusOK, Status: "200 OK", Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(nil)), Request: req}, nil
 }
 
-func (r *Recorder) CreateJob(_ context.Context, tenant string, job json.RawMessage) (string, error) {
+func (r *Recorder) CreateJob(_ context.Context, tenant, _ string, job json.RawMessage) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 1

@@ -10,7 +10,7 @@ import (
 
 // switchNode routes a message by rules, one port per rule (FLOWS.md 4.2).
 type switchNode struct {
-	property string
+	property path
 	number   bool // propertyType "num": Number() the property
 	checkAll bool
 	rules    []switchRule
@@ -27,7 +27,7 @@ type switchRule struct {
 type ruleValue struct {
 	set   bool
 	value any
-	path  string // vt "msg"
+	path  *path // vt "msg"
 }
 
 func init() { register("switch", newSwitch) }
@@ -36,10 +36,11 @@ var switchOps = map[string]bool{"eq": true, "neq": true, "lt": true, "lte": true
 	"cont": true, "regex": true, "true": true, "false": true, "null": true, "nnull": true, "else": true}
 
 func newSwitch(s *spec) Node {
-	n := &switchNode{property: s.str("property", "payload")}
-	if n.property == "" {
-		n.property = "payload"
+	prop := s.str("property", "payload")
+	if prop == "" {
+		prop = "payload"
 	}
+	n := &switchNode{property: compilePath(prop)}
 	switch pt := s.str("propertyType", "msg"); pt {
 	case "msg", "":
 	case "num":
@@ -70,7 +71,7 @@ func newSwitch(s *spec) Node {
 			}
 			rule.v2 = switchValue(s, i, "v2", r.V2, r.V2T)
 		}
-		if r.T == "regex" && rule.v.path == "" {
+		if r.T == "regex" && rule.v.path == nil {
 			re, err := compileJSRegex(jsString(rule.v.value), r.Case)
 			if err != nil {
 				s.fail("rules[%d]: bad regex: %v", i, err)
@@ -94,7 +95,8 @@ func switchValue(s *spec, i int, key string, v any, vt string) ruleValue {
 		if !ok || len(splitPath(p)) == 0 {
 			s.fail("rules[%d]: %s must be a msg path", i, key)
 		}
-		return ruleValue{set: true, path: p}
+		cp := compilePath(p)
+		return ruleValue{set: true, path: &cp}
 	case "str", "":
 		return ruleValue{set: true, value: v}
 	}
@@ -114,14 +116,14 @@ func compileJSRegex(pattern string, caseless bool) (*regexp.Regexp, error) {
 }
 
 func (v ruleValue) get(msg Msg) any {
-	if v.path == "" {
+	if v.path == nil {
 		if !v.set {
 			return undef
 		}
 		return v.value
 	}
 	// dojot: a msg operand becomes a number when Number() of it is not NaN.
-	x := lookup(msg, v.path)
+	x := v.path.lookup(msg)
 	if f := jsNumber(x); f == f {
 		return f
 	}
@@ -129,7 +131,7 @@ func (v ruleValue) get(msg Msg) any {
 }
 
 func (n *switchNode) Process(_ context.Context, _ *Call, msg Msg) ([]Msg, error) {
-	prop := lookup(msg, n.property)
+	prop := n.property.lookup(msg)
 	if n.number {
 		prop = jsNumber(prop)
 	}

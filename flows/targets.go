@@ -126,3 +126,22 @@ func attrsPath(s *spec) string {
 	}
 	return p
 }
+
+// eachTarget resolves the targets and the value at attrs, then calls emit
+// once per device with the next output id and a copy of the value.
+func eachTarget(c *Call, msg Msg, attrs string, t targets, emit func(id, device string, v any) error) error {
+	ids, err := t.ids(c, msg)
+	if err != nil {
+		return err
+	}
+	v, err := Get(msg, attrs)
+	if err != nil {
+		return err
+	}
+	for _, device := range ids {
+		if err := emit(c.NextID(), device, deepCopy(v)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -9,7 +9,7 @@ import (
 // templateNode renders a template with the message and sets the text (or
 // the JSON it parses to) at field (FLOWS.md 4.4).
 type templateNode struct {
-	field string
+	field path
 	plain string
 	tmpl  *template // nil for plain
 	json  bool
@@ -20,10 +20,11 @@ func init() { register("template", newTemplate) }
 const defaultTemplate = "This is the payload: {{{stringify payload}}} !"
 
 func newTemplate(s *spec) Node {
-	n := &templateNode{field: s.str("field", "payload")}
-	if len(splitPath(n.field)) == 0 {
-		n.field = "payload"
+	field := s.str("field", "payload")
+	if len(splitPath(field)) == 0 {
+		field = "payload"
 	}
+	n := &templateNode{field: compilePath(field)}
 	text := s.str("template", defaultTemplate)
 	// dojot rejects other syntaxes per message with "configuration error".
 	syntax := s.oneOf("syntax", "handlebars", "handlebars", "mustache", "plain")
@@ -47,16 +48,11 @@ func newTemplate(s *spec) Node {
 func (n *templateNode) Process(_ context.Context, c *Call, msg Msg) ([]Msg, error) {
 	text := n.plain
 	if n.tmpl != nil {
-		// dojot renders a deep copy plus payloadMetadata; rendering never
-		// changes the data, so the message itself is the context and only
-		// the top level is copied.
-		view := make(map[string]any, len(msg)+1)
-		for k, v := range msg {
-			view[k] = v
-		}
-		view["payloadMetadata"] = c.Meta.asMap()
+		// dojot renders a deep copy with payloadMetadata assigned; rendering
+		// never changes the data, so the message itself is the context and
+		// payloadMetadata an extra top-level name that hides the message's.
 		var err error
-		if text, err = n.tmpl.render(view); err != nil {
+		if text, err = n.tmpl.renderWith(map[string]any(msg), map[string]any{"payloadMetadata": c.Meta.asMap()}); err != nil {
 			return nil, err
 		}
 	}
@@ -66,18 +62,46 @@ func (n *templateNode) Process(_ context.Context, c *Call, msg Msg) ([]Msg, erro
 			return nil, fmt.Errorf("template output is not JSON: %w", err)
 		}
 	}
-	if err := Set(msg, n.field, out); err != nil {
+	if err := n.field.set(msg, out); err != nil {
 		return nil, err
 	}
 	return []Msg{msg}, nil
 }
 
 // asMap is Meta as a template sees it (JSON round trip: no timestamp key
-// when it is undefined).
-func (m Meta) asMap() map[string]any {
-	out := map[string]any{"flowId": m.FlowID, "tenant": m.Tenant, "originatorDeviceId": m.OriginatorDeviceID}
+// when it is undefined), keeping dojot's key order for stringify.
+func (m Meta) asMap() orderedObject {
+	o := orderedObject{keys: []string{"flowId", "tenant", "originatorDeviceId"},
+		m: map[string]any{"flowId": m.FlowID, "tenant": m.Tenant, "originatorDeviceId": m.OriginatorDeviceID}}
 	if m.Timestamp != nil {
-		out["timestamp"] = m.Timestamp
+		o.keys, o.m["timestamp"] = append(o.keys, "timestamp"), m.Timestamp
 	}
-	return out
+	return o
+}
+
+// orderedObject is a read-only object that keeps its key order in JSON,
+// as JavaScript objects do. Messages decoded from JSON lose their order
+// (Go maps): JSON made from them has sorted keys, which JSON readers do
+// not see; the payloadMetadata dojot builds is the one object a template
+// prints whole often enough for its order to be kept.
+type orderedObject struct {
+	keys []string
+	m    map[string]any
+}
+
+func (o orderedObject) MarshalJSON() ([]byte, error) {
+	var b []byte
+	b = append(b, '{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(o.m[k])
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, kb...), ':'), vb...)
+	}
+	return append(b, '}'), nil
 }

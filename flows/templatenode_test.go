@@ -38,6 +38,10 @@ func TestTemplate(t *testing.T) {
 			[]string{with(`"[a][b]nonea1b2c3"`)}, ""},
 		"mustache stack lookup": {tpl("mustache", "str", `{{#payload.data.attrs.obj}}{{k}}{{payload.data.id}}{{/payload.data.attrs.obj}}`), in,
 			[]string{with(`"1a1b2c3"`)}, ""},
+		"payloadMetadata hides the message's": {tpl("handlebars", "str", `{{payloadMetadata.tenant}}{{payloadMetadata.x}}`), `{"payloadMetadata":{"x":"own"}}`,
+			[]string{`{"out":"admin","payloadMetadata":{"x":"own"}}`}, ""},
+		"stringify this has payloadMetadata": {tpl("handlebars", "str", `{{{stringify this}}}`), `{"a":1}`,
+			[]string{`{"a":1,"out":"{\"a\":1,\"payloadMetadata\":{\"flowId\":\"f1\",\"tenant\":\"admin\",\"originatorDeviceId\":\"dev1\",\"timestamp\":1623163659936}}"}`}, ""},
 		"comment":          {tpl("handlebars", "str", `a{{! hi }}b`), `{}`, []string{`{"out":"ab"}`}, ""},
 		"plain":            {tpl("plain", "str", `{{payload}}`), `{"payload":1}`, []string{`{"out":"{{payload}}","payload":1}`}, ""},
 		"plain json":       {tpl("plain", "json", `[1,2]`), `{}`, []string{`{"out":[1,2]}`}, ""},
@@ -46,13 +50,14 @@ func TestTemplate(t *testing.T) {
 		"json output bad":  {tpl("handlebars", "json", `{"t":{{payload}}}`), `{"payload":"x"}`, nil, "template output is not JSON"},
 		"set under string": {`{"field":"payload.x","template":"x","syntax":"plain"}`, `{"payload":"s"}`, nil, "Cannot create property 'x' on string 's'"},
 
-		"unclosed section": {tpl("handlebars", "str", `{{#each payload}}x`), `{}`, nil, "bad handlebars template: {{#each}} is not closed"},
-		"wrong close":      {tpl("mustache", "str", `{{#a}}x{{/b}}`), `{}`, nil, "bad mustache template: {{/b}} closes {{#a}}"},
-		"unclosed tag":     {tpl("mustache", "str", `{{a`), `{}`, nil, "bad mustache template: unclosed tag"},
-		"unknown helper":   {tpl("handlebars", "str", `{{lookup a "b"}}`), `{}`, nil, `unknown helper "lookup"`},
-		"partial":          {tpl("mustache", "str", `{{> p}}`), `{}`, nil, "partials are not supported"},
-		"bad syntax":       {`{"syntax":"jinja"}`, `{}`, nil, `syntax "jinja" is not one of`},
-		"plain not json":   {tpl("plain", "json", `{x`), `{}`, nil, "template is not JSON but output is json"},
+		"unclosed section":         {tpl("handlebars", "str", `{{#each payload}}x`), `{}`, nil, "bad handlebars template: {{#each}} is not closed"},
+		"wrong close":              {tpl("mustache", "str", `{{#a}}x{{/b}}`), `{}`, nil, "bad mustache template: {{/b}} closes {{#a}}"},
+		"unclosed tag":             {tpl("mustache", "str", `{{a`), `{}`, nil, "bad mustache template: unclosed tag"},
+		"unknown helper":           {tpl("handlebars", "str", `{{lookup a "b"}}`), `{}`, nil, `unknown helper "lookup"`},
+		"handlebars index segment": {tpl("handlebars", "str", `{{payload.list.0}}`), `{}`, nil, "expecting 'ID', got 'NUMBER' (write payload.list.[0])"},
+		"partial":                  {tpl("mustache", "str", `{{> p}}`), `{}`, nil, "partials are not supported"},
+		"bad syntax":               {`{"syntax":"jinja"}`, `{}`, nil, `syntax "jinja" is not one of`},
+		"plain not json":           {tpl("plain", "json", `{x`), `{}`, nil, "template is not JSON but output is json"},
 	}
 	runCases(t, "template", cases, nil)
 }
