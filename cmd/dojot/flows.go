@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync"
 
 	"github.com/dojot-es/dojot/commands"
@@ -53,19 +51,17 @@ func checkFlow(raw json.RawMessage) error {
 	_, err := flows.Parse(nodes)
 	var inv *flows.InvalidError
 	if errors.As(err, &inv) {
-		return errors.New(strings.TrimPrefix(inv.Error(), "invalid flow: "))
+		return errors.New(inv.Detail())
 	}
 	return err
 }
 
-// flowNodes is GET /flows/nodes: the engine's node types as node-RED's
-// registry lists them.
+// flowNodes is GET /flows/nodes: the engine's palette.
 func flowNodes() []gateway.FlowNode {
-	types := flows.Types()
-	slices.Sort(types)
-	out := make([]gateway.FlowNode, len(types))
-	for i, t := range types {
-		out[i] = gateway.FlowNode{ID: "dojot/" + t, Name: t, Module: "dojot", Version: "1.0.0", Enabled: true, Local: true, Types: []string{t}}
+	palette := flows.Palette()
+	out := make([]gateway.FlowNode, len(palette))
+	for i, n := range palette {
+		out[i] = gateway.FlowNode(n)
 	}
 	return out
 }

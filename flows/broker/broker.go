@@ -14,9 +14,10 @@
 // sequence), which the sinks deduplicate: a reading a flow publishes is
 // appended with that id as Nats-Msg-Id, an actuation as the event's id.
 //
-// Order. Inputs of one device run one after the other (lanes by device),
-// those of different devices concurrently, so a slow http node holds only
-// its lane. This version splits inputs between instances as the shared
+// Order. Inputs of one device run one after the other (flows.Lanes, a
+// queue per device), those of different devices concurrently on
+// Options.Lanes workers, so a slow http node holds one worker and its own
+// device's queue, not the other devices. This version splits inputs between instances as the shared
 // consumer hands them out: per-device order holds within an instance, not
 // across instances (partitioning the consumers by device is the next
 // step).
@@ -31,7 +32,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -77,7 +77,8 @@ type Options struct {
 	HTTP flows.HTTPDoer
 	// Group names the shared consumers (default "dojot").
 	Group string
-	// Lanes is how many devices' inputs run at once (default 64).
+	// Lanes is how many devices' inputs run at once (default 64); one
+	// device's run one after the other.
 	Lanes  int
 	Logger *slog.Logger
 }
@@ -87,7 +88,7 @@ type Broker struct {
 	opts   Options
 	log    *slog.Logger
 	engine *flows.Engine
-	lanes  []chan eventstore.WorkItem
+	lanes  *flows.Lanes
 
 	mu      sync.Mutex
 	tenants map[string]*tenantFlows
@@ -124,24 +125,21 @@ func (b *Broker) Stats(flowID string) flows.FlowStats { return b.engine.Stats(fl
 
 // Run consumes the inputs until ctx is done.
 func (b *Broker) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	b.lanes = make([]chan eventstore.WorkItem, b.opts.Lanes)
-	for i := range b.lanes {
-		b.lanes[i] = make(chan eventstore.WorkItem, 64)
-		wg.Add(1)
-		go func(lane chan eventstore.WorkItem) {
-			defer wg.Done()
-			for item := range lane {
-				b.handle(ctx, item)
-			}
-		}(b.lanes[i])
-	}
+	b.lanes = flows.NewLanes(b.opts.Lanes, 16*b.opts.Lanes)
 	errs := make(chan error, 2)
 	for _, w := range []eventstore.Work{
 		{Durable: "flows_data_" + b.opts.Group, Description: "dojot flows of group " + b.opts.Group + ": device readings"},
 		{Durable: "flows_events_" + b.opts.Group, Description: "dojot flows of group " + b.opts.Group + ": device events", Events: true},
 	} {
-		go func() { errs <- b.opts.Store.Follow(ctx, w, b.dispatch) }()
+		go func() {
+			errs <- b.opts.Store.Follow(ctx, w, func(item eventstore.WorkItem) {
+				// One device's inputs in order on its lane; a full
+				// backlog holds the consumer (backpressure).
+				if b.lanes.Do(ctx, deviceOf(item.Subject), func() { b.handle(ctx, item) }) != nil {
+					item.Nak(time.Second)
+				}
+			})
+		}()
 	}
 	b.log.Info("flows: running", "group", b.opts.Group, "lanes", b.opts.Lanes)
 	var err error
@@ -150,18 +148,8 @@ func (b *Broker) Run(ctx context.Context) error {
 			err = e
 		}
 	}
-	for _, lane := range b.lanes {
-		close(lane)
-	}
-	wg.Wait()
+	b.lanes.Wait()
 	return err
-}
-
-// dispatch hands an input to its device's lane.
-func (b *Broker) dispatch(item eventstore.WorkItem) {
-	h := fnv.New32a()
-	h.Write([]byte(deviceOf(item.Subject)))
-	b.lanes[h.Sum32()%uint32(len(b.lanes))] <- item
 }
 
 // deviceOf is the "<tenant>.<device>" of data.<tenant>.<device> or
