@@ -98,7 +98,9 @@ func TestCrashWhileProjecting(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(300+rnd.IntN(500)) * time.Millisecond)
+		// Later attempts wait longer: on a loaded machine the process may
+		// not have begun the rebuild within the first delays.
+		time.Sleep(time.Duration(300+rnd.IntN(500)) * time.Millisecond * time.Duration(1+attempt/2))
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		out, err := exec.Command(dojottest.Binary(t), replayArgs...).CombinedOutput()
