@@ -58,7 +58,7 @@ func TestSmoke(t *testing.T) {
 				if k := rep.KafkaIn; k.sent == 0 || k.acked != k.sent || k.err != nil {
 					t.Errorf("Kafka producer: sent %d, acked %d, err %v; want all acked", k.sent, k.acked, k.err)
 				}
-				if w := rep.WS; w.frames != cfg.KafkaWS*(rep.Acked+rep.KafkaIn.acked) || w.dups+w.gaps+w.missing != 0 || w.mqttLat.q(1) == 0 || w.kafkaLat.q(1) == 0 {
+				if w := rep.WS; w.frames != cfg.KafkaWS*(rep.Acked+rep.KafkaIn.acked) || w.dups+w.gaps+w.missing+w.dropped != 0 || w.mqttLat.q(1) == 0 || w.kafkaLat.q(1) == 0 {
 					t.Errorf("Kafka WS: %d frames, %d gaps, %d duplicates, %d missing; want %d, 0, 0, 0, and latencies of both sources",
 						w.frames, w.gaps, w.dups, w.missing, cfg.KafkaWS*(rep.Acked+rep.KafkaIn.acked))
 				}

@@ -72,6 +72,7 @@ type wsReport struct {
 	sockets                     int
 	mqttLat, kafkaLat           latencies
 	frames, gaps, dups, missing int
+	dropped                     int // sockets the server closed before the end
 	drained                     time.Duration
 	err                         error
 }
@@ -133,8 +134,11 @@ func (r *Report) print(w io.Writer) {
 		}
 	}
 	if w := r.WS; w.on {
-		p("Kafka WS, %d sockets, no filter: %d frames of the window, gaps %d, duplicates %d, missing %d; all there %v after the window",
+		p("Kafka WS, %d sockets, no filter: %d frames of the window, gaps %d, duplicates %d, missing %d (sockets open to the end); all there %v after the window",
 			w.sockets, w.frames, w.gaps, w.dups, w.missing, w.drained.Round(time.Millisecond))
+		if w.dropped > 0 {
+			p("  %d sockets closed by the server before the end (a client too slow for its frames: the generator is short of CPU)", w.dropped)
+		}
 		p("  MQTT publish -> frame:   %s (first %d sockets)", &w.mqttLat, min(w.sockets, wsLatSockets))
 		if r.KafkaIn.on {
 			p("  Kafka produce -> frame:  %s", &w.kafkaLat)

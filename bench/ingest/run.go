@@ -219,12 +219,13 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		rep.WS.drained = time.Since(endAt)
+		rep.WS.dropped = ws.dropped() // before close ends the others
+		rep.WS.missing = ws.missing(expected)
 		ws.close()
 		ws.mu.Lock()
 		rep.WS.on, rep.WS.sockets, rep.WS.mqttLat, rep.WS.kafkaLat = true, cfg.KafkaWS, ws.mqttLat, ws.kafkaLat
 		rep.WS.frames, rep.WS.gaps, rep.WS.dups, rep.WS.err = ws.frames, ws.gaps, ws.dups, ws.readErr
 		ws.mu.Unlock()
-		rep.WS.missing = ws.missing(expected)
 	}
 	stopFollow()
 	wgPoll.Wait()
