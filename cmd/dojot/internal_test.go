@@ -28,11 +28,14 @@ func TestInternalBusyPortIsOneLine(t *testing.T) {
 	}
 }
 
-// TestInternalListener: -internal-addr serves dojot's unsigned internal
-// tokens; the public port refuses them; both stop with the context.
-func TestInternalListener(t *testing.T) {
+// serveListening runs the server with the flags args (and free ports for
+// the rest) and returns the address of its "http listening" log line, the
+// one of its line msg, and stop, which cancels it and returns run's error.
+func serveListening(t *testing.T, msg string, args ...string) (public, addr string, stop func() error) {
+	t.Helper()
 	var cfg Config
-	if err := cfg.Parse([]string{"-http-addr=127.0.0.1:0", "-internal-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-mqtts-addr=127.0.0.1:0", "-ca-key-type=p-256", "-data-dir=" + t.TempDir(), "-admin-password=admin"}, env(nil), io.Discard); err != nil {
+	args = append([]string{"-http-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-mqtts-addr=127.0.0.1:0", "-ca-key-type=p-256", "-data-dir=" + t.TempDir(), "-admin-password=admin"}, args...)
+	if err := cfg.Parse(args, env(nil), io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
@@ -48,7 +51,7 @@ func TestInternalListener(t *testing.T) {
 			switch rec.Msg {
 			case "http listening":
 				public = rec.Addr
-			case "internal listening":
+			case msg:
 				addrs <- [2]string{public, rec.Addr}
 			}
 		}
@@ -56,15 +59,30 @@ func TestInternalListener(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, &cfg, newLogger(&cfg, pw), io.Discard) }()
-	var public, internal string
 	select {
 	case a := <-addrs:
-		public, internal = a[0], a[1]
+		public, addr = a[0], a[1]
 	case err := <-done:
 		t.Fatalf("run: %v", err)
 	case <-time.After(30 * time.Second):
-		t.Fatal(`no "internal listening" log line`)
+		t.Fatalf("no %q log line", msg)
 	}
+	return public, addr, func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			t.Fatal("run did not return after cancel")
+			return nil
+		}
+	}
+}
+
+// TestInternalListener: -internal-addr serves dojot's unsigned internal
+// tokens; the public port refuses them; both stop with the context.
+func TestInternalListener(t *testing.T) {
+	public, internal, stop := serveListening(t, "internal listening", "-internal-addr=127.0.0.1:0")
 
 	b := base64.StdEncoding.EncodeToString
 	tok := b([]byte("jwt schema")) + "." + b([]byte(`{"service":"dojot-management","username":"dojot-management"}`)) + "." + b([]byte("dummy signature"))
@@ -90,58 +108,16 @@ func TestInternalListener(t *testing.T) {
 		t.Errorf("public GET /admin/tenants with an unsigned token = %d %s; want 401", code, body)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run = %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
-	pw.Close()
-	if c, err := net.DialTimeout("tcp", internal, time.Second); err == nil {
-		c.Close()
-		t.Error("internal port still open after shutdown")
+	if err := stop(); err != nil {
+		t.Errorf("run = %v", err)
 	}
 }
 
 // TestPprofListener: -pprof-addr serves the runtime's profiles on a
 // listener of its own; the gateway does not.
 func TestPprofListener(t *testing.T) {
-	var cfg Config
-	if err := cfg.Parse([]string{"-http-addr=127.0.0.1:0", "-pprof-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-data-dir=" + t.TempDir(), "-admin-password=admin"}, env(nil), io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	pr, pw := io.Pipe()
-	addrs := make(chan [2]string, 1)
-	go func() {
-		var public string
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) != nil {
-				continue
-			}
-			switch rec.Msg {
-			case "http listening":
-				public = rec.Addr
-			case "pprof listening":
-				addrs <- [2]string{public, rec.Addr}
-			}
-		}
-	}()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, &cfg, newLogger(&cfg, pw), io.Discard) }()
-	var a [2]string
-	select {
-	case a = <-addrs:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("no pprof listening line")
-	}
+	public, pprofAddr, stop := serveListening(t, "pprof listening", "-pprof-addr=127.0.0.1:0")
+	a := [2]string{public, pprofAddr}
 	get := func(addr string) int {
 		resp, err := http.Get("http://" + addr + "/debug/pprof/cmdline")
 		if err != nil {
@@ -156,8 +132,7 @@ func TestPprofListener(t *testing.T) {
 	if got := get(a[0]); got != 404 {
 		t.Errorf("gateway: GET /debug/pprof/cmdline = %d, want 404", got)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("run = %v after cancel", err)
 	}
 }
