@@ -56,7 +56,7 @@ func (w *kafkaWatch) start(ctx context.Context, broker, topic string) error {
 	}
 	for _, p := range parts {
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, Topic: topic, Partition: p.ID,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 10 * time.Millisecond, StartOffset: kafka.FirstOffset})
+			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 10 * time.Millisecond, StartOffset: kafka.FirstOffset})
 		go func() {
 			defer r.Close()
 			for {
