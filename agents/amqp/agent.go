@@ -15,6 +15,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/agents"
 	"github.com/dojot-es/dojot/eventstore"
 )
 
@@ -107,10 +108,6 @@ const (
 
 var reasonNames = [numReasons]string{"unknown_device", "not_json", "not_object", "too_large", "store_failed"}
 
-// logEvery: a refusal is logged the first time and then once per logEvery
-// of its kind, so a misbehaving publisher cannot flood the log.
-const logEvery = 1000
-
 // Agent is dojot's RabbitMQ agent.
 type Agent struct {
 	opts Options
@@ -125,7 +122,7 @@ type Agent struct {
 	received atomic.Uint64
 	stored   atomic.Uint64
 	actuated atomic.Uint64
-	refused  [numReasons]atomic.Uint64
+	refused  *agents.Refusals
 }
 
 // New checks opts; Run connects.
@@ -141,7 +138,7 @@ func New(opts Options) (*Agent, error) {
 	if !groupRe.MatchString(opts.Group) {
 		return nil, fmt.Errorf("amqp: group %q: letters, digits, '-' and '_' only", opts.Group)
 	}
-	return &Agent{opts: opts, log: opts.Logger, host: u.Host}, nil
+	return &Agent{opts: opts, log: opts.Logger, host: u.Host, refused: agents.NewRefusals(reasonNames[:]...)}, nil
 }
 
 // Status is what /healthz shows of the agent.
@@ -161,15 +158,12 @@ func (a *Agent) Status() Status {
 	st := Status{Broker: a.host, Connected: a.connected, Error: a.lastErr}
 	a.mu.Unlock()
 	st.Received, st.Stored, st.Actuated = a.received.Load(), a.stored.Load(), a.actuated.Load()
-	st.Refused = make(map[string]uint64, numReasons)
-	for r := range numReasons {
-		st.Refused[reasonNames[r]] = a.refused[r].Load()
-	}
+	st.Refused = a.refused.Map()
 	return st
 }
 
 func (a *Agent) refuse(r reason, msg string, args ...any) {
-	if n := a.refused[r].Add(1); n%logEvery == 1 {
+	if n, log := a.refused.Add(int(r)); log {
 		a.log.Warn(msg, append(args, "reason", reasonNames[r], "count", n)...)
 	}
 }

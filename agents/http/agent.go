@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/agents"
 )
 
 // Appender stores device readings in the DATA stream
@@ -80,7 +81,7 @@ type Agent struct {
 	opts     Options
 	accepted atomic.Uint64
 	stored   atomic.Uint64
-	refused  [numReasons]atomic.Uint64
+	refused  *agents.Refusals
 }
 
 // New checks opts.
@@ -100,7 +101,7 @@ func New(opts Options) (*Agent, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Agent{opts: opts}, nil
+	return &Agent{opts: opts, refused: agents.NewRefusals(reasonNames[:]...)}, nil
 }
 
 // Routes are the agent's paths, for the gateway's router.
@@ -117,11 +118,7 @@ type Status struct {
 
 // Status reports the counters.
 func (a *Agent) Status() Status {
-	st := Status{Accepted: a.accepted.Load(), Stored: a.stored.Load(), Refused: make(map[string]uint64, numReasons)}
-	for r := range numReasons {
-		st.Refused[reasonNames[r]] = a.refused[r].Load()
-	}
-	return st
+	return Status{Accepted: a.accepted.Load(), Stored: a.stored.Load(), Refused: a.refused.Map()}
 }
 
 // refusal is an answer other than success: the reason counted, the status
@@ -166,7 +163,7 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var rf *refusal
 	if errors.As(err, &rf) {
-		if n := a.refused[rf.reason].Add(1); n%1000 == 1 {
+		if n, log := a.refused.Add(int(rf.reason)); log {
 			a.opts.Logger.Warn("http agent: request refused", "path", r.URL.Path, "reason", reasonNames[rf.reason], "answer", rf.Error(), "count", n)
 		}
 		writeJSON(w, rf.code, rf.body)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/agents"
 	"github.com/dojot-es/dojot/eventstore"
 )
 
@@ -194,10 +195,6 @@ const (
 
 var reasonNames = [numReasons]string{"auth", "encoding", "bad_json", "bad_base64", "too_large", "unknown_device", "decode_failed", "store_failed"}
 
-// logEvery: a refusal is logged the first time and then once per logEvery
-// of its kind, so a misbehaving sender cannot flood the log.
-const logEvery = 1000
-
 // Agent is the LoRaWAN agent: the webhooks (an http.Handler per network
 // server, Routes), the Everynet client (Run) and actuations
 // (FollowActuations).
@@ -210,7 +207,7 @@ type Agent struct {
 	ignored         atomic.Uint64
 	actuated        atomic.Uint64
 	actuationFailed atomic.Uint64
-	refused         [numReasons]atomic.Uint64
+	refused         *agents.Refusals
 
 	mu          sync.Mutex
 	evConnected bool
@@ -222,7 +219,7 @@ func New(opts Options) (*Agent, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	return &Agent{opts: opts, log: opts.Logger}, nil
+	return &Agent{opts: opts, log: opts.Logger, refused: agents.NewRefusals(reasonNames[:]...)}, nil
 }
 
 // Routes are the webhooks of the network servers configured, for the
@@ -262,10 +259,7 @@ type EverynetStatus struct {
 // Status reports the counters.
 func (a *Agent) Status() Status {
 	st := Status{Accepted: a.accepted.Load(), Stored: a.stored.Load(), Ignored: a.ignored.Load(),
-		Actuated: a.actuated.Load(), ActuationFailed: a.actuationFailed.Load(), Refused: make(map[string]uint64, numReasons)}
-	for r := range numReasons {
-		st.Refused[reasonNames[r]] = a.refused[r].Load()
-	}
+		Actuated: a.actuated.Load(), ActuationFailed: a.actuationFailed.Load(), Refused: a.refused.Map()}
 	if a.opts.EverynetURL != "" {
 		a.mu.Lock()
 		st.Everynet = &EverynetStatus{Server: everynetHost(a.opts.EverynetURL), Connected: a.evConnected, Error: a.evErr}
@@ -289,13 +283,13 @@ func refuse(r reason, code int, format string, args ...any) *refusal {
 }
 
 // count counts err's refusal and logs the first of each kind, then one in
-// logEvery.
+// agents.LogEvery.
 func (a *Agent) count(n network, err error) {
 	var rf *refusal
 	if !errors.As(err, &rf) {
 		rf = &refusal{refusedBadJSON, http.StatusBadRequest, err.Error()}
 	}
-	if c := a.refused[rf.reason].Add(1); c%logEvery == 1 {
+	if c, log := a.refused.Add(int(rf.reason)); log {
 		a.log.Warn("lorawan: uplink refused", "network", n.String(), "reason", reasonNames[rf.reason], "err", rf.msg, "count", c)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/agents"
 )
 
 // Appender stores device readings in the DATA stream
@@ -65,7 +66,7 @@ type Agent struct {
 	opts     Options
 	accepted atomic.Uint64
 	stored   atomic.Uint64
-	refused  [numReasons]atomic.Uint64
+	refused  *agents.Refusals
 }
 
 // New checks opts.
@@ -88,7 +89,7 @@ func New(opts Options) (*Agent, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Agent{opts: opts}, nil
+	return &Agent{opts: opts, refused: agents.NewRefusals(reasonNames[:]...)}, nil
 }
 
 // Status is what /healthz shows of the agent.
@@ -100,11 +101,7 @@ type Status struct {
 
 // Status reports the counters.
 func (a *Agent) Status() Status {
-	st := Status{Accepted: a.accepted.Load(), Stored: a.stored.Load(), Refused: make(map[string]uint64, numReasons)}
-	for r := range numReasons {
-		st.Refused[reasonNames[r]] = a.refused[r].Load()
-	}
-	return st
+	return Status{Accepted: a.accepted.Load(), Stored: a.stored.Load(), Refused: a.refused.Map()}
 }
 
 // refusal is a callback's refusal: the reason counted, the status and
@@ -131,7 +128,7 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err := a.callback(r)
 	var rf *refusal
 	if errors.As(err, &rf) {
-		if n := a.refused[rf.reason].Add(1); n%1000 == 1 {
+		if n, log := a.refused.Add(int(rf.reason)); log {
 			a.opts.Logger.Warn("sigfox: callback refused", "reason", reasonNames[rf.reason], "err", rf.msg, "count", n)
 		}
 		writeError(w, rf.code, rf.msg)
