@@ -107,6 +107,22 @@ func TestFlowsRun(t *testing.T) {
 	// A disabled flow does not run.
 	var list struct{ Flows []struct{ ID, Name string } }
 	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow", nil), &list)
+	// The engine's counters of a flow that ran (ours: dojot had none).
+	for _, f := range list.Flows {
+		if f.Name != "cool down" {
+			continue
+		}
+		var st struct {
+			Stats struct {
+				Runs  uint64
+				Nodes map[string]struct{ In, Out, Errors uint64 }
+			}
+		}
+		mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+f.ID+"/status", nil), &st)
+		if st.Stats.Runs < 1 || st.Stats.Nodes["a"].In < 1 || st.Stats.Nodes["s"].Out < 1 || st.Stats.Nodes["a"].Errors != 0 {
+			t.Errorf("status = %+v", st)
+		}
+	}
 	for _, f := range list.Flows {
 		if f.Name == "alarm" {
 			c.Must(200, "PUT", "/flows/v1/flow/"+f.ID, `{"enabled":false}`)

@@ -47,6 +47,7 @@ func (s *Server) mountFlows(r chi.Router) {
 	r.Method(http.MethodGet, "/flows/v1/flow/{id}", tenantHandler(s.getFlow))
 	r.Method(http.MethodPut, "/flows/v1/flow/{id}", tenantHandler(s.updateFlow))
 	r.Method(http.MethodDelete, "/flows/v1/flow/{id}", tenantHandler(s.deleteFlow))
+	r.Method(http.MethodGet, "/flows/v1/flow/{id}/status", tenantHandler(s.flowStatus))
 	r.Method(http.MethodGet, "/flows/nodes", tenantHandler(s.flowNodes))
 	// dojot started a container per remote node; this platform runs only
 	// its own nodes.
@@ -153,6 +154,25 @@ func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request, tenant strin
 		return err
 	}
 	writeJSON(w, http.StatusOK, flowAnswer{"flow removed", summarize(f)})
+	return nil
+}
+
+// flowStatus is GET /flows/v1/flow/:id/status (ours; dojot had none): the
+// engine's counters of the flow in the instance that answers (runs, and
+// per node in, out, errors, loops cut, the last error and when), since it
+// started; null when the engine is off.
+func (s *Server) flowStatus(w http.ResponseWriter, r *http.Request, tenant string) error {
+	id := pathParam(r, "id")
+	if _, ok, err := s.opts.FlowView.Flow(r.Context(), tenant, id); err != nil {
+		return err
+	} else if !ok {
+		return commands.FlowNotFound(id)
+	}
+	var stats any
+	if s.opts.FlowStats != nil {
+		stats = s.opts.FlowStats(id)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"flow": id, "stats": stats})
 	return nil
 }
 

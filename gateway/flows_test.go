@@ -79,6 +79,10 @@ func TestFlowsAPI(t *testing.T) {
 	if got := dmMust(t, srv, 200, "GET", "/flows/v1/flow/"+f.ID, ""); got != `{"message":"ok","flow":`+summary+`}` {
 		t.Errorf("GET = %s", got)
 	}
+	if got := dmMust(t, srv, 200, "GET", "/flows/v1/flow/"+f.ID+"/status", ""); got != `{"flow":"`+f.ID+`","stats":null}` {
+		t.Errorf("status without an engine = %s", got)
+	}
+	dmMust(t, srv, 404, "GET", "/flows/v1/flow/nope/status", "")
 	if got := dmMust(t, srv, 200, "GET", "/flows/v1/flow", ""); got != `{"flows":[`+summary+`]}` {
 		t.Errorf("GET list = %s", got)
 	}

@@ -66,6 +66,9 @@ type Options struct {
 	FlowCommands flowCommands
 	FlowView     flowView
 	FlowNodes    []FlowNode
+	// FlowStats gives a flow's counters in this instance (the flow
+	// engine's); nil when the engine is off.
+	FlowStats func(flowID string) any
 	// DeviceRoutes are IoT agents' endpoints (the Sigfox callback, the HTTP
 	// agent...), by chi pattern: served outside the PEP, since devices and
 	// network servers authenticate to each agent in its own way.

@@ -197,8 +197,13 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return err
 	}
 
-	if _, err := startFlows(runCtx, cfg, store, view, devices, log, &wg); err != nil {
+	flowBroker, err := startFlows(runCtx, cfg, store, view, devices, log, &wg)
+	if err != nil {
 		return err
+	}
+	var flowStats func(string) any
+	if flowBroker != nil {
+		flowStats = func(id string) any { return flowBroker.Stats(id) }
 	}
 
 	amqpAgent, err := startAMQP(runCtx, cfg, store, view, log, &wg)
@@ -253,6 +258,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		FlowCommands:   flowCmds,
 		FlowView:       reads,
 		FlowNodes:      flowNodes(),
+		FlowStats:      flowStats,
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
