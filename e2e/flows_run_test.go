@@ -27,8 +27,9 @@ func TestFlowsRun(t *testing.T) {
 		t.Skip("slow")
 	}
 	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
-	natsAddr := dojottest.FreeAddr(t)
-	in := start(t, "", "-mqtt-insecure", "-nats-listen="+natsAddr)
+	needCommand(t, "kcat", "-V")
+	natsAddr, broker := dojottest.FreeAddr(t), dojottest.FreeAddr(t)
+	in := start(t, "", "-mqtt-insecure", "-nats-listen="+natsAddr, "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
 	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
 	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + id + `","event_publish":true,"wires":[["s"]]},` +
@@ -93,6 +94,10 @@ func TestFlowsRun(t *testing.T) {
 	if note["message"] != "Temp 35 too high" || note["subject"] != "user_notification" ||
 		fmt.Sprint(note["metaAttrsFilter"]) != "map[priority:low shouldPersist:true]" || note["msgID"] == "" {
 		t.Errorf("notification = %v", note)
+	}
+	// and, through the Kafka bridge, on <tenant>.dojot.notifications.
+	if msgs := kcatUntil(t, broker, "admin.dojot.notifications", 1); len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"message":"Temp 35 too high"`) {
+		t.Errorf("admin.dojot.notifications = %+v", msgs)
 	}
 	docs := waitHistory(t, c, id, "alarm", 1)
 	if docs[0].Value != "m-1" {

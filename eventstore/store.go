@@ -275,6 +275,12 @@ func (s *Store) DataSubject(tenant, deviceID string) string {
 	return s.opts.SubjectPrefix + "data." + tenant + "." + deviceID
 }
 
+// NotificationSubject is the NOTIFICATIONS subject of a tenant's
+// notifications.
+func (s *Store) NotificationSubject(tenant string) string {
+	return s.opts.SubjectPrefix + "notify." + tenant
+}
+
 // EventsStream is the name of the EVENTS stream, with StreamPrefix.
 func (s *Store) EventsStream() string { return s.events }
 

@@ -116,7 +116,7 @@ func (s *Store) AppendNotification(ctx context.Context, tenant string, payload [
 	if !dojot.ValidTenant(tenant) {
 		return 0, fmt.Errorf("append notification %q: not a tenant: %w", tenant, dojot.ErrInvalid)
 	}
-	m := &nats.Msg{Subject: s.opts.SubjectPrefix + "notify." + tenant, Data: payload, Header: nats.Header{jetstream.MsgIDHeader: []string{msgID}}}
+	m := &nats.Msg{Subject: s.NotificationSubject(tenant), Data: payload, Header: nats.Header{jetstream.MsgIDHeader: []string{msgID}}}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)

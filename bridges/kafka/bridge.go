@@ -112,6 +112,9 @@ type Status struct {
 	Data *Status `json:"data,omitempty"`
 	// In is the <tenant>.device-data -> DATA direction.
 	In *InStatus `json:"in,omitempty"`
+	// Notifications is the NOTIFICATIONS -> <tenant>.dojot.notifications
+	// direction.
+	Notifications *Status `json:"notifications,omitempty"`
 }
 
 // Bridge mirrors EVENTS and DATA to dojot's Kafka topics, and legacy IoT
@@ -123,6 +126,7 @@ type Bridge struct {
 	log    *slog.Logger
 	events *pump
 	data   *pump
+	notify *pump
 	in     *inbound
 
 	// tenantsChanged is signalled (never blocking) when the tenants'
@@ -162,6 +166,7 @@ func New(store *eventstore.Store, opts Options) (*Bridge, error) {
 		}
 	}
 	b.data = newDataPump(&b.opts, store)
+	b.notify = newNotifyPump(&b.opts, store)
 	b.in = newInbound(&b.opts, store, b.log)
 	return b, nil
 }
@@ -185,12 +190,15 @@ func (b *Bridge) Status() Status {
 	st := b.events.Status()
 	data := b.data.Status()
 	in := b.in.Status()
-	st.Data, st.In = &data, &in
+	notify := b.notify.Status()
+	st.Data, st.In, st.Notifications = &data, &in, &notify
 	return st
 }
 
 // Close releases the Kafka writers. Call it after Run returned.
-func (b *Bridge) Close() error { return errors.Join(b.events.Close(), b.data.Close()) }
+func (b *Bridge) Close() error {
+	return errors.Join(b.events.Close(), b.data.Close(), b.notify.Close())
+}
 
 // Run bridges until ctx is done (then it returns nil). NATS or Kafka
 // failures are retried, never returned.
@@ -198,6 +206,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { b.events.Run(ctx) })
 	wg.Go(func() { b.data.Run(ctx) })
+	wg.Go(func() { b.notify.Run(ctx) })
 	wg.Go(func() { b.in.Run(ctx, b.tenants, b.tenantsChanged) })
 	wg.Wait()
 	return nil

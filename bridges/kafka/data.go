@@ -60,6 +60,41 @@ func newDataPump(opts *Options, store *eventstore.Store) *pump {
 	return p
 }
 
+// newNotifyPump returns the NOTIFICATIONS -> <tenant>.dojot.notifications
+// direction: each flow notification as it is (dojot's message), key = the
+// tenant (one order per tenant, as dojot's single partition had), headers
+// dojot-seq and dojot-msg-id (its msgID). A new consumer starts at the
+// stream's end, as the data pump's does.
+func newNotifyPump(opts *Options, store *eventstore.Store) *pump {
+	p := newPump(opts, store, store.NotificationsStream(), opts.Consumer+"-notify", "dojot Kafka bridge: notifications")
+	p.deliver0 = jetstream.DeliverNewPolicy
+	p.gaps = true // NOTIFICATIONS expires as DATA does
+	prefix := store.NotificationSubject("")
+	p.records = func(_ context.Context, m jetstream.Msg, seq uint64) []kafkago.Message {
+		tenant := strings.TrimPrefix(m.Subject(), prefix)
+		if !dojot.ValidTenant(tenant) {
+			p.log.Error("kafka bridge: skipping a notification on an unexpected subject", "seq", seq, "subject", m.Subject())
+			return nil
+		}
+		s := strconv.AppendUint(nil, seq, 10)
+		id := []byte(m.Headers().Get(jetstream.MsgIDHeader))
+		if len(id) == 0 {
+			id = append([]byte("notify:"), s...)
+		}
+		return []kafkago.Message{{
+			Topic:   tenant + "." + NotificationsSubject,
+			Key:     []byte(tenant),
+			Value:   m.Data(),
+			Headers: []kafkago.Header{{Key: HeaderSeq, Value: s}, {Key: HeaderMsgID, Value: id}},
+		}}
+	}
+	return p
+}
+
+// NotificationsSubject is dojot's notifications subject: flows write
+// <tenant>.dojot.notifications.
+const NotificationsSubject = "dojot.notifications"
+
 // reading is what a legacy IoT agent writes to <tenant>.device-data.
 // Tenant is a pointer: dojot's agents and its persister take the tenant
 // from the topic, so metadata.tenant is optional (dojot/history's own

@@ -303,3 +303,25 @@ func TestDataOutTooLarge(t *testing.T) {
 	}
 	waitFor(t, func() bool { return b.Status().Data.Acked >= last })
 }
+
+// TestNotificationsOut: a flow's notification in NOTIFICATIONS reaches
+// <tenant>.dojot.notifications as dojot's message, keyed by tenant, with
+// its msgID as the dedupe header.
+func TestNotificationsOut(t *testing.T) {
+	store := eventstoretest.Open(t)
+	brokers := newKafka(t).ListenAddrs()
+	startBridge(t, store, brokers)
+	waitFor(t, func() bool {
+		_, err := store.JetStream().Consumer(context.Background(), store.NotificationsStream(), "kafka-bridge-notify")
+		return err == nil
+	})
+	const n = `{"msgID":"7:f:n:0","timestamp":1600000000000,"message":"Temperature above 32","metaAttrsFilter":{"priority":"low","shouldPersist":true},"subject":"user_notification"}`
+	seq, err := store.AppendNotification(context.Background(), "admin", []byte(n), "7:f:n:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := readN(t, brokers, "admin.dojot.notifications", 1, 10*time.Second)[0]
+	if string(m.Value) != n || string(m.Key) != "admin" || header(m, kafka.HeaderMsgID) != "7:f:n:0" || header(m, kafka.HeaderSeq) != strconv.FormatUint(seq, 10) {
+		t.Errorf("record = %s key %q headers %v", m.Value, m.Key, m.Headers)
+	}
+}
