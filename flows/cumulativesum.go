@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/dojot-es/dojot/internal/jsnum"
 )
 
 // cumulativeSumNode sums a value over a sliding time window (FLOWS.md
@@ -57,7 +59,7 @@ func numeric(v any) (float64, bool) {
 		if x == "" {
 			return 0, false
 		}
-		f = jsStringToNumber(x)
+		f = jsnum.Number(x)
 	default:
 		return 0, false
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"regexp"
 	"strconv"
+
+	"github.com/dojot-es/dojot/internal/jsnum"
 )
 
 // geofenceNode lets a message through when the device's position is inside
@@ -72,7 +74,7 @@ func parseFloatPrefix(s string) float64 {
 }
 
 func trimJSSpace(s string) string {
-	for len(s) > 0 && isJSSpace(rune(s[0])) {
+	for len(s) > 0 && jsnum.IsSpace(rune(s[0])) {
 		s = s[1:]
 	}
 	return s

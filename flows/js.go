@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/dojot-es/dojot/internal/jsnum"
 )
 
 // Values in a message are what encoding/json decodes into an any:
@@ -20,91 +22,6 @@ type undefined struct{}
 // undef is JavaScript's undefined: what switch's lookup gives for a
 // missing property.
 var undef any = undefined{}
-
-// isJSSpace is ECMAScript's WhiteSpace or LineTerminator, what Number()
-// trims.
-func isJSSpace(r rune) bool {
-	switch r {
-	case '\t', '\n', '\v', '\f', '\r', ' ', 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF:
-		return true
-	}
-	return r >= 0x2000 && r <= 0x200A
-}
-
-// jsStringToNumber is Number(s): trimmed; "" is 0; decimal literals
-// (".5", "5.", "1e3"), Infinity and 0x/0o/0b integers; anything else NaN.
-// strconv alone would also accept "inf", "NaN", "1_0" and hex floats.
-func jsStringToNumber(s string) float64 {
-	s = strings.TrimFunc(s, isJSSpace)
-	if s == "" {
-		return 0
-	}
-	if len(s) > 2 && s[0] == '0' {
-		base := 0
-		switch s[1] {
-		case 'x', 'X':
-			base = 16
-		case 'o', 'O':
-			base = 8
-		case 'b', 'B':
-			base = 2
-		}
-		if base != 0 {
-			f := 0.0
-			for _, c := range s[2:] {
-				d, err := strconv.ParseUint(string(c), base, 8)
-				if err != nil {
-					return math.NaN()
-				}
-				f = f*float64(base) + float64(d)
-			}
-			return f
-		}
-	}
-	body := strings.TrimLeft(s, "+-")
-	if len(s)-len(body) > 1 {
-		return math.NaN()
-	}
-	if body == "Infinity" {
-		if s[0] == '-' {
-			return math.Inf(-1)
-		}
-		return math.Inf(1)
-	}
-	digits, i := 0, 0
-	for ; i < len(body) && body[i] >= '0' && body[i] <= '9'; i++ {
-		digits++
-	}
-	if i < len(body) && body[i] == '.' {
-		for i++; i < len(body) && body[i] >= '0' && body[i] <= '9'; i++ {
-			digits++
-		}
-	}
-	if digits == 0 {
-		return math.NaN()
-	}
-	if i < len(body) && (body[i] == 'e' || body[i] == 'E') {
-		i++
-		if i < len(body) && (body[i] == '+' || body[i] == '-') {
-			i++
-		}
-		exp := 0
-		for ; i < len(body) && body[i] >= '0' && body[i] <= '9'; i++ {
-			exp++
-		}
-		if exp == 0 {
-			return math.NaN()
-		}
-	}
-	if i != len(body) {
-		return math.NaN()
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil && !math.IsInf(f, 0) {
-		return math.NaN()
-	}
-	return f
-}
 
 // jsNumber is Number(v).
 func jsNumber(v any) float64 {
@@ -123,40 +40,15 @@ func jsNumber(v any) float64 {
 	case int64:
 		return float64(x)
 	case string:
-		return jsStringToNumber(x)
+		return jsnum.Number(x)
 	case []any:
-		return jsStringToNumber(jsString(x))
+		return jsnum.Number(jsString(x))
 	}
 	return math.NaN() // undefined, objects
 }
 
-// jsNumberString is Number.prototype.toString() for a float64. JavaScript
-// and encoding/json share the same shortest-digits algorithm; only the
-// exponent form differs ("1e-7", not "1e-07").
-func jsNumberString(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	case f == 0:
-		return "0"
-	}
-	abs, format := math.Abs(f), byte('f')
-	if abs < 1e-6 || abs >= 1e21 {
-		format = 'e'
-	}
-	b := strconv.AppendFloat(nil, f, format, -1, 64)
-	if format == 'e' {
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return string(b)
-}
+// jsNumberString is Number.prototype.toString() for a float64.
+func jsNumberString(f float64) string { return string(jsnum.Append(nil, f)) }
 
 // jsString is String(v): objects print "[object Object]", arrays their
 // elements joined by "," (null and undefined elements empty).

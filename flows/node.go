@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/dojot-es/dojot/internal/jsnum"
 )
 
 // Node is one configured node of a flow, built from its JSON when the flow
@@ -188,7 +190,7 @@ func (s *spec) number(key string, def float64) float64 {
 	}
 	var str string
 	if json.Unmarshal(s.raw[key], &str) == nil {
-		if f := jsStringToNumber(str); f == f && str != "" {
+		if f := jsnum.Number(str); f == f && str != "" {
 			return f
 		}
 	}

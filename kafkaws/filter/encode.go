@@ -1,6 +1,10 @@
 package filter
 
-import "math"
+import (
+	"math"
+
+	"github.com/dojot-es/dojot/internal/jsnum"
+)
 
 const hexDigits = "0123456789abcdef"
 
@@ -21,7 +25,7 @@ func appendJSON(b []byte, v value) []byte {
 		if math.IsNaN(v.n) || math.IsInf(v.n, 0) {
 			return append(b, "null"...)
 		}
-		return appendJSNumber(b, v.n)
+		return jsnum.Append(b, v.n)
 	case kStr:
 		return appendJSONString(b, v.s)
 	case kArr:

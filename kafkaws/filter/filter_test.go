@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/dojot-es/dojot/internal/jsnum"
 )
 
 // Parse errors. Codes and reasons are dojot's app/Errors/*; the cases come
@@ -118,18 +120,18 @@ func TestApplyConcurrent(t *testing.T) {
 func TestJSNumber(t *testing.T) {
 	// test/unit/Utils.test.js isNumber cases, plus Number() corners.
 	for _, s := range []string{"0", "1", "20", "-0", "-1", "-20", "0.0", "1.0", "20.015", "-0.0", "-1.0", "-20.015", "-.0", "-0.", " 7 ", "", "0x1F", "0b11", "0o7", "1e3", "+5"} {
-		if n := jsNumber(s); n != n {
-			t.Errorf("jsNumber(%q) = NaN", s)
+		if n := jsnum.Number(s); n != n {
+			t.Errorf("jsnum.Number(%q) = NaN", s)
 		}
 	}
 	for _, s := range []string{"a", "-", "-.", "1_0", "0x", "-0x1", "1e", "Infinityx", "١"} {
-		if n := jsNumber(s); n == n {
-			t.Errorf("jsNumber(%q) = %v, want NaN", s, n)
+		if n := jsnum.Number(s); n == n {
+			t.Errorf("jsnum.Number(%q) = %v, want NaN", s, n)
 		}
 	}
 	for f, want := range map[float64]string{1e21: "1e+21", 1e20: "100000000000000000000", 1e-7: "1e-7", 0.000001: "0.000001", 123.456: "123.456", -1.5e-10: "-1.5e-10", 2e-323: "2e-323"} {
-		if got := string(appendJSNumber(nil, f)); got != want {
-			t.Errorf("appendJSNumber(%v) = %s, want %s", f, got, want)
+		if got := string(jsnum.Append(nil, f)); got != want {
+			t.Errorf("jsnum.Append(%v) = %s, want %s", f, got, want)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package filter
 import (
 	"math"
 	"strings"
+
+	"github.com/dojot-es/dojot/internal/jsnum"
 )
 
 // dojot evaluates each where condition on flat(data) (the flat package,
@@ -27,11 +29,11 @@ func regularKey(key string, top bool) bool {
 			return true // cannot be a JavaScript number
 		}
 	}
-	n := jsNumber(key)
+	n := jsnum.Number(key)
 	if math.IsNaN(n) {
 		return true
 	}
-	return top && string(appendJSNumber(nil, n)) == key
+	return top && string(jsnum.Append(nil, n)) == key
 }
 
 // lookupLeaf is flat(data)[param] for a regular object: the value at the
@@ -131,7 +133,7 @@ func jsKeyCount(v value) int {
 }
 
 func itoa(i int) string {
-	return string(appendJSNumber(nil, float64(i)))
+	return string(jsnum.Append(nil, float64(i)))
 }
 
 // maxArrayIndex caps the arrays unflatten may build from keys like
@@ -202,11 +204,11 @@ type jsKey struct {
 }
 
 func getkey(k string) jsKey {
-	n := jsNumber(k)
+	n := jsnum.Number(k)
 	if math.IsNaN(n) {
 		return jsKey{s: k}
 	}
-	return jsKey{s: string(appendJSNumber(nil, n)), num: true, n: n}
+	return jsKey{s: string(jsnum.Append(nil, n)), num: true, n: n}
 }
 
 // jsGet is recipient[key] for an object or array recipient.

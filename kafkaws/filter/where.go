@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/dojot-es/dojot/internal/jsnum"
 )
 
 // Close codes dojot sends (app/Errors/ErrorCodes.js).
@@ -192,7 +194,7 @@ func processCondition(param, opName, values string) (condition, error) {
 		if len(vals) != 1 {
 			return c, errorf(CodeInvalidOperatorArity, "invalid arity %d for '%s'", len(vals), opName)
 		}
-		n := jsNumber(vals[0])
+		n := jsnum.Number(vals[0])
 		if math.IsNaN(n) || math.IsInf(n, 0) {
 			return c, errorf(CodeInvalidValue, "invalid value %s for operator '%s'", vals[0], opName)
 		}
