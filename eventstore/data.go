@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -194,12 +193,8 @@ func (s *Store) ReadingAt(ctx context.Context, seq uint64) (dojot.Event, error) 
 // reading makes a DATA message an event of type dojot.EventReading; ok is
 // false when its subject is not data.<tenant>.<deviceid>.
 func (s *Store) reading(subject string, data []byte, seq uint64, at time.Time) (dojot.Event, bool) {
-	rest, ok := strings.CutPrefix(subject, s.opts.SubjectPrefix+"data.")
+	tenant, device, ok := s.DataDevice(subject)
 	if !ok {
-		return dojot.Event{}, false
-	}
-	tenant, device, ok := strings.Cut(rest, ".")
-	if !ok || tenant == "" || device == "" || strings.Contains(device, ".") {
 		return dojot.Event{}, false
 	}
 	return dojot.Event{Type: dojot.EventReading, Kind: "data", Tenant: tenant, AggregateID: device, Time: at, Data: data, Seq: seq}, true

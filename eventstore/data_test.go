@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/dojot-es/dojot"
@@ -24,8 +25,9 @@ func TestAppendData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Subject != store.DataSubject("admin", "a1998e") || string(got.Data) != string(payload) {
-		t.Errorf("stored %s %s; want %s %s", got.Subject, got.Data, store.DataSubject("admin", "a1998e"), payload)
+	if tenant, device, ok := store.DataDevice(got.Subject); !ok || tenant != "admin" || device != "a1998e" ||
+		!strings.HasPrefix(got.Subject, store.DataSubject("admin", "a1998e")+".") || string(got.Data) != string(payload) {
+		t.Errorf("stored %s %s; want %s.<partition> %s", got.Subject, got.Data, store.DataSubject("admin", "a1998e"), payload)
 	}
 
 	// The same message id within the duplicate window is stored once.

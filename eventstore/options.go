@@ -34,6 +34,14 @@ type Options struct {
 	// DataMaxAge is how long device readings stay in the DATA stream
 	// (default 7 days).
 	DataMaxAge time.Duration
+	// DataPartitions is how many partitions the DATA stream stores its
+	// readings in (data.<tenant>.<device>.<partition>, hashing tenant and
+	// device), the unit in which instances share work that keeps each
+	// device's order (Work). Default 16; 1: not partitioned. It is the
+	// stream's setting: the instance that creates or updates the stream
+	// sets it for all, and changing it sends new readings of a device to
+	// another partition (order between old and new is not kept).
+	DataPartitions int
 	// DataMaxBytes caps the DATA stream (default -1: no cap).
 	DataMaxBytes int64
 	// Duplicates is the window in which an event id is stored only once
@@ -58,6 +66,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.DataMaxAge == 0 {
 		o.DataMaxAge = 7 * 24 * time.Hour
+	}
+	if o.DataPartitions == 0 {
+		o.DataPartitions = 16
 	}
 	if o.DataMaxBytes == 0 {
 		o.DataMaxBytes = -1

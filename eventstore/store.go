@@ -207,17 +207,18 @@ func (s *Store) createStreams(ctx context.Context) error {
 		MaxMsgs:     -1,
 		AllowDirect: true,
 	}, {
-		Name:        s.data,
-		Description: "dojot device data: one message per reading, kept by age and size",
-		Subjects:    []string{sp + "data.>"},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.opts.Replicas,
-		Duplicates:  s.opts.Duplicates,
-		MaxAge:      s.opts.DataMaxAge,
-		MaxBytes:    s.opts.DataMaxBytes,
-		MaxMsgs:     -1,
-		AllowDirect: true,
+		Name:             s.data,
+		Description:      "dojot device data: one message per reading, kept by age and size",
+		Subjects:         []string{sp + "data.>"},
+		Retention:        jetstream.LimitsPolicy,
+		Storage:          jetstream.FileStorage,
+		Replicas:         s.opts.Replicas,
+		Duplicates:       s.opts.Duplicates,
+		MaxAge:           s.opts.DataMaxAge,
+		MaxBytes:         s.opts.DataMaxBytes,
+		MaxMsgs:          -1,
+		AllowDirect:      true,
+		SubjectTransform: s.dataTransform(),
 	}, {
 		Name:        s.notify,
 		Description: "dojot notifications: one message per flow notification, on notify.<tenant>, kept as device data is",
@@ -269,6 +270,17 @@ func (s *Store) NotificationsStream() string { return s.notify }
 // DataStream is the name of the DATA stream and DataSubject the subject of
 // one device's readings in it, both with the store's prefixes.
 func (s *Store) DataStream() string { return s.data }
+
+// dataTransform stores a reading published on data.<tenant>.<device> on
+// data.<tenant>.<device>.<partition> (Options.DataPartitions).
+func (s *Store) dataTransform() *jetstream.SubjectTransformConfig {
+	if s.opts.DataPartitions <= 1 {
+		return nil
+	}
+	sp := s.opts.SubjectPrefix
+	return &jetstream.SubjectTransformConfig{Source: sp + "data.*.*",
+		Destination: fmt.Sprintf("%sdata.{{wildcard(1)}}.{{wildcard(2)}}.{{partition(%d,1,2)}}", sp, s.opts.DataPartitions)}
+}
 
 // DataSubject is where device readings of tenant/deviceID are published.
 func (s *Store) DataSubject(tenant, deviceID string) string {

@@ -1,21 +1,45 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/dojot-es/dojot"
 )
 
-// Work names a durable consumer the instances of one deployment share to
-// split a stream's messages between them (the flow engine's inputs): each
-// message is handed to one instance, and handed out again when it is not
-// acknowledged within AckWait.
+// Work names the durable consumers the instances of one deployment share
+// to split a stream's messages between them (the flow engine's inputs)
+// while keeping each device's messages in order across instances.
+//
+// DATA is partitioned by device: the stream stores each reading on
+// data.<tenant>.<device>.<partition> (a subject transform hashing tenant
+// and device, Options.DataPartitions), and Work has one durable consumer
+// per partition. Each partition is consumed by one instance at a time: the
+// instances announce themselves in a key-value bucket (WORKERS, entries
+// expiring after MemberTTL), each takes the partitions rendezvous hashing
+// gives it among the live ones, and the consumers are pinned (JetStream's
+// pinned-client priority group), so even when two instances briefly
+// disagree on the members only one receives a partition's messages. When
+// an instance joins or leaves, the partitions move: the old owner stops
+// pulling, lets its in-flight items end and unpins; an instance that died
+// loses its pin after MemberTTL without pulls. The device events of
+// EVENTS, whose subjects cannot be transformed (appends check them), are
+// one partition.
 type Work struct {
 	Durable     string
 	Description string
@@ -23,36 +47,69 @@ type Work struct {
 	Events bool
 	// AckWait is how long an instance may hold a message (default 60 s).
 	AckWait time.Duration
-	// MaxAckPending bounds the messages in flight across instances
-	// (default 1024).
+	// MaxAckPending bounds each partition's messages in flight (default
+	// 1024).
 	MaxAckPending int
+	// MemberTTL is how long an instance that stopped announcing itself
+	// keeps its partitions (default 15 s).
+	MemberTTL time.Duration
 }
 
 // WorkItem is one message of a Work consumer. Exactly one of Ack and Nak
 // must be called.
 type WorkItem struct {
 	Seq       uint64 // stream sequence: the same on every delivery
-	Subject   string // without the store's prefix
+	Subject   string // without the store's prefix and the partition: data.<tenant>.<device>, evt.<tenant>.device.<id>
 	Data      []byte
 	Depth     int    // the Flow-Depth header of a reading a flow made (0: none)
 	Delivered uint64 // 1 on the first delivery
 	m         jetstream.Msg
+	done      func()
 }
 
 // Ack acknowledges the item: it is done.
-func (w WorkItem) Ack() { _ = w.m.Ack() }
+func (w WorkItem) Ack() {
+	_ = w.m.Ack()
+	if w.done != nil {
+		w.done()
+	}
+}
 
 // Nak hands the item out again after delay.
-func (w WorkItem) Nak(delay time.Duration) { _ = w.m.NakWithDelay(delay) }
+func (w WorkItem) Nak(delay time.Duration) {
+	_ = w.m.NakWithDelay(delay)
+	if w.done != nil {
+		w.done()
+	}
+}
 
 // FlowDepthHeader carries, on a reading a flow made, how many flow
 // outputs led to it, so a loop of flows through device data is cut.
 const FlowDepthHeader = "Dojot-Flow-Depth"
 
-// Follow calls fn with each message of w's stream stored after the
-// consumer was first created, until ctx is done. fn is called from one
-// goroutine, in stream order; it must return quickly (hand the item to a
-// worker) and the item be acknowledged later.
+// workGroup is the consumers' priority group.
+const workGroup = "work"
+
+// membersBucket holds the instances following a Work.
+const membersBucket = "WORKERS"
+
+// workPart is one partition's durable consumer.
+type workPart struct {
+	name    string
+	filters []string
+
+	cons    jetstream.Consumer
+	cc      jetstream.ConsumeContext // nil: not consuming
+	stopped chan struct{}            // closed once a stop finished unpinning
+	mu      sync.Mutex
+	flight  atomic.Int64 // items handed out, not yet acked or handed back
+}
+
+// Follow calls fn with each message of w's stream stored after its
+// consumers were first created, of the partitions this instance holds,
+// until ctx is done. fn is called from one goroutine per partition, in
+// stream order; it must return quickly (hand the item to a worker) and
+// the item be acknowledged later.
 func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 	if w.AckWait <= 0 {
 		w.AckWait = 60 * time.Second
@@ -60,44 +117,304 @@ func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 	if w.MaxAckPending <= 0 {
 		w.MaxAckPending = 1024
 	}
-	stream, filter := s.data, s.opts.SubjectPrefix+"data.>"
-	if w.Events {
-		stream, filter = s.events, s.opts.SubjectPrefix+"evt.*.device.*"
+	if w.MemberTTL <= 0 {
+		w.MemberTTL = 15 * time.Second
 	}
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable:           w.Durable,
+	sp := s.opts.SubjectPrefix
+	stream, parts := s.events, []*workPart{{name: w.Durable + "_all", filters: []string{sp + "evt.*.device.*"}}}
+	if !w.Events {
+		stream = s.data
+		n, err := s.DataPartitions(ctx)
+		if err != nil {
+			return fmt.Errorf("work consumer %s: %w", w.Durable, err)
+		}
+		parts = parts[:0]
+		for p := range n {
+			f := []string{fmt.Sprintf("%sdata.*.*.%d", sp, p)}
+			if p == 0 { // readings stored before the stream was partitioned
+				f = append(f, sp+"data.*.*")
+			}
+			if n == 1 {
+				f = []string{sp + "data.>"}
+			}
+			parts = append(parts, &workPart{name: fmt.Sprintf("%s_p%d", w.Durable, p), filters: f})
+		}
+	}
+	for _, p := range parts {
+		c, err := s.workConsumer(ctx, stream, w, p)
+		if err != nil {
+			return err
+		}
+		p.cons = c
+	}
+	// The consumer of the versions before partitions: its position seeded
+	// the new ones; it goes.
+	if err := s.js.DeleteConsumer(ctx, stream, w.Durable); err == nil {
+		s.log.Info("work consumer: replaced by partitioned consumers", "consumer", w.Durable, "partitions", len(parts))
+	}
+	members, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      s.KVBucket(membersBucket),
+		Description: "dojot instances following each shared Work, expiring unless renewed",
+		TTL:         w.MemberTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.opts.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("work consumer %s: members bucket: %w", w.Durable, unavailable(err))
+	}
+	st, err := s.js.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("work consumer %s: stream %s: %w", w.Durable, stream, unavailable(err))
+	}
+	me := nuid.Next()
+	key := w.Durable + "." + me
+	handle := func(p *workPart) jetstream.MessageHandler {
+		return func(m jetstream.Msg) {
+			md, err := m.Metadata()
+			if err != nil {
+				_ = m.Term()
+				return
+			}
+			p.flight.Add(1)
+			item := WorkItem{Seq: md.Sequence.Stream, Subject: s.workSubject(m.Subject()), Data: m.Data(),
+				Delivered: md.NumDelivered, m: m, done: sync.OnceFunc(func() { p.flight.Add(-1) })}
+			if h := m.Headers(); h != nil {
+				item.Depth, _ = strconv.Atoi(h.Get(FlowDepthHeader))
+			}
+			fn(item)
+		}
+	}
+	start := func(p *workPart) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.cc != nil {
+			return
+		}
+		if p.stopped != nil { // a stop of this partition is still unpinning
+			<-p.stopped
+		}
+		cc, err := p.cons.Consume(handle(p), jetstream.PullPriorityGroup(workGroup), jetstream.PullExpiry(max(w.MemberTTL/3, time.Second)),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				s.log.Debug("work consumer: error", "consumer", p.name, "err", err)
+			}))
+		if err != nil {
+			s.log.Warn("work consumer: cannot consume, retrying", "consumer", p.name, "err", err)
+			return
+		}
+		p.cc = cc
+	}
+	stop := func(p *workPart, unpin bool) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.cc == nil {
+			return
+		}
+		p.cc.Stop()
+		p.cc = nil
+		done := make(chan struct{})
+		p.stopped = done
+		go func() {
+			defer close(done)
+			// Items in flight end (acked or handed back) before another
+			// instance may receive the partition's next messages.
+			for end := time.Now().Add(w.AckWait); p.flight.Load() > 0 && time.Now().Before(end); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if unpin {
+				uctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+				defer cancel()
+				if err := st.UnpinConsumer(uctx, p.name, workGroup); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+					s.log.Debug("work consumer: unpin", "consumer", p.name, "err", err)
+				}
+			}
+		}()
+	}
+	held := func() int {
+		n := 0
+		for _, p := range parts {
+			p.mu.Lock()
+			if p.cc != nil {
+				n++
+			}
+			p.mu.Unlock()
+		}
+		return n
+	}
+	tick := time.NewTicker(w.MemberTTL / 5)
+	defer tick.Stop()
+	var last []string
+	for {
+		if ids, err := s.workMembers(ctx, members, key, w.Durable); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("work consumer: members not refreshed, keeping the partitions held", "consumer", w.Durable, "err", err)
+			}
+		} else {
+			for _, p := range parts {
+				if owner(ids, p.name) == me {
+					start(p)
+				} else {
+					stop(p, true)
+				}
+			}
+			if !slices.Equal(ids, last) {
+				s.log.Info("work consumer: partitions assigned", "consumer", w.Durable, "instance", me,
+					"instances", len(ids), "held", held(), "partitions", len(parts))
+				last = ids
+			}
+		}
+		select {
+		case <-ctx.Done():
+			for _, p := range parts {
+				stop(p, true)
+			}
+			dctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeout)
+			_ = members.Delete(dctx, key)
+			cancel()
+			for _, p := range parts {
+				if p.stopped != nil {
+					<-p.stopped
+				}
+			}
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// workConsumer opens a partition's durable consumer, creating it when
+// missing: from the position of the consumer of the versions before
+// partitions when there is one (nothing stored in between is skipped;
+// what it had handed out but not acked runs again, with the same output
+// ids), else from new messages.
+func (s *Store) workConsumer(ctx context.Context, stream string, w Work, p *workPart) (jetstream.Consumer, error) {
+	c, err := s.js.Consumer(ctx, stream, p.name)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("work consumer %s: %w", p.name, unavailable(err))
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:           p.name,
 		Description:       w.Description,
-		FilterSubject:     filter,
 		DeliverPolicy:     jetstream.DeliverNewPolicy,
 		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           w.AckWait,
 		MaxAckPending:     w.MaxAckPending,
 		InactiveThreshold: 24 * time.Hour,
-	})
-	if err != nil {
-		return fmt.Errorf("work consumer %s: %w", w.Durable, unavailable(err))
+		PriorityPolicy:    jetstream.PriorityPolicyPinned,
+		PriorityGroups:    []string{workGroup},
+		PinnedTTL:         w.MemberTTL,
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		md, err := m.Metadata()
-		if err != nil {
-			_ = m.Term()
-			return
-		}
-		item := WorkItem{Seq: md.Sequence.Stream, Subject: m.Subject()[len(s.opts.SubjectPrefix):], Data: m.Data(),
-			Delivered: md.NumDelivered, m: m}
-		if h := m.Headers(); h != nil {
-			item.Depth, _ = strconv.Atoi(h.Get(FlowDepthHeader))
-		}
-		fn(item)
-	}, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		s.log.Debug("work consumer: error", "consumer", w.Durable, "err", err)
-	}))
-	if err != nil {
-		return fmt.Errorf("work consumer %s: consume: %w", w.Durable, unavailable(err))
+	if len(p.filters) == 1 {
+		cfg.FilterSubject = p.filters[0]
+	} else {
+		cfg.FilterSubjects = p.filters
 	}
-	<-ctx.Done()
-	cc.Stop()
-	return nil
+	if old, err := s.js.Consumer(ctx, stream, w.Durable); err == nil {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, old.CachedInfo().AckFloor.Stream+1
+	}
+	c, err = s.js.CreateConsumer(ctx, stream, cfg)
+	if errors.Is(err, jetstream.ErrConsumerExists) { // another instance made it first
+		c, err = s.js.Consumer(ctx, stream, p.name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("work consumer %s: %w", p.name, unavailable(err))
+	}
+	return c, nil
+}
+
+// workMembers announces key and lists the live instances of durable,
+// sorted.
+func (s *Store) workMembers(ctx context.Context, kv jetstream.KeyValue, key, durable string) ([]string, error) {
+	if _, err := kv.Put(ctx, key, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+		return nil, unavailable(err)
+	}
+	lister, err := kv.ListKeysFiltered(ctx, durable+".*")
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var ids []string
+	for k := range lister.Keys() {
+		ids = append(ids, strings.TrimPrefix(k, durable+"."))
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("own announcement not listed")
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// owner is the instance that takes a partition: the highest hash of
+// (instance, partition), so a joining or leaving instance moves only its
+// own share.
+func owner(ids []string, part string) string {
+	// A cryptographic hash: ids and partition names differ only in their
+	// last bytes, which FNV mixes too little (one instance took all).
+	score := func(id string) uint64 {
+		h := sha256.Sum256([]byte(id + "\x00" + part))
+		return binary.BigEndian.Uint64(h[:8])
+	}
+	return slices.MaxFunc(ids, func(a, b string) int { return cmp.Compare(score(a), score(b)) })
+}
+
+// workSubject strips the store's prefix and a reading's partition.
+func (s *Store) workSubject(subject string) string {
+	subject = subject[len(s.opts.SubjectPrefix):]
+	if tenant, device, ok := s.DataDevice(s.opts.SubjectPrefix + subject); ok {
+		return "data." + tenant + "." + device
+	}
+	return subject
+}
+
+// DataDevice is the tenant and device of a DATA subject, with the store's
+// prefix, partitioned (data.<tenant>.<device>.<partition>) or not.
+func (s *Store) DataDevice(subject string) (tenant, device string, ok bool) {
+	rest, ok := strings.CutPrefix(subject, s.opts.SubjectPrefix+"data.")
+	if !ok {
+		return "", "", false
+	}
+	tenant, rest, ok = strings.Cut(rest, ".")
+	if !ok || tenant == "" {
+		return "", "", false
+	}
+	device, part, partitioned := strings.Cut(rest, ".")
+	if device == "" || partitioned && !isDigits(part) {
+		return "", "", false
+	}
+	return tenant, device, true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// partitionsRE reads the partition count of the DATA stream's transform.
+var partitionsRE = regexp.MustCompile(`\{\{\s*partition\(\s*(\d+)`)
+
+// DataPartitions is the number of partitions the DATA stream stores its
+// readings in, read from the stream (1: not partitioned), so every
+// instance agrees whatever its own options say.
+func (s *Store) DataPartitions(ctx context.Context) (int, error) {
+	info, err := s.dataSt.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", s.data, unavailable(err))
+	}
+	if t := info.Config.SubjectTransform; t != nil {
+		if m := partitionsRE.FindStringSubmatch(t.Destination); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return max(n, 1), nil
+		}
+	}
+	return 1, nil
 }
 
 // AppendFlowData stores a reading a flow made: as AppendData with msgID

@@ -153,7 +153,7 @@ func TestExternalStored(t *testing.T) {
 		var attrs map[string]any
 		_ = json.Unmarshal([]byte(tt.payload), &attrs)
 		md := r.Body.Metadata
-		if r.Subject != store.DataSubject(tenant, dev) || md.DeviceID != dev || md.Tenant != tenant || !jsonEqual(r.Body.Attrs, attrs) {
+		if !dataOf(store, r.Subject, tenant, dev) || md.DeviceID != dev || md.Tenant != tenant || !jsonEqual(r.Body.Attrs, attrs) {
 			t.Errorf("%s %s stored as %s %s", tt.topic, tt.payload, r.Subject, r.Raw)
 		}
 		if tt.ts != 0 && md.Timestamp != tt.ts || tt.ts == 0 && (md.Timestamp < before || md.Timestamp > after) {

@@ -34,13 +34,12 @@ func newDataPump(opts *Options, store *eventstore.Store) *pump {
 	p := newPump(opts, store, store.DataStream(), opts.Consumer+"-data", "dojot Kafka bridge: device data")
 	p.deliver0 = jetstream.DeliverNewPolicy
 	p.gaps = true // DATA expires by age and size
-	prefix := strings.TrimSuffix(store.DataSubject("", ""), ".")
 	p.records = func(_ context.Context, m jetstream.Msg, seq uint64) []kafkago.Message {
 		h := m.Headers()
 		if h.Get(OriginHeader) == OriginKafka {
 			return nil
 		}
-		tenant, device, ok := strings.Cut(strings.TrimPrefix(m.Subject(), prefix), ".")
+		tenant, device, ok := store.DataDevice(m.Subject())
 		if !ok || !dojot.ValidTenant(tenant) || !dojot.ValidToken(device) {
 			p.log.Error("kafka bridge: skipping reading on an unexpected subject", "seq", seq, "subject", m.Subject())
 			return nil

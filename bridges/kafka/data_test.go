@@ -120,10 +120,12 @@ func dataMsgs(tb testing.TB, store *eventstore.Store, tenant, device string) []*
 		tb.Fatal(err)
 	}
 	var out []*jetstream.RawStreamMsg
-	subj := store.DataSubject(tenant, device)
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		m, err := st.GetMsg(ctx, seq)
-		if err == nil && m.Subject == subj {
+		if err != nil {
+			continue
+		}
+		if t, d, ok := store.DataDevice(m.Subject); ok && t == tenant && d == device {
 			out = append(out, m)
 		}
 	}

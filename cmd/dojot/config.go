@@ -21,28 +21,29 @@ import (
 // defines flags; each flag -x-y has the environment variable DOJOT_X_Y. A
 // flag beats its variable, and the variable beats the default.
 type Config struct {
-	HTTPAddr      string
-	InternalAddr  string
-	PprofAddr     string
-	DataDir       string
-	NATSURL       string
-	NATSListen    string
-	NATSPrefix    string
-	AdminPassword string
-	JWTSecret     string
-	LogLevel      string
-	LogFormat     string
-	Fsync         string
-	TokenTTL      time.Duration
-	MaxBodyBytes  int64
-	DataMaxAge    time.Duration
-	WaitTimeout   time.Duration
-	NATSReplicas  int
-	ReplayMemory  int64
-	View          string
-	PostgresURL   string
-	MongoURL      string
-	ViewName      string
+	HTTPAddr       string
+	InternalAddr   string
+	PprofAddr      string
+	DataDir        string
+	NATSURL        string
+	NATSListen     string
+	NATSPrefix     string
+	AdminPassword  string
+	JWTSecret      string
+	LogLevel       string
+	LogFormat      string
+	Fsync          string
+	TokenTTL       time.Duration
+	MaxBodyBytes   int64
+	DataMaxAge     time.Duration
+	DataPartitions int
+	WaitTimeout    time.Duration
+	NATSReplicas   int
+	ReplayMemory   int64
+	View           string
+	PostgresURL    string
+	MongoURL       string
+	ViewName       string
 
 	KafkaBrokers      string
 	KafkaPartitions   int
@@ -109,6 +110,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 420*time.Second, "lifetime of login tokens (dojot: 420s)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 16<<20, "largest request body accepted")
 	fs.DurationVar(&c.DataMaxAge, "data-max-age", 7*24*time.Hour, "retention of device data in the DATA stream")
+	fs.IntVar(&c.DataPartitions, "data-partitions", 16, "partitions of the DATA stream by device, the unit in which instances share the work that keeps each device's order (flows); a setting of the stream, the same for every instance")
 	fs.DurationVar(&c.WaitTimeout, "wait-timeout", 5*time.Second, "how long a request waits for the view to show its own write")
 	fs.Int64Var(&c.ReplayMemory, "replay-memory-mib", 2048, "while the memory view is rebuilt at start, the GC runs only when the heap nears this many MiB, at most half the memory available (0: Go's default pacing; GOGC or GOMEMLIMIT in the environment also turn this off)")
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", 1, "replicas of each stream on a NATS cluster (3 for a 3-node cluster)")
@@ -229,6 +231,9 @@ func (c *Config) validate() error {
 	}
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
 		errs = append(errs, fmt.Errorf("-nats-replicas %d: want 1 to 5", c.NATSReplicas))
+	}
+	if c.DataPartitions < 1 || c.DataPartitions > 1024 {
+		errs = append(errs, fmt.Errorf("-data-partitions %d: want 1 to 1024", c.DataPartitions))
 	}
 	switch c.View {
 	case "memory":

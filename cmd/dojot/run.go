@@ -417,16 +417,17 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (*eventstore.
 		streamPrefix, subjectPrefix = cfg.NATSPrefix+"_", cfg.NATSPrefix+"."
 	}
 	store, err := eventstore.Open(ctx, eventstore.Options{
-		StreamPrefix:  streamPrefix,
-		SubjectPrefix: subjectPrefix,
-		URL:           cfg.NATSURL,
-		DataDir:       cfg.DataDir,
-		Listen:        cfg.NATSListen,
-		SyncAlways:    always,
-		SyncInterval:  interval,
-		DataMaxAge:    cfg.DataMaxAge,
-		Replicas:      cfg.NATSReplicas,
-		Logger:        log,
+		StreamPrefix:   streamPrefix,
+		SubjectPrefix:  subjectPrefix,
+		URL:            cfg.NATSURL,
+		DataDir:        cfg.DataDir,
+		Listen:         cfg.NATSListen,
+		SyncAlways:     always,
+		SyncInterval:   interval,
+		DataMaxAge:     cfg.DataMaxAge,
+		DataPartitions: cfg.DataPartitions,
+		Replicas:       cfg.NATSReplicas,
+		Logger:         log,
 	})
 	if errors.Is(err, eventstore.ErrDataDirInUse) {
 		return nil, fmt.Errorf("-data-dir %s: %w", cfg.DataDir, err)

@@ -76,9 +76,16 @@ func Isolated(tb testing.TB, url string) eventstore.Options {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, name := range []string{"EVENTS", "DATA", "NOTIFICATIONS"} {
-			if err := js.DeleteStream(ctx, opts.StreamPrefix+name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-				tb.Errorf("eventstoretest: delete stream %s: %v", opts.StreamPrefix+name, err)
+		names := []string{opts.StreamPrefix + "EVENTS", opts.StreamPrefix + "DATA", opts.StreamPrefix + "NOTIFICATIONS"}
+		// and the key-value buckets the store made (KV_<bucket>)
+		for n := range js.StreamNames(ctx, jetstream.WithStreamListSubject("$KV.>")).Name() {
+			if strings.HasPrefix(n, "KV_"+opts.StreamPrefix) {
+				names = append(names, n)
+			}
+		}
+		for _, name := range names {
+			if err := js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+				tb.Errorf("eventstoretest: delete stream %s: %v", name, err)
 			}
 		}
 	})

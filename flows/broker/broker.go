@@ -14,13 +14,18 @@
 // sequence), which the sinks deduplicate: a reading a flow publishes is
 // appended with that id as Nats-Msg-Id, an actuation as the event's id.
 //
-// Order. Inputs of one device run one after the other (flows.Lanes, a
-// queue per device), those of different devices concurrently on
-// Options.Lanes workers, so a slow http node holds one worker and its own
-// device's queue, not the other devices. This version splits inputs between instances as the shared
-// consumer hands them out: per-device order holds within an instance, not
-// across instances (partitioning the consumers by device is the next
-// step).
+// Order. Inputs of one device run one after the other, in every
+// instance and across instances: DATA is partitioned by device and each
+// partition is consumed by one instance at a time (eventstore.Work), the
+// device events of EVENTS by one instance; within an instance a device's
+// inputs queue on its lane (flows.Lanes) while those of different devices
+// run concurrently on Options.Lanes workers, so a slow http node holds one
+// worker and its own device's queue, not the other devices. When an
+// instance joins or leaves, partitions move once the inputs in flight
+// ended. An instance that died loses its partitions after MemberTTL and
+// its unacknowledged inputs are handed out again after the consumers'
+// AckWait, with their output ids: those may run after newer inputs of
+// their device, the one case where the order is not kept.
 //
 // Flows are read from the view and parsed again only when the tenant's
 // flow events moved (View.FlowsSeq), so an edit applies to the next input

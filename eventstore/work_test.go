@@ -1,0 +1,145 @@
+package eventstore_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/eventstore/eventstoretest"
+)
+
+// worker is one instance following a Work: it records, per device, the
+// sequences it handled in the order it handled them.
+type worker struct {
+	mu   sync.Mutex
+	seen map[string][]uint64
+	n    int
+}
+
+func (w *worker) handle(item eventstore.WorkItem) {
+	w.mu.Lock()
+	if w.seen == nil {
+		w.seen = map[string][]uint64{}
+	}
+	w.seen[item.Subject] = append(w.seen[item.Subject], item.Seq)
+	w.n++
+	w.mu.Unlock()
+	item.Ack()
+}
+
+func (w *worker) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// TestWorkPartitions: two instances following one Work share the DATA
+// partitions (both get work, each reading is handled once, a device's
+// readings by one instance in order); when one stops, the other takes its
+// partitions and handles what comes next.
+func TestWorkPartitions(t *testing.T) {
+	opts := eventstoretest.Isolated(t, eventstoretest.URL(t))
+	a, b := eventstoretest.OpenWith(t, opts), eventstoretest.OpenWith(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if n, err := a.DataPartitions(ctx); err != nil || n != 16 {
+		t.Fatalf("DataPartitions = %d, %v; want the default 16", n, err)
+	}
+	work := eventstore.Work{Durable: "test_work", MemberTTL: 3 * time.Second}
+	var wa, wb worker
+	actx, stopA := context.WithCancel(ctx)
+	doneA := make(chan error, 1)
+	go func() { doneA <- a.Follow(actx, work, wa.handle) }()
+	go func() { _ = b.Follow(ctx, work, wb.handle) }()
+	time.Sleep(3 * time.Second) // both announced, partitions settled
+
+	const devices, each = 40, 25
+	publish := func(round int) {
+		for i := range each {
+			for d := range devices {
+				if _, err := a.AppendData(ctx, "t1", fmt.Sprintf("d%d", d), []byte(fmt.Sprintf(`{"attrs":{"n":%d}}`, round*each+i)), ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	publish(0)
+	waitFor(t, func() bool { return wa.count()+wb.count() == devices*each })
+	t.Logf("instance a handled %d readings, b %d", wa.count(), wb.count())
+	if wa.count() == 0 || wb.count() == 0 {
+		t.Errorf("the instances handled %d and %d readings; both should have had partitions", wa.count(), wb.count())
+	}
+	for dev, seqs := range wa.seen {
+		if _, ok := wb.seen[dev]; ok {
+			t.Errorf("%s handled by both instances", dev)
+		}
+		_ = seqs
+	}
+	checkOrder := func(w *worker) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for dev, seqs := range w.seen {
+			if !strings.HasPrefix(dev, "data.t1.d") {
+				t.Errorf("subject %q; want data.t1.<device> without the partition", dev)
+			}
+			for i := 1; i < len(seqs); i++ {
+				if seqs[i] <= seqs[i-1] {
+					t.Fatalf("%s: sequence %d after %d", dev, seqs[i], seqs[i-1])
+				}
+			}
+		}
+	}
+	checkOrder(&wa)
+	checkOrder(&wb)
+
+	// A leaves: B takes every partition.
+	stopA()
+	if err := <-doneA; err != nil {
+		t.Fatal(err)
+	}
+	before := wa.count()
+	publish(1)
+	waitFor(t, func() bool { return wa.count()+wb.count() == 2*devices*each })
+	if wa.count() != before {
+		t.Errorf("a stopped instance handled %d more readings", wa.count()-before)
+	}
+	checkOrder(&wb)
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met in 30 s")
+}
+
+// TestDataDevice: DATA subjects with and without a partition.
+func TestDataDevice(t *testing.T) {
+	s := eventstoretest.Open(t)
+	pre := strings.TrimSuffix(s.DataSubject("", ""), "data..")
+	for subj, want := range map[string]string{
+		"data.t1.d1":     "t1/d1",
+		"data.t1.d1.7":   "t1/d1",
+		"data.t1.d1.x":   "",
+		"data.t1":        "",
+		"data..d1":       "",
+		"data.t1.d1.7.8": "",
+		"evt.t1.d1":      "",
+	} {
+		tenant, device, ok := s.DataDevice(pre + subj)
+		got := ""
+		if ok {
+			got = tenant + "/" + device
+		}
+		if got != want {
+			t.Errorf("DataDevice(%q) = %q; want %q", subj, got, want)
+		}
+	}
+}
