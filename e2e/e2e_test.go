@@ -9,6 +9,8 @@ import (
 	"github.com/dojot-es/dojot/e2e/dojottest"
 	"github.com/dojot-es/dojot/internal/mongotest"
 	"github.com/dojot-es/dojot/projections/postgres/pgtest"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 const adminPassword = dojottest.AdminPassword
@@ -55,3 +57,19 @@ var (
 	mustJSON = dojottest.MustJSON
 	trunc    = dojottest.Trunc
 )
+
+// jetStream is a JetStream client of the NATS at addr (an instance's
+// -nats-listen), closed when the test ends.
+func jetStream(t testing.TB, addr string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect("nats://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}

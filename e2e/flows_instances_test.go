@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
@@ -45,15 +44,7 @@ func TestFlowsTwoInstances(t *testing.T) {
 		`{"id":"o","type":"multi device out","z":"t","device_source":"configured","devices_source_configured":["`+sink+`"],"attrs":"out","wires":[]}]}`), &flow)
 	time.Sleep(3 * time.Second) // both instances announced and hold their partitions
 
-	nc, err := nats.Connect("nats://" + addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	for n := range each {

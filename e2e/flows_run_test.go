@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
@@ -66,15 +65,7 @@ func TestFlowsRun(t *testing.T) {
 		t.Errorf("configuration = %s", got)
 	}
 	// The notification is in the NOTIFICATIONS stream, dojot's message.
-	nc, err := nats.Connect("nats://" + natsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, natsAddr)
 	var note map[string]any
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		var m *jetstream.RawStreamMsg
