@@ -69,12 +69,22 @@ type Observer interface {
 	Emitted(flowID, nodeID string, port int, msg Msg)
 }
 
+// RunObserver is an Observer also told when a node starts and when it
+// fails: a replay learns so which node made each effect and why a branch
+// ended.
+type RunObserver interface {
+	Observer
+	Running(flowID, nodeID string)
+	Failed(flowID, nodeID string, err error)
+}
+
 // Engine runs flows. It is safe for concurrent use; the wiring decides
 // the concurrency (one run at a time per device keeps per-device order).
 type Engine struct {
-	opts  Options
-	log   *slog.Logger
-	stats sync.Map // flow id -> *flowStats
+	opts   Options
+	log    *slog.Logger
+	stats  sync.Map    // flow id -> *flowStats
+	runObs RunObserver // Options.Observer when it is one
 }
 
 // New returns an Engine.
@@ -98,7 +108,9 @@ func New(opts Options) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{opts: opts, log: log}
+	e := &Engine{opts: opts, log: log}
+	e.runObs, _ = opts.Observer.(RunObserver)
+	return e
 }
 
 // Matches reports whether the flow has a head that fires for the input
@@ -235,6 +247,9 @@ func (e *Engine) Run(ctx context.Context, f Flow, in Input) (Result, error) {
 		if n.block {
 			nctx, cancel = context.WithTimeout(ctx, e.opts.NodeTimeout)
 		}
+		if e.runObs != nil {
+			e.runObs.Running(f.ID, n.id)
+		}
 		out, err := n.node.Process(nctx, &call, cur.msg)
 		if cancel != nil {
 			cancel()
@@ -245,6 +260,9 @@ func (e *Engine) Run(ctx context.Context, f Flow, in Input) (Result, error) {
 			}
 			res.Failed++
 			nc.fail(err, e.opts.Now())
+			if e.runObs != nil {
+				e.runObs.Failed(f.ID, n.id, err)
+			}
 			if errors.Is(err, dojot.ErrUnavailable) {
 				// An output could not be stored: the input must come again
 				// (its outputs keep their ids, so none is doubled).

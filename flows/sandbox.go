@@ -24,6 +24,8 @@ type Recorder struct {
 	mu      sync.Mutex
 	Effects []Effect
 	Context *MemoryContext
+	node    string // the node running now (RunObserver)
+	crons   int    // jobs created: ids stay unique after a Take
 }
 
 // Effect is one recorded side effect: Kind is data, actuation,
@@ -31,9 +33,12 @@ type Recorder struct {
 // Value the matching struct (DeviceData, Actuation, Notification, FTPFile,
 // FTPUpload, HTTPCall, json.RawMessage, string). As an Observer the
 // Recorder also records each message a node emits: Kind "emit", Value an
-// Emit.
+// Emit; as a RunObserver each node failure: Kind "error", Value the
+// error's text. Node is the node that ran when the effect was recorded
+// (empty when the Recorder is not the engine's Observer).
 type Effect struct {
 	Kind   string `json:"kind"`
+	Node   string `json:"node,omitempty"`
 	Tenant string `json:"tenant,omitempty"`
 	Value  any    `json:"value"`
 }
@@ -51,6 +56,17 @@ type Emit struct {
 func (r *Recorder) Emitted(flowID, nodeID string, port int, msg Msg) {
 	r.add("emit", "", Emit{Flow: flowID, Node: nodeID, Port: port, Msg: msg})
 }
+
+// Running makes the Recorder a RunObserver: the effects recorded next
+// are the node's.
+func (r *Recorder) Running(_, nodeID string) {
+	r.mu.Lock()
+	r.node = nodeID
+	r.mu.Unlock()
+}
+
+// Failed records a node's failure (Kind "error").
+func (r *Recorder) Failed(_, _ string, err error) { r.add("error", "", err.Error()) }
 
 // HTTPCall is a recorded http request.
 type HTTPCall struct {
@@ -71,7 +87,7 @@ func (r *Recorder) AsEffects() Effects {
 
 func (r *Recorder) add(kind, tenant string, v any) {
 	r.mu.Lock()
-	r.Effects = append(r.Effects, Effect{Kind: kind, Tenant: tenant, Value: v})
+	r.Effects = append(r.Effects, Effect{Kind: kind, Node: r.node, Tenant: tenant, Value: v})
 	r.mu.Unlock()
 }
 
@@ -80,6 +96,17 @@ func (r *Recorder) Recorded() []Effect {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]Effect(nil), r.Effects...)
+}
+
+// Take returns the effects recorded so far and forgets them: a replay
+// takes each input's after its run.
+func (r *Recorder) Take() []Effect {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.Effects
+	r.Effects = nil
+	r.node = ""
+	return out
 }
 
 func (r *Recorder) PublishData(_ context.Context, d DeviceData) error {
@@ -123,14 +150,9 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 func (r *Recorder) CreateJob(_ context.Context, tenant, _ string, job json.RawMessage) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := 1
-	for _, e := range r.Effects {
-		if e.Kind == "cron-create" {
-			n++
-		}
-	}
-	r.Effects = append(r.Effects, Effect{Kind: "cron-create", Tenant: tenant, Value: job})
-	return "sandbox-" + strconv.Itoa(n), nil
+	r.Effects = append(r.Effects, Effect{Kind: "cron-create", Node: r.node, Tenant: tenant, Value: job})
+	r.crons++
+	return "sandbox-" + strconv.Itoa(r.crons), nil
 }
 
 func (r *Recorder) RemoveJob(_ context.Context, tenant, id string) error {
