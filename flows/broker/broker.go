@@ -36,9 +36,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -229,110 +227,5 @@ func (b *Broker) flowsOf(tenant string) []flows.Flow {
 // input normalises a DATA reading or a device event (FLOWS.md 3.1); ok
 // is false for events flows do not see.
 func (b *Broker) input(item eventstore.WorkItem) (flows.Input, bool, error) {
-	if strings.HasPrefix(item.Subject, "data.") {
-		return b.reading(item)
-	}
-	return b.deviceEvent(item)
-}
-
-func (b *Broker) reading(item eventstore.WorkItem) (flows.Input, bool, error) {
-	parts := strings.SplitN(item.Subject, ".", 3)
-	if len(parts) != 3 {
-		return flows.Input{}, false, fmt.Errorf("subject %s", item.Subject)
-	}
-	tenant, device := parts[1], parts[2]
-	var r struct {
-		Metadata map[string]any `json:"metadata"`
-		Attrs    map[string]any `json:"attrs"`
-	}
-	if err := json.Unmarshal(item.Data, &r); err != nil {
-		return flows.Input{}, false, err
-	}
-	if r.Metadata == nil {
-		r.Metadata = map[string]any{}
-	}
-	delete(r.Metadata, "deviceid")
-	r.Metadata["tenant"] = tenant
-	if r.Attrs == nil {
-		r.Attrs = map[string]any{}
-	}
-	templates := b.mergeStatics(tenant, device, r.Attrs)
-	return flows.Input{Seq: item.Seq, Tenant: tenant, Event: "publish", DeviceID: device, Templates: templates,
-		Payload: flows.Msg{"event": "publish", "metadata": r.Metadata, "data": map[string]any{"id": device, "attrs": r.Attrs}}}, true, nil
-}
-
-// mergeStatics writes the device's static attributes with a value into
-// attrs (over a published value, as dojot did) and returns its template
-// ids as strings.
-func (b *Broker) mergeStatics(tenant, device string, attrs map[string]any) []string {
-	dv, ok := b.opts.View.Device(tenant, device)
-	if !ok {
-		return nil
-	}
-	templates := make([]string, len(dv.Templates))
-	for i, tid := range dv.Templates {
-		templates[i] = strconv.Itoa(tid)
-		tp, ok := b.opts.View.Template(tenant, tid)
-		if !ok {
-			continue
-		}
-		for _, a := range tp.Attrs {
-			if a.Type != "static" {
-				continue
-			}
-			v := a.StaticValue
-			for _, o := range dv.Overrides {
-				if o.AttrID == a.ID {
-					v = &o.StaticValue
-				}
-			}
-			if v != nil && *v != "" {
-				attrs[a.Label] = *v
-			}
-		}
-	}
-	return templates
-}
-
-// eventSeqBit marks an event's stream sequence in flows.Input.Seq: DATA
-// and EVENTS count from 1 each, and an output's id is made from its
-// input's sequence, so a reading and an event at the same position must
-// not give the same ids (the sinks would drop one as a duplicate).
-const eventSeqBit = 1 << 63
-
-// events flows see, by event type.
-var flowEvents = map[string]string{
-	dojot.EventDeviceCreated:  "create",
-	dojot.EventDeviceUpdated:  "update",
-	dojot.EventDeviceDeleted:  "remove",
-	dojot.EventDeviceActuated: "configure",
-}
-
-func (b *Broker) deviceEvent(item eventstore.WorkItem) (flows.Input, bool, error) {
-	var ev dojot.Event
-	if err := json.Unmarshal(item.Data, &ev); err != nil {
-		return flows.Input{}, false, err
-	}
-	name, ok := flowEvents[ev.Type]
-	if !ok {
-		return flows.Input{}, false, nil
-	}
-	attrs := map[string]any{}
-	data := map[string]any{"id": ev.AggregateID}
-	if ev.Type == dojot.EventDeviceActuated {
-		var p dojot.DeviceActuated
-		if err := ev.Decode(&p); err != nil {
-			return flows.Input{}, false, err
-		}
-		if err := json.Unmarshal(p.Attrs, &attrs); err != nil {
-			return flows.Input{}, false, err
-		}
-	} else if dv, ok := b.opts.View.Device(ev.Tenant, ev.AggregateID); ok {
-		data["label"] = dv.Label
-	}
-	templates := b.mergeStatics(ev.Tenant, ev.AggregateID, attrs)
-	data["attrs"] = attrs
-	data["templates"] = templates
-	return flows.Input{Seq: item.Seq | eventSeqBit, Tenant: ev.Tenant, Event: name, DeviceID: ev.AggregateID, Templates: templates,
-		Payload: flows.Msg{"event": name, "metadata": map[string]any{"tenant": ev.Tenant, "timestamp": ev.Time.UnixMilli()}, "data": data}}, true, nil
+	return Normalizer{b.opts.View}.Input(item.Subject, item.Seq, item.Data)
 }
