@@ -20,8 +20,9 @@ type Range struct {
 	// both included.
 	From, To time.Time
 	// Devices, when not empty, restricts the read to these devices'
-	// subjects; up to MaxRangeDevices of them are filtered by the server,
-	// more read the whole tenant and are filtered here.
+	// subjects; up to MaxRangeDevices of them are filtered by the server
+	// (one only before nats-server 2.10), more read the whole tenant and
+	// are filtered here.
 	Devices []string
 }
 
@@ -64,7 +65,8 @@ func (s *Store) ReadRange(ctx context.Context, r Range, fn func(RangeItem) error
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var keep map[string]bool // devices filtered here, past MaxRangeDevices
-	if len(r.Devices) > MaxRangeDevices {
+	// A consumer takes several filter subjects from nats-server 2.10 on.
+	if len(r.Devices) > MaxRangeDevices || len(r.Devices) > 1 && !versionAtLeast(s.nc.ConnectedServerVersion(), 2, 10) {
 		keep = make(map[string]bool, len(r.Devices))
 		for _, d := range r.Devices {
 			keep[d] = true
