@@ -49,6 +49,9 @@ func (s *Server) mountFlows(r chi.Router) {
 	r.Method(http.MethodDelete, "/flows/v1/flow/{id}", tenantHandler(s.deleteFlow))
 	r.Method(http.MethodGet, "/flows/v1/flow/{id}/status", tenantHandler(s.flowStatus))
 	r.Method(http.MethodGet, "/flows/nodes", tenantHandler(s.flowNodes))
+	if s.opts.FlowReplay != nil {
+		s.mountFlowReplay(r)
+	}
 	// dojot started a container per remote node; this platform runs only
 	// its own nodes.
 	remote := tenantHandler(func(http.ResponseWriter, *http.Request, string) error {

@@ -20,13 +20,20 @@ import (
 
 // flowServer serves the flowbroker routes as tenant (the "tenant" header,
 // default t1) over a real view and real commands.
-func flowServer(t *testing.T) *httptest.Server {
+func flowServer(t *testing.T) *httptest.Server { return flowServerWith(t, nil) }
+
+// flowServerWith is flowServer with more options, set by with on the
+// view's reads.
+func flowServerWith(t *testing.T, with func(*Options, *memory.View)) *httptest.Server {
 	t.Helper()
 	view := memory.New()
 	store := &commandstest.Store{View: view}
 	cmds := commands.NewFlows(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow },
 		Rand: rand.NewChaCha8([32]byte{2})}, view, nil)
 	s := &Server{opts: Options{FlowCommands: cmds, FlowView: view.Reads(), FlowNodes: []FlowNode{{ID: "dojot/switch", Name: "switch", Module: "dojot", Version: "1.0.0", Enabled: true, Local: true, Types: []string{"switch"}}}}}
+	if with != nil {
+		with(&s.opts, view)
+	}
 	r := chi.NewRouter()
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -69,6 +69,12 @@ type Options struct {
 	// FlowStats gives a flow's counters in this instance (the flow
 	// engine's); nil when the engine is off.
 	FlowStats func(flowID string) any
+	// FlowReplay runs a flow over the past in a sandbox (flows/replay):
+	// POST /flows/v1/flow/:id/replay and /flows/v1/replay; nil leaves them
+	// unrouted. A flow that does not parse is an error wrapping
+	// dojot.ErrInvalid with a Detail() string (flows.InvalidError),
+	// answered as the flows API's "Given flow is invalid".
+	FlowReplay func(ctx context.Context, r FlowReplay) (any, error)
 	// DeviceRoutes are IoT agents' endpoints (the Sigfox callback, the HTTP
 	// agent...), by chi pattern: served outside the PEP, since devices and
 	// network servers authenticate to each agent in its own way.
