@@ -11,6 +11,7 @@ import (
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/flows"
 	"github.com/dojot-es/dojot/flows/broker"
+	flowsreplay "github.com/dojot-es/dojot/flows/replay"
 	"github.com/dojot-es/dojot/gateway"
 	"github.com/dojot-es/dojot/projections/memory"
 )
@@ -38,6 +39,16 @@ func startFlows(ctx context.Context, cfg *Config, store *eventstore.Store, view 
 		}
 	}()
 	return b, nil
+}
+
+// flowReplay runs a flow over the past in a sandbox (flows/replay), for
+// the gateway's replay routes. It needs no engine: -flows-engine=false
+// still replays.
+func flowReplay(store *eventstore.Store, view *memory.View, log *slog.Logger) func(context.Context, gateway.FlowReplay) (any, error) {
+	p := &flowsreplay.Replayer{Store: store, View: view, Logger: log}
+	return func(ctx context.Context, r gateway.FlowReplay) (any, error) {
+		return p.Replay(ctx, flowsreplay.Request{Tenant: r.Tenant, FlowID: r.FlowID, Nodes: r.Nodes, From: r.From, To: r.To, Limit: r.Limit})
+	}
 }
 
 // checkFlow is the flow engine's parser as the flows API's check: a flow

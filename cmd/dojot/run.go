@@ -259,6 +259,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		FlowView:       reads,
 		FlowNodes:      flowNodes(),
 		FlowStats:      flowStats,
+		FlowReplay:     flowReplay(store, view, log),
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,

@@ -135,6 +135,14 @@ type Record struct {
 	Value any       `json:"value,omitempty"`
 }
 
+// notNodes is the error of a flow that is not an array of nodes, with a
+// Detail as flows.InvalidError has.
+type notNodes struct{}
+
+func (notNodes) Error() string  { return "invalid flow: " + notNodes{}.Detail() }
+func (notNodes) Detail() string { return "flow must be an array of nodes" }
+func (notNodes) Unwrap() error  { return dojot.ErrInvalid }
+
 // errStop ends the read once Limit inputs ran.
 var errStop = errors.New("replay: limit reached")
 
@@ -143,14 +151,16 @@ func invalid(format string, a ...any) error {
 	return &dojot.Error{Kind: dojot.ErrInvalid, Message: msg, Body: map[string]string{"message": msg}}
 }
 
-// Replay runs req. A flow that does not parse is a *flows.InvalidError
-// (or dojot.ErrInvalid when the nodes are not an array); a bad range or
+// Replay runs req. A flow that does not parse is an error wrapping
+// dojot.ErrInvalid with a Detail() string method (*flows.InvalidError,
+// or the nodes are not an array), as the API's "Given flow is invalid"
+// detail; a bad range or
 // limit is a *dojot.Error of kind dojot.ErrInvalid; a store that cannot
 // answer is dojot.ErrUnavailable.
 func (p *Replayer) Replay(ctx context.Context, req Request) (*Result, error) {
 	var nodes []json.RawMessage
 	if err := json.Unmarshal(req.Nodes, &nodes); err != nil || nodes == nil {
-		return nil, &flows.InvalidError{Problems: []flows.Problem{{Reason: "flow must be an array of nodes"}}}
+		return nil, notNodes{}
 	}
 	g, err := flows.Parse(nodes)
 	if err != nil {

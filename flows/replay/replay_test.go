@@ -217,9 +217,9 @@ func TestReplayEventsAndContext(t *testing.T) {
 func TestReplayBadRequests(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
-	var inv *flows.InvalidError
+	var inv interface{ Detail() string }
 	for _, nodes := range []string{`{}`, `[{"id":"x","type":"no such node","wires":[]}]`, `null`} {
-		if _, err := f.p.Replay(ctx, replay.Request{Tenant: "admin", Nodes: json.RawMessage(nodes)}); !errors.As(err, &inv) || !errors.Is(err, dojot.ErrInvalid) {
+		if _, err := f.p.Replay(ctx, replay.Request{Tenant: "admin", Nodes: json.RawMessage(nodes)}); !errors.As(err, &inv) || !errors.Is(err, dojot.ErrInvalid) || inv.Detail() == "" {
 			t.Errorf("nodes %s: %v", nodes, err)
 		}
 	}
