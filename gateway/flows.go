@@ -125,14 +125,23 @@ func (s *Server) deleteFlows(w http.ResponseWriter, r *http.Request, tenant stri
 	return nil
 }
 
-func (s *Server) getFlow(w http.ResponseWriter, r *http.Request, tenant string) error {
+// flowOf is the tenant's flow of the request's :id, or dojot's 404.
+func (s *Server) flowOf(r *http.Request, tenant string) (dojot.Flow, error) {
 	id := pathParam(r, "id")
 	f, ok, err := s.opts.FlowView.Flow(r.Context(), tenant, id)
 	if err != nil {
-		return err
+		return f, err
 	}
 	if !ok {
-		return commands.FlowNotFound(id)
+		return f, commands.FlowNotFound(id)
+	}
+	return f, nil
+}
+
+func (s *Server) getFlow(w http.ResponseWriter, r *http.Request, tenant string) error {
+	f, err := s.flowOf(r, tenant)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, flowAnswer{"ok", summarize(f)})
 	return nil
@@ -165,12 +174,11 @@ func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request, tenant strin
 // per node in, out, errors, loops cut, the last error and when), since it
 // started; null when the engine is off.
 func (s *Server) flowStatus(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id := pathParam(r, "id")
-	if _, ok, err := s.opts.FlowView.Flow(r.Context(), tenant, id); err != nil {
+	f, err := s.flowOf(r, tenant)
+	if err != nil {
 		return err
-	} else if !ok {
-		return commands.FlowNotFound(id)
 	}
+	id := f.ID
 	var stats any
 	if s.opts.FlowStats != nil {
 		stats = s.opts.FlowStats(id)

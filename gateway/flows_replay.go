@@ -48,19 +48,15 @@ func (s *Server) mountFlowReplay(r chi.Router) {
 }
 
 func (s *Server) replaySavedFlow(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id := pathParam(r, "id")
-	f, ok, err := s.opts.FlowView.Flow(r.Context(), tenant, id)
+	f, err := s.flowOf(r, tenant)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		return commands.FlowNotFound(id)
 	}
 	p, err := readReplayParams(r)
 	if err != nil {
 		return err
 	}
-	return s.replay(r.Context(), w, tenant, id, f.Nodes, p)
+	return s.replay(r.Context(), w, tenant, f.ID, f.Nodes, p)
 }
 
 func (s *Server) replayFlow(w http.ResponseWriter, r *http.Request, tenant string) error {
