@@ -62,6 +62,8 @@ type Replayer struct {
 	Logger *slog.Logger
 	// Now is the clock for the default range (default time.Now).
 	Now func() time.Time
+	// MaxRead bounds the messages one replay reads (default MaxRead).
+	MaxRead int
 }
 
 // Request is one replay: the flow's nodes (saved or not), its id ("" for
@@ -86,7 +88,7 @@ type Result struct {
 	// devices the flow's heads name), Inputs how many the flow ran on.
 	Read   int `json:"read"`
 	Inputs int `json:"inputs"`
-	// Truncated: the replay stopped at Limit inputs (or MaxRead messages)
+	// Truncated: the replay stopped at Limit inputs (or MaxRead messages read)
 	// before the end of the range; replay again from the last input's time.
 	Truncated bool `json:"truncated"`
 	// Nodes are each executed node's counters over the replay.
@@ -180,14 +182,23 @@ func (p *Replayer) Replay(ctx context.Context, req Request) (*Result, error) {
 	flow := flows.Flow{ID: flowID, Enabled: true, Graph: g} // disabled flows replay too
 	rng := eventstore.Range{Tenant: req.Tenant, From: req.From, To: req.To}
 	if len(g.Templates) == 0 {
-		if len(g.Devices) == 0 {
-			return p.finish(res, eng, flowID), nil // no head: nothing can start a run
+		// A device id that is no subject token has nothing stored.
+		for _, d := range g.Devices {
+			if dojot.ValidToken(d) {
+				rng.Devices = append(rng.Devices, d)
+			}
 		}
-		rng.Devices = g.Devices
+		if len(rng.Devices) == 0 {
+			return p.finish(res, eng, flowID), nil // no head can fire: nothing to read
+		}
+	}
+	maxRead := p.MaxRead
+	if maxRead <= 0 {
+		maxRead = MaxRead
 	}
 	norm := broker.Normalizer{View: p.View}
 	err = p.Store.ReadRange(ctx, rng, func(item eventstore.RangeItem) error {
-		if res.Read >= MaxRead {
+		if res.Read >= maxRead {
 			res.Truncated = true
 			return errStop
 		}

@@ -142,6 +142,14 @@ func TestReplayActuateFlow(t *testing.T) {
 		t.Errorf("nodes %s", js(res.Nodes))
 	}
 
+	// MaxRead: the read stops there, the answer says it stopped short.
+	capped := *f.p
+	capped.MaxRead = 2
+	res, err = capped.Replay(t.Context(), replay.Request{Tenant: "admin", Nodes: testdata(t, "actuate.json"), From: from, To: time.Now()})
+	if err != nil || res.Read != 2 || len(res.Runs) != 1 || !res.Truncated {
+		t.Fatalf("MaxRead 2: %+v, %v", res, err)
+	}
+
 	// Limit: the first input only, and the answer says it stopped short.
 	res, err = f.p.Replay(t.Context(), replay.Request{Tenant: "admin", Nodes: testdata(t, "actuate.json"), From: from, To: time.Now(), Limit: 1})
 	if err != nil || len(res.Runs) != 1 || !res.Truncated || res.Flow != "" {
@@ -231,8 +239,14 @@ func TestReplayBadRequests(t *testing.T) {
 			t.Errorf("%+v: %v", r, err)
 		}
 	}
+	// A device id no device can have: nothing to read, no store error.
+	res, err := f.p.Replay(ctx, replay.Request{Tenant: "admin", Nodes: json.RawMessage(`[{"id":"h","type":"event device in","device_id":"a b","event_publish":true,"wires":[["n"]]},
+	 {"id":"n","type":"notification","msgType":"static","messageStatic":"x","source":"","wires":[]}]`)})
+	if err != nil || res.Read != 0 || len(res.Runs) != 0 {
+		t.Errorf("a device id that is no subject token: %+v, %v", res, err)
+	}
 	start := time.Now()
-	res, err := f.p.Replay(ctx, replay.Request{Tenant: "admin", Nodes: testdata(t, "notification.json")})
+	res, err = f.p.Replay(ctx, replay.Request{Tenant: "admin", Nodes: testdata(t, "notification.json")})
 	if err != nil || len(res.Runs) != 0 || res.Limit != replay.DefaultLimit || res.To.Sub(res.From) != replay.DefaultSpan {
 		t.Errorf("defaults: %+v, %v", res, err)
 	}
