@@ -25,8 +25,9 @@ import (
 // /flows/v1/flow/:id/replay: each reading's run is answered in order,
 // with the actuations and notifications it would have made; none was
 // made for real (mosquitto_sub on the devices' config topics gets
-// nothing, EVENTS holds no actuation, NOTIFICATIONS nothing), and the
-// flow is still disabled. The same flow sent unsaved to POST
+// nothing, EVENTS holds no actuation, NOTIFICATIONS nothing), its
+// cumulative sum counted from an empty sandbox context and wrote nothing
+// in FLOW_CONTEXT, and the flow is still disabled. The same flow sent unsaved to POST
 // /flows/v1/replay answers the same.
 func TestFlowReplay(t *testing.T) {
 	if testing.Short() {
@@ -39,7 +40,8 @@ func TestFlowReplay(t *testing.T) {
 	tmpl := createTemplate(c, "Boilers")
 	ids := []string{createDevice(c, "boiler-1", tmpl), createDevice(c, "boiler-2", tmpl)}
 	flow := `[{"id":"t","type":"tab","label":"replayed"},
-	 {"id":"h","type":"event template in","z":"t","template_id":"` + strconv.Itoa(tmpl) + `","event_publish":true,"wires":[["s"]]},
+	 {"id":"h","type":"event template in","z":"t","template_id":"` + strconv.Itoa(tmpl) + `","event_publish":true,"wires":[["s","cs"]]},
+	 {"id":"cs","type":"cumulative sum","z":"t","timePeriod":"60","targetAttribute":"payload.data.attrs.temperature","timestamp":"payload.metadata.timestamp","output":"total","wires":[]},
 	 {"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg",
 	  "rules":[{"t":"gt","v":"30","vt":"num"},{"t":"else"}],"checkall":"true","outputs":2,"wires":[["c","n"],["n"]]},
 	 {"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"saida.target_temperature","pt":"msg","to":"20","tot":"num"}],"wires":[["a"]]},
@@ -82,6 +84,7 @@ func TestFlowReplay(t *testing.T) {
 	type record struct {
 		Kind, Node string
 		Port       *int
+		Msg        map[string]any
 		Value      json.RawMessage
 	}
 	type answer struct {
@@ -114,9 +117,9 @@ func TestFlowReplay(t *testing.T) {
 			for _, rec := range run.Records {
 				kinds = append(kinds, rec.Kind+"@"+rec.Node)
 			}
-			want := "emit@s emit@c notification@n actuation@a" // breadth first: c and n, then a
+			want := "emit@s emit@cs emit@c notification@n actuation@a" // breadth first: s and cs, c and n, then a
 			if r.temp <= 30 {
-				want = "emit@s notification@n"
+				want = "emit@s emit@cs notification@n"
 			}
 			if got := strings.Join(kinds, " "); run.Input.DeviceID != ids[r.dev] || run.Input.Event != "publish" || run.Input.Stream != "data" ||
 				fmt.Sprint(run.Input.Payload.Data.Attrs["temperature"]) != strconv.Itoa(r.temp) || run.Input.Payload.Data.Attrs["model"] != "m-1" || got != want {
@@ -133,6 +136,12 @@ func TestFlowReplay(t *testing.T) {
 					mustJSON(t, rec.Value, &v)
 				}
 				switch rec.Kind {
+				case "emit":
+					// The sandbox's context starts empty: the running
+					// total of the replayed readings, and only theirs.
+					if total := []int{35, 60, 100, 131}[i]; rec.Node == "cs" && fmt.Sprint(rec.Msg["total"]) != strconv.Itoa(total) {
+						t.Errorf("run %d: cumulative sum %v; want %d", i, rec.Msg["total"], total)
+					}
 				case "actuation":
 					if v.DeviceID != ids[r.dev] || fmt.Sprint(v.Attrs) != "map[target_temperature:20]" {
 						t.Errorf("run %d: actuation %s", i, rec.Value)
@@ -187,6 +196,10 @@ func TestFlowReplay(t *testing.T) {
 	}
 	if st, err := js.Stream(ctx, "NOTIFICATIONS"); err != nil || st.CachedInfo().State.Msgs != 0 {
 		t.Errorf("NOTIFICATIONS: %v, %+v", err, st.CachedInfo().State)
+	}
+	// ...nor any context in the live key-value bucket.
+	if st, err := js.Stream(ctx, "KV_FLOW_CONTEXT"); err != nil || st.CachedInfo().State.Msgs != 0 {
+		t.Errorf("FLOW_CONTEXT: %v, %+v", err, st.CachedInfo().State)
 	}
 	// ...and the flow is still disabled, its engine counters untouched.
 	var got struct{ Flow struct{ Enabled bool } }
