@@ -91,7 +91,8 @@ type Result struct {
 	// Truncated: the replay stopped at Limit inputs (or MaxRead messages read)
 	// before the end of the range; replay again from the last input's time.
 	Truncated bool `json:"truncated"`
-	// Nodes are each executed node's counters over the replay.
+	// Nodes are the counters over the replay of each node that can run
+	// (heads, tabs and comments never do); empty when no input ran.
 	Nodes map[string]NodeStats `json:"nodes"`
 	// Effects counts the recorded effects by kind.
 	Effects map[string]int `json:"effects"`
@@ -171,6 +172,7 @@ func (p *Replayer) Replay(ctx context.Context, req Request) (*Result, error) {
 	if err := p.defaults(&req); err != nil {
 		return nil, err
 	}
+	started := time.Now()
 	flowID := req.FlowID
 	if flowID == "" {
 		flowID = "replay"
@@ -178,7 +180,9 @@ func (p *Replayer) Replay(ctx context.Context, req Request) (*Result, error) {
 	res := &Result{Flow: req.FlowID, From: req.From, To: req.To, Limit: req.Limit, Nodes: map[string]NodeStats{}, Effects: map[string]int{}, Runs: []Run{}}
 	rec := flows.NewRecorder()
 	var now time.Time // the input's time: outputs are stamped as they would have been then
-	eng := flows.New(flows.Options{Effects: rec.AsEffects(), Observer: rec, Logger: p.Logger, Now: func() time.Time { return now }})
+	// The engine's own log stays quiet: each failure is in the answer,
+	// and a replay of a failing flow would log one line per input.
+	eng := flows.New(flows.Options{Effects: rec.AsEffects(), Observer: rec, Now: func() time.Time { return now }})
 	flow := flows.Flow{ID: flowID, Enabled: true, Graph: g} // disabled flows replay too
 	rng := eventstore.Range{Tenant: req.Tenant, From: req.From, To: req.To}
 	if len(g.Templates) == 0 {
@@ -232,6 +236,8 @@ func (p *Replayer) Replay(ctx context.Context, req Request) (*Result, error) {
 	if err != nil && !errors.Is(err, errStop) {
 		return nil, fmt.Errorf("replay flow %s of %s: %w", flowID, req.Tenant, err)
 	}
+	p.log().InfoContext(ctx, "flow replayed", "tenant", req.Tenant, "flow", flowID, "from", req.From, "to", req.To,
+		"read", res.Read, "inputs", res.Inputs, "truncated", res.Truncated, "took", time.Since(started).String())
 	return p.finish(res, eng, flowID), nil
 }
 
