@@ -134,9 +134,13 @@ type rangeCursor struct {
 	pending uint64 // matching messages left, as the server last said
 }
 
-// rangeIdle bounds the wait for a message the server said was pending
-// (it may have expired meanwhile): the read ends there instead of hanging.
-const rangeIdle = 5 * time.Second
+// rangeIdle is how long a read waits for a message the server said was
+// pending before it asks the server whether one still is (it may have
+// expired meanwhile); rangeIdleMax how long it waits in all.
+const (
+	rangeIdle    = 5 * time.Second
+	rangeIdleMax = 30 * time.Second
+)
 
 func (s *Store) openRange(ctx context.Context, stream string, st jetstream.Stream, filters []string, r Range, events bool) (*rangeCursor, error) {
 	c := &rangeCursor{s: s, stream: stream, events: events, to: r.To}
@@ -177,19 +181,33 @@ func (c *rangeCursor) peek(ctx context.Context) error {
 	if c.head != nil || c.done {
 		return nil
 	}
-	nctx, cancel := context.WithTimeout(ctx, rangeIdle)
-	m, err := c.it.Next(jetstream.NextContext(nctx))
-	cancel()
-	if err != nil {
+	var m jetstream.Msg
+	for idle := 1; ; idle++ {
+		nctx, cancel := context.WithTimeout(ctx, rangeIdle)
+		var err error
+		m, err = c.it.Next(jetstream.NextContext(nctx))
+		cancel()
+		if err == nil {
+			break
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			c.s.log.Warn("read range: pending messages not delivered, read ends there", "stream", c.stream, "pending", c.pending)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("read range: stream %s: %w", c.stream, unavailable(err))
+		}
+		// Nothing came though messages were pending: they expired
+		// meanwhile (the read is done), or the server is slow (wait
+		// more, up to rangeIdleMax, then say so rather than answer a
+		// part as the whole).
+		ci, err := c.cons.Info(ctx)
+		if err == nil && ci.NumPending == 0 {
 			c.done = true
 			return nil
 		}
-		return fmt.Errorf("read range: stream %s: %w", c.stream, unavailable(err))
+		if time.Duration(idle)*rangeIdle >= rangeIdleMax {
+			return fmt.Errorf("read range: stream %s: %d messages pending, none delivered in %s: %w", c.stream, c.pending, rangeIdleMax, dojot.ErrUnavailable)
+		}
 	}
 	md, err := m.Metadata()
 	if err != nil {
