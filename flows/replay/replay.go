@@ -128,7 +128,8 @@ type Input struct {
 // Record is one thing a node did: Kind "emit" (Msg sent on Port), "error"
 // (Error ended the branch), or a recorded effect: "actuation",
 // "device_out", "notification", "publish_ftp", "ftp", "http",
-// "cron_create", "cron_remove" (Value).
+// "cron_create", "cron_remove" (Value). A run cut as a loop ends with a
+// "loop_cut" record (no node; Value the messages dropped).
 type Record struct {
 	Kind  string    `json:"kind"`
 	Node  string    `json:"node"`
@@ -156,10 +157,9 @@ func invalid(format string, a ...any) error {
 
 // Replay runs req. A flow that does not parse is an error wrapping
 // dojot.ErrInvalid with a Detail() string method (*flows.InvalidError,
-// or the nodes are not an array), as the API's "Given flow is invalid"
-// detail; a bad range or
-// limit is a *dojot.Error of kind dojot.ErrInvalid; a store that cannot
-// answer is dojot.ErrUnavailable.
+// or the nodes are not an array), the API's "Given flow is invalid"
+// detail; a bad range or limit is a *dojot.Error of kind
+// dojot.ErrInvalid; a store that cannot answer is dojot.ErrUnavailable.
 func (p *Replayer) Replay(ctx context.Context, req Request) (*Result, error) {
 	var nodes []json.RawMessage
 	if err := json.Unmarshal(req.Nodes, &nodes); err != nil || nodes == nil {
@@ -225,11 +225,17 @@ func (p *Replayer) Replay(ctx context.Context, req Request) (*Result, error) {
 		if item.Events {
 			run.Input.Stream = "events"
 		}
-		if _, err := eng.Run(ctx, flow, in); err != nil {
+		ran, err := eng.Run(ctx, flow, in)
+		if err != nil {
 			return err
 		}
 		res.Inputs++
 		run.Records = records(rec.Take(), res.Effects)
+		if ran.Cut > 0 {
+			// A loop cut (MaxHops, MaxSteps, or the input made by too
+			// many flow outputs): Value is how many messages went.
+			run.Records = append(run.Records, Record{Kind: "loop_cut", Value: ran.Cut})
+		}
 		res.Runs = append(res.Runs, run)
 		return nil
 	})

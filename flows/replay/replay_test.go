@@ -254,3 +254,21 @@ func TestReplayBadRequests(t *testing.T) {
 		t.Errorf("an empty replay took %s", time.Since(start))
 	}
 }
+
+// TestReplayLoopCut: a wire cycle inside the flow is cut at the engine's
+// hop bound, and the run says so.
+func TestReplayLoopCut(t *testing.T) {
+	f := newFixture(t)
+	from := time.Now()
+	f.reading(t, "admin", "sensor", `{"v":1}`)
+	res, err := f.p.Replay(t.Context(), replay.Request{Tenant: "admin", From: from, To: time.Now(), Nodes: json.RawMessage(`[
+	 {"id":"h","type":"event device in","device_id":"sensor","event_publish":true,"wires":[["c"]]},
+	 {"id":"c","type":"change","rules":[{"t":"set","p":"x","pt":"msg","to":"1","tot":"num"}],"wires":[["c"]]}]`)})
+	if err != nil || len(res.Runs) != 1 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	recs := res.Runs[0].Records
+	if last := recs[len(recs)-1]; last.Kind != "loop_cut" || js(last.Value) != "1" || len(recs) != 257 || res.Nodes["c"].LoopsCut != 1 {
+		t.Errorf("%d records, the last %+v; nodes %+v", len(recs), recs[len(recs)-1], res.Nodes)
+	}
+}
