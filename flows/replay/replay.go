@@ -26,11 +26,13 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/dojot-es/dojot"
@@ -55,7 +57,8 @@ type Store interface {
 }
 
 // Replayer runs replays. It is safe for concurrent use: each replay has
-// its own engine, recorder and context store.
+// its own engine, recorder and context store. Set its fields before the
+// first Replay.
 type Replayer struct {
 	Store  Store
 	View   broker.DeviceView
@@ -64,6 +67,13 @@ type Replayer struct {
 	Now func() time.Time
 	// MaxRead bounds the messages one replay reads (default MaxRead).
 	MaxRead int
+	// Parallel bounds the replays that run at once (default 2): a replay
+	// takes a core while it runs, and the instance has devices to serve.
+	// Others wait their turn (as long as their ctx allows).
+	Parallel int
+
+	once  sync.Once
+	slots chan struct{}
 }
 
 // Request is one replay: the flow's nodes (saved or not), its id ("" for
@@ -171,6 +181,13 @@ func (p *Replayer) Replay(ctx context.Context, req Request) (*Result, error) {
 	}
 	if err := p.defaults(&req); err != nil {
 		return nil, err
+	}
+	p.once.Do(func() { p.slots = make(chan struct{}, cmp.Or(max(p.Parallel, 0), 2)) })
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("replay: waiting for another replay to end: %w", ctx.Err())
 	}
 	started := time.Now()
 	flowID := req.FlowID

@@ -1,6 +1,7 @@
 package replay_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,8 +144,7 @@ func TestReplayActuateFlow(t *testing.T) {
 	}
 
 	// MaxRead: the read stops there, the answer says it stopped short.
-	capped := *f.p
-	capped.MaxRead = 2
+	capped := replay.Replayer{Store: f.store, View: view{}, MaxRead: 2}
 	res, err = capped.Replay(t.Context(), replay.Request{Tenant: "admin", Nodes: testdata(t, "actuate.json"), From: from, To: time.Now()})
 	if err != nil || res.Read != 2 || len(res.Runs) != 1 || !res.Truncated {
 		t.Fatalf("MaxRead 2: %+v, %v", res, err)
@@ -270,5 +270,53 @@ func TestReplayLoopCut(t *testing.T) {
 	recs := res.Runs[0].Records
 	if last := recs[len(recs)-1]; last.Kind != "loop_cut" || js(last.Value) != "1" || len(recs) != 257 || res.Nodes["c"].LoopsCut != 1 {
 		t.Errorf("%d records, the last %+v; nodes %+v", len(recs), recs[len(recs)-1], res.Nodes)
+	}
+}
+
+// blockingStore's ReadRange says it started, then waits for release.
+type blockingStore struct{ started, release chan struct{} }
+
+func (s blockingStore) ReadRange(ctx context.Context, _ eventstore.Range, _ func(eventstore.RangeItem) error) error {
+	s.started <- struct{}{}
+	select {
+	case <-s.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestReplayParallel: past Parallel replays at once, the next waits for
+// one to end, or gives up with its ctx.
+func TestReplayParallel(t *testing.T) {
+	st := blockingStore{started: make(chan struct{}, 3), release: make(chan struct{})}
+	p := &replay.Replayer{Store: st, View: view{}, Parallel: 1}
+	req := replay.Request{Tenant: "admin", Nodes: testdata(t, "notification.json")}
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := p.Replay(t.Context(), req)
+			done <- err
+		}()
+	}
+	<-st.started
+	select {
+	case <-st.started:
+		t.Fatal("two replays read at once with Parallel 1")
+	case <-time.After(200 * time.Millisecond):
+	}
+	// A third gives up when its ctx ends while it waits.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Replay(ctx, req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a waiting replay whose ctx ended: %v", err)
+	}
+	st.release <- struct{}{}
+	<-st.started // the second starts once the first ended
+	st.release <- struct{}{}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }
