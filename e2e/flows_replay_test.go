@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/e2e/dojottest"
 )
@@ -169,15 +166,7 @@ func TestFlowReplay(t *testing.T) {
 		}
 	}
 	// ...no actuation is in EVENTS, no notification in NOTIFICATIONS...
-	nc, err := nats.Connect("nats://" + natsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, natsAddr)
 	ctx := context.Background()
 	for _, dev := range ids {
 		st, err := js.Stream(ctx, "EVENTS")

@@ -21,8 +21,8 @@ type Range struct {
 	From, To time.Time
 	// Devices, when not empty, restricts the read to these devices'
 	// subjects; up to MaxRangeDevices of them are filtered by the server
-	// (one only before nats-server 2.10), more read the whole tenant and
-	// are filtered here.
+	// (from nats-server 2.10 on), more read the whole tenant and are
+	// filtered here.
 	Devices []string
 }
 
@@ -36,7 +36,7 @@ const MaxRangeDevices = 64
 type RangeItem struct {
 	Events  bool      // from EVENTS (a device event), else DATA (a reading)
 	Seq     uint64    // stream sequence in its stream
-	Subject string    // without the store's prefix
+	Subject string    // as WorkItem's: data.<tenant>.<device> (no partition), evt.<tenant>.device.<id>
 	Data    []byte    // the reading as stored, or the event envelope
 	Time    time.Time // when JetStream stored it
 	Depth   int       // a reading's FlowDepthHeader (0: none)
@@ -65,26 +65,31 @@ func (s *Store) ReadRange(ctx context.Context, r Range, fn func(RangeItem) error
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var keep map[string]bool // devices filtered here, past MaxRangeDevices
-	// A consumer takes several filter subjects from nats-server 2.10 on.
-	if len(r.Devices) > MaxRangeDevices || len(r.Devices) > 1 && !versionAtLeast(s.nc.ConnectedServerVersion(), 2, 10) {
+	// A consumer takes several filter subjects from nats-server 2.10 on
+	// (a device's readings are on two: before and after DATA was
+	// partitioned).
+	if len(r.Devices) > MaxRangeDevices || len(r.Devices) > 0 && !versionAtLeast(s.nc.ConnectedServerVersion(), 2, 10) {
 		keep = make(map[string]bool, len(r.Devices))
 		for _, d := range r.Devices {
 			keep[d] = true
 		}
 	}
-	evSubj := func(d string) string { return s.opts.SubjectPrefix + dojot.Subject(r.Tenant, dojot.KindDevice, d) }
 	curs := make([]*rangeCursor, 0, 2)
 	for _, events := range []bool{true, false} {
-		subj := func(d string) string { return s.DataSubject(r.Tenant, d) }
-		stream, st := s.data, s.dataSt
+		// Readings are on data.<tenant>.<device>, or with a partition
+		// after it (Options.DataPartitions).
+		stream, st, filters := s.data, s.dataSt, []string{s.DataSubject(r.Tenant, ">")}
 		if events {
-			subj, stream, st = evSubj, s.events, s.eventsSt
+			stream, st, filters = s.events, s.eventsSt, []string{s.opts.SubjectPrefix + dojot.Subject(r.Tenant, dojot.KindDevice, "*")}
 		}
-		filters := []string{subj("*")}
 		if len(r.Devices) > 0 && keep == nil {
 			filters = filters[:0]
 			for _, d := range r.Devices {
-				filters = append(filters, subj(d))
+				if events {
+					filters = append(filters, s.opts.SubjectPrefix+dojot.Subject(r.Tenant, dojot.KindDevice, d))
+				} else {
+					filters = append(filters, s.DataSubject(r.Tenant, d), s.DataSubject(r.Tenant, d)+".*")
+				}
 			}
 		}
 		c, err := s.openRange(ctx, stream, st, filters, r, events)
@@ -219,7 +224,7 @@ func (c *rangeCursor) peek(ctx context.Context) error {
 		c.done = true // stored after the read started, or after To
 		return nil
 	}
-	item := &RangeItem{Events: c.events, Seq: seq, Subject: m.Subject()[len(c.s.opts.SubjectPrefix):], Data: m.Data(), Time: md.Timestamp}
+	item := &RangeItem{Events: c.events, Seq: seq, Subject: c.s.workSubject(m.Subject()), Data: m.Data(), Time: md.Timestamp}
 	if h := m.Headers(); h != nil && !c.events {
 		item.Depth, _ = strconv.Atoi(h.Get(FlowDepthHeader))
 	}

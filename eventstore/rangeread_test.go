@@ -152,3 +152,39 @@ func TestReadRange(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRangePartitions: a device's readings stored before DATA was
+// partitioned (data.<tenant>.<device>) and after (with a partition token)
+// are read together, under the subject without the partition.
+func TestReadRangePartitions(t *testing.T) {
+	ctx := t.Context()
+	opts := eventstoretest.Isolated(t, eventstoretest.URL(t))
+	opts.DataPartitions = 1
+	before := eventstoretest.OpenWith(t, opts)
+	t0 := time.Now()
+	if _, err := before.AppendData(ctx, "admin", "d1", []byte(`{"v":1}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	opts.DataPartitions = 4
+	after := eventstoretest.OpenWith(t, opts)
+	for i, dev := range []string{"d1", "d2"} {
+		if _, err := after.AppendData(ctx, "admin", dev, fmt.Appendf(nil, `{"v":%d}`, i+2), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := after.DataPartitions(ctx); err != nil || n != 4 {
+		t.Fatalf("DataPartitions = %d, %v", n, err)
+	}
+	d1 := []string{"data:data.admin.d1:{\"v\":1}", "data:data.admin.d1:{\"v\":2}"}
+	for _, c := range []struct {
+		devices []string
+		want    []string
+	}{
+		{nil, append(d1, "data:data.admin.d2:{\"v\":3}")},
+		{[]string{"d1"}, d1},
+	} {
+		if got := readRange(t, after, eventstore.Range{Tenant: "admin", From: t0, To: time.Now(), Devices: c.devices}); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("devices %v read\n%s\nwant\n%s", c.devices, strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+		}
+	}
+}
