@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"syscall"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func BenchmarkReplay(b *testing.B) {
 		}
 	}
 	to := time.Now()
-	p := &replay.Replayer{Store: store, View: benchView{}}
+	p := &replay.Replayer{Store: store, View: benchView{}, Logger: slog.New(slog.DiscardHandler)}
 	req := replay.Request{Tenant: "admin", FlowID: "speed", Nodes: json.RawMessage(speedFlow), From: from, To: to, Limit: n}
 
 	bare := func() {
