@@ -64,7 +64,7 @@ func (s *Store) ReadRange(ctx context.Context, r Range, fn func(RangeItem) error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var keep map[string]bool // devices filtered here, past MaxRangeDevices
+	var keep map[string]bool // devices filtered here: past MaxRangeDevices, or on an older server
 	// A consumer takes several filter subjects from nats-server 2.10 on
 	// (a device's readings are on two: before and after DATA was
 	// partitioned).
