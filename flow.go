@@ -19,6 +19,12 @@ const (
 	EventFlowsAllDeleted = "flow.all_deleted" // aggregate FlowsAll
 )
 
+// EventNotification is never stored in EVENTS: it is the type a flow
+// notification from the NOTIFICATIONS stream carries when a projection
+// follows it (eventstore.NotificationLog). Data is dojot's message as
+// stored, Tenant its tenant, Time when JetStream stored it.
+const EventNotification = "flow.notification"
+
 // FlowsAll is the aggregate id of flow.all_deleted.
 const FlowsAll = "_all"
 

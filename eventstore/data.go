@@ -110,8 +110,14 @@ func (s *Store) FollowData(ctx context.Context, tenant string, start Start, fn f
 	if !dojot.ValidTenant(tenant) {
 		return fmt.Errorf("follow data of %q: not a tenant: %w", tenant, dojot.ErrInvalid)
 	}
+	return s.follow(ctx, s.data, s.DataSubject(tenant, ">"), start, fn)
+}
+
+// follow calls fn with each message of stream on subject from start on,
+// then with each new one (FollowData, FollowNotifications).
+func (s *Store) follow(ctx context.Context, stream, subject string, start Start, fn func(seq uint64, data []byte) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{s.DataSubject(tenant, ">")},
+		FilterSubjects: []string{subject},
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 	}
 	switch {
@@ -121,7 +127,7 @@ func (s *Store) FollowData(ctx context.Context, tenant string, start Start, fn f
 		at := start.At
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &at
 	}
-	return s.consumeWith(ctx, s.data, cfg, func(m jetstream.Msg, seq uint64) error { return fn(seq, m.Data()) })
+	return s.consumeWith(ctx, stream, cfg, func(m jetstream.Msg, seq uint64) error { return fn(seq, m.Data()) })
 }
 
 // DataLog is the DATA stream read as a log of events of type

@@ -38,7 +38,9 @@ type Store struct {
 	eventsSt jetstream.Stream
 	// dataSt is the DATA stream, likewise, for ReadingAt.
 	dataSt jetstream.Stream
-	closed chan struct{} // closed by the connection's ClosedHandler
+	// notifySt is the NOTIFICATIONS stream, for NotificationsRange.
+	notifySt jetstream.Stream
+	closed   chan struct{} // closed by the connection's ClosedHandler
 	// expectSubject: the server honours Nats-Expected-Last-Subject-Sequence-Subject
 	// (nats-server 2.11+); older ones ignore the header and would check the
 	// event's own subject instead, silently.
@@ -47,6 +49,7 @@ type Store struct {
 	events string // stream names, with StreamPrefix
 	data   string
 	notify string
+	ftp    string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,6 +74,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		events: opts.StreamPrefix + "EVENTS",
 		data:   opts.StreamPrefix + "DATA",
 		notify: opts.StreamPrefix + "NOTIFICATIONS",
+		ftp:    opts.StreamPrefix + "FTP",
 	}
 	connOpts := []nats.Option{
 		nats.Name("dojot"),
@@ -231,6 +235,21 @@ func (s *Store) createStreams(ctx context.Context) error {
 		MaxBytes:    s.opts.DataMaxBytes,
 		MaxMsgs:     -1,
 		AllowDirect: true,
+	}, {
+		// Apart from NOTIFICATIONS: only the Kafka bridge reads files, and
+		// they are far larger than a notification, so the notifications'
+		// readers (history, Kafka WS) do not fetch and skip them.
+		Name:        s.ftp,
+		Description: "dojot files: one message per publish-ftp output, on ftp.<tenant>, kept as device data is",
+		Subjects:    []string{sp + "ftp.>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.opts.Replicas,
+		Duplicates:  s.opts.Duplicates,
+		MaxAge:      s.opts.DataMaxAge,
+		MaxBytes:    s.opts.DataMaxBytes,
+		MaxMsgs:     -1,
+		AllowDirect: true,
 	}}
 	for i, cfg := range streams {
 		st, err := s.js.CreateOrUpdateStream(ctx, cfg)
@@ -242,6 +261,8 @@ func (s *Store) createStreams(ctx context.Context) error {
 			s.eventsSt = st
 		case 1:
 			s.dataSt = st
+		case 2:
+			s.notifySt = st
 		}
 	}
 	return nil

@@ -18,8 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
-
-	"github.com/dojot-es/dojot"
 )
 
 // Work names the durable consumers the instances of one deployment share
@@ -430,18 +428,5 @@ func (s *Store) AppendFlowData(ctx context.Context, tenant, deviceID string, pay
 // stream on notify.<tenant>, with msgID (its msgID, the output's
 // deterministic id) as its dedupe id.
 func (s *Store) AppendNotification(ctx context.Context, tenant string, payload []byte, msgID string) (uint64, error) {
-	if !dojot.ValidTenant(tenant) {
-		return 0, fmt.Errorf("append notification %q: not a tenant: %w", tenant, dojot.ErrInvalid)
-	}
-	m := &nats.Msg{Subject: s.NotificationSubject(tenant), Data: payload, Header: nats.Header{jetstream.MsgIDHeader: []string{msgID}}}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)
-		defer cancel()
-	}
-	ack, err := s.js.PublishMsg(ctx, m)
-	if err != nil {
-		return 0, fmt.Errorf("append notification %s: %w", tenant, unavailable(err))
-	}
-	return ack.Sequence, nil
+	return s.appendTenant(ctx, "notification", s.NotificationSubject(tenant), tenant, payload, msgID)
 }

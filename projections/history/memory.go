@@ -33,6 +33,8 @@ type Memory struct {
 	tenants map[string]map[string]*device
 	dataCP  uint64
 	evCP    uint64
+
+	notes notifications // under its own lock (memory_notify.go)
 }
 
 // device is one device's history (a dojot collection): it exists once the
@@ -344,14 +346,15 @@ func (s *series) trim(first uint64, cut int64) int {
 	return dropped
 }
 
-// Ranger says which readings the DATA stream still holds
-// (eventstore.Store.DataRange).
+// Ranger says which readings the DATA stream and which notifications the
+// NOTIFICATIONS stream still hold (eventstore.Store).
 type Ranger interface {
 	DataRange(ctx context.Context) (first, last uint64, err error)
+	NotificationsRange(ctx context.Context) (first, last uint64, err error)
 }
 
-// KeepRetention trims m every interval to what DATA holds and to maxAge,
-// until ctx is done.
+// KeepRetention trims m every interval to what DATA and NOTIFICATIONS
+// hold and to maxAge, until ctx is done.
 func (m *Memory) KeepRetention(ctx context.Context, r Ranger, maxAge, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -360,6 +363,12 @@ func (m *Memory) KeepRetention(ctx context.Context, r Ranger, maxAge, every time
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if first, last, err := r.NotificationsRange(ctx); err == nil {
+			if first == 0 { // the stream holds none: all expired
+				first = last + 1
+			}
+			m.notes.trim(first)
 		}
 		first, _, err := r.DataRange(ctx)
 		if err != nil {

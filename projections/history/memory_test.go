@@ -69,3 +69,14 @@ func TestMemoryTrim(t *testing.T) {
 		t.Errorf("after Trim %d docs; want 3", len(docs))
 	}
 }
+
+func TestMemoryNotifications(t *testing.T) {
+	historytest.RunNotifications(t, eventstoretest.Open, func(t *testing.T, store *eventstore.Store) historytest.NotificationView {
+		return memoryNotifications{history.NewMemory(store)}
+	})
+}
+
+// memoryNotifications adapts *history.Memory to the notifications suite.
+type memoryNotifications struct{ *history.Memory }
+
+func (m memoryNotifications) Notifications() projections.View { return m.Memory.Notifications() }

@@ -199,18 +199,7 @@ type storedDoc struct {
 // error) when the device or the attribute has no history.
 func (m *Mongo) Find(ctx context.Context, tenant, id string, q Query) ([]Doc, error) {
 	filter := bson.D{{Key: "attr", Value: q.Attr}, {Key: "value", Value: bson.D{{Key: "$ne", Value: " "}}}}
-	ts := bson.D{}
-	if !q.From.IsZero() { // the first millisecond at or after From
-		from := q.From.Truncate(time.Millisecond)
-		if from.Before(q.From) {
-			from = from.Add(time.Millisecond)
-		}
-		ts = append(ts, bson.E{Key: "$gte", Value: bson.NewDateTimeFromTime(from)})
-	}
-	if !q.To.IsZero() {
-		ts = append(ts, bson.E{Key: "$lte", Value: bson.NewDateTimeFromTime(q.To.Truncate(time.Millisecond))})
-	}
-	if len(ts) > 0 {
+	if ts := tsRange(q.From, q.To); len(ts) > 0 {
 		filter = append(filter, bson.E{Key: "ts", Value: ts})
 	}
 	dir := -1
@@ -259,7 +248,7 @@ func (m *Mongo) Find(ctx context.Context, tenant, id string, q Query) ([]Doc, er
 // createIndexes per index: FerretDB 1.24 drops the connection on a
 // createIndexes of several indexes that already exist (every restart),
 // while MongoDB takes either.
-func (m *Mongo) ensureIndexes(ctx context.Context, name string) error {
+func (m *Mongo) ensureIndexes(ctx context.Context, name string, notifications bool) error {
 	m.idxMu.Lock()
 	defer m.idxMu.Unlock()
 	m.mu.Lock()
@@ -269,11 +258,16 @@ func (m *Mongo) ensureIndexes(ctx context.Context, name string) error {
 		return nil
 	}
 	coll := m.db.Collection(name)
-	for _, idx := range []mongo.IndexModel{
+	indexes := []mongo.IndexModel{
 		{Keys: bson.D{{Key: "ts", Value: -1}}},
 		{Keys: bson.D{{Key: "attr", Value: -1}, {Key: "ts", Value: -1}}},
-		{Keys: bson.D{{Key: "attr", Value: 1}, {Key: "ts", Value: 1}, {Key: "ref", Value: 1}}},
-	} {
+	}
+	if notifications { // their order here: ts, then _id (the stream sequence)
+		indexes = append(indexes, mongo.IndexModel{Keys: bson.D{{Key: "ts", Value: -1}, {Key: "_id", Value: -1}}})
+	} else {
+		indexes = append(indexes, mongo.IndexModel{Keys: bson.D{{Key: "attr", Value: 1}, {Key: "ts", Value: 1}, {Key: "ref", Value: 1}}})
+	}
+	for _, idx := range indexes {
 		if _, err := coll.Indexes().CreateOne(ctx, idx); err != nil {
 			return wrap("create indexes of "+name, err)
 		}

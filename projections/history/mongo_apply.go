@@ -125,6 +125,9 @@ func (v *MongoView) ApplyTx(ctx context.Context, evs []dojot.Event) ([]error, er
 			continue
 		}
 		name := collection(ev.Tenant, ev.AggregateID)
+		if v.name == "notifications" {
+			name = collection(ev.Tenant, notificationsColl)
+		}
 		if _, ok := docs[name]; !ok && !created[name] {
 			order = append(order, name)
 		}
@@ -132,7 +135,7 @@ func (v *MongoView) ApplyTx(ctx context.Context, evs []dojot.Event) ([]error, er
 		docs[name] = append(docs[name], ds...)
 	}
 	for _, name := range order {
-		if err := v.m.ensureIndexes(ctx, name); err != nil {
+		if err := v.m.ensureIndexes(ctx, name, v.name == "notifications"); err != nil {
 			return nil, err
 		}
 		if len(docs[name]) == 0 {
@@ -177,6 +180,8 @@ func (v *MongoView) docs(ev dojot.Event) ([]any, bool, error) {
 	var err error
 	prefix := "d"
 	switch {
+	case v.name == "notifications":
+		return notificationDocs(ev)
 	case v.name == "readings" && ev.Type == dojot.EventReading:
 		ds, err = ReadingDocs(ev)
 	case v.name == "readings":

@@ -440,3 +440,15 @@ func TestMongoLease(t *testing.T) {
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func slicesSort(s []string) { slices.Sort(s) }
+
+func TestMongoNotifications(t *testing.T) {
+	historytest.RunNotifications(t, eventstoretest.Open, func(t *testing.T, _ *eventstore.Store) historytest.NotificationView {
+		m, _ := openMongo(t, "", history.MongoOptions{})
+		return mongoNotifications{m}
+	})
+}
+
+// mongoNotifications adapts *history.Mongo to the notifications suite.
+type mongoNotifications struct{ *history.Mongo }
+
+func (m mongoNotifications) Notifications() projections.View { return m.Mongo.Notifications() }
