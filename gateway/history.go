@@ -32,6 +32,9 @@ func (s *Server) mountHistory(r chi.Router) {
 	r = r.With(jsonType(jsonFalcon))
 	r.Method(http.MethodGet, "/history/device/{id}/history", tenantHandler(s.deviceHistory))
 	r.Method(http.MethodGet, "/history/STH/v1/contextEntities/type/{type}/id/{id}/attributes/{attr}", tenantHandler(s.sthHistory))
+	if s.opts.Notifications != nil {
+		s.mountNotifications(r)
+	}
 }
 
 // falconBody is Falcon's error shape, which dojot's History answers with.
@@ -313,8 +316,14 @@ func historyCSV(docs []history.Doc) ([]byte, error) {
 		}
 		rows[i] = row
 	}
+	return csvTable(cols, rows), nil
+}
+
+// csvTable writes the header of cols and then rows, a missing cell empty;
+// no columns at all is pandas' `""`.
+func csvTable(cols []string, rows []map[string]string) []byte {
 	if len(cols) == 0 {
-		return []byte("\"\"\n"), nil
+		return []byte("\"\"\n")
 	}
 	var buf bytes.Buffer
 	for i, c := range cols {
@@ -333,7 +342,7 @@ func historyCSV(docs []history.Doc) ([]byte, error) {
 		}
 		buf.WriteByte('\n')
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes()
 }
 
 // flatten adds the cells of a JSON value under name: an object's members

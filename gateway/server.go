@@ -54,6 +54,9 @@ type Options struct {
 	// History is the history view the History API reads (history.go); nil
 	// leaves /history unrouted.
 	History historyView
+	// Notifications is the notifications history (notifications.go); nil
+	// leaves its route out.
+	Notifications notificationHistory
 	// Topics creates the Kafka topics GET /topic/:subject names (topic.go);
 	// nil when Kafka is off: the topic is only named.
 	Topics Topics

@@ -18,13 +18,15 @@ type historyView interface {
 	Known(ctx context.Context, tenant, id string) (bool, error)
 	Find(ctx context.Context, tenant, id string, q history.Query) ([]history.Doc, error)
 	Attrs(ctx context.Context, tenant, id string) ([]string, error)
+	FindNotifications(ctx context.Context, tenant string, q history.NotificationQuery) ([]history.Notification, error)
 }
 
-// historyService is the running persister: the view and its two runners.
+// historyService is the running persister: the view and its runners
+// (DATA, EVENTS, NOTIFICATIONS).
 type historyService struct {
-	view             historyView
-	readings, events *projections.Runner
-	store            *eventstore.Store
+	view                            historyView
+	readings, events, notifications *projections.Runner
+	store                           *eventstore.Store
 	// close releases the view once its runners stopped (nil: nothing to).
 	close func() error
 
@@ -44,7 +46,9 @@ type historyStatus struct {
 	ReadingsSeq uint64 `json:"readings_seq"`
 	ReadingsLag uint64 `json:"readings_lag"`
 	EventsSeq   uint64 `json:"events_seq"`
-	Refused     uint64 `json:"refused,omitempty"`
+	// NotificationsSeq is the last sequence applied from NOTIFICATIONS.
+	NotificationsSeq uint64 `json:"notifications_seq"`
+	Refused          uint64 `json:"refused,omitempty"`
 }
 
 // startHistory starts the persister -history names, following DATA and
@@ -53,12 +57,12 @@ type historyStatus struct {
 // meanwhile, and /healthz shows how far it is.
 func startHistory(ctx context.Context, cfg *Config, store *eventstore.Store, log *slog.Logger, wg *sync.WaitGroup) (*historyService, error) {
 	log = log.With("component", "history", "view", cfg.History)
-	var readings, events projections.View
+	var readings, events, notes projections.View
 	var hs historyService
 	switch cfg.History {
 	case "memory":
 		m := history.NewMemory(store)
-		hs.view, readings, events = m, m.Readings(), m.Events()
+		hs.view, readings, events, notes = m, m.Readings(), m.Events(), m.Notifications()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -69,14 +73,15 @@ func startHistory(ctx context.Context, cfg *Config, store *eventstore.Store, log
 		if err != nil {
 			return nil, fmt.Errorf("-history mongo: %w", err)
 		}
-		hs.view, readings, events, hs.close = m, m.Readings(), m.Events(), m.Close
+		hs.view, readings, events, notes, hs.close = m, m.Readings(), m.Events(), m.Notifications(), m.Close
 	default:
 		return nil, fmt.Errorf("-history %s: not available", cfg.History)
 	}
 	hs.store = store
 	hs.readings = projections.NewRunner(store.DataLog(), readings, projections.Options{Logger: log.With("stream", "DATA")})
 	hs.events = projections.NewRunner(store, events, projections.Options{Logger: log.With("stream", "EVENTS")})
-	for _, r := range []*projections.Runner{hs.readings, hs.events} {
+	hs.notifications = projections.NewRunner(store.NotificationLog(), notes, projections.Options{Logger: log.With("stream", "NOTIFICATIONS")})
+	for _, r := range []*projections.Runner{hs.readings, hs.events, hs.notifications} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -98,7 +103,8 @@ func (hs *historyService) Close() error {
 
 // Status is a snapshot for /healthz.
 func (hs *historyService) Status(ctx context.Context, name string) historyStatus {
-	st := historyStatus{View: name, ReadingsSeq: hs.readings.Applied(), EventsSeq: hs.events.Applied(), Refused: hs.readings.Failed() + hs.events.Failed()}
+	st := historyStatus{View: name, ReadingsSeq: hs.readings.Applied(), EventsSeq: hs.events.Applied(), NotificationsSeq: hs.notifications.Applied(),
+		Refused: hs.readings.Failed() + hs.events.Failed() + hs.notifications.Failed()}
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	if time.Since(hs.lastAt) > time.Second {

@@ -253,6 +253,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		AuthCommands:   auth,
 		AuthView:       reads,
 		History:        hist.view,
+		Notifications:  hist.view,
 		KafkaWS:        kws.srv,
 		DeviceRoutes:   deviceRoutes,
 		FlowCommands:   flowCmds,
