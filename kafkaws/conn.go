@@ -232,6 +232,7 @@ type subscriber struct {
 	withSeq bool
 	events  bool // a device-manager topic, from the renderer
 	kafka   bool // another topic, from Kafka
+	notes   *hub // dojot.notifications, from NOTIFICATIONS (nil: not that topic)
 	// key is the same for subscribers whose frames are the same (fields,
 	// where, seq), so the hub renders a message once for all of them.
 	key string

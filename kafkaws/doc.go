@@ -16,11 +16,13 @@
 // lifetime (2 h by default) is over, 4503 when the feed fails.
 //
 // The feeds are served from JetStream, so they work with Kafka off:
-// <tenant>.device-data from the DATA stream, and
-// <tenant>.dojot.device-manager.device from EVENTS, rendered as dojot's
-// messages (projections/kafkamsg, as the Kafka bridge writes them) by a
-// renderer that keeps a view of its own. Live connections of one tenant's
-// data share one ordered consumer (the hub), and connections with the same
+// <tenant>.device-data from the DATA stream,
+// <tenant>.dojot.notifications (the flows' notifications, dojot's message
+// as is) from NOTIFICATIONS, and <tenant>.dojot.device-manager.device from
+// EVENTS, rendered as dojot's messages (projections/kafkamsg, as the Kafka
+// bridge writes them) by a renderer that keeps a view of its own. Live
+// connections of one tenant's data (or notifications) share one ordered
+// consumer (a hub per stream), and connections with the same
 // filter share its result, so a message is read and filtered once however
 // many sockets watch it. Frames are written by a few writer goroutines,
 // not one per connection. With Kafka on (Options.KafkaBrokers) the

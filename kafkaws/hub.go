@@ -10,13 +10,14 @@ import (
 	"github.com/dojot-es/dojot/eventstore"
 )
 
-// hub serves the live connections of each tenant's device-data topic from
-// one ordered consumer (started with the first connection, stopped with
-// the last), rendering each message once per distinct filter.
+// hub serves the live connections of each tenant's topic of one stream
+// (device-data from DATA, dojot.notifications from NOTIFICATIONS) from one
+// ordered consumer (started with the first connection, stopped with the
+// last), rendering each message once per distinct filter.
 type hub struct {
-	ctx   context.Context
-	feeds Feeds
-	log   *slog.Logger
+	ctx context.Context
+	src source
+	log *slog.Logger
 
 	mu       sync.Mutex
 	byTenant map[string]*feed // by tenant
@@ -30,8 +31,16 @@ type feed struct {
 	cancel context.CancelFunc
 }
 
-func newHub(ctx context.Context, feeds Feeds, log *slog.Logger) *hub {
-	return &hub{ctx: ctx, feeds: feeds, log: log, byTenant: map[string]*feed{}}
+// source is one stream as a hub reads it: a tenant's messages from start
+// on, and the stream's last sequence.
+type source struct {
+	name   string // the stream, for logs
+	follow func(ctx context.Context, tenant string, start eventstore.Start, fn func(seq uint64, data []byte) error) error
+	rng    func(ctx context.Context) (first, last uint64, err error)
+}
+
+func newHub(ctx context.Context, src source, log *slog.Logger) *hub {
+	return &hub{ctx: ctx, src: src, log: log, byTenant: map[string]*feed{}}
 }
 
 func (h *hub) join(tenant string, sub *subscriber) {
@@ -42,13 +51,13 @@ func (h *hub) join(tenant string, sub *subscriber) {
 		ctx, cancel := context.WithCancel(h.ctx)
 		f = &feed{groups: map[string][]*subscriber{}, cancel: cancel}
 		h.byTenant[tenant] = f
-		// The consumer starts after what DATA holds now, not when it is
-		// in place: a reading stored in between would be missed.
+		// The consumer starts after what the stream holds now, not when
+		// it is in place: a message stored in between would be missed.
 		var next uint64 // 0: unknown, from whenever the consumer starts
-		if _, last, err := h.feeds.DataRange(ctx); err == nil {
+		if _, last, err := h.src.rng(ctx); err == nil {
 			next = last + 1
 		} else {
-			h.log.Warn("kafka-ws: DATA's last sequence unknown; the feed starts when its consumer does", "err", err)
+			h.log.Warn("kafka-ws: the stream's last sequence unknown; the feed starts when its consumer does", "stream", h.src.name, "err", err)
 		}
 		go h.follow(ctx, tenant, f, next)
 	}
@@ -94,12 +103,12 @@ func (h *hub) leave(tenant string, sub *subscriber) {
 // see no gap.
 func (h *hub) follow(ctx context.Context, tenant string, f *feed, next uint64) {
 	retry(ctx, h.log, "kafka-ws: live feed failed; retrying", func() error {
-		return h.feeds.FollowData(ctx, tenant, eventstore.Start{Seq: next}, func(seq uint64, data []byte) error {
+		return h.src.follow(ctx, tenant, eventstore.Start{Seq: next}, func(seq uint64, data []byte) error {
 			next = seq + 1
 			f.deliver(seq, data)
 			return nil
 		})
-	}, "tenant", tenant)
+	}, "tenant", tenant, "stream", h.src.name)
 }
 
 // retry runs follow until ctx is done, and again after each failure,

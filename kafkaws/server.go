@@ -40,6 +40,13 @@ type Feeds interface {
 	DataRange(ctx context.Context) (first, last uint64, err error)
 }
 
+// NotificationFeeds is where <tenant>.dojot.notifications comes from
+// (eventstore.Store's NOTIFICATIONS stream), as Feeds is for device-data.
+type NotificationFeeds interface {
+	FollowNotifications(ctx context.Context, tenant string, start eventstore.Start, fn func(seq uint64, data []byte) error) error
+	NotificationsRange(ctx context.Context) (first, last uint64, err error)
+}
+
 // Close codes beyond filter's (dojot's app/Errors/ErrorCodes.js), and
 // 4429 of this implementation.
 const (
@@ -59,6 +66,10 @@ type Options struct {
 	// Events serves <tenant>.dojot.device-manager.device from the log;
 	// nil leaves that topic unserved.
 	Events Events
+	// Notifications serves <tenant>.dojot.notifications from the log
+	// (the flows' notifications, dojot's message as is); nil leaves that
+	// topic to Kafka.
+	Notifications NotificationFeeds
 	// KafkaBrokers, when Kafka is on, serve the tenant's other topics
 	// (those the log does not hold) from Kafka, live only.
 	KafkaBrokers []string
@@ -111,7 +122,8 @@ func (o *Options) setDefaults() {
 type Server struct {
 	opts     Options
 	log      *slog.Logger
-	hub      *hub
+	hub      *hub // device-data
+	notes    *hub // dojot.notifications; nil without Options.Notifications
 	events   *renderer // nil without Options.Events
 	writers  []chan *conn
 	upgrader websocket.Upgrader
@@ -162,7 +174,10 @@ func New(opts Options) (*Server, error) {
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
 	}
-	s.hub = newHub(ctx, opts.Feeds, s.log)
+	s.hub = newHub(ctx, source{"DATA", opts.Feeds.FollowData, opts.Feeds.DataRange}, s.log)
+	if n := opts.Notifications; n != nil {
+		s.notes = newHub(ctx, source{"NOTIFICATIONS", n.FollowNotifications, n.NotificationsRange}, s.log)
+	}
 	if opts.Events != nil {
 		s.events = newRenderer(ctx, opts.Events, s.log)
 	}
@@ -345,25 +360,28 @@ func (s *Server) subscription(c *conn, q map[string]string, claims tickets.Claim
 		return nil, nil, CloseInvalidValue, err.Error()
 	}
 	var events, kafka bool
+	var notes *hub
 	switch {
 	case c.topic == kafkamsg.DataTopic(claims.Tenant):
+	case s.notes != nil && c.topic == kafkamsg.NotificationsTopic(claims.Tenant):
+		notes = s.notes
 	case s.opts.Events != nil && (c.topic == kafkamsg.DeviceTopic(claims.Tenant) ||
 		c.topic == kafkamsg.TenancyTopic && claims.Tenant == dojot.ManagementTenant):
 		events = true
 	case len(s.opts.KafkaBrokers) > 0 && strings.HasPrefix(c.topic, claims.Tenant+"."):
 		if withSince {
-			return nil, nil, CloseInvalidValue, "since is served for <tenant>.device-data and <tenant>.dojot.device-manager.device only"
+			return nil, nil, CloseInvalidValue, "since is served for <tenant>.device-data, <tenant>.dojot.notifications and <tenant>.dojot.device-manager.device only"
 		}
 		kafka = true
 	default:
 		// Other topics (notifications, what other services write to
 		// Kafka) are not in the log, and Kafka is off: nothing would
 		// ever come.
-		return nil, nil, CloseServerUnavailable, "Topic not served: <tenant>.device-data and <tenant>.dojot.device-manager.device are (other topics with Kafka on)"
+		return nil, nil, CloseServerUnavailable, "Topic not served: <tenant>.device-data, <tenant>.dojot.notifications and <tenant>.dojot.device-manager.device are (other topics with Kafka on)"
 	}
 	withSeq := q["seq"] == "true" || q["seq"] == "1"
 	c.lifetime = s.lifetime(claims)
-	sub = &subscriber{c: c, rule: rule, withSeq: withSeq, events: events, kafka: kafka, key: q["fields"] + "\x00" + q["where"] + "\x00" + strconv.FormatBool(withSeq)}
+	sub = &subscriber{c: c, rule: rule, withSeq: withSeq, events: events, kafka: kafka, notes: notes, key: q["fields"] + "\x00" + q["where"] + "\x00" + strconv.FormatBool(withSeq)}
 	if withSince {
 		start = &st
 	}
@@ -375,22 +393,30 @@ func (s *Server) join(tenant string, sub *subscriber) error {
 	if sub.events {
 		return s.events.join(sub.c.topic, sub)
 	}
-	s.hub.join(tenant, sub)
+	s.feed(sub).join(tenant, sub)
 	return nil
+}
+
+// feed is the hub of a subscriber's stream.
+func (s *Server) feed(sub *subscriber) *hub {
+	if sub.notes != nil {
+		return sub.notes
+	}
+	return s.hub
 }
 
 func (s *Server) leave(tenant string, sub *subscriber) {
 	if sub.events {
 		s.events.leave(sub.c.topic, sub)
 	} else {
-		s.hub.leave(tenant, sub)
+		s.feed(sub).leave(tenant, sub)
 	}
 }
 
 // replay feeds one connection from its own consumer (since=), at the
 // client's pace.
 func (s *Server) replay(ctx context.Context, c *conn, sub *subscriber, tenant string, start eventstore.Start) {
-	err := s.opts.Feeds.FollowData(ctx, tenant, start, func(seq uint64, data []byte) error {
+	err := s.feed(sub).src.follow(ctx, tenant, start, func(seq uint64, data []byte) error {
 		if out, ok := sub.render(seq, data); ok && !c.wait(out) {
 			return errStopped
 		}

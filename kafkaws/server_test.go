@@ -44,10 +44,11 @@ func newEnvTTL(t *testing.T, ttl time.Duration, mod func(*kafkaws.Options)) *env
 	mem := tickets.NewMemory()
 	t.Cleanup(func() { mem.Close() })
 	opts := kafkaws.Options{
-		Tickets: tickets.NewIssuer(mem, []byte("secret"), ttl),
-		Feeds:   store,
-		Events:  store,
-		Logger:  eventstoretest.Logger(t),
+		Tickets:       tickets.NewIssuer(mem, []byte("secret"), ttl),
+		Feeds:         store,
+		Events:        store,
+		Logger:        eventstoretest.Logger(t),
+		Notifications: store,
 	}
 	if mod != nil {
 		mod(&opts)

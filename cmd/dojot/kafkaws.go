@@ -46,14 +46,15 @@ func startKafkaWS(ctx context.Context, cfg *Config, store *eventstore.Store, jwt
 		ts, closer = m, m
 	}
 	srv, err := kafkaws.New(kafkaws.Options{
-		Tickets:      tickets.NewIssuer(ts, secret, cfg.KafkaWSTicketTTL),
-		Feeds:        store,
-		Events:       store,
-		KafkaBrokers: kafkaBrokers,
-		Logger:       log,
-		MaxLifetime:  cfg.KafkaWSMaxLifetime,
-		JWTExp:       cfg.KafkaWSJWTExp,
-		MaxPerTenant: cfg.KafkaWSMaxPerTenant,
+		Tickets:       tickets.NewIssuer(ts, secret, cfg.KafkaWSTicketTTL),
+		Feeds:         store,
+		Events:        store,
+		Notifications: store,
+		KafkaBrokers:  kafkaBrokers,
+		Logger:        log,
+		MaxLifetime:   cfg.KafkaWSMaxLifetime,
+		JWTExp:        cfg.KafkaWSJWTExp,
+		MaxPerTenant:  cfg.KafkaWSMaxPerTenant,
 	})
 	if err != nil {
 		closer.Close()

@@ -34,6 +34,19 @@ func DevicesTopic(tenant string) string { return DeviceTopic(tenant) + "s" }
 // DataTopic is a tenant's IoT agents' topic, <tenant>.device-data.
 func DataTopic(tenant string) string { return tenant + "." + DataSubject }
 
+// The flows' outputs for other services: notifications (FLOWS.md 5) and
+// publish-ftp's files for the kafka2ftp connector (FLOWS.md 4.8).
+const (
+	NotificationsSubject = "dojot.notifications"
+	FTPSubject           = "dojot.ftp"
+)
+
+// NotificationsTopic is a tenant's notifications topic.
+func NotificationsTopic(tenant string) string { return tenant + "." + NotificationsSubject }
+
+// FTPTopic is a tenant's publish-ftp topic.
+func FTPTopic(tenant string) string { return tenant + "." + FTPSubject }
+
 // View is what rendering reads: the state after the event
 // (projections/memory.View).
 type View interface {
