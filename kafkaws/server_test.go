@@ -434,7 +434,7 @@ func TestDeviceManagerTopic(t *testing.T) {
 // TestKafkaTopic: with Kafka on, another topic of the tenant (one the log
 // does not hold) is read from Kafka, from its latest offset.
 func TestKafkaTopic(t *testing.T) {
-	const topic = "acme.dojot.notifications"
+	const topic = "acme.dojot.alarms" // notifications come from the log
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic))
 	if err != nil {
 		t.Fatal(err)
