@@ -115,6 +115,8 @@ type Status struct {
 	// Notifications is the NOTIFICATIONS -> <tenant>.dojot.notifications
 	// direction.
 	Notifications *Status `json:"notifications,omitempty"`
+	// FTP is the FTP -> <tenant>.dojot.ftp direction (publish-ftp).
+	FTP *Status `json:"ftp,omitempty"`
 }
 
 // Bridge mirrors EVENTS and DATA to dojot's Kafka topics, and legacy IoT
@@ -127,6 +129,7 @@ type Bridge struct {
 	events *pump
 	data   *pump
 	notify *pump
+	ftp    *pump
 	in     *inbound
 
 	// tenantsChanged is signalled (never blocking) when the tenants'
@@ -167,6 +170,7 @@ func New(store *eventstore.Store, opts Options) (*Bridge, error) {
 	}
 	b.data = newDataPump(&b.opts, store)
 	b.notify = newNotifyPump(&b.opts, store)
+	b.ftp = newFTPPump(&b.opts, store)
 	b.in = newInbound(&b.opts, store, b.log)
 	return b, nil
 }
@@ -190,14 +194,14 @@ func (b *Bridge) Status() Status {
 	st := b.events.Status()
 	data := b.data.Status()
 	in := b.in.Status()
-	notify := b.notify.Status()
-	st.Data, st.In, st.Notifications = &data, &in, &notify
+	notify, ftp := b.notify.Status(), b.ftp.Status()
+	st.Data, st.In, st.Notifications, st.FTP = &data, &in, &notify, &ftp
 	return st
 }
 
 // Close releases the Kafka writers. Call it after Run returned.
 func (b *Bridge) Close() error {
-	return errors.Join(b.events.Close(), b.data.Close(), b.notify.Close())
+	return errors.Join(b.events.Close(), b.data.Close(), b.notify.Close(), b.ftp.Close())
 }
 
 // Run bridges until ctx is done (then it returns nil). NATS or Kafka
@@ -207,6 +211,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	wg.Go(func() { b.events.Run(ctx) })
 	wg.Go(func() { b.data.Run(ctx) })
 	wg.Go(func() { b.notify.Run(ctx) })
+	wg.Go(func() { b.ftp.Run(ctx) })
 	wg.Go(func() { b.in.Run(ctx, b.tenants, b.tenantsChanged) })
 	wg.Wait()
 	return nil

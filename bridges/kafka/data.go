@@ -65,23 +65,36 @@ func newDataPump(opts *Options, store *eventstore.Store) *pump {
 // dojot-seq and dojot-msg-id (its msgID). A new consumer starts at the
 // stream's end, as the data pump's does.
 func newNotifyPump(opts *Options, store *eventstore.Store) *pump {
-	p := newPump(opts, store, store.NotificationsStream(), opts.Consumer+"-notify", "dojot Kafka bridge: notifications")
+	return newTenantPump(opts, store, store.NotificationsStream(), store.NotificationSubject(""), "-notify", "notifications", NotificationsSubject)
+}
+
+// newFTPPump returns the FTP -> <tenant>.dojot.ftp direction: each
+// publish-ftp output as it is (dojot's message, for the kafka2ftp
+// connector), keyed and headed as the notifications are (dojot-msg-id its
+// metadata.msgID).
+func newFTPPump(opts *Options, store *eventstore.Store) *pump {
+	return newTenantPump(opts, store, store.FTPStream(), store.FTPSubject(""), "-ftp", "ftp files", kafkamsg.FTPSubject)
+}
+
+// newTenantPump is a pump of a stream of tenant messages (subjects
+// <prefix><tenant>) to <tenant>.<subject>, each message as it is.
+func newTenantPump(opts *Options, store *eventstore.Store, stream, prefix, durable, what, subject string) *pump {
+	p := newPump(opts, store, stream, opts.Consumer+durable, "dojot Kafka bridge: "+what)
 	p.deliver0 = jetstream.DeliverNewPolicy
-	p.gaps = true // NOTIFICATIONS expires as DATA does
-	prefix := store.NotificationSubject("")
+	p.gaps = true // these streams expire as DATA does
 	p.records = func(_ context.Context, m jetstream.Msg, seq uint64) []kafkago.Message {
 		tenant := strings.TrimPrefix(m.Subject(), prefix)
 		if !dojot.ValidTenant(tenant) {
-			p.log.Error("kafka bridge: skipping a notification on an unexpected subject", "seq", seq, "subject", m.Subject())
+			p.log.Error("kafka bridge: skipping a message on an unexpected subject", "seq", seq, "subject", m.Subject())
 			return nil
 		}
 		s := strconv.AppendUint(nil, seq, 10)
 		id := []byte(m.Headers().Get(jetstream.MsgIDHeader))
 		if len(id) == 0 {
-			id = append([]byte("notify:"), s...)
+			id = append([]byte(durable[1:]+":"), s...)
 		}
 		return []kafkago.Message{{
-			Topic:   tenant + "." + NotificationsSubject,
+			Topic:   tenant + "." + subject,
 			Key:     []byte(tenant),
 			Value:   m.Data(),
 			Headers: []kafkago.Header{{Key: HeaderSeq, Value: s}, {Key: HeaderMsgID, Value: id}},
@@ -92,7 +105,7 @@ func newNotifyPump(opts *Options, store *eventstore.Store) *pump {
 
 // NotificationsSubject is dojot's notifications subject: flows write
 // <tenant>.dojot.notifications.
-const NotificationsSubject = "dojot.notifications"
+const NotificationsSubject = kafkamsg.NotificationsSubject
 
 // reading is what a legacy IoT agent writes to <tenant>.device-data.
 // Tenant is a pointer: dojot's agents and its persister take the tenant

@@ -327,3 +327,30 @@ func TestNotificationsOut(t *testing.T) {
 		t.Errorf("record = %s key %q headers %v", m.Value, m.Key, m.Headers)
 	}
 }
+
+// TestFTPOut: a publish-ftp output in the FTP stream reaches
+// <tenant>.dojot.ftp as dojot's message, keyed by tenant, with its msgID
+// as the dedupe header; the same msgID again is stored and sent once.
+func TestFTPOut(t *testing.T) {
+	store := eventstoretest.Open(t)
+	brokers := newKafka(t).ListenAddrs()
+	b := startBridge(t, store, brokers)
+	waitFor(t, func() bool {
+		_, err := store.JetStream().Consumer(context.Background(), store.FTPStream(), "kafka-bridge-ftp")
+		return err == nil
+	})
+	const f = `{"metadata":{"msgID":"9:p:f:0","ts":1571858674000,"service":"flowbroker","contentType":"application/vnd.dojot.ftp+json"},"data":{"filename":"a.txt","encoding":"base64","content":"aGk="}}`
+	var seq uint64
+	for range 2 {
+		s, err := store.AppendFTP(context.Background(), "admin", []byte(f), "9:p:f:0")
+		if err != nil || seq != 0 && s != seq {
+			t.Fatalf("AppendFTP = %d, %v; want %d again", s, err, seq)
+		}
+		seq = s
+	}
+	m := readN(t, brokers, "admin.dojot.ftp", 1, 10*time.Second)[0]
+	if string(m.Value) != f || string(m.Key) != "admin" || header(m, kafka.HeaderMsgID) != "9:p:f:0" || header(m, kafka.HeaderSeq) != strconv.FormatUint(seq, 10) {
+		t.Errorf("record = %s key %q headers %v", m.Value, m.Key, m.Headers)
+	}
+	waitFor(t, func() bool { return b.Status().FTP.Acked >= seq })
+}

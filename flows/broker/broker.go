@@ -51,6 +51,7 @@ type Store interface {
 	Follow(ctx context.Context, w eventstore.Work, fn func(eventstore.WorkItem)) error
 	AppendFlowData(ctx context.Context, tenant, deviceID string, payload []byte, msgID string, depth int) (uint64, error)
 	AppendNotification(ctx context.Context, tenant string, payload []byte, msgID string) (uint64, error)
+	AppendFTP(ctx context.Context, tenant string, payload []byte, msgID string) (uint64, error)
 }
 
 // View is the memory view: flows, devices and templates.
@@ -78,6 +79,8 @@ type Options struct {
 	// HTTP performs the http node's requests (default a client with a
 	// 30 s timeout).
 	HTTP flows.HTTPDoer
+	// Uploader stores the ftp node's files (default flows/ftp.Uploader).
+	Uploader flows.FTPUploader
 	// Group names the shared consumers (default "dojot").
 	Group string
 	// Lanes is how many devices' inputs run at once (default 64); one

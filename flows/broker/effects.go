@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,18 +11,38 @@ import (
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/flows"
+	"github.com/dojot-es/dojot/flows/ftp"
 )
 
 // effects are the side effects this version performs: readings as a
-// device, actuations, notifications (stored in their stream), contexts
-// and HTTP calls. FTP and cron have no sink yet: their nodes fail with a
-// clear error, counted.
+// device, actuations, notifications and publish-ftp's files (stored in
+// their streams), uploads to FTP servers, contexts and HTTP calls. Cron
+// has no sink yet: its nodes fail with a clear error, counted.
 func (b *Broker) effects() flows.Effects {
 	h := b.opts.HTTP
 	if h == nil {
 		h = &http.Client{Timeout: 30 * time.Second}
 	}
-	return flows.Effects{Data: dataSink{b}, Actuator: actuateSink{b}, Notifier: notifySink{b}, Context: b.opts.Contexts, HTTP: h}
+	up := b.opts.Uploader
+	if up == nil {
+		up = &ftp.Uploader{}
+	}
+	return flows.Effects{Data: dataSink{b}, Actuator: actuateSink{b}, Notifier: notifySink{b}, FTP: ftpSink{b}, Uploader: up,
+		Context: b.opts.Contexts, HTTP: h}
+}
+
+type ftpSink struct{ b *Broker }
+
+// PublishFTP stores publish-ftp's message in the FTP stream, its
+// metadata.msgID (the output's id) as the dedupe id; the Kafka bridge
+// puts it on <tenant>.dojot.ftp.
+func (s ftpSink) PublishFTP(ctx context.Context, tenant string, f flows.FTPFile) error {
+	payload, err := marshal(f)
+	if err != nil {
+		return fmt.Errorf("publish-ftp: %w", err)
+	}
+	_, err = s.b.opts.Store.AppendFTP(ctx, tenant, payload, f.Metadata.MsgID)
+	return err
 }
 
 type notifySink struct{ b *Broker }
@@ -29,12 +50,24 @@ type notifySink struct{ b *Broker }
 // Notify stores the notification in the NOTIFICATIONS stream, its msgID
 // (the output's id) as the dedupe id.
 func (s notifySink) Notify(ctx context.Context, tenant string, n flows.Notification) error {
-	payload, err := json.Marshal(n)
+	payload, err := marshal(n)
 	if err != nil {
 		return fmt.Errorf("notification: %w", err)
 	}
 	_, err = s.b.opts.Store.AppendNotification(ctx, tenant, payload, n.MsgID)
 	return err
+}
+
+// marshal is JSON as dojot's flowbroker (JSON.stringify) writes it: <, >
+// and & as they are, not escaped as encoding/json does by default.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 type dataSink struct{ b *Broker }
