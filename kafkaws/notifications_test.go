@@ -62,7 +62,7 @@ func TestNotifications(t *testing.T) {
 	}
 	// where and fields, as on any topic.
 	f := e.dial("acme", "acme.dojot.notifications", "fields=message,subject&where=subject=in:^user_notification$;metaAttrsFilter.level=gte:3;")
-	e.liveNotes("acme", ws) // the hub is in place already: ws sees it, f filters it out
+	e.liveNotes("acme", ws)                  // the hub is in place already: ws sees it, f filters it out
 	e.notify("acme", 3, "alarm")             // subject filtered out
 	e.notify("acme", 5, "user_notification") // level 0: filtered out
 	e.notify("acme", 4, "user_notification")

@@ -122,8 +122,8 @@ func (o *Options) setDefaults() {
 type Server struct {
 	opts     Options
 	log      *slog.Logger
-	hub      *hub // device-data
-	notes    *hub // dojot.notifications; nil without Options.Notifications
+	hub      *hub      // device-data
+	notes    *hub      // dojot.notifications; nil without Options.Notifications
 	events   *renderer // nil without Options.Events
 	writers  []chan *conn
 	upgrader websocket.Upgrader
