@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/url"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
+)
+
+// TestFlowNotifications: a reading published with mosquitto_pub fires
+// three flows: two notifications (one with shouldPersist false) and a
+// publish-ftp. Both notifications reach a Python websocket client on
+// Kafka WS's admin.dojot.notifications (filtered by subject, as the GUI
+// filters); the notifications history (memory and Mongo) holds only the
+// one to persist, found with dojot's subject and metaAttrsFilter filters;
+// kcat reads the file message on admin.dojot.ftp.
+func TestFlowNotifications(t *testing.T) { eachHistory(t, testFlowNotifications) }
+
+func testFlowNotifications(t *testing.T, flags []string) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needCommand(t, "/usr/bin/python3", "-c", "import websocket")
+	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	needCommand(t, "kcat", "-V")
+	broker := dojottest.FreeAddr(t)
+	in := start(t, "", append([]string{"-mqtt-insecure", "-kafka-embedded-addr=" + broker}, flags...)...)
+	c := in.Login("admin", adminPassword)
+	id := createDevice(c, "thermo", createTemplate(c, "Thermos"))
+	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + id + `","event_publish":true,"wires":[["s"]]},` +
+		`{"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"gt","v":"32","vt":"num"}],"checkall":"true","outputs":1,"wires":[["c"]]},`
+	notify := func(name, meta, text string) {
+		c.Must(200, "POST", "/flows/v1/flow", `{"name":"`+name+`","flow":[{"id":"t","type":"tab"},`+head+
+			`{"id":"c","type":"template","z":"t","field":"notification","fieldType":"msg","syntax":"handlebars",`+
+			`"template":"{\"metadata\":`+strings.ReplaceAll(meta, `"`, `\"`)+`,\"message\":\"Temp {{payload.data.attrs.temperature}} `+text+`\"}","output":"json","wires":[["n"]]},`+
+			`{"id":"n","type":"notification","z":"t","source":"notification.metadata","sourceFieldType":"msg","messageDynamic":"notification.message","messageStatic":"","messageFieldType":"msg","msgType":"dynamic","wires":[]}]}`)
+	}
+	notify("hot", `{"priority":"high","level":3}`, "too high")
+	notify("quiet", `{"priority":"low","level":3,"shouldPersist":false}`, "noted")
+	c.Must(200, "POST", "/flows/v1/flow", `{"name":"file","flow":[{"id":"t","type":"tab"},`+head+
+		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"file.name","pt":"msg","to":"temperature.txt","tot":"str"},`+
+		`{"t":"set","p":"file.content","pt":"msg","to":"payload.data.attrs.temperature","tot":"msg"}],"wires":[["p"]]},`+
+		`{"id":"p","type":"publish-ftp","z":"t","encode":"utf8","filename":"file.name","filecontent":"file.content","wires":[]}]}`)
+
+	// A Kafka WS client on the notifications, with the GUI's filter.
+	py := exec.Command("/usr/bin/python3", "-c", kafkaWSClient, in.URL, c.Token, "admin.dojot.notifications",
+		"&where=subject=in:^user_notification$;", "2")
+	out, err := py.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	py.Stderr = &stderr
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer py.Process.Kill()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	line := func() string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("client ended: %s", stderr.String())
+			}
+			return l
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no line from the client: %s", stderr.String())
+		}
+		return ""
+	}
+	if l := line(); l != "open" {
+		t.Fatalf("client: %q", l)
+	}
+	user := "admin:" + id
+	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":35}`, "-q", "1"); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, b)
+	}
+	var texts []string
+	for range 2 {
+		var n struct {
+			MsgID           string
+			Timestamp       int64
+			Message         string
+			MetaAttrsFilter map[string]any
+			Subject         string
+		}
+		mustJSON(t, []byte(line()), &n)
+		if n.MsgID == "" || n.Timestamp == 0 || n.Subject != "user_notification" {
+			t.Errorf("frame %+v", n)
+		}
+		texts = append(texts, n.Message)
+	}
+	slices.Sort(texts)
+	if strings.Join(texts, "|") != "Temp 35 noted|Temp 35 too high" {
+		t.Errorf("Kafka WS notifications %q", texts)
+	}
+
+	// History: both notifications applied (healthz), only one kept.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := in.Client().Do("GET", "/healthz", nil)
+		var h struct {
+			History struct {
+				NotificationsSeq uint64 `json:"notifications_seq"`
+			}
+		}
+		_ = json.Unmarshal(body, &h)
+		if h.History.NotificationsSeq >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz history = %s", trunc(body))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	get := func(query string) (int, string) {
+		t.Helper()
+		code, body, hdr := do(t, in, c, "/history/notifications/history?"+query, "")
+		if ct := hdr.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
+			t.Errorf("%s: Content-Type %q; want History's", query, ct)
+		}
+		return code, body
+	}
+	type entry struct {
+		MsgID           string         `json:"msgID"`
+		Message         string         `json:"message"`
+		MetaAttrsFilter map[string]any `json:"metaAttrsFilter"`
+		Subject         string         `json:"subject"`
+		TS              string         `json:"ts"`
+	}
+	for _, q := range []string{"", `subject="user_notification"`, `subject="user_notification"&priority="high"`, "level=3",
+		"dateFrom=" + url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)) + "&limit=5"} {
+		code, body := get(q)
+		var ans struct{ Notifications []entry }
+		mustJSON(t, []byte(body), &ans)
+		if code != 200 || len(ans.Notifications) != 1 {
+			t.Errorf("?%s: %d %s; want the one to persist", q, code, trunc([]byte(body)))
+			continue
+		}
+		n := ans.Notifications[0]
+		if n.Message != "Temp 35 too high" || n.Subject != "user_notification" || n.MsgID == "" ||
+			!strings.HasSuffix(n.TS, "Z") || n.MetaAttrsFilter["priority"] != "high" || n.MetaAttrsFilter["shouldPersist"] != true {
+			t.Errorf("?%s: %+v", q, n)
+		}
+		if !strings.HasPrefix(body, `{"notifications":[{"msgID":`) || !strings.Contains(body, `"subject":"user_notification","ts":"`) {
+			t.Errorf("?%s: members out of dojot's order: %s", q, body)
+		}
+	}
+	for q, want := range map[string]string{`priority="low"`: `{"notifications":[]}`, `subject=5`: `{"notifications":[]}`} {
+		if code, body := get(q); code != 200 || strings.TrimSpace(body) != want {
+			t.Errorf("?%s: %d %s; want 200 %s", q, code, body, want)
+		}
+	}
+	if code, body := get("priority=high"); code != 400 || !strings.Contains(body, `"title":"Invalid parameter"`) {
+		t.Errorf("an unquoted string: %d %s; want 400", code, body)
+	}
+
+	// publish-ftp's message, through the Kafka bridge.
+	msgs := kcatUntil(t, broker, "admin.dojot.ftp", 1)
+	if len(msgs) != 1 {
+		t.Fatalf("admin.dojot.ftp = %+v", msgs)
+	}
+	var f struct {
+		Metadata struct {
+			MsgID, Service, ContentType string
+			TS                          int64
+		}
+		Data struct {
+			Filename, Encoding string
+			Content            any
+		}
+	}
+	mustJSON(t, []byte(msgs[0].Payload), &f)
+	if f.Metadata.MsgID == "" || f.Metadata.Service != "flowbroker" || f.Metadata.ContentType != "application/vnd.dojot.ftp+json" || f.Metadata.TS == 0 ||
+		f.Data.Filename != "temperature.txt" || f.Data.Encoding != "utf8" || f.Data.Content != 35.0 || msgs[0].header("dojot-msg-id") != f.Metadata.MsgID {
+		t.Errorf("admin.dojot.ftp record %s headers %v", msgs[0].Payload, msgs[0].Headers)
+	}
+}
