@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,45 @@ except websocket.WebSocketBadStatusException as e:
     print("reuse:", e.status_code, flush=True)
 `
 
+// kafkaWSLines starts kafkaWSClient on topic (query added to its URL,
+// n frames) and returns a function giving its next output line; it fails
+// the test when the client ended or said nothing for 30 s.
+func kafkaWSLines(t *testing.T, in *instance, token, topic, query string, n int) func() string {
+	t.Helper()
+	py := exec.Command("/usr/bin/python3", "-c", kafkaWSClient, in.URL, token, topic, query, strconv.Itoa(n))
+	out, err := py.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	py.Stderr = &stderr
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { py.Process.Kill(); py.Wait() })
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return func() string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("client ended: %s", stderr.String())
+			}
+			return l
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no line from the client: %s", stderr.String())
+		}
+		return ""
+	}
+}
+
 // TestKafkaWS: readings sent with mosquitto_pub reach a Python websocket
 // client through Kafka WS, filtered with fields and where; the ticket is
 // single use. Tickets in memory (the embedded default) and in Redis.
@@ -52,39 +92,7 @@ func TestKafkaWS(t *testing.T) {
 			id := createDevice(c, "thermo", createTemplate(c, "Thermos"))
 			user := "admin:" + id
 
-			py := exec.Command("/usr/bin/python3", "-c", kafkaWSClient, in.URL, c.Token, "admin.device-data",
-				"&fields=attrs/temperature&where=attrs.temperature=gte:20;", "2")
-			out, err := py.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr strings.Builder
-			py.Stderr = &stderr
-			if err := py.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer py.Process.Kill()
-			lines := make(chan string)
-			go func() {
-				sc := bufio.NewScanner(out)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-				close(lines)
-			}()
-			line := func() string {
-				t.Helper()
-				select {
-				case l, ok := <-lines:
-					if !ok {
-						t.Fatalf("client ended: %s", stderr.String())
-					}
-					return l
-				case <-time.After(30 * time.Second):
-					t.Fatalf("no line from the client: %s", stderr.String())
-				}
-				return ""
-			}
+			line := kafkaWSLines(t, in, c.Token, "admin.device-data", "&fields=attrs/temperature&where=attrs.temperature=gte:20;", 2)
 			if l := line(); l != "open" {
 				t.Fatalf("client: %q", l)
 			}

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/url"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -49,39 +47,7 @@ func testFlowNotifications(t *testing.T, flags []string) {
 		`{"id":"p","type":"publish-ftp","z":"t","encode":"utf8","filename":"file.name","filecontent":"file.content","wires":[]}]}`)
 
 	// A Kafka WS client on the notifications, with the GUI's filter.
-	py := exec.Command("/usr/bin/python3", "-c", kafkaWSClient, in.URL, c.Token, "admin.dojot.notifications",
-		"&where=subject=in:^user_notification$;", "2")
-	out, err := py.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	py.Stderr = &stderr
-	if err := py.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer py.Process.Kill()
-	lines := make(chan string)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	line := func() string {
-		t.Helper()
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("client ended: %s", stderr.String())
-			}
-			return l
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no line from the client: %s", stderr.String())
-		}
-		return ""
-	}
+	line := kafkaWSLines(t, in, c.Token, "admin.dojot.notifications", "&where=subject=in:^user_notification$;", 2)
 	if l := line(); l != "open" {
 		t.Fatalf("client: %q", l)
 	}

@@ -32,7 +32,17 @@ func (s *Store) appendData(ctx context.Context, tenant, deviceID string, payload
 	if !dojot.ValidTenant(tenant) || !dojot.ValidToken(deviceID) {
 		return 0, fmt.Errorf("append data %q/%q: not a tenant and device id: %w", tenant, deviceID, dojot.ErrInvalid)
 	}
-	m := &nats.Msg{Subject: s.DataSubject(tenant, deviceID), Data: payload, Header: h}
+	seq, err := s.publish(ctx, &nats.Msg{Subject: s.DataSubject(tenant, deviceID), Data: payload, Header: h})
+	if err != nil {
+		return 0, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, err)
+	}
+	return seq, nil
+}
+
+// publish stores m and returns its sequence once JetStream stored it;
+// without a deadline on ctx the store's Timeout bounds the wait. A NATS
+// that cannot answer is dojot.ErrUnavailable.
+func (s *Store) publish(ctx context.Context, m *nats.Msg) (uint64, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)
@@ -40,7 +50,7 @@ func (s *Store) appendData(ctx context.Context, tenant, deviceID string, payload
 	}
 	ack, err := s.js.PublishMsg(ctx, m)
 	if err != nil {
-		return 0, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
+		return 0, unavailable(err)
 	}
 	return ack.Sequence, nil
 }
@@ -168,9 +178,15 @@ func (d DataLog) LastSeq(ctx context.Context) (uint64, error) {
 // holds and of the last one stored (0, 0: none yet). Readings before first
 // have expired.
 func (s *Store) DataRange(ctx context.Context) (first, last uint64, err error) {
-	info, err := s.dataSt.Info(ctx)
+	return streamRange(ctx, s.dataSt, s.data)
+}
+
+// streamRange is the first sequence st still holds and the last stored
+// (0, last when it holds none).
+func streamRange(ctx context.Context, st jetstream.Stream, name string) (first, last uint64, err error) {
+	info, err := st.Info(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("stream %s: %w", s.data, unavailable(err))
+		return 0, 0, fmt.Errorf("stream %s: %w", name, unavailable(err))
 	}
 	if info.State.Msgs == 0 {
 		return 0, info.State.LastSeq, nil

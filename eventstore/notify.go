@@ -52,14 +52,7 @@ func (l NotificationLog) LastSeq(ctx context.Context) (uint64, error) {
 // NOTIFICATIONS stream still holds and of the last one stored (0, 0: none
 // yet), as DataRange is DATA's.
 func (s *Store) NotificationsRange(ctx context.Context) (first, last uint64, err error) {
-	info, err := s.notifySt.Info(ctx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("stream %s: %w", s.notify, unavailable(err))
-	}
-	if info.State.Msgs == 0 {
-		return 0, info.State.LastSeq, nil
-	}
-	return info.State.FirstSeq, info.State.LastSeq, nil
+	return streamRange(ctx, s.notifySt, s.notify)
 }
 
 // FollowNotifications calls fn with each notification of tenant from
@@ -97,14 +90,9 @@ func (s *Store) appendTenant(ctx context.Context, what, subject, tenant string, 
 	if msgID != "" {
 		m.Header = nats.Header{jetstream.MsgIDHeader: []string{msgID}}
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)
-		defer cancel()
-	}
-	ack, err := s.js.PublishMsg(ctx, m)
+	seq, err := s.publish(ctx, m)
 	if err != nil {
-		return 0, fmt.Errorf("append %s %s: %w", what, tenant, unavailable(err))
+		return 0, fmt.Errorf("append %s %s: %w", what, tenant, err)
 	}
-	return ack.Sequence, nil
+	return seq, nil
 }

@@ -223,34 +223,13 @@ func (s *Store) createStreams(ctx context.Context) error {
 		MaxMsgs:          -1,
 		AllowDirect:      true,
 		SubjectTransform: s.dataTransform(),
-	}, {
-		Name:        s.notify,
-		Description: "dojot notifications: one message per flow notification, on notify.<tenant>, kept as device data is",
-		Subjects:    []string{sp + "notify.>"},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.opts.Replicas,
-		Duplicates:  s.opts.Duplicates,
-		MaxAge:      s.opts.DataMaxAge,
-		MaxBytes:    s.opts.DataMaxBytes,
-		MaxMsgs:     -1,
-		AllowDirect: true,
-	}, {
+	},
+		s.outputStream(s.notify, "notify", "dojot notifications: one message per flow notification, on notify.<tenant>, kept as device data is"),
 		// Apart from NOTIFICATIONS: only the Kafka bridge reads files, and
 		// they are far larger than a notification, so the notifications'
 		// readers (history, Kafka WS) do not fetch and skip them.
-		Name:        s.ftp,
-		Description: "dojot files: one message per publish-ftp output, on ftp.<tenant>, kept as device data is",
-		Subjects:    []string{sp + "ftp.>"},
-		Retention:   jetstream.LimitsPolicy,
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.opts.Replicas,
-		Duplicates:  s.opts.Duplicates,
-		MaxAge:      s.opts.DataMaxAge,
-		MaxBytes:    s.opts.DataMaxBytes,
-		MaxMsgs:     -1,
-		AllowDirect: true,
-	}}
+		s.outputStream(s.ftp, "ftp", "dojot files: one message per publish-ftp output, on ftp.<tenant>, kept as device data is"),
+	}
 	for i, cfg := range streams {
 		st, err := s.js.CreateOrUpdateStream(ctx, cfg)
 		if err != nil {
@@ -266,6 +245,24 @@ func (s *Store) createStreams(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// outputStream is the config of a stream of the flows' outputs for other
+// services (subjects <token>.<tenant>), kept as DATA is.
+func (s *Store) outputStream(name, token, desc string) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        name,
+		Description: desc,
+		Subjects:    []string{s.opts.SubjectPrefix + token + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.opts.Replicas,
+		Duplicates:  s.opts.Duplicates,
+		MaxAge:      s.opts.DataMaxAge,
+		MaxBytes:    s.opts.DataMaxBytes,
+		MaxMsgs:     -1,
+		AllowDirect: true,
+	}
 }
 
 // LastSeq is the sequence of the last event stored (0: none).

@@ -249,13 +249,7 @@ func writeHistory(w http.ResponseWriter, asCSV bool, attrs []string, found [][]h
 			all = append(all, docs...)
 		}
 		b, err := historyCSV(all)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Content-Type", "text/csv; charset=UTF-8")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(b)
-		return nil
+		return writeCSV(w, b, err)
 	}
 	var buf bytes.Buffer
 	writeDocs := func(docs []history.Doc) {
@@ -293,16 +287,9 @@ func writeHistory(w http.ResponseWriter, asCSV bool, attrs []string, found [][]h
 // device_id, ts, then metadata.<key>; an object value becomes value.<key>
 // columns. Columns appear in the order first seen. No docs: `""`.
 func historyCSV(docs []history.Doc) ([]byte, error) {
-	var cols []string
-	colIdx := map[string]int{}
+	var c csvColumns
+	add := c.add
 	rows := make([]map[string]string, len(docs))
-	add := func(row map[string]string, col, v string) {
-		if _, ok := colIdx[col]; !ok {
-			colIdx[col] = len(cols)
-			cols = append(cols, col)
-		}
-		row[col] = v
-	}
 	for i, d := range docs {
 		row := map[string]string{}
 		add(row, "attr", quoteCSV(d.Attr))
@@ -316,7 +303,37 @@ func historyCSV(docs []history.Doc) ([]byte, error) {
 		}
 		rows[i] = row
 	}
-	return csvTable(cols, rows), nil
+	return csvTable(c.cols, rows), nil
+}
+
+// writeCSV writes a History CSV answer (Falcon's text/csv), or returns
+// the error that kept it from being made.
+func writeCSV(w http.ResponseWriter, b []byte, err error) error {
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	return nil
+}
+
+// csvColumns are a CSV's columns in the order first seen.
+type csvColumns struct {
+	cols []string
+	seen map[string]bool
+}
+
+// add sets a row's cell of col, adding the column when new.
+func (c *csvColumns) add(row map[string]string, col, v string) {
+	if !c.seen[col] {
+		if c.seen == nil {
+			c.seen = map[string]bool{}
+		}
+		c.seen[col] = true
+		c.cols = append(c.cols, col)
+	}
+	row[col] = v
 }
 
 // csvTable writes the header of cols and then rows, a missing cell empty;

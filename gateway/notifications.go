@@ -50,13 +50,7 @@ func (s *Server) notificationHistory(w http.ResponseWriter, r *http.Request, ten
 	}
 	if asCSV {
 		b, err := notificationsCSV(found)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Content-Type", "text/csv; charset=UTF-8")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(b)
-		return nil
+		return writeCSV(w, b, err)
 	}
 	buf := bytes.NewBufferString(`{"notifications":[`)
 	for i, n := range found {
@@ -157,16 +151,8 @@ var quoted = regexp.MustCompile(`^".*"$`)
 // the order first seen. (dojot's own CSV of this route is one cell holding
 // Python's text of the whole list.)
 func notificationsCSV(found []history.Notification) ([]byte, error) {
-	var cols []string
-	colIdx := map[string]int{}
+	var c csvColumns
 	rows := make([]map[string]string, len(found))
-	add := func(row map[string]string, col, v string) {
-		if _, ok := colIdx[col]; !ok {
-			colIdx[col] = len(cols)
-			cols = append(cols, col)
-		}
-		row[col] = v
-	}
 	for i, n := range found {
 		b, err := n.MarshalJSON()
 		if err != nil {
@@ -186,10 +172,10 @@ func notificationsCSV(found []history.Notification) ([]byte, error) {
 			if err := dec.Decode(&v); err != nil {
 				return nil, err
 			}
-			if err := flatten(rows[i], add, k.(string), v); err != nil {
+			if err := flatten(rows[i], c.add, k.(string), v); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return csvTable(cols, rows), nil
+	return csvTable(c.cols, rows), nil
 }
