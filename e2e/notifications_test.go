@@ -27,8 +27,9 @@ func testFlowNotifications(t *testing.T, flags []string) {
 	needCommand(t, "/usr/bin/python3", "-c", "import websocket")
 	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
 	needCommand(t, "kcat", "-V")
-	broker := dojottest.FreeAddr(t)
-	in := start(t, "", append([]string{"-mqtt-insecure", "-kafka-embedded-addr=" + broker}, flags...)...)
+	broker, dir := dojottest.FreeAddr(t), t.TempDir()
+	flags = append([]string{"-mqtt-insecure", "-kafka-embedded-addr=" + broker}, flags...)
+	in := start(t, dir, flags...)
 	c := in.Login("admin", adminPassword)
 	id := createDevice(c, "thermo", createTemplate(c, "Thermos"))
 	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + id + `","event_publish":true,"wires":[["s"]]},` +
@@ -76,23 +77,7 @@ func testFlowNotifications(t *testing.T, flags []string) {
 	}
 
 	// History: both notifications applied (healthz), only one kept.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, body := in.Client().Do("GET", "/healthz", nil)
-		var h struct {
-			History struct {
-				NotificationsSeq uint64 `json:"notifications_seq"`
-			}
-		}
-		_ = json.Unmarshal(body, &h)
-		if h.History.NotificationsSeq >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz history = %s", trunc(body))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitNotificationsApplied(t, in, 2)
 	get := func(query string) (int, string) {
 		t.Helper()
 		code, body, hdr := do(t, in, c, "/history/notifications/history?"+query, "")
@@ -135,6 +120,17 @@ func testFlowNotifications(t *testing.T, flags []string) {
 		t.Errorf("an unquoted string: %d %s; want 400", code, body)
 	}
 
+	// A restart (the memory view rebuilt from the stream, the Mongo one
+	// resuming from its checkpoint) stores nothing twice.
+	_, before := get("")
+	in.Stop()
+	in = start(t, dir, flags...)
+	c = in.Login("admin", adminPassword)
+	waitNotificationsApplied(t, in, 2)
+	if _, after := get(""); after != before {
+		t.Errorf("after a restart:\n%s\nwant\n%s", after, before)
+	}
+
 	// publish-ftp's message, through the Kafka bridge.
 	msgs := kcatUntil(t, broker, "admin.dojot.ftp", 1)
 	if len(msgs) != 1 {
@@ -154,5 +150,28 @@ func testFlowNotifications(t *testing.T, flags []string) {
 	if f.Metadata.MsgID == "" || f.Metadata.Service != "flowbroker" || f.Metadata.ContentType != "application/vnd.dojot.ftp+json" || f.Metadata.TS == 0 ||
 		f.Data.Filename != "temperature.txt" || f.Data.Encoding != "utf8" || f.Data.Content != 35.0 || msgs[0].header("dojot-msg-id") != f.Metadata.MsgID {
 		t.Errorf("admin.dojot.ftp record %s headers %v", msgs[0].Payload, msgs[0].Headers)
+	}
+}
+
+// waitNotificationsApplied waits until the history applied the
+// NOTIFICATIONS stream up to seq (GET /healthz).
+func waitNotificationsApplied(t *testing.T, in *instance, seq uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := in.Client().Do("GET", "/healthz", nil)
+		var h struct {
+			History struct {
+				NotificationsSeq uint64 `json:"notifications_seq"`
+			}
+		}
+		_ = json.Unmarshal(body, &h)
+		if h.History.NotificationsSeq >= seq {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz history = %s", trunc(body))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
