@@ -324,9 +324,16 @@ func parseTS(raw json.RawMessage) (time.Time, bool) {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return time.Time{}, false
 	}
+	return tsValue(v)
+}
+
+// tsValue is parseTS of a decoded value (encoding/json's or bsonOf's).
+func tsValue(v any) (time.Time, bool) {
 	switch v := v.(type) {
 	case float64:
 		return numberTS(v)
+	case int64:
+		return numberTS(float64(v))
 	case string:
 		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
 			return numberTS(f)

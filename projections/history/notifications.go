@@ -1,11 +1,10 @@
 package history
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,57 +75,34 @@ func (m Match) value() any {
 // none, or one that cannot be read, ts is when JetStream stored it (dojot
 // would drop the message).
 func NotificationDoc(ev dojot.Event) (n Notification, persist bool, err error) {
-	dec := json.NewDecoder(bytes.NewReader(ev.Data))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	// One decoding, straight to the BSON document: the memory view keeps
+	// it as is, the Mongo one inserts it.
+	v, err := bsonOf(ev.Data)
+	if err != nil {
+		return n, false, fmt.Errorf("%w: %w", ErrNoNotification, err)
+	}
+	doc, ok := v.(bson.D)
+	if !ok {
 		return n, false, fmt.Errorf("%w: not a JSON object", ErrNoNotification)
 	}
-	var doc bson.D
-	var stamp json.RawMessage
-	var meta json.RawMessage
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return n, false, fmt.Errorf("%w: %v", ErrNoNotification, err)
-		}
-		key := t.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return n, false, fmt.Errorf("%w: %v", ErrNoNotification, err)
-		}
-		switch key {
-		case "timestamp":
-			stamp = raw
-			continue
-		case "_id":
-			return n, false, fmt.Errorf("%w: a member named _id", ErrNoNotification)
-		case "metaAttrsFilter":
-			meta = raw
-		}
-		v, err := bsonOf(raw)
-		if err != nil {
-			return n, false, fmt.Errorf("%w: %s: %w", ErrNoNotification, key, err)
-		}
-		if i := slicesIndexKey(doc, key); i >= 0 { // Python's dict: first place, last value
-			doc[i].Value = v
-		} else {
-			doc = append(doc, bson.E{Key: key, Value: v})
-		}
+	if slicesIndexKey(doc, "_id") >= 0 {
+		return n, false, fmt.Errorf("%w: a member named _id", ErrNoNotification)
 	}
-	if _, err := dec.Token(); err != nil {
-		return n, false, fmt.Errorf("%w: %v", ErrNoNotification, err)
+	var meta bson.D
+	if i := slicesIndexKey(doc, "metaAttrsFilter"); i >= 0 {
+		meta, _ = doc[i].Value.(bson.D)
 	}
-	if len(meta) == 0 || meta[0] != '{' {
+	if meta == nil {
 		return n, false, fmt.Errorf("%w: metaAttrsFilter is not an object", ErrNoNotification)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(meta, &m); err != nil {
-		return n, false, fmt.Errorf("%w: metaAttrsFilter: %v", ErrNoNotification, err)
-	}
-	if !pyTruthy(m["shouldPersist"]) {
+	if i := slicesIndexKey(meta, "shouldPersist"); i < 0 || !pyTruthy(meta[i].Value) {
 		return n, false, nil
 	}
-	ts, ok := parseTS(stamp)
+	ts, ok := time.Time{}, false
+	if i := slicesIndexKey(doc, "timestamp"); i >= 0 {
+		ts, ok = tsValue(doc[i].Value)
+		doc = slices.Delete(doc, i, i+1)
+	}
 	if !ok {
 		ts = ev.Time
 	}
@@ -144,28 +120,23 @@ func NotificationDoc(ev dojot.Event) (n Notification, persist bool, err error) {
 	return n, true, nil
 }
 
-// pyTruthy is Python's truth of a JSON value (absent: false).
-func pyTruthy(raw json.RawMessage) bool {
-	s := strings.TrimSpace(string(raw))
-	switch s {
-	case "", "null", "false", `""`, "[]", "{}":
+// pyTruthy is Python's truth of a decoded JSON value (bsonOf's types).
+func pyTruthy(v any) bool {
+	switch v := v.(type) {
+	case nil:
 		return false
-	}
-	if s[0] == '[' || s[0] == '{' { // "[ ]" and the like
-		var v any
-		if json.Unmarshal(raw, &v) == nil {
-			switch v := v.(type) {
-			case []any:
-				return len(v) > 0
-			case map[string]any:
-				return len(v) > 0
-			}
-		}
-		return true
-	}
-	if s[0] == '-' || s[0] >= '0' && s[0] <= '9' {
-		var f float64
-		return json.Unmarshal(raw, &f) == nil && f != 0
+	case bool:
+		return v
+	case int64:
+		return v != 0
+	case float64:
+		return v != 0
+	case string:
+		return v != ""
+	case bson.A:
+		return len(v) > 0
+	case bson.D:
+		return len(v) > 0
 	}
 	return true
 }
