@@ -76,7 +76,7 @@ func Isolated(tb testing.TB, url string) eventstore.Options {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		names := []string{opts.StreamPrefix + "EVENTS", opts.StreamPrefix + "DATA", opts.StreamPrefix + "NOTIFICATIONS"}
+		names := []string{opts.StreamPrefix + "EVENTS", opts.StreamPrefix + "DATA", opts.StreamPrefix + "NOTIFICATIONS", opts.StreamPrefix + "FTP"}
 		// and the key-value buckets the store made (KV_<bucket>)
 		for n := range js.StreamNames(ctx, jetstream.WithStreamListSubject("$KV.>")).Name() {
 			if strings.HasPrefix(n, "KV_"+opts.StreamPrefix) {
