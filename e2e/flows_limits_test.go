@@ -147,7 +147,8 @@ func TestFlowsLarge(t *testing.T) {
 // TestFlowsLoop: a flow that writes a reading as its own device (device
 // out feeding the flow that made it) is cut at the engine's hop depth: it
 // runs 8 times, the 9th input is counted as a loop cut in the flow's
-// status, and the binary goes on serving and running flows.
+// status, and the binary goes on serving and running flows. A flow that
+// actuates the device whose configure events start it is cut the same way.
 func TestFlowsLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
@@ -198,5 +199,27 @@ func TestFlowsLoop(t *testing.T) {
 	}
 	if st.Stats.Runs != 16 || st.Stats.LoopsCut != 2 {
 		t.Errorf("after a second reading: runs %d, loops cut %d; want 16 and 2", st.Stats.Runs, st.Stats.LoopsCut)
+	}
+
+	// The same through actuations: a flow on a device's configure events
+	// that actuates the device again.
+	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"reconfigure","flow":[{"id":"t","type":"tab"},`+
+		`{"id":"h","type":"event device in","z":"t","device_id":"`+dev+`","event_configure":true,"wires":[["c"]]},`+
+		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"out.target_temperature","pt":"msg","to":"payload.data.attrs.target_temperature","tot":"msg"}],"wires":[["a"]]},`+
+		`{"id":"a","type":"multi actuate","z":"t","device_source":"self","devices_source_configured":[""],"attrs":"out","wires":[]}]}`), &created)
+	c.Must(200, "PUT", "/device/"+dev+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 21}})
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
+		if st.Stats.LoopsCut > 0 || st.Stats.Runs > 100 || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(time.Second) // nothing more comes
+	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
+	if st.Stats.Runs != 8 || st.Stats.LoopsCut != 1 {
+		t.Errorf("actuation loop: runs %d, loops cut %d; want 8 and 1", st.Stats.Runs, st.Stats.LoopsCut)
+	}
+	if code, body := in.Client().Do("GET", "/healthz", nil); code != 200 {
+		t.Errorf("/healthz = %d %s", code, trunc(body))
 	}
 }

@@ -63,9 +63,10 @@ type View interface {
 }
 
 // Actuator sends a configuration through the commands, checked against
-// the device's actuators (commands.Devices.ActuateAs).
+// the device's actuators (commands.Devices.ActuateAs); flowDepth is kept
+// in the device.actuated event, whose configure input then carries it.
 type Actuator interface {
-	ActuateAs(ctx context.Context, tenant, deviceID string, body []byte, eventID string) error
+	ActuateAs(ctx context.Context, tenant, deviceID string, body []byte, eventID string, flowDepth int) error
 }
 
 // Options configure a Broker. A zero field means its default.
@@ -184,7 +185,7 @@ func (b *Broker) handle(ctx context.Context, item eventstore.WorkItem) {
 		item.Ack()
 		return
 	}
-	in.Depth = item.Depth
+	in.Depth = max(in.Depth, item.Depth) // a reading's from its header, a configure's from its event
 	for _, f := range b.flowsOf(in.Tenant) {
 		if _, err := b.engine.Run(ctx, f, in); err != nil {
 			item.Nak(time.Second) // interrupted (ctx done): outputs keep their ids on the retry
