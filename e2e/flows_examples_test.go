@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os/exec"
 	"strings"
@@ -74,6 +75,31 @@ func busTemplate(t *testing.T, c *client) int {
 	}
 }
 
+// configSub runs mosquitto_sub as device id of admin on its config topic
+// until it got n messages (30 s at most), and returns what waits for it
+// and gives its output. It returns once the subscription had time to be
+// made.
+func configSub(t *testing.T, in *instance, id string, n int) func() string {
+	t.Helper()
+	user := "admin:" + id
+	host, port, _ := net.SplitHostPort(in.MQTTAddr)
+	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
+		"-t", user+"/config", "-C", fmt.Sprint(n), "-W", "30")
+	var out bytes.Buffer
+	sub.Stdout, sub.Stderr = &out, &out
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // subscribed before what it waits for
+	return func() string {
+		t.Helper()
+		if err := sub.Wait(); err != nil {
+			t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
+		}
+		return out.String()
+	}
+}
+
 // TestFlowsExamples: FLOWS.md 7.1 (a bus's passenger count picks the sign
 // text, sent to the bus itself: both switch ports) and 7.3 (a geofence
 // alert written to a virtual attribute of the bus), created over HTTP
@@ -99,15 +125,7 @@ func TestFlowsExamples(t *testing.T) {
 	id := r.Devices[0].ID
 	user := "admin:" + id
 
-	host, port, _ := net.SplitHostPort(in.MQTTAddr)
-	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
-		"-t", user+"/config", "-C", "2", "-W", "30")
-	var out bytes.Buffer
-	sub.Stdout, sub.Stderr = &out, &out
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond) // subscribed before the readings
+	sub := configSub(t, in, id, 2)
 	pub := func(payload string) {
 		t.Helper()
 		if b, err := mosquittoPub(in, user, user+"/attrs", payload, "-q", "1"); err != nil {
@@ -116,11 +134,8 @@ func TestFlowsExamples(t *testing.T) {
 	}
 	pub(`{"passageiros":42}`) // port 1: LOTADO
 	pub(`{"passageiros":12}`) // port 2: JARDIM PAULISTA
-	if err := sub.Wait(); err != nil {
-		t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
-	}
-	if got := strings.Fields(out.String()); strings.Join(got, " ") != `{"letreiro":"LOTADO"} {"letreiro":"JARDIM PAULISTA"}` {
-		t.Errorf("configurations on %s/config = %q; want LOTADO then JARDIM PAULISTA", user, out.String())
+	if got := sub(); strings.Join(strings.Fields(got), " ") != `{"letreiro":"LOTADO"} {"letreiro":"JARDIM PAULISTA"}` {
+		t.Errorf("configurations on %s/config = %q; want LOTADO then JARDIM PAULISTA", user, got)
 	}
 	var configures []string
 	for _, m := range kcatUntil(t, broker, "admin.dojot.device-manager.device", 3) {
