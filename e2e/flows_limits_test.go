@@ -80,7 +80,8 @@ func TestFlowsInvalid(t *testing.T) {
 
 // TestFlowsLarge: a flow of 1,000 nodes (a chain of 997 change nodes
 // between a head and a device out writing as another device) is accepted, stored, listed, and runs
-// to its end: the reading it writes carries what the last change set.
+// to its end: the reading it writes carries what the last change set. One
+// larger than the event store takes is a 413.
 func TestFlowsLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
@@ -119,6 +120,12 @@ func TestFlowsLarge(t *testing.T) {
 	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow", nil), &list)
 	if len(list.Flows) != 1 || list.Flows[0].ID != created.Flow.ID || len(list.Flows[0].Flow) != 1000 {
 		t.Errorf("list: %d flows", len(list.Flows))
+	}
+	// A flow larger than the event store takes (1 MB) is refused with a
+	// 413 in dojot's body shape.
+	huge := strings.Replace(sb.String(), `"name":"step `, `"name":"`+strings.Repeat("x", 1200)+` `, -1)
+	if code, body := c.Do("POST", "/flows/v1/flow", huge); code != 413 || strings.TrimSpace(string(body)) != `{"message":"Given flow is too large to be stored"}` {
+		t.Errorf("POST of a %d-byte flow = %d %s", len(huge), code, trunc(body))
 	}
 	began := time.Now()
 	if out, err := mosquittoPub(in, "admin:"+dev, "admin:"+dev+"/attrs", `{"temperature":1}`, "-q", "1"); err != nil {
