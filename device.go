@@ -92,11 +92,15 @@ type DeviceDeleted struct {
 
 // DeviceActuated is the payload of device.actuated (dojot's "configure"):
 // Attrs is the JSON object the client sent, key order and numbers kept;
-// Timestamp is epoch milliseconds.
+// Timestamp is epoch milliseconds. FlowDepth, on an actuation a flow made,
+// is how many flow outputs led to it (0 for a user's): the configure event
+// starts flows in turn, and the engine stops at its depth limit a flow
+// that actuates the device whose configure events start it.
 type DeviceActuated struct {
 	ID        string          `json:"id"`
 	Attrs     json.RawMessage `json:"attrs"`
 	Timestamp int64           `json:"timestamp"`
+	FlowDepth int             `json:"flow_depth,omitempty"`
 }
 
 // DeviceCredentialsSet is the payload of device.credentials_set: the

@@ -14,16 +14,18 @@ import (
 // else nothing is sent and the caller gets dojot's 403 body.
 func (d *Devices) Actuate(ctx context.Context, tenant, deviceID string, body []byte) error {
 	return d.appendOne(ctx, func() (dojot.Event, error) {
-		return decideActuate(d.st, d.env(ctx), tenant, deviceID, body)
+		return decideActuate(d.st, d.env(ctx), tenant, deviceID, body, 0)
 	})
 }
 
 // ActuateAs is Actuate with the event's id given (a flow's deterministic
 // output id): the store takes the id as its dedupe id, so the same
 // actuation appended again, by a redelivered flow input, is stored once.
-func (d *Devices) ActuateAs(ctx context.Context, tenant, deviceID string, body []byte, eventID string) error {
+// flowDepth is the flow output's depth, kept in the event
+// (DeviceActuated.FlowDepth) so that an actuation loop through flows is cut.
+func (d *Devices) ActuateAs(ctx context.Context, tenant, deviceID string, body []byte, eventID string, flowDepth int) error {
 	return d.appendOne(ctx, func() (dojot.Event, error) {
-		ev, err := decideActuate(d.st, d.env(ctx), tenant, deviceID, body)
+		ev, err := decideActuate(d.st, d.env(ctx), tenant, deviceID, body, flowDepth)
 		if err == nil && eventID != "" {
 			ev.ID = eventID
 		}
@@ -31,7 +33,7 @@ func (d *Devices) ActuateAs(ctx context.Context, tenant, deviceID string, body [
 	})
 }
 
-func decideActuate(st DeviceState, e decideEnv, tenant, deviceID string, body []byte) (dojot.Event, error) {
+func decideActuate(st DeviceState, e decideEnv, tenant, deviceID string, body []byte, flowDepth int) (dojot.Event, error) {
 	dv, ok := st.Device(tenant, deviceID)
 	if !ok {
 		return dojot.Event{}, dmNotFound("No such device: %s", deviceID)
@@ -54,7 +56,7 @@ func decideActuate(st DeviceState, e decideEnv, tenant, deviceID string, body []
 		}
 	}
 	return e.newEvent(st, dojot.EventDeviceActuated, tenant, dojot.KindDevice, deviceID,
-		dojot.DeviceActuated{ID: deviceID, Attrs: attrs, Timestamp: e.now.UnixMilli()})
+		dojot.DeviceActuated{ID: deviceID, Attrs: attrs, Timestamp: e.now.UnixMilli(), FlowDepth: flowDepth})
 }
 
 func hasActuator(st DeviceState, tenant string, dv dojot.Device, label string) bool {

@@ -261,19 +261,23 @@ func TestDecideCreateDevice(t *testing.T) {
 func TestDecideActuate(t *testing.T) {
 	given := []dojot.Event{sensorCreated, pumpCreated}
 	tests := map[string]struct {
-		body string
-		then []dojot.Event
-		err  error
+		body  string
+		depth int
+		then  []dojot.Event
+		err   error
 	}{
-		"actuator": {`{"attrs":{"target":23.50}}`, []dojot.Event{ev(dojot.EventDeviceActuated, dojot.KindDevice, "a1998e", 2, 2,
+		"actuator": {`{"attrs":{"target":23.50}}`, 0, []dojot.Event{ev(dojot.EventDeviceActuated, dojot.KindDevice, "a1998e", 2, 2,
 			dojot.DeviceActuated{ID: "a1998e", Attrs: json.RawMessage(`{"target":23.50}`), Timestamp: t1.UnixMilli()})}, nil},
-		"dynamic":  {`{"attrs":{"temperature":1}}`, nil, dojot.ErrForbidden},
-		"not json": {`{"attrs":`, nil, dojot.ErrInvalid},
+		// a flow's actuation keeps its depth, for the engine's loop cut
+		"by a flow": {`{"attrs":{"target":1}}`, 3, []dojot.Event{ev(dojot.EventDeviceActuated, dojot.KindDevice, "a1998e", 2, 2,
+			dojot.DeviceActuated{ID: "a1998e", Attrs: json.RawMessage(`{"target":1}`), Timestamp: t1.UnixMilli(), FlowDepth: 3})}, nil},
+		"dynamic":  {`{"attrs":{"temperature":1}}`, 0, nil, dojot.ErrForbidden},
+		"not json": {`{"attrs":`, 0, nil, dojot.ErrInvalid},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			var got []dojot.Event
-			e, err := decideActuate(replay(t, given), env(), "t1", "a1998e", []byte(tt.body))
+			e, err := decideActuate(replay(t, given), env(), "t1", "a1998e", []byte(tt.body), tt.depth)
 			if err == nil {
 				got = []dojot.Event{e}
 			}

@@ -176,9 +176,11 @@ func (f *Flows) event(ctx context.Context, typ, tenant, id string, data any) (do
 	return ev, nil
 }
 
-// append decides and appends one event, deciding again on a conflict.
+// append decides and appends one event, deciding again on a conflict. A
+// flow larger than the event store takes is the client's 413, in the
+// flowbroker's body shape (it was a bare 500).
 func (f *Flows) append(ctx context.Context, decide func() (dojot.Event, error)) error {
-	return retry(ctx, &f.opts, func() (uint64, error) {
+	err := retry(ctx, &f.opts, func() (uint64, error) {
 		before, err := f.st.Checkpoint(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("view checkpoint: %w", err)
@@ -192,6 +194,10 @@ func (f *Flows) append(ctx context.Context, decide func() (dojot.Event, error)) 
 		}
 		return f.opts.Store.Append(ctx, ev)
 	})
+	if errors.Is(err, dojot.ErrTooLarge) {
+		return flowError(dojot.ErrTooLarge, "Given flow is too large to be stored")
+	}
+	return err
 }
 
 // Create is POST /flows/v1/flow.

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -46,22 +43,11 @@ func TestFlowsRun(t *testing.T) {
 		`"template":"{\"metadata\":{\"priority\":\"low\"},\"message\":\"Temp {{payload.data.attrs.temperature}} too high\"}","output":"json","wires":[["n"]]},`+
 		`{"id":"n","type":"notification","z":"t","source":"notification.metadata","sourceFieldType":"msg","messageDynamic":"notification.message","messageStatic":"","messageFieldType":"msg","msgType":"dynamic","wires":[]}]}`)
 	user := "admin:" + id
-	host, port, _ := net.SplitHostPort(in.MQTTAddr)
-	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
-		"-t", user+"/config", "-C", "1", "-W", "30")
-	var out bytes.Buffer
-	sub.Stdout, sub.Stderr = &out, &out
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond) // subscribed before the reading
+	sub := configSub(t, in, id, 1)
 	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":35}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, b)
 	}
-	if err := sub.Wait(); err != nil {
-		t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
-	}
-	if got := strings.TrimSpace(out.String()); got != `{"target_temperature":20}` {
+	if got := strings.TrimSpace(sub()); got != `{"target_temperature":20}` {
 		t.Errorf("configuration = %s", got)
 	}
 	// The notification is in the NOTIFICATIONS stream, dojot's message.

@@ -137,6 +137,15 @@ func (s *Store) failed(ctx context.Context, ev dojot.Event, err error) (uint64, 
 	return 0, s.appendErr(ev, err)
 }
 
+// tooLarge reports an event larger than the server takes (its
+// max_payload, checked by the client, or the stream's largest message):
+// the caller's input is too large, not the store unavailable.
+func tooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum
+}
+
 func isWrongLastSeq(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
@@ -146,6 +155,9 @@ func isWrongLastSeq(err error) bool {
 func (s *Store) appendErr(ev dojot.Event, err error) error {
 	if isWrongLastSeq(err) {
 		return fmt.Errorf("append %s %s: expected last sequence %d: %w: %w", ev.Type, ev.Subject(), ev.Expect, dojot.ErrConflict, err)
+	}
+	if tooLarge(err) {
+		return fmt.Errorf("append %s %s: %w: %w", ev.Type, ev.Subject(), dojot.ErrTooLarge, err)
 	}
 	return fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), unavailable(err))
 }

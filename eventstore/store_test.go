@@ -644,3 +644,20 @@ func TestDataDirLocked(t *testing.T) {
 	}
 	s2.Close()
 }
+
+// TestAppendTooLarge: an event larger than the server takes is the
+// caller's input too large (dojot.ErrTooLarge, a 413), not the store
+// unavailable nor an internal error; nothing is stored.
+func TestAppendTooLarge(t *testing.T) {
+	each(t, func(t *testing.T, b backend) {
+		s := eventstoretest.OpenWith(t, b.opts(t))
+		ev := newEvent(t, "admin", dojot.KindDevice, "huge", 1)
+		ev.Data = json.RawMessage(`{"label":"` + strings.Repeat("x", 2<<20) + `"}`)
+		if _, err := s.Append(t.Context(), ev); !errors.Is(err, dojot.ErrTooLarge) || errors.Is(err, dojot.ErrUnavailable) {
+			t.Fatalf("Append of a 2 MB event = %v; want dojot.ErrTooLarge", err)
+		}
+		if got, err := s.Load(t.Context(), "admin", dojot.KindDevice, "huge"); err != nil || len(got) != 0 {
+			t.Errorf("Load = %d events, %v; want none", len(got), err)
+		}
+	})
+}

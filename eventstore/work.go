@@ -73,6 +73,11 @@ func (w WorkItem) Ack() {
 	}
 }
 
+// InProgress tells the server the item is still being worked on: its
+// AckWait starts again, so an item that waits its turn behind slow ones
+// is not handed out a second time meanwhile.
+func (w WorkItem) InProgress() { _ = w.m.InProgress() }
+
 // Nak hands the item out again after delay.
 func (w WorkItem) Nak(delay time.Duration) {
 	_ = w.m.NakWithDelay(delay)

@@ -44,7 +44,9 @@ type Options struct {
 	Effects Effects
 	Logger  *slog.Logger
 	// MaxHops bounds the nodes one message crosses in a run, which cuts a
-	// wire cycle inside a flow (default 256).
+	// wire cycle inside a flow (default 256). A flow with more nodes than
+	// that gets its node count as the bound: a path without a cycle never
+	// crosses more nodes than the flow has, so a long chain is never cut.
 	MaxHops int
 	// MaxSteps bounds the node executions of one run, which cuts a wire
 	// cycle that fans out (each pass doubling the messages) long before
@@ -173,6 +175,7 @@ func (e *Engine) Run(ctx context.Context, f Flow, in Input) (Result, error) {
 	st.runs.Add(1)
 	g := f.Graph
 	counters := st.forGraph(g)
+	maxHops := max(e.opts.MaxHops, len(g.nodes))
 	var ts any
 	if in.Event == "publish" {
 		if md, ok := in.Payload["metadata"].(map[string]any); ok {
@@ -227,7 +230,7 @@ func (e *Engine) Run(ctx context.Context, f Flow, in Input) (Result, error) {
 		queue = queue[1:]
 		n := &g.nodes[cur.node]
 		nc := counters[cur.node]
-		if cur.hops >= e.opts.MaxHops {
+		if cur.hops >= maxHops {
 			nc.loops.Add(1)
 			res.Cut++
 			e.log.WarnContext(ctx, "flow loop cut: too many hops", "tenant", in.Tenant, "flow", f.ID, "node", n.id, "hops", cur.hops)

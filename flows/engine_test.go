@@ -222,6 +222,35 @@ func TestRunConcurrent(t *testing.T) {
 	}
 }
 
+// TestRunLongChain: a chain longer than MaxHops runs to its end (a path
+// without a cycle never crosses more nodes than the flow has), and a cycle
+// in such a flow is still cut, at the flow's node count.
+func TestRunLongChain(t *testing.T) {
+	const n = 300
+	var sb strings.Builder
+	sb.WriteString(`[{"id":"h","type":"device in","_device_id":"d","wires":[["c0"]]}`)
+	for i := range n {
+		next := fmt.Sprintf("c%d", i+1)
+		if i == n-1 {
+			next = "c0" // back to the start: a cycle of n nodes
+		}
+		fmt.Fprintf(&sb, `,{"id":"c%d","type":"change","rules":[{"t":"set","p":"last","pt":"msg","to":"c%d","tot":"str"}],"wires":[[%q]]}`, i, i, next)
+	}
+	sb.WriteString(`]`)
+	g := mustParse(t, sb.String())
+	obs := &observer{}
+	eng := New(Options{MaxHops: 10, Observer: obs})
+	res, err := eng.Run(t.Context(), Flow{ID: "f", Enabled: true, Graph: g}, publishInput(1, "d", map[string]any{}))
+	// n+1 nodes: the bound is n+1 hops, so the chain's n nodes all run once
+	// and the cycle is cut at the second visit of c0.
+	if err != nil || res.Executed != n+1 || res.Cut != 1 {
+		t.Fatalf("Run = %+v, %v; want %d executions, 1 cut", res, err, n+1)
+	}
+	if last := obs.got[n-1]; last.node != fmt.Sprintf("c%d", n-1) || !strings.Contains(last.msg, fmt.Sprintf(`"last":"c%d"`, n-1)) {
+		t.Errorf("node %d emitted %+v", n-1, last)
+	}
+}
+
 // TestRunFanOutLoop: a cycle that doubles its messages is cut by MaxSteps.
 func TestRunFanOutLoop(t *testing.T) {
 	g := mustParse(t, `[

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -170,5 +171,32 @@ func TestFlowsBadInput(t *testing.T) {
 	}
 	if got := dmMust(t, srv, 200, "GET", "/flows/v1/flow/"+id, ""); !strings.Contains(got, `"name":"keep","enabled":true`) {
 		t.Errorf("after refused PUTs = %s", got)
+	}
+}
+
+// TestFlowTooLarge: a flow the event store cannot take (larger than its
+// largest message) is dojot's body shape with a 413, not a bare 500.
+func TestFlowTooLarge(t *testing.T) {
+	srv := flowServerWith(t, func(o *Options, v *memory.View) {
+		store := &commandstest.Store{View: v, AppendFn: func(ev dojot.Event) error {
+			if len(ev.Data) > 1<<20 {
+				return fmt.Errorf("append %s: %w", ev.Type, dojot.ErrTooLarge)
+			}
+			return nil
+		}}
+		o.FlowCommands = commands.NewFlows(commands.Options{Store: store, Sync: commandstest.Syncer{}}, v, nil)
+	})
+	node := `{"id":"c%d","type":"change","name":"` + strings.Repeat("x", 1500) + `","rules":[],"wires":[]}`
+	var nodes []string
+	for i := range 1000 {
+		nodes = append(nodes, fmt.Sprintf(node, i))
+	}
+	body := `{"name":"huge","flow":[` + strings.Join(nodes, ",") + `]}`
+	if code, got := dmCall(t, srv, "POST", "/flows/v1/flow", body); code != 413 || got != `{"message":"Given flow is too large to be stored"}` {
+		t.Errorf("POST of a 1.5 MB flow = %d %s", code, got)
+	}
+	id := regexp.MustCompile(`"id":"([0-9a-f-]{36})"`).FindStringSubmatch(dmMust(t, srv, 200, "POST", "/flows/v1/flow", `{"name":"small","flow":[]}`))[1]
+	if code, got := dmCall(t, srv, "PUT", "/flows/v1/flow/"+id, body); code != 413 || got != `{"message":"Given flow is too large to be stored"}` {
+		t.Errorf("PUT of a 1.5 MB flow = %d %s", code, got)
 	}
 }

@@ -20,7 +20,10 @@
 // device events of EVENTS by one instance; within an instance a device's
 // inputs queue on its lane (flows.Lanes) while those of different devices
 // run concurrently on Options.Lanes workers, so a slow http node holds one
-// worker and its own device's queue, not the other devices. When an
+// worker and its own device's queue, not the other devices. The inputs
+// queued behind it are reported in progress every AckWait/3, so the
+// consumer does not hand them out again while they wait (their flows ran
+// twice). When an
 // instance joins or leaves, partitions move once the inputs in flight
 // ended. An instance that died loses its partitions after MemberTTL and
 // its unacknowledged inputs are handed out again after the consumers'
@@ -63,9 +66,10 @@ type View interface {
 }
 
 // Actuator sends a configuration through the commands, checked against
-// the device's actuators (commands.Devices.ActuateAs).
+// the device's actuators (commands.Devices.ActuateAs); flowDepth is kept
+// in the device.actuated event, whose configure input then carries it.
 type Actuator interface {
-	ActuateAs(ctx context.Context, tenant, deviceID string, body []byte, eventID string) error
+	ActuateAs(ctx context.Context, tenant, deviceID string, body []byte, eventID string, flowDepth int) error
 }
 
 // Options configure a Broker. A zero field means its default.
@@ -85,8 +89,13 @@ type Options struct {
 	Group string
 	// Lanes is how many devices' inputs run at once (default 64); one
 	// device's run one after the other.
-	Lanes  int
-	Logger *slog.Logger
+	Lanes int
+	// AckWait is how long the shared consumers wait for an input's ack
+	// before they hand it out again (default 60 s; set when a consumer is
+	// created). An input held longer, waiting on its device's lane behind
+	// slow ones, is reported in progress every AckWait/3.
+	AckWait time.Duration
+	Logger  *slog.Logger
 }
 
 // Broker runs the tenants' flows on their devices' inputs.
@@ -117,6 +126,9 @@ func New(opts Options) (*Broker, error) {
 	if opts.Lanes <= 0 {
 		opts.Lanes = 64
 	}
+	if opts.AckWait <= 0 {
+		opts.AckWait = 60 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -132,16 +144,22 @@ func (b *Broker) Stats(flowID string) flows.FlowStats { return b.engine.Stats(fl
 // Run consumes the inputs until ctx is done.
 func (b *Broker) Run(ctx context.Context) error {
 	b.lanes = flows.NewLanes(b.opts.Lanes, 16*b.opts.Lanes)
+	// Inputs held here (on their lane or running) are kept from being
+	// handed out again while a device's backlog waits behind a slow node.
+	var held holding
+	go held.keepAlive(ctx, b.opts.AckWait/3)
 	errs := make(chan error, 2)
 	for _, w := range []eventstore.Work{
-		{Durable: "flows_data_" + b.opts.Group, Description: "dojot flows of group " + b.opts.Group + ": device readings"},
-		{Durable: "flows_events_" + b.opts.Group, Description: "dojot flows of group " + b.opts.Group + ": device events", Events: true},
+		{Durable: "flows_data_" + b.opts.Group, Description: "dojot flows of group " + b.opts.Group + ": device readings", AckWait: b.opts.AckWait},
+		{Durable: "flows_events_" + b.opts.Group, Description: "dojot flows of group " + b.opts.Group + ": device events", Events: true, AckWait: b.opts.AckWait},
 	} {
 		go func() {
 			errs <- b.opts.Store.Follow(ctx, w, func(item eventstore.WorkItem) {
 				// One device's inputs in order on its lane; a full
 				// backlog holds the consumer (backpressure).
-				if b.lanes.Do(ctx, deviceOf(item.Subject), func() { b.handle(ctx, item) }) != nil {
+				h := held.add(item)
+				if b.lanes.Do(ctx, deviceOf(item.Subject), func() { b.handle(ctx, item); held.remove(h) }) != nil {
+					held.remove(h)
 					item.Nak(time.Second)
 				}
 			})
@@ -184,7 +202,7 @@ func (b *Broker) handle(ctx context.Context, item eventstore.WorkItem) {
 		item.Ack()
 		return
 	}
-	in.Depth = item.Depth
+	in.Depth = max(in.Depth, item.Depth) // a reading's from its header, a configure's from its event
 	for _, f := range b.flowsOf(in.Tenant) {
 		if _, err := b.engine.Run(ctx, f, in); err != nil {
 			item.Nak(time.Second) // interrupted (ctx done): outputs keep their ids on the retry

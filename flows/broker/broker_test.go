@@ -88,6 +88,15 @@ func TestEventInput(t *testing.T) {
 	if got := js(t, in.Payload); got != want {
 		t.Errorf("payload =\n%s\nwant\n%s", got, want)
 	}
+	if in.Depth != 0 {
+		t.Errorf("a user's configure has depth %d", in.Depth)
+	}
+	// A flow's actuation carries its depth into the configure input, so a
+	// flow that actuates the device whose configure starts it is cut.
+	in, _, err = b.input(ev(dojot.EventDeviceActuated, dojot.DeviceActuated{ID: "d1", Attrs: json.RawMessage(`{"led":true}`), FlowDepth: 3}))
+	if err != nil || in.Depth != 3 {
+		t.Errorf("a flow's configure: depth %d, %v; want 3", in.Depth, err)
+	}
 	for typ, name := range map[string]string{dojot.EventDeviceCreated: "create", dojot.EventDeviceUpdated: "update", dojot.EventDeviceDeleted: "remove"} {
 		in, ok, err := b.input(ev(typ, map[string]string{"id": "d1"}))
 		if err != nil || !ok || in.Event != name {

@@ -90,13 +90,15 @@ func (s dataSink) PublishData(ctx context.Context, d flows.DeviceData) error {
 type actuateSink struct{ b *Broker }
 
 // Actuate sends the configuration through the commands (the device's
-// actuators only), the output's id as the event's.
+// actuators only), the output's id as the event's, its depth in the event
+// (a flow that actuates the device whose configure events start it is cut
+// at the engine's MaxDepth, as a device out loop is).
 func (s actuateSink) Actuate(ctx context.Context, a flows.Actuation) error {
 	body, err := json.Marshal(map[string]any{"attrs": a.Attrs})
 	if err != nil {
 		return fmt.Errorf("actuate: attrs: %w", err)
 	}
-	return s.b.opts.Actuator.ActuateAs(ctx, a.Tenant, a.DeviceID, body, a.ID)
+	return s.b.opts.Actuator.ActuateAs(ctx, a.Tenant, a.DeviceID, body, a.ID, a.Depth)
 }
 
 // KV is a key-value bucket (eventstore.KV).

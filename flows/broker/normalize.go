@@ -117,11 +117,13 @@ func (n Normalizer) deviceEvent(seq uint64, raw []byte) (flows.Input, bool, erro
 	}
 	attrs := map[string]any{}
 	data := map[string]any{"id": ev.AggregateID}
+	depth := 0
 	if ev.Type == dojot.EventDeviceActuated {
 		var p dojot.DeviceActuated
 		if err := ev.Decode(&p); err != nil {
 			return flows.Input{}, false, err
 		}
+		depth = p.FlowDepth
 		if err := json.Unmarshal(p.Attrs, &attrs); err != nil {
 			return flows.Input{}, false, err
 		}
@@ -131,6 +133,6 @@ func (n Normalizer) deviceEvent(seq uint64, raw []byte) (flows.Input, bool, erro
 	templates := n.mergeStatics(ev.Tenant, ev.AggregateID, attrs)
 	data["attrs"] = attrs
 	data["templates"] = templates
-	return flows.Input{Seq: seq | eventSeqBit, Tenant: ev.Tenant, Event: name, DeviceID: ev.AggregateID, Templates: templates,
+	return flows.Input{Seq: seq | eventSeqBit, Tenant: ev.Tenant, Event: name, DeviceID: ev.AggregateID, Templates: templates, Depth: depth,
 		Payload: flows.Msg{"event": name, "metadata": map[string]any{"tenant": ev.Tenant, "timestamp": ev.Time.UnixMilli()}, "data": data}}, true, nil
 }
