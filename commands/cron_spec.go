@@ -75,16 +75,14 @@ func (c *Cron) parseJob(body []byte) (dojot.CronJob, error) {
 		}
 		job.Name = s
 	}
-	loc := time.UTC
+	loc, tzOK := time.UTC, true
 	if !isNull(b.Timezone) {
 		var s string
 		l, err := time.UTC, json.Unmarshal(b.Timezone, &s)
 		if err == nil && s != "" {
 			l, err = time.LoadLocation(s)
 		}
-		if err != nil || s == "" || s == "Local" {
-			errs = append(errs, with(errCronTimezone, "an IANA time zone name, e.g. America/Sao_Paulo"))
-		} else {
+		if tzOK = err == nil && s != "" && s != "Local"; tzOK {
 			loc, job.Timezone = l, s
 		}
 	}
@@ -97,6 +95,9 @@ func (c *Cron) parseJob(body []byte) (dojot.CronJob, error) {
 		errs = append(errs, with(errCronTime, "%q never fires", expr))
 	}
 	job.Time = expr
+	if !tzOK {
+		errs = append(errs, with(errCronTimezone, "an IANA time zone name, e.g. America/Sao_Paulo"))
+	}
 	if !isNull(b.Description) {
 		var s string
 		if json.Unmarshal(b.Description, &s) != nil || s == "" || utf8.RuneCountInString(s) > 1024 {
