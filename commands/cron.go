@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -210,7 +211,7 @@ func (c *Cron) DeleteAll(ctx context.Context, tenant string) error {
 
 // CreateJob is Create for the flows' cron nodes (flows.CronJobs), in
 // process.
-func (c *Cron) CreateJob(ctx context.Context, tenant, requestID string, job []byte) (string, error) {
+func (c *Cron) CreateJob(ctx context.Context, tenant, requestID string, job json.RawMessage) (string, error) {
 	return c.Create(ctx, tenant, requestID, job)
 }
 
