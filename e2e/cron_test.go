@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
+)
+
+// TestCron: a job created over HTTP with a 6-field every-second time
+// actuates a device at each tick (mosquitto_sub sees the configuration on
+// its config topic, kcat the configure on Kafka) until it is deleted; a
+// flow's cron node creates a job that publishes a reading as the device
+// every second, which the History API shows.
+func TestCron(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
+	needCommand(t, "kcat", "-V")
+	broker := dojottest.FreeAddr(t)
+	in := start(t, "", "-mqtt-insecure", "-kafka-embedded-addr="+broker)
+	c := in.Login("admin", adminPassword)
+	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
+	user := "admin:" + id
+
+	// Two ticks reach the device.
+	host, port, _ := net.SplitHostPort(in.MQTTAddr)
+	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-cron-"+id, "-q", "1",
+		"-t", user+"/config", "-C", "2", "-W", "30")
+	var out bytes.Buffer
+	sub.Stdout, sub.Stderr = &out, &out
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // subscribed before the first tick
+	body := c.Must(201, "POST", "/cron/v1/jobs", `{"time":"*/1 * * * * *","name":"warm up","broker":{"subject":"dojot.device-manager.device",`+
+		`"message":{"event":"configure","data":{"attrs":{"target_temperature":21},"id":"`+id+`"},"meta":{"service":"admin"}}}}`)
+	var created struct{ Status, JobID string }
+	mustJSON(t, body, &created)
+	if created.Status != "success" || created.JobID == "" {
+		t.Fatalf("POST /cron/v1/jobs = %s", body)
+	}
+	if err := sub.Wait(); err != nil {
+		t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
+	}
+	if got := strings.Fields(out.String()); len(got) != 2 || got[0] != `{"target_temperature":21}` || got[1] != got[0] {
+		t.Errorf("configurations = %q", got)
+	}
+	var configures int
+	for _, m := range kcatUntil(t, broker, "admin.dojot.device-manager.device", 3) {
+		if strings.Contains(m.Payload, `"event":"configure"`) && strings.Contains(m.Payload, `"target_temperature":21`) {
+			configures++
+		}
+	}
+	if configures < 2 {
+		t.Errorf("%d configure messages on Kafka, want 2 or more", configures)
+	}
+	var job struct {
+		JobID string
+		Spec  struct{ Time, Timezone, Name string }
+	}
+	mustJSON(t, c.Must(200, "GET", "/cron/v1/jobs/"+created.JobID, nil), &job)
+	if job.JobID != created.JobID || job.Spec.Time != "*/1 * * * * *" || job.Spec.Timezone != "UTC" || job.Spec.Name != "warm up" {
+		t.Errorf("GET job = %+v", job)
+	}
+	// Deleted, it fires no more.
+	if code, body := c.Do("DELETE", "/cron/v1/jobs/"+created.JobID, nil); code != 204 || len(body) != 0 {
+		t.Fatalf("DELETE = %d %s", code, body)
+	}
+	time.Sleep(1500 * time.Millisecond) // a tick under way when it was deleted
+	quiet, err := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-cron-quiet-"+id, "-q", "1",
+		"-t", user+"/config", "-C", "1", "-W", "3").CombinedOutput()
+	if strings.Contains(string(quiet), "target_temperature") {
+		t.Errorf("a deleted job fired: %s (%v)", quiet, err)
+	}
+	if code, _ := c.Do("GET", "/cron/v1/jobs/"+created.JobID, nil); code != 404 {
+		t.Errorf("GET deleted job = %d", code)
+	}
+
+	// A flow's cron node creates a job (its action a JSON string, as the
+	// cron node takes it) when the device reports 50; the
+	// job's readings (99) stop at the switch.
+	action := fmt.Sprintf(`{\"subject\":\"device-data\",\"message\":{\"metadata\":{\"deviceid\":\"%s\"},\"attrs\":{\"temperature\":99}}}`, id)
+	c.Must(200, "POST", "/flows/v1/flow", `{"name":"schedule","flow":[{"id":"t","type":"tab"},`+
+		`{"id":"h","type":"event device in","z":"t","device_id":"`+id+`","event_publish":true,"wires":[["s"]]},`+
+		`{"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"eq","v":"50","vt":"num"}],"checkall":"true","outputs":1,"wires":[["a"]]},`+
+		`{"id":"a","type":"change","z":"t","rules":[{"t":"set","p":"job","pt":"msg","to":"`+action+`","tot":"str"}],"wires":[["c"]]},`+
+		`{"id":"c","type":"cron","z":"t","operation":"CREATE","cronTimeExpression":"*/1 * * * * *","jobName":"from a flow","jobType":"EVENT REQUEST","jobAction":"job","outJobId":"jobId","wires":[]}]}`)
+	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":50}`, "-q", "1"); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, b)
+	}
+	docs := waitHistory(t, c, id, "temperature", 3)
+	var nines int
+	for _, d := range docs {
+		if fmt.Sprint(d.Value) == "99" {
+			nines++
+		}
+	}
+	if nines < 2 {
+		t.Errorf("history = %+v; want readings of 99 from the flow's job", docs)
+	}
+	var jobs []struct {
+		JobID string
+		Spec  struct {
+			Name   string
+			Broker struct{ Subject string }
+		}
+	}
+	mustJSON(t, c.Must(200, "GET", "/cron/v1/jobs", nil), &jobs)
+	if len(jobs) != 1 || jobs[0].Spec.Name != "from a flow" || jobs[0].Spec.Broker.Subject != "device-data" {
+		t.Errorf("GET /cron/v1/jobs = %+v", jobs)
+	}
+	if code, _ := c.Do("DELETE", "/cron/v1/jobs", nil); code != 204 {
+		t.Errorf("DELETE all = %d", code)
+	}
+}
