@@ -43,7 +43,7 @@ func TestCronCreate(t *testing.T) {
 	}
 	j, ok := view.CronJob("admin", id)
 	want := dojot.CronJob{ID: id, Time: "0 */5 * * * *", Timezone: "America/Sao_Paulo", Name: "Keep alive", Description: "keep alive every 5 minutes",
-		Broker: json.RawMessage(`{"subject":"dojot.device-manager.device","message":{"event":"configure","data":{"attrs":{"message":"keepalive"},"id":"e1b1a9"},"meta":{"service":"admin"}}}`),
+		Broker:  json.RawMessage(`{"subject":"dojot.device-manager.device","message":{"event":"configure","data":{"attrs":{"message":"keepalive"},"id":"e1b1a9"},"meta":{"service":"admin"}}}`),
 		Created: t1.Truncate(time.Millisecond)}
 	if !ok || !sameJob(j, want) {
 		t.Errorf("job %+v, want %+v", j, want)
