@@ -113,20 +113,7 @@ var errNothing = errors.New("nothing to append")
 
 // append decides and appends one event, deciding again on a conflict.
 func (c *Cron) append(ctx context.Context, decide func() (dojot.Event, error)) error {
-	err := retry(ctx, &c.opts, func() (uint64, error) {
-		before, err := c.st.Checkpoint(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("view checkpoint: %w", err)
-		}
-		ev, err := decide()
-		if err != nil {
-			return 0, err
-		}
-		if !fresh(before, ev) {
-			return 0, errMovedDuringDecision
-		}
-		return c.opts.Store.Append(ctx, ev)
-	})
+	err := appendDecided(ctx, &c.opts, c.st.Checkpoint, decide)
 	if errors.Is(err, errNothing) {
 		return nil
 	}

@@ -178,8 +178,15 @@ func (f *Flows) event(ctx context.Context, typ, tenant, id string, data any) (do
 
 // append decides and appends one event, deciding again on a conflict.
 func (f *Flows) append(ctx context.Context, decide func() (dojot.Event, error)) error {
-	return retry(ctx, &f.opts, func() (uint64, error) {
-		before, err := f.st.Checkpoint(ctx)
+	return appendDecided(ctx, &f.opts, f.st.Checkpoint, decide)
+}
+
+// appendDecided appends the event decide returns from the view whose
+// checkpoint is given, deciding again after a conflict (see retry and
+// fresh).
+func appendDecided(ctx context.Context, o *Options, checkpoint func(context.Context) (uint64, error), decide func() (dojot.Event, error)) error {
+	return retry(ctx, o, func() (uint64, error) {
+		before, err := checkpoint(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("view checkpoint: %w", err)
 		}
@@ -190,7 +197,7 @@ func (f *Flows) append(ctx context.Context, decide func() (dojot.Event, error)) 
 		if !fresh(before, ev) {
 			return 0, errMovedDuringDecision
 		}
-		return f.opts.Store.Append(ctx, ev)
+		return o.Store.Append(ctx, ev)
 	})
 }
 

@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 
-	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/commands/commandstest"
 	"github.com/dojot-es/dojot/projections/memory"
@@ -27,20 +25,7 @@ func cronServer(t *testing.T) *httptest.Server {
 	cmds := commands.NewCron(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow },
 		Rand: rand.NewChaCha8([32]byte{3})}, view, []string{"http://device-manager:5000"})
 	s := &Server{opts: Options{CronCommands: cmds, CronView: view.Reads()}}
-	r := chi.NewRouter()
-	r.Use(func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tenant := r.Header.Get("tenant")
-			if tenant == "" {
-				tenant = "t1"
-			}
-			next.ServeHTTP(w, r.WithContext(dojot.WithIdentity(r.Context(), dojot.Identity{Tenant: tenant, Username: "u"})))
-		})
-	})
-	s.mountCron(r)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	return srv
+	return tenantServer(t, s.mountCron)
 }
 
 // cronCall makes a request and returns its status, Content-Type and body.
