@@ -10,12 +10,13 @@
 // taken and let it be. No election, no leader: an instance that stops
 // only stops claiming, and the others keep firing every tick.
 //
-// Missed ticks. A tick is fired up to Options.MaxLate late (a busy
-// machine, a job the view applied just after its first tick); a tick older
-// than that, one that fell while every instance was down, is not fired
-// afterwards, but counted and logged, as dojot's cron lost them. An
-// instance that claimed a tick and died before acting loses that tick too
-// (at most once per tick, never twice).
+// Missed ticks. A job's latest due tick is fired up to Options.MaxLate
+// late (a busy machine, a job the view applied just after its first
+// tick); older due ticks, those that fell while every instance was down
+// or paused, are not fired afterwards (no burst of catch-up ticks), but
+// counted and logged, as dojot's cron lost them. An instance that claimed
+// a tick and died before acting loses that tick too (at most once per
+// tick, never twice).
 //
 // Actions. A broker action on dojot.device-manager.device sends its
 // configure through the commands' actuation (checked against the device's
@@ -116,7 +117,7 @@ type Stats struct {
 	Fired       uint64 `json:"fired"`        // ticks this instance claimed and acted on
 	Elsewhere   uint64 `json:"elsewhere"`    // ticks another instance claimed first
 	Failed      uint64 `json:"failed"`       // actions that failed
-	Missed      uint64 `json:"missed"`       // ticks skipped as more than MaxLate late
+	Missed      uint64 `json:"missed"`       // ticks this instance skipped as late (another instance may have fired them)
 	ClaimErrors uint64 `json:"claim_errors"` // ticks not fired: the claim could not be made (NATS down)
 }
 
@@ -219,15 +220,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		now := s.opts.Now()
 		for len(h) > 0 && !h[0].next.After(now) {
 			e := h[0]
-			if late := now.Sub(e.next); late > s.opts.MaxLate {
-				s.missed.Add(1)
-				s.log.Warn("cron: ticks missed", "tenant", e.tenant, "job", e.job.ID, "from", e.next, "late", late)
-				e.next = e.sched.Next(now.Add(-s.opts.MaxLate))
-			} else {
-				s.start(ctx, e, e.next)
-				e.next = e.sched.Next(e.next)
+			if tick := s.latestDue(e, now); !tick.IsZero() {
+				s.start(ctx, e, tick)
 			}
-			if e.next.IsZero() {
+			if e.next = e.sched.Next(now); e.next.IsZero() {
 				heap.Remove(&h, e.index)
 				delete(entries, e.key())
 				continue
@@ -246,6 +242,32 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// latestDue is the tick of e to fire at now: its latest tick due, if it
+// is at most MaxLate late. The older due ticks are skipped and counted,
+// so an instance that was paused (or a machine too busy to wake on time)
+// fires one tick per job, not a burst of catch-up ticks.
+func (s *Scheduler) latestDue(e *entry, now time.Time) time.Time {
+	tick, skipped := e.next, uint64(0)
+	if now.Sub(tick) > s.opts.MaxLate {
+		skipped++
+		if tick = e.sched.Next(now.Add(-s.opts.MaxLate)); tick.IsZero() || tick.After(now) {
+			tick = time.Time{}
+		}
+	}
+	for !tick.IsZero() {
+		n := e.sched.Next(tick)
+		if n.IsZero() || n.After(now) {
+			break
+		}
+		skipped, tick = skipped+1, n
+	}
+	if skipped > 0 {
+		s.missed.Add(skipped)
+		s.logFailure(e, "cron: ticks skipped", e.next, fmt.Errorf("%d tick(s) from %s skipped as late (another instance may have fired them)", skipped, e.next.UTC().Format(time.RFC3339)))
+	}
+	return tick
 }
 
 // reload brings the entries in line with the view: new and replaced jobs
@@ -321,20 +343,20 @@ func (s *Scheduler) fire(ctx context.Context, e *entry, tick time.Time) {
 		return
 	case err != nil:
 		s.claimErrors.Add(1)
-		s.logFailure(e, tick, fmt.Errorf("claim: %w (tick not fired)", err))
+		s.logFailure(e, "cron: job failed", tick, fmt.Errorf("claim: %w (tick not fired)", err))
 		return
 	}
 	s.fired.Add(1)
 	if len(e.job.Broker) > 0 {
 		if err := s.broker(ctx, e, tick); err != nil {
 			s.failed.Add(1)
-			s.logFailure(e, tick, fmt.Errorf("broker action: %w", err))
+			s.logFailure(e, "cron: job failed", tick, fmt.Errorf("broker action: %w", err))
 		}
 	}
 	if len(e.job.HTTP) > 0 {
 		if err := s.call(ctx, e); err != nil {
 			s.failed.Add(1)
-			s.logFailure(e, tick, fmt.Errorf("http action: %w", err))
+			s.logFailure(e, "cron: job failed", tick, fmt.Errorf("http action: %w", err))
 		}
 	}
 }
@@ -342,12 +364,12 @@ func (s *Scheduler) fire(ctx context.Context, e *entry, tick time.Time) {
 // logFailure logs a job's failure at most once a minute per job (an
 // every-second job against a removed device would flood the log); the
 // counters count them all.
-func (s *Scheduler) logFailure(e *entry, tick time.Time, err error) {
+func (s *Scheduler) logFailure(e *entry, msg string, tick time.Time, err error) {
 	now := s.opts.Now().Unix()
 	if last := e.lastLog.Load(); now-last < 60 || !e.lastLog.CompareAndSwap(last, now) {
 		return
 	}
-	s.log.Warn("cron: job failed", "tenant", e.tenant, "job", e.job.ID, "name", e.job.Name, "tick", tick, "err", err)
+	s.log.Warn(msg, "tenant", e.tenant, "job", e.job.ID, "name", e.job.Name, "tick", tick, "err", err)
 }
 
 // tickID is the id of what a tick stores (the actuation event, the

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,5 +241,100 @@ func TestActions(t *testing.T) {
 	// 3), outside (not allowed) and redirect (leaves the allowed base).
 	if st := s.Stats(); st.Failed < 4 || st.ClaimErrors != 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// clock is a settable time for the scheduler.
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) set(s string) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	c.ns.Store(t.UnixNano())
+}
+
+// TestLateTicksAndChanges drives one scheduler's clock: a tick on time
+// fires; after a pause only the latest due tick fires and the others are
+// counted as missed, also after a pause longer than MaxLate; a deleted job
+// fires no more, a replaced one on its new time, from its replacement.
+func TestLateTicksAndChanges(t *testing.T) {
+	var clk clock
+	clk.set("2026-01-01T00:00:00.5Z")
+	job := configureJob("job-a", clk.Now().Add(-10*time.Second))
+	view := viewWith(t, "admin", job)
+	rec := &recorder{}
+	s, err := cron.New(cron.Options{Jobs: view, Claims: claims(t, eventstoretest.Isolated(t, eventstoretest.URL(t))), Actuator: rec, Data: rec,
+		Devices: devices{}, Now: clk.Now, Poll: 5 * time.Millisecond, Logger: eventstoretest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFired := func(n uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); s.Stats().Fired < n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("fired %d, want %d", s.Stats().Fired, n)
+			}
+		}
+	}
+	fired := func(id string, sec int) bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.ids[fmt.Sprintf("cron.admin.%s.%d", id, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()+int64(sec))] == 1
+	}
+	time.Sleep(50 * time.Millisecond)
+	if st := s.Stats(); st.Fired != 0 {
+		t.Fatalf("fired before its tick (ticks before the start are not fired): %+v", st)
+	}
+	clk.set("2026-01-01T00:00:01.2Z")
+	waitFired(1)
+	clk.set("2026-01-01T00:00:04.3Z") // 2, 3 and 4 due: 4 fires
+	waitFired(2)
+	clk.set("2026-01-01T00:05:00.1Z") // 5 minutes: 00:04:01 to 00:05:00 within a minute, 00:05:00 fires
+	waitFired(3)
+	if !fired("job-a", 1) || !fired("job-a", 4) || !fired("job-a", 300) || fired("job-a", 2) || fired("job-a", 299) {
+		t.Errorf("fired %v", rec.ids)
+	}
+	if st := s.Stats(); st.Missed != 2+1+59 || st.Fired != 3 {
+		t.Errorf("stats %+v", st)
+	}
+
+	// Deleted: no more ticks. Replaced: its new time, from the replacement.
+	apply := func(seq uint64, typ string, data any) {
+		ev, err := dojot.NewEvent(typ, "admin", dojot.KindCronJob, "job-a", clk.Now(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Seq = seq
+		if err := view.Apply(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(2, dojot.EventCronJobDeleted, dojot.CronJobDeleted{ID: "job-a"})
+	time.Sleep(50 * time.Millisecond)
+	clk.set("2026-01-01T00:05:01.1Z")
+	time.Sleep(100 * time.Millisecond)
+	if st := s.Stats(); st.Fired != 3 {
+		t.Errorf("a deleted job fired: %+v", st)
+	}
+	replaced := configureJob("job-a", clk.Now())
+	replaced.Time = "*/10 * * * * *"
+	apply(3, dojot.EventCronJobUpdated, dojot.CronJobUpdated{CronJob: replaced})
+	time.Sleep(50 * time.Millisecond)
+	clk.set("2026-01-01T00:05:09.9Z")
+	time.Sleep(100 * time.Millisecond)
+	if st := s.Stats(); st.Fired != 3 {
+		t.Errorf("the replaced job fired before its new tick: %+v", st)
+	}
+	clk.set("2026-01-01T00:05:10.1Z")
+	waitFired(4)
+	if !fired("job-a", 310) {
+		t.Errorf("fired %v", rec.ids)
 	}
 }
