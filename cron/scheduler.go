@@ -84,6 +84,12 @@ type Devices interface {
 	Device(tenant, id string) (dojot.Device, bool)
 }
 
+// Tenants tells whether a tenant exists (the memory view): dojot's cron
+// stopped a tenant's jobs when the tenant went.
+type Tenants interface {
+	TenantActive(tenant string) bool
+}
+
 // Options configure a Scheduler. A zero field means its default.
 type Options struct {
 	Jobs     Jobs         // required
@@ -91,6 +97,9 @@ type Options struct {
 	Actuator Actuator     // required
 	Data     DataAppender // required
 	Devices  Devices      // required
+	// Tenants, when set, holds back the jobs of a deleted tenant (they
+	// fire again if the tenant comes back, as its devices do).
+	Tenants Tenants
 	// AllowedURLs are the base URLs http actions may call (none: no http
 	// action runs).
 	AllowedURLs []string
@@ -335,6 +344,10 @@ func claimKey(tenant, jobID string, tick time.Time) string {
 // fire claims the tick and, if this instance got it, performs the job's
 // actions.
 func (s *Scheduler) fire(ctx context.Context, e *entry, tick time.Time) {
+	if s.opts.Tenants != nil && !s.opts.Tenants.TenantActive(e.tenant) {
+		s.logFailure(e, "cron: job held", tick, fmt.Errorf("tenant %s was deleted", e.tenant))
+		return
+	}
 	value, _ := json.Marshal(map[string]any{"instance": s.opts.Instance, "at": s.opts.Now().UTC()})
 	err := s.opts.Claims.CompareAndSet(ctx, claimKey(e.tenant, e.job.ID, tick), value, 0)
 	switch {

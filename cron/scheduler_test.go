@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,6 +48,11 @@ func (r *recorder) AppendData(_ context.Context, tenant, deviceID string, payloa
 	return 1, nil
 }
 
+// tenants knows one tenant, "admin".
+type tenants struct{}
+
+func (tenants) TenantActive(t string) bool { return t == "admin" }
+
 // devices knows one device, "dev1".
 type devices struct{}
 
@@ -58,16 +64,21 @@ func viewWith(t *testing.T, tenant string, jobs ...dojot.CronJob) *memory.View {
 	t.Helper()
 	v := memory.New()
 	for i, j := range jobs {
-		ev, err := dojot.NewEvent(dojot.EventCronJobCreated, tenant, dojot.KindCronJob, j.ID, j.Created, dojot.CronJobCreated{CronJob: j})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev.Seq = uint64(i + 1)
-		if err := v.Apply(context.Background(), ev); err != nil {
-			t.Fatal(err)
-		}
+		applyJob(t, v, tenant, uint64(i+1), j)
 	}
 	return v
+}
+
+func applyJob(t *testing.T, v *memory.View, tenant string, seq uint64, j dojot.CronJob) {
+	t.Helper()
+	ev, err := dojot.NewEvent(dojot.EventCronJobCreated, tenant, dojot.KindCronJob, j.ID, j.Created, dojot.CronJobCreated{CronJob: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Seq = seq
+	if err := v.Apply(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // claims opens the tick claims bucket on a store of its own: each
@@ -102,8 +113,11 @@ func TestTwoSchedulersFireEachTickOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	var scheds []*cron.Scheduler
 	for i := range 2 {
-		s, err := cron.New(cron.Options{Jobs: viewWith(t, "admin", jobs...), Claims: claims(t, opts), Actuator: rec, Data: rec,
-			Devices: devices{}, Instance: fmt.Sprint("instance-", i), Logger: eventstoretest.Logger(t)})
+		view := viewWith(t, "admin", jobs...)
+		gone := configureJob("job-gone", created)
+		applyJob(t, view, "gone", 100, gone) // a deleted tenant's job is held
+		s, err := cron.New(cron.Options{Jobs: view, Claims: claims(t, opts), Actuator: rec, Data: rec,
+			Devices: devices{}, Tenants: tenants{}, Instance: fmt.Sprint("instance-", i), Logger: eventstoretest.Logger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,6 +138,9 @@ func TestTwoSchedulersFireEachTickOnce(t *testing.T) {
 	for id, n := range rec.ids {
 		if n != 1 {
 			t.Errorf("tick %s performed %d times", id, n)
+		}
+		if strings.HasPrefix(id, "cron.gone.") {
+			t.Errorf("a deleted tenant's job fired: %s", id)
 		}
 	}
 	// Every second from the first after creation to the last before the

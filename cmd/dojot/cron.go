@@ -28,7 +28,7 @@ func startCron(ctx context.Context, cfg *Config, store *eventstore.Store, view *
 	if err != nil {
 		return nil, err
 	}
-	s, err := cron.New(cron.Options{Jobs: view, Claims: claims, Actuator: devices, Data: store, Devices: view,
+	s, err := cron.New(cron.Options{Jobs: view, Claims: claims, Actuator: devices, Data: store, Devices: view, Tenants: view,
 		AllowedURLs: cfg.cronAllowedURLs(), HTTPTimeout: cfg.CronHTTPTimeout, Logger: log})
 	if err != nil {
 		return nil, err
