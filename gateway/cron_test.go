@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/commands/commandstest"
 	"github.com/dojot-es/dojot/projections/memory"
