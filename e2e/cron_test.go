@@ -120,3 +120,45 @@ func TestCron(t *testing.T) {
 		t.Errorf("DELETE all = %d", code)
 	}
 }
+
+// TestCronAPI: dojot's cron API over each view: a job created, listed,
+// read, replaced and deleted, an invalid job's 400;
+// the restarted binary serves the same jobs (they are events).
+func TestCronAPI(t *testing.T) { eachView(t, testCronAPI) }
+
+func testCronAPI(t *testing.T, flags []string) {
+	dir := t.TempDir()
+	in := start(t, dir, append([]string{"-cron=false"}, flags...)...) // the API only: nothing fires
+	c := in.Login("admin", adminPassword)
+	job := `{"time":"0 */5 * * * *","timezone":"America/Sao_Paulo","name":"Keep alive","broker":{"subject":"dojot.device-manager.device",` +
+		`"message":{"event":"configure","data":{"attrs":{"message":"keepalive"},"id":"e1b1a9"},"meta":{"service":"admin"}}}}`
+	var created struct{ JobID string }
+	mustJSON(t, c.Must(201, "POST", "/cron/v1/jobs", job), &created)
+	c.Must(201, "PUT", "/cron/v1/jobs/nightly", `{"time":"0 0 * * *","broker":{"subject":"device-data","message":{"metadata":{"deviceid":"e1b1a9"},"attrs":{"t":1}}}}`)
+	c.Must(200, "PUT", "/cron/v1/jobs/nightly", `{"time":"0 1 * * *","broker":{"subject":"device-data","message":{"metadata":{"deviceid":"e1b1a9"},"attrs":{"t":2}}}}`)
+	want := `[{"jobId":"` + created.JobID + `","spec":{"time":"0 */5 * * * *","timezone":"America/Sao_Paulo","name":"Keep alive","broker":{"subject":"dojot.device-manager.device",` +
+		`"message":{"event":"configure","data":{"attrs":{"message":"keepalive"},"id":"e1b1a9"},"meta":{"service":"admin"}}}}},` +
+		`{"jobId":"nightly","spec":{"time":"0 1 * * *","timezone":"UTC","broker":{"subject":"device-data","message":{"metadata":{"deviceid":"e1b1a9"},"attrs":{"t":2}}}}}]`
+	if got := strings.TrimSpace(string(c.Must(200, "GET", "/cron/v1/jobs", nil))); got != want {
+		t.Errorf("GET /cron/v1/jobs = %s\nwant %s", got, want)
+	}
+	if code, body := c.Do("POST", "/cron/v1/jobs", `{"time":"* * *","broker":{"subject":"x","message":{}}}`); code != 400 ||
+		!strings.Contains(string(body), `{"error":101,"message":"Invalid cron time."`) || !strings.Contains(string(body), `{"error":121,"message":"(broker action) Invalid subject."`) {
+		t.Errorf("invalid job = %d %s", code, body)
+	}
+	c.Must(204, "DELETE", "/cron/v1/jobs/nightly", nil)
+	c.Must(404, "GET", "/cron/v1/jobs/nightly", nil)
+	in.Stop()
+
+	in = start(t, dir, append([]string{"-cron=false"}, flags...)...)
+	c = in.Login("admin", adminPassword)
+	var jobs []struct{ JobID string }
+	mustJSON(t, c.Must(200, "GET", "/cron/v1/jobs", nil), &jobs)
+	if len(jobs) != 1 || jobs[0].JobID != created.JobID {
+		t.Errorf("after a restart: %+v", jobs)
+	}
+	c.Must(204, "DELETE", "/cron/v1/jobs", nil)
+	if got := strings.TrimSpace(string(c.Must(200, "GET", "/cron/v1/jobs", nil))); got != "[]" {
+		t.Errorf("after DELETE all: %s", got)
+	}
+}
