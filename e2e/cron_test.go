@@ -162,3 +162,42 @@ func testCronAPI(t *testing.T, flags []string) {
 		t.Errorf("after DELETE all: %s", got)
 	}
 }
+
+// cronStats reads an instance's scheduler counters from /healthz.
+func cronStats(t *testing.T, c *client) (fired, elsewhere, failed uint64) {
+	t.Helper()
+	var h struct {
+		Cron struct{ Fired, Elsewhere, Failed uint64 }
+	}
+	_, body := c.Do("GET", "/healthz", nil)
+	mustJSON(t, body, &h)
+	return h.Cron.Fired, h.Cron.Elsewhere, h.Cron.Failed
+}
+
+// TestCronTwoInstances: two binaries on one NATS both run the scheduler
+// on an every-second job; each tick is fired by one of them: the ticks
+// they fired add up to the actuations the history holds, and each saw
+// ticks the other had claimed.
+func TestCronTwoInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	first, second := sharedNATS(t, []string{"-jwt-secret=shared-e2e-secret"})
+	a := start(t, "", first...)
+	b := start(t, "", second...)
+	ca, cb := a.Login("admin", adminPassword), b.Login("admin", adminPassword)
+	id := createDevice(ca, "heater", createTemplate(ca, "Heaters"))
+	var created struct{ JobID string }
+	mustJSON(t, ca.Must(201, "POST", "/cron/v1/jobs", `{"time":"*/1 * * * * *","broker":{"subject":"dojot.device-manager.device",`+
+		`"message":{"event":"configure","data":{"attrs":{"target_temperature":21},"id":"`+id+`"}}}}`), &created)
+	time.Sleep(5 * time.Second)
+	ca.Must(204, "DELETE", "/cron/v1/jobs/"+created.JobID, nil)
+	time.Sleep(1500 * time.Millisecond) // the ticks under way end
+	fa, ea, xa := cronStats(t, ca)
+	fb, eb, xb := cronStats(t, cb)
+	docs := waitHistory(t, ca, id, "target_temperature", int(fa+fb))
+	t.Logf("instance A fired %d (%d claimed by B), B fired %d (%d claimed by A); %d actuations", fa, ea, fb, eb, len(docs))
+	if fa+fb < 4 || ea+eb < 2 || xa+xb != 0 || len(docs) != int(fa+fb) {
+		t.Errorf("fired %d+%d, elsewhere %d+%d, failed %d+%d; %d actuations in the history", fa, fb, ea, eb, xa, xb, len(docs))
+	}
+}
