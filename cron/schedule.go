@@ -189,3 +189,10 @@ func (s *Schedule) dayMatches(t time.Time) bool {
 // Fires reports whether the schedule fires at all after now (February
 // 30th never does).
 func (s *Schedule) Fires(now time.Time) bool { return !s.Next(now).IsZero() }
+
+// matches reports whether the schedule fires at t (a whole second).
+func (s *Schedule) matches(t time.Time) bool {
+	t = t.In(s.loc)
+	return s.month&(1<<uint(t.Month())) != 0 && s.dayMatches(t) && s.hour&(1<<uint(t.Hour())) != 0 &&
+		s.min&(1<<uint(t.Minute())) != 0 && s.sec&(1<<uint(t.Second())) != 0
+}

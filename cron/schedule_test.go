@@ -75,3 +75,31 @@ func TestScheduleRefused(t *testing.T) {
 		t.Error("February 30th fires")
 	}
 }
+
+// FuzzParse: no cron time makes Parse or Next panic or loop, and every
+// tick Next gives is after its start, on a whole second, and matched by
+// the expression's fields.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"* * * * *", "*/1 * * * * *", "0 */5 * * * *", "30 9 * * mon-fri", "0 0 29 2 *", "5/20 1-3,7 ? * sun",
+		"0 0 30 2 *", "1,,2 * * * *", "*/0 * * * *", "60 * * * *", "0 12 13 * 5"} {
+		f.Add(s)
+	}
+	start := time.Date(2026, 12, 6, 21, 0, 0, 500, time.UTC)
+	f.Fuzz(func(t *testing.T, expr string) {
+		s, err := Parse(expr, nil)
+		if err != nil {
+			return
+		}
+		at := start
+		for range 3 {
+			next := s.Next(at)
+			if next.IsZero() {
+				return
+			}
+			if !next.After(at) || next.Nanosecond() != 0 || !s.matches(next) {
+				t.Fatalf("%q: Next(%s) = %s", expr, at, next)
+			}
+			at = next
+		}
+	})
+}
