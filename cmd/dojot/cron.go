@@ -12,10 +12,12 @@ import (
 	"github.com/dojot-es/dojot/projections/memory"
 )
 
-// cronClaimsTTL is how long a tick's claim is kept: far longer than any
-// instance may lag (cron.Options.MaxLate), so no late instance fires a
-// tick again.
-const cronClaimsTTL = 24 * time.Hour
+// cronClaimsTTL is how long a tick's claim is kept: ten times the
+// lateness after which no instance tries a tick (cron.Options.MaxLate, a
+// minute), which leaves room for clocks that disagree by minutes. Longer
+// would only fill the bucket: an every-second job claims 86,400 keys a
+// day.
+const cronClaimsTTL = 10 * time.Minute
 
 // startCron runs the cron scheduler unless -cron=false, under wg until ctx
 // is done: it fires the jobs of the memory view, each tick claimed in the
