@@ -287,7 +287,7 @@ func (s *Scheduler) reload(entries map[string]*entry, h *ticks, start time.Time)
 	seq := s.opts.Jobs.EachCronJob(func(tenant string, job dojot.CronJob) {
 		k := tenant + "/" + job.ID
 		seen[k] = true
-		if e := entries[k]; e != nil && e.job.Created.Equal(job.Created) {
+		if e := entries[k]; e != nil && sameJob(e.job, job) {
 			return
 		}
 		loc, err := time.LoadLocation(job.Timezone)
@@ -319,6 +319,13 @@ func (s *Scheduler) reload(entries map[string]*entry, h *ticks, start time.Time)
 	}
 	heap.Init(h)
 	return seq
+}
+
+// sameJob reports whether a job is unchanged (a PUT may replace it within
+// the millisecond of its creation time).
+func sameJob(a, b dojot.CronJob) bool {
+	return a.Created.Equal(b.Created) && a.Time == b.Time && a.Timezone == b.Timezone &&
+		bytes.Equal(a.Broker, b.Broker) && bytes.Equal(a.HTTP, b.HTTP)
 }
 
 // start fires one tick of e in the background (bounded by Workers).
