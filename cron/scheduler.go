@@ -221,7 +221,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	seq := ^uint64(0)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	s.log.Info("cron: scheduler running", "instance", s.opts.Instance, "max_late", s.opts.MaxLate)
+	s.log.Info("cron: scheduler running", "instance", s.opts.Instance, "max_late", s.opts.MaxLate.String())
 	for {
 		if cur := s.opts.Jobs.CronSeq(); cur != seq {
 			seq = s.reload(entries, &h, start)
