@@ -180,8 +180,19 @@ func (f *Flows) event(ctx context.Context, typ, tenant, id string, data any) (do
 // flow larger than the event store takes is the client's 413, in the
 // flowbroker's body shape (it was a bare 500).
 func (f *Flows) append(ctx context.Context, decide func() (dojot.Event, error)) error {
-	err := retry(ctx, &f.opts, func() (uint64, error) {
-		before, err := f.st.Checkpoint(ctx)
+	err := appendDecided(ctx, &f.opts, f.st.Checkpoint, decide)
+	if errors.Is(err, dojot.ErrTooLarge) {
+		return flowError(dojot.ErrTooLarge, "Given flow is too large to be stored")
+	}
+	return err
+}
+
+// appendDecided appends the event decide returns from the view whose
+// checkpoint is given, deciding again after a conflict (see retry and
+// fresh).
+func appendDecided(ctx context.Context, o *Options, checkpoint func(context.Context) (uint64, error), decide func() (dojot.Event, error)) error {
+	return retry(ctx, o, func() (uint64, error) {
+		before, err := checkpoint(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("view checkpoint: %w", err)
 		}
@@ -192,12 +203,8 @@ func (f *Flows) append(ctx context.Context, decide func() (dojot.Event, error)) 
 		if !fresh(before, ev) {
 			return 0, errMovedDuringDecision
 		}
-		return f.opts.Store.Append(ctx, ev)
+		return o.Store.Append(ctx, ev)
 	})
-	if errors.Is(err, dojot.ErrTooLarge) {
-		return flowError(dojot.ErrTooLarge, "Given flow is too large to be stored")
-	}
-	return err
 }
 
 // Create is POST /flows/v1/flow.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -27,11 +28,22 @@ func (s *Store) KVBucket(name string) string { return s.opts.StreamPrefix + name
 // KV opens (creating it when missing) the bucket name, prefixed as the
 // streams are, replicated as they are.
 func (s *Store) KV(ctx context.Context, name string) (*KV, error) {
+	return s.kvBucket(ctx, name, 0)
+}
+
+// KVWithTTL is KV with keys that expire ttl after their last write: marks
+// that only matter for a while (the cron scheduler's tick claims).
+func (s *Store) KVWithTTL(ctx context.Context, name string, ttl time.Duration) (*KV, error) {
+	return s.kvBucket(ctx, name, ttl)
+}
+
+func (s *Store) kvBucket(ctx context.Context, name string, ttl time.Duration) (*KV, error) {
 	bucket := s.KVBucket(name)
 	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      bucket,
 		Description: "dojot " + name,
 		History:     1,
+		TTL:         ttl,
 		Storage:     jetstream.FileStorage,
 		Replicas:    s.opts.Replicas,
 	})

@@ -35,6 +35,13 @@ func flowServerWith(t *testing.T, with func(*Options, *memory.View)) *httptest.S
 	if with != nil {
 		with(&s.opts, view)
 	}
+	return tenantServer(t, s.mountFlows)
+}
+
+// tenantServer serves the routes mount adds as the tenant of the request's
+// "tenant" header (default t1), the identity the PEP would put there.
+func tenantServer(t *testing.T, mount func(chi.Router)) *httptest.Server {
+	t.Helper()
 	r := chi.NewRouter()
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +52,7 @@ func flowServerWith(t *testing.T, with func(*Options, *memory.View)) *httptest.S
 			next.ServeHTTP(w, r.WithContext(dojot.WithIdentity(r.Context(), dojot.Identity{Tenant: tenant, Username: "u"})))
 		})
 	})
-	s.mountFlows(r)
+	mount(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv

@@ -19,6 +19,7 @@ type Reads interface {
 	deviceView
 	authView
 	flowView
+	cronView
 }
 
 // Options configure the gateway. A zero field means the default.
@@ -78,6 +79,10 @@ type Options struct {
 	// dojot.ErrInvalid with a Detail() string (flows.InvalidError),
 	// answered as the flows API's "Given flow is invalid".
 	FlowReplay func(ctx context.Context, r FlowReplay) (any, error)
+	// CronCommands and CronView serve dojot's cron service API (cron.go);
+	// nil CronCommands leaves /cron unrouted.
+	CronCommands cronCommands
+	CronView     cronView
 	// DeviceRoutes are IoT agents' endpoints (the Sigfox callback, the HTTP
 	// agent...), by chi pattern: served outside the PEP, since devices and
 	// network servers authenticate to each agent in its own way.
@@ -159,6 +164,9 @@ func New(opts Options) *Server {
 		}
 		if s.opts.FlowCommands != nil {
 			s.mountFlows(r)
+		}
+		if s.opts.CronCommands != nil {
+			s.mountCron(r)
 		}
 		if s.opts.KafkaWS != nil {
 			r.Get("/kafka-ws/v1/ticket", s.opts.KafkaWS.Ticket)

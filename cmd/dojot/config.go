@@ -66,6 +66,10 @@ type Config struct {
 	FlowsEngine bool
 	FlowsGroup  string
 
+	Cron                bool
+	CronHTTPAllowedURLs string
+	CronHTTPTimeout     time.Duration
+
 	LoRaWAN loraConfig // the LoRaWAN agent (lorawan.go)
 
 	HTTPAgent         bool
@@ -139,6 +143,9 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.HTTPAgentCertMode, "http-agent-cert-mode", "fingerprint", "HTTP agent TLS: fingerprint (the certificate's registered owner, dojot's default) or cn (also a platform certificate with no record, as its CN <tenant>:<deviceid> names)")
 	fs.BoolVar(&c.FlowsEngine, "flows-engine", true, "run the tenants' flows on their devices' readings and events (false: the flows API only)")
 	fs.StringVar(&c.FlowsGroup, "flows-group", "dojot", "flows: this deployment's instances, which share the inputs (letters, digits, _ and -)")
+	fs.BoolVar(&c.Cron, "cron", true, "fire the cron jobs (/cron/v1/jobs) in this instance: with several instances each tick still fires once (false: the cron API only)")
+	fs.StringVar(&c.CronHTTPAllowedURLs, "cron-http-allowed-urls", "", "base URLs a cron job's http action may call, comma-separated (dojot's actions.http.allowed.base.urls, e.g. http://device-manager:5000); empty: http jobs are refused")
+	fs.DurationVar(&c.CronHTTPTimeout, "cron-http-timeout", 5*time.Second, "how long a cron job's http request may take (dojot: 5s)")
 	fs.StringVar(&c.SigfoxSecret, "sigfox-secret", "", "Sigfox agent: the shared secret a Sigfox callback sends as 'Authorization: Bearer <secret>' to POST /sigfox on the gateway's port (empty: off)")
 	fs.StringVar(&c.History, "history", "memory", "history view (persister and History API): memory (an index rebuilt from the DATA stream at start) or mongo (dojot's persister layout, on -mongo-url)")
 	fs.StringVar(&c.HistoryDB, "history-db", "device_history", "mongo history: the database (dojot's persister uses device_history)")
@@ -283,6 +290,14 @@ func (c *Config) validate() error {
 	if c.ViewName != "" && !viewNameRe.MatchString(c.ViewName) {
 		errs = append(errs, fmt.Errorf("-view-name %q: want lower case letters, digits and _ (starting with a letter)", c.ViewName))
 	}
+	for _, u := range c.cronAllowedURLs() {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("-cron-http-allowed-urls: %q is not an absolute http or https URL", u))
+		}
+	}
+	if c.CronHTTPTimeout <= 0 {
+		errs = append(errs, errors.New("-cron-http-timeout must be positive"))
+	}
 	if !prefixRe.MatchString(c.FlowsGroup) {
 		errs = append(errs, fmt.Errorf("-flows-group %q: want letters, digits, _ and - only", c.FlowsGroup))
 	}
@@ -369,4 +384,15 @@ func (c *Config) fsync() (always bool, interval time.Duration, err error) {
 		return false, 0, fmt.Errorf("-fsync %q: want 'always' or a positive interval such as 1s", c.Fsync)
 	}
 	return false, d, nil
+}
+
+// cronAllowedURLs is -cron-http-allowed-urls as a list.
+func (c *Config) cronAllowedURLs() []string {
+	var out []string
+	for u := range strings.SplitSeq(c.CronHTTPAllowedURLs, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }

@@ -37,6 +37,16 @@ func TestParsePrecedence(t *testing.T) {
 	}
 }
 
+func TestCronAllowedURLs(t *testing.T) {
+	var c Config
+	if err := c.Parse([]string{"-cron-http-allowed-urls= http://device-manager:5000 ,,https://api.example/v1/"}, env(nil), &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.cronAllowedURLs(); len(got) != 2 || got[0] != "http://device-manager:5000" || got[1] != "https://api.example/v1/" {
+		t.Errorf("cronAllowedURLs = %q", got)
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	tests := map[string]struct {
 		args []string
@@ -67,6 +77,8 @@ func TestParseRejects(t *testing.T) {
 		"http agent mode":   {[]string{"-http-agent", "-http-agent-cert-mode=sha1"}, nil, "-http-agent-cert-mode"},
 		"amqp url":          {[]string{"-amqp-url=http://rabbit:5672"}, nil, "-amqp-url"},
 		"amqp prefetch":     {[]string{"-amqp-url=amqp://rabbit:5672/", "-amqp-prefetch=0"}, nil, "-amqp-prefetch"},
+		"cron base url":     {nil, map[string]string{"DOJOT_CRON_HTTP_ALLOWED_URLS": "http://dm:5000, dm:5000"}, `-cron-http-allowed-urls: "dm:5000"`},
+		"cron timeout":      {[]string{"-cron-http-timeout=0s"}, nil, "-cron-http-timeout"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 
 // startFlows runs the flows of every tenant on the devices' inputs, unless
 // -flows-engine=false, under wg until ctx is done.
-func startFlows(ctx context.Context, cfg *Config, store *eventstore.Store, view *memory.View, devices *commands.Devices, log *slog.Logger, wg *sync.WaitGroup) (*broker.Broker, error) {
+func startFlows(ctx context.Context, cfg *Config, store *eventstore.Store, view *memory.View, devices *commands.Devices, cronJobs *commands.Cron, log *slog.Logger, wg *sync.WaitGroup) (*broker.Broker, error) {
 	if !cfg.FlowsEngine {
 		return nil, nil
 	}
@@ -27,6 +27,7 @@ func startFlows(ctx context.Context, cfg *Config, store *eventstore.Store, view 
 		return nil, err
 	}
 	b, err := broker.New(broker.Options{Store: store, View: view, Actuator: devices, Contexts: broker.KVContexts{KV: kv},
+		Cron:  cronJobs, // in process: the cron nodes' jobs are the cron API's
 		Group: cfg.FlowsGroup, Logger: log})
 	if err != nil {
 		return nil, err

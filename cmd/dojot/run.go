@@ -152,6 +152,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	devices := commands.NewDevices(copts, view)
 	auth := commands.NewAuth(copts, view)
 	flowCmds := commands.NewFlows(copts, view, checkFlow)
+	cronCmds := commands.NewCron(copts, view, cfg.cronAllowedURLs())
 	if err := bootstrap(ctx, cfg, auth, log, notices); err != nil {
 		return err
 	}
@@ -197,7 +198,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return err
 	}
 
-	flowBroker, err := startFlows(runCtx, cfg, store, view, devices, log, &wg)
+	flowBroker, err := startFlows(runCtx, cfg, store, view, devices, cronCmds, log, &wg)
+	if err != nil {
+		return err
+	}
+	scheduler, err := startCron(runCtx, cfg, store, view, devices, log, &wg)
 	if err != nil {
 		return err
 	}
@@ -261,6 +266,8 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		FlowNodes:      flowNodes(),
 		FlowStats:      flowStats,
 		FlowReplay:     flowReplay(store, view, log),
+		CronCommands:   cronCmds,
+		CronView:       reads,
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
@@ -297,6 +304,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 				h["http_agent"] = httpAgent.agent.Status()
 			}
 			h["history"] = hist.Status(ctx, cfg.History)
+			if scheduler != nil {
+				h["cron"] = scheduler.Stats()
+			}
 			h["kafka_ws"] = map[string]any{"tickets": ticketStore(cfg), "stats": kws.srv.Stats()}
 			return h
 		},

@@ -85,6 +85,9 @@ type Options struct {
 	HTTP flows.HTTPDoer
 	// Uploader stores the ftp node's files (default flows/ftp.Uploader).
 	Uploader flows.FTPUploader
+	// Cron creates and removes the cron nodes' jobs (commands.Cron, in
+	// process); nil: the cron nodes fail.
+	Cron flows.CronJobs
 	// Group names the shared consumers (default "dojot").
 	Group string
 	// Lanes is how many devices' inputs run at once (default 64); one

@@ -16,8 +16,8 @@ import (
 
 // effects are the side effects this version performs: readings as a
 // device, actuations, notifications and publish-ftp's files (stored in
-// their streams), uploads to FTP servers, contexts and HTTP calls. Cron
-// has no sink yet: its nodes fail with a clear error, counted.
+// their streams), uploads to FTP servers, contexts, HTTP calls and cron
+// jobs (through the cron commands, in process).
 func (b *Broker) effects() flows.Effects {
 	h := b.opts.HTTP
 	if h == nil {
@@ -28,7 +28,7 @@ func (b *Broker) effects() flows.Effects {
 		up = &ftp.Uploader{}
 	}
 	return flows.Effects{Data: dataSink{b}, Actuator: actuateSink{b}, Notifier: notifySink{b}, FTP: ftpSink{b}, Uploader: up,
-		Context: b.opts.Contexts, HTTP: h}
+		Context: b.opts.Contexts, HTTP: h, Cron: b.opts.Cron}
 }
 
 type ftpSink struct{ b *Broker }

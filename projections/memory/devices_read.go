@@ -138,6 +138,9 @@ func (v *View) DevicesWithTemplate(tenant string, tid int) []string {
 func (v *View) Aggregate(tenant, kind, id string) (seq, version uint64) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	if kind == dojot.KindCronJob {
+		return v.cronAggregate(tenant, id)
+	}
 	t := v.dm.tenants[tenant]
 	if t == nil {
 		return 0, 0

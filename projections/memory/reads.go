@@ -103,3 +103,12 @@ func (r Reads) Flow(_ context.Context, tenant, id string) (dojot.Flow, bool, err
 func (r Reads) Flows(_ context.Context, tenant string) ([]dojot.Flow, error) {
 	return r.v.Flows(tenant), nil
 }
+
+func (r Reads) CronJob(_ context.Context, tenant, id string) (dojot.CronJob, bool, error) {
+	j, ok := r.v.CronJob(tenant, id)
+	return j, ok, nil
+}
+
+func (r Reads) CronJobs(_ context.Context, tenant string) ([]dojot.CronJob, error) {
+	return r.v.CronJobs(tenant), nil
+}

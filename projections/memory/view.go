@@ -26,6 +26,7 @@ type View struct {
 	auth  authState     // tenants, users, groups, permissions (auth.go)
 	certs certState     // certificates, trusted CAs, the CA (certs.go)
 	flows flowState     // flows (flows.go)
+	cron  cronState     // cron jobs (cronjobs.go)
 }
 
 // New returns an empty view.
@@ -35,6 +36,7 @@ func New() *View {
 	v.auth.init()
 	v.certs.init()
 	v.flows.init()
+	v.cron.init()
 	return v
 }
 
@@ -79,6 +81,8 @@ func (v *View) apply(ev dojot.Event) error {
 		err = v.auth.apply(ev)
 	case dojot.KindFlow:
 		err = v.flows.apply(ev)
+	case dojot.KindCronJob:
+		err = v.cron.apply(ev)
 	}
 	if ev.Seq > v.seq {
 		v.seq = ev.Seq

@@ -121,7 +121,7 @@ func applyTx(ctx context.Context, db *mongo.Database, evs []dojot.Event, afterBu
 	if last.Seq != 0 && last.Seq <= b.cp {
 		return nil, nil // all applied before
 	}
-	for _, coll := range []string{collTemplates, collDevices, collUsers, collGroups, collPermissions, collTenants, collCertificates, collRevoked, collTrustedCAs, collFlows} {
+	for _, coll := range []string{collTemplates, collDevices, collUsers, collGroups, collPermissions, collTenants, collCertificates, collRevoked, collTrustedCAs, collFlows, collCronJobs} {
 		ops := b.ops[coll]
 		if len(ops) == 0 {
 			continue
@@ -218,6 +218,8 @@ func (b *batch) apply(ev dojot.Event) error {
 		return b.applyX509(ev) // x509.go
 	case dojot.KindFlow:
 		return b.applyFlow(ev)
+	case dojot.KindCronJob:
+		return b.applyCronJob(ev) // cronjobs.go
 	}
 	return nil
 }

@@ -18,6 +18,7 @@
 //	permissions  {_id:<id>, name, path, method, permission, type, created_date, created_by, created_seq}
 //	tenants      {_id:"<tenant>", active}
 //	flows        {_id:"<tenant>.<id>", tenant, id, name, enabled, nodes (the JSON text as sent), created, updated, pos}
+//	cronjobs     {_id:"<tenant>.<id>", tenant, pos, doc (the job's JSON text)}
 //	checkpoint   {_id:"checkpoint", seq, event_id, schema_version}
 //
 // Device and template times are Unix microseconds (what dojot shows);

@@ -34,7 +34,7 @@ var (
 
 // SchemaVersion is the version of the layout this package writes; a
 // generation stamped with another one is rebuilt.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Options configure a View. A zero field means the default.
 type Options struct {
@@ -107,6 +107,7 @@ const (
 	collPermissions = "permissions"
 	collTenants     = "tenants"
 	collFlows       = "flows"
+	collCronJobs    = "cronjobs"
 	collCheckpoint  = "checkpoint"
 	collMeta        = "meta"
 )
@@ -248,6 +249,7 @@ func (v *View) newGeneration(ctx context.Context) (int64, error) {
 		idx(collTemplates, "tenant", "id"),
 		idx(collUsers, "username"),
 		idx(collFlows, "tenant", "pos"),
+		idx(collCronJobs, "tenant", "pos"),
 		idx(collCertificates, "tenant", "seq"),
 		idx(collCertificates, "tenant", "device"),
 		idx(collTrustedCAs, "tenant", "seq"),

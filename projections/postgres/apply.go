@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -277,6 +278,37 @@ func (a *applier) apply(ev dojot.Event) (refused, err error) {
 		return a.x509(ev) // apply_x509.go
 	case dojot.KindFlow:
 		return a.flow(ev)
+	case dojot.KindCronJob:
+		return a.cronJob(ev)
+	}
+	return nil, nil
+}
+
+// cronJob keeps a job as its event holds it, text (jsonb would reorder the
+// actions' keys, which GET answers as sent).
+func (a *applier) cronJob(ev dojot.Event) (refused, err error) {
+	switch ev.Type {
+	case dojot.EventCronJobCreated, dojot.EventCronJobUpdated:
+		var j dojot.CronJob
+		if err := ev.Decode(&j); err != nil {
+			return err, nil
+		}
+		doc, err := json.Marshal(j)
+		if err != nil {
+			return err, nil
+		}
+		if hasNUL(string(doc)) {
+			return errNUL, nil
+		}
+		return nil, a.stmt(a.s.q(`INSERT INTO {s}.cronjobs (tenant, id, pos, doc) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (tenant, id) DO UPDATE SET pos = excluded.pos, doc = excluded.doc`),
+			ev.Tenant, j.ID, int64(ev.Seq), string(doc))
+	case dojot.EventCronJobDeleted:
+		var p dojot.CronJobDeleted
+		if err := ev.Decode(&p); err != nil {
+			return err, nil
+		}
+		return nil, a.stmt(a.s.q(`DELETE FROM {s}.cronjobs WHERE tenant = $1 AND id = $2`), ev.Tenant, p.ID)
 	}
 	return nil, nil
 }

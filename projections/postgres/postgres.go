@@ -36,7 +36,7 @@ var (
 
 // schemaVersion is the version of sql/generation.sql. Bump it with any
 // change there: generations of another version are rebuilt, not migrated.
-const schemaVersion = 3
+const schemaVersion = 4
 
 //go:embed sql/*.sql
 var sqlFiles embed.FS

@@ -184,5 +184,28 @@ func Scenario(t testing.TB, devices int) []dojot.Event {
 	_, err = fl.Delete(ctx, "admin", ids[1])
 	must(err)
 	must(fl.DeleteAll(ctx, "beta"))
+
+	// Cron jobs: created through the API and by a flow's request, one
+	// replaced (it moves to the end), one deleted, a tenant's all deleted.
+	cr := commands.NewCron(opts, view, []string{"http://device-manager:5000"})
+	configure := `"broker":{"subject":"dojot.device-manager.device","message":{"event":"configure","data":{"attrs":{"led":"on"},"id":"cafe"},"meta":{"service":"admin"}}}`
+	var jobs []string
+	for _, c := range []struct{ tenant, request, body string }{
+		{"admin", "", `{"time":"0 */5 * * * *","timezone":"America/Sao_Paulo","name":"Keep alive","description":"every 5 minutes",` + configure + `}`},
+		{"admin", "flow-1.n1.0", `{"time":"*/1 * * * * *",` + configure + `}`},
+		{"acme", "", `{"time":"0 9 * * mon-fri","http":{"method":"POST","url":"http://device-manager:5000/device","headers":{"b":"2","a":"1"},"body":{"z":1,"a":[2]}}}`},
+		{"admin", "", `{"time":"* * * * *","name":"ação","broker":{"subject":"device-data","message":{"metadata":{"deviceid":"cafe"},"attrs":{"t":1.50}}}}`},
+		{"beta", "", `{"time":"* * * * *",` + configure + `}`},
+	} {
+		id, err := cr.Create(ctx, c.tenant, c.request, []byte(c.body))
+		must(err)
+		jobs = append(jobs, id)
+	}
+	_, err = cr.Put(ctx, "admin", jobs[0], []byte(`{"time":"0 0 * * *",`+configure+`}`))
+	must(err)
+	_, err = cr.Put(ctx, "acme", "my-job", []byte(`{"time":"0 0 1 * *",`+configure+`}`))
+	must(err)
+	must(cr.Delete(ctx, "admin", jobs[3]))
+	must(cr.DeleteAll(ctx, "beta"))
 	return store.Events()
 }

@@ -48,6 +48,8 @@ type Reads interface {
 	Tenants(ctx context.Context) ([]string, error)
 	Flow(ctx context.Context, tenant, id string) (dojot.Flow, bool, error)
 	Flows(ctx context.Context, tenant string) ([]dojot.Flow, error)
+	CronJob(ctx context.Context, tenant, id string) (dojot.CronJob, bool, error)
+	CronJobs(ctx context.Context, tenant string) ([]dojot.CronJob, error)
 	PDPInputs(ctx context.Context, userID int64) (direct []dojot.Permission, groups [][]dojot.Permission, ok bool, err error)
 }
 
@@ -408,6 +410,16 @@ func answers(t *testing.T, r Reads) map[string]string {
 		}
 		_, ok, err := r.Flow(ctx, tenant, "00000000-0000-4000-8000-000000000000")
 		put("Flow "+tenant+" unknown", ok, err)
+	}
+	for _, tenant := range []string{"admin", "acme", "beta", "nobody"} {
+		js, err := r.CronJobs(ctx, tenant)
+		put("CronJobs "+tenant, js, err)
+		for _, j := range js {
+			got, ok, err := r.CronJob(ctx, tenant, j.ID)
+			put("CronJob "+tenant+" "+j.ID, []any{got, ok}, err)
+		}
+		_, ok, err := r.CronJob(ctx, tenant, "my-job")
+		put("CronJob "+tenant+" my-job", ok, err)
 	}
 	return out
 }

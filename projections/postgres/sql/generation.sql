@@ -151,6 +151,17 @@ CREATE TABLE {{gen}}.flows (
     PRIMARY KEY (tenant, id)
 );
 
+-- Jobs of dojot's cron service: the job as its events hold it
+-- (dojot.CronJob, the actions as the client sent them); pos is the
+-- sequence of the event that created or last replaced it, dojot's order.
+CREATE TABLE {{gen}}.cronjobs (
+    tenant text COLLATE "C" NOT NULL,
+    id     text COLLATE "C" NOT NULL,
+    pos    bigint NOT NULL,
+    doc    text NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+
 -- The last applied event, written in the same transaction as its effects.
 -- x509-identity-mgmt: certificates by fingerprint (one certificate
 -- platform-wide), the serials the platform CA revoked (the CRL), trusted
