@@ -260,14 +260,14 @@ func parseHead(s *spec) head {
 		switch x := v.(type) {
 		case string:
 			h.template = x
+			if x == "" {
+				s.fail("device_template_id must not be empty")
+			}
 		case float64:
 			h.template = jsNumberString(x)
 		case nil:
 		default:
 			s.fail("device_template_id must be a string or a number")
-		}
-		if v != nil && h.template == "" {
-			s.fail("device_template_id must not be empty")
 		}
 		h.events, h.attrs = evPublish, true
 	}
