@@ -20,8 +20,8 @@ type changeNode struct {
 type changeRule struct {
 	t     string
 	p     path
-	to    any  // constant value
-	toMsg path // tot "msg" (or move's target): path read per message
+	to    any            // constant value
+	toMsg path           // tot "msg" (or move's target): path read per message
 	from  string         // change: from as written (node-RED compares it as a string)
 	fromt string         // change: str, num, bool or re
 	re    *regexp.Regexp // change: what to replace in strings
