@@ -2,6 +2,7 @@ package flows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -210,6 +211,22 @@ func Parse(nodes []json.RawMessage) (*Graph, error) {
 	}
 	g.Devices, g.Templates = sortedKeys(devices), sortedKeys(templates)
 	return g, nil
+}
+
+// Check is Parse as the flows API's check (commands.FlowCheck): raw is
+// the flow array as sent; a flow the engine could not run is an error
+// whose text is InvalidError.Detail, the 400's detail.
+func Check(raw json.RawMessage) error {
+	var nodes []json.RawMessage
+	if err := json.Unmarshal(raw, &nodes); err != nil {
+		return err
+	}
+	_, err := Parse(nodes)
+	var inv *InvalidError
+	if errors.As(err, &inv) {
+		return errors.New(inv.Detail())
+	}
+	return err
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"regexp"
@@ -18,28 +17,13 @@ import (
 	"github.com/dojot-es/dojot/projections/memory"
 )
 
-// engineCheck is the flow engine's parser as the API's check, as the
-// binary wires it (cmd/dojot checkFlow): its problems are the detail.
-func engineCheck(raw json.RawMessage) error {
-	var nodes []json.RawMessage
-	if err := json.Unmarshal(raw, &nodes); err != nil {
-		return err
-	}
-	_, err := flows.Parse(nodes)
-	var inv *flows.InvalidError
-	if errors.As(err, &inv) {
-		return errors.New(inv.Detail())
-	}
-	return err
-}
-
 // TestFlowsValidation: what dojot stored and failed on at run time (FLOWS.md
 // 1.4 "Not validated") is a 400 with dojot's message and a detail naming the
 // node and the reason, on POST and on PUT; the stored flow is unchanged.
 func TestFlowsValidation(t *testing.T) {
 	srv := flowServerWith(t, func(o *Options, view *memory.View) {
 		o.FlowCommands = commands.NewFlows(commands.Options{Store: &commandstest.Store{View: view}, Sync: commandstest.Syncer{},
-			Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{3})}, view, engineCheck)
+			Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{3})}, view, flows.Check)
 	})
 	const head = `{"id":"h","type":"event device in","device_id":"d1","event_publish":true,"wires":[["n"]]}`
 	node := func(n string) string { return `[` + head + `,` + n + `]` }
