@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,4 +120,30 @@ type unavailableFlows struct{ failingFlows }
 
 func (unavailableFlows) Flows(context.Context, string) ([]dojot.Flow, error) {
 	return nil, dojot.ErrUnavailable
+}
+
+// TestFlowsTimes: created = updated on POST; PUT sets updated and keeps
+// created (FLOWS.md 1.3).
+func TestFlowsTimes(t *testing.T) {
+	var mu sync.Mutex
+	now := testNow
+	srv := flowServerWith(t, func(o *Options, view *memory.View) {
+		o.FlowCommands = commands.NewFlows(commands.Options{Store: &commandstest.Store{View: view}, Sync: commandstest.Syncer{},
+			Now: func() time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(time.Second); return now }, Rand: rand.NewChaCha8([32]byte{4})}, view, flows.Check)
+	})
+	var got struct {
+		Flow struct {
+			ID               string
+			Created, Updated int64
+		}
+	}
+	json.Unmarshal([]byte(dmMust(t, srv, 200, "POST", "/flows/v1/flow", `{"name":"a","flow":[]}`)), &got)
+	created := got.Flow.Created
+	if got.Flow.Updated != created || created <= testNow.UnixMilli() {
+		t.Fatalf("POST: %+v", got)
+	}
+	json.Unmarshal([]byte(dmMust(t, srv, 200, "PUT", "/flows/v1/flow/"+got.Flow.ID, `{"name":"b"}`)), &got)
+	if got.Flow.Created != created || got.Flow.Updated <= created {
+		t.Errorf("PUT: created %d updated %d; want created %d and a later updated", got.Flow.Created, got.Flow.Updated, created)
+	}
 }
