@@ -20,9 +20,10 @@ type changeNode struct {
 type changeRule struct {
 	t     string
 	p     path
-	to    any  // constant value
-	toMsg path // tot "msg" (or move's target): path read per message
-	from  any
+	to    any            // constant value
+	toMsg path           // tot "msg" (or move's target): path read per message
+	from  string         // change: from as written (node-RED compares it as a string)
+	fromt string         // change: str, num, bool or re
 	re    *regexp.Regexp // change: what to replace in strings
 	repl  string
 }
@@ -65,7 +66,7 @@ func newChange(s *spec) Node {
 					s.fail("rules[%d]: change needs from", i)
 					break
 				}
-				rule.from = r.From
+				rule.from, rule.fromt = jsString(r.From), r.Fromt
 				pattern := regexp.QuoteMeta(jsString(r.From))
 				switch r.Fromt {
 				case "re":
@@ -160,8 +161,17 @@ func (n *changeNode) Process(_ context.Context, _ *Call, msg Msg) ([]Msg, error)
 					return nil, err
 				}
 			}
+			// node-RED: a string equal to a str/num/bool from is replaced by
+			// the typed value whole; otherwise its matches are replaced in
+			// the text. A number or a boolean changes only when from has its
+			// type and the same value.
+			var whole bool
 			switch c := cur.(type) {
 			case string:
+				if r.fromt != "re" && c == r.from {
+					whole = true
+					break
+				}
 				repl := r.repl
 				if r.toMsg.raw != "" {
 					repl = jsReplacement(jsString(to), false)
@@ -169,11 +179,14 @@ func (n *changeNode) Process(_ context.Context, _ *Call, msg Msg) ([]Msg, error)
 				if err := r.p.set(msg, r.re.ReplaceAllString(c, repl)); err != nil {
 					return nil, err
 				}
-			case float64, bool:
-				if jsString(c) == jsString(r.from) {
-					if err := r.p.set(msg, to); err != nil {
-						return nil, err
-					}
+			case float64:
+				whole = r.fromt == "num" && c == jsNumber(r.from)
+			case bool:
+				whole = r.fromt == "bool" && jsString(c) == r.from
+			}
+			if whole {
+				if err := r.p.set(msg, deepCopy(to)); err != nil {
+					return nil, err
 				}
 			}
 		case "delete":

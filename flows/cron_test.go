@@ -74,6 +74,7 @@ func runCronCases(t *testing.T, typ string, cases map[string]cronCase) {
 				t.Errorf("out  %s\nwant %s", got, tc.out)
 			}
 			slices.Sort(fake.created) // cron-batch sends in parallel
+			slices.Sort(fake.removed)
 			if strings.Join(fake.created, "\n") != strings.Join(tc.created, "\n") || strings.Join(fake.removed, "\n") != strings.Join(tc.removed, "\n") {
 				t.Errorf("created %q removed %q; want %q %q", fake.created, fake.removed, tc.created, tc.removed)
 			}
@@ -96,6 +97,14 @@ func TestCron(t *testing.T) {
 			created: []string{`admin 7:f1:n1:0 {"description":"d","http":{"method":"GET","url":"http://x"},"name":"j1","time":"0 */5 * * * *"}`}},
 		"remove": {config: `{"operation":"REMOVE","inJobId":"id"}`, in: `{"id":"abc"}`, out: `{"id":"abc"}`, removed: []string{"admin abc"}},
 
+		"job type default broker": {config: `{"operation":"CREATE","cronTimeExpression":"*/5 * * * *","jobAction":"job","outJobId":"id"}`, in: `{"job":{"subject":"s"}}`,
+			out:     `{"id":"job-","job":{"subject":"s"}}`,
+			created: []string{`admin 7:f1:n1:0 {"broker":{"subject":"s"},"time":"*/5 * * * *"}`}},
+		"action null":       {config: create("EVENT REQUEST"), in: `{"job":null}`, err: "Invalid job action: job"},
+		"remove id number":  {config: `{"operation":"REMOVE","inJobId":"id"}`, in: `{"id":5}`, err: "job id at id is not a string"},
+		"no time":           {config: `{"operation":"CREATE","jobAction":"a","outJobId":"o"}`, in: `{}`, err: "missing cronTimeExpression"},
+		"no action":         {config: `{"operation":"CREATE","cronTimeExpression":"* * * * *","outJobId":"o"}`, in: `{}`, err: "missing jobAction"},
+		"no operation":      {config: `{}`, in: `{}`, err: "Invalid Operation: "},
 		"action number":     {config: create("EVENT REQUEST"), in: `{"job":5}`, err: "Invalid job action: job"},
 		"action not JSON":   {config: create("EVENT REQUEST"), in: `{"job":"{"}`, err: "job action at job is not JSON"},
 		"action missing":    {config: create("EVENT REQUEST"), in: `{}`, err: "Unknown property job requested"},

@@ -63,7 +63,25 @@ func TestCumulativeSum(t *testing.T) {
 		t.Errorf("retried input: %v, %v; want the sum unchanged (12)", encodeAll(out), err)
 	}
 
+	// The window is the node instance's, shared by the flow's devices
+	// (dojot's): another device adds to the same sum, another node starts
+	// its own.
+	c = testCall(rec, "cs", "cumulative sum")
+	c.seq, c.OriginatorDeviceID = 200, "dev2"
+	out, err = n.Process(context.Background(), c, msgOf(t, reading("-2", "63500")))
+	if err != nil || jsString(out[0]["payload"].(map[string]any)["sum"]) != "10" {
+		t.Errorf("another device: %v, %v; want 10", encodeAll(out), err)
+	}
+	c = testCall(rec, "cs2", "cumulative sum")
+	c.seq = 201
+	out, err = n.Process(context.Background(), c, msgOf(t, reading("4", "63500")))
+	if err != nil || jsString(out[0]["payload"].(map[string]any)["sum"]) != "4" {
+		t.Errorf("another node: %v, %v; want 4", encodeAll(out), err)
+	}
+
 	bad := map[string]nodeCase{
+		"period string":   {`{"timePeriod":"x","targetAttribute":"a","timestamp":"b","output":"c"}`, `{}`, nil, "timePeriod must be a number"},
+		"no timestamp":    {`{"timePeriod":1,"targetAttribute":"a","output":"c"}`, `{}`, nil, "missing timestamp"},
 		"no period":       {`{"targetAttribute":"a","timestamp":"b","output":"c"}`, `{}`, nil, "timePeriod must be a number of minutes > 0"},
 		"negative period": {`{"timePeriod":-1,"targetAttribute":"a","timestamp":"b","output":"c"}`, `{}`, nil, "timePeriod must be"},
 		"no target":       {`{"timePeriod":1,"timestamp":"b","output":"c"}`, `{}`, nil, "missing targetAttribute"},

@@ -27,6 +27,10 @@ func singleTargetCases(data func(id, dev string, attrs any) Effect) map[string]e
 		"dynamic missing":     {`{"device_source":"dynamic","device_source_msg":"nope","attrs":"saida"}`, in, nil, "Unknown property nope requested"},
 		"dynamic not an id":   {`{"device_source":"dynamic","device_source_msg":"payload","attrs":"saida"}`, in, nil, "Invalid Device id: {}"},
 		"attrs path missing":  {`{"attrs":"nope"}`, in, nil, "Unknown property nope requested"},
+		"device chosen first": {`{"device_source":"dynamic","device_source_msg":"nope","attrs":"nope2"}`, in, nil, "Unknown property nope requested"},
+		"configured empty id": {`{"device_source":"configured","_device_id":"","attrs":"saida"}`, in, nil, "Invalid Device id"},
+		"attrs ill-typed":     {`{"attrs":5}`, in, nil, "attrs must be a string"},
+		"self copies attrs":   {`{"attrs":"payload"}`, `{"payload":{"a":[1]}}`, []Effect{data("7:f1:n1:0", "dev1", map[string]any{"a": []any{1.0}})}, ""},
 		"dynamic list is one": {`{"device_source":"dynamic","device_source_msg":"l","attrs":"saida"}`, `{"l":["a"],"saida":1}`, nil, `Invalid Device id: ["a"]`},
 	}
 }

@@ -40,8 +40,26 @@ func newFTP(s *spec) Node {
 	return n
 }
 
-// decodeContent is Node's Buffer.from(value, encoding) for strings.
+// decodeContent is Node's Buffer.from(value, encoding): a string decoded
+// with the encoding, an array of byte values, or a Buffer in its JSON form
+// ({"type":"Buffer","data":[...]}, what an http node's bin answer
+// becomes); anything else fails. Node decodes bad base64 or hex text
+// leniently (a truncated file); here it fails the node.
 func decodeContent(v any, encoding string) ([]byte, error) {
+	if isBufferJSON(v) {
+		v = v.(map[string]any)["data"]
+	}
+	if list, ok := v.([]any); ok {
+		b := make([]byte, len(list))
+		for i, e := range list {
+			f, ok := e.(float64)
+			if !ok {
+				return nil, errors.New("ftpin.errors.no-body")
+			}
+			b[i] = byte(int64(f)) // Node keeps the low 8 bits
+		}
+		return b, nil
+	}
 	s, ok := v.(string)
 	if !ok {
 		return nil, errors.New("ftpin.errors.no-body")

@@ -27,14 +27,23 @@ func TestFTP(t *testing.T) {
 		"latin1":        {cfg("binary"), in(`"é"`), up("ftp://127.0.0.1:2121", "a.txt", []byte{0xe9}), ""},
 		"no scheme":     {`{"url":"h:21","username":"u","password":"p","filename":"f.name","filecontent":"f.body"}`, in(`"x"`), []Effect{{Kind: "ftp-upload", Value: FTPUpload{URL: "ftp://h:21", Username: "u", Password: "p", Filename: "a.txt", Content: []byte("x")}}}, ""},
 
-		"content missing":    {cfg("utf8"), `{"f":{"name":"a"}}`, nil, "ftpin.errors.no-body"},
-		"content not string": {cfg("utf8"), in(`5`), nil, "ftpin.errors.no-body"},
-		"bad hex":            {cfg("hex"), in(`"zz"`), nil, "ftpin.errors.no-body"},
-		"filename missing":   {cfg("utf8"), `{"f":{"body":"x"}}`, nil, "Unknown property f.name requested"},
-		"no url":             {`{"filename":"a","filecontent":"b"}`, `{}`, nil, "ftpin.errors.no-url"},
-		"http url":           {`{"url":"http://h","filename":"a","filecontent":"b"}`, `{}`, nil, "url must be ftp://"},
-		"bad encoding":       {`{"url":"ftp://h","filename":"a","filecontent":"b","fileencoding":"ebcdic"}`, `{}`, nil, `fileencoding "ebcdic"`},
-		"no filename":        {`{"url":"ftp://h","filecontent":"b"}`, `{}`, nil, "missing filename"},
+		"buffer json":      {cfg("utf8"), in(`{"type":"Buffer","data":[104,105]}`), up("ftp://127.0.0.1:2121", "a.txt", []byte("hi")), ""},
+		"byte array":       {cfg("base64"), in(`[0,255,256]`), up("ftp://127.0.0.1:2121", "a.txt", []byte{0, 255, 0}), ""},
+		"default encoding": {`{"url":"ftp://h","filename":"f.name","filecontent":"f.body","fileencoding":""}`, in(`"é"`), up("ftp://h", "a.txt", []byte("é")), ""},
+		"ftps":             {`{"url":"ftps://h:990","filename":"f.name","filecontent":"f.body"}`, in(`"x"`), up("ftps://h:990", "a.txt", []byte("x")), ""},
+
+		"content missing":     {cfg("utf8"), `{"f":{"name":"a"}}`, nil, "ftpin.errors.no-body"},
+		"content object":      {cfg("utf8"), in(`{"a":1}`), nil, "ftpin.errors.no-body"},
+		"bad base64":          {cfg("base64"), in(`"a$b"`), nil, "ftpin.errors.no-body"},
+		"filename not string": {cfg("utf8"), `{"f":{"name":5,"body":"x"}}`, nil, "ftp: file name at f.name is not a string"},
+		"method GET":          {`{"method":"GET","url":"ftp://h","filename":"a","filecontent":"b"}`, `{}`, nil, `method "GET"`},
+		"content not string":  {cfg("utf8"), in(`5`), nil, "ftpin.errors.no-body"},
+		"bad hex":             {cfg("hex"), in(`"zz"`), nil, "ftpin.errors.no-body"},
+		"filename missing":    {cfg("utf8"), `{"f":{"body":"x"}}`, nil, "Unknown property f.name requested"},
+		"no url":              {`{"filename":"a","filecontent":"b"}`, `{}`, nil, "ftpin.errors.no-url"},
+		"http url":            {`{"url":"http://h","filename":"a","filecontent":"b"}`, `{}`, nil, "url must be ftp://"},
+		"bad encoding":        {`{"url":"ftp://h","filename":"a","filecontent":"b","fileencoding":"ebcdic"}`, `{}`, nil, `fileencoding "ebcdic"`},
+		"no filename":         {`{"url":"ftp://h","filecontent":"b"}`, `{}`, nil, "missing filename"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

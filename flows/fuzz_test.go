@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`[{"id":"a","type":"switch","rules":[{"t":"regex","v":"a+"}],"wires":[["a"]]}]`))
 	f.Add([]byte(`[{"id":"h","type":"device in","_device_id":"d","wires":[["c"]]},{"id":"c","type":"change","rules":[{"t":"set","p":"a.b","to":"payload","tot":"msg"}],"wires":[["c"]]}]`))
 	f.Add([]byte(`[{"id":"t","type":"template","template":"{{#each payload}}{{@index}}{{/each}}","wires":[]}]`))
+	f.Add([]byte(`[{"id":"h","type":"device in","_device_id":"d","wires":[["s"]]},{"id":"s","type":"switch","property":"payload.a","rules":[{"t":"istype","v":"number","vt":"number"},{"t":"hask","v":"a"},{"t":"empty"},{"t":"else"}],"checkall":"false","wires":[["c"],[],[],["c"]]},{"id":"c","type":"change","rules":[{"t":"change","p":"payload.a","from":"1","fromt":"num","to":"x"},{"t":"move","p":"payload","to":"out"}],"wires":[]}]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var nodes []json.RawMessage
 		if json.Unmarshal(body, &nodes) != nil {

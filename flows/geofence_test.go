@@ -19,15 +19,20 @@ func TestGeofence(t *testing.T) {
 		"text around point":   {inside, gps(`"at -22.8950 ,  -47.0500 now"`), []string{gps(`"at -22.8950 ,  -47.0500 now"`)}, ""},
 		"numeric corners":     {`{"filter":"inside","geopoint":"p","points":[{"latitude":0,"longitude":0},{"latitude":0,"longitude":10},{"latitude":10,"longitude":10},{"latitude":10,"longitude":0}]}`, `{"p":"5,5"}`, []string{`{"p":"5,5"}`}, ""},
 
-		"missing attribute": {inside, `{"payload":{"data":{"attrs":{}}}}`, nil, "It was not possible find attribute associated with geo coordinate"},
-		"not a string":      {inside, gps(`[-22.89,-47.05]`), nil, "Message has no geographic position attached"},
-		"no match":          {inside, gps(`"-22.89;-47.05"`), nil, "Message has no geographic position attached"},
-		"tab not allowed":   {inside, gps(`"-22.89,\t-47.05"`), nil, "Message has no geographic position attached"},
+		"outside name not appended": {`{"name":"Cambuí","filter":"outside",` + points + `,"geopoint":"payload.data.attrs.gps"}`, gps(`"-22.8000,-47.0500"`), []string{gps(`"-22.8000,-47.0500"`)}, ""},
+		"named miss ends quietly":   {named, gps(`"-22.8000,-47.0500"`), nil, ""},
+		"signs and no decimals":     {`{"filter":"inside","geopoint":"p","points":[{"latitude":-1,"longitude":-1},{"latitude":-1,"longitude":1},{"latitude":1,"longitude":1},{"latitude":1,"longitude":-1}]}`, `{"p":"+0,-0"}`, []string{`{"p":"+0,-0"}`}, ""},
+		"dot unescaped as dojot":    {inside, gps(`"-22x8950,-47x0500"`), nil, ""}, // reads -22 and -47: outside the polygon
+		"missing attribute":         {inside, `{"payload":{"data":{"attrs":{}}}}`, nil, "It was not possible find attribute associated with geo coordinate"},
+		"not a string":              {inside, gps(`[-22.89,-47.05]`), nil, "Message has no geographic position attached"},
+		"no match":                  {inside, gps(`"-22.89;-47.05"`), nil, "Message has no geographic position attached"},
+		"tab not allowed":           {inside, gps(`"-22.89,\t-47.05"`), nil, "Message has no geographic position attached"},
 
-		"too few points": {`{"geopoint":"p","points":[{"latitude":0,"longitude":0}]}`, `{}`, nil, "points must have at least 3 corners"},
-		"bad corner":     {`{"geopoint":"p","points":[{"latitude":"x","longitude":0},{"latitude":1,"longitude":1},{"latitude":2,"longitude":0}]}`, `{}`, nil, "points[0] is not a latitude and longitude"},
-		"no geopoint":    {`{` + points + `}`, `{}`, nil, "missing geopoint"},
-		"bad filter":     {`{"filter":"near","geopoint":"p",` + points + `}`, `{}`, nil, `filter "near"`},
+		"too few points":   {`{"geopoint":"p","points":[{"latitude":0,"longitude":0}]}`, `{}`, nil, "points must have at least 3 corners"},
+		"bad corner":       {`{"geopoint":"p","points":[{"latitude":"x","longitude":0},{"latitude":1,"longitude":1},{"latitude":2,"longitude":0}]}`, `{}`, nil, "points[0] is not a latitude and longitude"},
+		"no geopoint":      {`{` + points + `}`, `{}`, nil, "missing geopoint"},
+		"points ill-typed": {`{"geopoint":"p","points":"x"}`, `{}`, nil, "points must be an array of {latitude, longitude}"},
+		"bad filter":       {`{"filter":"near","geopoint":"p",` + points + `}`, `{}`, nil, `filter "near"`},
 	}
 	runCases(t, "geofence", cases, nil)
 }

@@ -18,11 +18,15 @@ func TestGetContext(t *testing.T) {
 			[]string{`{"ctx":{"max":40},"payload":{"which":"limits"}}`}, ""},
 		"empty is {}": {`{"contextName":"nothing","contextContent":"ctx"}`, `{}`, []string{`{"ctx":{}}`}, ""},
 
-		"msg name missing": {`{"contextName":"payload.which","contextNameType":"msg","contextContent":"ctx"}`, `{}`, nil, "Unknown property payload.which requested"},
-		"msg name number":  {`{"contextName":"n","contextNameType":"msg","contextContent":"ctx"}`, `{"n":1}`, nil, "context name at n is not a string"},
-		"no name":          {`{"contextContent":"ctx"}`, `{}`, nil, "missing contextName"},
-		"no content":       {`{"contextName":"x"}`, `{}`, nil, "missing contextContent"},
-		"bad layer":        {`{"contextLayer":"global","contextName":"x","contextContent":"c"}`, `{}`, nil, `contextLayer "global"`},
+		"other tenant's not read": {`{"contextName":"limits","contextContent":"ctx"}`, `{}`, []string{`{"ctx":{"max":40}}`}, ""},
+		"content under string":    {`{"contextName":"limits","contextContent":"payload.x"}`, `{"payload":"s"}`, nil, "Cannot create property 'x' on string 's'"},
+		"msg name empty":          {`{"contextName":"n","contextNameType":"msg","contextContent":"ctx"}`, `{"n":""}`, nil, "context name at n is not a string"},
+		"bad name type":           {`{"contextName":"x","contextNameType":"flow","contextContent":"c"}`, `{}`, nil, `contextNameType "flow"`},
+		"msg name missing":        {`{"contextName":"payload.which","contextNameType":"msg","contextContent":"ctx"}`, `{}`, nil, "Unknown property payload.which requested"},
+		"msg name number":         {`{"contextName":"n","contextNameType":"msg","contextContent":"ctx"}`, `{"n":1}`, nil, "context name at n is not a string"},
+		"no name":                 {`{"contextContent":"ctx"}`, `{}`, nil, "missing contextName"},
+		"no content":              {`{"contextName":"x"}`, `{}`, nil, "missing contextContent"},
+		"bad layer":               {`{"contextLayer":"global","contextName":"x","contextContent":"c"}`, `{}`, nil, `contextLayer "global"`},
 	}
 	runCases(t, "get context", cases, rec)
 }

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -212,6 +213,22 @@ func Parse(nodes []json.RawMessage) (*Graph, error) {
 	return g, nil
 }
 
+// Check is Parse as the flows API's check (commands.FlowCheck): raw is
+// the flow array as sent; a flow the engine could not run is an error
+// whose text is InvalidError.Detail, the 400's detail.
+func Check(raw json.RawMessage) error {
+	var nodes []json.RawMessage
+	if err := json.Unmarshal(raw, &nodes); err != nil {
+		return err
+	}
+	_, err := Parse(nodes)
+	var inv *InvalidError
+	if errors.As(err, &inv) {
+		return errors.New(inv.Detail())
+	}
+	return err
+}
+
 func sortedKeys(m map[string]bool) []string {
 	if len(m) == 0 {
 		return nil
@@ -260,14 +277,14 @@ func parseHead(s *spec) head {
 		switch x := v.(type) {
 		case string:
 			h.template = x
+			if x == "" {
+				s.fail("device_template_id must not be empty")
+			}
 		case float64:
 			h.template = jsNumberString(x)
 		case nil:
 		default:
 			s.fail("device_template_id must be a string or a number")
-		}
-		if v != nil && h.template == "" {
-			s.fail("device_template_id must not be empty")
 		}
 		h.events, h.attrs = evPublish, true
 	}

@@ -204,3 +204,16 @@ func TestInvalidErrorDetail(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+// TestCheck: the API's check answers the problems as one detail line.
+func TestCheck(t *testing.T) {
+	if err := Check(json.RawMessage(`[{"id":"t","type":"tab"}]`)); err != nil {
+		t.Errorf("valid flow: %v", err)
+	}
+	if err := Check(json.RawMessage(`[{"id":"a","type":"nope","wires":[["b"]]}]`)); err == nil || err.Error() != `node a: unknown node type "nope"; node a: wire to missing node "b"` {
+		t.Errorf("invalid flow: %v", err)
+	}
+	if err := Check(json.RawMessage(`{}`)); err == nil {
+		t.Error("an object passed")
+	}
+}

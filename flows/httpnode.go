@@ -82,10 +82,12 @@ func checkURL(u string) (string, error) {
 func (n *httpNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg, error) {
 	// The body is a JSON string {"headers"?, "payload"?}, usually made by a
 	// template node (dojot #1298 asked for it to be optional; it is not).
+	// dojot ran JSON.parse on the value, which reads a non-string as
+	// String(value): a number or boolean parses (no headers, no payload),
+	// an object ("[object Object]") does not; null fails on its first use.
 	var reqSpec any
-	bodyStr, err := Get(msg, n.body)
-	str, isStr := bodyStr.(string)
-	if err != nil || !isStr || json.Unmarshal([]byte(str), &reqSpec) != nil {
+	bodyVal, err := Get(msg, n.body)
+	if err != nil || bodyVal == nil || json.Unmarshal([]byte(jsString(bodyVal)), &reqSpec) != nil || reqSpec == nil {
 		return nil, errors.New("httpin.errors.no-body")
 	}
 	url := n.url
@@ -177,8 +179,9 @@ func (n *httpNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg, error)
 		}
 		headers[k] = strings.Join(v, ", ")
 	}
-	out := map[string]any{"statusCode": float64(resp.StatusCode), "headers": headers}
-	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.String() != url {
+	// responseUrl is follow-redirects' final URL, there on every response.
+	out := map[string]any{"statusCode": float64(resp.StatusCode), "headers": headers, "responseUrl": url}
+	if resp.Request != nil && resp.Request.URL != nil {
 		out["responseUrl"] = resp.Request.URL.String()
 	}
 	switch n.ret {
@@ -191,7 +194,11 @@ func (n *httpNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg, error)
 		} else {
 			out["payload"] = string(raw)
 		}
-	case "bin": // dojot's Buffer chunks after the hop's JSON round trip
+	case "bin": // dojot's Buffer chunks after the hop's JSON round trip (one here; none when empty)
+		if len(raw) == 0 {
+			out["payload"] = []any{}
+			break
+		}
 		data := make([]any, len(raw))
 		for i, b := range raw {
 			data[i] = float64(b)

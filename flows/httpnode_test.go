@@ -21,6 +21,10 @@ func TestHTTP(t *testing.T) {
 			}
 			return
 		}
+		if r.URL.Path == "/empty" {
+			w.Header().Set("X-Echo", "yes")
+			return
+		}
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("X-Echo", "yes")
 		if r.URL.Path == "/missing" {
@@ -41,7 +45,7 @@ func TestHTTP(t *testing.T) {
 	req := func(s string) string { return strconv.Quote(s) }
 	tests := map[string]struct {
 		config, in string
-		want       string // JSON of msg.res without headers
+		want       string // JSON of msg.res without headers and responseUrl
 		err        string
 	}{
 		// TESTS "http - POST": the template node made the body string
@@ -57,11 +61,25 @@ func TestHTTP(t *testing.T) {
 			`{"payload":{"auth":"","body":"","ct":"","method":"DELETE","path":"/u","x":""},"statusCode":200}`, ""},
 		"no scheme is http, url from msg": {node("GET", "", "txt"), `{"url":"` + host + `/missing","req":"{}"}`,
 			`{"payload":"{\"auth\":\"\",\"body\":\"\",\"ct\":\"\",\"method\":\"GET\",\"path\":\"/missing\",\"x\":\"\"}\n","statusCode":404}`, ""},
-		"bin": {node("GET", srv.URL+"/bytes", "bin"), `{"req":"{}"}`, `{"payload":[{"data":[0,255],"type":"Buffer"}],"statusCode":200}`, ""},
+		"bin":                  {node("GET", srv.URL+"/bytes", "bin"), `{"req":"{}"}`, `{"payload":[{"data":[0,255],"type":"Buffer"}],"statusCode":200}`, ""},
+		"bin empty":            {node("GET", srv.URL+"/empty", "bin"), `{"req":"{}"}`, `{"payload":[],"statusCode":200}`, ""},
+		"obj not JSON is text": {node("GET", srv.URL+"/bytes", "obj"), `{"req":"{}"}`, `{"payload":"\u0000\ufffd","statusCode":200}`, ""},
+		"body number parses": {node("POST", srv.URL+"/n", "obj"), `{"req":5}`,
+			`{"payload":{"auth":"","body":"","ct":"","method":"POST","path":"/n","x":""},"statusCode":200}`, ""},
+		"Authorization passes through": {node("GET", srv.URL+"/a", "obj"), `{"req":` + req(`{"headers":{"Authorization":"Bearer t","Content-Type":"text/plain"}}`) + `}`,
+			`{"payload":{"auth":"Bearer t","body":"","ct":"text/plain","method":"GET","path":"/a","x":""},"statusCode":200}`, ""},
+		"number payload": {node("POST", srv.URL+"/n", "obj"), `{"req":` + req(`{"payload":1.5}`) + `}`,
+			`{"payload":{"auth":"","body":"1.5","ct":"","method":"POST","path":"/n","x":""},"statusCode":200}`, ""},
+		"use without msg.method": {node("use", srv.URL+"/u", "obj"), `{"req":"{}"}`,
+			`{"payload":{"auth":"","body":"","ct":"","method":"USE","path":"/u","x":""},"statusCode":200}`, ""},
+		"url template escapes": {node("GET", srv.URL+"/q?v={{payload.v}}", "obj"), `{"payload":{"v":"a&b"},"req":"{}"}`,
+			`{"payload":{"auth":"","body":"","ct":"","method":"GET","path":"/q","x":""},"statusCode":200}`, ""},
 
 		"body missing":      {node("GET", srv.URL, "txt"), `{}`, "", "httpin.errors.no-body"},
 		"body not a string": {node("GET", srv.URL, "txt"), `{"req":{"payload":1}}`, "", "httpin.errors.no-body"},
 		"body not JSON":     {node("GET", srv.URL, "txt"), `{"req":"hello"}`, "", "httpin.errors.no-body"},
+		"body null":         {node("GET", srv.URL, "txt"), `{"req":null}`, "", "httpin.errors.no-body"},
+		"body JSON null":    {node("GET", srv.URL, "txt"), `{"req":"null"}`, "", "httpin.errors.no-body"},
 		"no url":            {node("GET", "", "txt"), `{"req":"{}"}`, "", "httpin.errors.no-url"},
 		"msg url ftp":       {node("GET", "", "txt"), `{"url":"ftp://h/x","req":"{}"}`, "", "httpin.errors.invalid-transport"},
 		"config url ftp":    {node("GET", "ftp://h/x", "txt"), `{}`, "", "httpin.errors.invalid-transport"},
@@ -97,10 +115,41 @@ func TestHTTP(t *testing.T) {
 				t.Errorf("headers %v", res["headers"])
 			}
 			delete(res, "headers")
+			if ru, _ := res["responseUrl"].(string); !strings.HasPrefix(ru, srv.URL+"/") {
+				t.Errorf("responseUrl %q", ru)
+			}
+			delete(res, "responseUrl")
 			if got := jsonStringify(res); got != tc.want {
 				t.Errorf("res  %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestHTTPRedirect: redirects are followed and responseUrl is where the
+// answer came from (follow-redirects').
+func TestHTTPRedirect(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "/final", http.StatusFound)
+			return
+		}
+		w.Write([]byte(r.URL.Path))
+	}))
+	defer srv.Close()
+	n, err := buildNode(t, "http", `{"method":"GET","url":"`+srv.URL+`/redirect","body":"req","response":"res","ret":"txt"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testCall(NewRecorder(), "n1", "http")
+	c.Effects.HTTP = srv.Client()
+	out, err := n.Process(t.Context(), c, Msg{"req": "{}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := out[0]["res"].(map[string]any)
+	if res["payload"] != "/final" || res["responseUrl"] != srv.URL+"/final" || res["statusCode"] != 200.0 {
+		t.Errorf("res = %v", res)
 	}
 }
 

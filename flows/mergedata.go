@@ -4,7 +4,7 @@ import "context"
 
 // mergeDataNode deep-merges an object of the message into the node
 // instance's context and puts the merged result in the message (FLOWS.md
-// 4.16), as lodash's merge: objects recursively, arrays by index, a new
+// 4.16; an array merges as the object of its indexes), as lodash's merge: objects recursively, arrays by index, a new
 // value wins (null included). The context is shared by every device of
 // the flow, as in dojot. A failed save fails the node (dojot resolved
 // with a string).
@@ -22,8 +22,21 @@ func newMergeData(s *spec) Node {
 
 func (n *mergeDataNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg, error) {
 	v, err := Get(msg, n.target)
-	src, ok := v.(map[string]any)
-	if err != nil || !ok {
+	if err != nil {
+		return nil, errInvalidParameters
+	}
+	var src map[string]any
+	switch x := v.(type) {
+	case map[string]any:
+		src = x
+	case []any:
+		// dojot's check (targetData instanceof Object) lets an array
+		// through, and lodash merges it as an object of its indexes.
+		src = make(map[string]any, len(x))
+		for i, e := range x {
+			src[jsNumberString(float64(i))] = e
+		}
+	default:
 		return nil, errInvalidParameters
 	}
 	obj, err := updateContext(ctx, c, c.nodeContextKey("data"), func(obj map[string]any) error {

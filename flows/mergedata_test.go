@@ -13,7 +13,9 @@ func TestMergeData(t *testing.T) {
 		{in(`{"b":2,"list":[9],"o":{"y":2}}`), `{"a":1,"b":2,"list":[9,2,3],"o":{"x":1,"y":2}}`, ""},
 		{in(`{"a":null,"o":5}`), `{"a":null,"b":2,"list":[9,2,3],"o":5}`, ""},
 		{in(`{"o":{"z":[{"k":1}]}}`), `{"a":null,"b":2,"list":[9,2,3],"o":{"z":[{"k":1}]}}`, ""},
-		{in(`[1]`), "", "Invalid parameters."},
+		{in(`["x"]`), `{"0":"x","a":null,"b":2,"list":[9,2,3],"o":{"z":[{"k":1}]}}`, ""},
+		{in(`5`), "", "Invalid parameters."},
+		{in(`"s"`), "", "Invalid parameters."},
 		{in(`null`), "", "Invalid parameters."},
 		{`{}`, "", "Invalid parameters."},
 	}
@@ -35,6 +37,18 @@ func TestMergeData(t *testing.T) {
 		if got := jsonStringify(out[0]["merged"]); got != st.merged {
 			t.Errorf("#%d: merged %s\nwant %s", i, got, st.merged)
 		}
+	}
+	// The context is the node instance's, shared by every device of the
+	// flow (dojot's); another node of the flow has its own.
+	c := testCall(rec, "md", "merge data")
+	c.OriginatorDeviceID = "dev2"
+	out, err := n.Process(t.Context(), c, msgOf(t, in(`{"c":3}`)))
+	if err != nil || jsonStringify(out[0]["merged"]) != `{"0":"x","a":null,"b":2,"c":3,"list":[9,2,3],"o":{"z":[{"k":1}]}}` {
+		t.Errorf("another device: %v, %v", encodeAll(out), err)
+	}
+	out, err = n.Process(t.Context(), testCall(rec, "md2", "merge data"), msgOf(t, in(`{"c":3}`)))
+	if err != nil || jsonStringify(out[0]["merged"]) != `{"c":3}` {
+		t.Errorf("another node: %v, %v", encodeAll(out), err)
 	}
 	runCases(t, "merge data", map[string]nodeCase{
 		"no target": {`{"mergedData":"m"}`, `{}`, nil, "missing targetData"},

@@ -30,6 +30,8 @@ func multiTargetCases(data func(id, dev string, attrs any) Effect) map[string]ef
 		"dynamic empty":        {`{"device_source":"dynamic","devices_source_dynamic":"e","attrs":"saida"}`, `{"e":[],"saida":1}`, nil, "Could not define target devices"},
 		"dynamic bad id":       {`{"device_source":"dynamic","devices_source_dynamic":"e","attrs":"saida"}`, `{"e":["a.b"],"saida":1}`, nil, `Invalid Device id: "a.b"`},
 		"bad source":           {`{"device_source":"x","attrs":"saida"}`, in, nil, "Invalid device source"},
+		"attrs read first":     {`{"device_source":"dynamic","devices_source_dynamic":"nope","attrs":"nope2"}`, in, nil, "Unknown property nope2 requested"},
+		"dynamic null":         {`{"device_source":"dynamic","devices_source_dynamic":"n","attrs":"saida"}`, `{"n":null,"saida":1}`, nil, "Invalid Device id: null"},
 		"configured ill-typed": {`{"device_source":"configured","devices_source_configured":"x","attrs":"saida"}`, in, nil, "devices_source_configured must be an array of device ids"},
 	}
 }

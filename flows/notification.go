@@ -23,7 +23,14 @@ func newNotification(s *spec) Node {
 	if n.dynamic {
 		n.msgPath = compilePath(s.required("messageDynamic"))
 	} else {
-		n.static = s.required("messageStatic")
+		n.static = s.str("messageStatic", "")
+		if n.static == "" {
+			if !s.has("messageStatic") {
+				s.fail("missing messageStatic")
+			} else if _, ok := s.rawString("messageStatic"); ok {
+				s.fail("messageStatic must not be empty (dojot: Message must be defined.)")
+			}
+		}
 	}
 	return n
 }
@@ -38,9 +45,10 @@ func (n *notificationNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg
 		switch m := v.(type) {
 		case map[string]any:
 			meta = m
-		case nil:
-			return nil, errors.New("Metadata must be defined.") //nolint:staticcheck // dojot's text
 		default:
+			if !jsTruthy(v) { // dojot's !meta: null, false, 0, ""
+				return nil, errors.New("Metadata must be defined.") //nolint:staticcheck // dojot's text
+			}
 			return nil, errors.New("Metadata must be an object except an array.") //nolint:staticcheck // dojot's text
 		}
 	}
@@ -52,7 +60,7 @@ func (n *notificationNode) Process(ctx context.Context, c *Call, msg Msg) ([]Msg
 		}
 		s, ok := v.(string)
 		switch {
-		case v == nil:
+		case !jsTruthy(v): // dojot's !contentMessage: null, false, 0, ""
 			return nil, errors.New("Message must be defined.") //nolint:staticcheck // dojot's text
 		case !ok:
 			return nil, errors.New("Message must be a string.") //nolint:staticcheck // dojot's text

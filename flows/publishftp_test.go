@@ -13,6 +13,8 @@ func TestPublishFTP(t *testing.T) {
 	runEffectCases(t, "publish-ftp", map[string]effectCase{
 		"base64 default": {`{"filename":"payload.name","filecontent":"payload.content"}`, in, file("report.csv", "base64", "YSxiCg=="), ""},
 		"utf8":           {`{"encode":"utf8","filename":"payload.name","filecontent":"payload.content"}`, in, file("report.csv", "utf8", "YSxiCg=="), ""},
+		"content as is":  {`{"filename":"payload.name","filecontent":"payload.obj"}`, `{"payload":{"name":"r","obj":{"a":[1]}}}`, file("r", "base64", map[string]any{"a": []any{1.0}}), ""},
+		"no paths":       {`{}`, in, file("", "base64", ""), ""},
 		"empty paths":    {`{"encode":"hex","filename":"","filecontent":""}`, in, file("", "hex", ""), ""},
 
 		"content missing":  {`{"filename":"payload.name","filecontent":"payload.nope"}`, in, nil, "Unknown property payload.nope requested"},

@@ -128,15 +128,26 @@ func attrsPath(s *spec) string {
 }
 
 // eachTarget resolves the targets and the value at attrs, then calls emit
-// once per device with the next output id and a copy of the value.
+// once per device with the next output id and a copy of the value. As in
+// dojot, the single-device nodes choose the device first and the multi
+// ones read attrs first, which decides the error of a message that has
+// neither.
 func eachTarget(c *Call, msg Msg, attrs string, t targets, emit func(id, device string, v any) error) error {
-	ids, err := t.ids(c, msg)
-	if err != nil {
+	var ids []string
+	var v any
+	var err error
+	if t.multi {
+		if v, err = Get(msg, attrs); err != nil {
+			return err
+		}
+	}
+	if ids, err = t.ids(c, msg); err != nil {
 		return err
 	}
-	v, err := Get(msg, attrs)
-	if err != nil {
-		return err
+	if !t.multi {
+		if v, err = Get(msg, attrs); err != nil {
+			return err
+		}
 	}
 	for _, device := range ids {
 		if err := emit(c.NextID(), device, deepCopy(v)); err != nil {

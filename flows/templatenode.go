@@ -26,8 +26,16 @@ func newTemplate(s *spec) Node {
 	}
 	n := &templateNode{field: compilePath(field)}
 	text := s.str("template", defaultTemplate)
-	// dojot rejects other syntaxes per message with "configuration error".
-	syntax := s.oneOf("syntax", "handlebars", "handlebars", "mustache", "plain")
+	// dojot rejects other syntaxes per message with "configuration error";
+	// here the flow is refused when saved.
+	syntax := s.str("syntax", "handlebars")
+	switch syntax {
+	case "":
+		syntax = "handlebars"
+	case "handlebars", "mustache", "plain":
+	default:
+		s.fail("configuration error: syntax %q is not handlebars, mustache or plain", syntax)
+	}
 	n.json = s.oneOf("output", "str", "str", "json") == "json"
 	switch syntax {
 	case "plain":

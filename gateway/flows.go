@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -62,6 +64,19 @@ func (s *Server) mountFlows(r chi.Router) {
 	r.Handle("/flows/v1/node/*", remote)
 }
 
+// flowFailed is dojot's 500 of a flow route ({"message":"Failed to list
+// flows"}...) for an error of no known kind, which goes to the log; an
+// error of a known kind (400, 404, 503...) is answered as it is.
+func flowFailed(r *http.Request, msg string, err error) error {
+	for kind := range statusOf {
+		if errors.Is(err, kind) {
+			return err
+		}
+	}
+	slog.ErrorContext(r.Context(), "flows request failed", "err", err, "method", r.Method, "path", r.URL.Path)
+	return &dojot.Error{Kind: dojot.ErrInternal, Message: msg, Body: map[string]string{"message": msg}}
+}
+
 // flowSummary is the flowbroker's summary of a flow, its keys in dojot's
 // order, times in epoch ms.
 type flowSummary struct {
@@ -85,7 +100,7 @@ type flowAnswer struct {
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request, tenant string) error {
 	flows, err := s.opts.FlowView.Flows(r.Context(), tenant)
 	if err != nil {
-		return err
+		return flowFailed(r, "Failed to list flows", err)
 	}
 	out := make([]flowSummary, len(flows))
 	for i, f := range flows {
@@ -111,7 +126,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, tenant strin
 	}
 	f, err := s.opts.FlowCommands.Create(r.Context(), tenant, body)
 	if err != nil {
-		return err
+		return flowFailed(r, "failed to create flow", err)
 	}
 	writeJSON(w, http.StatusOK, flowAnswer{"ok", summarize(f)})
 	return nil
@@ -119,7 +134,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, tenant strin
 
 func (s *Server) deleteFlows(w http.ResponseWriter, r *http.Request, tenant string) error {
 	if err := s.opts.FlowCommands.DeleteAll(r.Context(), tenant); err != nil {
-		return err
+		return flowFailed(r, "failed to remove flows", err)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": "All flows removed"})
 	return nil
@@ -130,7 +145,7 @@ func (s *Server) flowOf(r *http.Request, tenant string) (dojot.Flow, error) {
 	id := pathParam(r, "id")
 	f, ok, err := s.opts.FlowView.Flow(r.Context(), tenant, id)
 	if err != nil {
-		return f, err
+		return f, flowFailed(r, "Failed to get flow", err)
 	}
 	if !ok {
 		return f, commands.FlowNotFound(id)
@@ -154,7 +169,7 @@ func (s *Server) updateFlow(w http.ResponseWriter, r *http.Request, tenant strin
 	}
 	f, err := s.opts.FlowCommands.Update(r.Context(), tenant, pathParam(r, "id"), body)
 	if err != nil {
-		return err
+		return flowFailed(r, "Failed to update flows", err)
 	}
 	writeJSON(w, http.StatusOK, flowAnswer{"ok", summarize(f)})
 	return nil
@@ -163,7 +178,7 @@ func (s *Server) updateFlow(w http.ResponseWriter, r *http.Request, tenant strin
 func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request, tenant string) error {
 	f, err := s.opts.FlowCommands.Delete(r.Context(), tenant, pathParam(r, "id"))
 	if err != nil {
-		return err
+		return flowFailed(r, "Failed to remove flow", err)
 	}
 	writeJSON(w, http.StatusOK, flowAnswer{"flow removed", summarize(f)})
 	return nil

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"sync"
 
@@ -55,18 +54,7 @@ func flowReplay(store *eventstore.Store, view *memory.View, log *slog.Logger) fu
 // checkFlow is the flow engine's parser as the flows API's check: a flow
 // the engine could not run is refused when it is saved, with the engine's
 // reasons as the 400's detail.
-func checkFlow(raw json.RawMessage) error {
-	var nodes []json.RawMessage
-	if err := json.Unmarshal(raw, &nodes); err != nil {
-		return err
-	}
-	_, err := flows.Parse(nodes)
-	var inv *flows.InvalidError
-	if errors.As(err, &inv) {
-		return errors.New(inv.Detail())
-	}
-	return err
-}
+func checkFlow(raw json.RawMessage) error { return flows.Check(raw) }
 
 // flowNodes is GET /flows/nodes: the engine's palette.
 func flowNodes() []gateway.FlowNode {
