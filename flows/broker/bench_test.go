@@ -1,0 +1,246 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/eventstore/eventstoretest"
+)
+
+// cpuTime is the process's user+system CPU time (with the embedded NATS
+// server, its CPU too).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// speedFlow is issue 17's speed flow for one device: event device in ->
+// switch -> change -> template -> notification.
+func speedFlow(device string) json.RawMessage {
+	return json.RawMessage(`[{"id":"tab","type":"tab","label":"speed"},
+{"id":"in","type":"event device in","device_id":"` + device + `","event_publish":true,"wires":[["sw"]]},
+{"id":"sw","type":"switch","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"gt","v":"32","vt":"num"}],"checkall":"false","outputs":1,"wires":[["ch"]]},
+{"id":"ch","type":"change","rules":[{"t":"set","p":"alert.priority","pt":"msg","to":"high","tot":"str"}],"wires":[["tp"]]},
+{"id":"tp","type":"template","field":"notification","syntax":"handlebars","output":"json","template":"{\"metadata\":{\"priority\":\"{{alert.priority}}\"},\"message\":\"Temp {{payload.data.attrs.temperature}} too high on {{payload.data.id}}\"}","wires":[["nt"]]},
+{"id":"nt","type":"notification","source":"notification.metadata","messageDynamic":"notification.message","msgType":"dynamic","wires":[]}]`)
+}
+
+// speedView is tenant admin with 1,000 devices of template 1 (a dynamic
+// temperature and a static model, merged into every input) and one speed
+// flow per device.
+type speedView struct {
+	flows []dojot.Flow
+}
+
+const speedDevices = 1000
+
+func speedDevice(i int) string { return fmt.Sprintf("dev%04d", i) }
+
+func newSpeedView() *speedView {
+	v := &speedView{}
+	for i := range speedDevices {
+		v.flows = append(v.flows, dojot.Flow{ID: "flow-" + strconv.Itoa(i), Enabled: true, Nodes: speedFlow(speedDevice(i))})
+	}
+	return v
+}
+
+func (v *speedView) Flows(string) []dojot.Flow { return v.flows }
+func (v *speedView) FlowsSeq(string) uint64    { return 1 }
+func (v *speedView) Device(tenant, id string) (dojot.Device, bool) {
+	return dojot.Device{ID: id, Label: id, Templates: []int{1}}, tenant == "admin"
+}
+func (v *speedView) Template(tenant string, id int) (dojot.Template, bool) {
+	return dojot.Template{ID: 1, Attrs: []dojot.Attr{
+		{ID: 1, Label: "temperature", Type: "dynamic"},
+		{ID: 2, Label: "model", Type: "static", StaticValue: sp("m-1")},
+	}}, tenant == "admin" && id == 1
+}
+
+// countingStore counts the notifications it stored.
+type countingStore struct {
+	*eventstore.Store
+	notes atomic.Int64
+}
+
+func (c *countingStore) AppendNotification(ctx context.Context, tenant string, payload []byte, msgID string) (uint64, error) {
+	seq, err := c.Store.AppendNotification(ctx, tenant, payload, msgID)
+	if err == nil {
+		c.notes.Add(1)
+	}
+	return seq, err
+}
+
+// waitConsumer waits until the durable consumer exists on DATA.
+func waitConsumer(tb testing.TB, store *eventstore.Store, name string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		if _, err := store.JetStream().Consumer(ctx, store.DataStream(), name); err == nil {
+			return
+		} else if ctx.Err() != nil {
+			tb.Fatalf("consumer %s: %v", name, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fillReadings stores n readings of the speed devices (round robin, each
+// above the switch's threshold) and waits until JetStream stored them all.
+func fillReadings(tb testing.TB, store *eventstore.Store, n int) {
+	tb.Helper()
+	js := store.JetStream()
+	futures := make([]jetstream.PubAckFuture, 0, 4096)
+	wait := func() {
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				tb.Fatal(err)
+			}
+		}
+		futures = futures[:0]
+	}
+	for i := range n {
+		dev := speedDevice(i % speedDevices)
+		m := nats.NewMsg(store.DataSubject("admin", dev))
+		m.Data = dojot.Reading("admin", dev, 1700000000000+int64(i), fmt.Appendf(nil, `{"temperature":%d,"humidity":%d}`, 33+i%60, i%100))
+		f, err := js.PublishMsgAsync(m)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if futures = append(futures, f); len(futures) == cap(futures) {
+			wait()
+		}
+	}
+	wait()
+}
+
+// BenchmarkBrokerFiveNodeFlow: issue 17's flow speed through the wired
+// engine on a real JetStream (embedded in this process, or
+// DOJOT_TEST_NATS_URL's). 1,000 devices, each with its own 5-node flow
+// (event device in -> switch -> change -> template -> notification),
+// n readings stored in DATA first (every one passes the switch), then
+// consumed by flows/broker: its durable DATA consumer (eventstore Follow),
+// lanes per device, the input normalised with the device's statics, the
+// device's flow found among the tenant's 1,000 and run, the notification
+// appended to the NOTIFICATIONS stream (a synchronous JetStream publish
+// with its msgID as dedupe id), the input acked. The clock runs from
+// the gate's opening to the n-th notification stored.
+//
+// Baseline, same run, same n stored readings: a bare consumer of DATA
+// (eventstore Follow, an ack per message, nothing else).
+//
+// Reported: readings/s of each, x-baseline (flows' rate over the bare
+// consumer's), and CPU (process user+system: this process holds the
+// embedded NATS server too) per reading per executed node (4: the head
+// does not execute) with its baseline's part subtracted or not.
+func BenchmarkBrokerFiveNodeFlow(b *testing.B) {
+	const n = 50_000
+	store := eventstoretest.Open(b)
+	view := newSpeedView()
+	var rate, baseRate, cpuPer, baseCPUPer, redelivered float64
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		bare, group := fmt.Sprintf("bare_%d", i), fmt.Sprintf("bench%d", i)
+		var acked atomic.Int64
+		cs := &countingStore{Store: store}
+		// Each consumer is started once so that its durable exists before
+		// the readings are stored (Follow delivers what comes after), and
+		// stopped: started again, it has them as its backlog.
+		bareRun := func(ctx context.Context) {
+			err := store.Follow(ctx, eventstore.Work{Durable: bare}, func(item eventstore.WorkItem) {
+				item.Ack()
+				acked.Add(1)
+			})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				b.Error(err)
+			}
+		}
+		var br *Broker
+		brokerRun := func(ctx context.Context) {
+			var err error
+			if br, err = New(Options{Store: cs, View: view, Actuator: nopActuator{}, Group: group, Logger: eventstoretest.Logger(b)}); err != nil {
+				b.Error(err)
+				return
+			}
+			_ = br.flowsOf("admin") // parse the 1,000 flows before the clock starts
+			if err := br.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				b.Error(err)
+			}
+		}
+		for _, c := range []struct {
+			name string
+			run  func(context.Context)
+		}{{bare, bareRun}, {"flows_data_" + group, brokerRun}} {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); c.run(ctx) }()
+			waitConsumer(b, store, c.name)
+			cancel()
+			<-done
+		}
+		fillReadings(b, store, n)
+
+		measure := func(run func(context.Context), done func() bool) (float64, time.Duration) {
+			ctx, cancel := context.WithCancel(context.Background())
+			stopped := make(chan struct{})
+			defer func() { cancel(); <-stopped }()
+			start, cpu0 := time.Now(), cpuTime()
+			go func() { defer close(stopped); run(ctx) }()
+			for !done() {
+				if time.Since(start) > 5*time.Minute {
+					b.Fatalf("not done in 5 min: %d acked by the bare consumer, %d notifications stored", acked.Load(), cs.notes.Load())
+				}
+				time.Sleep(time.Millisecond)
+			}
+			return float64(n) / time.Since(start).Seconds(), cpuTime() - cpu0
+		}
+		b.StartTimer()
+		var baseCPU, cpu time.Duration
+		baseRate, baseCPU = measure(bareRun, func() bool { return acked.Load() >= n })
+		rate, cpu = measure(brokerRun, func() bool { return cs.notes.Load() >= n })
+		b.StopTimer()
+		ctx := context.Background()
+		if c, err := store.JetStream().Consumer(ctx, store.DataStream(), "flows_data_"+group); err == nil {
+			if ci, err := c.Info(ctx); err == nil {
+				redelivered = float64(ci.NumRedelivered)
+			}
+		}
+		for _, f := range view.flows {
+			for id, st := range br.Stats(f.ID).Nodes {
+				if st.Errors > 0 {
+					b.Errorf("flow %s node %s: %d errors, last %s", f.ID, id, st.Errors, st.LastError)
+				}
+			}
+		}
+		cpuPer = float64(cpu.Nanoseconds()) / 1e3 / n
+		baseCPUPer = float64(baseCPU.Nanoseconds()) / 1e3 / n
+		if got := cs.notes.Load(); got != n {
+			b.Fatalf("%d notifications for %d readings", got, n)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(rate, "readings/s")
+	b.ReportMetric(baseRate, "baseline-readings/s")
+	b.ReportMetric(rate/baseRate, "x-baseline")
+	b.ReportMetric(cpuPer/4, "cpu-us/reading/node")
+	b.ReportMetric((cpuPer-baseCPUPer)/4, "cpu-us/reading/node-over-baseline")
+	b.ReportMetric(baseCPUPer, "baseline-cpu-us/reading")
+	b.ReportMetric(redelivered, "redelivered")
+}
