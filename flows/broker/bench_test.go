@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -140,17 +141,25 @@ func fillReadings(tb testing.TB, store *eventstore.Store, n int) {
 // lanes per device, the input normalised with the device's statics, the
 // device's flow found among the tenant's 1,000 and run, the notification
 // appended to the NOTIFICATIONS stream (a synchronous JetStream publish
-// with its msgID as dedupe id), the input acked. The clock runs from
-// the gate's opening to the n-th notification stored.
+// with its msgID as dedupe id), the input acked. Each consumer is
+// started once before the readings are stored and stopped, so that they
+// are its backlog; the clock runs from its start again to the n-th
+// reading acked (baseline) or notification stored (flows).
 //
 // Baseline, same run, same n stored readings: a bare consumer of DATA
 // (eventstore Follow, an ack per message, nothing else).
+//
+// DOJOT_BENCH_LANES sets the broker's Options.Lanes (default 64).
 //
 // Reported: readings/s of each, x-baseline (flows' rate over the bare
 // consumer's), and CPU (process user+system: this process holds the
 // embedded NATS server too) per reading per executed node (4: the head
 // does not execute) with its baseline's part subtracted or not.
 func BenchmarkBrokerFiveNodeFlow(b *testing.B) {
+	lanes := 0 // the default
+	if s := os.Getenv("DOJOT_BENCH_LANES"); s != "" {
+		lanes, _ = strconv.Atoi(s)
+	}
 	const n = 50_000
 	store := eventstoretest.Open(b)
 	view := newSpeedView()
@@ -175,7 +184,7 @@ func BenchmarkBrokerFiveNodeFlow(b *testing.B) {
 		var br *Broker
 		brokerRun := func(ctx context.Context) {
 			var err error
-			if br, err = New(Options{Store: cs, View: view, Actuator: nopActuator{}, Group: group, Logger: eventstoretest.Logger(b)}); err != nil {
+			if br, err = New(Options{Store: cs, View: view, Actuator: nopActuator{}, Group: group, Lanes: lanes, Logger: eventstoretest.Logger(b)}); err != nil {
 				b.Error(err)
 				return
 			}
