@@ -145,15 +145,18 @@ func (w *notifyWatch) counts() (delivered, dups, bad int) {
 	return w.delivered, w.dups, w.bad
 }
 
-// flowsLag reads the flow engine's DATA consumer (flows_data_<group>)
-// from the server's NATS: readings not yet delivered plus delivered and
-// not yet acknowledged (an input is acknowledged once its flows ran and
-// their notifications were stored), the engine's backlog.
+// flowsLag reads the flow engine's DATA consumers (flows_data_dojot, one
+// per DATA partition: flows_data_dojot_p<N>) from the server's NATS:
+// readings not yet delivered plus delivered and not yet acknowledged (an
+// input is acknowledged once its flows ran and their notifications were
+// stored), the engine's backlog.
 type flowsLag struct {
-	js       jetstream.JetStream
-	nc       *nats.Conn
-	consumer jetstream.Consumer
+	nc     *nats.Conn
+	stream jetstream.Stream
+	names  []string
 }
+
+const flowsDurable = "flows_data_dojot"
 
 func newFlowsLag(ctx context.Context, natsURL string) (*flowsLag, error) {
 	nc, err := nats.Connect(natsURL)
@@ -165,27 +168,47 @@ func newFlowsLag(ctx context.Context, natsURL string) (*flowsLag, error) {
 		nc.Close()
 		return nil, fmt.Errorf("flows backlog: %w", err)
 	}
-	l := &flowsLag{js: js, nc: nc}
+	l := &flowsLag{nc: nc}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		l.consumer, err = js.Consumer(ctx, "DATA", "flows_data_dojot")
-		if err == nil {
-			return l, nil
+		if l.stream == nil {
+			l.stream, err = js.Stream(ctx, "DATA")
+		}
+		if l.stream != nil {
+			l.names = l.names[:0]
+			names := l.stream.ConsumerNames(ctx)
+			for name := range names.Name() {
+				if name == flowsDurable || strings.HasPrefix(name, flowsDurable+"_p") {
+					l.names = append(l.names, name)
+				}
+			}
+			err = names.Err()
+			if err == nil && len(l.names) > 0 {
+				return l, nil
+			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			nc.Close()
-			return nil, fmt.Errorf("flows backlog: consumer flows_data_dojot on DATA: %w", err)
+			return nil, fmt.Errorf("flows backlog: consumers %s on DATA: %v", flowsDurable, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
 func (l *flowsLag) backlog(ctx context.Context) (uint64, error) {
-	ci, err := l.consumer.Info(ctx)
-	if err != nil {
-		return 0, err
+	var sum uint64
+	for _, name := range l.names {
+		c, err := l.stream.Consumer(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		sum += ci.NumPending + uint64(ci.NumAckPending)
 	}
-	return ci.NumPending + uint64(ci.NumAckPending), nil
+	return sum, nil
 }
 
 func (l *flowsLag) close() { l.nc.Close() }
