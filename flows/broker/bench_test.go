@@ -282,3 +282,65 @@ func BenchmarkBrokerFiveNodeFlow(b *testing.B) {
 	b.ReportMetric(baseCPUPer, "baseline-cpu-us/reading")
 	b.ReportMetric(redelivered, "redelivered")
 }
+
+// BenchmarkFollowDelayedAck: what the broker's inputs see of eventstore
+// Follow when each is acknowledged some time after its delivery (as an
+// input is, once its flows ran and their outputs were stored). A bare
+// consumer of 30,000 stored readings acks each one delay later from a
+// goroutine; delay 0 acks at once, the baseline of the same run.
+// Reported: readings/s from the first ack to the last, and the items in
+// flight that rate implies (rate x delay) against what the consumers
+// allow (MaxAckPending per partition).
+func BenchmarkFollowDelayedAck(b *testing.B) {
+	const n = 30_000
+	store := eventstoretest.Open(b)
+	for i, delay := range []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond} {
+		b.Run("delay="+delay.String(), func(b *testing.B) {
+			var rate float64
+			for j := 0; b.Loop(); j++ {
+				name := fmt.Sprintf("delayed_%d_%d", i, j)
+				var acked, first atomic.Int64
+				run := func(ctx context.Context) {
+					err := store.Follow(ctx, eventstore.Work{Durable: name}, func(item eventstore.WorkItem) {
+						done := func() {
+							item.Ack()
+							if acked.Add(1) == 1 {
+								first.Store(time.Now().UnixNano())
+							}
+						}
+						if delay == 0 {
+							done()
+							return
+						}
+						go func() { time.Sleep(delay); done() }()
+					})
+					if err != nil && !errors.Is(err, context.Canceled) {
+						b.Error(err)
+					}
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				stopped := make(chan struct{})
+				go func() { defer close(stopped); run(ctx) }()
+				waitConsumer(b, store, name)
+				cancel()
+				<-stopped
+				fillReadings(b, store, n)
+				ctx, cancel = context.WithCancel(context.Background())
+				stopped = make(chan struct{})
+				start := time.Now()
+				go func() { defer close(stopped); run(ctx) }()
+				for acked.Load() < n {
+					if time.Since(start) > 5*time.Minute {
+						b.Fatalf("%d of %d acked in 5 min", acked.Load(), n)
+					}
+					time.Sleep(time.Millisecond)
+				}
+				rate = float64(n-1) / time.Since(time.Unix(0, first.Load())).Seconds()
+				cancel()
+				<-stopped
+			}
+			b.ReportMetric(rate, "readings/s")
+			b.ReportMetric(rate*delay.Seconds(), "in-flight")
+		})
+	}
+}
