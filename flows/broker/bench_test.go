@@ -100,10 +100,7 @@ func waitConsumer(tb testing.TB, store *eventstore.Store, durable string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	name := durable
-	if n > 1 {
-		name = fmt.Sprintf("%s_p%d", durable, n-1) // the last one created
-	}
+	name := fmt.Sprintf("%s_p%d", durable, n-1) // the last one created
 	for {
 		if _, err := store.JetStream().Consumer(ctx, store.DataStream(), name); err == nil {
 			return
@@ -164,7 +161,9 @@ func fillReadings(tb testing.TB, store *eventstore.Store, n int) {
 // Baseline, same run, same n stored readings: a bare consumer of DATA
 // (eventstore Follow, an ack per message, nothing else).
 //
-// DOJOT_BENCH_LANES sets the broker's Options.Lanes (default 64).
+// DOJOT_BENCH_LANES sets the broker's Options.Lanes (default 64),
+// DOJOT_BENCH_PARTITIONS the store's DataPartitions (default 16; 1: DATA
+// not partitioned, one consumer).
 //
 // Reported: readings/s of each, x-baseline (flows' rate over the bare
 // consumer's), and CPU (process user+system: this process holds the
@@ -176,7 +175,11 @@ func BenchmarkBrokerFiveNodeFlow(b *testing.B) {
 		lanes, _ = strconv.Atoi(s)
 	}
 	const n = 50_000
-	store := eventstoretest.Open(b)
+	opts := eventstoretest.Options(b)
+	if s := os.Getenv("DOJOT_BENCH_PARTITIONS"); s != "" {
+		opts.DataPartitions, _ = strconv.Atoi(s)
+	}
+	store := eventstoretest.OpenWith(b, opts)
 	view := newSpeedView()
 	var rate, baseRate, cpuPer, baseCPUPer, redelivered float64
 	for i := 0; b.Loop(); i++ {
