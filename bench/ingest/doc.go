@@ -45,6 +45,20 @@
 // ms for the backlogs of the bridge's DATA -> Kafka pump and of history;
 // after the window each sink's time to show everything is reported.
 //
+// Flows (issue 17): -flows N creates N flows over the flows API on the
+// devices' template (event template in -> switch -> change -> template ->
+// notification, BENCHMARKS.md's speed flow); each notifies the readings
+// whose n is a multiple of -flows-every (a power of 10; 1: every reading)
+// and the warm-up, so every reading of the window makes N/every
+// notifications. With -kafka, <tenant>.dojot.notifications is read: each
+// notification is matched to its reading and flow (missing ones count as
+// lost, like readings), and its publish -> Kafka time is reported beside
+// the plain reading's publish -> <tenant>.device-data of the same run.
+// The flow engine's backlog (its DATA consumer's readings not delivered
+// or not acknowledged, read from the server's NATS) and the bridge's
+// NOTIFICATIONS -> Kafka backlog join the polled backlogs; each sink's
+// backlog at the window's end and at the last poll is reported.
+//
 // Baselines, same run: `nats bench js pub async` (the nats CLI) against
 // the binary's embedded NATS (-nats-listen), messages of the size the
 // agent stores, file storage (ingest/raw); the same generator, devices,
@@ -60,6 +74,7 @@
 //	go run ./bench/ingest                          # 1000 devices, 20,000 msg/s, 30 s
 //	go run ./bench/ingest -duration 5m -kafka      # the issue-7 target run, with the Kafka bridge
 //	go run ./bench/ingest -kafka -kafka-produce 1000 -kafka-ws 100   # the whole pipeline (issue 14)
+//	go run ./bench/ingest -kafka -rate 10000 -kafka-ws 2 -flows 10 -flows-every 10   # issue 17: 10 flows on
 //	go run ./bench/ingest -devices 10 -rate 200 -duration 2s -baseline=false   # smoke
 //
 // It exits 1 when a reading was lost (sent but not acknowledged, or

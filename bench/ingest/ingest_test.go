@@ -26,7 +26,9 @@ func TestMain(m *testing.M) {
 // is on: the Kafka bridge both ways (a legacy agent produces 100
 // readings/s of 10 more devices to Kafka), 2 Kafka WS sockets that must
 // get every reading, and the baselines (a bare mochi-mqtt, raw kafka-go;
-// nats bench when the nats CLI is there). Tokens live 1 s, so the history
+// nats bench when the nats CLI is there), and 2 flows on the devices'
+// template, whose notifications must all reach Kafka once, the flow
+// engine's backlog back to 0 at the end. Tokens live 1 s, so the history
 // check after the window logs in again.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
@@ -38,6 +40,7 @@ func TestSmoke(t *testing.T) {
 				Client: client, ServerArgs: []string{"-token-ttl=1s"}}
 			if client == "raw" {
 				cfg.Kafka, cfg.KafkaRate, cfg.KafkaDevices, cfg.KafkaWS = true, 100, 10, 2
+				cfg.Flows = 2
 				cfg.Baseline, cfg.BaselineFor, cfg.Mosquitto, cfg.BaselineMsgs = true, time.Second, "off", 10000
 			}
 			rep, err := run(t.Context(), cfg, t.Output())
@@ -53,6 +56,14 @@ func TestSmoke(t *testing.T) {
 			}
 			if rep.HistoryNote == "" && (rep.History.devices != cfg.Devices+cfg.KafkaDevices*min(1, int(cfg.KafkaRate)) || rep.History.late != 0) {
 				t.Errorf("history checked %d devices, %d not caught up; want every device, 0", rep.History.devices, rep.History.late)
+			}
+			if cfg.Flows > 0 {
+				if rep.NotifyExpected == 0 || rep.NotifyDelivered != rep.NotifyExpected || rep.NotifyDups+rep.NotifyBad != 0 || rep.NotifyLat.q(1) == 0 {
+					t.Errorf("flows' notifications on Kafka: %d of %d, %d duplicates, %d not of this run; want all, once", rep.NotifyDelivered, rep.NotifyExpected, rep.NotifyDups, rep.NotifyBad)
+				}
+				if !rep.LagFlowsOn || rep.LagEnd.Flows != 0 {
+					t.Errorf("flow engine backlog: polled %v, %d at the end; want polled, 0", rep.LagFlowsOn, rep.LagEnd.Flows)
+				}
 			}
 			if cfg.KafkaRate > 0 {
 				if k := rep.KafkaIn; k.sent == 0 || k.acked != k.sent || k.err != nil {

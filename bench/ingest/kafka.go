@@ -35,9 +35,20 @@ func newKafkaWatch(devs []*device, base time.Time) *kafkaWatch {
 	return w
 }
 
-// start waits (up to 30 s) for the topic and reads each of its partitions
-// from the first offset until ctx is done.
+// start reads the topic's readings (readTopic).
 func (w *kafkaWatch) start(ctx context.Context, broker, topic string) error {
+	return readTopic(ctx, broker, topic, w.base, w.record, func(err error) {
+		w.mu.Lock()
+		w.err = err
+		w.mu.Unlock()
+	})
+}
+
+// readTopic waits (up to 30 s) for the topic and reads each of its
+// partitions from the first offset until ctx is done, calling fn with
+// each record's value and its arrival time since base; a reader's failure
+// goes to fail.
+func readTopic(ctx context.Context, broker, topic string, base time.Time, fn func(value []byte, at time.Duration), fail func(error)) error {
 	var parts []kafka.Partition
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -63,13 +74,11 @@ func (w *kafkaWatch) start(ctx context.Context, broker, topic string) error {
 				m, err := r.ReadMessage(ctx)
 				if err != nil {
 					if ctx.Err() == nil {
-						w.mu.Lock()
-						w.err = err
-						w.mu.Unlock()
+						fail(err)
 					}
 					return
 				}
-				w.record(m.Value, time.Since(w.base))
+				fn(m.Value, time.Since(base))
 			}
 		}()
 	}

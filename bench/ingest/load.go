@@ -101,7 +101,8 @@ func (a *api) send(ctx context.Context, method, path, token string, in, out any)
 	return resp.StatusCode, nil
 }
 
-// setup logs in, creates a template and n devices, and returns their ids.
+// setup logs in, creates a template, n devices of it and cfg.Flows flows
+// on it, and returns the devices' ids.
 func setup(ctx context.Context, a *api, cfg *Config, n int) ([]string, error) {
 	if err := a.login(ctx); err != nil {
 		return nil, err
@@ -115,6 +116,9 @@ func setup(ctx context.Context, a *api, cfg *Config, n int) ([]string, error) {
 		{"label": "temperature", "type": "dynamic", "value_type": "float"},
 		{"label": "n", "type": "dynamic", "value_type": "integer"},
 	}}, &tmpl); err != nil {
+		return nil, err
+	}
+	if err := createFlows(ctx, a, cfg, tmpl.Template.ID); err != nil {
 		return nil, err
 	}
 	var created struct {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -25,6 +27,8 @@ type Config struct {
 	KafkaRate      float64       // readings/s a legacy agent produces to <tenant>.device-data (needs Kafka)
 	KafkaDevices   int           // its devices
 	KafkaWS        int           // Kafka WS sockets on <tenant>.device-data, each getting every reading
+	Flows          int           // issue 17's speed flows created on the devices' template (flows API)
+	FlowsEvery     int           // each flow notifies the readings whose n is a multiple of this (1, 10, 100...)
 	History        string        // auto (skip when the route is missing), on (fail when missing), off
 	HistoryDevices int           // devices polled for the visibility latency
 	HistoryPoll    time.Duration // their poll interval
@@ -88,6 +92,9 @@ func (c *Config) setDefaults() {
 	if c.Drain <= 0 {
 		c.Drain = 30 * time.Second
 	}
+	if c.FlowsEvery <= 0 {
+		c.FlowsEvery = 1
+	}
 	if c.KafkaDevices <= 0 {
 		c.KafkaDevices = 100
 	}
@@ -138,6 +145,12 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("target %s: only loopback addresses", a))
 		}
 	}
+	if e := strconv.Itoa(c.FlowsEvery); e[0] != '1' || strings.Trim(e[1:], "0") != "" {
+		errs = append(errs, fmt.Errorf("-flows-every %d: want a power of 10", c.FlowsEvery))
+	}
+	if c.Flows < 0 {
+		errs = append(errs, fmt.Errorf("-flows %d: want 0 or more", c.Flows))
+	}
 	if c.KafkaRate > 0 && !c.Kafka {
 		errs = append(errs, errors.New("-kafka-produce needs -kafka"))
 	}
@@ -159,6 +172,8 @@ func (c *Config) parse(args []string) error {
 	fs.Float64Var(&c.KafkaRate, "kafka-produce", 0, "readings/s a legacy IoT agent produces to <tenant>.device-data with kafka-go (Kafka -> DATA; needs -kafka)")
 	fs.IntVar(&c.KafkaDevices, "kafka-devices", 100, "the legacy agent's devices (besides -devices)")
 	fs.IntVar(&c.KafkaWS, "kafka-ws", 0, "Kafka WS sockets on <tenant>.device-data, no filter: each must get every reading")
+	fs.IntVar(&c.Flows, "flows", 0, "create this many flows (issue 17's: event template in on the devices' template -> switch -> change -> template -> notification) over the flows API; with -kafka, measure publish -> <tenant>.dojot.notifications and the flow engine's backlog")
+	fs.IntVar(&c.FlowsEvery, "flows-every", 1, "each flow notifies the readings whose n is a multiple of this power of 10 (1: every reading, so -flows notifications per reading)")
 	fs.StringVar(&c.History, "history", "auto", "history measurement: auto (skipped when GET /history/... is not served), on, off")
 	fs.IntVar(&c.HistoryDevices, "history-devices", 5, "devices polled for the history latency (their polls add to the server's CPU)")
 	fs.DurationVar(&c.HistoryPoll, "history-poll", 10*time.Millisecond, "their poll interval (the latency's resolution)")

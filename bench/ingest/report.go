@@ -43,7 +43,21 @@ type Report struct {
 	LagMaxKafka, LagMaxHistory uint64        // the largest backlog /healthz reported
 	LagPolls                   int           // its polls
 	LagErr                     error         // its last failed poll's
-	LagZeroAfter               time.Duration // after the window, until both were 0 (-1: not seen)
+	LagZeroAfter               time.Duration // after the window, until all were 0 (-1: not seen)
+	LagMaxFlows, LagMaxNotify  uint64        // the flow engine's DATA consumer; the bridge's NOTIFICATIONS -> Kafka
+	LagFlowsOn                 bool
+	LagAtWindowEnd, LagEnd     backlogs // at the window's end; at the last poll
+
+	Flows, FlowsEvery int // flows created, each notifying every FlowsEvery-th reading
+	NotifyOn          bool
+	NotifyLat         latencies // publish -> the notification on <tenant>.dojot.notifications
+	NotifyExpected    int
+	NotifyDelivered   int
+	NotifyMissing     int
+	NotifyDups        int
+	NotifyBad         int // records not matched to a reading of this run
+	NotifyErr         error
+	NotifyDrained     time.Duration
 
 	MQTTBases     []mqttBase
 	KafkaBase     kafkaBase
@@ -78,9 +92,10 @@ type wsReport struct {
 }
 
 // Lost counts readings sent but never acknowledged, and acknowledged but
-// missing from history, Kafka or a Kafka WS socket.
+// missing from history, Kafka or a Kafka WS socket, and the flows'
+// notifications of acknowledged readings missing from Kafka.
 func (r *Report) Lost() int {
-	return r.Failed + r.KafkaIn.failed + r.History.lost + r.KafkaMissing + r.WS.missing
+	return r.Failed + r.KafkaIn.failed + r.History.lost + r.KafkaMissing + r.WS.missing + r.NotifyMissing
 }
 
 func (r *Report) ackRate() float64 {
@@ -126,6 +141,19 @@ func (r *Report) print(w io.Writer) {
 	if r.KafkaOn {
 		p("  Kafka: every reading there %v after the window", r.KafkaDrained.Round(time.Millisecond))
 	}
+	if r.Flows > 0 {
+		p("flows: %d (event template in -> switch -> change -> template -> notification), each notifying every reading whose n is a multiple of %d", r.Flows, r.FlowsEvery)
+	}
+	if r.NotifyOn {
+		p("publish -> notification on Kafka: %s; %d of %d expected, missing %d, duplicates %d, not of this run %d; all there %v after the window",
+			&r.NotifyLat, r.NotifyDelivered, r.NotifyExpected, r.NotifyMissing, r.NotifyDups, r.NotifyBad, r.NotifyDrained.Round(time.Millisecond))
+		if r.NotifyErr != nil {
+			p("  notification reader error: %v", r.NotifyErr)
+		}
+		if q, b := r.NotifyLat.q(0.99), r.KafkaLat.q(0.99); q > 0 && b > 0 {
+			p("  p99 notification / p99 plain reading on Kafka (same run): %.2fx", float64(q)/float64(b))
+		}
+	}
 	if k := r.KafkaIn; k.on {
 		p("Kafka producer -> DATA (legacy agent, %d readings/s over %v): sent %d, acked by Kafka %d (%.0f/s), failed %d; produce -> Kafka ack %s",
 			int(float64(k.sent)/max(r.KafkaInWindow.Seconds(), 1e-9)), r.KafkaInWindow.Round(time.Millisecond), k.sent, k.acked, float64(k.acked)/max(r.KafkaInWindow.Seconds(), 1e-9), k.failed, &k.ack)
@@ -154,7 +182,13 @@ func (r *Report) print(w io.Writer) {
 	if r.LagZeroAfter >= 0 {
 		zero = r.LagZeroAfter.Round(time.Millisecond).String() + " after the window"
 	}
-	p("backlog (/healthz every 250 ms, %d polls): Kafka bridge DATA -> Kafka max %d, history readings max %d; both 0 %s", r.LagPolls, r.LagMaxKafka, r.LagMaxHistory, zero)
+	p("backlog (/healthz every 250 ms, %d polls): Kafka bridge DATA -> Kafka max %d, history readings max %d, bridge NOTIFICATIONS -> Kafka max %d; all 0 %s",
+		r.LagPolls, r.LagMaxKafka, r.LagMaxHistory, r.LagMaxNotify, zero)
+	if r.LagFlowsOn {
+		p("  flow engine's DATA consumer (not delivered + not acked, from NATS) max %d", r.LagMaxFlows)
+	}
+	p("  at the window's end: bridge data %d, history %d, bridge notifications %d, flows %d; at the last poll: %d, %d, %d, %d",
+		r.LagAtWindowEnd.Kafka, r.LagAtWindowEnd.History, r.LagAtWindowEnd.Notify, r.LagAtWindowEnd.Flows, r.LagEnd.Kafka, r.LagEnd.History, r.LagEnd.Notify, r.LagEnd.Flows)
 	if r.LagErr != nil {
 		p("  a /healthz poll failed: %v", r.LagErr)
 	}

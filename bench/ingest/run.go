@@ -106,6 +106,14 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 			return nil, err
 		}
 	}
+	var nw *notifyWatch
+	if cfg.Flows > 0 && cfg.Kafka {
+		nw = newNotifyWatch(all, cfg.Flows, cfg.FlowsEvery)
+		if err := nw.start(follow, srv.Kafka, cfg.Tenant+".dojot.notifications", base); err != nil {
+			return nil, err
+		}
+		progress(logw, "%d flows on, reading %s.dojot.notifications", cfg.Flows, cfg.Tenant)
+	}
 	var ws *wsWatch
 	if cfg.KafkaWS > 0 {
 		ws = newWSWatch(all, base)
@@ -117,6 +125,14 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 		time.Sleep(time.Second) // their feeds are live
 	}
 	lw := &lagWatch{}
+	if cfg.Flows > 0 && srv.NATS != "" {
+		fl, err := newFlowsLag(ctx, srv.NATS)
+		if err != nil {
+			return nil, err
+		}
+		defer fl.close()
+		lw.flows = fl
+	}
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	var wgLag sync.WaitGroup
@@ -153,6 +169,7 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 	wg.Wait()
 	close(loaded)
 	end := time.Since(base)
+	lw.windowEnded()
 	cpu1, _ := procCPUIf(srv.Pid)
 	rep.LoadgenCPU = selfCPU() - self0
 	rep.CPU = cpu1 - cpu0
@@ -214,6 +231,16 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 		}
 		rep.KafkaDrained = time.Since(endAt)
 	}
+	if nw != nil {
+		want := nw.expected(all)
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			if got, _, _ := nw.counts(); got >= want {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		rep.NotifyDrained = time.Since(endAt)
+	}
 	if ws != nil {
 		for time.Now().Before(deadline) && ctx.Err() == nil && ws.minSeen() < int64(expected) {
 			time.Sleep(10 * time.Millisecond)
@@ -243,6 +270,9 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 	wgLag.Wait()
 	lw.mu.Lock()
 	rep.LagMaxKafka, rep.LagMaxHistory, rep.LagPolls, rep.LagErr = lw.maxKafka, lw.maxHistory, lw.polls, lw.err
+	rep.LagMaxFlows, rep.LagMaxNotify, rep.LagFlowsOn = lw.maxFlows, lw.maxNotify, lw.flows != nil
+	rep.LagEnd = lw.last
+	rep.LagAtWindowEnd = lw.atWindowEnd
 	if lw.zeroSince >= 0 {
 		rep.LagZeroAfter = max(lw.zeroSince-end, 0) // 0: it never rose by the end
 	} else {
@@ -266,6 +296,15 @@ func run(ctx context.Context, cfg *Config, logw io.Writer) (*Report, error) {
 			rep.KafkaNote = err.Error()
 		}
 	}
+	if nw != nil {
+		want := nw.expected(all)
+		nw.mu.Lock()
+		rep.NotifyLat.add(nw.lat...)
+		rep.NotifyOn, rep.NotifyDelivered, rep.NotifyDups, rep.NotifyBad, rep.NotifyErr = true, nw.delivered, nw.dups, nw.bad, nw.err
+		nw.mu.Unlock()
+		rep.NotifyExpected, rep.NotifyMissing = want, max(want-rep.NotifyDelivered, 0)
+	}
+	rep.Flows, rep.FlowsEvery = cfg.Flows, cfg.FlowsEvery
 	if len(pollers) > 0 {
 		checked := all
 		if cfg.HistoryCheck == "sample" {

@@ -32,7 +32,9 @@
 //
 // Flows are read from the view and parsed again only when the tenant's
 // flow events moved (View.FlowsSeq), so an edit applies to the next input
-// and a new tenant's flows run at once.
+// and a new tenant's flows run at once. They are indexed by the device and
+// template ids their heads name: an input runs only the flows that name
+// its device or one of its templates.
 package broker
 
 import (
@@ -40,6 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -112,10 +115,55 @@ type Broker struct {
 	tenants map[string]*tenantFlows
 }
 
-// tenantFlows are a tenant's parsed flows as of its flow events' sequence.
+// tenantFlows are a tenant's parsed flows as of its flow events' sequence,
+// indexed by the device and template ids their heads name (dojot's
+// getByDevice/getByTemplate), so an input looks at the flows that may
+// fire for it, not at every flow of the tenant: with a flow per device,
+// checking each flow's heads cost more than running the device's own.
 type tenantFlows struct {
-	seq   uint64
-	flows []flows.Flow
+	seq        uint64
+	flows      []flows.Flow
+	byDevice   map[string][]int // indexes into flows, ascending
+	byTemplate map[string][]int
+}
+
+// index fills byDevice and byTemplate from the flows' graphs.
+func (tf *tenantFlows) index() {
+	tf.byDevice, tf.byTemplate = map[string][]int{}, map[string][]int{}
+	for i, f := range tf.flows {
+		for _, d := range f.Graph.Devices {
+			tf.byDevice[d] = append(tf.byDevice[d], i)
+		}
+		for _, t := range f.Graph.Templates {
+			tf.byTemplate[t] = append(tf.byTemplate[t], i)
+		}
+	}
+}
+
+// candidates are the indexes (ascending, once each) of the flows whose
+// heads name the input's device or one of its templates: the only ones
+// that may fire for it (flows.Flow.Matches decides).
+func (tf *tenantFlows) candidates(in flows.Input) []int {
+	out := tf.byDevice[in.DeviceID]
+	merged := false
+	for _, t := range in.Templates {
+		more := tf.byTemplate[t]
+		switch {
+		case len(more) == 0:
+		case len(out) == 0:
+			out = more
+		default:
+			if !merged { // never append to the index's own slices
+				out, merged = append([]int(nil), out...), true
+			}
+			out = append(out, more...)
+		}
+	}
+	if merged { // a flow named by the device and a template runs once, in order
+		slices.Sort(out)
+		out = slices.Compact(out)
+	}
+	return out
 }
 
 // New checks opts.
@@ -206,8 +254,9 @@ func (b *Broker) handle(ctx context.Context, item eventstore.WorkItem) {
 		return
 	}
 	in.Depth = max(in.Depth, item.Depth) // a reading's from its header, a configure's from its event
-	for _, f := range b.flowsOf(in.Tenant) {
-		if _, err := b.engine.Run(ctx, f, in); err != nil {
+	tf := b.flowsOf(in.Tenant)
+	for _, i := range tf.candidates(in) {
+		if _, err := b.engine.Run(ctx, tf.flows[i], in); err != nil {
 			item.Nak(time.Second) // interrupted (ctx done): outputs keep their ids on the retry
 			return
 		}
@@ -217,13 +266,13 @@ func (b *Broker) handle(ctx context.Context, item eventstore.WorkItem) {
 
 // flowsOf is a tenant's enabled flows, parsed again only after its flow
 // events moved.
-func (b *Broker) flowsOf(tenant string) []flows.Flow {
+func (b *Broker) flowsOf(tenant string) *tenantFlows {
 	seq := b.opts.View.FlowsSeq(tenant)
 	b.mu.Lock()
 	tf := b.tenants[tenant]
 	b.mu.Unlock()
 	if tf != nil && tf.seq == seq {
-		return tf.flows
+		return tf
 	}
 	tf = &tenantFlows{seq: seq}
 	for _, f := range b.opts.View.Flows(tenant) {
@@ -242,10 +291,11 @@ func (b *Broker) flowsOf(tenant string) []flows.Flow {
 		}
 		tf.flows = append(tf.flows, flows.Flow{ID: f.ID, Enabled: true, Graph: g})
 	}
+	tf.index()
 	b.mu.Lock()
 	b.tenants[tenant] = tf
 	b.mu.Unlock()
-	return tf.flows
+	return tf
 }
 
 // input normalises a DATA reading or a device event (FLOWS.md 3.1); ok

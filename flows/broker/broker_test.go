@@ -2,11 +2,13 @@ package broker
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/flows"
 )
 
 func sp(s string) *string { return &s }
@@ -110,3 +112,47 @@ func TestEventInput(t *testing.T) {
 
 type nopStore struct{ Store }
 type nopActuator struct{ Actuator }
+
+// TestCandidates: an input runs the flows naming its device or one of its
+// templates, each once and in the tenant's order, and no other.
+func TestCandidates(t *testing.T) {
+	parse := func(id string, heads ...string) flows.Flow {
+		nodes := []json.RawMessage{}
+		for i, h := range heads {
+			nodes = append(nodes, json.RawMessage(fmt.Sprintf(`{"id":"h%d",%s,"event_publish":true,"wires":[["c"]]}`, i, h)))
+		}
+		nodes = append(nodes, json.RawMessage(`{"id":"c","type":"change","rules":[],"wires":[]}`))
+		g, err := flows.Parse(nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return flows.Flow{ID: id, Enabled: true, Graph: g}
+	}
+	tf := &tenantFlows{flows: []flows.Flow{
+		parse("f0", `"type":"event device in","device_id":"d1"`),
+		parse("f1", `"type":"event template in","template_id":"7"`),
+		parse("f2", `"type":"event device in","device_id":"d2"`),
+		parse("f3", `"type":"event template in","template_id":"7"`, `"type":"event device in","device_id":"d1"`),
+		parse("f4", `"type":"event template in","template_id":"8"`),
+	}}
+	tf.index()
+	for _, c := range []struct {
+		dev       string
+		templates []string
+		want      string
+	}{
+		{"d1", nil, "[0 3]"},
+		{"d1", []string{"7"}, "[0 1 3]"},
+		{"d1", []string{"8", "7"}, "[0 1 3 4]"},
+		{"d3", []string{"7"}, "[1 3]"},
+		{"d3", []string{"9"}, "[]"},
+		{"d2", []string{"8"}, "[2 4]"},
+	} {
+		if got := fmt.Sprint(tf.candidates(flows.Input{DeviceID: c.dev, Templates: c.templates})); got != c.want {
+			t.Errorf("device %s templates %v: %s; want %s", c.dev, c.templates, got, c.want)
+		}
+	}
+	if got := fmt.Sprint(tf.byDevice["d1"]); got != "[0 3]" {
+		t.Errorf("candidates changed the index: %s", got)
+	}
+}
