@@ -62,7 +62,7 @@ func TestFlowsTwoInstances(t *testing.T) {
 	}
 
 	// The sink's readings, in DATA order.
-	cons, err := js.OrderedConsumer(ctx, "DATA", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"data.admin." + sink + ".*"}})
+	cons, err := js.OrderedConsumer(ctx, "DATA", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"data.*.admin." + sink}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestFlowsLive(t *testing.T) {
 	js := jetStream(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, "DATA", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"data.livetenant." + sink + ".*"}})
+	cons, err := js.OrderedConsumer(ctx, "DATA", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"data.*.livetenant." + sink}})
 	if err != nil {
 		t.Fatal(err)
 	}

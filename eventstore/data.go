@@ -120,14 +120,14 @@ func (s *Store) FollowData(ctx context.Context, tenant string, start Start, fn f
 	if !dojot.ValidTenant(tenant) {
 		return fmt.Errorf("follow data of %q: not a tenant: %w", tenant, dojot.ErrInvalid)
 	}
-	return s.follow(ctx, s.data, s.DataSubject(tenant, ">"), start, fn)
+	return s.follow(ctx, s.data, s.DataFilters(tenant, "*"), start, fn)
 }
 
 // follow calls fn with each message of stream on subject from start on,
 // then with each new one (FollowData, FollowNotifications).
-func (s *Store) follow(ctx context.Context, stream, subject string, start Start, fn func(seq uint64, data []byte) error) error {
+func (s *Store) follow(ctx context.Context, stream string, filters []string, start Start, fn func(seq uint64, data []byte) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
+		FilterSubjects: filters,
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 	}
 	switch {

@@ -26,8 +26,8 @@ func TestAppendData(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tenant, device, ok := store.DataDevice(got.Subject); !ok || tenant != "admin" || device != "a1998e" ||
-		!strings.HasPrefix(got.Subject, store.DataSubject("admin", "a1998e")+".") || string(got.Data) != string(payload) {
-		t.Errorf("stored %s %s; want %s.<partition> %s", got.Subject, got.Data, store.DataSubject("admin", "a1998e"), payload)
+		!strings.HasSuffix(got.Subject, ".admin.a1998e") || strings.Count(got.Subject, ".") != strings.Count(store.DataSubject("admin", "a1998e"), ".")+1 || string(got.Data) != string(payload) {
+		t.Errorf("stored %s %s; want data.<partition>.admin.a1998e %s", got.Subject, got.Data, payload)
 	}
 
 	// The same message id within the duplicate window is stored once.

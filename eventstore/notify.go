@@ -63,7 +63,7 @@ func (s *Store) FollowNotifications(ctx context.Context, tenant string, start St
 	if !dojot.ValidTenant(tenant) {
 		return fmt.Errorf("follow notifications of %q: not a tenant: %w", tenant, dojot.ErrInvalid)
 	}
-	return s.follow(ctx, s.notify, s.NotificationSubject(tenant), start, fn)
+	return s.follow(ctx, s.notify, []string{s.NotificationSubject(tenant)}, start, fn)
 }
 
 // FTPStream is the name of the FTP stream (publish-ftp's files), with

@@ -35,7 +35,7 @@ type Options struct {
 	// (default 7 days).
 	DataMaxAge time.Duration
 	// DataPartitions is how many partitions the DATA stream stores its
-	// readings in (data.<tenant>.<device>.<partition>, hashing tenant and
+	// readings in (data.<partition>.<tenant>.<device>, hashing tenant and
 	// device), the unit in which instances share work that keeps each
 	// device's order (Work). Default 16; 1: not partitioned. It is the
 	// stream's setting: the instance that creates or updates the stream

@@ -77,8 +77,8 @@ func (s *Store) ReadRange(ctx context.Context, r Range, fn func(RangeItem) error
 	curs := make([]*rangeCursor, 0, 2)
 	for _, events := range []bool{true, false} {
 		// Readings are on data.<tenant>.<device>, or with a partition
-		// after it (Options.DataPartitions).
-		stream, st, filters := s.data, s.dataSt, []string{s.DataSubject(r.Tenant, ">")}
+		// before them (Options.DataPartitions).
+		stream, st, filters := s.data, s.dataSt, s.DataFilters(r.Tenant, "*")
 		if events {
 			stream, st, filters = s.events, s.eventsSt, []string{s.opts.SubjectPrefix + dojot.Subject(r.Tenant, dojot.KindDevice, "*")}
 		}
@@ -88,7 +88,7 @@ func (s *Store) ReadRange(ctx context.Context, r Range, fn func(RangeItem) error
 				if events {
 					filters = append(filters, s.opts.SubjectPrefix+dojot.Subject(r.Tenant, dojot.KindDevice, d))
 				} else {
-					filters = append(filters, s.DataSubject(r.Tenant, d), s.DataSubject(r.Tenant, d)+".*")
+					filters = append(filters, s.DataFilters(r.Tenant, d)...)
 				}
 			}
 		}

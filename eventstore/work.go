@@ -25,7 +25,7 @@ import (
 // while keeping each device's messages in order across instances.
 //
 // DATA is partitioned by device: the stream stores each reading on
-// data.<tenant>.<device>.<partition> (a subject transform hashing tenant
+// data.<partition>.<tenant>.<device> (a subject transform hashing tenant
 // and device, Options.DataPartitions), and Work has one durable consumer
 // per partition. Each partition is consumed by one instance at a time: the
 // instances announce themselves in a key-value bucket (WORKERS, entries
@@ -100,6 +100,11 @@ const membersBucket = "WORKERS"
 type workPart struct {
 	name    string
 	filters []string
+	// legacy filters the readings stored before the stream was
+	// partitioned, added when the consumer replaces an unpartitioned one
+	// (only then may some be waiting; it costs every lookup a walk of the
+	// tenants).
+	legacy string
 
 	cons    jetstream.Consumer
 	cc      jetstream.ConsumeContext // nil: not consuming
@@ -133,14 +138,14 @@ func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 		}
 		parts = parts[:0]
 		for p := range n {
-			f := []string{fmt.Sprintf("%sdata.*.*.%d", sp, p)}
-			if p == 0 { // readings stored before the stream was partitioned
-				f = append(f, sp+"data.*.*")
+			part := &workPart{name: fmt.Sprintf("%s_p%d", w.Durable, p), filters: []string{fmt.Sprintf("%sdata.%d.*.*", sp, p)}}
+			if p == 0 {
+				part.legacy = sp + "data.*.*"
 			}
 			if n == 1 {
-				f = []string{sp + "data.>"}
+				part.filters = []string{sp + "data.>"}
 			}
-			parts = append(parts, &workPart{name: fmt.Sprintf("%s_p%d", w.Durable, p), filters: f})
+			parts = append(parts, part)
 		}
 	}
 	for _, p := range parts {
@@ -309,13 +314,17 @@ func (s *Store) workConsumer(ctx context.Context, stream string, w Work, p *work
 		PriorityGroups:    []string{workGroup},
 		PinnedTTL:         w.MemberTTL,
 	}
-	if len(p.filters) == 1 {
-		cfg.FilterSubject = p.filters[0]
-	} else {
-		cfg.FilterSubjects = p.filters
-	}
+	filters := p.filters
 	if old, err := s.js.Consumer(ctx, stream, w.Durable); err == nil {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, old.CachedInfo().AckFloor.Stream+1
+		if p.legacy != "" {
+			filters = append(filters, p.legacy)
+		}
+	}
+	if len(filters) == 1 {
+		cfg.FilterSubject = filters[0]
+	} else {
+		cfg.FilterSubjects = filters
 	}
 	c, err = s.js.CreateConsumer(ctx, stream, cfg)
 	if errors.Is(err, jetstream.ErrConsumerExists) { // another instance made it first
@@ -371,21 +380,22 @@ func (s *Store) workSubject(subject string) string {
 }
 
 // DataDevice is the tenant and device of a DATA subject, with the store's
-// prefix, partitioned (data.<tenant>.<device>.<partition>) or not.
+// prefix, partitioned (data.<partition>.<tenant>.<device>) or not
+// (data.<tenant>.<device>, stored before the stream was partitioned): the
+// number of tokens tells which.
 func (s *Store) DataDevice(subject string) (tenant, device string, ok bool) {
 	rest, ok := strings.CutPrefix(subject, s.opts.SubjectPrefix+"data.")
 	if !ok {
 		return "", "", false
 	}
-	tenant, rest, ok = strings.Cut(rest, ".")
-	if !ok || tenant == "" {
-		return "", "", false
+	t := strings.Split(rest, ".")
+	switch {
+	case len(t) == 2:
+		tenant, device = t[0], t[1]
+	case len(t) == 3 && isDigits(t[0]):
+		tenant, device = t[1], t[2]
 	}
-	device, part, partitioned := strings.Cut(rest, ".")
-	if device == "" || partitioned && !isDigits(part) {
-		return "", "", false
-	}
-	return tenant, device, true
+	return tenant, device, tenant != "" && device != ""
 }
 
 func isDigits(s string) bool {

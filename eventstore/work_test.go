@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/eventstore/eventstoretest"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // worker is one instance following a Work: it records, per device, the
@@ -126,11 +128,14 @@ func TestDataDevice(t *testing.T) {
 	pre := strings.TrimSuffix(s.DataSubject("", ""), "data..")
 	for subj, want := range map[string]string{
 		"data.t1.d1":     "t1/d1",
-		"data.t1.d1.7":   "t1/d1",
-		"data.t1.d1.x":   "",
+		"data.7.t1.d1":   "t1/d1",
+		"data.15.t1.d1":  "t1/d1",
+		"data.7.t1":      "7/t1", // stored before partitions: tenant 7
+		"data.x.t1.d1":   "",
 		"data.t1":        "",
 		"data..d1":       "",
-		"data.t1.d1.7.8": "",
+		"data.7..d1":     "",
+		"data.7.t1.d1.8": "",
 		"evt.t1.d1":      "",
 	} {
 		tenant, device, ok := s.DataDevice(pre + subj)
@@ -141,5 +146,45 @@ func TestDataDevice(t *testing.T) {
 		if got != want {
 			t.Errorf("DataDevice(%q) = %q; want %q", subj, got, want)
 		}
+	}
+}
+
+// TestWorkUpgrade: a Work consumer of the versions before partitions is
+// replaced by the partitioned ones, which start where it stood: the
+// readings it had not acknowledged (stored before the stream was
+// partitioned) come, once, with those stored after.
+func TestWorkUpgrade(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := eventstoretest.Isolated(t, eventstoretest.URL(t))
+	opts.DataPartitions = 1
+	old := eventstoretest.OpenWith(t, opts)
+	if _, err := old.JetStream().CreateConsumer(ctx, old.DataStream(), jetstream.ConsumerConfig{
+		Durable: "test_up", FilterSubject: opts.SubjectPrefix + "data.>", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := old.AppendData(ctx, "t1", fmt.Sprintf("d%d", i), []byte(`{"attrs":{}}`), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts.DataPartitions = 16
+	s := eventstoretest.OpenWith(t, opts)
+	for i := range 5 {
+		if _, err := s.AppendData(ctx, "t1", fmt.Sprintf("d%d", i), []byte(`{"attrs":{}}`), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var w worker
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = s.Follow(fctx, eventstore.Work{Durable: "test_up", MemberTTL: 3 * time.Second}, w.handle) }()
+	waitFor(t, func() bool { return w.count() == 10 })
+	time.Sleep(500 * time.Millisecond)
+	if w.count() != 10 {
+		t.Errorf("handled %d readings; want the 10 stored once", w.count())
+	}
+	if _, err := s.JetStream().Consumer(ctx, s.DataStream(), "test_up"); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Errorf("the old consumer: %v; want it deleted", err)
 	}
 }

@@ -84,7 +84,7 @@ func BenchmarkReplay(b *testing.B) {
 		defer cancel()
 		start := from
 		cons, err := store.JetStream().OrderedConsumer(ctx, store.DataStream(), jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{store.DataSubject("admin", ">")}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start})
+			FilterSubjects: store.DataFilters("admin", "*"), DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start})
 		if err != nil {
 			b.Fatal(err)
 		}
