@@ -466,7 +466,7 @@ func (p *pump) deliver(ctx context.Context, recs []kafkago.Message, last jetstre
 	for {
 		err := p.createTopics(ctx)
 		if err == nil && len(recs) > 0 {
-			err = p.w.WriteMessages(ctx, recs...)
+			err = p.write(ctx, recs)
 		}
 		if err == nil {
 			p.kafkaOK()
@@ -483,6 +483,22 @@ func (p *pump) deliver(ctx context.Context, recs []kafkago.Message, last jetstre
 		sleep(ctx, backoff)
 		backoff = min(2*backoff, p.opts.RetryMax)
 	}
+}
+
+// stopGrace is how long a write on its way may finish after the pump was
+// told to stop.
+const stopGrace = 5 * time.Second
+
+// write writes recs. A stop (ctx done) while they are on their way lets
+// the write finish, for up to stopGrace: Kafka may already have taken
+// them, and a pump that stopped then without acknowledging them would
+// send them again after the restart (a graceful stop sends nothing twice;
+// only a crash does).
+func (p *pump) write(ctx context.Context, recs []kafkago.Message) error {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancel) })()
+	return p.w.WriteMessages(wctx, recs...)
 }
 
 func (p *pump) wantTopic(t string) {
