@@ -35,7 +35,9 @@ import (
 // disagree on the members only one receives a partition's messages. When
 // an instance joins or leaves, the partitions move: the old owner stops
 // pulling, lets its in-flight items end and unpins; an instance that died
-// loses its pin after MemberTTL without pulls. The device events of
+// loses its pin after MemberTTL without pulls, and the one taking its
+// partition waits for the items it held to come again (after AckWait)
+// before pulling anything newer, so a device's order survives the crash. The device events of
 // EVENTS, whose subjects cannot be transformed (appends check them), are
 // one partition.
 type Work struct {
@@ -109,8 +111,11 @@ type workPart struct {
 	cons    jetstream.Consumer
 	cc      jetstream.ConsumeContext // nil: not consuming
 	stopped chan struct{}            // closed once a stop finished unpinning
-	mu      sync.Mutex
-	flight  atomic.Int64 // items handed out, not yet acked or handed back
+	// waitUntil: while taking the partition over, the latest time to wait
+	// for the inputs another instance held (see ready).
+	waitUntil time.Time
+	mu        sync.Mutex
+	flight    atomic.Int64 // items handed out, not yet acked or handed back
 }
 
 // Follow calls fn with each message of w's stream stored after its
@@ -192,6 +197,35 @@ func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 			fn(item)
 		}
 	}
+	// ready says whether a partition may be pulled from. The inputs an
+	// instance held when it stopped (delivered, never acknowledged) are
+	// handed out again only after AckWait; pulling before that would run
+	// newer inputs of their devices first. So a partition is taken once
+	// none is held any more (a live previous owner ends its own within
+	// moments), or once AckWait has passed (an owner that died), when
+	// the server hands the held ones out before anything newer.
+	ready := func(p *workPart) bool {
+		now := time.Now()
+		first := p.waitUntil.IsZero()
+		if first {
+			p.waitUntil = now.Add(w.AckWait)
+		}
+		if now.After(p.waitUntil) {
+			return true
+		}
+		info, err := p.cons.Info(ctx)
+		if err != nil {
+			return false // asked again at the next tick
+		}
+		if info.NumAckPending == 0 {
+			return true
+		}
+		if first {
+			s.log.Info("work consumer: waiting for the inputs another instance held to come again, to keep their order",
+				"consumer", p.name, "held", info.NumAckPending, "until", p.waitUntil)
+		}
+		return false
+	}
 	start := func(p *workPart) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -201,6 +235,10 @@ func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 		if p.stopped != nil { // a stop of this partition is still unpinning
 			<-p.stopped
 		}
+		if !ready(p) {
+			return
+		}
+		p.waitUntil = time.Time{}
 		cc, err := p.cons.Consume(handle(p), jetstream.PullPriorityGroup(workGroup), jetstream.PullExpiry(max(w.MemberTTL/3, time.Second)),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				s.log.Debug("work consumer: error", "consumer", p.name, "err", err)

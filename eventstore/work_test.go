@@ -188,3 +188,52 @@ func TestWorkUpgrade(t *testing.T) {
 		t.Errorf("the old consumer: %v; want it deleted", err)
 	}
 }
+
+// TestWorkTakeoverKeepsOrder: an instance that dies holding inputs (its
+// connection gone, nothing acknowledged) leaves its partition to another,
+// which runs the held inputs before the newer ones of their devices.
+func TestWorkTakeoverKeepsOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := eventstoretest.Isolated(t, eventstoretest.URL(t))
+	opts.DataPartitions = 1
+	b := eventstoretest.OpenWith(t, opts)
+	a, err := eventstore.Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := eventstore.Work{Durable: "test_takeover", MemberTTL: 2 * time.Second, AckWait: 6 * time.Second}
+	held := make(chan eventstore.WorkItem, 100)
+	go func() { _ = a.Follow(ctx, work, func(item eventstore.WorkItem) { held <- item }) }() // never acks
+	time.Sleep(time.Second)
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := b.AppendData(ctx, "t1", "d1", []byte(fmt.Sprintf(`{"attrs":{"n":%d}}`, i)), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publish(0, 5)
+	for range 5 {
+		select {
+		case <-held:
+		case <-ctx.Done():
+			t.Fatal("the first instance got nothing")
+		}
+	}
+	a.Close() // dies: no ack, no unpin, its announcement expires
+
+	var w worker
+	go func() { _ = b.Follow(ctx, work, w.handle) }()
+	time.Sleep(3 * time.Second) // a's announcement and pin expired: b holds the partition
+	publish(5, 10)
+	waitFor(t, func() bool { return w.count() >= 10 })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seqs := w.seen["data.t1.d1"]
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] <= seqs[i-1] {
+			t.Fatalf("d1's inputs ran in the order %v; the held ones should come first", seqs)
+		}
+	}
+}

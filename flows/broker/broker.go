@@ -27,8 +27,9 @@
 // instance joins or leaves, partitions move once the inputs in flight
 // ended. An instance that died loses its partitions after MemberTTL and
 // its unacknowledged inputs are handed out again after the consumers'
-// AckWait, with their output ids: those may run after newer inputs of
-// their device, the one case where the order is not kept.
+// AckWait, with their output ids; the instance taking such a partition
+// over waits for them (up to AckWait) before anything newer, so the order
+// holds across a crash too, at the cost of that wait.
 //
 // Flows are read from the view and parsed again only when the tenant's
 // flow events moved (View.FlowsSeq), so an edit applies to the next input
