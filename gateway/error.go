@@ -45,6 +45,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 			writeJSON(w, code, errBody{Message: de.Message, Status: code})
 			return
 		}
+		if kind == dojot.ErrTooLarge {
+			// The store refused it (NATS's message size): its text is an
+			// internal detail, for the log.
+			slog.WarnContext(r.Context(), "request too large to store", "err", err, "method", r.Method, "path", r.URL.Path)
+			writeJSON(w, code, errBody{Message: "Request too large to be stored", Status: code})
+			return
+		}
 		writeJSON(w, code, errBody{Message: err.Error(), Status: code})
 		return
 	}
