@@ -113,6 +113,7 @@ func TestParseInvalid(t *testing.T) {
 		"device template in without id": {`[{"id":"h","type":"device template in","wires":[]}]`, []string{"h: missing device_template_id"}},
 		"bad regex":                     {`[{"id":"s","type":"switch","rules":[{"t":"regex","v":"(("}],"wires":[]}]`, []string{"s: rules[0]: bad regex"}},
 		"bad template":                  {`[{"id":"t","type":"template","template":"{{#a}}","wires":[]}]`, []string{"t: bad handlebars template"}},
+		"ill-typed attrs, one reason":   {`[{"id":"o","type":"multi device out","device_source":"self","attrs":5,"wires":[]}]`, []string{"o: attrs must be a string"}},
 		"every problem": {`[{"id":"a","type":"nope","wires":[["x"]]},{"id":"b","type":"switch","rules":5,"wires":[]}]`,
 			[]string{`a: unknown node type "nope"`, `a: wire to missing node "x"`, "b: rules must be an array of rules"}},
 	}

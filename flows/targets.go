@@ -120,7 +120,10 @@ func validDeviceID(id string) bool {
 
 // attrsPath reads the "attrs" field all four nodes require.
 func attrsPath(s *spec) string {
-	p := s.str("attrs", "")
+	p := ""
+	if s.has("attrs") && !s.into("attrs", &p, "a string") {
+		return "" // one reason: its type
+	}
 	if len(splitPath(p)) == 0 {
 		s.fail("Invalid data source: field is mandatory")
 	}
