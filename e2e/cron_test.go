@@ -201,3 +201,45 @@ func TestCronTwoInstances(t *testing.T) {
 		t.Errorf("fired %d+%d, elsewhere %d+%d, failed %d+%d; %d actuations in the history", fa, fb, ea, eb, xa, xb, len(docs))
 	}
 }
+
+// TestCronBatchNode: a flow's cron-batch node creates several jobs at once
+// (FLOWS.md 4.18), from the array a template node made.
+func TestCronBatchNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	in := start(t, "", "-mqtt-insecure")
+	c := in.Login("admin", adminPassword)
+	id := createDevice(c, "batcher", createTemplate(c, "Batchers"))
+	job := func(name string) string {
+		return fmt.Sprintf(`{"time":"0 0 * * *","name":%q,"broker":{"subject":"device-data","message":{"metadata":{"deviceid":%q},"attrs":{"temperature":1}}}}`, name, id)
+	}
+	jobs := strings.ReplaceAll("["+job("batch one")+","+job("batch two")+"]", `"`, `\"`) // a JSON string in the flow
+	c.Must(200, "POST", "/flows/v1/flow", `{"name":"batch","flow":[{"id":"t","type":"tab"},`+
+		`{"id":"h","type":"event device in","z":"t","device_id":"`+id+`","event_publish":true,"wires":[["s"]]},`+
+		`{"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"eq","v":"50","vt":"num"}],"checkall":"true","outputs":1,"wires":[["a"]]},`+
+		`{"id":"a","type":"template","z":"t","field":"jobs","fieldType":"msg","syntax":"plain","template":"`+jobs+`","output":"json","wires":[["b"]]},`+
+		`{"id":"b","type":"cron-batch","z":"t","operation":"CREATE","jobs":"jobs","outJobIds":"ids","timeout":5000,"wires":[]}]}`)
+	user := "admin:" + id
+	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":50}`, "-q", "1"); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, b)
+	}
+	var listed []struct {
+		JobID string
+		Spec  struct{ Name string }
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		mustJSON(t, c.Must(200, "GET", "/cron/v1/jobs", nil), &listed)
+		if len(listed) >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	names := map[string]bool{}
+	for _, j := range listed {
+		names[j.Spec.Name] = true
+	}
+	if len(listed) != 2 || !names["batch one"] || !names["batch two"] {
+		t.Fatalf("GET /cron/v1/jobs = %+v; want the batch's two jobs", listed)
+	}
+}
