@@ -210,20 +210,8 @@ func (s *Store) createStreams(ctx context.Context) error {
 		MaxBytes:    -1,
 		MaxMsgs:     -1,
 		AllowDirect: true,
-	}, {
-		Name:             s.data,
-		Description:      "dojot device data: one message per reading, kept by age and size",
-		Subjects:         []string{sp + "data.>"},
-		Retention:        jetstream.LimitsPolicy,
-		Storage:          jetstream.FileStorage,
-		Replicas:         s.opts.Replicas,
-		Duplicates:       s.opts.Duplicates,
-		MaxAge:           s.opts.DataMaxAge,
-		MaxBytes:         s.opts.DataMaxBytes,
-		MaxMsgs:          -1,
-		AllowDirect:      true,
-		SubjectTransform: s.dataTransform(),
 	},
+		s.dataStream(),
 		s.outputStream(s.notify, "notify", "dojot notifications: one message per flow notification, on notify.<tenant>, kept as device data is"),
 		// Apart from NOTIFICATIONS: only the Kafka bridge reads files, and
 		// they are far larger than a notification, so the notifications'
@@ -245,6 +233,14 @@ func (s *Store) createStreams(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// dataStream is DATA's configuration: kept by age and size as the
+// outputs are, its readings stored by partition.
+func (s *Store) dataStream() jetstream.StreamConfig {
+	cfg := s.outputStream(s.data, "data", "dojot device data: one message per reading, kept by age and size")
+	cfg.SubjectTransform = s.dataTransform()
+	return cfg
 }
 
 // outputStream is the config of a stream of the flows' outputs for other
