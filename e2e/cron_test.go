@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // TestCron: a job created over HTTP with a 6-field every-second time
@@ -21,24 +18,13 @@ func TestCron(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
-	needCommand(t, "kcat", "-V")
-	broker := dojottest.FreeAddr(t)
-	in := start(t, "", "-mqtt-insecure", "-kafka-embedded-addr="+broker)
+	in, broker := startMQTTKafka(t)
 	c := in.Login("admin", adminPassword)
 	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
 	user := "admin:" + id
 
 	// Two ticks reach the device.
-	host, port, _ := net.SplitHostPort(in.MQTTAddr)
-	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-cron-"+id, "-q", "1",
-		"-t", user+"/config", "-C", "2", "-W", "30")
-	var out bytes.Buffer
-	sub.Stdout, sub.Stderr = &out, &out
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond) // subscribed before the first tick
+	wait := configSub(t, in, id, 2)
 	body := c.Must(201, "POST", "/cron/v1/jobs", `{"time":"*/1 * * * * *","name":"warm up","broker":{"subject":"dojot.device-manager.device",`+
 		`"message":{"event":"configure","data":{"attrs":{"target_temperature":21},"id":"`+id+`"},"meta":{"service":"admin"}}}}`)
 	var created struct{ Status, JobID string }
@@ -46,10 +32,7 @@ func TestCron(t *testing.T) {
 	if created.Status != "success" || created.JobID == "" {
 		t.Fatalf("POST /cron/v1/jobs = %s", body)
 	}
-	if err := sub.Wait(); err != nil {
-		t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
-	}
-	if got := strings.Fields(out.String()); len(got) != 2 || got[0] != `{"target_temperature":21}` || got[1] != got[0] {
+	if got := strings.Fields(wait()); len(got) != 2 || got[0] != `{"target_temperature":21}` || got[1] != got[0] {
 		t.Errorf("configurations = %q", got)
 	}
 	var configures int
@@ -74,6 +57,7 @@ func TestCron(t *testing.T) {
 		t.Fatalf("DELETE = %d %s", code, body)
 	}
 	time.Sleep(1500 * time.Millisecond) // a tick under way when it was deleted
+	host, port, _ := net.SplitHostPort(in.MQTTAddr)
 	quiet, err := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-cron-quiet-"+id, "-q", "1",
 		"-t", user+"/config", "-C", "1", "-W", "3").CombinedOutput()
 	if strings.Contains(string(quiet), "target_temperature") {

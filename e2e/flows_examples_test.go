@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // flowsMD71 and flowsMD73 are FLOWS.md 7.1 and 7.3's bodies exactly as
@@ -111,10 +109,7 @@ func TestFlowsExamples(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
-	needCommand(t, "kcat", "-V")
-	broker := dojottest.FreeAddr(t)
-	in := start(t, "", "-mqtt-insecure", "-kafka-embedded-addr="+broker)
+	in, broker := startMQTTKafka(t)
 	c := in.Login("admin", adminPassword)
 	tmpl := busTemplate(t, c)
 	c.Must(200, "POST", "/flows/v1/flow", flowsMD71)

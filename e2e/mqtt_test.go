@@ -15,6 +15,17 @@ import (
 
 // mosquittoPub publishes one message with Debian's mosquitto_pub and
 // returns its combined output and error.
+// startMQTTKafka starts an instance whose MQTT devices log in by username
+// alone and whose Kafka is embedded at the returned address, for tests
+// driving it with mosquitto_pub/_sub and kcat (needed, or skipped).
+func startMQTTKafka(t *testing.T) (*instance, string) {
+	t.Helper()
+	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub") // their --help exits 1
+	needCommand(t, "kcat", "-V")
+	broker := dojottest.FreeAddr(t)
+	return start(t, "", "-mqtt-insecure", "-kafka-embedded-addr="+broker), broker
+}
+
 func mosquittoPub(in *instance, username, topic, payload string, args ...string) ([]byte, error) {
 	host, port, _ := net.SplitHostPort(in.MQTTAddr)
 	args = append([]string{"-h", host, "-p", port, "-u", username, "-i", "e2e-" + username, "-t", topic, "-m", payload}, args...)
@@ -30,10 +41,7 @@ func TestMQTTInsecure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "sh", "-c", "command -v mosquitto_pub") // its --help exits 1
-	needCommand(t, "kcat", "-V")
-	broker := dojottest.FreeAddr(t)
-	in := start(t, "", "-mqtt-insecure", "-kafka-embedded-addr="+broker)
+	in, broker := startMQTTKafka(t)
 	if in.MQTTAddr == "" {
 		t.Fatal(`no "mqtt listening" addr in the log`)
 	}
