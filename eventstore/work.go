@@ -134,21 +134,21 @@ func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 		w.MemberTTL = 15 * time.Second
 	}
 	sp := s.opts.SubjectPrefix
-	stream, parts := s.events, []*workPart{{name: w.Durable + "_all", filters: []string{sp + "evt.*.device.*"}}}
+	stream, st, parts := s.events, s.eventsSt, []*workPart{{name: w.Durable + "_all", filters: []string{sp + "evt.*.device.*"}}}
 	if !w.Events {
-		stream = s.data
+		stream, st = s.data, s.dataSt
 		n, err := s.DataPartitions(ctx)
 		if err != nil {
 			return fmt.Errorf("work consumer %s: %w", w.Durable, err)
 		}
 		parts = parts[:0]
 		for p := range n {
-			part := &workPart{name: fmt.Sprintf("%s_p%d", w.Durable, p), filters: []string{fmt.Sprintf("%sdata.%d.*.*", sp, p)}}
-			if p == 0 {
-				part.legacy = sp + "data.*.*"
-			}
-			if n == 1 {
-				part.filters = []string{sp + "data.>"}
+			part := &workPart{name: fmt.Sprintf("%s_p%d", w.Durable, p), filters: []string{sp + "data.>"}}
+			if n > 1 {
+				part.filters = []string{fmt.Sprintf("%sdata.%d.*.*", sp, p)}
+				if p == 0 {
+					part.legacy = sp + "data.*.*"
+				}
 			}
 			parts = append(parts, part)
 		}
@@ -174,10 +174,6 @@ func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 	})
 	if err != nil {
 		return fmt.Errorf("work consumer %s: members bucket: %w", w.Durable, unavailable(err))
-	}
-	st, err := s.js.Stream(ctx, stream)
-	if err != nil {
-		return fmt.Errorf("work consumer %s: stream %s: %w", w.Durable, stream, unavailable(err))
 	}
 	me := nuid.Next()
 	key := w.Durable + "." + me
@@ -410,11 +406,10 @@ func owner(ids []string, part string) string {
 
 // workSubject strips the store's prefix and a reading's partition.
 func (s *Store) workSubject(subject string) string {
-	subject = subject[len(s.opts.SubjectPrefix):]
-	if tenant, device, ok := s.DataDevice(s.opts.SubjectPrefix + subject); ok {
+	if tenant, device, ok := s.DataDevice(subject); ok {
 		return "data." + tenant + "." + device
 	}
-	return subject
+	return subject[len(s.opts.SubjectPrefix):]
 }
 
 // DataDevice is the tenant and device of a DATA subject, with the store's

@@ -154,6 +154,12 @@ func TestDataDevice(t *testing.T) {
 // readings it had not acknowledged (stored before the stream was
 // partitioned) come, once, with those stored after.
 func TestWorkUpgrade(t *testing.T) {
+	for _, n := range []int{16, 1} { // 1: the stream stays unpartitioned
+		t.Run(fmt.Sprint(n, " partitions"), func(t *testing.T) { testWorkUpgrade(t, n) })
+	}
+}
+
+func testWorkUpgrade(t *testing.T, partitions int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	opts := eventstoretest.Isolated(t, eventstoretest.URL(t))
@@ -168,7 +174,7 @@ func TestWorkUpgrade(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	opts.DataPartitions = 16
+	opts.DataPartitions = partitions
 	s := eventstoretest.OpenWith(t, opts)
 	for i := range 5 {
 		if _, err := s.AppendData(ctx, "t1", fmt.Sprintf("d%d", i), []byte(`{"attrs":{}}`), ""); err != nil {
