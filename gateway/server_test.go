@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"testing"
@@ -49,5 +50,27 @@ func TestHealthz(t *testing.T) {
 				t.Errorf("GET /healthz = %d %s; want %d %v", w.Code, w.Body, tt.code, tt.body)
 			}
 		})
+	}
+}
+
+func TestRoutesListsMountedRoutes(t *testing.T) {
+	s := New(Options{})
+	want := map[Route]bool{
+		{Method: http.MethodGet, Pattern: "/healthz"}:         false,
+		{Method: http.MethodPost, Pattern: "/auth"}:           false,
+		{Method: http.MethodGet, Pattern: "/topic/{subject}"}: false,
+	}
+	for _, r := range s.Routes() {
+		if _, ok := want[r]; ok {
+			want[r] = true
+		}
+		if r.Pattern == "/flows/v1/flow" {
+			t.Errorf("route %v listed although flows are off", r)
+		}
+	}
+	for r, seen := range want {
+		if !seen {
+			t.Errorf("route %v not listed", r)
+		}
 	}
 }
