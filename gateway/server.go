@@ -42,14 +42,23 @@ type Options struct {
 	TokenTTL time.Duration
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
-	// Ready reports whether the platform can serve: GET /healthz answers
-	// 503 when it fails, 200 otherwise.
+	// Ready reports whether the instance has started, its views caught up
+	// with the event log: GET /readyz answers 503 with its error until
+	// then (health.go).
 	Ready func(ctx context.Context) error
-	// Health adds the state of the parts that do not decide readiness to
-	// GET /healthz's body (e.g. "kafka_bridge" while Kafka is down: the
-	// rest of the platform still serves). It never changes the status
-	// code, and cannot replace the "status" and "error" keys.
+	// Dependencies are the states of what the instance depends on, shown
+	// by GET /readyz; one that decides readiness makes it 503 while down.
+	Dependencies func(ctx context.Context) map[string]Dependency
+	// Health adds the state of the parts of the platform to GET /healthz's
+	// body (e.g. "kafka_bridge" while Kafka is down). /healthz is
+	// liveness: it answers 200 whatever they say, and they cannot replace
+	// its "status" key.
 	Health func(ctx context.Context) map[string]any
+	// Observer is told of every request answered, by route (the metrics'
+	// latency histogram, observe.go); nil: none.
+	Observer RequestObserver
+	// Metrics serves GET /metrics (Prometheus); nil leaves it unrouted.
+	Metrics http.Handler
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// History is the history view the History API reads (history.go); nil
@@ -140,6 +149,9 @@ func newServer(opts Options) (*Server, chi.Router) {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger}
 	r := chi.NewRouter()
+	if s.opts.Observer != nil {
+		r.Use(s.observe)
+	}
 	r.Use(s.requestID, middleware.Recoverer, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errBody{Message: "Not found", Status: http.StatusNotFound})
@@ -154,6 +166,10 @@ func newServer(opts Options) (*Server, chi.Router) {
 func New(opts Options) *Server {
 	s, r := newServer(opts)
 	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	if s.opts.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", s.opts.Metrics)
+	}
 	s.mountAuth(r)
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)
@@ -212,25 +228,6 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
-}
-
-// healthz is {"status":"ok"} (200) or {"status":"unavailable","error":..}
-// (503) as Ready says, plus what Health adds.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	body := map[string]any{}
-	if s.opts.Health != nil {
-		for k, v := range s.opts.Health(r.Context()) {
-			body[k] = v
-		}
-	}
-	code := http.StatusOK
-	body["status"] = "ok"
-	delete(body, "error")
-	if err := s.opts.Ready(r.Context()); err != nil {
-		code = http.StatusServiceUnavailable
-		body["status"], body["error"] = "unavailable", err.Error()
-	}
-	writeJSON(w, code, body)
 }
 
 // pathParam is a route's path parameter, percent-decoded once. chi matches
