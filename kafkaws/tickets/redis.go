@@ -102,6 +102,9 @@ func (r *Redis) Take(ctx context.Context, ticket string) ([]byte, error) {
 	return b, nil
 }
 
+// Ping reports whether Redis answers (for readiness).
+func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
+
 // Close closes the connections to Redis.
 func (r *Redis) Close() error {
 	return r.client.Close()

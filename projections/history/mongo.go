@@ -130,6 +130,9 @@ func OpenMongo(ctx context.Context, opts MongoOptions) (*Mongo, error) {
 		indexed: map[string]bool{}, exists: map[string]bool{}}, nil
 }
 
+// Ping reports whether the database answers (for readiness).
+func (m *Mongo) Ping(ctx context.Context) error { return m.client.Ping(ctx, nil) }
+
 // Close disconnects.
 func (m *Mongo) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.opts.Timeout)

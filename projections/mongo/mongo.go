@@ -167,6 +167,9 @@ func Open(ctx context.Context, opts Options) (*View, error) {
 	return v, nil
 }
 
+// Ping reports whether the database answers (for readiness).
+func (v *View) Ping(ctx context.Context) error { return v.client.Ping(ctx, nil) }
+
 // Close disconnects.
 func (v *View) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), v.opts.Timeout)

@@ -139,6 +139,9 @@ func Open(ctx context.Context, opts Options) (*View, error) {
 	return v, nil
 }
 
+// Ping reports whether the database answers (for readiness).
+func (v *View) Ping(ctx context.Context) error { return v.pool.Ping(ctx) }
+
 // Close stops watching and closes the connections.
 func (v *View) Close() {
 	v.stop()
