@@ -55,6 +55,10 @@ func TestPending(t *testing.T) {
 	if n := pending("other_"); n != 0 {
 		t.Errorf("Pending(other_) = %d; want 0", n)
 	}
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(held) == 10 })
+	if n := pending("pend_work_"); n != 10 {
+		t.Errorf("Pending with 10 readings delivered, not acknowledged = %d; want 10", n)
+	}
 	mu.Lock()
 	for _, item := range held {
 		item.Ack()
