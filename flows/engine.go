@@ -87,6 +87,9 @@ type Engine struct {
 	log    *slog.Logger
 	stats  sync.Map    // flow id -> *flowStats
 	runObs RunObserver // Options.Observer when it is one
+	// failed counts node failures of every flow, deleted ones included
+	// (a counter for the metrics, which must never go down).
+	failed atomic.Uint64
 }
 
 // New returns an Engine.
@@ -262,6 +265,7 @@ func (e *Engine) Run(ctx context.Context, f Flow, in Input) (Result, error) {
 				return res, ctx.Err()
 			}
 			res.Failed++
+			e.failed.Add(1)
 			nc.fail(err, e.opts.Now())
 			if e.runObs != nil {
 				e.runObs.Failed(f.ID, n.id, err)
@@ -348,6 +352,10 @@ func (e *Engine) Stats(flowID string) FlowStats {
 	}
 	return out
 }
+
+// Failed is how many times a node of any flow failed since the engine
+// started.
+func (e *Engine) Failed() uint64 { return e.failed.Load() }
 
 // Forget drops a flow's counters (call it when the flow is deleted).
 func (e *Engine) Forget(flowID string) { e.stats.Delete(flowID) }

@@ -124,6 +124,10 @@ func TestRunFailureEndsBranch(t *testing.T) {
 	if st.Nodes["bad"] != wantBad || st.Nodes["after"] != (NodeStats{}) || st.Nodes["good"] != (NodeStats{In: 1, Out: 1}) {
 		t.Errorf("stats %+v", st.Nodes)
 	}
+	eng.Forget("f")
+	if eng.Failed() != 1 {
+		t.Errorf("Failed() = %d after a node failed and its flow was forgotten; want 1", eng.Failed())
+	}
 }
 
 func TestRunLoops(t *testing.T) {

@@ -193,6 +193,9 @@ func New(opts Options) (*Broker, error) {
 // errors, the last error).
 func (b *Broker) Stats(flowID string) flows.FlowStats { return b.engine.Stats(flowID) }
 
+// Failed is how many times a flow node failed in this instance.
+func (b *Broker) Failed() uint64 { return b.engine.Failed() }
+
 // Run consumes the inputs until ctx is done.
 func (b *Broker) Run(ctx context.Context) error {
 	b.lanes = flows.NewLanes(b.opts.Lanes, 16*b.opts.Lanes)
