@@ -24,6 +24,8 @@ type Config struct {
 	HTTPAddr       string
 	InternalAddr   string
 	PprofAddr      string
+	MetricsAddr    string
+	ReadyDeps      string
 	DataDir        string
 	NATSURL        string
 	NATSListen     string
@@ -94,6 +96,10 @@ type Config struct {
 	sub   string
 	From  uint64
 	Fresh bool
+
+	// Only for `dojot health`.
+	HealthURL     string
+	HealthTimeout time.Duration
 }
 
 func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
@@ -102,6 +108,8 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8000", "gateway listen address (host:port; port 0 picks a free one)")
 	fs.StringVar(&c.InternalAddr, "internal-addr", "", "also serve dojot's internal endpoints (GET /topic/:subject, /admin/tenants, /internal/device) to legacy dojot services on this host:port, with their unsigned tokens; a trust boundary: bind it to a private network (empty: off)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's runtime profiles (/debug/pprof/) on this host:port, for measuring where CPU goes; unauthenticated: loopback only (empty: off)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve the Prometheus metrics (/metrics) on this host:port instead of the gateway's port (empty: GET /metrics on -http-addr, unauthenticated)")
+	fs.StringVar(&c.ReadyDeps, "ready-deps", "nats,postgres,mongo,redis", "configured dependencies whose outage makes GET /readyz answer 503 (of nats, postgres, mongo, redis, kafka, rabbitmq; the others configured are only shown in its body)")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory for the embedded JetStream store, the generated JWT secret and admin password")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "external NATS URL (e.g. nats://127.0.0.1:4222); empty runs NATS embedded")
 	fs.StringVar(&c.NATSListen, "nats-listen", "", "embedded NATS only: also serve NATS clients on this host:port (empty: in-process only)")
@@ -158,6 +166,10 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.HistoryExpiration, "history-expiration", 7*24*time.Hour, "mongo history: TTL of the documents on ts (dojot's HISTORY_DB_DATA_EXPIRATION, 604800 s); the memory history keeps what the DATA stream keeps (-data-max-age)")
 	c.X509.flags(fs)
 	c.LoRaWAN.flags(fs)
+	if c.sub == "health" {
+		fs.StringVar(&c.HealthURL, "url", "", "base URL of the instance to ask (empty: http://127.0.0.1 on -http-addr's port)")
+		fs.DurationVar(&c.HealthTimeout, "timeout", 5*time.Second, "how long to wait for the answer")
+	}
 	if c.sub == "replay" {
 		fs.Uint64Var(&c.From, "from", 0, "replay from this event sequence instead of the start of the log")
 		fs.BoolVar(&c.Fresh, "fresh", false, "start the new view from scratch instead of resuming an interrupted replay")
@@ -177,6 +189,9 @@ var usage = map[string]string{
 		"Rebuilds a view from the event log into a new generation beside the one being served,\n" +
 		"and switches over atomically once it has caught up. An interrupted replay resumes\n" +
 		"where it stopped unless -fresh is given. With -view memory it measures a rebuild.",
+	"health": "Usage: dojot health [-url URL] [-timeout D]\n\n" +
+		"Asks a running instance's GET /readyz: exits 0 when it is ready, 1 (with the reason\n" +
+		"on one line) when not, for a container's healthcheck (the image has no curl).",
 }
 
 func (c *Config) parse(sub string, args []string, lookupEnv func(string) (string, bool), out io.Writer) error {
@@ -328,6 +343,9 @@ func (c *Config) validate() error {
 	}
 	if c.NATSPrefix != "" && !prefixRe.MatchString(c.NATSPrefix) {
 		errs = append(errs, fmt.Errorf("-nats-prefix %q: want letters, digits, _ and - only", c.NATSPrefix))
+	}
+	if err := c.validateReadyDeps(); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, c.X509.validate()...)
 	errs = append(errs, c.LoRaWAN.validate()...)

@@ -25,13 +25,14 @@ func Main(args []string, lookupEnv func(string) (string, bool), stdout, stderr i
 		sub, args = args[0], args[1:]
 	}
 	switch sub {
-	case "serve", "replay":
+	case "serve", "replay", "health":
 	case "help":
 		fmt.Fprintln(stdout, "Usage: dojot [serve] [flags]   (dojot serve --help lists the flags)")
 		fmt.Fprintln(stdout, "       dojot replay -view memory|postgres|mongo [-from SEQ] [-fresh] [flags]   (rebuild a view from the event log)")
+		fmt.Fprintln(stdout, "       dojot health [-url URL]   (exit 0 when a running instance's /readyz answers 200, else 1)")
 		return 0
 	default:
-		fmt.Fprintf(stderr, "dojot: unknown subcommand %q (known: serve, replay, help)\n", sub)
+		fmt.Fprintf(stderr, "dojot: unknown subcommand %q (known: serve, replay, health, help)\n", sub)
 		return 2
 	}
 	var cfg Config
@@ -44,6 +45,14 @@ func Main(args []string, lookupEnv func(string) (string, bool), stdout, stderr i
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if sub == "health" {
+		if err := health(ctx, &cfg); err != nil {
+			fmt.Fprintf(stderr, "dojot health: not ready: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "ready")
+		return 0
+	}
 	do := run
 	if sub == "replay" {
 		do = replay

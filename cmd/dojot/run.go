@@ -16,14 +16,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	agentmqtt "github.com/dojot-es/dojot/agents/mqtt"
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/gateway"
+	"github.com/dojot-es/dojot/metrics"
 	"github.com/dojot-es/dojot/pki"
 	"github.com/dojot-es/dojot/projections"
 	"github.com/dojot-es/dojot/projections/memory"
@@ -78,6 +78,52 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}
 		defer agentTLSLn.Close()
 	}
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("-metrics-addr %s: %w", cfg.MetricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
+
+	// The HTTP listener answers from the start: /healthz (alive), /readyz
+	// (503 and what is being done) and /metrics while the log replays,
+	// the gateway once everything is up.
+	reg := metrics.New()
+	var serving atomic.Bool
+	reg.Add(func(_ context.Context, s *metrics.Scrape) {
+		if !serving.Load() {
+			s.Ready(false)
+		}
+	})
+	var gwMetrics http.Handler = reg.Handler() // on the gateway's port unless -metrics-addr
+	if metricsLn != nil {
+		gwMetrics = nil
+	}
+	var stage startStage
+	stage.set(func() string { return "opening the event store" })
+	front := &swapHandler{}
+	front.set(gateway.Starting(stage.String, gwMetrics))
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	srv := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+	served := make(chan error, 4) // one per server: none blocks after a shutdown
+	go func() { served <- srv.Serve(ln) }()
+	defer srv.Close() // on an early return; Shutdown drains it otherwise
+	servers := []*http.Server{srv}
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", reg.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+		go func() {
+			if err := msrv.Serve(metricsLn); err != nil {
+				served <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", metricsLn.Addr().String())
+		servers = append(servers, msrv)
+	}
+	log.Debug("http answering /healthz and /readyz while starting", "addr", ln.Addr().String())
 
 	started := time.Now()
 	store, err := openStore(ctx, cfg, log)
@@ -98,6 +144,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}
 	}()
 	defer func() { stopRunner(); wg.Wait() }()
+	if last, err := store.LastSeq(ctx); err == nil {
+		stage.set(func() string {
+			return fmt.Sprintf("replaying the event log into the memory view: %d of %d events", runner.Applied(), last)
+		})
+	}
 	restoreGC := replayGC(cfg.ReplayMemory, log)
 	err = runner.CatchUp(ctx)
 	restoreGC()
@@ -127,9 +178,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err != nil {
 		return err
 	}
+	views := map[string]*projections.Runner{"view_memory": runner}
 	if dv != nil {
 		// After the runners stopped: they use the view.
 		defer func() { stopRunner(); wg.Wait(); closeView() }()
+		stage.set(func() string { return "checking the " + cfg.View + " view against the event log" })
 		if err := trust(ctx, store, dv, cfg, log); err != nil {
 			return fmt.Errorf("%s view: %w", cfg.View, err)
 		}
@@ -141,6 +194,12 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 				log.Error("view runner stopped", "view", cfg.View, "err", err)
 			}
 		}()
+		if last, err := store.LastSeq(ctx); err == nil {
+			stage.set(func() string {
+				return fmt.Sprintf("catching up the %s view: %d of %d events", cfg.View, vr.Applied(), last)
+			})
+		}
+		views["view_"+cfg.View] = vr
 		if err := vr.CatchUp(ctx); err != nil {
 			return fmt.Errorf("%s view: catch up: %w", cfg.View, err)
 		}
@@ -148,6 +207,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		reads, certReads, sync = dv, dv, append(sync, vr)
 	}
 
+	stage.set(func() string { return "starting the agents and consumers" })
 	copts := commands.Options{Store: store, Sync: sync, Logger: log}
 	devices := commands.NewDevices(copts, view)
 	auth := commands.NewAuth(copts, view)
@@ -246,6 +306,24 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		defer httpAgent.close()
 	}
 
+	deps := newDependencies(cfg)
+	deps.add("nats", natsCheck(store))
+	if dv != nil {
+		deps.addPing(cfg.View, dv)
+	}
+	if cfg.History == "mongo" {
+		deps.addPing("mongo", hist.view)
+	}
+	if cfg.RedisURL != "" {
+		deps.addPing("redis", kws.store)
+	}
+	if bridge != nil {
+		deps.add("kafka", kafkaCheck(bridge))
+	}
+	if amqpAgent != nil {
+		deps.add("rabbitmq", rabbitCheck(amqpAgent))
+	}
+
 	var topics gateway.Topics
 	if len(kafkaBrokers) > 0 {
 		topics = newKafkaTopics(kafkaBrokers, cfg.KafkaPartitions, cfg.KafkaReplication)
@@ -276,15 +354,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		X509Internal:   view,
 		X509Services:   certs,
 		CA:             ca,
-		Ready: func(context.Context) error {
-			// Healthy means writes can reach the event store. Checked on the
-			// connection, not with a request, so a load balancer polling
-			// it costs JetStream nothing.
-			if st := store.Conn().Status(); st != nats.CONNECTED {
-				return fmt.Errorf("nats connection %s", st)
-			}
-			return nil
-		},
+		Dependencies:   deps.State,
+		Observer:       reg,
+		Metrics:        gwMetrics,
 		Health: func(ctx context.Context) map[string]any {
 			h := map[string]any{"nats": strings.ToLower(store.Conn().Status().String())}
 			if bridge != nil {
@@ -311,13 +383,17 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			return h
 		},
 	}
-	srv := &http.Server{Handler: gateway.New(gwOpts), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	served := make(chan error, 3) // one per server: none blocks after a shutdown
-	go func() { served <- srv.Serve(ln) }()
+	w := &watched{cfg: cfg, store: store, deps: deps, views: views, history: hist, bridge: bridge, flows: flowBroker, kws: kws.srv,
+		mqtt: agent, amqp: amqpAgent, sigfox: sigfox, lorawan: lorawan}
+	if httpAgent != nil {
+		w.http = httpAgent.agent
+	}
+	reg.Add(w.source)
+	front.set(gateway.New(gwOpts))
+	serving.Store(true)
 	log.Info("http listening", "addr", ln.Addr().String(), "nats", natsMode(cfg, store))
-	servers := []*http.Server{srv}
 	if internalLn != nil {
-		isrv := &http.Server{Handler: gateway.NewInternal(gwOpts), ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		isrv := &http.Server{Handler: gateway.NewInternal(gwOpts), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
 		go func() {
 			if err := isrv.Serve(internalLn); err != nil {
 				served <- fmt.Errorf("internal: %w", err)
@@ -328,7 +404,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 
 	if pprofLn != nil {
-		psrv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		psrv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
 		go func() {
 			if err := psrv.Serve(pprofLn); err != nil {
 				served <- fmt.Errorf("pprof: %w", err)
