@@ -27,5 +27,9 @@ USER 65532:65532
 VOLUME ["/data"]
 # 8000: HTTP gateway; 1883: MQTT devices; 8883: MQTT over mutual TLS.
 EXPOSE 8000 1883 8883
+# Ready (views caught up, NATS and the databases that decide readiness up):
+# `dojot health` asks GET /readyz, as the image has no curl. A large log
+# takes a while to replay at start: start-period covers it.
+HEALTHCHECK --interval=10s --timeout=6s --start-period=120s --retries=3 CMD ["/dojot", "health"]
 ENTRYPOINT ["/dojot"]
 CMD ["serve"]

@@ -86,6 +86,11 @@ func TestComposeFile(t *testing.T) {
 				if _, ok := svc.Environment["DOJOT_NATS_URL"]; !ok {
 					t.Errorf("%s: service %s has no DOJOT_NATS_URL (it would run NATS embedded)", label, name)
 				}
+				// Healthy means ready: `dojot health` asks /readyz (the
+				// distroless image has no curl).
+				if !dojotHealth(svc.Healthcheck) {
+					t.Errorf("%s: service %s's healthcheck is not /dojot health: %s", label, name, rawOrNone(svc.Healthcheck))
+				}
 			}
 			for dep, cond := range dependsOn(t, svc.DependsOn) {
 				target, ok := cf.Services[dep]
@@ -131,6 +136,27 @@ func TestComposeFile(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\b(DOJOT_[A-Z0-9_]+)=`).FindAllStringSubmatch(string(df), -1) {
 		checkName("Dockerfile", m[1])
 	}
+	if !regexp.MustCompile(`(?m)^HEALTHCHECK .*CMD \["/dojot", "health"\]`).Match(df) {
+		t.Error(`Dockerfile: no HEALTHCHECK ... CMD ["/dojot", "health"]`)
+	}
+}
+
+// dojotHealth reports whether a healthcheck runs `/dojot health`.
+func dojotHealth(m *json.RawMessage) bool {
+	var hc struct {
+		Test []string `json:"test"`
+	}
+	if m == nil || json.Unmarshal(*m, &hc) != nil {
+		return false
+	}
+	return slices.Equal(hc.Test, []string{"CMD", "/dojot", "health"})
+}
+
+func rawOrNone(m *json.RawMessage) string {
+	if m == nil {
+		return "none"
+	}
+	return string(*m)
 }
 
 // serveHelp is what `dojot serve --help` prints (on stderr, exit 0).
