@@ -123,7 +123,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		log.Info("metrics listening", "addr", metricsLn.Addr().String())
 		servers = append(servers, msrv)
 	}
-	log.Debug("http answering /healthz and /readyz while starting", "addr", ln.Addr().String())
+	log.Info("http starting", "addr", ln.Addr().String()) // /healthz, /readyz and /metrics answer already
 
 	started := time.Now()
 	store, err := openStore(ctx, cfg, log)

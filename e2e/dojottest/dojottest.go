@@ -255,7 +255,7 @@ func (in *Instance) launch() {
 			in.mu.Lock()
 			in.seen[rec.Msg]++
 			switch rec.Msg {
-			case "http listening":
+			case "http listening", "http starting":
 				in.addr = rec.Addr
 			case "mqtt listening":
 				in.mqtt = rec.Addr
@@ -272,6 +272,18 @@ func (in *Instance) launch() {
 		}
 	}()
 	go func() { _ = cmd.Wait(); close(in.done) }()
+}
+
+// StartingURL waits for the HTTP listener to answer while the instance
+// starts (its "http starting" log line, before the log is replayed) and
+// returns its URL, or "" if the process exited or timeout passed first.
+func (in *Instance) StartingURL(timeout time.Duration) string {
+	if !in.WaitLog("http starting", timeout) {
+		return ""
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return "http://" + in.addr
 }
 
 // Pid is the process id.
