@@ -98,7 +98,7 @@ func (s *acker) run() {
 		if err != nil {
 			s.failed(f, err)
 		} else {
-			s.a.stored.Add(1)
+			s.a.countStored(f.cl)
 			if f.qos > 0 {
 				s.ready = append(s.ready, f)
 			}

@@ -121,6 +121,10 @@ type Agent struct {
 	// actuated counts configurations sent to devices.
 	actuated atomic.Uint64
 	refused  [numReasons]atomic.Uint64
+	// storedTLS and refusedTLS are the share of stored and refused that
+	// came on the mutual-TLS listener (the metrics' agent "mqtts").
+	storedTLS  atomic.Uint64
+	refusedTLS [numReasons]atomic.Uint64
 	// stopRecheck ends the TLS clients' recheck (tls.go); nil without one.
 	stopRecheck func()
 }
@@ -233,6 +237,15 @@ type Status struct {
 	// Broker is the connection to the external broker (external-broker
 	// mode only).
 	Broker *BrokerStatus `json:"broker,omitempty"`
+	// TLS is the share of Stored and Refused that came on the mutual-TLS
+	// listener (8883), when it serves.
+	TLS *ListenerStatus `json:"mqtts,omitempty"`
+}
+
+// ListenerStatus counts what came on one listener.
+type ListenerStatus struct {
+	Stored  uint64            `json:"stored"`
+	Refused map[string]uint64 `json:"refused,omitempty"`
 }
 
 // Status is a snapshot of the counters.
@@ -245,21 +258,48 @@ func (a *Agent) Status() Status {
 		b := a.ext.status()
 		st.Broker = &b
 	}
-	for r := range numReasons {
-		if n := a.refused[r].Load(); n > 0 {
-			if st.Refused == nil {
-				st.Refused = map[string]uint64{}
-			}
-			st.Refused[reasonNames[r]] = n
+	st.Refused = refusals(&a.refused)
+	if a.srv != nil {
+		if _, ok := a.srv.Listeners.Get(tlsListener); ok {
+			st.TLS = &ListenerStatus{Stored: a.storedTLS.Load(), Refused: refusals(&a.refusedTLS)}
 		}
 	}
 	return st
+}
+
+// refusals are the reasons counted at least once, by name (nil: none).
+func refusals(counts *[numReasons]atomic.Uint64) map[string]uint64 {
+	var m map[string]uint64
+	for r := range numReasons {
+		if n := counts[r].Load(); n > 0 {
+			if m == nil {
+				m = map[string]uint64{}
+			}
+			m[reasonNames[r]] = n
+		}
+	}
+	return m
+}
+
+// onTLS reports whether cl came on the mutual-TLS listener (nil, the
+// external broker's readings: no).
+func onTLS(cl *mochi.Client) bool { return cl != nil && cl.Net.Listener == tlsListener }
+
+// countStored counts a reading of cl stored.
+func (a *Agent) countStored(cl *mochi.Client) {
+	a.stored.Add(1)
+	if onTLS(cl) {
+		a.storedTLS.Add(1)
+	}
 }
 
 // refuse counts a refusal and logs it (see logEvery). cl is nil in
 // external-broker mode, where the device's connection is the broker's.
 func (a *Agent) refuse(r reason, cl *mochi.Client, msg string, args ...any) {
 	n := a.refused[r].Add(1)
+	if onTLS(cl) {
+		a.refusedTLS[r].Add(1)
+	}
 	if n == 1 || n%logEvery == 0 {
 		args = append(args, "reason", reasonNames[r])
 		if cl != nil {
@@ -369,7 +409,7 @@ func (h *hook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, e
 		return nack(cl, pk, ref.code)
 	}
 	if pk.FixedHeader.Qos == 2 {
-		if err := a.store(t, msg); err != nil {
+		if err := a.store(cl, t, msg); err != nil {
 			a.notStored(cl, pk.FixedHeader.Qos, pk.TopicName, err)
 			return pk, packets.ErrRejectPacket
 		}
@@ -434,7 +474,7 @@ func (a *Agent) reading(t Topic, payload []byte, now time.Time) ([]byte, *refusa
 
 // store appends a reading to DATA and waits until JetStream stored it
 // (Options.Timeout at most).
-func (a *Agent) store(t Topic, reading []byte) error {
+func (a *Agent) store(cl *mochi.Client, t Topic, reading []byte) error {
 	wait, err := a.opts.Store.AppendDataAsync(t.Tenant, t.Device, reading)
 	if err != nil {
 		return err
@@ -444,7 +484,7 @@ func (a *Agent) store(t Topic, reading []byte) error {
 	if _, err := wait(timer.C); err != nil {
 		return err
 	}
-	a.stored.Add(1)
+	a.countStored(cl)
 	return nil
 }
 

@@ -184,7 +184,7 @@ func TestPublishStored(t *testing.T) {
 		t.Fatal("publish QoS 0 failed")
 	}
 	waitFor(t, func() bool { return len(readings(t, store)) == len(tests)+1 })
-	if st := a.Status(); st.Stored != uint64(len(tests)+1) || len(st.Refused) != 0 || st.Clients != 1 {
+	if st := a.Status(); st.Stored != uint64(len(tests)+1) || len(st.Refused) != 0 || st.Clients != 1 || st.TLS != nil {
 		t.Errorf("Status = %+v; want %d stored, none refused, 1 client", st, len(tests)+1)
 	}
 }

@@ -309,7 +309,7 @@ func (e *external) onMessage(_ paho.Client, m paho.Message) {
 		m.Ack()
 		return
 	}
-	if err := a.store(t, msg); err != nil {
+	if err := a.store(nil, t, msg); err != nil {
 		a.refuse(refusedStoreFailed, nil, "mqtt: publish not stored", "topic", m.Topic(), "err", err)
 		e.failures.Add(1)
 		if m.Qos() > 0 && e.broken.CompareAndSwap(false, true) {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"net"
 	"sync"
+	"reflect"
 	"testing"
 	"time"
 
@@ -136,6 +137,10 @@ func TestMutualTLS(t *testing.T) {
 	}
 	if st := a.Status(); st.Refused["unknown_device"] != 1 {
 		t.Errorf("refusals %+v", st.Refused)
+	}
+	// Everything came on the TLS listener: its share is the whole.
+	if st := a.Status(); st.TLS == nil || st.TLS.Stored != 1 || st.Stored != 1 || !reflect.DeepEqual(st.TLS.Refused, st.Refused) {
+		t.Errorf("Status() = %+v, TLS share %+v; want 1 stored and every refusal on TLS", st, st.TLS)
 	}
 
 	// A live session ends once its certificate is revoked or unlinked.

@@ -196,8 +196,18 @@ func lag(last, applied uint64) uint64 {
 // rest are counters already kept.
 func (w *watched) source(ctx context.Context, s *metrics.Scrape) {
 	if w.mqtt != nil {
+		// One agent, two listeners: 1883 (or the external broker) is
+		// "mqtt", 8883 "mqtts".
 		st := w.mqtt.Status()
-		s.Agent("mqtt", st.Stored, st.Refused)
+		stored, refused := st.Stored, maps.Clone(st.Refused)
+		if st.TLS != nil {
+			stored -= st.TLS.Stored
+			for reason, n := range st.TLS.Refused {
+				refused[reason] -= n
+			}
+			s.Agent("mqtts", st.TLS.Stored, st.TLS.Refused)
+		}
+		s.Agent("mqtt", stored, refused)
 		s.Clients("mqtt", st.Clients)
 	}
 	if w.amqp != nil {
