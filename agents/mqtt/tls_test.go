@@ -4,8 +4,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
-	"sync"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
