@@ -3,73 +3,25 @@ package e2e
 import (
 	"bytes"
 	"net/http"
-	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
+	"github.com/dojot-es/dojot/metrics/metricstest"
 	"github.com/dojot-es/dojot/projections/postgres/pgtest"
 )
 
-// scrape is one GET /metrics, parsed.
-type scrape map[string]*dto.MetricFamily
-
-func scrapeMetrics(t *testing.T, base string) scrape {
+func scrapeMetrics(t *testing.T, base string) metricstest.Families {
 	t.Helper()
-	res, err := http.Get(base + "/metrics")
+	m, err := metricstest.Scrape(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("GET /metrics = %s", res.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(res.Body)
-	if err != nil {
-		t.Fatalf("GET /metrics does not parse: %v", err)
-	}
-	return fams
-}
-
-// value is the metric name's value with the labels given (name, value
-// pairs; others free), summed over the matching series: a counter's or
-// gauge's value, a histogram's count. ok is false when none matched.
-func (s scrape) value(name string, labels ...string) (v float64, ok bool) {
-	f := s[name]
-	if f == nil {
-		return 0, false
-	}
-series:
-	for _, m := range f.GetMetric() {
-		got := map[string]string{}
-		for _, l := range m.GetLabel() {
-			got[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if got[labels[i]] != labels[i+1] {
-				continue series
-			}
-		}
-		ok = true
-		switch {
-		case m.Counter != nil:
-			v += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			v += m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			v += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return v, ok
+	return m
 }
 
 // TestMetrics: readings over MQTT and the HTTP agent, and refusals of
@@ -101,7 +53,7 @@ func TestMetrics(t *testing.T) {
 	before := scrapeMetrics(t, in.URL)
 	base := make([]float64, len(wants))
 	for i, w := range wants {
-		base[i], _ = before.value(w.name, w.labels...)
+		base[i], _ = before.Value(w.name, w.labels...)
 	}
 
 	dev := mqttDevice(t, in, id)
@@ -129,12 +81,12 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("HTTP agent with a wrong password = %d; want 401", code)
 	}
 
-	var after scrape
+	var after metricstest.Families
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		after = scrapeMetrics(t, in.URL)
 		moved := true
 		for i, w := range wants {
-			got, _ := after.value(w.name, w.labels...)
+			got, _ := after.Value(w.name, w.labels...)
 			moved = moved && got-base[i] == w.delta
 		}
 		if moved {
@@ -142,31 +94,25 @@ func TestMetrics(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			for i, w := range wants {
-				got, ok := after.value(w.name, w.labels...)
+				got, ok := after.Value(w.name, w.labels...)
 				t.Errorf("%s%v moved by %v (found %v); want %v", w.name, w.labels, got-base[i], ok, w.delta)
 			}
 			t.FailNow()
 		}
 	}
 	for _, name := range []string{"dojot_consumer_pending_messages", "dojot_ready", "dojot_dependency_up", "dojot_kafkaws_connections", "go_goroutines", "process_resident_memory_bytes"} {
-		if _, ok := after.value(name); !ok {
+		if _, ok := after.Value(name); !ok {
 			t.Errorf("no %s in /metrics", name)
 		}
 	}
-	if v, _ := after.value("dojot_ready"); v != 1 {
+	if v, _ := after.Value("dojot_ready"); v != 1 {
 		t.Errorf("dojot_ready = %v; want 1", v)
 	}
-	if v, ok := after.value("dojot_consumer_pending_messages", "consumer", "view_memory"); !ok || v != 0 {
+	if v, ok := after.Value("dojot_consumer_pending_messages", "consumer", "view_memory"); !ok || v != 0 {
 		t.Errorf("dojot_consumer_pending_messages{consumer=view_memory} = %v (found %v); want 0 on an idle instance", v, ok)
 	}
 
-	problems, err := testutil.GatherAndLint(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		out := make([]*dto.MetricFamily, 0, len(after))
-		for _, f := range after {
-			out = append(out, f)
-		}
-		return out, nil
-	}))
+	problems, err := testutil.GatherAndLint(after.Gatherer())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,13 +173,8 @@ func TestReadyzPostgresDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	u, err := url.Parse(pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, u.Host)
-	u.Host = p.addr
-	in := start(t, "", "-view=postgres", "-postgres-url="+u.String(), "-wait-timeout=2s")
+	p, pgURL := postgresProxy(t)
+	in := start(t, "", "-view=postgres", "-postgres-url="+pgURL, "-wait-timeout=2s")
 
 	body := waitReady(t, in, 200)
 	if deps, _ := body["dependencies"].(map[string]any); deps["postgres"] == nil || deps["nats"] == nil {
@@ -254,10 +195,10 @@ func TestReadyzPostgresDown(t *testing.T) {
 	}
 	in.Client().Must(200, "GET", "/healthz", nil)
 	m := scrapeMetrics(t, in.URL)
-	if v, _ := m.value("dojot_dependency_up", "dependency", "postgres"); v != 0 {
+	if v, _ := m.Value("dojot_dependency_up", "dependency", "postgres"); v != 0 {
 		t.Errorf("dojot_dependency_up{dependency=postgres} = %v with the database down; want 0", v)
 	}
-	if v, _ := m.value("dojot_ready"); v != 0 {
+	if v, _ := m.Value("dojot_ready"); v != 0 {
 		t.Errorf("dojot_ready = %v with the database down; want 0", v)
 	}
 
@@ -320,7 +261,7 @@ func TestReadyzWhileStarting(t *testing.T) {
 	if code, out := healthCmd(t, base); code != 1 || !strings.Contains(out, "starting") {
 		t.Errorf("dojot health while starting: exit %d, %q; want 1, starting", code, out)
 	}
-	if v, ok := scrapeMetrics(t, base).value("dojot_ready"); !ok || v != 0 {
+	if v, ok := scrapeMetrics(t, base).Value("dojot_ready"); !ok || v != 0 {
 		t.Errorf("dojot_ready while starting = %v (found %v); want 0", v, ok)
 	}
 

@@ -21,13 +21,8 @@ func TestPostgresOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	u, err := url.Parse(pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newProxy(t, u.Host)
-	u.Host = p.addr
-	in := start(t, "", "-view=postgres", "-postgres-url="+u.String(), "-wait-timeout=2s")
+	p, pgURL := postgresProxy(t)
+	in := start(t, "", "-view=postgres", "-postgres-url="+pgURL, "-wait-timeout=2s")
 	c := in.Login("admin", adminPassword)
 	tmpl := createTemplate(c, "Outage")
 	createDevice(c, "before", tmpl)
@@ -57,6 +52,18 @@ func TestPostgresOutage(t *testing.T) {
 	if len(ids) != 2 {
 		t.Errorf("devices after the outage: %v; want the one before and afaf, once each", ids)
 	}
+}
+
+// postgresProxy is a proxy to the test Postgres and the URL of a fresh
+// database through it.
+func postgresProxy(t *testing.T) (*proxy, string) {
+	u, err := url.Parse(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, u.Host)
+	u.Host = p.addr
+	return p, u.String()
 }
 
 // proxy forwards TCP connections to a server until cut: then it closes

@@ -2,17 +2,15 @@ package metrics_test
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/dojot-es/dojot/metrics"
+	"github.com/dojot-es/dojot/metrics/metricstest"
 )
 
 // everything is a registry where each metric has a value.
@@ -52,42 +50,9 @@ func TestLint(t *testing.T) {
 func TestExposition(t *testing.T) {
 	srv := httptest.NewServer(everything().Handler())
 	defer srv.Close()
-	res, err := http.Get(srv.URL)
+	families, err := metricstest.Scrape(srv.URL)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(res.Body)
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
-	}
-	value := func(name string, labels ...string) (float64, bool) {
-		f, ok := families[name]
-		if !ok {
-			return 0, false
-		}
-	metrics:
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if got[labels[i]] != labels[i+1] {
-					continue metrics
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue(), true
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue(), true
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount()), true
-			}
-		}
-		return 0, false
 	}
 	tests := []struct {
 		name   string
@@ -109,7 +74,7 @@ func TestExposition(t *testing.T) {
 		{"dojot_http_request_duration_seconds", []string{"route", "unmatched", "method", "other", "status_class", "4xx"}, 1},
 	}
 	for _, tt := range tests {
-		if got, ok := value(tt.name, tt.labels...); !ok || got != tt.want {
+		if got, ok := families.Value(tt.name, tt.labels...); !ok || got != tt.want {
 			t.Errorf("%s%v = %v (found %v); want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
