@@ -54,6 +54,7 @@ func TestParseRejects(t *testing.T) {
 		want string // in the error
 	}{
 		"log level":         {[]string{"-log-level=loud"}, nil, "-log-level"},
+		"ready deps":        {[]string{"-ready-deps=nats,etcd"}, nil, `-ready-deps: "etcd"`},
 		"fsync":             {[]string{"-fsync=sometimes"}, nil, "-fsync"},
 		"env type":          {nil, map[string]string{"DOJOT_TOKEN_TTL": "soon"}, "DOJOT_TOKEN_TTL"},
 		"listen with url":   {[]string{"-nats-url=nats://x:4222", "-nats-listen=:4222"}, nil, "-nats-listen"},
@@ -162,5 +163,34 @@ func TestDataDirInUse(t *testing.T) {
 	code := Main([]string{"replay", "-view=memory", "-data-dir=" + dir}, env(nil), &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "-data-dir "+dir+": data dir in use") {
 		t.Errorf("replay on a data dir in use: exit %d, %q; want 1 and a line naming -data-dir", code, stderr.String())
+	}
+}
+
+// TestHealthURL: dojot health asks -url, else the loopback on
+// -http-addr's port (DOJOT_HTTP_ADDR too, as in the image).
+func TestHealthURL(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		env  map[string]string
+		want string // "" for an error
+	}{
+		"default":          {nil, nil, "http://127.0.0.1:8000"},
+		"env":              {nil, map[string]string{"DOJOT_HTTP_ADDR": ":9000"}, "http://127.0.0.1:9000"},
+		"host kept":        {[]string{"-http-addr=10.0.0.5:8000"}, nil, "http://10.0.0.5:8000"},
+		"ipv6 any":         {[]string{"-http-addr=[::]:8001"}, nil, "http://127.0.0.1:8001"},
+		"url":              {[]string{"-url=https://dojot.example/"}, nil, "https://dojot.example"},
+		"port 0 needs url": {[]string{"-http-addr=127.0.0.1:0"}, nil, ""},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var c Config
+			if err := c.parse("health", tt.args, env(tt.env), &bytes.Buffer{}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.healthURL()
+			if (err != nil) != (tt.want == "") || got != tt.want {
+				t.Errorf("healthURL() = %q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }
