@@ -14,6 +14,10 @@ func FuzzDecodeEvent(f *testing.F) {
 	ev.Version, ev.Actor = 3, "jörg"
 	b, _ := json.Marshal(ev)
 	f.Add(b)
+	ev.CorrelationID = "req-42"
+	b, _ = json.Marshal(ev)
+	f.Add(b)
+	f.Add([]byte(`{"id":"x","correlation_id":"a\"b","data":{}}`))
 	f.Add([]byte(`{"id":"x","data":null}`))
 	f.Add([]byte(`{"id":"x","data":"a\"}b","version":0}`))
 	f.Add([]byte(` { "ID" : "x" , "data" : [1, {"a":[]}] } `))
@@ -82,12 +86,12 @@ func BenchmarkDecodeEvent(b *testing.B) {
 }
 
 func FuzzEncodeEvent(f *testing.F) {
-	f.Add("aIMd01tGtL87fqiec22sl1", "device.created", "admin", "a1998e", uint64(1), int64(1764000000123456789), "admin", []byte(`{"label": "pump <1>", "attrs":[1,2]}`))
-	f.Add("x", "t\"", "é", "", uint64(0), int64(0), "", []byte(nil))
-	f.Add("x", "t", "a", "b", uint64(1<<63), int64(-1<<62), "<&>", []byte(`{"a":}`))
-	f.Fuzz(func(t *testing.T, id, typ, tenant, aggID string, version uint64, unixNano int64, actor string, data []byte) {
+	f.Add("aIMd01tGtL87fqiec22sl1", "device.created", "admin", "a1998e", uint64(1), int64(1764000000123456789), "admin", "", []byte(`{"label": "pump <1>", "attrs":[1,2]}`))
+	f.Add("x", "t\"", "é", "", uint64(0), int64(0), "", "req-1", []byte(nil))
+	f.Add("x", "t", "a", "b", uint64(1<<63), int64(-1<<62), "<&>", "\"<id>\"", []byte(`{"a":}`))
+	f.Fuzz(func(t *testing.T, id, typ, tenant, aggID string, version uint64, unixNano int64, actor, correlation string, data []byte) {
 		ev := dojot.Event{ID: id, Type: typ, Tenant: tenant, Kind: dojot.KindDevice, AggregateID: aggID, Version: version,
-			Time: time.Unix(0, unixNano).UTC(), Actor: actor, Data: data}
+			Time: time.Unix(0, unixNano).UTC(), Actor: actor, CorrelationID: correlation, Data: data}
 		got, errGot := encodeEvent(ev)
 		want, errWant := json.Marshal(ev)
 		if (errGot == nil) != (errWant == nil) {

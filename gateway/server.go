@@ -140,7 +140,7 @@ func newServer(opts Options) (*Server, chi.Router) {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger}
 	r := chi.NewRouter()
-	r.Use(s.requestID, middleware.Recoverer, s.limitBody)
+	r.Use(s.requestID, s.accessLog, middleware.Recoverer, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errBody{Message: "Not found", Status: http.StatusNotFound})
 	})
