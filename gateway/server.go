@@ -154,6 +154,7 @@ func newServer(opts Options) (*Server, chi.Router) {
 func New(opts Options) *Server {
 	s, r := newServer(opts)
 	r.Get("/healthz", s.healthz)
+	r.Get("/openapi.json", serveDocument(openAPIPublic))
 	s.mountAuth(r)
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)
