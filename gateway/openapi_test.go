@@ -11,11 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/crypto/bcrypt"
 
 	agenthttp "github.com/dojot-es/dojot/agents/http"
 	agentlorawan "github.com/dojot-es/dojot/agents/lorawan"
@@ -55,9 +57,14 @@ func everythingOn(t *testing.T) Options {
 		t.Fatal(err)
 	}
 	maps.Copy(routes, sa.Routes())
-	hist := history.NewMemory(nil) // never asked: no request reads it here
+	hist := history.NewMemory(nil) // nothing stored, so it never fetches
+	auth := commands.NewAuth(opts, v)
+	auth.BcryptCost = bcrypt.MinCost
+	if _, err := auth.Bootstrap(t.Context(), "admin"); err != nil {
+		t.Fatal(err)
+	}
 	return Options{
-		DeviceCommands: devices, DeviceView: v.Reads(), AuthCommands: commands.NewAuth(opts, v), AuthView: v.Reads(),
+		DeviceCommands: devices, DeviceView: v.Reads(), AuthCommands: auth, AuthView: v.Reads(),
 		JWTSecret: testSecret, History: hist, Notifications: hist, Topics: &fakeTopics{}, KafkaWS: noKafkaWS{},
 		FlowCommands: commands.NewFlows(opts, v, nil), FlowView: v.Reads(), FlowNodes: []FlowNode{},
 		FlowStats:    func(string) any { return nil },
@@ -225,4 +232,304 @@ func TestOpenAPIValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tools/openapi: %v\n%s", err, out)
 	}
+}
+
+// documentedAnswer finds the operation of doc that documents method and
+// path (a literal path beats one with parameters; a path served for any
+// method is documented by its operations) and reports whether it lists
+// code among its answers.
+func documentedAnswer(t *testing.T, doc openAPIDoc, method, path string, code int) (op string, answer json.RawMessage, ok bool) {
+	t.Helper()
+	best, bestParams := "", -1
+	for p := range doc.Paths {
+		re := regexp.MustCompile("^" + pathParamRe.ReplaceAllString(regexp.QuoteMeta(p), `[^/]+`) + "$")
+		// QuoteMeta escapes the braces: match the escaped form too.
+		re = regexp.MustCompile("^" + regexp.MustCompile(`\\\{[^}/]+\\\}`).ReplaceAllString(regexp.QuoteMeta(p), `[^/]+`) + "$")
+		if !re.MatchString(path) {
+			continue
+		}
+		if n := strings.Count(p, "{"); best == "" || n < bestParams {
+			best, bestParams = p, n
+		}
+	}
+	if best == "" {
+		return "", nil, false
+	}
+	item := doc.Paths[best]
+	raw, found := item[strings.ToLower(method)]
+	if !found {
+		if _, anyM := item["x-any-method"]; !anyM {
+			return best, nil, false
+		}
+		for _, m := range openAPIMethods {
+			if r, ok := item[m]; ok {
+				raw = r
+				break
+			}
+		}
+	}
+	var o struct{ Responses map[string]json.RawMessage }
+	if err := json.Unmarshal(raw, &o); err != nil {
+		t.Fatal(err)
+	}
+	answer, ok = o.Responses[strconv.Itoa(code)]
+	return method + " " + best, answer, ok
+}
+
+// resolve follows a local $ref ("#/components/...") of doc.
+func resolve(t *testing.T, doc []byte, raw json.RawMessage) json.RawMessage {
+	t.Helper()
+	var r struct {
+		Ref string `json:"$ref"`
+	}
+	if json.Unmarshal(raw, &r) != nil || r.Ref == "" {
+		return raw
+	}
+	var node any
+	if err := json.Unmarshal(doc, &node); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range strings.Split(strings.TrimPrefix(r.Ref, "#/"), "/") {
+		m, _ := node.(map[string]any)
+		node = m[k]
+	}
+	b, err := json.Marshal(node)
+	if err != nil || node == nil {
+		t.Fatalf("$ref %s: not in the document", r.Ref)
+	}
+	return resolve(t, doc, b)
+}
+
+// bodyFits reports why body does not fit the JSON schema at its top
+// level ("" when it does): its JSON type, and for an object with listed
+// properties, that its keys are among them (the bodies keep dojot's
+// shapes, and a wrong shape shows in the keys: {"error"} for
+// {"message"}).
+func bodyFits(t *testing.T, doc []byte, schema json.RawMessage, body any) string {
+	t.Helper()
+	var sc struct {
+		Type                 string
+		Nullable             bool
+		OneOf                []json.RawMessage
+		Properties           map[string]json.RawMessage
+		AdditionalProperties any
+	}
+	if err := json.Unmarshal(resolve(t, doc, schema), &sc); err != nil {
+		t.Fatal(err)
+	}
+	if body == nil && sc.Nullable {
+		return ""
+	}
+	if len(sc.OneOf) > 0 {
+		var why []string
+		for _, alt := range sc.OneOf {
+			w := bodyFits(t, doc, alt, body)
+			if w == "" {
+				return ""
+			}
+			why = append(why, w)
+		}
+		return strings.Join(why, "; or ")
+	}
+	switch v := body.(type) {
+	case map[string]any:
+		if sc.Type != "" && sc.Type != "object" {
+			return "an object, documented as " + sc.Type
+		}
+		if sc.Properties == nil || sc.AdditionalProperties == true {
+			return ""
+		}
+		for k := range v {
+			if _, ok := sc.Properties[k]; !ok {
+				return "key " + strconv.Quote(k) + " not documented"
+			}
+		}
+	case []any:
+		if sc.Type != "" && sc.Type != "array" {
+			return "an array, documented as " + sc.Type
+		}
+	}
+	return ""
+}
+
+// answerFits reports why a JSON answer does not fit its documented
+// answer ("" when it does).
+func answerFits(t *testing.T, doc []byte, answer json.RawMessage, contentType, body string) string {
+	t.Helper()
+	var a struct {
+		Content map[string]struct{ Schema json.RawMessage }
+	}
+	if err := json.Unmarshal(resolve(t, doc, answer), &a); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(contentType, "application/json") {
+		return ""
+	}
+	var v any
+	if json.Unmarshal([]byte(body), &v) != nil {
+		return "" // not JSON (an empty answer)
+	}
+	c, ok := a.Content["application/json"]
+	if !ok {
+		return "a JSON body, none documented"
+	}
+	return bodyFits(t, doc, c.Schema, v)
+}
+
+// TestOpenAPIAnswers: the answers of a walk over the API, successes and
+// refusals, each have their status documented for their operation.
+func TestOpenAPIAnswers(t *testing.T) {
+	opts := everythingOn(t)
+	public, internal := New(opts), NewInternal(opts)
+	admin := login(t, public, "admin", "admin")
+	var pubDoc, inDoc openAPIDoc
+	if err := json.Unmarshal(openAPIPublic, &pubDoc); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(openAPIInternal, &inDoc); err != nil {
+		t.Fatal(err)
+	}
+	// do is call with the answer's Content-Type.
+	do := func(s *Server, method, path, token, body string) (int, string, string) {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		if body != "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			r.Header.Set("Authorization", token)
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		return w.Code, w.Header().Get("Content-Type"), w.Body.String()
+	}
+	tpl := `{"label":"pump","attrs":[{"label":"t","type":"dynamic","value_type":"float"},{"label":"on","type":"actuator","value_type":"bool"}]}`
+	unsigned := internalToken(`{"service":"admin","username":"dojot-management"}`)
+	fp := strings.Repeat("AB:", 31) + "AB"
+	calls := []struct {
+		internal            bool
+		method, path, token string
+		body                string
+	}{
+		{false, "GET", "/healthz", "", ""},
+		{false, "GET", "/openapi.json", "", ""},
+		{false, "POST", "/auth", "", `{"username":"admin","passwd":"nope"}`},
+		{false, "POST", "/auth", "", `{"username":"nobody","passwd":"nope"}`},
+		{false, "POST", "/auth/", "", `{"passwd":"nope"}`},
+		{false, "DELETE", "/auth/revoke/x", "", ""},
+		{false, "GET", "/device", "", ""},
+		{false, "GET", "/device", "Bearer x.y.z", ""},
+		{false, "POST", "/template", admin, tpl},
+		{false, "POST", "/template", admin, `{"attrs":[]}`},
+		{false, "GET", "/template?page_size=2", admin, ""},
+		{false, "GET", "/template?page_size=x", admin, ""},
+		{false, "GET", "/template/1", admin, ""},
+		{false, "GET", "/template/99", admin, ""},
+		{false, "PUT", "/template/1", admin, tpl},
+		{false, "POST", "/device", admin, `{"label":"p","id":"abc1","templates":[1]}`},
+		{false, "POST", "/device", admin, `{"label":"p","id":"abc1","templates":[1]}`},
+		{false, "POST", "/device", admin, `{"label":`},
+		{false, "GET", "/device?idsOnly=true", admin, ""},
+		{false, "GET", "/device/abc1", admin, ""},
+		{false, "GET", "/device/abc9", admin, ""},
+		{false, "PUT", "/device/abc1", admin, `{"label":"q","templates":[1]}`},
+		{false, "PUT", "/device/abc1/actuate", admin, `{"attrs":{"on":true}}`},
+		{false, "PUT", "/device/abc1/actuate", admin, `{"attrs":{"t":1}}`},
+		{false, "GET", "/device/template/1", admin, ""},
+		{false, "POST", "/device/gen_psk/abc1?key_length=16", admin, ""},
+		{false, "PUT", "/device/abc1/attrs/t/psk", admin, ""},
+		{false, "GET", "/internal/device/abc1", admin, ""},
+		{false, "POST", "/basic-auth/v1/devices/abc1/basic-credentials", admin, ""},
+		{false, "POST", "/basic-auth/v1/devices/abc9/basic-credentials", admin, ""},
+		{false, "DELETE", "/template/1", admin, ""},
+		{false, "GET", "/topic/device-data", admin, ""},
+		{false, "GET", "/auth/user", admin, ""},
+		{false, "POST", "/auth/user", admin, `{"username":"ace","service":"acme","email":"a@acme.org","name":"Ace","profile":"user"}`},
+		{false, "POST", "/auth/user", admin, `{"username":"ace","service":"acme","email":"a@acme.org","name":"Ace","profile":"user"}`},
+		{false, "GET", "/auth/user/ace", admin, ""},
+		{false, "GET", "/auth/user/nobody", admin, ""},
+		{false, "PUT", "/auth/user/ace", admin, `{"name":"Ace B"}`},
+		{false, "GET", "/auth/admin/tenants", admin, ""},
+		{false, "GET", "/auth/pap/permission", admin, ""},
+		{false, "POST", "/auth/pap/permission", admin, `{"name":"read_dev","path":"/device","method":"GET","permission":"permit"}`},
+		{false, "GET", "/auth/pap/permission/read_dev", admin, ""},
+		{false, "GET", "/auth/pap/group", admin, ""},
+		{false, "POST", "/auth/pap/group", admin, `{"name":"ops","description":"ops"}`},
+		{false, "GET", "/auth/pap/group/ops", admin, ""},
+		{false, "GET", "/auth/pap/group/nope", admin, ""},
+		{false, "POST", "/auth/pap/usergroup/ace/ops", admin, ""},
+		{false, "POST", "/auth/pap/grouppermissions/ops/read_dev", admin, ""},
+		{false, "GET", "/auth/pap/group/ops/permissions", admin, ""},
+		{false, "GET", "/auth/pap/group/ops/users", admin, ""},
+		{false, "GET", "/auth/pap/user/ace/allpermissions", admin, ""},
+		{false, "GET", "/auth/pap/user/ace/groups", admin, ""},
+		{false, "DELETE", "/auth/pap/usergroup/ace/ops", admin, ""},
+		{false, "DELETE", "/auth/pap/group/ops", admin, ""},
+		{false, "DELETE", "/auth/pap/permission/read_dev", admin, ""},
+		{false, "DELETE", "/auth/user/ace", admin, ""},
+		{false, "DELETE", "/auth/user/admin", admin, ""},
+		{false, "POST", "/auth/password/update", admin, `{"oldpasswd":"wrong","newpasswd":"n3w-Passw0rd"}`},
+		{false, "GET", "/flows/v1/flow", admin, ""},
+		{false, "POST", "/flows/v1/flow", admin, `{"flow":[]}`},
+		{false, "POST", "/flows/v1/flow", admin, `{"name":"f","flow":[]}`},
+		{false, "GET", "/flows/v1/flow/2f9a7c42-1d0e-4f6e-9a55-0a4f3c7b9d11", admin, ""},
+		{false, "GET", "/flows/nodes", admin, ""},
+		{false, "PUT", "/flows/v1/node/x", admin, ""},
+		{false, "DELETE", "/flows/v1/flow", admin, ""},
+		{false, "GET", "/cron/v1/jobs", admin, ""},
+		{false, "GET", "/cron/v1/jobs/nope", admin, ""},
+		{false, "POST", "/cron/v1/jobs", admin, `{"name":"x"}`},
+		{false, "PUT", "/cron/v1/jobs/j1", admin, `{"time":"*/5 * * * *","name":"tick","broker":{"subject":"dojot.device-manager.device","message":{"event":"configure","data":{"id":"abc1","attrs":{"on":true}},"meta":{"service":"admin"}}}}`},
+		{false, "PUT", "/cron/v1/jobs/j1", admin, `{"time":"*/5 * * * *","name":"tick","broker":{"subject":"dojot.device-manager.device","message":{"event":"configure","data":{"id":"abc1","attrs":{"on":false}},"meta":{"service":"admin"}}}}`},
+		{false, "GET", "/cron/v1/jobs/j1", admin, ""},
+		{false, "DELETE", "/cron/v1/jobs/j1", admin, ""},
+		{false, "DELETE", "/cron/v1/jobs", admin, ""},
+		{false, "GET", "/history/device/abc1/history", admin, ""},
+		{false, "GET", "/history/device/abc1/history?lastN=x", admin, ""},
+		{false, "GET", "/history/notifications/history", admin, ""},
+		{false, "GET", "/x509/v1/ca", admin, ""},
+		{false, "GET", "/x509/v1/ca/crl", admin, ""},
+		{false, "GET", "/x509/v1/certificates", admin, ""},
+		{false, "GET", "/x509/v1/certificates/" + fp, admin, ""},
+		{false, "POST", "/x509/v1/certificates", admin, `{"csr":"nope"}`},
+		{false, "GET", "/x509/v1/trusted-cas", admin, ""},
+		{false, "POST", "/x509/v1/trusted-cas", admin, `{"caPem":"nope"}`},
+		{false, "DELETE", "/device/abc1", admin, ""},
+		{false, "DELETE", "/device", admin, ""},
+		{false, "DELETE", "/template", admin, ""},
+		{false, "POST", "/sigfox", "", `{"device":"1A2B"}`},
+		{false, "POST", "/http-agent/v1/incoming-messages", "", `{"data":{"t":1}}`},
+		{false, "POST", "/lorawan/tts/up", "", `{}`},
+		{false, "GET", "/iotagent/readings", "", ""},
+		{true, "GET", "/openapi.json", "", ""},
+		{true, "GET", "/admin/tenants", unsigned, ""},
+		{true, "GET", "/admin/tenants", "", ""},
+		{true, "GET", "/topic/device-data", unsigned, ""},
+		{true, "GET", "/internal/device", unsigned, ""},
+		{true, "GET", "/internal/device/abc9", unsigned, ""},
+		{true, "POST", "/basic-auth/v1/internal/authentication", "", `{"username":"admin@abc1","password":"x"}`},
+		{true, "GET", "/internal/api/v1/throw-away/ca", "", ""},
+		{true, "GET", "/internal/api/v1/throw-away/ca/bundle", "", ""},
+		{true, "GET", "/internal/api/v1/throw-away/ca/crl", "", ""},
+		{true, "GET", "/internal/api/v1/certificates", "", ""},
+		{true, "GET", "/internal/api/v1/certificates/" + fp, "", ""},
+		{true, "POST", "/internal/api/v1/throw-away", "", `{"csr":"nope"}`},
+	}
+	seen := map[string]bool{}
+	for _, c := range calls {
+		s, doc, raw := public, pubDoc, openAPIPublic
+		if c.internal {
+			s, doc, raw = internal, inDoc, openAPIInternal
+		}
+		code, ctype, body := do(s, c.method, c.path, c.token, c.body)
+		op, answer, ok := documentedAnswer(t, doc, c.method, strings.SplitN(c.path, "?", 2)[0], code)
+		seen[op] = true
+		if !ok {
+			t.Errorf("%s %s = %d %.120s: not an answer documented for %q", c.method, c.path, code, body, op)
+			continue
+		}
+		if why := answerFits(t, raw, answer, ctype, body); why != "" {
+			t.Errorf("%s %s = %d %.200s: %s (%s)", c.method, c.path, code, body, why, op)
+		}
+	}
+	t.Logf("%d calls over %d operations", len(calls), len(seen))
 }
