@@ -110,6 +110,34 @@ func TestRequestIDTravels(t *testing.T) {
 		}
 	}
 
+	// What a flow does about an event carries the event's correlation id
+	// on: an update of cafe01 runs a flow that actuates it.
+	flow := `{"name":"echo","flow":[{"id":"a1","type":"event template in","template_id":"1","event_update":true,"wires":[["a2"]]},
+		{"id":"a2","type":"change","rules":[{"t":"set","p":"out.on","pt":"msg","to":"true","tot":"bool"}],"wires":[["a3"]]},
+		{"id":"a3","type":"multi actuate","device_source":"self","attrs":"out","wires":[]}]}`
+	if code, body, _ := do("POST", "/flows/v1/flow", tok.JWT, "", flow); code != 200 {
+		t.Fatalf("POST /flows/v1/flow = %d %s", code, body)
+	}
+	flowReq := "trace-" + nuid.Next()
+	if code, body, _ := do("PUT", "/device/cafe01", tok.JWT, flowReq, `{"label":"p2","templates":[1]}`); code != 200 {
+		t.Fatalf("PUT /device/cafe01 = %d %s", code, body)
+	}
+	var byFlow *dojot.Event
+	for range 250 {
+		evs, err := store.Load(t.Context(), "admin", dojot.KindDevice, "cafe01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := evs[len(evs)-1]; last.Type == dojot.EventDeviceActuated && last.CorrelationID == flowReq {
+			byFlow = &last
+			break
+		}
+		waitABit()
+	}
+	if byFlow == nil {
+		t.Errorf("no actuation by the flow with correlation_id %s", flowReq)
+	}
+
 	// An error answered by the gateway is logged with the request id too.
 	reqID := "trace-" + nuid.Next()
 	if code, body, _ := do("POST", "/device", tok.JWT, reqID, `{"label":`); code != 400 {
