@@ -33,7 +33,7 @@ import (
 // everythingOn is the gateway with every feature on, as cmd/dojot wires it
 // when every agent and service is configured: each Option set, and the
 // device routes of every agent that has some, from the agents themselves.
-func everythingOn(t *testing.T) Options {
+func everythingOn(t *testing.T) (Options, *commandstest.Store) {
 	t.Helper()
 	v := memory.New()
 	store := &commandstest.Store{View: v}
@@ -71,7 +71,7 @@ func everythingOn(t *testing.T) Options {
 		FlowReplay:   func(context.Context, FlowReplay) (any, error) { return nil, errors.New("off") },
 		CronCommands: commands.NewCron(opts, v, nil), CronView: v.Reads(), DeviceRoutes: routes,
 		X509Commands: certs, X509View: v, CA: ca, X509Internal: v, X509Services: certs,
-	}
+	}, store
 }
 
 type noAppend struct{}
@@ -112,7 +112,7 @@ var pathParamRe = regexp.MustCompile(`\{[^}/]+\}`)
 // documented under them; a route served for any method (Handle) must be
 // documented with x-any-method and at least one operation.
 func TestOpenAPIRoutes(t *testing.T) {
-	opts := everythingOn(t)
+	opts, _ := everythingOn(t)
 	for _, tc := range []struct {
 		name string
 		s    *Server
@@ -187,7 +187,7 @@ func slicesContain(routes []Route, covered map[Route]bool, pattern string) bool 
 
 // TestOpenAPIServed: each listener serves its own document, no token.
 func TestOpenAPIServed(t *testing.T) {
-	opts := everythingOn(t)
+	opts, _ := everythingOn(t)
 	for name, tc := range map[string]struct {
 		s     *Server
 		title string
@@ -377,11 +377,14 @@ func answerFits(t *testing.T, doc []byte, answer json.RawMessage, contentType, b
 }
 
 // TestOpenAPIAnswers: the answers of a walk over the API, successes and
-// refusals, each have their status documented for their operation.
+// refusals, each have their status documented for their operation. And
+// every event the walk's writes stored has the caller as its actor,
+// whichever command made it.
 func TestOpenAPIAnswers(t *testing.T) {
-	opts := everythingOn(t)
+	opts, store := everythingOn(t)
 	public, internal := New(opts), NewInternal(opts)
 	admin := login(t, public, "admin", "admin")
+	before := len(store.Events())
 	var pubDoc, inDoc openAPIDoc
 	if err := json.Unmarshal(openAPIPublic, &pubDoc); err != nil {
 		t.Fatal(err)
@@ -532,4 +535,15 @@ func TestOpenAPIAnswers(t *testing.T) {
 		}
 	}
 	t.Logf("%d calls over %d operations", len(calls), len(seen))
+	types := map[string]bool{}
+	for _, ev := range store.Events()[before:] {
+		types[ev.Type] = true
+		if ev.Actor != "admin" {
+			t.Errorf("%s %s stored with actor %q, want admin (the caller)", ev.Type, ev.AggregateID, ev.Actor)
+		}
+	}
+	if len(types) < 15 {
+		t.Errorf("the walk stored events of %d types: %v", len(types), types)
+	}
+	t.Logf("events of %d types, each with its actor", len(types))
 }
