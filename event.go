@@ -1,6 +1,7 @@
 package dojot
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -13,15 +14,19 @@ import (
 // Type (the structs in this package); everything a view shows is in it, so
 // replaying the log into an empty view reproduces the same state.
 type Event struct {
-	ID          string          `json:"id"`
-	Type        string          `json:"type"`
-	Tenant      string          `json:"tenant"`
-	Kind        string          `json:"kind"`
-	AggregateID string          `json:"aggregate_id"`
-	Version     uint64          `json:"version"` // 1-based position in the aggregate's history
-	Time        time.Time       `json:"time"`
-	Actor       string          `json:"actor,omitempty"`
-	Data        json.RawMessage `json:"data"`
+	ID          string    `json:"id"`
+	Type        string    `json:"type"`
+	Tenant      string    `json:"tenant"`
+	Kind        string    `json:"kind"`
+	AggregateID string    `json:"aggregate_id"`
+	Version     uint64    `json:"version"` // 1-based position in the aggregate's history
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor,omitempty"`
+	// CorrelationID is the id of the request that caused the event (its
+	// X-Request-Id), so that whoever acts on or logs about the event can
+	// be traced back to it; empty for events no request caused.
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	Data          json.RawMessage `json:"data"`
 
 	// Seq is the stream sequence: set by the store on append and on read.
 	Seq uint64 `json:"-"`
@@ -50,6 +55,16 @@ func NewEvent(typ, tenant, kind, id string, at time.Time, data any) (Event, erro
 		return Event{}, fmt.Errorf("encode %s: %w", typ, err)
 	}
 	return Event{ID: nuid.Next(), Type: typ, Tenant: tenant, Kind: kind, AggregateID: id, Time: at.UTC(), Data: raw}, nil
+}
+
+// Context returns ctx carrying the event's correlation id as the request id,
+// for a consumer to log about the event (and act on it) as part of the
+// request that caused it.
+func (e Event) Context(ctx context.Context) context.Context {
+	if e.CorrelationID == "" {
+		return ctx
+	}
+	return WithRequestID(ctx, e.CorrelationID)
 }
 
 // Decode unmarshals the event's payload into v.

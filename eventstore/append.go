@@ -13,10 +13,6 @@ import (
 	"github.com/dojot-es/dojot"
 )
 
-// RequestIDHeader carries dojot.RequestID of the append's context, so a
-// consumer can log the request that caused an event.
-const RequestIDHeader = "Dojot-Request-Id"
-
 // Append stores ev if its expectation holds (see dojot.Event.Expect) and
 // returns its stream sequence. A failed expectation is an error wrapping
 // dojot.ErrConflict. Appending an event id again within the Duplicates window
@@ -96,6 +92,11 @@ func (s *Store) msg(ctx context.Context, ev dojot.Event) (*nats.Msg, error) {
 	if ev.ID == "" {
 		return nil, fmt.Errorf("append %s %s: event without id: %w", ev.Type, ev.Subject(), dojot.ErrInvalid)
 	}
+	if ev.CorrelationID == "" {
+		// The request that caused the event, for whoever acts on it or
+		// logs about it (dojot.Event.Context).
+		ev.CorrelationID = dojot.RequestID(ctx)
+	}
 	data, err := encodeEvent(ev)
 	if err != nil {
 		return nil, fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), err)
@@ -111,9 +112,6 @@ func (s *Store) msg(ctx context.Context, ev dojot.Event) (*nats.Msg, error) {
 			}
 			h[jetstream.ExpectedLastSubjSeqSubjHeader] = []string{s.opts.SubjectPrefix + ev.ExpectSubject}
 		}
-	}
-	if id := dojot.RequestID(ctx); id != "" {
-		h[RequestIDHeader] = []string{id}
 	}
 	return &nats.Msg{Subject: s.opts.SubjectPrefix + ev.Subject(), Data: data, Header: h}, nil
 }

@@ -48,6 +48,8 @@ func decodeFast(data []byte, ev *dojot.Event, strs *interner) bool {
 			ok = strField(&d, &ev.AggregateID, nil)
 		case "actor":
 			ok = strField(&d, &ev.Actor, strs)
+		case "correlation_id":
+			ok = strField(&d, &ev.CorrelationID, nil)
 		case "version":
 			ev.Version, ok = d.Uint()
 		case "time":

@@ -18,11 +18,11 @@ import (
 // the log, where every reader would have to skip it.
 func encodeEvent(ev dojot.Event) ([]byte, error) {
 	if !plain(ev.ID) || !plain(ev.Type) || !plain(ev.Tenant) || !plain(ev.Kind) ||
-		!plain(ev.AggregateID) || !plain(ev.Actor) || ev.Time.Year() < 0 || ev.Time.Year() > 9999 {
+		!plain(ev.AggregateID) || !plain(ev.Actor) || !plain(ev.CorrelationID) || ev.Time.Year() < 0 || ev.Time.Year() > 9999 {
 		return json.Marshal(ev)
 	}
 	var buf bytes.Buffer
-	buf.Grow(160 + len(ev.ID) + len(ev.Type) + len(ev.Tenant) + len(ev.AggregateID) + len(ev.Actor) + len(ev.Data))
+	buf.Grow(160 + len(ev.ID) + len(ev.Type) + len(ev.Tenant) + len(ev.AggregateID) + len(ev.Actor) + len(ev.CorrelationID) + len(ev.Data))
 	buf.WriteString(`{"id":"`)
 	buf.WriteString(ev.ID)
 	buf.WriteString(`","type":"`)
@@ -41,6 +41,11 @@ func encodeEvent(ev dojot.Event) ([]byte, error) {
 	if ev.Actor != "" {
 		buf.WriteString(`,"actor":"`)
 		buf.WriteString(ev.Actor)
+		buf.WriteByte('"')
+	}
+	if ev.CorrelationID != "" {
+		buf.WriteString(`,"correlation_id":"`)
+		buf.WriteString(ev.CorrelationID)
 		buf.WriteByte('"')
 	}
 	buf.WriteString(`,"data":`)

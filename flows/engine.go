@@ -30,6 +30,10 @@ type Input struct {
 	// Depth is how many flow outputs led to this input: 0 for a device's
 	// own reading, DeviceData.Depth / Actuation.Depth for one a flow made.
 	Depth int
+	// RequestID is the request that caused the input event
+	// (dojot.Event.CorrelationID), "" for a reading: the run's logs and
+	// writes carry it.
+	RequestID string
 }
 
 // Flow is what the engine runs: a parsed flow and whether it is enabled.

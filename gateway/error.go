@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/dojot-es/dojot"
@@ -48,14 +47,14 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if kind == dojot.ErrTooLarge {
 			// The store refused it (NATS's message size): its text is an
 			// internal detail, for the log.
-			slog.WarnContext(r.Context(), "request too large to store", "err", err, "method", r.Method, "path", r.URL.Path)
+			logger(r.Context()).WarnContext(r.Context(), "request too large to store", "err", err, "method", r.Method, "path", r.URL.Path)
 			writeJSON(w, code, errBody{Message: "Request too large to be stored", Status: code})
 			return
 		}
 		writeJSON(w, code, errBody{Message: err.Error(), Status: code})
 		return
 	}
-	slog.ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
+	logger(r.Context()).ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
 	writeJSON(w, http.StatusInternalServerError, errBody{Message: "internal error", Status: http.StatusInternalServerError})
 }
 

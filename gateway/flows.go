@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -73,7 +72,7 @@ func flowFailed(r *http.Request, msg string, err error) error {
 			return err
 		}
 	}
-	slog.ErrorContext(r.Context(), "flows request failed", "err", err, "method", r.Method, "path", r.URL.Path)
+	logger(r.Context()).ErrorContext(r.Context(), "flows request failed", "err", err, "method", r.Method, "path", r.URL.Path)
 	return &dojot.Error{Kind: dojot.ErrInternal, Message: msg, Body: map[string]string{"message": msg}}
 }
 

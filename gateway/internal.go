@@ -22,6 +22,7 @@ import (
 // handlers are the public port's; New never accepts an unsigned token.
 func NewInternal(opts Options) *Server {
 	s, r := newServer(opts)
+	r.Get("/openapi.json", serveDocument(openAPIInternal))
 	r.Group(func(r chi.Router) {
 		r.Use(brokerToken)
 		r.With(jsonType(jsonExpress)).Method(http.MethodGet, "/topic/{subject}", errorHandler(s.topic))

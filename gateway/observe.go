@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 )
 
 // RequestObserver is told of every request the gateway answered, by its
@@ -15,24 +13,6 @@ import (
 // histogram (metrics.Registry).
 type RequestObserver interface {
 	ObserveRequest(route, method string, status int, d time.Duration)
-}
-
-// observe times each request for Options.Observer. A hijacked request (a
-// websocket) is left out: its time is the connection's lifetime, not a
-// latency.
-func (s *Server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if sw.hijacked {
-			return
-		}
-		if sw.code == 0 {
-			sw.code = http.StatusOK // nothing written: net/http answers 200
-		}
-		s.opts.Observer.ObserveRequest(chi.RouteContext(r.Context()).RoutePattern(), r.Method, sw.code, time.Since(start))
-	})
 }
 
 // statusWriter keeps the status code written, and passes Hijack and Flush

@@ -55,7 +55,7 @@ type Options struct {
 	// its "status" key.
 	Health func(ctx context.Context) map[string]any
 	// Observer is told of every request answered, by route (the metrics'
-	// latency histogram, observe.go); nil: none.
+	// latency histogram, accesslog.go); nil: none.
 	Observer RequestObserver
 	// Metrics serves GET /metrics (Prometheus); nil leaves it unrouted.
 	Metrics http.Handler
@@ -149,10 +149,7 @@ func newServer(opts Options) (*Server, chi.Router) {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger}
 	r := chi.NewRouter()
-	if s.opts.Observer != nil {
-		r.Use(s.observe)
-	}
-	r.Use(s.requestID, middleware.Recoverer, s.limitBody)
+	r.Use(s.requestID, s.accessLog, middleware.Recoverer, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errBody{Message: "Not found", Status: http.StatusNotFound})
 	})
@@ -170,6 +167,7 @@ func New(opts Options) *Server {
 	if s.opts.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", s.opts.Metrics)
 	}
+	r.Get("/openapi.json", serveDocument(openAPIPublic))
 	s.mountAuth(r)
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)

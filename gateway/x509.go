@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -105,7 +104,7 @@ func writeX509Error(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 	}
-	slog.ErrorContext(r.Context(), "x509 request failed", "err", err, "method", r.Method, "path", r.URL.Path)
+	logger(r.Context()).ErrorContext(r.Context(), "x509 request failed", "err", err, "method", r.Method, "path", r.URL.Path)
 	writeJSON(w, http.StatusInternalServerError, errUnexpected)
 }
 

@@ -308,7 +308,7 @@ func (r *Runner) applyLoop(ctx context.Context, stop context.CancelCauseFunc, q 
 // logged, counted, and the view moves on (its checkpoint includes it).
 func (r *Runner) refused(ev dojot.Event, err error) {
 	r.failed.Add(1)
-	r.opts.Logger.Error("projection apply failed", "seq", ev.Seq, "type", ev.Type, "err", err)
+	r.opts.Logger.ErrorContext(ev.Context(context.Background()), "projection apply failed", "seq", ev.Seq, "type", ev.Type, "err", err)
 }
 
 func (r *Runner) advance(seq uint64) {

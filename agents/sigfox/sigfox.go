@@ -118,6 +118,10 @@ func refuse(r reason, code int, format string, args ...any) *refusal {
 	return &refusal{r, code, fmt.Sprintf(format, args...)}
 }
 
+// Routes are the agent's paths, for the gateway's router, as every
+// agent's.
+func (a *Agent) Routes() map[string]http.Handler { return map[string]http.Handler{"/sigfox": a} }
+
 // ServeHTTP is POST /sigfox.
 func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {

@@ -231,7 +231,7 @@ func (b *Bridge) catchUp(ctx context.Context, seq uint64) error {
 			return errCaughtUp
 		}
 		if err := b.view.Apply(ctx, ev); err != nil {
-			b.log.Error("kafka bridge: view refused event", "seq", ev.Seq, "type", ev.Type, "err", err)
+			b.log.ErrorContext(ev.Context(ctx), "kafka bridge: view refused event", "seq", ev.Seq, "type", ev.Type, "err", err)
 		}
 		if ev.Seq >= seq {
 			return errCaughtUp
@@ -254,7 +254,7 @@ func (b *Bridge) eventRecords(ctx context.Context, m jetstream.Msg, seq uint64) 
 	}
 	ev.Seq = seq
 	if err := b.view.Apply(ctx, ev); err != nil {
-		b.log.Error("kafka bridge: view refused event", "seq", seq, "type", ev.Type, "err", err)
+		b.log.ErrorContext(ev.Context(ctx), "kafka bridge: view refused event", "seq", seq, "type", ev.Type, "err", err)
 	}
 	return b.records(ev)
 }

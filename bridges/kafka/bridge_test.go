@@ -68,7 +68,9 @@ func appendEvent(tb testing.TB, store *eventstore.Store, typ, tenant, kind, id s
 		tb.Fatal(err)
 	}
 	ev.NoExpect = true
-	if ev.Seq, err = store.Append(context.Background(), ev); err != nil {
+	// As if a request of id trace-<type> made it: its records carry it.
+	ctx := dojot.WithRequestID(context.Background(), "trace-"+typ)
+	if ev.Seq, err = store.Append(ctx, ev); err != nil {
 		tb.Fatal(err)
 	}
 	return ev
@@ -197,6 +199,9 @@ func TestPayloads(t *testing.T) {
 		if _, err := strconv.ParseUint(header(m, kafka.HeaderSeq), 10, 64); err != nil {
 			t.Errorf("record %d %s = %q", i, kafka.HeaderSeq, header(m, kafka.HeaderSeq))
 		}
+	}
+	if h := header(recs[2], kafka.HeaderRequestID); h != "trace-"+dojot.EventDeviceUpdated {
+		t.Errorf("update %s = %q, want the request id of its event", kafka.HeaderRequestID, h)
 	}
 	// create: the device with its template as it was then (2 attrs, not 3).
 	_, dev := decodeMsg(t, recs[0])

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"strconv"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -20,11 +21,14 @@ var (
 
 // Record headers: a consumer drops a duplicate device event by
 // (HeaderEventID, HeaderPart), a duplicate reading by HeaderMsgID.
+// HeaderRequestID is the X-Request-Id of the request that caused the event
+// (dojot.Event.CorrelationID), when one did.
 const (
-	HeaderEventID = "dojot-event-id"
-	HeaderSeq     = "dojot-seq"
-	HeaderPart    = "dojot-part"
-	HeaderMsgID   = "dojot-msg-id"
+	HeaderRequestID = "dojot-request-id"
+	HeaderEventID   = "dojot-event-id"
+	HeaderSeq       = "dojot-seq"
+	HeaderPart      = "dojot-part"
+	HeaderMsgID     = "dojot-msg-id"
 )
 
 // records maps one event, already applied to b.view, to its Kafka records
@@ -33,7 +37,7 @@ const (
 func (b *Bridge) records(ev dojot.Event) []kafkago.Message {
 	msgs, err := kafkamsg.Render(b.view, ev)
 	if err != nil {
-		b.log.Error("kafka bridge: event not rendered in full", "seq", ev.Seq, "type", ev.Type, "err", err)
+		b.log.ErrorContext(ev.Context(context.Background()), "kafka bridge: event not rendered in full", "seq", ev.Seq, "type", ev.Type, "err", err)
 	}
 	if ev.Type == dojot.EventTenantCreated || ev.Type == dojot.EventTenantDeleted {
 		var p dojot.TenantCreated
@@ -46,16 +50,15 @@ func (b *Bridge) records(ev dojot.Event) []kafkago.Message {
 	}
 	out := make([]kafkago.Message, 0, len(msgs))
 	for i, m := range msgs {
-		out = append(out, kafkago.Message{
-			Topic: m.Topic,
-			Key:   []byte(m.Key),
-			Value: m.Value,
-			Headers: []kafkago.Header{
-				{Key: HeaderEventID, Value: []byte(ev.ID)},
-				{Key: HeaderSeq, Value: strconv.AppendUint(nil, ev.Seq, 10)},
-				{Key: HeaderPart, Value: strconv.AppendInt(nil, int64(i), 10)},
-			},
-		})
+		h := []kafkago.Header{
+			{Key: HeaderEventID, Value: []byte(ev.ID)},
+			{Key: HeaderSeq, Value: strconv.AppendUint(nil, ev.Seq, 10)},
+			{Key: HeaderPart, Value: strconv.AppendInt(nil, int64(i), 10)},
+		}
+		if ev.CorrelationID != "" {
+			h = append(h, kafkago.Header{Key: HeaderRequestID, Value: []byte(ev.CorrelationID)})
+		}
+		out = append(out, kafkago.Message{Topic: m.Topic, Key: []byte(m.Key), Value: m.Value, Headers: h})
 	}
 	if b.opts.DevicesTopic {
 		for _, m := range out[:len(msgs)] {

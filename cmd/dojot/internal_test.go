@@ -33,6 +33,13 @@ func TestInternalBusyPortIsOneLine(t *testing.T) {
 // one of its line msg, and stop, which cancels it and returns run's error.
 func serveListening(t *testing.T, msg string, args ...string) (public, addr string, stop func() error) {
 	t.Helper()
+	return serveLogged(t, msg, nil, args...)
+}
+
+// serveLogged is serveListening that also hands every log line to logs
+// (when not nil).
+func serveLogged(t *testing.T, msg string, logs func(line []byte), args ...string) (public, addr string, stop func() error) {
+	t.Helper()
 	var cfg Config
 	args = append([]string{"-http-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-mqtts-addr=127.0.0.1:0", "-ca-key-type=p-256", "-data-dir=" + t.TempDir(), "-admin-password=admin"}, args...)
 	if err := cfg.Parse(args, env(nil), io.Discard); err != nil {
@@ -45,13 +52,16 @@ func serveListening(t *testing.T, msg string, args ...string) (public, addr stri
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			var rec struct{ Msg, Addr string }
+			if logs != nil {
+				logs(sc.Bytes())
+			}
 			if json.Unmarshal(sc.Bytes(), &rec) != nil {
 				continue
 			}
-			switch rec.Msg {
-			case "http listening":
+			if rec.Msg == "http listening" {
 				public = rec.Addr
-			case msg:
+			}
+			if rec.Msg == msg {
 				addrs <- [2]string{public, rec.Addr}
 			}
 		}

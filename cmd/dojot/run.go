@@ -296,7 +296,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 	deviceRoutes := map[string]http.Handler{}
 	if sigfox != nil {
-		deviceRoutes["/sigfox"] = sigfox
+		maps.Copy(deviceRoutes, sigfox.Routes())
 	}
 	if lorawan != nil {
 		maps.Copy(deviceRoutes, lorawan.Routes())

@@ -258,6 +258,9 @@ func (b *Broker) handle(ctx context.Context, item eventstore.WorkItem) {
 		return
 	}
 	in.Depth = max(in.Depth, item.Depth) // a reading's from its header, a configure's from its event
+	if in.RequestID != "" {
+		ctx = dojot.WithRequestID(ctx, in.RequestID)
+	}
 	tf := b.flowsOf(in.Tenant)
 	for _, i := range tf.candidates(in) {
 		if _, err := b.engine.Run(ctx, tf.flows[i], in); err != nil {

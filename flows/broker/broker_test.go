@@ -105,6 +105,18 @@ func TestEventInput(t *testing.T) {
 			t.Errorf("%s: %+v %v %v", typ, in, ok, err)
 		}
 	}
+	// The request that caused the event goes with the input, for the run's
+	// logs and writes.
+	caused := ev(dojot.EventDeviceUpdated, map[string]string{"id": "d1"})
+	var e dojot.Event
+	if err := json.Unmarshal(caused.Data, &e); err != nil {
+		t.Fatal(err)
+	}
+	e.CorrelationID = "req-7"
+	caused.Data, _ = json.Marshal(e)
+	if in, _, err := b.input(caused); err != nil || in.RequestID != "req-7" {
+		t.Errorf("input of an event with correlation_id req-7: RequestID %q, %v", in.RequestID, err)
+	}
 	if _, ok, err := b.input(ev(dojot.EventDeviceCredentialsSet, map[string]string{"id": "d1"})); ok || err != nil {
 		t.Errorf("credentials_set is an input: %v %v", ok, err)
 	}

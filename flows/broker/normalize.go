@@ -133,6 +133,6 @@ func (n Normalizer) deviceEvent(seq uint64, raw []byte) (flows.Input, bool, erro
 	templates := n.mergeStatics(ev.Tenant, ev.AggregateID, attrs)
 	data["attrs"] = attrs
 	data["templates"] = templates
-	return flows.Input{Seq: seq | eventSeqBit, Tenant: ev.Tenant, Event: name, DeviceID: ev.AggregateID, Templates: templates, Depth: depth,
+	return flows.Input{Seq: seq | eventSeqBit, Tenant: ev.Tenant, Event: name, DeviceID: ev.AggregateID, Templates: templates, Depth: depth, RequestID: ev.CorrelationID,
 		Payload: flows.Msg{"event": name, "metadata": map[string]any{"tenant": ev.Tenant, "timestamp": ev.Time.UnixMilli()}, "data": data}}, true, nil
 }
