@@ -60,12 +60,12 @@ func TestOverload(t *testing.T) {
 			devices: 100, window1: 16, sockets: 10, rssBound: 2 << 30}
 		flags = nil // the binary's defaults: -http-max-inflight 128, -http-queue-wait 1s
 	}
-	natsAddr, kafkaAddr := dojottest.FreeAddr(t), dojottest.FreeAddr(t)
+	natsAddr, kafkaAddr, pprofAddr := dojottest.FreeAddr(t), dojottest.FreeAddr(t), dojottest.FreeAddr(t)
 	in := start(t, "", append(flags, "-mqtt-insecure", "-http-agent", "-http-agent-insecure", "-token-ttl=2h",
-		"-nats-listen="+natsAddr, "-kafka-embedded-addr="+kafkaAddr,
+		"-nats-listen="+natsAddr, "-kafka-embedded-addr="+kafkaAddr, "-pprof-addr="+pprofAddr,
 		"-kafka-ws-max-per-tenant="+strconv.Itoa(4*cfg.sockets))...)
 	c := in.Login("admin", adminPassword)
-	o := &overload{t: t, in: in, cfg: cfg, token: c.Token, js: jetStream(t, natsAddr),
+	o := &overload{t: t, in: in, cfg: cfg, token: c.Token, js: jetStream(t, natsAddr), pprof: "http://" + pprofAddr,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: openConc(cfg)}}}
 	o.tmpl = createTemplate(c, "overload")
 	o.devices = o.createDevices(c, cfg.devices)
@@ -97,6 +97,28 @@ type overload struct {
 	tmpl     int
 	devices  []string
 	failures atomic.Int64
+	pprof    string // the binary's -pprof-addr
+}
+
+// liveHeap is the binary's heap in use right after a GC (runtime.MemStats
+// HeapInuse from /debug/pprof/heap?debug=1&gc=1): what it still holds,
+// which RSS shows only as the runtime returns pages to the kernel, over
+// minutes.
+func (o *overload) liveHeap() int64 {
+	resp, err := http.Get(o.pprof + "/debug/pprof/heap?debug=1&gc=1")
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "# HeapInuse = "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	o.t.Fatalf("no HeapInuse in the heap profile: %s", trunc(b))
+	return 0
 }
 
 // openConc bounds the HTTP requests outstanding in the open loop: far more
@@ -239,6 +261,8 @@ type phaseResult struct {
 	capacity, offered         float64
 	tally                     *tally
 	rssBefore, peak, rssAfter int64
+	heapBefore, heapAfter     int64
+	cpuCapacity, cpuLoad      float64 // the binary's CPU (cores) in the capacity run and under the load
 	probeBefore, recovery     time.Duration
 }
 
@@ -248,27 +272,32 @@ func (o *overload) run(p phase) phaseResult {
 	r.probeBefore = o.normalLatency(p.probe)
 	r.offered = p.rate
 	if p.rate <= 0 {
+		cpu := cpuSeconds(t, o.in.Pid())
 		r.capacity = closedLoop(p.conc, o.cfg.capacity, p.send)
+		r.cpuCapacity = (cpuSeconds(t, o.in.Pid()) - cpu) / o.cfg.capacity.Seconds()
 		if r.capacity <= 0 {
 			t.Fatalf("%s: nothing acknowledged in the capacity run", p.name)
 		}
 		r.offered = 3 * r.capacity
 	}
+	r.heapBefore = o.liveHeap()
 	r.rssBefore = procStatus(t, o.in.Pid(), "VmRSS")
 	resetPeakRSS(t, o.in.Pid())
-	load := time.Now()
+	load, cpu := time.Now(), cpuSeconds(t, o.in.Pid())
 	r.tally = openLoop(r.offered, o.cfg.window, p.openConc, p.send)
 	end := time.Now()
+	r.cpuLoad = (cpuSeconds(t, o.in.Pid()) - cpu) / end.Sub(load).Seconds()
 	r.peak = procStatus(t, o.in.Pid(), "VmHWM")
 	r.recovery = o.recover(p.name, p.probe, r.probeBefore, end)
 	time.Sleep(3 * time.Second)
 	r.rssAfter = procStatus(t, o.in.Pid(), "VmRSS")
+	r.heapAfter = o.liveHeap()
 	wall := end.Sub(load).Seconds()
 	sent := float64(r.tally[acked].Load()+r.tally[refused].Load()+r.tally[bareBusy].Load()+r.tally[failed].Load()+r.tally[sentQoS0].Load()) / wall
-	t.Logf("%s (load average %s): capacity %.0f/s (closed loop, %d clients, %s); %.0f/s offered for %s (%s), %.0f/s sent (the rest held back while %d were outstanding), %.0f/s acknowledged: %s; peak RSS %d MiB (RSS before %d MiB, 3 s after recovery %d MiB); normal request %s before, recovered %s after the load",
-		p.name, loadAverage(), r.capacity, p.conc, o.cfg.capacity, r.offered, end.Sub(load).Round(time.Millisecond), o.cfg.window,
-		sent, p.openConc, float64(r.tally[acked].Load())/wall,
-		r.tally, r.peak>>20, r.rssBefore>>20, r.rssAfter>>20, r.probeBefore.Round(time.Millisecond), r.recovery.Round(time.Millisecond))
+	t.Logf("%s (load average %s): capacity %.0f/s (closed loop, %d clients, %s; the binary used %.2f cores); %.0f/s offered for %s (%s), %.0f/s sent (the rest held back while %d were outstanding), %.0f/s acknowledged, the binary used %.2f cores: %s; peak RSS %d MiB (RSS before %d MiB, 3 s after recovery %d MiB; live heap %d -> %d MiB); normal request %s before, recovered %s after the load",
+		p.name, loadAverage(), r.capacity, p.conc, o.cfg.capacity, r.cpuCapacity, r.offered, end.Sub(load).Round(time.Millisecond), o.cfg.window,
+		sent, p.openConc, float64(r.tally[acked].Load())/wall, r.cpuLoad,
+		r.tally, r.peak>>20, r.rssBefore>>20, r.rssAfter>>20, r.heapBefore>>20, r.heapAfter>>20, r.probeBefore.Round(time.Millisecond), r.recovery.Round(time.Millisecond))
 	if r.peak > o.cfg.rssBound {
 		t.Errorf("%s: peak RSS %d MiB, over the bound of %d MiB", p.name, r.peak>>20, o.cfg.rssBound>>20)
 	}
@@ -620,14 +649,20 @@ func (o *overload) kafkaWS(t *testing.T) {
 	}
 	var seq atomic.Int64 // across phases: each device's n goes on
 	next := make([]int, len(ingestDevs))
-	ingest := func() (stop func()) {
+	// ingest publishes from every device back to back (rate 0) or at rate
+	// in all, until stop.
+	ingest := func(rate float64) (stop func()) {
 		done := make(chan struct{})
 		var wg sync.WaitGroup
 		for i, cl := range clients {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for {
+				start := time.Now()
+				for k := 0; ; k++ {
+					if rate > 0 {
+						time.Sleep(time.Until(start.Add(time.Duration(float64(k) * float64(len(clients)) / rate * float64(time.Second)))))
+					}
 					select {
 					case <-done:
 						return
@@ -663,18 +698,22 @@ func (o *overload) kafkaWS(t *testing.T) {
 	}
 	idle := o.normalLatency(probe)
 
-	// Capacity.
+	// Capacity: the readers take every reading the devices publish as
+	// fast as they can.
 	readers := o.kafkaWSReaders(t, o.cfg.sockets)
 	start, before := time.Now(), seq.Load()
-	stop := ingest()
+	stop := ingest(0)
 	time.Sleep(o.cfg.capacity)
 	stop()
 	capWall := time.Since(start)
 	capFrames := readers.close()
 	capacity := float64(capFrames) / capWall.Seconds()
-	t.Logf("kafka ws capacity: %d readers took %.0f frames/s (%d readings/s published)", o.cfg.sockets, capacity, int(float64(seq.Load()-before)/capWall.Seconds()))
+	rate := float64(seq.Load()-before) / capWall.Seconds()
+	t.Logf("kafka ws capacity: %d readers took %.0f frames/s (%.0f readings/s published)", o.cfg.sockets, capacity, rate)
 
-	// 3x the readers and as many that never read.
+	// 3x the readers at the same rate of readings, and as many that
+	// never read.
+	heapBefore := o.liveHeap()
 	rssBefore := procStatus(t, o.in.Pid(), "VmRSS")
 	resetPeakRSS(t, o.in.Pid())
 	readers = o.kafkaWSReaders(t, 3*o.cfg.sockets)
@@ -698,7 +737,7 @@ func (o *overload) kafkaWS(t *testing.T) {
 		}
 	}
 	start, before = time.Now(), seq.Load()
-	stop = ingest()
+	stop = ingest(rate)
 	time.Sleep(o.cfg.window)
 	stop()
 	wall := time.Since(start)
@@ -721,11 +760,12 @@ func (o *overload) kafkaWS(t *testing.T) {
 		ws.Close()
 	}
 	time.Sleep(3 * time.Second)
-	rssAfter := procStatus(t, o.in.Pid(), "VmRSS")
-	t.Logf("Kafka WS (load average %s): capacity %.0f frames/s to %d readers; overload %d readers + %d silent sockets for %s, %d readings/s published: readers took %.0f frames/s, readers closed %v, gaps seen by readers %d; silent sockets closed %v; opens refused with 429: %d of 2; peak RSS %d MiB (before %d MiB, 3 s after recovery %d MiB); a new socket's first frame %s before, recovered %s after the load",
-		loadAverage(), capacity, o.cfg.sockets, 3*o.cfg.sockets, o.cfg.sockets, wall.Round(time.Millisecond), int(float64(seq.Load()-before)/wall.Seconds()),
+	rssAfter, heapAfter := procStatus(t, o.in.Pid(), "VmRSS"), o.liveHeap()
+	t.Logf("Kafka WS (load average %s): capacity %.0f frames/s to %d readers; overload %d readers + %d silent sockets for %s, %.0f readings/s published (%.0f frames/s offered to the readers): readers took %.0f frames/s, readers closed %v, gaps seen by readers %d; silent sockets closed %v; opens refused with 429: %d of 2; peak RSS %d MiB (before %d MiB, 3 s after recovery %d MiB; live heap %d -> %d MiB); a new socket's first frame %s before, recovered %s after the load",
+		loadAverage(), capacity, o.cfg.sockets, 3*o.cfg.sockets, o.cfg.sockets, wall.Round(time.Millisecond), float64(seq.Load()-before)/wall.Seconds(),
+		float64(seq.Load()-before)/wall.Seconds()*float64(3*o.cfg.sockets),
 		float64(frames)/wall.Seconds(), readers.closed(), readers.gaps.Load(), silentClosed, refusedOpen, peak>>20, rssBefore>>20, rssAfter>>20,
-		idle.Round(time.Millisecond), recovery.Round(time.Millisecond))
+		heapBefore>>20, heapAfter>>20, idle.Round(time.Millisecond), recovery.Round(time.Millisecond))
 	if peak > o.cfg.rssBound {
 		t.Errorf("kafka ws: peak RSS %d MiB, over the bound of %d MiB", peak>>20, o.cfg.rssBound>>20)
 	}
@@ -878,6 +918,23 @@ func procStatus(t *testing.T, pid int, field string) int64 {
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// cpuSeconds is the CPU time the process used so far (user + system,
+// proc(5): /proc/<pid>/stat fields 14 and 15, in clock ticks of 1/100 s).
+func cpuSeconds(t *testing.T, pid int) float64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:])) // after "pid (comm) ": field 3 on
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("/proc/%d/stat: %s", pid, b)
+	}
+	return (ut + st) / 100
 }
 
 // resetPeakRSS sets the process's VmHWM to its RSS now (proc(5):
