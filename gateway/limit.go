@@ -38,6 +38,9 @@ func (l *Limit) Refused() uint64 { return l.refused.Load() }
 
 // Handler serves next within the limit.
 func (l *Limit) Handler(next http.Handler) http.Handler {
+	if l.slots == nil {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !l.acquire(r) {
 			l.refused.Add(1)
@@ -54,9 +57,6 @@ func (l *Limit) Handler(next http.Handler) http.Handler {
 }
 
 func (l *Limit) acquire(r *http.Request) bool {
-	if l.slots == nil {
-		return true
-	}
 	select {
 	case l.slots <- struct{}{}:
 		return true

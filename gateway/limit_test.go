@@ -92,3 +92,18 @@ func TestLimitPools(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitZero: no limit serves every request and returns.
+func TestLimitZero(t *testing.T) {
+	h := NewLimit(0, time.Second).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	for range 3 {
+		select {
+		case w := <-serve(h, "GET", "/"):
+			if w.Code != http.StatusNoContent {
+				t.Errorf("got %d", w.Code)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a request under no limit did not return")
+		}
+	}
+}
