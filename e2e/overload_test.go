@@ -38,7 +38,7 @@ import (
 // view), and afterwards a normal request must succeed at normal latency
 // again within a minute, by itself.
 //
-// CI mode (default): 2 s of capacity, 4 s at 3x, small pools
+// CI mode (default): 1 s of capacity, 3 s at 3x, small pools
 // (-http-max-inflight 8). Long mode: DOJOT_OVERLOAD=60s (the window at 3x;
 // capacity for 10 s; the binary's default pools); figures in
 // RELIABILITY.md come from
@@ -48,7 +48,7 @@ func TestOverload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole-binary load")
 	}
-	cfg := overloadConfig{capacity: 2 * time.Second, window: 4 * time.Second, limit: 8, wait: 100 * time.Millisecond,
+	cfg := overloadConfig{capacity: time.Second, window: 3 * time.Second, after: time.Second, limit: 8, wait: 100 * time.Millisecond,
 		devices: 20, window1: 8, sockets: 4, rssBound: 1 << 30}
 	flags := []string{"-http-max-inflight=8", "-http-queue-wait=100ms"}
 	if v := os.Getenv("DOJOT_OVERLOAD"); v != "" {
@@ -56,7 +56,7 @@ func TestOverload(t *testing.T) {
 		if err != nil {
 			t.Fatalf("DOJOT_OVERLOAD=%q: %v", v, err)
 		}
-		cfg = overloadConfig{capacity: 10 * time.Second, window: d, limit: 128, wait: time.Second,
+		cfg = overloadConfig{capacity: 10 * time.Second, window: d, after: 3 * time.Second, limit: 128, wait: time.Second,
 			devices: 100, window1: 16, sockets: 10, rssBound: 2 << 30}
 		flags = nil // the binary's defaults: -http-max-inflight 128, -http-queue-wait 1s
 	}
@@ -82,6 +82,7 @@ func TestOverload(t *testing.T) {
 
 type overloadConfig struct {
 	capacity, window time.Duration // closed-loop measure; open loop at 3x
+	after            time.Duration // from recovery to the RSS and heap read after the load
 	limit            int           // -http-max-inflight: the capacity run's HTTP clients
 	wait             time.Duration // -http-queue-wait
 	devices          int           // devices publishing (HTTP agent, MQTT)
@@ -292,15 +293,15 @@ func (o *overload) run(p phase) phaseResult {
 	r.cpuLoad = (cpuSeconds(t, o.in.Pid()) - cpu) / end.Sub(load).Seconds()
 	r.peak = procStatus(t, o.in.Pid(), "VmHWM")
 	r.recovery = o.recover(p.name, p.probe, r.probeBefore, end)
-	time.Sleep(3 * time.Second)
+	time.Sleep(o.cfg.after)
 	r.rssAfter = procStatus(t, o.in.Pid(), "VmRSS")
 	r.heapAfter = o.liveHeap()
 	wall := end.Sub(load).Seconds()
 	sent := float64(r.tally[acked].Load()+r.tally[refused].Load()+r.tally[bareBusy].Load()+r.tally[failed].Load()+r.tally[sentQoS0].Load()) / wall
-	t.Logf("%s (load average %s): capacity %.0f/s (closed loop, %d clients, %s; the binary used %.2f cores); %.0f/s offered for %s (%s), %.0f/s sent (the rest held back while %d were outstanding), %.0f/s acknowledged, the binary used %.2f cores: %s; peak RSS %d MiB (RSS before %d MiB, 3 s after recovery %d MiB; live heap %d -> %d MiB); normal request %s before, recovered %s after the load",
+	t.Logf("%s (load average %s): capacity %.0f/s (closed loop, %d clients, %s; the binary used %.2f cores); %.0f/s offered for %s (%s), %.0f/s sent (the rest held back while %d were outstanding), %.0f/s acknowledged, the binary used %.2f cores: %s; peak RSS %d MiB (RSS before %d MiB, %s after recovery %d MiB; live heap %d -> %d MiB); normal request %s before, recovered %s after the load",
 		p.name, loadAverage(), r.capacity, p.conc, o.cfg.capacity, r.cpuCapacity, r.offered, end.Sub(load).Round(time.Millisecond), o.cfg.window,
 		sent, p.openConc, float64(r.tally[acked].Load())/wall, r.cpuLoad,
-		r.tally, r.peak>>20, r.rssBefore>>20, r.rssAfter>>20, r.heapBefore>>20, r.heapAfter>>20, r.probeBefore.Round(time.Millisecond), r.recovery.Round(time.Millisecond))
+		r.tally, r.peak>>20, r.rssBefore>>20, o.cfg.after, r.rssAfter>>20, r.heapBefore>>20, r.heapAfter>>20, r.probeBefore.Round(time.Millisecond), r.recovery.Round(time.Millisecond))
 	if r.peak > o.cfg.rssBound {
 		t.Errorf("%s: peak RSS %d MiB, over the bound of %d MiB", p.name, r.peak>>20, o.cfg.rssBound>>20)
 	}
@@ -768,12 +769,12 @@ func (o *overload) kafkaWS(t *testing.T) {
 		}
 		ws.Close()
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(o.cfg.after)
 	rssAfter, heapAfter := procStatus(t, o.in.Pid(), "VmRSS"), o.liveHeap()
-	t.Logf("Kafka WS (load average %s): capacity %.0f frames/s to %d readers; overload %d readers + %d silent sockets for %s, %.0f readings/s published (%.0f frames/s offered to the readers): readers took %.0f frames/s, readers closed %v, gaps seen by readers %d; silent sockets closed %v; opens refused with 429: %d of 2; peak RSS %d MiB (before %d MiB, 3 s after recovery %d MiB; live heap %d -> %d MiB); a new socket's first frame %s before, recovered %s after the load",
+	t.Logf("Kafka WS (load average %s): capacity %.0f frames/s to %d readers; overload %d readers + %d silent sockets for %s, %.0f readings/s published (%.0f frames/s offered to the readers): readers took %.0f frames/s, readers closed %v, gaps seen by readers %d; silent sockets closed %v; opens refused with 429: %d of 2; peak RSS %d MiB (before %d MiB, %s after recovery %d MiB; live heap %d -> %d MiB); a new socket's first frame %s before, recovered %s after the load",
 		loadAverage(), capacity, o.cfg.sockets, 3*o.cfg.sockets, o.cfg.sockets, wall.Round(time.Millisecond), float64(seq.Load()-before)/wall.Seconds(),
 		float64(seq.Load()-before)/wall.Seconds()*float64(3*o.cfg.sockets),
-		float64(frames)/wall.Seconds(), readers.closed(), readers.gaps.Load(), silentClosed, refusedOpen, peak>>20, rssBefore>>20, rssAfter>>20,
+		float64(frames)/wall.Seconds(), readers.closed(), readers.gaps.Load(), silentClosed, refusedOpen, peak>>20, rssBefore>>20, o.cfg.after, rssAfter>>20,
 		heapBefore>>20, heapAfter>>20, idle.Round(time.Millisecond), recovery.Round(time.Millisecond))
 	if peak > o.cfg.rssBound {
 		t.Errorf("kafka ws: peak RSS %d MiB, over the bound of %d MiB", peak>>20, o.cfg.rssBound>>20)
@@ -792,9 +793,9 @@ func (o *overload) kafkaWS(t *testing.T) {
 	}
 }
 
-// kwPad makes each Kafka WS frame about 1 KiB, so that a socket that does
+// kwPad makes each Kafka WS frame about 4 KiB, so that a socket that does
 // not read fills its buffers within the CI mode's seconds.
-var kwPad = strings.Repeat("x", 1000)
+var kwPad = strings.Repeat("x", 4000)
 
 // kafkaWSDial opens a socket on admin.device-data with a new ticket; a
 // readBuffer > 0 shrinks its receive buffer (a slow client's).
