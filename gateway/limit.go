@@ -9,8 +9,8 @@ import (
 	"github.com/dojot-es/dojot"
 )
 
-// Limit bounds the requests a pool of routes serves at once: beyond Max in
-// service, up to Max more wait at most Wait for a slot; any other request
+// Limit bounds the requests a pool of routes serves at once: beyond n in
+// service, up to n more wait a bounded time for a slot; any other request
 // is answered 503 with Retry-After at once. So an overload costs a bounded
 // number of goroutines and bodies in memory and a bounded wait, and the
 // client is told to come back instead of being queued without end
@@ -80,14 +80,15 @@ func (l *Limit) acquire(r *http.Request) bool {
 
 // limitLoad puts a request in its pool: an IoT agent's route
 // (Options.DeviceRoutes) in AgentLimit, any other in Limit; probes and
-// websockets in none. A probe must answer while the pools are full (it is
+// Kafka WS's websockets in none (by path: a header would let any request
+// out of its pool). A probe must answer while the pools are full (it is
 // how an operator sees the overload), and a websocket lives for hours:
 // Kafka WS bounds its connections itself (-kafka-ws-max-per-tenant).
 func (s *Server) limitLoad(next http.Handler) http.Handler {
 	api, agents := s.opts.Limit.Handler(next), s.opts.AgentLimit.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case unlimited[r.URL.Path] || r.Header.Get("Upgrade") != "":
+		case unlimited[r.URL.Path] || strings.HasPrefix(r.URL.Path, "/kafka-ws/v1/topics/"):
 			next.ServeHTTP(w, r)
 		case s.deviceRoute(r.URL.Path):
 			agents.ServeHTTP(w, r)

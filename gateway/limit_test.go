@@ -91,6 +91,15 @@ func TestLimitPools(t *testing.T) {
 			t.Errorf("GET %s while the agents' pool is full = %d %s", path, w.Code, w.Body)
 		}
 	}
+	// The API's pool full too: only the probes and Kafka WS's sockets
+	// are served.
+	s.opts.Limit.slots <- struct{}{}
+	wantBusy(t, <-serve(s, "GET", "/no-such-route"))
+	for _, path := range []string{"/healthz", "/kafka-ws/v1/topics/admin.device-data"} {
+		if w := <-serve(s, "GET", path); w.Code == http.StatusServiceUnavailable {
+			t.Errorf("GET %s while both pools are full = %d %s", path, w.Code, w.Body)
+		}
+	}
 }
 
 // TestLimitZero: no limit serves every request and returns.
