@@ -71,14 +71,7 @@ func nextRecord(t *testing.T, ch <-chan seenRecord, what string, ok func(seenRec
 // mqttDevice connects a paho client (MQTT 3.1.1) as device id of admin.
 func mqttDevice(t *testing.T, in *instance, id string) paho.Client {
 	t.Helper()
-	o := paho.NewClientOptions().AddBroker("tcp://" + in.MQTTAddr).SetClientID("rt-" + id).
-		SetUsername("admin:" + id).SetProtocolVersion(4).SetAutoReconnect(false).SetWriteTimeout(5 * time.Second)
-	cl := paho.NewClient(o)
-	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect %s: %v", id, tok.Error())
-	}
-	t.Cleanup(func() { cl.Disconnect(0) })
-	return cl
+	return mqttClient(t, in, "rt-"+id, id)
 }
 
 // TestKafkaRealtime: on an idle server with the embedded Kafka, kcat sees

@@ -106,6 +106,10 @@ type Options struct {
 	// unrouted.
 	X509Internal x509Internal
 	X509Services x509ServiceIssuer
+	// Limit bounds the requests served at once, AgentLimit those of
+	// DeviceRoutes (limit.go): an ingest flood leaves the API its own
+	// slots. Nil: NewLimit(DefaultMaxInFlight, DefaultQueueWait).
+	Limit, AgentLimit *Limit
 }
 
 // KafkaWS is dojot's Kafka WS (kafkaws.Server): the ticket route runs
@@ -133,6 +137,12 @@ func (o *Options) setDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Limit == nil {
+		o.Limit = NewLimit(DefaultMaxInFlight, DefaultQueueWait)
+	}
+	if o.AgentLimit == nil {
+		o.AgentLimit = NewLimit(DefaultMaxInFlight, DefaultQueueWait)
+	}
 }
 
 // Server is the gateway's http.Handler.
@@ -149,7 +159,7 @@ func newServer(opts Options) (*Server, chi.Router) {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger}
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.accessLog, middleware.Recoverer, s.limitBody)
+	r.Use(s.requestID, s.accessLog, middleware.Recoverer, s.limitLoad, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errBody{Message: "Not found", Status: http.StatusNotFound})
 	})

@@ -82,6 +82,13 @@ type Options struct {
 	JWTExp bool
 	// SendBuffer is how many frames may wait for a slow client (default 64).
 	SendBuffer int
+	// SocketBuffer is the kernel's send buffer of a connection, in bytes
+	// (SO_SNDBUF, default 64 KiB, which Linux doubles). Left to its
+	// autotuning, Linux lets a client that does not read hold up to
+	// net.ipv4.tcp_wmem's maximum (4 MiB by default) before the server's
+	// writes block and SendBuffer fills: that much kernel memory per slow
+	// socket, and seconds before it is found too slow.
+	SocketBuffer int
 	// PingInterval is how often the server pings (default 30 s); a client
 	// silent for twice that is closed.
 	PingInterval time.Duration
@@ -103,6 +110,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.SendBuffer <= 0 {
 		o.SendBuffer = 64
+	}
+	if o.SocketBuffer <= 0 {
+		o.SocketBuffer = 64 << 10
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = 30 * time.Second
@@ -303,6 +313,9 @@ func (s *Server) Topic(w http.ResponseWriter, r *http.Request) {
 		leave()
 		s.release(claims.Tenant)
 		return
+	}
+	if tc, ok := ws.NetConn().(interface{ SetWriteBuffer(int) error }); ok {
+		_ = tc.SetWriteBuffer(s.opts.SocketBuffer)
 	}
 	if code != 0 {
 		s.refuse(why)

@@ -16,6 +16,7 @@ import (
 	agenthttp "github.com/dojot-es/dojot/agents/http"
 	agentsigfox "github.com/dojot-es/dojot/agents/sigfox"
 	"github.com/dojot-es/dojot/eventstore"
+	"github.com/dojot-es/dojot/gateway"
 	"github.com/dojot-es/dojot/pki"
 	"github.com/dojot-es/dojot/projections/memory"
 )
@@ -73,8 +74,9 @@ func (h *httpAgent) close() {
 // startHTTPAgent builds the HTTP agent when -http-agent is on (nil
 // otherwise), for the gateway's port, and serves it over mutual TLS on
 // tlsLn when there is one: client certificates checked against the CA, the
-// trusted CAs and the view in the handshake, then looked up per request.
-func startHTTPAgent(cfg *Config, store *eventstore.Store, view *memory.View, creds agenthttp.Credentials, ca *pki.CA, tlsLn net.Listener, log *slog.Logger) (*httpAgent, error) {
+// trusted CAs and the view in the handshake, then looked up per request;
+// its requests share the gateway's agents' pool (limit).
+func startHTTPAgent(cfg *Config, store *eventstore.Store, view *memory.View, creds agenthttp.Credentials, ca *pki.CA, tlsLn net.Listener, limit *gateway.Limit, log *slog.Logger) (*httpAgent, error) {
 	if !cfg.HTTPAgent {
 		return nil, nil
 	}
@@ -99,7 +101,7 @@ func startHTTPAgent(cfg *Config, store *eventstore.Store, view *memory.View, cre
 	for pattern, handler := range a.Routes() {
 		mux.Handle(strings.TrimSuffix(pattern, "*"), handler)
 	}
-	h.srv = &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+	h.srv = &http.Server{Handler: limit.Handler(mux), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)} // failed handshakes are the devices' business
 	go func() {
 		if err := h.srv.Serve(tls.NewListener(tlsLn, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {

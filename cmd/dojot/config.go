@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dojot-es/dojot/gateway"
 )
 
 // Config is every setting of `dojot serve`. It is the only place that
@@ -37,6 +39,8 @@ type Config struct {
 	Fsync          string
 	TokenTTL       time.Duration
 	MaxBodyBytes   int64
+	MaxInFlight    int
+	QueueWait      time.Duration
 	DataMaxAge     time.Duration
 	DataPartitions int
 	WaitTimeout    time.Duration
@@ -121,6 +125,8 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.Fsync, "fsync", "1s", "embedded JetStream fsync policy: 'always' (fsync every write) or an interval such as 1s")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 420*time.Second, "lifetime of login tokens (dojot: 420s)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 16<<20, "largest request body accepted")
+	fs.IntVar(&c.MaxInFlight, "http-max-inflight", gateway.DefaultMaxInFlight, "HTTP requests served at once, in each of two pools: the IoT agents' routes (HTTP agent, Sigfox, LoRaWAN) and the rest of the API; as many more wait up to -http-queue-wait for a slot, any other gets 503 with Retry-After (0: no limit)")
+	fs.DurationVar(&c.QueueWait, "http-queue-wait", gateway.DefaultQueueWait, "how long an HTTP request may wait for a slot of -http-max-inflight before its 503")
 	fs.DurationVar(&c.DataMaxAge, "data-max-age", 7*24*time.Hour, "retention of device data in the DATA stream")
 	fs.IntVar(&c.DataPartitions, "data-partitions", 16, "partitions of the DATA stream by device, the unit in which instances share the work that keeps each device's order (flows); a setting of the stream, the same for every instance")
 	fs.DurationVar(&c.WaitTimeout, "wait-timeout", 5*time.Second, "how long a request waits for the view to show its own write")
@@ -241,6 +247,9 @@ func (c *Config) validate() error {
 	}
 	if c.TokenTTL <= 0 {
 		errs = append(errs, fmt.Errorf("-token-ttl %s: must be positive", c.TokenTTL))
+	}
+	if c.MaxInFlight < 0 || c.QueueWait < 0 {
+		errs = append(errs, fmt.Errorf("-http-max-inflight %d, -http-queue-wait %s: must not be negative", c.MaxInFlight, c.QueueWait))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("-max-body-bytes %d: must be positive", c.MaxBodyBytes))

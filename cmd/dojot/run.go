@@ -290,7 +290,8 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err != nil {
 		return err
 	}
-	httpAgent, err := startHTTPAgent(cfg, store, view, devices, ca, agentTLSLn, log)
+	apiLimit, agentLimit := gateway.NewLimit(cfg.MaxInFlight, cfg.QueueWait), gateway.NewLimit(cfg.MaxInFlight, cfg.QueueWait)
+	httpAgent, err := startHTTPAgent(cfg, store, view, devices, ca, agentTLSLn, agentLimit, log)
 	if err != nil {
 		return err
 	}
@@ -349,6 +350,8 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Limit:          apiLimit,
+		AgentLimit:     agentLimit,
 		X509Commands:   certs,
 		X509View:       certReads,
 		X509Internal:   view,
