@@ -22,18 +22,12 @@ import (
 // moments; restarted, it finishes, and its view holds exactly the rows a
 // fresh replay of the log makes: none missing, none twice. Each cycle
 // projects into an empty view of its own. CI runs 3 cycles;
-// DOJOT_CRASH_CYCLES=20 runs the long test.
+// DOJOT_CRASH_CYCLES=20 runs the long test (crashCycles).
 func TestCrashWhileProjecting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	cycles := 3
-	if s := os.Getenv("DOJOT_CRASH_CYCLES"); s != "" {
-		var err error
-		if cycles, err = strconv.Atoi(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cycles := crashCycles(t)
 	pgURL := pgtest.URL(t)
 	dataDir := t.TempDir()
 
@@ -118,6 +112,21 @@ func TestCrashWhileProjecting(t *testing.T) {
 	if !resumed {
 		t.Error("no replay was killed part way: resuming was never tested")
 	}
+}
+
+// crashCycles is how many cycles a crash test runs: DOJOT_CRASH_CYCLES
+// (the long mode, e.g. 100), else 3 (CI's few).
+func crashCycles(t *testing.T) int {
+	t.Helper()
+	s := os.Getenv("DOJOT_CRASH_CYCLES")
+	if s == "" {
+		return 3
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("DOJOT_CRASH_CYCLES=%q: want a number of cycles", s)
+	}
+	return n
 }
 
 type tableRows struct {

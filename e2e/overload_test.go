@@ -190,9 +190,9 @@ const (
 
 var outcomeNames = [numOutcomes]string{"acknowledged", "refused with Retry-After", "busy without Retry-After", "failed", "held back by the client", "sent at QoS 0"}
 
-type tally [numOutcomes]atomic.Int64
+type outcomes [numOutcomes]atomic.Int64
 
-func (t *tally) String() string {
+func (t *outcomes) String() string {
 	var b strings.Builder
 	for k := range numOutcomes {
 		fmt.Fprintf(&b, "%s %d; ", outcomeNames[k], t[k].Load())
@@ -224,8 +224,8 @@ func closedLoop(conc int, d time.Duration, send func(i int) outcome) float64 {
 // openLoop sends at rate for d whatever the answers (message i is due at
 // i/rate), from at most conc goroutines at once: a message due while all
 // are busy is not sent (heldBack), so the generator never queues.
-func openLoop(rate float64, d time.Duration, conc int, send func(i int) outcome) *tally {
-	var t tally
+func openLoop(rate float64, d time.Duration, conc int, send func(i int) outcome) *outcomes {
+	var t outcomes
 	sem := make(chan struct{}, conc)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -263,7 +263,7 @@ type phase struct {
 
 type phaseResult struct {
 	capacity, offered         float64
-	tally                     *tally
+	outcomes                  *outcomes
 	rssBefore, peak, rssAfter int64
 	heapBefore, heapAfter     int64
 	cpuCapacity, cpuLoad      float64 // the binary's CPU (cores) in the capacity run and under the load
@@ -288,7 +288,7 @@ func (o *overload) run(p phase) phaseResult {
 	r.rssBefore = procStatus(t, o.in.Pid(), "VmRSS")
 	resetPeakRSS(t, o.in.Pid())
 	load, cpu := time.Now(), cpuSeconds(t, o.in.Pid())
-	r.tally = openLoop(r.offered, o.cfg.window, p.openConc, p.send)
+	r.outcomes = openLoop(r.offered, o.cfg.window, p.openConc, p.send)
 	end := time.Now()
 	r.cpuLoad = (cpuSeconds(t, o.in.Pid()) - cpu) / end.Sub(load).Seconds()
 	r.peak = procStatus(t, o.in.Pid(), "VmHWM")
@@ -297,15 +297,15 @@ func (o *overload) run(p phase) phaseResult {
 	r.rssAfter = procStatus(t, o.in.Pid(), "VmRSS")
 	r.heapAfter = o.liveHeap()
 	wall := end.Sub(load).Seconds()
-	sent := float64(r.tally[acked].Load()+r.tally[refused].Load()+r.tally[bareBusy].Load()+r.tally[failed].Load()+r.tally[sentQoS0].Load()) / wall
+	sent := float64(r.outcomes[acked].Load()+r.outcomes[refused].Load()+r.outcomes[bareBusy].Load()+r.outcomes[failed].Load()+r.outcomes[sentQoS0].Load()) / wall
 	t.Logf("%s (load average %s): capacity %.0f/s (closed loop, %d clients, %s; the binary used %.2f cores); %.0f/s offered for %s (%s), %.0f/s sent (the rest held back while %d were outstanding), %.0f/s acknowledged, the binary used %.2f cores: %s; peak RSS %d MiB (RSS before %d MiB, %s after recovery %d MiB; live heap %d -> %d MiB); normal request %s before, recovered %s after the load",
 		p.name, loadAverage(), r.capacity, p.conc, o.cfg.capacity, r.cpuCapacity, r.offered, end.Sub(load).Round(time.Millisecond), o.cfg.window,
-		sent, p.openConc, float64(r.tally[acked].Load())/wall, r.cpuLoad,
-		r.tally, r.peak>>20, r.rssBefore>>20, o.cfg.after, r.rssAfter>>20, r.heapBefore>>20, r.heapAfter>>20, r.probeBefore.Round(time.Millisecond), r.recovery.Round(time.Millisecond))
+		sent, p.openConc, float64(r.outcomes[acked].Load())/wall, r.cpuLoad,
+		r.outcomes, r.peak>>20, r.rssBefore>>20, o.cfg.after, r.rssAfter>>20, r.heapBefore>>20, r.heapAfter>>20, r.probeBefore.Round(time.Millisecond), r.recovery.Round(time.Millisecond))
 	if r.peak > o.cfg.rssBound {
 		t.Errorf("%s: peak RSS %d MiB, over the bound of %d MiB", p.name, r.peak>>20, o.cfg.rssBound>>20)
 	}
-	if n := r.tally[bareBusy].Load(); n > 0 {
+	if n := r.outcomes[bareBusy].Load(); n > 0 {
 		t.Errorf("%s: %d refusals without Retry-After", p.name, n)
 	}
 	return r
@@ -423,8 +423,8 @@ func (o *overload) httpAgent(t *testing.T) {
 // backpressure of kind (503/429 with Retry-After, or MQTT's held back).
 func (o *overload) checkPushback(t *testing.T, r phaseResult, kind outcome) {
 	t.Helper()
-	if r.tally[kind].Load() == 0 {
-		t.Errorf("at %.0f/s, 3x the capacity, no message was %s: %s", r.offered, outcomeNames[kind], r.tally)
+	if r.outcomes[kind].Load() == 0 {
+		t.Errorf("at %.0f/s, 3x the capacity, no message was %s: %s", r.offered, outcomeNames[kind], r.outcomes)
 	}
 }
 
@@ -548,7 +548,7 @@ func (o *overload) mqtt(t *testing.T) {
 			return publish(prober, int(probeN.Add(-1))) == acked, nil
 		}})
 	o.checkPushback(t, r, heldBack)
-	if n := r.tally[failed].Load(); n > 0 {
+	if n := r.outcomes[failed].Load(); n > 0 {
 		t.Errorf("%d QoS 1 publishes failed (no PUBACK)", n)
 	}
 	o.checkStored(t, "mq", ackedN)
@@ -572,7 +572,7 @@ func (o *overload) mqtt(t *testing.T) {
 	for _, ns := range o.storedReadings(t, "m0") {
 		stored += len(ns)
 	}
-	sent, lostConn := int(r0.tally[sentQoS0].Load()), 0
+	sent, lostConn := int(r0.outcomes[sentQoS0].Load()), 0
 	for _, d := range devs {
 		if !d.cl.IsConnectionOpen() {
 			lostConn++

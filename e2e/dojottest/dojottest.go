@@ -324,6 +324,13 @@ func (in *Instance) Restart() {
 	in.run()
 }
 
+// Relaunch starts the same command line again and returns at once, as
+// Launch does: a crash test kills it during its recovery.
+func (in *Instance) Relaunch() {
+	in.tb.Helper()
+	in.launch()
+}
+
 // Client talks to one instance as one user.
 type Client struct {
 	tb    testing.TB
