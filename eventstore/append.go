@@ -17,13 +17,14 @@ import (
 // returns its stream sequence. A failed expectation is an error wrapping
 // dojot.ErrConflict. Appending an event id again within the Duplicates window
 // stores nothing and returns the first append's sequence, so a retry after a
-// lost ack is safe.
+// lost ack is safe, and an append rides through a stream's leader election
+// (Options.ElectionWait).
 func (s *Store) Append(ctx context.Context, ev dojot.Event) (uint64, error) {
 	m, err := s.msg(ctx, ev)
 	if err != nil {
 		return 0, err
 	}
-	ack, err := s.js.PublishMsg(ctx, m)
+	ack, err := s.publishRetry(ctx, m, time.Now().Add(s.opts.ElectionWait))
 	if err != nil {
 		return s.failed(ctx, ev, err)
 	}
@@ -34,25 +35,24 @@ func (s *Store) Append(ctx context.Context, ev dojot.Event) (uint64, error) {
 // own expectation as in Append; errs[i] is nil when evs[i] was stored at
 // seqs[i]. JetStream applies them in order, so a later event may expect an
 // earlier one of the same batch. The number in flight is bounded; a batch
-// larger than that waits for acks as it goes.
+// larger than that waits for acks as it goes. Events that failed as an
+// election makes them fail are sent again one by one, in order, within one
+// Options.ElectionWait for the whole batch.
 func (s *Store) AppendBatch(ctx context.Context, evs []dojot.Event) (seqs []uint64, errs []error) {
+	until := time.Now().Add(s.opts.ElectionWait)
 	seqs = make([]uint64, len(evs))
-	errs = make([]error, len(evs))
+	errs = make([]error, len(evs)) // JetStream's own errors until the end
+	msgs := make([]*nats.Msg, len(evs))
 	futs := make([]jetstream.PubAckFuture, len(evs))
 	// The default stall wait (200ms) fails a batch as soon as the server is
 	// slower than that for maxPending messages, e.g. with SyncAlways.
 	stall := jetstream.WithStallWait(s.opts.Timeout)
 	for i, ev := range evs {
-		if err := ctx.Err(); err != nil {
-			errs[i] = fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), err)
+		if errs[i] = ctx.Err(); errs[i] != nil {
 			continue
 		}
-		m, err := s.msg(ctx, ev)
-		if err == nil {
-			futs[i], err = s.js.PublishMsgAsync(m, stall)
-		}
-		if err != nil {
-			errs[i] = s.appendErr(ev, err)
+		if msgs[i], errs[i] = s.msg(ctx, ev); errs[i] == nil {
+			futs[i], errs[i] = s.js.PublishMsgAsync(msgs[i], stall)
 		}
 	}
 	// After the loop at most maxPending acks are outstanding, so one
@@ -65,21 +65,36 @@ func (s *Store) AppendBatch(ctx context.Context, evs []dojot.Event) (seqs []uint
 			continue
 		}
 		if stop != nil {
-			errs[i] = s.appendErr(evs[i], stop)
+			errs[i] = stop
 			continue
 		}
 		select {
 		case ack := <-f.Ok():
 			seqs[i] = ack.Sequence
-		case err := <-f.Err():
-			seqs[i], errs[i] = s.failed(ctx, evs[i], err)
+		case errs[i] = <-f.Err():
 		case <-ctx.Done():
 			stop = ctx.Err()
-			errs[i] = s.appendErr(evs[i], stop)
+			errs[i] = stop
 		case <-timer.C:
 			stop = jetstream.ErrAsyncPublishTimeout
-			errs[i] = s.appendErr(evs[i], stop)
+			errs[i] = stop
 		}
+	}
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if msgs[i] != nil && ctx.Err() == nil && retryable(err, true) && time.Now().Before(until) {
+			var ack *jetstream.PubAck
+			if ack, err = s.publishRetry(ctx, msgs[i], until); err == nil {
+				seqs[i], errs[i] = ack.Sequence, nil
+				continue
+			}
+		}
+		if msgs[i] == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			continue // s.msg's error, already described
+		}
+		seqs[i], errs[i] = s.failed(ctx, evs[i], err)
 	}
 	return seqs, errs
 }

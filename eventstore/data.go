@@ -39,16 +39,11 @@ func (s *Store) appendData(ctx context.Context, tenant, deviceID string, payload
 	return seq, nil
 }
 
-// publish stores m and returns its sequence once JetStream stored it;
-// without a deadline on ctx the store's Timeout bounds the wait. A NATS
+// publish stores m and returns its sequence once JetStream stored it,
+// riding through an election as Append does (see publishRetry). A NATS
 // that cannot answer is dojot.ErrUnavailable.
 func (s *Store) publish(ctx context.Context, m *nats.Msg) (uint64, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)
-		defer cancel()
-	}
-	ack, err := s.js.PublishMsg(ctx, m)
+	ack, err := s.publishRetry(ctx, m, time.Now().Add(s.opts.ElectionWait))
 	if err != nil {
 		return 0, unavailable(err)
 	}
@@ -71,6 +66,12 @@ func (s *Store) AppendDataAsync(tenant, deviceID string, payload []byte) (wait f
 // not empty, as AppendData has: a redelivered message (an AMQP delivery
 // that carries its publisher's message-id) is stored once within the
 // stream's Duplicates window.
+//
+// While wait waits, a reading that failed as an election makes it fail
+// (no responders: not stored) is sent again, with a growing pause, for
+// Options.ElectionWait at most. A reading whose ack was lost is not sent
+// again: it may be stored, and without a Nats-Msg-Id its sender's retry
+// (MQTT, HTTP) is the one that may store it twice, as a sender knows.
 func (s *Store) AppendDataAsyncID(tenant, deviceID string, payload []byte, msgID string) (wait func(expired <-chan time.Time) (uint64, error), err error) {
 	if !dojot.ValidTenant(tenant) || !dojot.ValidToken(deviceID) {
 		return nil, fmt.Errorf("append data %q/%q: not a tenant and device id: %w", tenant, deviceID, dojot.ErrInvalid)
@@ -79,25 +80,44 @@ func (s *Store) AppendDataAsyncID(tenant, deviceID string, payload []byte, msgID
 	if msgID != "" {
 		m.Header = nats.Header{jetstream.MsgIDHeader: []string{msgID}}
 	}
-	f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(s.opts.Timeout))
+	until := time.Now().Add(s.opts.ElectionWait)
+	stall := jetstream.WithStallWait(s.opts.Timeout)
+	f, err := s.js.PublishMsgAsync(m, stall)
 	if err != nil {
 		return nil, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
+	}
+	fail := func(err error) (uint64, error) {
+		return 0, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
 	}
 	return func(expired <-chan time.Time) (uint64, error) {
 		select { // already answered: the common case of a pipelined caller
 		case ack := <-f.Ok():
 			return ack.Sequence, nil
-		case err := <-f.Err():
-			return 0, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
 		default:
 		}
-		select {
-		case ack := <-f.Ok():
-			return ack.Sequence, nil
-		case err := <-f.Err():
-			return 0, fmt.Errorf("append data %s/%s: %w", tenant, deviceID, unavailable(err))
-		case <-expired:
-			return 0, fmt.Errorf("append data %s/%s: no answer from JetStream in time: %w", tenant, deviceID, dojot.ErrUnavailable)
+		pause := retryMin
+		for {
+			select {
+			case ack := <-f.Ok():
+				return ack.Sequence, nil
+			case err := <-f.Err():
+				if !retryable(err, msgID != "") || time.Now().Add(pause).After(until) {
+					return fail(err)
+				}
+				t := time.NewTimer(pause)
+				select {
+				case <-expired:
+					t.Stop()
+					return fail(err)
+				case <-t.C:
+				}
+				pause = min(2*pause, retryMax)
+				if f, err = s.js.PublishMsgAsync(m, stall); err != nil {
+					return fail(err)
+				}
+			case <-expired:
+				return 0, fmt.Errorf("append data %s/%s: no answer from JetStream in time: %w", tenant, deviceID, dojot.ErrUnavailable)
+			}
 		}
 	}, nil
 }

@@ -47,6 +47,12 @@ type Options struct {
 	// Duplicates is the window in which an event id is stored only once
 	// (default 2 minutes): a retried append inside it is not a second event.
 	Duplicates time.Duration
+	// ElectionWait bounds how long an append keeps being sent again while
+	// its stream elects a leader or the node it went through is lost (a
+	// NATS cluster losing a node), before it fails with
+	// dojot.ErrUnavailable (default 10 s). Appends carry a Nats-Msg-Id, so
+	// a repeat of one that was stored is answered with its first sequence.
+	ElectionWait time.Duration
 	// Timeout bounds each request to JetStream whose context has no deadline
 	// (default 5s); also the connect and start-up timeout.
 	Timeout time.Duration
@@ -78,6 +84,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
+	}
+	if o.ElectionWait == 0 {
+		o.ElectionWait = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
