@@ -55,7 +55,8 @@ func (s *Store) publish(ctx context.Context, m *nats.Msg) (uint64, error) {
 // flight on one connection (the MQTT agent acknowledges each as it is
 // stored). wait returns the reading's sequence once JetStream stored it,
 // or why not; it returns dojot.ErrUnavailable when expired fires first
-// (a nil expired waits for JetStream's own answer). Call wait once. When
+// (a nil expired waits for JetStream's own answer; an election may extend
+// the wait, see AppendDataAsyncID). Call wait once. When
 // more appends are in flight than the connection allows, AppendDataAsync
 // blocks for up to the store's Timeout.
 func (s *Store) AppendDataAsync(tenant, deviceID string, payload []byte) (wait func(expired <-chan time.Time) (uint64, error), err error) {
@@ -69,7 +70,9 @@ func (s *Store) AppendDataAsync(tenant, deviceID string, payload []byte) (wait f
 //
 // While wait waits, a reading that failed as an election makes it fail
 // (no responders: not stored) is sent again, with a growing pause, for
-// Options.ElectionWait at most. A reading whose ack was lost is not sent
+// Options.ElectionWait from the start at most: that bound replaces
+// expired, so that ingest rides through an election as Append does. A
+// reading whose ack was lost is not sent
 // again: it may be stored, and without a Nats-Msg-Id its sender's retry
 // (MQTT, HTTP) is the one that may store it twice, as a sender knows.
 func (s *Store) AppendDataAsyncID(tenant, deviceID string, payload []byte, msgID string) (wait func(expired <-chan time.Time) (uint64, error), err error) {
@@ -96,6 +99,7 @@ func (s *Store) AppendDataAsyncID(tenant, deviceID string, payload []byte, msgID
 		default:
 		}
 		pause := retryMin
+		var electing <-chan time.Time // set once JetStream said "no leader"
 		for {
 			select {
 			case ack := <-f.Ok():
@@ -104,9 +108,17 @@ func (s *Store) AppendDataAsyncID(tenant, deviceID string, payload []byte, msgID
 				if !retryable(err, msgID != "") || time.Now().Add(pause).After(until) {
 					return fail(err)
 				}
+				if electing == nil {
+					// From now on until bounds the wait, not expired: the
+					// reading is not lost in flight but refused until the
+					// stream has a leader, as an Append waits for one.
+					t := time.NewTimer(time.Until(until))
+					defer t.Stop()
+					electing, expired = t.C, nil
+				}
 				t := time.NewTimer(pause)
 				select {
-				case <-expired:
+				case <-electing:
 					t.Stop()
 					return fail(err)
 				case <-t.C:
@@ -115,6 +127,8 @@ func (s *Store) AppendDataAsyncID(tenant, deviceID string, payload []byte, msgID
 				if f, err = s.js.PublishMsgAsync(m, stall); err != nil {
 					return fail(err)
 				}
+			case <-electing:
+				return 0, fmt.Errorf("append data %s/%s: no stream leader in %s: %w", tenant, deviceID, s.opts.ElectionWait, dojot.ErrUnavailable)
 			case <-expired:
 				return 0, fmt.Errorf("append data %s/%s: no answer from JetStream in time: %w", tenant, deviceID, dojot.ErrUnavailable)
 			}
