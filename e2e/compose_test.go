@@ -61,6 +61,8 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 
+	_, natsVer := goModNATSServer(t)
+	natsMinor := strings.Join(strings.SplitN(strings.TrimPrefix(natsVer, "v"), ".", 3)[:2], ".")
 	for _, profile := range []string{"", "cluster"} {
 		cf := composeConfig(t, profile)
 		label := "docker-compose.yml"
@@ -102,6 +104,11 @@ func TestComposeFile(t *testing.T) {
 				}
 			}
 			if strings.HasPrefix(svc.Image, "nats:") {
+				// The version the tests run (TestNATSClusterNodeLoss runs
+				// the cluster profile's shape on go.mod's nats-server).
+				if !strings.HasPrefix(svc.Image, "nats:"+natsMinor+"-") {
+					t.Errorf("%s: NATS service %s runs %s; the tests run nats-server %s", label, name, svc.Image, natsMinor)
+				}
 				args := command(svc.Command)
 				if !slices.Contains(args, "-js") && !slices.Contains(args, "--jetstream") {
 					t.Errorf("%s: NATS service %s runs without JetStream: command %q", label, name, args)

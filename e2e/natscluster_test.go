@@ -31,13 +31,7 @@ func natsServerBinary(t *testing.T) string {
 	if p := os.Getenv("DOJOT_TEST_NATS_SERVER"); p != "" {
 		return p
 	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..")
-	out, err := exec.Command("go", "list", "-C", root, "-m", "-f", "{{.Version}}", "github.com/nats-io/nats-server/v2").Output()
-	if err != nil {
-		t.Fatalf("go list nats-server: %v", err)
-	}
-	ver := strings.TrimSpace(string(out))
+	root, ver := goModNATSServer(t)
 	isVer := func(bin string) bool {
 		out, err := exec.Command(bin, "--version").Output()
 		return err == nil && strings.TrimSpace(string(out)) == "nats-server: "+ver
@@ -59,6 +53,19 @@ func natsServerBinary(t *testing.T) string {
 		}
 	}
 	return bin
+}
+
+// goModNATSServer is the repository's root and go.mod's nats-server
+// version ("v2.15.2").
+func goModNATSServer(t *testing.T) (root, version string) {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root = filepath.Join(filepath.Dir(file), "..")
+	out, err := exec.Command("go", "list", "-C", root, "-m", "-f", "{{.Version}}", "github.com/nats-io/nats-server/v2").Output()
+	if err != nil {
+		t.Fatalf("go list nats-server: %v", err)
+	}
+	return root, strings.TrimSpace(string(out))
 }
 
 // natsNode is one nats-server process of a test cluster.
