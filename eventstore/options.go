@@ -50,7 +50,9 @@ type Options struct {
 	// ElectionWait bounds how long an append keeps being sent again while
 	// its stream elects a leader or the node it went through is lost (a
 	// NATS cluster losing a node), before it fails with
-	// dojot.ErrUnavailable (default 10 s). Appends carry a Nats-Msg-Id, so
+	// dojot.ErrUnavailable (default 15 s: nats-server's Raft waits 4 to 9 s
+	// without a leader before its followers elect another, plus the vote
+	// and the attempt lost with the node). Appends carry a Nats-Msg-Id, so
 	// a repeat of one that was stored is answered with its first sequence.
 	ElectionWait time.Duration
 	// Timeout bounds each request to JetStream whose context has no deadline
@@ -86,7 +88,7 @@ func (o *Options) setDefaults() {
 		o.Timeout = 5 * time.Second
 	}
 	if o.ElectionWait == 0 {
-		o.ElectionWait = 10 * time.Second
+		o.ElectionWait = 15 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
