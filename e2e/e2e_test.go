@@ -62,7 +62,14 @@ var (
 // -nats-listen), closed when the test ends.
 func jetStream(t testing.TB, addr string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect("nats://" + addr)
+	return jetStreamURL(t, "nats://"+addr)
+}
+
+// jetStreamURL is a JetStream client of the NATS at url (a comma-separated
+// list for a cluster), closed when the test ends.
+func jetStreamURL(t testing.TB, url string, opts ...nats.Option) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
