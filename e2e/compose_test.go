@@ -132,6 +132,10 @@ func TestComposeFile(t *testing.T) {
 			if r := c.Environment["DOJOT_NATS_REPLICAS"]; r != "3" && r != 3.0 {
 				t.Errorf("%s: dojot-cluster's DOJOT_NATS_REPLICAS = %v, want 3", label, r)
 			}
+			// What TestNATSClusterNodeLoss runs with (clusterFlags).
+			if w := c.Environment["DOJOT_WAIT_TIMEOUT"]; !slices.Contains(clusterFlags, "-wait-timeout="+fmt.Sprint(w)) {
+				t.Errorf("%s: dojot-cluster's DOJOT_WAIT_TIMEOUT = %v; TestNATSClusterNodeLoss runs with %q", label, w, clusterFlags)
+			}
 		}
 	}
 

@@ -203,6 +203,12 @@ func (c *tally) String() string {
 	return fmt.Sprint(c.n)
 }
 
+// clusterFlags are the settings docker-compose.yml's dojot-cluster has
+// too (TestComposeFile checks): R3 streams, and a write waits 15 s for its
+// view, through an election (4 to 9 s without a stream leader, then the
+// view's consumer made again), instead of 5.
+var clusterFlags = []string{"-nats-replicas=3", "-wait-timeout=15s"}
+
 // TestNATSClusterNodeLoss: the production shape (docker-compose.yml's
 // cluster profile): three nats-server processes as one JetStream cluster,
 // R3 streams, two instances of the binary. During MQTT and HTTP agent
@@ -220,8 +226,8 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 		t.Skip("slow")
 	}
 	nodes, js := startNATSCluster(t)
-	flags := []string{"-nats-url=" + clusterURL(nodes), "-nats-replicas=3", "-jwt-secret=cluster-e2e-secret",
-		"-mqtt-insecure", "-http-agent", "-http-agent-insecure"}
+	flags := append([]string{"-nats-url=" + clusterURL(nodes), "-jwt-secret=cluster-e2e-secret",
+		"-mqtt-insecure", "-http-agent", "-http-agent-insecure"}, clusterFlags...)
 	a := start(t, "", flags...)
 	b := start(t, "", flags...)
 	ca := a.Login("admin", adminPassword)
