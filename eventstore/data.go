@@ -72,9 +72,10 @@ func (s *Store) AppendDataAsync(tenant, deviceID string, payload []byte) (wait f
 // (no responders: not stored) is sent again, with a growing pause, for
 // Options.ElectionWait from the start at most: that bound replaces
 // expired, so that ingest rides through an election as Append does. A
-// reading whose ack was lost is not sent
-// again: it may be stored, and without a Nats-Msg-Id its sender's retry
-// (MQTT, HTTP) is the one that may store it twice, as a sender knows.
+// reading whose ack was lost (its connection's node died) is not sent
+// again: it may have been stored, and without a Nats-Msg-Id a second copy
+// would be a second reading; its sender's retry (MQTT, HTTP) is the one
+// that may store it twice, at least once as dojot's agents are.
 func (s *Store) AppendDataAsyncID(tenant, deviceID string, payload []byte, msgID string) (wait func(expired <-chan time.Time) (uint64, error), err error) {
 	if !dojot.ValidTenant(tenant) || !dojot.ValidToken(deviceID) {
 		return nil, fmt.Errorf("append data %q/%q: not a tenant and device id: %w", tenant, deviceID, dojot.ErrInvalid)
