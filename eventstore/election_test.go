@@ -139,6 +139,20 @@ func TestElection(t *testing.T) {
 			t.Errorf("aggregate %d: %d events stored, %d acknowledged", w, len(evs), stored[w])
 		}
 	}
+	// A repeat of a stored append (its ack lost, say) is answered with the
+	// first sequence, not as a conflict with its own expectation.
+	ev, err := dojot.NewEvent("device.created", "t1", dojot.KindDevice, "again", time.Now(), map[string]any{"v": 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.Append(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := st.Append(ctx, ev); again != first || err != nil {
+		t.Errorf("Append again = %d, %v; want %d, nil", again, err, first)
+	}
+
 	// Every acknowledged reading with an id is there once.
 	ids := map[string]int{}
 	cons, err := st.JetStream().OrderedConsumer(ctx, st.DataStream(), jetstream.OrderedConsumerConfig{})
