@@ -176,13 +176,13 @@ func caughtUp(ci *jetstream.ClusterInfo, node string) bool {
 	return false
 }
 
-// tally counts outcomes by kind, for the figures.
-type tally struct {
+// kindCounts counts outcomes by kind, for the figures.
+type kindCounts struct {
 	mu sync.Mutex
 	n  map[string]int
 }
 
-func (c *tally) add(kind string) {
+func (c *kindCounts) add(kind string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.n == nil {
@@ -191,13 +191,13 @@ func (c *tally) add(kind string) {
 	c.n[kind]++
 }
 
-func (c *tally) get(kind string) int {
+func (c *kindCounts) get(kind string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n[kind]
 }
 
-func (c *tally) String() string {
+func (c *kindCounts) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return fmt.Sprint(c.n)
@@ -251,7 +251,7 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 		wg        sync.WaitGroup
 		phase     atomic.Int32 // 0 steady, 1 node killed, 2 instance B killed, 3 all back
 		recovered time.Time    // when phase 3 began
-		out       tally        // outcomes by "<who> phase<n> <code>", n the phase a request began in
+		out       kindCounts   // outcomes by "<who> phase<n> <code>", n the phase a request began in
 		mu        sync.Mutex
 		devices   []string             // acknowledged by POST /device
 		readings  = map[string][]int{} // per device, the n of each acknowledged reading
@@ -285,7 +285,7 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 			}
 		})
 	}
-	acked := func(who, id string, n int) {
+	ackedReading := func(who, id string, n int) {
 		mu.Lock()
 		readings[id] = append(readings[id], n)
 		mu.Unlock()
@@ -318,7 +318,7 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 				map[string]any{"data": map[string]any{"n": n}})
 			outcome(name, began, code, err)
 			if err == nil && code == 204 {
-				acked(name, id, n)
+				ackedReading(name, id, n)
 			}
 		})
 	}
@@ -345,7 +345,7 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 				return
 			}
 			out.add(fmt.Sprintf("%s phase%d acknowledged", name, began))
-			acked(name, id, n)
+			ackedReading(name, id, n)
 		})
 	}
 
