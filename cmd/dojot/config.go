@@ -96,6 +96,9 @@ type Config struct {
 
 	X509 x509Config // the CA and MQTT over TLS (x509.go)
 
+	// Only for `dojot routes`: where the route table goes (routes.go).
+	routesOut io.Writer
+
 	// Only for `dojot replay`.
 	sub   string
 	From  uint64
@@ -190,7 +193,8 @@ func (c *Config) Parse(args []string, lookupEnv func(string) (string, bool), out
 
 // usage is each subcommand's help text.
 var usage = map[string]string{
-	"serve": "Usage: dojot [serve] [flags]\n\nRuns the dojot-compatible platform.",
+	"serve":  "Usage: dojot [serve] [flags]\n\nRuns the dojot-compatible platform.",
+	"routes": "Usage: dojot routes [flags]\n\nPrints the gateway's routes with every feature on (for tests).",
 	"replay": "Usage: dojot replay -view memory|postgres|mongo [-from SEQ] [-fresh] [flags]\n\n" +
 		"Rebuilds a view from the event log into a new generation beside the one being served,\n" +
 		"and switches over atomically once it has caught up. An interrupted replay resumes\n" +

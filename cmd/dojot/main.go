@@ -25,7 +25,7 @@ func Main(args []string, lookupEnv func(string) (string, bool), stdout, stderr i
 		sub, args = args[0], args[1:]
 	}
 	switch sub {
-	case "serve", "replay", "health":
+	case "serve", "replay", "health", "routes": // routes is hidden: for tests (routes.go)
 	case "help":
 		fmt.Fprintln(stdout, "Usage: dojot [serve] [flags]   (dojot serve --help lists the flags)")
 		fmt.Fprintln(stdout, "       dojot replay -view memory|postgres|mongo [-from SEQ] [-fresh] [flags]   (rebuild a view from the event log)")
@@ -53,11 +53,16 @@ func Main(args []string, lookupEnv func(string) (string, bool), stdout, stderr i
 		fmt.Fprintln(stdout, "ready")
 		return 0
 	}
-	do := run
-	if sub == "replay" {
-		do = replay
+	var err error
+	switch sub {
+	case "replay":
+		err = replay(ctx, &cfg, newLogger(&cfg, stdout), stderr)
+	case "routes":
+		err = routes(ctx, &cfg, stdout)
+	default:
+		err = run(ctx, &cfg, newLogger(&cfg, stdout), stderr)
 	}
-	if err := do(ctx, &cfg, newLogger(&cfg, stdout), stderr); err != nil {
+	if err != nil {
 		fmt.Fprintf(stderr, "dojot: %v\n", err)
 		return 1
 	}

@@ -392,7 +392,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		w.http = httpAgent.agent
 	}
 	reg.Add(w.source)
-	front.set(gateway.New(gwOpts))
+	gw := gateway.New(gwOpts)
+	if cfg.routesOut != nil { // dojot routes: the table, not a server
+		return printRoutes(cfg.routesOut, gw)
+	}
+	front.set(gw)
 	serving.Store(true)
 	log.Info("http listening", "addr", ln.Addr().String(), "nats", natsMode(cfg, store))
 	if internalLn != nil {
