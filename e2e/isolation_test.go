@@ -549,6 +549,9 @@ func isoMQTT(t *testing.T, in *instance, admin *client, a, b *isoTenant, tlsAgen
 			d.cases++
 			tok := sub.Subscribe(topic, 1, d.stolen.handler)
 			tok.WaitTimeout(5 * time.Second) // refused or granted: either way nothing may come
+			if st, ok := tok.(*paho.SubscribeToken); ok {
+				t.Logf("MQTT %s: subscribe %s: %v %v", l.name, topic, st.Result(), tok.Error())
+			}
 		}
 		for j, topic := range bAttrs {
 			d.cases++
@@ -559,6 +562,7 @@ func isoMQTT(t *testing.T, in *instance, admin *client, a, b *isoTenant, tlsAgen
 			tok := pub.Publish(topic, 1, false, `{"note":"forged mqtt"}`)
 			select {
 			case <-tok.Done():
+				t.Logf("MQTT %s: publish on %s: %v", l.name, topic, tok.Error())
 				if tok.Error() == nil {
 					select {
 					case <-lost:
@@ -567,6 +571,7 @@ func isoMQTT(t *testing.T, in *instance, admin *client, a, b *isoTenant, tlsAgen
 					}
 				}
 			case <-lost:
+				t.Logf("MQTT %s: publish on %s: disconnected", l.name, topic)
 			case <-time.After(10 * time.Second):
 				t.Errorf("MQTT %s: publish on %s neither acknowledged nor refused", l.name, topic)
 			}
@@ -608,17 +613,19 @@ func (d *isoDevices) aim(t *testing.T) {
 	forged := []struct{ path, body string }{
 		{"/http-agent/v1/incoming-messages", `{"tenant":"` + b.name + `","deviceId":"` + b.dev + `","data":{"note":"forged agent 1"}}`},
 		{"/http-agent/v1/unsecure/incoming-messages?tenant=" + b.name + "&deviceId=" + b.dev, `{"data":{"note":"forged agent 2"}}`},
-		{"/http-agent/v1/incoming-messages/create-many", `[{"tenant":"` + b.name + `","deviceId":"` + b.dev + `","data":{"note":"forged agent 3"}}]`},
+		{"/http-agent/v1/incoming-messages/create-many", `[{"tenant":"` + b.name + `","deviceId":"` + b.dev + `","ts":1528226138000,"data":{"note":"forged agent 3"}}]`},
 		{"/iotagent/readings", `{"tenant":"` + b.name + `","deviceId":"` + b.dev + `","readings":[{"timestamp":"2026-01-01T00:00:00Z","note":"forged agent 4"}]}`},
 	}
 	for _, f := range forged {
 		d.cases++
-		if code, body := isoBasic(t, in, a.basicUser, a.basicPass, f.path, f.body); code >= 500 {
+		code, body := isoBasic(t, in, a.basicUser, a.basicPass, f.path, f.body)
+		if code >= 500 {
 			t.Errorf("HTTP agent %s as %s: %d %s", f.path, a.name, code, body)
 		}
+		t.Logf("HTTP agent %s with %s's credentials, %s's ids: %d %s", f.path, a.name, b.name, code, body)
 	}
 	agentTLS := &http.Client{Transport: &http.Transport{TLSClientConfig: d.aTLS}, Timeout: 30 * time.Second}
-	for _, f := range forged[:2] {
+	for _, f := range forged {
 		d.cases++
 		resp, err := agentTLS.Post("https://"+d.tlsAgentAddr+f.path, "application/json", strings.NewReader(strings.ReplaceAll(f.body, "forged agent", "forged tls agent")))
 		if err != nil {
@@ -626,9 +633,15 @@ func (d *isoDevices) aim(t *testing.T) {
 			continue
 		}
 		resp.Body.Close()
+		t.Logf("HTTP agent over TLS %s with %s's certificate, %s's ids: %d", f.path, a.name, b.name, resp.StatusCode)
 		if resp.StatusCode >= 500 {
 			t.Errorf("HTTP agent over TLS %s with %s's certificate: %d", f.path, a.name, resp.StatusCode)
 		}
+	}
+
+	// What the agent took was stored as A's device's, its credentials'.
+	if !historyHas(a.admin, a.dev, "note", `"forged agent 1"`) || !historyHas(a.admin, a.dev, "note", `"forged tls agent 1"`) {
+		t.Errorf("the HTTP agent's readings with %s's credentials are not %s's device's", a.name, a.name)
 	}
 
 	// A flow of A's, run by A's device, aimed at B's device by every
