@@ -595,10 +595,53 @@ func isoMQTT(t *testing.T, in *instance, admin *client, a, b *isoTenant, tlsAgen
 	if tok := aSub.Subscribe(a.name+":"+a.dev+"/config", 1, d.aGot.handler); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("A subscribes to its config: %v", tok.Error())
 	}
-	// B actuates its device: B's subscriber gets it (the control), A's
-	// subscriptions to B's config topics must not.
+	// A's password under B's device's names: refused.
+	for _, user := range []string{b.basicUser, b.name + ":" + b.dev} {
+		d.cases += 2
+		if c, _, err := mqttConn(mqttLogin{name: user, broker: "tcp://" + in.MQTTAddr, user: user, pass: a.basicPass}, "iso-mix"); err == nil {
+			c.Disconnect(0)
+			t.Errorf("MQTT: %s with %s's password connected", user, a.name)
+		}
+		if code, body := isoBasic(t, in, user, a.basicPass, "/http-agent/v1/incoming-messages", `{"data":{"note":"forged mix"}}`); code != 401 {
+			t.Errorf("HTTP agent: %s with %s's password: %d %s; want 401", user, a.name, code, body)
+		}
+	}
+
+	// A's flows listening to B's device and template by every head: B's
+	// actuation and reading must not run them.
+	heads := []string{
+		`{"id":"h","type":"event device in","z":"t","device_id":"` + b.dev + `","event_publish":true,"event_configure":true,"event_update":true,"wires":[["c"]]}`,
+		`{"id":"h","type":"event template in","z":"t","template_id":"` + fmt.Sprint(b.tmpl) + `","event_publish":true,"event_configure":true,"event_update":true,"wires":[["c"]]}`,
+		`{"id":"h","type":"device in","z":"t","_device_id":"` + b.dev + `","wires":[["c"]]}`,
+		`{"id":"h","type":"device template in","z":"t","device_template_id":"` + fmt.Sprint(b.tmpl) + `","wires":[["c"]]}`,
+	}
+	for i, h := range heads {
+		d.cases++
+		a.admin.Must(200, "POST", "/flows/v1/flow", `{"name":"listen `+fmt.Sprint(i)+`","flow":[{"id":"t","type":"tab"},`+h+`,`+
+			`{"id":"c","type":"template","z":"t","field":"notification","fieldType":"msg","syntax":"handlebars",`+
+			`"template":"{\"metadata\":{\"priority\":\"low\"},\"message\":\"stolen {{payload.data.attrs.note}}\"}","output":"json","wires":[["n"]]},`+
+			`{"id":"n","type":"notification","z":"t","source":"notification.metadata","sourceFieldType":"msg","messageDynamic":"notification.message",`+
+			`"messageStatic":"","messageFieldType":"msg","msgType":"dynamic","wires":[]}]}`)
+	}
+
+	// B actuates its device and sends a reading: B's subscriber gets the
+	// actuation and B's flow notifies (the controls); A's subscriptions
+	// to B's config topics and A's flows get nothing.
 	b.admin.Must(200, "PUT", "/device/"+b.dev+"/actuate", `{"attrs":{"target_temperature":3}}`)
 	d.bGot.wait(t, "B's own actuation", `"target_temperature":3`, 1)
+	isoPost(t, in, b.basicUser, b.basicPass, "/http-agent/v1/incoming-messages", `{"data":{"note":"second"}}`, 204)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, body := b.admin.Do("GET", "/history/notifications/history", nil); strings.Count(string(body), b.marker+" note") >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's flow did not notify its second reading", b.name)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // A's flows, had they run, would have notified by now
+	if _, body := a.admin.Do("GET", "/history/notifications/history", nil); strings.Contains(string(body), "stolen") {
+		t.Errorf("A's flows ran on B's device: %s", body)
+	}
 	return d
 }
 
