@@ -239,9 +239,12 @@ var isoRoutes = map[string]isoRoute{
 		reqs: func(v, a *isoTenant) []isoReq {
 			return one("/cron/v1/jobs", isoCronJob("theirs", "0 0 1 1 *", v.name, v.dev))
 		}},
+	// A certificate for the victim's device, and the victim's
+	// certificate registered for the attacker's device.
 	"POST /x509/v1/certificates": {class: isoCollection, want: "4xx", control: 2, phase: 1,
 		reqs: func(v, a *isoTenant) []isoReq {
-			return one("/x509/v1/certificates", jsonOf(map[string]any{"csr": isoSpareCSR, "belongsTo": map[string]any{"device": v.dev}}))
+			return []isoReq{{"/x509/v1/certificates", jsonOf(map[string]any{"csr": isoSpareCSR, "belongsTo": map[string]any{"device": v.dev}})},
+				{"/x509/v1/certificates", jsonOf(map[string]any{"certificatePem": v.certPEM, "belongsTo": map[string]any{"device": a.dev}})}}
 		}},
 	// The victim's CA registered by the attacker: a trusted CA is the
 	// tenant's own (its certificates are its devices'), so another tenant

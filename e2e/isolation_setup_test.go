@@ -30,6 +30,7 @@ type isoTenant struct {
 	dev         string // on tmpl, with basic credentials, a certificate, a PSK, history
 	flow, cron  string
 	certFP      string
+	certPEM     string
 	cert        tls.Certificate // dev's client certificate and key
 	caFP        string          // a trusted CA
 	caPEM       string
@@ -85,7 +86,7 @@ func newIsoTenant(t *testing.T, in *instance, admin *client, name string, filler
 	key, csr := isoCSR(t, "dev"+name)
 	var issued issuedCert
 	mustJSON(t, c.Must(201, "POST", "/x509/v1/certificates", map[string]any{"csr": csr, "belongsTo": map[string]any{"device": tn.dev}}), &issued)
-	tn.certFP = issued.CertificateFingerprint
+	tn.certFP, tn.certPEM = issued.CertificateFingerprint, issued.CertificatePem
 	cert, err := tls.X509KeyPair([]byte(issued.CertificatePem), key)
 	if err != nil {
 		t.Fatal(err)
