@@ -1,9 +1,36 @@
 // Package agents holds what dojot's IoT agents (agents/mqtt, amqp, http,
 // lorawan, sigfox) share beyond the reading's shape (dojot.Reading): the
-// count of what they refuse.
+// count of what they refuse, and which devices a network server's uplink
+// is for.
 package agents
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/dojot-es/dojot"
+)
+
+// ForTenant keeps, of the devices whose static attribute shows a network
+// server's id for a device (a LoRaWAN dev_eui, a Sigfox id), those of
+// tenant ("": all), and reports whether they are all of one tenant. Such
+// an id is printed on the device, no secret: any tenant may register a
+// device showing another tenant's, and must not get that device's uplinks
+// for it. So an uplink that names no tenant (the callback URL's ?tenant=)
+// is for its devices only while they are all of one tenant; several
+// devices of one tenant sharing an id each get it.
+func ForTenant(devices []dojot.DeviceKey, tenant string) (kept []dojot.DeviceKey, oneTenant bool) {
+	for _, d := range devices {
+		if tenant == "" || d.Tenant == tenant {
+			kept = append(kept, d)
+		}
+	}
+	for _, d := range kept {
+		if d.Tenant != kept[0].Tenant {
+			return kept, false
+		}
+	}
+	return kept, true
+}
 
 // LogEvery: a refusal is logged the first time its reason comes and then
 // once in every LogEvery of that reason, so a misbehaving device or

@@ -23,6 +23,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 
+	"github.com/dojot-es/dojot/agents/lorawan/lorawantest"
 	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
@@ -616,6 +617,8 @@ func isoMQTT(t *testing.T, in *instance, admin *client, a, b *isoTenant, tlsAgen
 		}
 	}
 
+	d.networkServerIDs(t)
+
 	// A's flows listening to B's device and template by every head: B's
 	// actuation and reading must not run them.
 	heads := []string{
@@ -652,6 +655,60 @@ func isoMQTT(t *testing.T, in *instance, admin *client, a, b *isoTenant, tlsAgen
 		t.Errorf("A's flows ran on B's device: %s", body)
 	}
 	return d
+}
+
+// networkServerIDs: A's device claiming the network server ids of a
+// device of B's (its LoRaWAN dev_eui, its Sigfox id), which are printed on
+// the device and no secret, gets nothing of B's device's uplinks. A
+// callback naming its tenant (?tenant=, as the operator sets up each
+// tenant's integration) reaches B's device only; one that does not is
+// refused while devices of several tenants claim the id, rather than
+// handed to each of them.
+func (d *isoDevices) networkServerIDs(t *testing.T) {
+	t.Helper()
+	in, a, b := d.in, d.a, d.b
+	const eui, sigfoxID = "70B3D57ED0000B0B", "B0B0B0"
+	device := func(c *client, label string) string {
+		var tp struct{ Template template }
+		mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": label, "attrs": []map[string]any{
+			{"label": "dev_eui", "type": "static", "value_type": "string", "static_value": eui},
+			{"label": "device", "type": "static", "value_type": "string", "static_value": sigfoxID},
+		}}), &tp)
+		return createDevice(c, label, tp.Template.ID)
+	}
+	bNode := device(b.admin, b.marker+"-node")
+	squatter := device(a.admin, "squatter")
+	post := func(path, secret, body string) int {
+		t.Helper()
+		code, resp, err := isoDo(in.Client(), "POST", path, body, "Bearer "+secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d %s", path, code, resp)
+		return code
+	}
+	sigfox := `{"device":"` + sigfoxID + `","data":"b0b0"}`
+	chirp := strings.ReplaceAll(lorawantest.ChirpStackUp, "0101010101010101", eui)
+	for _, c := range []struct {
+		path, secret, body string
+		want               int
+	}{
+		{"/sigfox?tenant=" + b.name, "iso-sigfox", sigfox, 200},
+		{"/lorawan/chirpstack?event=up&tenant=" + b.name, "iso-chirpstack", chirp, 200},
+		{"/sigfox", "iso-sigfox", sigfox, 409},
+		{"/lorawan/chirpstack?event=up", "iso-chirpstack", chirp, 409},
+	} {
+		d.cases++
+		if code := post(c.path, c.secret, c.body); code != c.want {
+			t.Errorf("POST %s with %s's device's ids claimed by %s's device too: %d; want %d", c.path, b.name, a.name, code, c.want)
+		}
+	}
+	if !historyHas(b.admin, bNode, "data", `"b0b0"`) || !historyHas(b.admin, bNode, "payload", `"aa"`) {
+		t.Errorf("%s's device did not get its uplinks", b.name)
+	}
+	if code, body := a.admin.Do("GET", "/history/device/"+squatter+"/history?lastN=10", nil); code/100 != 2 && code != 404 || strings.Contains(string(body), `"value"`) {
+		t.Errorf("%s's device claiming %s's device's ids got: %d %s", a.name, b.name, code, body)
+	}
 }
 
 // aim: the HTTP agent (basic credentials, certificate on its TLS

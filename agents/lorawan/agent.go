@@ -190,10 +190,11 @@ const (
 	refusedUnknownDevice
 	refusedDecoding
 	refusedStoreFailed
+	refusedTenants
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"auth", "encoding", "bad_json", "bad_base64", "too_large", "unknown_device", "decode_failed", "store_failed"}
+var reasonNames = [numReasons]string{"auth", "encoding", "bad_json", "bad_base64", "too_large", "unknown_device", "decode_failed", "store_failed", "several_tenants"}
 
 // Agent is the LoRaWAN agent: the webhooks (an http.Handler per network
 // server, Routes), the Everynet client (Run) and actuations
@@ -370,20 +371,24 @@ func (a *Agent) webhook(n network, r *http.Request) (int, error) {
 		a.ignored.Add(1)
 		return 0, nil
 	}
-	return a.ingest(n, up)
+	return a.ingest(n, up, r.URL.Query().Get("tenant"))
 }
 
-// ingest stores up for every device of its EUI and returns once JetStream
-// stored them all. Every device's attrs are decoded before anything is
-// stored, so a refused uplink stores nothing.
-func (a *Agent) ingest(n network, up uplink) (int, error) {
+// ingest stores up for every device of its EUI (of tenant, when not "":
+// agents.ForTenant) and returns once JetStream stored them all. Every
+// device's attrs are decoded before anything is stored, so a refused
+// uplink stores nothing.
+func (a *Agent) ingest(n network, up uplink, tenant string) (int, error) {
 	if len(up.object) == 0 && len(up.data) == 0 {
 		a.ignored.Add(1) // a MAC-only frame: nothing of the device's to store
 		return 0, nil
 	}
-	devices := a.opts.Devices.DevicesByStatic(dojot.AttrDevEUI, up.eui)
+	devices, oneTenant := agents.ForTenant(a.opts.Devices.DevicesByStatic(dojot.AttrDevEUI, up.eui), tenant)
 	if len(devices) == 0 {
 		return 0, refuse(refusedUnknownDevice, http.StatusNotFound, "No device has the dev_eui %q", up.eui)
+	}
+	if !oneTenant {
+		return 0, refuse(refusedTenants, http.StatusConflict, "Devices of several tenants have the dev_eui %q: add ?tenant=<tenant> to the integration's URL", up.eui)
 	}
 	ts := up.ts
 	if ts == 0 {

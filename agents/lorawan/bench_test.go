@@ -41,7 +41,7 @@ func BenchmarkWebhook(b *testing.B) {
 		h                          http.Handler
 	}{
 		{"sigfox", "/sigfox", "sfx", `{"device":"4D5E","timestamp":1528226137,"data":"0a1b2c","station_lat":-22.8,"station_lng":-47.06}`, sfx},
-		{"chirpstack", "/lorawan/chirpstack?event=up", "cs", lorawantest.ChirpStackUp, routes["/lorawan/chirpstack"]},
+		{"chirpstack", "/lorawan/chirpstack?event=up&tenant=t1", "cs", lorawantest.ChirpStackUp, routes["/lorawan/chirpstack"]},
 		{"tts", "/lorawan/tts", "tts", lorawantest.TTSUplink, routes["/lorawan/tts"]},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

@@ -26,9 +26,13 @@
 //     other types are ignored. A lost connection is retried with backoff
 //     (1 s, dojot's interval, doubling to 30 s) and shown in Status.
 //
-// Devices. Every device, of any tenant, whose dev_eui shows the uplink's
-// EUI gets the reading (several may share one, as dojot allows); EUIs
-// compare whatever their case and byte separators (dojot.NormalEUI). An
+// Devices. Every device whose dev_eui shows the uplink's EUI gets the
+// reading (several may share one, as dojot allows); EUIs compare whatever
+// their case and byte separators (dojot.NormalEUI). ?tenant= on a
+// webhook's URL keeps that tenant's devices; without it, an EUI shown by
+// devices of several tenants is refused, 409 (agents.ForTenant: an EUI is
+// no secret, and a tenant must not get another's uplinks by claiming it;
+// dojot updated every tenant's device). An
 // uplink's attrs are the network server's decoded object when it sent one;
 // else the decoder the device's static attribute lora_decoder names
 // (Decode: "hex", "decentlab", "json"); without one, Everynet's default is

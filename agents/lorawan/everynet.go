@@ -110,7 +110,7 @@ func (a *Agent) everynetSession(ctx context.Context) (bool, error) {
 			continue
 		}
 		if err == nil {
-			_, err = a.ingest(everynet, up)
+			_, err = a.ingest(everynet, up, "")
 		}
 		if err != nil {
 			a.count(everynet, err)

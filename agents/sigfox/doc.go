@@ -22,8 +22,10 @@
 // before anything was stored: here an unknown Sigfox id is a 404, nothing
 // stored; with ?tenant=<t> only that tenant's devices are candidates (a
 // device of another tenant is refused the same way); a Sigfox id shared by
-// several devices is stored for each, as dojot's LoRaWAN agent does for a
-// shared EUI. A 200 means JetStream stored the reading of every such
+// several devices of one tenant is stored for each, as dojot's LoRaWAN
+// agent does for a shared EUI, but one shown by devices of several tenants
+// is a 409 unless ?tenant= names one (agents.ForTenant: an id is no
+// secret, and a tenant must not get another's uplinks by claiming it). A 200 means JetStream stored the reading of every such
 // device. A body without station_lat/station_lng is stored without
 // station_coordinates (dojot crashed with a 500), one whose timestamp is
 // not a number of seconds is a 400 (dojot: 500). metadata.timestamp is the

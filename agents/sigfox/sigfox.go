@@ -56,10 +56,11 @@ const (
 	refusedTooLarge
 	refusedUnknownDevice
 	refusedStoreFailed
+	refusedTenants
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"auth", "bad_body", "too_large", "unknown_device", "store_failed"}
+var reasonNames = [numReasons]string{"auth", "bad_body", "too_large", "unknown_device", "store_failed", "several_tenants"}
 
 // Agent is the Sigfox callback endpoint, an http.Handler.
 type Agent struct {
@@ -167,15 +168,12 @@ func (a *Agent) callback(r *http.Request) error {
 	if err != nil {
 		return refuse(refusedBadBody, http.StatusBadRequest, "%s", err.Error())
 	}
-	tenant := r.URL.Query().Get("tenant")
-	var devices []dojot.DeviceKey
-	for _, d := range a.opts.Devices.DevicesByStatic(dojot.AttrSigfoxDevice, sigfoxID) {
-		if tenant == "" || d.Tenant == tenant {
-			devices = append(devices, d)
-		}
-	}
+	devices, oneTenant := agents.ForTenant(a.opts.Devices.DevicesByStatic(dojot.AttrSigfoxDevice, sigfoxID), r.URL.Query().Get("tenant"))
 	if len(devices) == 0 {
 		return refuse(refusedUnknownDevice, http.StatusNotFound, "No device has the Sigfox id %q", sigfoxID)
+	}
+	if !oneTenant {
+		return refuse(refusedTenants, http.StatusConflict, "Devices of several tenants have the Sigfox id %q: add ?tenant=<tenant> to the callback's URL", sigfoxID)
 	}
 	if ts == 0 {
 		ts = a.opts.Now().UnixMilli()

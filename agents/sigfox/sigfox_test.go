@@ -18,7 +18,7 @@ import (
 	"github.com/dojot-es/dojot/eventstore/eventstoretest"
 )
 
-// devices: Sigfox id 1A2B3C is t1/a and t2/b, 4D5E is t1/c.
+// devices: Sigfox id 1A2B3C is t1/a, t1/d and t2/b, 4D5E is t1/c.
 type devices map[string][]dojot.DeviceKey
 
 func (d devices) DevicesByStatic(label, value string) []dojot.DeviceKey {
@@ -29,7 +29,7 @@ func (d devices) DevicesByStatic(label, value string) []dojot.DeviceKey {
 }
 
 var known = devices{
-	"1A2B3C": {{Tenant: "t1", ID: "a"}, {Tenant: "t2", ID: "b"}},
+	"1A2B3C": {{Tenant: "t1", ID: "a"}, {Tenant: "t2", ID: "b"}, {Tenant: "t1", ID: "d"}},
 	"4D5E":   {{Tenant: "t1", ID: "c"}},
 }
 
@@ -93,19 +93,26 @@ func TestCallback(t *testing.T) {
 	if !slices.Equal(s.got, []string{want}) {
 		t.Errorf("stored %q;\nwant %q", s.got, want)
 	}
-	// A shared id is stored for each device; ?tenant= keeps one tenant's.
+	// An id shared by devices of one tenant is stored for each; ?tenant=
+	// keeps one tenant's, without which an id of several tenants' devices
+	// is refused: any tenant may claim an id, none gets another's uplinks.
 	s.got = nil
-	if code, _ := post(t, srv, "/sigfox", "s3cret", `{"device":"1A2B3C","data":"ff"}`); code != 200 || len(s.got) != 2 {
-		t.Errorf("shared id: %d, stored %q", code, s.got)
+	if code, _ := post(t, srv, "/sigfox?tenant=t1", "s3cret", `{"device":"1A2B3C","data":"ff"}`); code != 200 || len(s.got) != 2 ||
+		!strings.HasPrefix(s.got[0], "t1/a ") || !strings.HasPrefix(s.got[1], "t1/d ") {
+		t.Errorf("shared id, ?tenant=t1: %d, stored %q", code, s.got)
 	}
 	s.got = nil
+	if code, body := post(t, srv, "/sigfox", "s3cret", `{"device":"1A2B3C","data":"ff"}`); code != 409 || len(s.got) != 0 ||
+		body != `{"error":"Devices of several tenants have the Sigfox id \"1A2B3C\": add ?tenant=<tenant> to the callback's URL"}` {
+		t.Errorf("id of several tenants' devices: %d %s, stored %q", code, body, s.got)
+	}
 	if code, _ := post(t, srv, "/sigfox?tenant=t2", "s3cret", `{"device":"1A2B3C","data":"ff"}`); code != 200 || len(s.got) != 1 || !strings.HasPrefix(s.got[0], "t2/b ") {
 		t.Errorf("?tenant=t2: %d, stored %q", code, s.got)
 	}
 	if !strings.Contains(strings.Join(s.got, ""), `"timestamp":1700000000000}`) {
 		t.Errorf("no timestamp in the body: metadata.timestamp should be now; stored %q", s.got)
 	}
-	if st := a.Status(); st.Accepted != 3 || st.Stored != 4 {
+	if st := a.Status(); st.Accepted != 3 || st.Stored != 4 || st.Refused["several_tenants"] != 1 {
 		t.Errorf("status = %+v", st)
 	}
 }
@@ -140,7 +147,7 @@ func TestRefused(t *testing.T) {
 	if code, _ := post(t, srv, "/sigfox", "s3cret", callback); code != 503 {
 		t.Errorf("store down: %d; want 503", code)
 	}
-	want := map[string]uint64{"auth": 2, "unknown_device": 2, "bad_body": 4, "too_large": 1, "store_failed": 1}
+	want := map[string]uint64{"auth": 2, "unknown_device": 2, "bad_body": 4, "too_large": 1, "store_failed": 1, "several_tenants": 0}
 	if st := a.Status(); !mapsEqual(st.Refused, want) || st.Accepted != 0 {
 		t.Errorf("status = %+v; want refused %v", st, want)
 	}
