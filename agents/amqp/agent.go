@@ -103,10 +103,11 @@ const (
 	refusedNotObject
 	refusedTooLarge
 	refusedStoreFailed
+	refusedTenants
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"unknown_device", "not_json", "not_object", "too_large", "store_failed"}
+var reasonNames = [numReasons]string{"unknown_device", "not_json", "not_object", "too_large", "store_failed", "several_tenants"}
 
 // Agent is dojot's RabbitMQ agent.
 type Agent struct {
@@ -314,9 +315,12 @@ func (a *Agent) handle(d amqp091.Delivery) inFlight {
 		}
 		return refuse(refusedNotObject, "amqp: message refused: not a JSON object", "bytes", len(d.Body))
 	}
-	devices := a.opts.Devices.DevicesByStatic(dojot.AttrAMQPRoutingKey, d.RoutingKey)
+	devices, oneTenant := agents.ForTenant(a.opts.Devices.DevicesByStatic(dojot.AttrAMQPRoutingKey, d.RoutingKey), "")
 	if len(devices) == 0 {
 		return refuse(refusedUnknownDevice, "amqp: message refused: no device has this routing key")
+	}
+	if !oneTenant {
+		return refuse(refusedTenants, "amqp: message refused: devices of several tenants have this routing key")
 	}
 	ts := dojot.ReadingTime(attrs["timestamp"], time.Now())
 	for _, dev := range devices {
@@ -356,6 +360,11 @@ func (a *Agent) FollowActuations(ctx context.Context, log Events) error {
 		key, ok := a.opts.Devices.StaticValue(ev.Tenant, p.ID, dojot.AttrAMQPRoutingKey)
 		if !ok {
 			return nil // not an AMQP device
+		}
+		if _, one := agents.ForTenant(a.opts.Devices.DevicesByStatic(dojot.AttrAMQPRoutingKey, key), ""); !one {
+			// The key may be another tenant's device's (agents.ForTenant).
+			a.log.Warn("amqp: actuation not sent: devices of several tenants have its routing key", "tenant", ev.Tenant, "device", p.ID)
+			return nil
 		}
 		return a.Actuate(ctx, key, p.ID, p.Attrs)
 	})

@@ -25,8 +25,9 @@ var at0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func sp(s string) *string { return &s }
 
 // devices is a memory view with a template whose static attribute
-// device_amqp_routing_key is "shared", and devices: t1/a and t2/b keep
-// it, t1/c overrides it with "own-c", t1/d has no AMQP template.
+// device_amqp_routing_key is "shared", and devices: t1/a and t1/a2 keep
+// it, t1/c overrides it with "own-c", t2/b and t1/b1 with "cross", t1/d
+// has no AMQP template.
 func devices(t testing.TB) *memory.View {
 	t.Helper()
 	v := memory.New()
@@ -56,7 +57,9 @@ func devices(t testing.TB) *memory.View {
 		apply(tenant, dojot.EventDeviceCreated, dojot.KindDevice, id, dojot.DeviceCreated{Device: dojot.Device{ID: id, Label: id, Created: at0, Templates: []int{tpl}, Overrides: ov}})
 	}
 	dev("t1", "a", 1)
-	dev("t2", "b", 1)
+	dev("t1", "a2", 1)
+	dev("t2", "b", 1, dojot.Override{AttrID: 1, StaticValue: "cross"})
+	dev("t1", "b1", 1, dojot.Override{AttrID: 1, StaticValue: "cross"})
 	dev("t1", "c", 1, dojot.Override{AttrID: 1, StaticValue: "own-c"})
 	dev("t1", "d", 2)
 	return v
@@ -189,7 +192,8 @@ func queued(t *testing.T, ch *amqp091.Channel) int {
 }
 
 // TestIngest: a message is stored for every device whose routing key it
-// carries, in the IoT-agent shape, with the payload's timestamp.
+// carries, in the IoT-agent shape, with the payload's timestamp, unless
+// devices of several tenants have the key.
 func TestIngest(t *testing.T) {
 	t.Parallel()
 	url := amqptest.URL(t)
@@ -202,9 +206,9 @@ func TestIngest(t *testing.T) {
 	if got, want := next(t, t1), `{"metadata":{"deviceid":"c","tenant":"t1","timestamp":1528226137452},"attrs":{"temperature":21.5,"timestamp":1528226137452}}`; got != want {
 		t.Errorf("reading = %s; want %s", got, want)
 	}
-	// Two devices of two tenants share "shared".
+	// Two devices of one tenant share "shared": each gets it.
 	p.publish("shared", `{"temperature":1}`)
-	for _, c := range []<-chan string{t1, t2} {
+	for _, c := range []<-chan string{t1, t1} {
 		var r struct {
 			Metadata struct {
 				DeviceID  string `json:"deviceid"`
@@ -216,11 +220,15 @@ func TestIngest(t *testing.T) {
 			t.Errorf("shared reading = %+v (%v)", r, err)
 		}
 	}
-	none(t, t1)
+	// Devices of two tenants have "cross": a key is no secret, and neither
+	// tenant gets the other's device's messages by claiming it.
+	p.publish("cross", `{"temperature":2}`)
 	_, ch := dial(t, url)
 	waitFor(t, "the queue to empty", func() bool { return queued(t, ch) == 0 })
-	if st := a.Status(); st.Received != 2 || st.Stored != 3 {
-		t.Errorf("status = %+v; want 2 received, 3 stored", st)
+	none(t, t1)
+	none(t, t2)
+	if st := a.Status(); st.Stored != 3 || st.Refused["several_tenants"] != 1 {
+		t.Errorf("status = %+v; want 3 stored, 1 refused for several tenants", st)
 	}
 }
 
@@ -315,7 +323,8 @@ func TestReconnect(t *testing.T) {
 
 // TestActuate: a device.actuated event of an AMQP device reaches
 // outbound.dojot.exchange as dojot's {"id","attrs"} with the device's
-// routing key; a device without one gets nothing.
+// routing key; a device without one gets nothing, nor one whose key is
+// another tenant's device's too (it may be that device's).
 func TestActuate(t *testing.T) {
 	t.Parallel()
 	url := amqptest.URL(t)
@@ -331,7 +340,7 @@ func TestActuate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"own-c", "shared"} {
+	for _, key := range []string{"own-c", "shared", "cross"} {
 		if err := ch.QueueBind(q.Name, key, agentamqp.OutboundExchange, false, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +351,7 @@ func TestActuate(t *testing.T) {
 	}
 	// The shared consumer starts with events appended after it exists.
 	time.Sleep(300 * time.Millisecond)
-	for _, id := range []string{"d", "c"} { // d has no routing key: nothing
+	for _, id := range []string{"d", "b1", "c"} { // d has no routing key, b1's is t2/b's too: nothing
 		ev, err := dojot.NewEvent(dojot.EventDeviceActuated, "t1", dojot.KindDevice, id, at0, dojot.DeviceActuated{ID: id, Attrs: json.RawMessage(`{"led":true}`), Timestamp: at0.UnixMilli()})
 		if err != nil {
 			t.Fatal(err)

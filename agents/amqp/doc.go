@@ -7,7 +7,8 @@
 // arguments, so a queue dojot left behind is taken over as it is) and
 // stores each in the DATA stream in dojot's IoT-agent shape, for every
 // device whose routing key it is (memory.View.DevicesByStatic: several
-// devices, of any tenants, may share one). metadata.timestamp is the
+// devices of one tenant may share one; a key of several tenants' devices
+// is refused, and their actuations not sent: agents.ForTenant). metadata.timestamp is the
 // payload's own "timestamp" (dojot.ReadingTime), else the time of arrival.
 //
 // Delivery. Unlike dojot's agent, which consumed with noAck (a message was

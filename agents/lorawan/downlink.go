@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/agents"
 	"github.com/dojot-es/dojot/eventstore"
 )
 
@@ -87,6 +88,11 @@ func (a *Agent) Actuate(ctx context.Context, tenant, id string, attrs json.RawMe
 	eui, ok := a.opts.Devices.StaticValue(tenant, id, dojot.AttrDevEUI)
 	if !ok {
 		return nil
+	}
+	// An EUI of several tenants' devices may be another tenant's device's
+	// (agents.ForTenant): no tenant may send it downlinks by claiming it.
+	if _, one := agents.ForTenant(a.opts.Devices.DevicesByStatic(dojot.AttrDevEUI, eui), ""); !one {
+		return permanentf("device %s: devices of several tenants have the dev_eui %q: no downlink", id, eui)
 	}
 	eui = dojot.NormalEUI(eui)
 	net, err := a.downlinkNetwork(tenant, id)

@@ -204,4 +204,8 @@ func TestActuateFailures(t *testing.T) {
 	if err := c.Actuate(ctx, "t1", "x", json.RawMessage(`{"led":true}`)); err != nil {
 		t.Errorf("not a LoRaWAN device = %v", err)
 	}
+	// t1/b1's EUI is t2/b's too: it may be t2's device, t1 sends it nothing.
+	if err := c.Actuate(ctx, "t1", "b1", json.RawMessage(`{"led":true}`)); !errors.As(err, &perm) || !strings.Contains(err.Error(), "several tenants") {
+		t.Errorf("EUI of several tenants' devices = %v", err)
+	}
 }

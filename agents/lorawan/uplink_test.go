@@ -57,7 +57,8 @@ var at0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func sp(s string) *string { return &s }
 
 // view is a memory view of LoRaWAN devices: a template "lora" with
-// dev_eui 0101010101010101 (ChirpStack's example) used by t1/a, t1/a2 and t2/b;
+// dev_eui 0101010101010101 (ChirpStack's example) used by t1/a and t1/a2;
+// t2/b and t1/b1 share 0000000000000d0d;
 // t1/c with dev_eui 0004a30b001c0530 (TTS's example, in lower case);
 // t1/e with dojot's Everynet example; t1/f a DecentLab sensor written
 // with separators; t1/g decodes JSON; t1/h names a decoder that does not
@@ -99,7 +100,8 @@ func view(t testing.TB) *memory.View {
 	decoder := func(s string) dojot.Override { return dojot.Override{AttrID: 2, StaticValue: s} }
 	dev("t1", "a", 1)
 	dev("t1", "a2", 1)
-	dev("t2", "b", 1)
+	dev("t2", "b", 1, eui("0000000000000d0d"))
+	dev("t1", "b1", 1, eui("00-00-00-00-00-00-0D-0D"))
 	dev("t1", "c", 1, eui("0004a30b001c0530"), dojot.Override{AttrID: 4, StaticValue: "dev1"}, dojot.Override{AttrID: 5, StaticValue: "15"})
 	dev("t1", "e", 1, eui("009798798793292"))
 	dev("t1", "f", 1, eui("70-B3-D5-7B-A0-00-00-01"))
@@ -201,12 +203,12 @@ func TestWebhooks(t *testing.T) {
 		answer                  string
 		want                    []string
 	}{
-		// The EUI is t1's a and a2's and t2's b: ?tenant= names whose.
-		{"chirpstack docs: hex for both devices of the tenant's EUI", cs + "&tenant=t1", "cs-secret", lorawantest.ChirpStackUp, 200, `{"stored":2}`, []string{
+		{"chirpstack docs: hex for both devices of the EUI", cs, "cs-secret", lorawantest.ChirpStackUp, 200, `{"stored":2}`, []string{
 			`t1/a {"metadata":{"deviceid":"a","tenant":"t1","timestamp":1658136855775},"attrs":{"payload":"aa"}}`,
 			`t1/a2 {"metadata":{"deviceid":"a2","tenant":"t1","timestamp":1658136855775},"attrs":{"payload":"aa"}}`,
 		}},
-		{"chirpstack codec object wins", cs + "&tenant=t2", "cs-secret", `{"deviceInfo":{"devEui":"0101010101010101"},"data":"qg==","object":{"temperature":22.5}}`, 200, `{"stored":1}`, []string{
+		// An EUI of t1's and t2's devices: ?tenant= names whose.
+		{"chirpstack codec object wins", cs + "&tenant=t2", "cs-secret", `{"deviceInfo":{"devEui":"0000000000000d0d"},"data":"qg==","object":{"temperature":22.5}}`, 200, `{"stored":1}`, []string{
 			`t2/b {"metadata":{"deviceid":"b","tenant":"t2","timestamp":1700000000000},"attrs":{"temperature":22.5}}`,
 		}},
 		{"chirpstack upper-case EUI, json decoder", cs, "cs-secret", `{"deviceInfo":{"devEui":"00000000000000AA"},"data":"eyJsZWQiOiB0cnVlfQ=="}`, 200, `{"stored":1}`, []string{
@@ -265,7 +267,7 @@ func TestRefused(t *testing.T) {
 		{"invalid base64", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"0101010101010101"},"data":"q*=="}`, 400, "bad_base64", `"data" is not base64`},
 		{"tts invalid base64", tts, "tts-secret", "application/json", `{"end_device_ids":{"dev_eui":"0004A30B001C0530"},"uplink_message":{"frm_payload":"!!"}}`, 400, "bad_base64", `"uplink_message.frm_payload" is not base64`},
 		{"unknown EUI", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"ffffffffffffffff"},"data":"qg=="}`, 404, "unknown_device", `No device has the dev_eui "ffffffffffffffff"`},
-		{"EUI of several tenants' devices", cs, "cs-secret", "application/json", lorawantest.ChirpStackUp, 409, "several_tenants", `Devices of several tenants have the dev_eui "0101010101010101"`},
+		{"EUI of several tenants' devices", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"0000000000000d0d"},"data":"qg=="}`, 409, "several_tenants", `Devices of several tenants have the dev_eui "0000000000000d0d"`},
 		{"EUI not of the tenant", cs + "&tenant=t3", "cs-secret", "application/json", lorawantest.ChirpStackUp, 404, "unknown_device", `No device has the dev_eui`},
 		{"decoder refuses", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"00000000000000aa"},"data":"qg=="}`, 422, "decode_failed", `Device g: decoder "json": the payload is not a JSON object`},
 		{"no such decoder", cs, "cs-secret", "application/json", `{"deviceInfo":{"devEui":"00000000000000bb"},"data":"qg=="}`, 422, "decode_failed", `decoder "cayenne": no such decoder`},
