@@ -214,9 +214,7 @@ func isoPost(t *testing.T, in *instance, user, pass, path, body string, want int
 // isoBasic sends body to the HTTP agent with basic credentials.
 func isoBasic(t *testing.T, in *instance, user, pass, path, body string) (int, string) {
 	t.Helper()
-	c := in.Client()
-	c.Token = "" // the Authorization header is set below
-	code, b, err := isoDo(c, "POST", path, body, "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+	code, b, err := isoDo(in.Client(), "POST", path, body, "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,10 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -91,29 +89,13 @@ func (c isoCase) String() string {
 
 // isoDo sends one request with the Authorization header auth.
 func isoDo(c *client, method, path, body, auth string) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var rd io.Reader
+	cp := *c
+	cp.Token, cp.Authorization = "", auth
+	var v any
 	if body != "" {
-		rd = strings.NewReader(body)
+		v = body
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return cp.Try(method, path, v)
 }
 
 // TestIsolationMatrix: tenants A and B each hold one resource of every

@@ -337,6 +337,9 @@ type Client struct {
 	Base  string
 	Token string
 	HTTP  *http.Client
+	// Authorization, when set, is sent as the Authorization header
+	// instead of "Bearer <Token>" (device credentials, a forged token).
+	Authorization string
 }
 
 // Client returns an anonymous client.
@@ -398,7 +401,10 @@ func (c *Client) Try(method, path string, v any) (int, []byte, error) {
 	if v != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.Token != "" {
+	switch {
+	case c.Authorization != "":
+		req.Header.Set("Authorization", c.Authorization)
+	case c.Token != "":
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	resp, err := c.HTTP.Do(req)
