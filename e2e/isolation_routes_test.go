@@ -52,8 +52,9 @@ type isoRoute struct {
 	// (below 500, or 501 where the route is not implemented).
 	want string
 	// control is the status class the owner's request must have: 2 for
-	// 2xx, 4 where dojot refuses even its owner (e.g. an unknown password);
-	// 0 for no control (said why in a comment).
+	// 2xx, 4 where dojot refuses everyone (its revocation), 5 for a 501
+	// (remote flow nodes, not implemented); 0 for no control (said why
+	// in a comment).
 	control int
 	// controlReq replaces the first request for the control.
 	controlReq func(v *isoTenant) isoReq

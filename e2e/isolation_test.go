@@ -80,7 +80,6 @@ type isoCase struct {
 	req     isoReq
 	auth    string // Authorization header
 	who     string
-	control bool // the owner's request, after the attacks
 }
 
 func (c isoCase) String() string {
@@ -247,7 +246,7 @@ func TestIsolationMatrix(t *testing.T) {
 		if spec.controlReq != nil {
 			req = spec.controlReq(b)
 		}
-		c := isoCase{route: r, spec: spec, req: req, auth: "Bearer " + b.admin.Token, who: b.name + " admin", control: true}
+		c := isoCase{route: r, spec: spec, req: req, auth: "Bearer " + b.admin.Token, who: b.name + " admin"}
 		if spec.class == isoAdmin {
 			c.auth, c.who = "Bearer "+admin.Token, "admin"
 		}
