@@ -75,11 +75,11 @@ func patternRe(pattern string) *regexp.Regexp {
 
 // isoCase is one request of one attacker against one route.
 type isoCase struct {
-	route   gwRoute
-	spec    isoRoute
-	req     isoReq
-	auth    string // Authorization header
-	who     string
+	route gwRoute
+	spec  isoRoute
+	req   isoReq
+	auth  string // Authorization header
+	who   string
 }
 
 func (c isoCase) String() string {
