@@ -109,8 +109,9 @@ func isoDo(c *client, method, path, body, auth string) (int, []byte, error) {
 // Beyond HTTP: A's tickets on B's Kafka WS topics, A's device credentials
 // (basic, and certificate on MQTT over TLS and the HTTP agent's TLS
 // listener) on B's MQTT topics and as B's device, A's flows and cron jobs
-// aimed at B's device. It prints the number of cases checked
-// (RELIABILITY.md).
+// aimed at B's device or listening to it, A's device claiming the network
+// server ids (LoRaWAN EUI, Sigfox id) of B's. It prints the number of
+// cases checked (RELIABILITY.md).
 func TestIsolationMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
