@@ -102,6 +102,9 @@ var isoRoutes = map[string]isoRoute{
 	"* /auth/revoke":   {class: isoPublic, want: "4xx", control: 4, reqs: func(v, a *isoTenant) []isoReq { return one("/auth/revoke", "") }},
 	"* /auth/revoke/*": {class: isoPublic, want: "4xx", control: 4, reqs: func(v, a *isoTenant) []isoReq { return one("/auth/revoke/"+v.name+"_admin", "") }},
 	"GET /healthz":     {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/healthz", "") }},
+	"GET /readyz":      {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/readyz", "") }},
+	// No label value names a tenant or a device: nothing of B's shows.
+	"GET /metrics": {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/metrics", "") }},
 
 	// --- caller only ---
 	// Changes the caller's own password; no control: the owner's would
