@@ -99,10 +99,11 @@ var isoRoutes = map[string]isoRoute{
 			return isoReq{"/auth/", jsonOf(map[string]string{"username": v.name + "_admin", "passwd": newPassword})}
 		}},
 	// dojot's auth refuses every revocation (403), its owner's too.
-	"* /auth/revoke":   {class: isoPublic, want: "4xx", control: 4, reqs: func(v, a *isoTenant) []isoReq { return one("/auth/revoke", "") }},
-	"* /auth/revoke/*": {class: isoPublic, want: "4xx", control: 4, reqs: func(v, a *isoTenant) []isoReq { return one("/auth/revoke/"+v.name+"_admin", "") }},
-	"GET /healthz":     {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/healthz", "") }},
-	"GET /readyz":      {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/readyz", "") }},
+	"* /auth/revoke":    {class: isoPublic, want: "4xx", control: 4, reqs: func(v, a *isoTenant) []isoReq { return one("/auth/revoke", "") }},
+	"* /auth/revoke/*":  {class: isoPublic, want: "4xx", control: 4, reqs: func(v, a *isoTenant) []isoReq { return one("/auth/revoke/"+v.name+"_admin", "") }},
+	"GET /healthz":      {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/healthz", "") }},
+	"GET /readyz":       {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/readyz", "") }},
+	"GET /openapi.json": {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/openapi.json", "") }},
 	// No label value names a tenant or a device: nothing of B's shows.
 	"GET /metrics": {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/metrics", "") }},
 
