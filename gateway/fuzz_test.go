@@ -1,0 +1,583 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/commands"
+	"github.com/dojot-es/dojot/commands/commandstest"
+	"github.com/dojot-es/dojot/pki"
+	"github.com/dojot-es/dojot/pki/pkitest"
+	"github.com/dojot-es/dojot/projections/memory"
+)
+
+// The route fuzz targets drive the router in process, one fresh platform
+// per input so that a failure replays from its input alone. Every answer
+// must be below 500 (a refused body is the client's error, never ours) and
+// a JSON answer must parse; each target adds the round trip its resource
+// allows (what a GET shows, PUT back, reads the same).
+
+// fuzzRouter serves mount's routes as tenant t1, the identity the PEP puts
+// in the context.
+func fuzzRouter(mount func(chi.Router)) http.Handler {
+	r := chi.NewRouter()
+	r.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(dojot.WithIdentity(r.Context(), dojot.Identity{Tenant: "t1", Username: "u"})))
+		})
+	})
+	mount(r)
+	return r
+}
+
+// fuzzCall runs one request on h; query is taken as the raw query string
+// whatever it holds, as net/http would pass it on.
+func fuzzCall(t *testing.T, h http.Handler, method, path, query string, body []byte, hdr ...string) (int, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, "/", bytes.NewReader(body))
+	req.URL.Path, req.URL.RawQuery = path, query
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code >= 500 {
+		t.Fatalf("%s %s?%s %q = %d %s", method, path, query, body, w.Code, w.Body)
+	}
+	if mt, _, _ := mime.ParseMediaType(w.Header().Get("Content-Type")); mt == "application/json" && w.Code != http.StatusNoContent && !json.Valid(w.Body.Bytes()) {
+		t.Fatalf("%s %s?%s %q = %d, not JSON: %q", method, path, query, body, w.Code, w.Body)
+	}
+	return w.Code, w.Body.Bytes()
+}
+
+// mustCall is fuzzCall expecting want.
+func mustCall(t *testing.T, h http.Handler, want int, method, path string, body []byte, hdr ...string) []byte {
+	t.Helper()
+	code, b := fuzzCall(t, h, method, path, "", body, hdr...)
+	if code != want {
+		t.Fatalf("%s %s %s = %d %s; want %d", method, path, body, code, b, want)
+	}
+	return b
+}
+
+// withoutKeys is the JSON v with the given keys removed at every depth: the
+// fields a write sets by itself (timestamps).
+func withoutKeys(t *testing.T, b []byte, keys ...string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	var strip func(any)
+	strip = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for _, k := range keys {
+				delete(x, k)
+			}
+			for _, e := range x {
+				strip(e)
+			}
+		case []any:
+			for _, e := range x {
+				strip(e)
+			}
+		}
+	}
+	strip(v)
+	return v
+}
+
+// roundTrip GETs path, PUTs the answer back, and checks that a second GET
+// reads the same but for the keys a write sets.
+func roundTrip(t *testing.T, h http.Handler, path string, keys ...string) {
+	t.Helper()
+	before := mustCall(t, h, 200, "GET", path, nil)
+	mustCall(t, h, 200, "PUT", path, before)
+	after := mustCall(t, h, 200, "GET", path, nil)
+	if b, a := withoutKeys(t, before, keys...), withoutKeys(t, after, keys...); !jsonEqual(a, b) {
+		t.Fatalf("PUT %s of its own GET changed it:\n%s\n%s", path, before, after)
+	}
+}
+
+// deviceRoundTrip is roundTrip for a device, whose GET shows its attrs
+// by template and whose PUT takes them as a list.
+func deviceRoundTrip(t *testing.T, h http.Handler, path string) {
+	t.Helper()
+	before := mustCall(t, h, 200, "GET", path, nil)
+	var dev map[string]any
+	if err := json.Unmarshal(before, &dev); err != nil {
+		t.Fatal(err)
+	}
+	// Every attr given is an override (as in DeviceManager): give back the
+	// overridden ones only.
+	attrs := []any{}
+	if byTemplate, ok := dev["attrs"].(map[string]any); ok {
+		for _, tid := range slices.Sorted(maps.Keys(byTemplate)) {
+			list, _ := byTemplate[tid].([]any)
+			for _, a := range list {
+				a, _ := a.(map[string]any)
+				ov := map[string]any{"id": a["id"], "label": a["label"], "template_id": a["template_id"]}
+				if a["is_static_overridden"] == true {
+					ov["static_value"] = a["static_value"]
+				}
+				var metas []any
+				md, _ := a["metadata"].([]any)
+				for _, m := range md {
+					if m, _ := m.(map[string]any); m["is_static_overridden"] == true {
+						metas = append(metas, map[string]any{"id": m["id"], "static_value": m["static_value"]})
+					}
+				}
+				if len(metas) > 0 {
+					ov["metadata"] = metas
+				}
+				if len(ov) > 3 {
+					attrs = append(attrs, ov)
+				}
+			}
+		}
+	}
+	dev["attrs"] = attrs
+	put, _ := json.Marshal(dev)
+	mustCall(t, h, 200, "PUT", path, put)
+	after := mustCall(t, h, 200, "GET", path, nil)
+	if b, a := withoutKeys(t, before, "updated"), withoutKeys(t, after, "updated"); !jsonEqual(a, b) {
+		t.Fatalf("PUT %s %s changed it:\n%s\n%s", path, put, before, after)
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+// The DeviceManager routes that read a body or a query, by the fuzzer's op.
+var dmFuzzRoutes = []struct{ method, path string }{
+	{"POST", "/template"},
+	{"PUT", "/template/1"},
+	{"POST", "/device"},
+	{"PUT", "/device/f00d01"},
+	{"POST", "/import"},
+	{"PUT", "/device/f00d01/actuate"},
+	{"GET", "/device"},
+	{"GET", "/template"},
+	{"PUT", "/device/f00d01/attrs/psk/psk"},
+	{"POST", "/device/gen_psk/f00d01"},
+}
+
+// FuzzDeviceManager: template, device, import and actuation bodies and the
+// listing queries. A template or device accepted reads back, and PUT with
+// what GET showed is accepted and changes nothing.
+func FuzzDeviceManager(f *testing.F) {
+	for i, rt := range dmFuzzRoutes {
+		switch rt.path {
+		case "/template", "/template/1":
+			if rt.method != "GET" {
+				f.Add(uint8(i), "", []byte(sensorTemplate))
+				f.Add(uint8(i), "", []byte(`{"label":"B","attrs":[{"label":"x","type":"dynamic","value_type":"integer","metadata":[{"label":"u","type":"meta","value_type":"string","static_value":"C"}]}]}`))
+			}
+		case "/device", "/device/f00d01":
+			f.Add(uint8(i), "verbose=true", []byte(`{"label":"pump","templates":[1],"id":"a1998e","attrs":[{"id":3,"label":"model-id","template_id":"1","static_value":"mine","metadata":[{"id":4,"static_value":"C"}]}]}`))
+			f.Add(uint8(i), "count=3", []byte(`{"label":"pump","templates":[1]}`))
+			f.Add(uint8(i), "attr=model-id=model-001&page_size=2&sortBy=label&label=pu", []byte(nil))
+		case "/import":
+			f.Add(uint8(i), "", []byte(`{"templates":[{"id":7,"label":"T","attrs":[{"id":9,"label":"t","type":"dynamic","value_type":"float","template_id":"7","created":"2018-01-25T12:30:42.164695+00:00"}]}],"devices":[{"id":"abc","label":"d","templates":[7],"attrs":[]}]}`))
+		case "/device/f00d01/actuate":
+			f.Add(uint8(i), "", []byte(`{"attrs":{"target":23.5}}`))
+			f.Add(uint8(i), "", []byte(`{"attrs":{"zeta":1,"temperature":2,"target":3}}`))
+		default:
+			f.Add(uint8(i), "key_length=16", []byte(`{"from_dev_id":"f00d01"}`))
+		}
+	}
+	f.Fuzz(func(t *testing.T, op uint8, query string, body []byte) {
+		rt := dmFuzzRoutes[int(op)%len(dmFuzzRoutes)]
+		if q, _ := url.ParseQuery(query); q.Has("count") {
+			if n, _ := strconv.Atoi(strings.TrimSpace(q.Get("count"))); n > 8 {
+				return // up to maxCount devices: valid, only slow
+			}
+		}
+		h := dmFuzzServer(t)
+		code, b := fuzzCall(t, h, rt.method, rt.path, query, body)
+		if code != 200 {
+			return
+		}
+		switch rt.method + " " + rt.path {
+		case "POST /template":
+			var out struct {
+				Template struct{ ID int } `json:"template"`
+			}
+			if err := json.Unmarshal(b, &out); err != nil || out.Template.ID == 0 {
+				t.Fatalf("POST /template %s = %s", body, b)
+			}
+			roundTrip(t, h, "/template/"+strconv.Itoa(out.Template.ID), "updated")
+		case "PUT /template/1":
+			roundTrip(t, h, "/template/1", "updated")
+		case "POST /device":
+			var out struct {
+				Devices []struct{ ID string } `json:"devices"`
+			}
+			if err := json.Unmarshal(b, &out); err != nil || len(out.Devices) == 0 {
+				t.Fatalf("POST /device %s = %s", body, b)
+			}
+			for _, d := range out.Devices {
+				deviceRoundTrip(t, h, "/device/"+url.PathEscape(d.ID))
+			}
+		case "PUT /device/f00d01":
+			deviceRoundTrip(t, h, "/device/f00d01")
+		}
+	})
+}
+
+// dmFuzzServer is the DeviceManager with template 1 (sensorTemplate) and
+// device f00d01 of it.
+func dmFuzzServer(t *testing.T) http.Handler {
+	t.Helper()
+	view := memory.New()
+	store := &commandstest.Store{View: view}
+	cmds := commands.NewDevices(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{1})}, view)
+	if _, err := cmds.CreateTemplate(t.Context(), "t1", []byte(sensorTemplate)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cmds.CreateDevices(t.Context(), "t1", []byte(`{"label":"pump","templates":[1],"id":"f00d01"}`), 1); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{opts: Options{DeviceCommands: cmds, DeviceView: view.Reads()}}
+	return fuzzRouter(s.mountDeviceManager)
+}
+
+// The auth routes that read a body, by the fuzzer's op; alice, the group
+// crew and the permission door exist on every platform.
+var authFuzzRoutes = []struct{ method, path string }{
+	{"POST", "/auth"},
+	{"POST", "/auth/user"},
+	{"PUT", "/auth/user/alice"},
+	{"POST", "/auth/pap/permission"},
+	{"PUT", "/auth/pap/permission/door"},
+	{"POST", "/auth/pap/group"},
+	{"PUT", "/auth/pap/group/crew"},
+	{"POST", "/auth/password/update"},
+	{"GET", "/auth/user"},
+	{"GET", "/auth/pap/permission"},
+}
+
+// FuzzAuth: users, groups, permissions, login and password bodies. What
+// is accepted reads back as given, PUT with what GET showed changes nothing,
+// a login answers a token the PEP takes, a new password logs in.
+func FuzzAuth(f *testing.F) {
+	f.Add(uint8(0), "", []byte(`{"username":"admin","passwd":"admin"}`))
+	f.Add(uint8(1), "", []byte(`{"username":"ace","service":"acme","email":"ace@acme.org","name":"Ace","profile":"admin"}`))
+	f.Add(uint8(2), "", []byte(`{"username":"alice","service":"acme","email":"a2@acme.org","name":"Alice B"}`))
+	f.Add(uint8(3), "", []byte(`{"name":"gate","path":"/device/(.*)","method":"(GET|PUT)","permission":"permit"}`))
+	f.Add(uint8(4), "", []byte(`{"name":"door","path":"/template/(.*)","method":"DELETE","permission":"deny"}`))
+	f.Add(uint8(5), "", []byte(`{"name":"team","description":"a team"}`))
+	f.Add(uint8(6), "", []byte(`{"name":"crew","description":null}`))
+	f.Add(uint8(7), "", []byte(`{"oldpasswd":"admin","newpasswd":"Vq7#mZr2!kWp"}`))
+	f.Add(uint8(8), "username=al", []byte(nil))
+	f.Add(uint8(9), "path=/device&method=GET&permission=permit&type=system", []byte(nil))
+	f.Fuzz(func(t *testing.T, op uint8, query string, body []byte) {
+		rt := authFuzzRoutes[int(op)%len(authFuzzRoutes)]
+		s, admin := authFuzzServer(t)
+		code, b := fuzzCall(t, s, rt.method, rt.path, query, body, "Authorization", admin)
+		if code != 200 {
+			return
+		}
+		var sent map[string]any
+		_ = json.Unmarshal(body, &sent)
+		switch rt.method + " " + rt.path {
+		case "POST /auth":
+			var out struct{ JWT string }
+			if err := json.Unmarshal(b, &out); err != nil || out.JWT == "" {
+				t.Fatalf("login %s = %s", body, b)
+			}
+			if code, _ := fuzzCall(t, s, "GET", "/auth/user/"+url.PathEscape(sent["username"].(string)), "", nil, "Authorization", "Bearer "+out.JWT); code == 401 {
+				t.Fatalf("token of login %s refused", body)
+			}
+		case "POST /auth/user":
+			got := mustCall(t, s, 200, "GET", "/auth/user/"+url.PathEscape(sent["username"].(string)), nil, "Authorization", admin)
+			var u struct{ User map[string]any }
+			_ = json.Unmarshal(got, &u)
+			for _, k := range []string{"username", "service", "email", "name", "profile"} {
+				if u.User[k] != sent[k] {
+					t.Fatalf("POST /auth/user %s: GET %s", body, got)
+				}
+			}
+			authRoundTrip(t, s, admin, "/auth/user/"+url.PathEscape(sent["username"].(string)), "user")
+		case "PUT /auth/user/alice":
+			authRoundTrip(t, s, admin, "/auth/user/"+url.PathEscape(sent["username"].(string)), "user")
+		case "POST /auth/pap/permission":
+			var out struct{ ID int64 }
+			_ = json.Unmarshal(b, &out)
+			authRoundTrip(t, s, admin, "/auth/pap/permission/"+strconv.FormatInt(out.ID, 10), "")
+		case "PUT /auth/pap/permission/door":
+			authRoundTrip(t, s, admin, "/auth/pap/permission/"+url.PathEscape(sent["name"].(string)), "")
+		case "POST /auth/pap/group":
+			var out struct{ ID int64 }
+			_ = json.Unmarshal(b, &out)
+			authRoundTrip(t, s, admin, "/auth/pap/group/"+strconv.FormatInt(out.ID, 10), "")
+		case "PUT /auth/pap/group/crew":
+			authRoundTrip(t, s, admin, "/auth/pap/group/"+url.PathEscape(sent["name"].(string)), "")
+		case "POST /auth/password/update":
+			mustCall(t, s, 200, "POST", "/auth", []byte(js(map[string]any{"username": "admin", "passwd": sent["newpasswd"]})))
+		}
+	})
+}
+
+// authFuzzServer is a bootstrapped platform (admin/admin) with user alice,
+// group crew and permission door, and an admin token.
+func authFuzzServer(t *testing.T) (*Server, string) {
+	t.Helper()
+	v := memory.New()
+	store := &commandstest.Store{View: v}
+	now := func() time.Time { return testNow }
+	a := commands.NewAuth(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: now}, v)
+	a.BcryptCost = bcrypt.MinCost
+	ctx := t.Context()
+	if _, err := a.Bootstrap(ctx, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateUser(ctx, commands.CreateUser{Username: "alice", Service: "acme", Email: "a@acme.org", Name: "Alice", Profile: "user"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateGroup(ctx, commands.CreateGroup{Name: "crew", Description: "the crew"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreatePermission(ctx, commands.CreatePermission{Name: "door", Path: "/device", Method: "GET", Permission: "permit"}); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{AuthCommands: a, AuthView: v.Reads(), JWTSecret: testSecret, Now: func() time.Time { return time.Now() }})
+	b := mustCall(t, s, 200, "POST", "/auth", []byte(`{"username":"admin","passwd":"admin"}`))
+	var out struct{ JWT string }
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return s, "Bearer " + out.JWT
+}
+
+// authRoundTrip GETs path (the object under key in the answer when key is
+// not ""), PUTs it back, and checks a second GET reads the same.
+func authRoundTrip(t *testing.T, s http.Handler, token, path, key string) {
+	t.Helper()
+	read := func() []byte {
+		b := mustCall(t, s, 200, "GET", path, nil, "Authorization", token)
+		if key == "" {
+			return b
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m[key]
+	}
+	before := read()
+	mustCall(t, s, 200, "PUT", path, before, "Authorization", token)
+	if after := read(); !bytes.Equal(before, after) {
+		t.Fatalf("PUT %s of its own GET changed it:\n%s\n%s", path, before, after)
+	}
+}
+
+// FuzzFlows: flow bodies of POST and PUT /flows/v1/flow. An accepted flow
+// reads back with the nodes it was given, and PUT of what GET showed
+// changes nothing.
+func FuzzFlows(f *testing.F) {
+	f.Add(false, []byte(`{"name":"Notification flow","flow":`+notificationFlow+`}`))
+	f.Add(true, []byte(`{"enabled":false,"name":"renamed","isNew":false}`))
+	f.Add(true, []byte(`{"flow":[{"id":"x","type":"tab"}]}`))
+	f.Add(false, []byte(`{"name":"a","flow":[],"enabled":null}`))
+	f.Fuzz(func(t *testing.T, put bool, body []byte) {
+		view := memory.New()
+		store := &commandstest.Store{View: view}
+		cmds := commands.NewFlows(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow },
+			Rand: rand.NewChaCha8([32]byte{2})}, view, nil)
+		fl, err := cmds.Create(t.Context(), "t1", []byte(`{"name":"first","flow":[{"id":"x","type":"tab"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{opts: Options{FlowCommands: cmds, FlowView: view.Reads()}}
+		h := fuzzRouter(s.mountFlows)
+		method, path := "POST", "/flows/v1/flow"
+		if put {
+			method, path = "PUT", path+"/"+fl.ID
+		}
+		code, b := fuzzCall(t, h, method, path, "", body)
+		if code != 200 {
+			return
+		}
+		var out struct {
+			Flow struct {
+				ID   string
+				Flow json.RawMessage
+			}
+		}
+		if err := json.Unmarshal(b, &out); err != nil || out.Flow.ID == "" {
+			t.Fatalf("%s %s = %s", method, body, b)
+		}
+		var sent struct{ Flow json.RawMessage }
+		if json.Unmarshal(body, &sent) == nil && len(sent.Flow) > 0 && string(sent.Flow) != "null" &&
+			!jsonEqual(withoutKeys(t, sent.Flow), withoutKeys(t, out.Flow.Flow)) {
+			t.Fatalf("%s %s: flow %s stored as %s", method, body, sent.Flow, out.Flow.Flow)
+		}
+		p := "/flows/v1/flow/" + out.Flow.ID
+		var got struct{ Flow json.RawMessage }
+		_ = json.Unmarshal(mustCall(t, h, 200, "GET", p, nil), &got)
+		mustCall(t, h, 200, "PUT", p, got.Flow)
+		var again struct{ Flow json.RawMessage }
+		_ = json.Unmarshal(mustCall(t, h, 200, "GET", p, nil), &again)
+		if !jsonEqual(withoutKeys(t, got.Flow, "updated"), withoutKeys(t, again.Flow, "updated")) {
+			t.Fatalf("PUT %s of its own GET changed it:\n%s\n%s", p, got.Flow, again.Flow)
+		}
+	})
+}
+
+// FuzzCron: job bodies of POST and PUT /cron/v1/jobs. An accepted job
+// reads back, and PUT of the spec GET showed changes nothing.
+func FuzzCron(f *testing.F) {
+	f.Add(false, []byte(apibJob))
+	f.Add(true, []byte(`{"time":"* * * * *","broker":{"subject":"device-data","message":{"metadata":{"deviceid":"e1b1a9"},"attrs":{"t":1}}}}`))
+	f.Add(false, []byte(`{"time":"*/10 * * * * *","http":{"method":"PUT","headers":{"Content-Type":"application/json"},"url":"http://device-manager:5000/device/e1b1a9/actuate","body":{"attrs":{"x":1}},"criterion":2,"sregex":"2[0-9][0-9]"}}`))
+	f.Fuzz(func(t *testing.T, put bool, body []byte) {
+		view := memory.New()
+		store := &commandstest.Store{View: view}
+		cmds := commands.NewCron(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow },
+			Rand: rand.NewChaCha8([32]byte{3})}, view, []string{"http://device-manager:5000"})
+		s := &Server{opts: Options{CronCommands: cmds, CronView: view.Reads()}}
+		h := fuzzRouter(s.mountCron)
+		method, path := "POST", "/cron/v1/jobs"
+		if put {
+			method, path = "PUT", path+"/mine"
+		}
+		code, b := fuzzCall(t, h, method, path, "", body)
+		if code/100 != 2 {
+			return
+		}
+		var out struct{ JobID string }
+		if err := json.Unmarshal(b, &out); err != nil || out.JobID == "" {
+			t.Fatalf("%s %s = %s", method, body, b)
+		}
+		p := "/cron/v1/jobs/" + url.PathEscape(out.JobID)
+		var got struct{ Spec json.RawMessage }
+		_ = json.Unmarshal(mustCall(t, h, 200, "GET", p, nil), &got)
+		mustCall(t, h, 200, "PUT", p, got.Spec)
+		var again struct{ Spec json.RawMessage }
+		_ = json.Unmarshal(mustCall(t, h, 200, "GET", p, nil), &again)
+		if !bytes.Equal(got.Spec, again.Spec) {
+			t.Fatalf("PUT %s of its own GET changed it:\n%s\n%s", p, got.Spec, again.Spec)
+		}
+	})
+}
+
+// The x509 routes that read a body or a query, by the fuzzer's op; fp and
+// ext stand for the certificate and the trusted CA every platform has.
+var x509FuzzRoutes = []struct{ method, path string }{
+	{"POST", "/x509/v1/certificates"},
+	{"PATCH", "/x509/v1/certificates/fp"},
+	{"POST", "/x509/v1/trusted-cas"},
+	{"PATCH", "/x509/v1/trusted-cas/ext"},
+	{"GET", "/x509/v1/certificates"},
+	{"GET", "/x509/v1/trusted-cas"},
+	{"GET", "/x509/v1/certificates/fp"},
+}
+
+// FuzzX509: certificate and trusted-CA bodies (CSRs, chains, CA PEMs,
+// owners) and the listing queries. A certificate issued or registered
+// reads back with the owner given; a PATCH reads back as sent.
+func FuzzX509(f *testing.F) {
+	ca := pkitest.CA(f, pki.Options{})
+	year := time.Now().AddDate(1, 0, 0)
+	ext := pkitest.NewExtCA(f, "ext", year)
+	leaf, _ := ext.Leaf(f, "admin:a0b1c2", year, false)
+	_, csr := pkitest.CSRFor(f, "pump")
+	f.Add(uint8(0), "", []byte(js(map[string]any{"csr": csr, "belongsTo": map[string]any{"device": "a0b1c2"}})))
+	f.Add(uint8(0), "", []byte(js(map[string]any{"certificateChain": leaf, "caFingerprint": pki.Fingerprint(ext.Cert.Raw), "belongsTo": map[string]any{"device": "a0b1c2"}})))
+	f.Add(uint8(1), "", []byte(`{"belongsTo":{"device":"a0b1c2"}}`))
+	f.Add(uint8(2), "", []byte(js(map[string]any{"caPem": pkitest.NewExtCA(f, "other", year).PEM, "allowAutoRegistration": true})))
+	f.Add(uint8(3), "", []byte(`{"allowAutoRegistration":true}`))
+	f.Add(uint8(4), "fields=fingerprint,belongsTo&limit=2&page=1&belongsTo.device=a0b1c2", []byte(nil))
+	f.Add(uint8(5), "caFingerprint=^AB&fields=caFingerprint,subjectDN&subjectDN=~ext", []byte(nil))
+	f.Add(uint8(6), "fields=pem,tenant", []byte(nil))
+	f.Fuzz(func(t *testing.T, op uint8, query string, body []byte) {
+		rt := x509FuzzRoutes[int(op)%len(x509FuzzRoutes)]
+		s, admin, fp, extFP := x509FuzzServer(t, ca, csr, ext.PEM)
+		path := strings.Replace(strings.Replace(rt.path, "/fp", "/"+fp, 1), "/ext", "/"+extFP, 1)
+		code, b := fuzzCall(t, s, rt.method, path, query, body, "Authorization", admin)
+		if code/100 != 2 || rt.method == "GET" {
+			return
+		}
+		var sent struct {
+			BelongsTo             json.RawMessage
+			AllowAutoRegistration *bool
+		}
+		_ = json.Unmarshal(body, &sent)
+		switch rt.method + " " + rt.path {
+		case "POST /x509/v1/certificates":
+			var out struct{ CertificateFingerprint string }
+			if err := json.Unmarshal(b, &out); err != nil || out.CertificateFingerprint == "" {
+				t.Fatalf("POST %s = %s", body, b)
+			}
+			path = "/x509/v1/certificates/" + out.CertificateFingerprint
+		case "POST /x509/v1/trusted-cas":
+			var out struct{ CAFingerprint string }
+			if err := json.Unmarshal(b, &out); err != nil || out.CAFingerprint == "" {
+				t.Fatalf("POST %s = %s", body, b)
+			}
+			path = "/x509/v1/trusted-cas/" + out.CAFingerprint
+		}
+		got := mustCall(t, s, 200, "GET", path, nil, "Authorization", admin)
+		var rec struct {
+			BelongsTo             json.RawMessage
+			AllowAutoRegistration *bool
+		}
+		_ = json.Unmarshal(got, &rec)
+		if len(sent.BelongsTo) > 0 && !jsonEqual(withoutKeys(t, sent.BelongsTo), withoutKeys(t, rec.BelongsTo)) {
+			t.Fatalf("%s %s %s: GET %s", rt.method, path, body, got)
+		}
+		if sent.AllowAutoRegistration != nil && (rec.AllowAutoRegistration == nil || *rec.AllowAutoRegistration != *sent.AllowAutoRegistration) {
+			t.Fatalf("%s %s %s: GET %s", rt.method, path, body, got)
+		}
+	})
+}
+
+// x509FuzzServer is a bootstrapped platform on ca with device a0b1c2 in
+// tenant admin, a certificate of csr (fp) and the trusted CA extPEM (extFP).
+func x509FuzzServer(t *testing.T, ca *pki.CA, csr, extPEM string) (s *Server, admin, fp, extFP string) {
+	t.Helper()
+	v := memory.New()
+	store := &commandstest.Store{View: v}
+	opts := commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{4})}
+	a := commands.NewAuth(opts, v)
+	a.BcryptCost = bcrypt.MinCost
+	ctx := t.Context()
+	if _, err := a.Bootstrap(ctx, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	d := commands.NewDevices(opts, v)
+	if _, err := d.CreateDevices(ctx, "admin", []byte(`{"label":"pump","templates":[],"id":"a0b1c2"}`), 1); err != nil {
+		t.Fatal(err)
+	}
+	s = New(Options{AuthCommands: a, AuthView: v.Reads(), DeviceCommands: d, DeviceView: v.Reads(), JWTSecret: testSecret,
+		X509Commands: commands.NewCertificates(opts, v, ca), X509View: v, CA: ca})
+	var tok struct{ JWT string }
+	_ = json.Unmarshal(mustCall(t, s, 200, "POST", "/auth", []byte(`{"username":"admin","passwd":"admin"}`)), &tok)
+	admin = "Bearer " + tok.JWT
+	var issued struct{ CertificateFingerprint string }
+	_ = json.Unmarshal(mustCall(t, s, 201, "POST", "/x509/v1/certificates", []byte(js(map[string]any{"csr": csr})), "Authorization", admin), &issued)
+	var trusted struct{ CAFingerprint string }
+	_ = json.Unmarshal(mustCall(t, s, 201, "POST", "/x509/v1/trusted-cas", []byte(js(map[string]any{"caPem": extPEM})), "Authorization", admin), &trusted)
+	return s, admin, issued.CertificateFingerprint, trusted.CAFingerprint
+}
