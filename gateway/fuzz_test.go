@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"math/rand/v2"
 	"mime"
@@ -23,6 +25,7 @@ import (
 	"github.com/dojot-es/dojot/commands/commandstest"
 	"github.com/dojot-es/dojot/pki"
 	"github.com/dojot-es/dojot/pki/pkitest"
+	"github.com/dojot-es/dojot/projections/history"
 	"github.com/dojot-es/dojot/projections/memory"
 )
 
@@ -580,4 +583,100 @@ func x509FuzzServer(t *testing.T, ca *pki.CA, csr, extPEM string) (s *Server, ad
 	var trusted struct{ CAFingerprint string }
 	_ = json.Unmarshal(mustCall(t, s, 201, "POST", "/x509/v1/trusted-cas", []byte(js(map[string]any{"caPem": extPEM})), "Authorization", admin), &trusted)
 	return s, admin, issued.CertificateFingerprint, trusted.CAFingerprint
+}
+
+// fuzzHistory is a device history of two attributes, a float and an
+// object, whatever the query (the query's parsing and the rendering are
+// what is fuzzed).
+type fuzzHistory struct{}
+
+func (fuzzHistory) Known(_ context.Context, _, id string) (bool, error) { return id == "a1b2c3", nil }
+func (fuzzHistory) Attrs(context.Context, string, string) ([]string, error) {
+	return []string{"temp", "pos"}, nil
+}
+func (fuzzHistory) Find(_ context.Context, _, id string, q history.Query) ([]history.Doc, error) {
+	ts := testNow.Truncate(time.Millisecond)
+	switch q.Attr {
+	case "temp":
+		return []history.Doc{{Attr: "temp", Value: json.RawMessage(`22.5`), DeviceID: id, TS: ts, Metadata: json.RawMessage(`{"protocol":"mqtt"}`)}}, nil
+	case "pos":
+		return []history.Doc{{Attr: "pos", Value: json.RawMessage(`{"lat":-22.8,"lng":-47.06,"s":"a,\"b\""}`), DeviceID: id, TS: ts, Metadata: json.RawMessage(`{}`)}}, nil
+	}
+	return nil, nil
+}
+
+// FuzzHistoryQuery: the History's query parameters and Accept header. A
+// refused query is a 4xx; an accepted one has a non-negative limit and
+// dates that read back the same once written as RFC 3339.
+func FuzzHistoryQuery(f *testing.F) {
+	f.Add("attr=temp&lastN=3&dateFrom=2018-01-25T12:00:00Z&dateTo=2018-01-26", "")
+	f.Add("attr=temp,pos&firstN=-2", "text/csv")
+	f.Add("hLimit=5&dateFrom=2018-01-25 12:30:42.164695+03:00", "application/json;q=0, text/csv")
+	f.Add("lastN=x", "*/*")
+	f.Fuzz(func(t *testing.T, query, accept string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.RawQuery = query
+		if q, err := historyQuery(req); err != nil {
+			if !errors.Is(err, dojot.ErrInvalid) {
+				t.Fatalf("historyQuery(%q) = %v, not ErrInvalid", query, err)
+			}
+		} else {
+			if q.Limit < 0 {
+				t.Fatalf("historyQuery(%q).Limit = %d", query, q.Limit)
+			}
+			for _, d := range []time.Time{q.From, q.To} {
+				if back, ok := history.ParseISO(d.Format(time.RFC3339Nano)); !d.IsZero() && (!ok || !back.Equal(d)) {
+					t.Fatalf("historyQuery(%q): %v reads back as %v, %v", query, d, back, ok)
+				}
+			}
+		}
+		s := &Server{opts: Options{History: fuzzHistory{}, DeviceView: memory.New().Reads()}}
+		h := fuzzRouter(s.mountHistory)
+		for _, p := range []string{"/history/device/a1b2c3/history", "/history/STH/v1/contextEntities/type/device/id/a1b2c3/attributes/temp"} {
+			fuzzCall(t, h, "GET", p, query, nil, "Accept", accept)
+		}
+	})
+}
+
+// fuzzNotifications answers its notifications to any query.
+type fuzzNotifications []history.Notification
+
+func (f fuzzNotifications) FindNotifications(context.Context, string, history.NotificationQuery) ([]history.Notification, error) {
+	return f, nil
+}
+
+// FuzzNotificationQuery: the notifications route's filters. A refused
+// query names its parameter in a 400; an accepted one has a positive limit
+// or a date bound, and member names MongoDB takes as paths.
+func FuzzNotificationQuery(f *testing.F) {
+	f.Add(`subject="user_notification"&limit=3`, "")
+	f.Add(`level=%202%20&loc.room="r1"&dateFrom=2026-04-01`, "text/csv")
+	f.Add(`$where="x"&a..b=1`, "")
+	f.Add("limit=1&limit=2", "")
+	f.Fuzz(func(t *testing.T, query, accept string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.RawQuery = query
+		q, err := notificationQuery(req)
+		if err != nil {
+			if !errors.Is(err, dojot.ErrInvalid) {
+				t.Fatalf("notificationQuery(%q) = %v, not ErrInvalid", query, err)
+			}
+		} else {
+			if q.Limit < 0 || q.Limit == 0 && q.From.IsZero() && q.To.IsZero() {
+				t.Fatalf("notificationQuery(%q): limit %d without dates", query, q.Limit)
+			}
+			for _, m := range q.Match {
+				if !history.ValidField(m.Field) || strings.Contains(m.Field, "$") || strings.Contains(m.Field, "..") {
+					t.Fatalf("notificationQuery(%q): field %q", query, m.Field)
+				}
+			}
+		}
+		msg := `{"msgID":"m1","timestamp":1600000000123,"message":"Temp 35 too high","metaAttrsFilter":{"priority":"low","shouldPersist":true,"x":2.0},"subject":"user_notification"}`
+		n, _, err := history.NotificationDoc(dojot.Event{Type: dojot.EventNotification, Tenant: "t1", Data: []byte(msg), Seq: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{opts: Options{Notifications: fuzzNotifications{n}}}
+		fuzzCall(t, fuzzRouter(s.mountNotifications), "GET", "/history/notifications/history", query, nil, "Accept", accept)
+	})
 }
