@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -47,6 +49,35 @@ func FuzzApply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value []byte) {
 		for _, r := range rules {
 			r.Apply(value)
+		}
+	})
+}
+
+// FuzzRule: a rule that parses, applied to any value, sends JSON (the
+// value itself, byte for byte, when the rule has neither fields nor
+// where), and the same answer again after another value (the Rule
+// remembers its last message).
+func FuzzRule(f *testing.F) {
+	f.Add("attrs/temperature", "attrs.temperature=gte:20;", []byte(`{"attrs":{"temperature":21,"h":1},"metadata":{"deviceid":"a1"}}`))
+	f.Add("a(b,c),d/*/e", `ab=in:"x\ty",z;cd=bool:1;`, []byte(`{"ab":"z","cd":true,"a":{"b":1,"c":[2]},"d":{"q":{"e":3}}}`))
+	f.Add("", "", []byte(`not JSON`))
+	f.Add("*", "ab.0=gte:1;", []byte(`{"ab":[1e400,2]}`))
+	f.Fuzz(func(t *testing.T, fields, where string, value []byte) {
+		r, err := Parse(fields, where)
+		if err != nil {
+			return
+		}
+		out, ok := r.Apply(value)
+		if ok && fields == "" && where == "" && !bytes.Equal(out, value) {
+			t.Fatalf("Parse(%q, %q).Apply(%q) = %q; want the value back", fields, where, value, out)
+		}
+		if ok && (fields != "" || where != "") && !json.Valid(out) {
+			t.Fatalf("Parse(%q, %q).Apply(%q) = %q, not JSON", fields, where, value, out)
+		}
+		out = bytes.Clone(out)
+		r.Apply([]byte(`{"other":1}`))
+		if again, ok2 := r.Apply(value); ok2 != ok || !bytes.Equal(again, out) {
+			t.Fatalf("Parse(%q, %q).Apply(%q) = %q, %v, then %q, %v", fields, where, value, out, ok, again, ok2)
 		}
 	})
 }
