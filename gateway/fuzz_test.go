@@ -680,3 +680,59 @@ func FuzzNotificationQuery(f *testing.F) {
 		fuzzCall(t, fuzzRouter(s.mountNotifications), "GET", "/history/notifications/history", query, nil, "Accept", accept)
 	})
 }
+
+// FuzzReplay: the replay routes' bodies and queries (from, to, limit, a
+// flow). The engine is not run: what the gateway read is checked, a range
+// that reads back from the query or body, and a positive limit.
+func FuzzReplay(f *testing.F) {
+	f.Add("from=2026-04-01T00:00:00Z&to=1775000000000&limit=5", []byte(nil))
+	f.Add("", []byte(`{"flow":[{"id":"x","type":"tab"}],"from":"1775000000000","to":"2026-04-02","limit":"3"}`))
+	f.Add("limit=0", []byte(`{"flow":[],"from":null}`))
+	f.Fuzz(func(t *testing.T, query string, body []byte) {
+		var got []FlowReplay
+		s := &Server{opts: Options{FlowReplay: func(_ context.Context, r FlowReplay) (any, error) {
+			got = append(got, r)
+			return map[string]any{"outputs": []any{}}, nil
+		}}}
+		code, _ := fuzzCall(t, fuzzRouter(s.mountFlowReplay), "POST", "/flows/v1/replay", query, body)
+		if code != 200 {
+			if len(got) > 0 {
+				t.Fatalf("replay %q %q = %d, yet ran %+v", query, body, code, got)
+			}
+			return
+		}
+		if len(got) != 1 || got[0].Limit < 0 || len(got[0].Nodes) == 0 || got[0].Tenant != "t1" {
+			t.Fatalf("replay %q %q ran %+v", query, body, got)
+		}
+	})
+}
+
+// FuzzDeviceAuthentication: the internal device credentials check's body.
+// Only the device's own password (and its tenant@id) is a 200.
+func FuzzDeviceAuthentication(f *testing.F) {
+	f.Add([]byte(`{"username":"t1@f00d01","password":"x"}`))
+	f.Add([]byte(`{"username":"t1@f00d01@extra","password":null}`))
+	f.Add([]byte(`{"username":["t1","f00d01"]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		view := memory.New()
+		cmds := commands.NewDevices(commands.Options{Store: &commandstest.Store{View: view}, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{5})}, view)
+		cmds.BcryptCost = bcrypt.MinCost
+		if _, err := cmds.CreateDevices(t.Context(), "t1", []byte(`{"label":"pump","templates":[],"id":"f00d01"}`), 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := cmds.SetBasicCredentials(t.Context(), "t1", "f00d01"); err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{opts: Options{DeviceCommands: cmds}}
+		code, b := fuzzCall(t, errorHandler(s.authenticateDevice), "POST", "/basic-auth/v1/internal/authentication", "", body)
+		if code != 200 {
+			return
+		}
+		var in struct{ Username, Password string }
+		_ = json.Unmarshal(body, &in)
+		if parts := strings.Split(in.Username, "@"); len(parts) < 2 || parts[0] != "t1" || parts[1] != "f00d01" ||
+			!cmds.CheckDeviceCredentials("t1", "f00d01", in.Password) {
+			t.Fatalf("credentials %q accepted: %s", body, b)
+		}
+	})
+}
