@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -50,7 +51,7 @@ func fuzzRouter(mount func(chi.Router)) http.Handler {
 
 // fuzzCall runs one request on h; query is taken as the raw query string
 // whatever it holds, as net/http would pass it on.
-func fuzzCall(t *testing.T, h http.Handler, method, path, query string, body []byte, hdr ...string) (int, []byte) {
+func fuzzCall(t testing.TB, h http.Handler, method, path, query string, body []byte, hdr ...string) (int, []byte) {
 	t.Helper()
 	req := httptest.NewRequest(method, "/", bytes.NewReader(body))
 	req.URL.Path, req.URL.RawQuery = path, query
@@ -70,7 +71,7 @@ func fuzzCall(t *testing.T, h http.Handler, method, path, query string, body []b
 }
 
 // mustCall is fuzzCall expecting want.
-func mustCall(t *testing.T, h http.Handler, want int, method, path string, body []byte, hdr ...string) []byte {
+func mustCall(t testing.TB, h http.Handler, want int, method, path string, body []byte, hdr ...string) []byte {
 	t.Helper()
 	code, b := fuzzCall(t, h, method, path, "", body, hdr...)
 	if code != want {
@@ -344,7 +345,7 @@ func FuzzAuth(f *testing.F) {
 
 // authFuzzServer is a bootstrapped platform (admin/admin) with user alice,
 // group crew and permission door, and an admin token.
-func authFuzzServer(t *testing.T) (*Server, string) {
+func authFuzzServer(t testing.TB) (*Server, string) {
 	t.Helper()
 	v := memory.New()
 	store := &commandstest.Store{View: v}
@@ -733,6 +734,45 @@ func FuzzDeviceAuthentication(f *testing.F) {
 		if parts := strings.Split(in.Username, "@"); len(parts) < 2 || parts[0] != "t1" || parts[1] != "f00d01" ||
 			!cmds.CheckDeviceCredentials("t1", "f00d01", in.Password) {
 			t.Fatalf("credentials %q accepted: %s", body, b)
+		}
+	})
+}
+
+// FuzzToken: any Authorization header on a route behind the PEP, and any
+// token on the internal routes (which read its claims unsigned, as dojot's
+// DeviceManager). Only a token we signed passes the PEP; the internal
+// claims decode to the service and username the segment holds.
+func FuzzToken(f *testing.F) {
+	s, admin := authFuzzServer(f)
+	sig := admin[strings.LastIndexByte(admin, '.')+1:]
+	f.Add(admin)
+	f.Add(strings.ToLower(admin[:6]) + admin[6:])
+	f.Add("Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzZXJ2aWNlIjoiYWRtaW4iLCJ1c2VybmFtZSI6ImFkbWluIiwidXNlcmlkIjoxfQ.")
+	f.Add(internalToken(`{"service":"acme","username":"bob"}`))
+	f.Fuzz(func(t *testing.T, header string) {
+		code, b := fuzzCall(t, s, "GET", "/auth/user/admin", "", nil, "Authorization", header)
+		if code == 200 && !strings.Contains(header, sig) {
+			t.Fatalf("Authorization %q passed the PEP: %s", header, b)
+		}
+		if code != 200 && code != 401 && code != 403 {
+			t.Fatalf("Authorization %q = %d %s", header, code, b)
+		}
+		parts := strings.Split(header, ".")
+		if len(parts) < 2 {
+			return
+		}
+		id, ok := unsignedClaims(parts[1])
+		if !ok {
+			return
+		}
+		seg := strings.NewReplacer("+", "-", "/", "_").Replace(strings.TrimRight(strings.TrimSpace(parts[1]), "="))
+		raw, _ := base64.RawURLEncoding.DecodeString(seg)
+		var c map[string]any
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatalf("unsignedClaims(%q) = %+v from %q: %v", parts[1], id, raw, err)
+		}
+		if svc, _ := c["service"].(string); svc != id.Tenant {
+			t.Fatalf("unsignedClaims(%q) = %+v; claims %v", parts[1], id, c)
 		}
 	})
 }
