@@ -9,10 +9,11 @@ import (
 	"github.com/dojot-es/dojot"
 )
 
-// errPSKInternal is what dojot answers when key_length is not an integer:
-// its int() raises outside the handler's error handling, and Flask turns
-// that into a bare 500.
-var errPSKInternal = &dojot.Error{Kind: dojot.ErrInternal, Message: "Internal Server Error"}
+// errPSKLength answers a key_length that is not an integer. dojot's int()
+// raised outside its handler's error handling and Flask answered a bare
+// 500; a badly written parameter is the client's error (a 500 would also
+// count as a server failure wherever errors are watched).
+var errPSKLength = &dojot.Error{Kind: dojot.ErrInvalid, Message: "key_length must be an integer"}
 
 // genPSK is POST /device/gen_psk/:id?key_length=N[&attrs=a,b]: 200 with
 // the new keys, or 204 when the device has no psk attribute.
@@ -24,7 +25,7 @@ func (s *Server) genPSK(w http.ResponseWriter, r *http.Request, tenant string) e
 	}
 	n, ok := pyInt(v[0])
 	if !ok {
-		return errPSKInternal
+		return errPSKLength
 	}
 	var attrs []string
 	if a, ok := q["attrs"]; ok && len(a) > 0 {

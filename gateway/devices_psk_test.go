@@ -148,8 +148,8 @@ func TestPSKBadInputs(t *testing.T) {
 	}{
 		{"no key_length", "POST", "/device/gen_psk/aa", "", 400, `{"message":"Missing key_length parameter","status":400}`},
 		{"no key_length beats no device", "POST", "/device/gen_psk/zz?attrs=k", "", 400, `{"message":"Missing key_length parameter","status":400}`},
-		{"key_length not a number", "POST", "/device/gen_psk/aa?key_length=abc", "", 500, `{"message":"Internal Server Error","status":500}`},
-		{"key_length empty", "POST", "/device/gen_psk/aa?key_length=", "", 500, `{"message":"Internal Server Error","status":500}`},
+		{"key_length not a number", "POST", "/device/gen_psk/aa?key_length=abc", "", 400, `{"message":"key_length must be an integer","status":400}`},
+		{"key_length empty", "POST", "/device/gen_psk/aa?key_length=", "", 400, `{"message":"key_length must be an integer","status":400}`},
 		{"key_length 0", "POST", "/device/gen_psk/aa?key_length=0", "", 400, rangeMsg},
 		{"key_length negative", "POST", "/device/gen_psk/aa?key_length=-3", "", 400, rangeMsg},
 		{"key_length 1025", "POST", "/device/gen_psk/aa?key_length=1025", "", 400, rangeMsg},
