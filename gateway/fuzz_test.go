@@ -497,6 +497,8 @@ var x509FuzzRoutes = []struct{ method, path string }{
 	{"GET", "/x509/v1/certificates"},
 	{"GET", "/x509/v1/trusted-cas"},
 	{"GET", "/x509/v1/certificates/fp"},
+	{"POST", "/internal/api/v1/throw-away"},
+	{"GET", "/internal/api/v1/certificates"},
 }
 
 // FuzzX509: certificate and trusted-CA bodies (CSRs, chains, CA PEMs,
@@ -516,10 +518,22 @@ func FuzzX509(f *testing.F) {
 	f.Add(uint8(4), "fields=fingerprint,belongsTo&limit=2&page=1&belongsTo.device=a0b1c2", []byte(nil))
 	f.Add(uint8(5), "caFingerprint=^AB&fields=caFingerprint,subjectDN&subjectDN=~ext", []byte(nil))
 	f.Add(uint8(6), "fields=pem,tenant", []byte(nil))
+	f.Add(uint8(7), "", []byte(js(map[string]any{"csr": csr, "belongsTo": map[string]any{"application": "kafka-consumer"}})))
+	f.Add(uint8(8), "page=2&limit=1&fields=fingerprint", []byte(nil))
 	f.Fuzz(func(t *testing.T, op uint8, query string, body []byte) {
 		rt := x509FuzzRoutes[int(op)%len(x509FuzzRoutes)]
-		s, admin, fp, extFP := x509FuzzServer(t, ca, csr, ext.PEM)
+		s, in, admin, fp, extFP := x509FuzzServer(t, ca, csr, ext.PEM)
 		path := strings.Replace(strings.Replace(rt.path, "/fp", "/"+fp, 1), "/ext", "/"+extFP, 1)
+		if strings.HasPrefix(path, "/internal/") {
+			if code, b := fuzzCall(t, in, rt.method, path, query, body); rt.method == "POST" && code == 201 {
+				var out struct{ CertificateFingerprint string }
+				if err := json.Unmarshal(b, &out); err != nil || out.CertificateFingerprint == "" {
+					t.Fatalf("POST %s %s = %s", path, body, b)
+				}
+				mustCall(t, in, 200, "GET", "/internal/api/v1/certificates/"+out.CertificateFingerprint, nil)
+			}
+			return
+		}
 		code, b := fuzzCall(t, s, rt.method, path, query, body, "Authorization", admin)
 		if code/100 != 2 || rt.method == "GET" {
 			return
@@ -558,9 +572,9 @@ func FuzzX509(f *testing.F) {
 	})
 }
 
-// x509FuzzServer is a bootstrapped platform on ca with device a0b1c2 in
+// x509FuzzServer is a bootstrapped platform (public and internal routes) on ca with device a0b1c2 in
 // tenant admin, a certificate of csr (fp) and the trusted CA extPEM (extFP).
-func x509FuzzServer(t *testing.T, ca *pki.CA, csr, extPEM string) (s *Server, admin, fp, extFP string) {
+func x509FuzzServer(t *testing.T, ca *pki.CA, csr, extPEM string) (s, internal *Server, admin, fp, extFP string) {
 	t.Helper()
 	v := memory.New()
 	store := &commandstest.Store{View: v}
@@ -575,8 +589,10 @@ func x509FuzzServer(t *testing.T, ca *pki.CA, csr, extPEM string) (s *Server, ad
 	if _, err := d.CreateDevices(ctx, "admin", []byte(`{"label":"pump","templates":[],"id":"a0b1c2"}`), 1); err != nil {
 		t.Fatal(err)
 	}
+	certs := commands.NewCertificates(opts, v, ca)
 	s = New(Options{AuthCommands: a, AuthView: v.Reads(), DeviceCommands: d, DeviceView: v.Reads(), JWTSecret: testSecret,
-		X509Commands: commands.NewCertificates(opts, v, ca), X509View: v, CA: ca})
+		X509Commands: certs, X509View: v, CA: ca})
+	internal = NewInternal(Options{CA: ca, X509Internal: v, X509Services: certs})
 	var tok struct{ JWT string }
 	_ = json.Unmarshal(mustCall(t, s, 200, "POST", "/auth", []byte(`{"username":"admin","passwd":"admin"}`)), &tok)
 	admin = "Bearer " + tok.JWT
@@ -584,7 +600,7 @@ func x509FuzzServer(t *testing.T, ca *pki.CA, csr, extPEM string) (s *Server, ad
 	_ = json.Unmarshal(mustCall(t, s, 201, "POST", "/x509/v1/certificates", []byte(js(map[string]any{"csr": csr})), "Authorization", admin), &issued)
 	var trusted struct{ CAFingerprint string }
 	_ = json.Unmarshal(mustCall(t, s, 201, "POST", "/x509/v1/trusted-cas", []byte(js(map[string]any{"caPem": extPEM})), "Authorization", admin), &trusted)
-	return s, admin, issued.CertificateFingerprint, trusted.CAFingerprint
+	return s, internal, admin, issued.CertificateFingerprint, trusted.CAFingerprint
 }
 
 // fuzzHistory is a device history of two attributes, a float and an
