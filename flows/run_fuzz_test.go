@@ -2,7 +2,6 @@ package flows
 
 import (
 	"encoding/json"
-	"os"
 	"testing"
 )
 
@@ -12,15 +11,7 @@ import (
 func FuzzRun(f *testing.F) {
 	var graphs []*Graph
 	for _, name := range []string{"notification.json", "actuate.json", "geofence.json"} {
-		b, err := os.ReadFile("testdata/" + name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		var nodes []json.RawMessage
-		if err := json.Unmarshal(b, &nodes); err != nil {
-			f.Fatal(err)
-		}
-		g, err := Parse(nodes)
+		g, err := Parse(loadFlow(f, name))
 		if err != nil {
 			f.Fatal(err)
 		}

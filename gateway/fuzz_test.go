@@ -327,37 +327,38 @@ func FuzzAuth(f *testing.F) {
 			authRoundTrip(t, s, admin, "/auth/user/"+url.PathEscape(sent["username"].(string)), "user")
 		case "PUT /auth/user/alice":
 			authRoundTrip(t, s, admin, "/auth/user/"+url.PathEscape(sent["username"].(string)), "user")
-		case "POST /auth/pap/permission":
+		case "POST /auth/pap/permission", "POST /auth/pap/group":
 			var out struct{ ID int64 }
 			_ = json.Unmarshal(b, &out)
-			authRoundTrip(t, s, admin, "/auth/pap/permission/"+strconv.FormatInt(out.ID, 10), "")
-		case "PUT /auth/pap/permission/door":
-			authRoundTrip(t, s, admin, "/auth/pap/permission/"+url.PathEscape(sent["name"].(string)), "")
-		case "POST /auth/pap/group":
-			var out struct{ ID int64 }
-			_ = json.Unmarshal(b, &out)
-			authRoundTrip(t, s, admin, "/auth/pap/group/"+strconv.FormatInt(out.ID, 10), "")
-		case "PUT /auth/pap/group/crew":
-			authRoundTrip(t, s, admin, "/auth/pap/group/"+url.PathEscape(sent["name"].(string)), "")
+			authRoundTrip(t, s, admin, rt.path+"/"+strconv.FormatInt(out.ID, 10), "")
+		case "PUT /auth/pap/permission/door", "PUT /auth/pap/group/crew":
+			authRoundTrip(t, s, admin, rt.path[:strings.LastIndexByte(rt.path, '/')+1]+url.PathEscape(sent["name"].(string)), "")
 		case "POST /auth/password/update":
 			mustCall(t, s, 200, "POST", "/auth", []byte(js(map[string]any{"username": "admin", "passwd": sent["newpasswd"]})))
 		}
 	})
 }
 
+// bootstrapped is a platform's view, commands' options and auth, with
+// admin/admin (bcrypt at its cheapest).
+func bootstrapped(t testing.TB) (*memory.View, commands.Options, *commands.Auth) {
+	t.Helper()
+	v := memory.New()
+	opts := commands.Options{Store: &commandstest.Store{View: v}, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{4})}
+	a := commands.NewAuth(opts, v)
+	a.BcryptCost = bcrypt.MinCost
+	if _, err := a.Bootstrap(t.Context(), "admin"); err != nil {
+		t.Fatal(err)
+	}
+	return v, opts, a
+}
+
 // authFuzzServer is a bootstrapped platform (admin/admin) with user alice,
 // group crew and permission door, and an admin token.
 func authFuzzServer(t testing.TB) (*Server, string) {
 	t.Helper()
-	v := memory.New()
-	store := &commandstest.Store{View: v}
-	now := func() time.Time { return testNow }
-	a := commands.NewAuth(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: now}, v)
-	a.BcryptCost = bcrypt.MinCost
+	v, _, a := bootstrapped(t)
 	ctx := t.Context()
-	if _, err := a.Bootstrap(ctx, "admin"); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := a.CreateUser(ctx, commands.CreateUser{Username: "alice", Service: "acme", Email: "a@acme.org", Name: "Alice", Profile: "user"}); err != nil {
 		t.Fatal(err)
 	}
@@ -578,15 +579,8 @@ func FuzzX509(f *testing.F) {
 // tenant admin, a certificate of csr (fp) and the trusted CA extPEM (extFP).
 func x509FuzzServer(t *testing.T, ca *pki.CA, csr, extPEM string) (s, internal *Server, admin, fp, extFP string) {
 	t.Helper()
-	v := memory.New()
-	store := &commandstest.Store{View: v}
-	opts := commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{4})}
-	a := commands.NewAuth(opts, v)
-	a.BcryptCost = bcrypt.MinCost
+	v, opts, a := bootstrapped(t)
 	ctx := t.Context()
-	if _, err := a.Bootstrap(ctx, "admin"); err != nil {
-		t.Fatal(err)
-	}
 	d := commands.NewDevices(opts, v)
 	if _, err := d.CreateDevices(ctx, "admin", []byte(`{"label":"pump","templates":[],"id":"a0b1c2"}`), 1); err != nil {
 		t.Fatal(err)

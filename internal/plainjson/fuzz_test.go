@@ -65,20 +65,11 @@ func FuzzScanner(f *testing.F) {
 					t.Fatalf("%q: %q is %v; encoding/json: %v, %v", b, name, v, w, err)
 				}
 			case string:
-				var w string
-				if err := json.Unmarshal(raw, &w); err != nil || w != v {
-					t.Fatalf("%q: %q is %q; encoding/json: %q, %v", b, name, v, w, err)
-				}
+				sameAs(t, b, name, raw, v)
 			case int:
-				var w int
-				if err := json.Unmarshal(raw, &w); err != nil || w != v {
-					t.Fatalf("%q: %q is %d; encoding/json: %d, %v", b, name, v, w, err)
-				}
+				sameAs(t, b, name, raw, v)
 			case uint64:
-				var w uint64
-				if err := json.Unmarshal(raw, &w); err != nil || w != v {
-					t.Fatalf("%q: %q is %d; encoding/json: %d, %v", b, name, v, w, err)
-				}
+				sameAs(t, b, name, raw, v)
 			case nil:
 				if string(raw) != "null" {
 					t.Fatalf("%q: %q is null; encoding/json: %s", b, name, raw)
@@ -86,4 +77,13 @@ func FuzzScanner(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sameAs checks that encoding/json reads raw, member name of b, as v.
+func sameAs[T comparable](t *testing.T, b []byte, name string, raw json.RawMessage, v T) {
+	t.Helper()
+	var w T
+	if err := json.Unmarshal(raw, &w); err != nil || w != v {
+		t.Fatalf("%q: %q is %v; encoding/json: %v, %v", b, name, v, w, err)
+	}
 }
