@@ -494,6 +494,11 @@ func parseSince(v string) (eventstore.Start, bool, error) {
 		return eventstore.Start{Seq: n}, true, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		if t.IsZero() {
+			// The zero Start is "from now on": year 1's first instant
+			// asks for everything, as sequence 1 does.
+			return eventstore.Start{Seq: 1}, true, nil
+		}
 		return eventstore.Start{At: t}, true, nil
 	}
 	return eventstore.Start{}, false, errors.New("Invalid since: a stream sequence or an RFC 3339 time")
