@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -71,7 +72,7 @@ func historyQuery(r *http.Request) (history.Query, error) {
 			continue
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
+		if err != nil || n == math.MinInt { // its absolute value is no int either
 			return q, invalidParam(name, "Must be integer.")
 		}
 		q.Limit, q.Oldest = max(n, -n), name == "firstN"
