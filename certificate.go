@@ -322,11 +322,12 @@ func (t TrustedCA) Field(name string) (string, bool) {
 }
 
 // PageOf is the page of q's records among all, the records that passed
-// its filters in list order.
+// its filters in list order. A page beyond the last is empty, however far
+// (its offset is not computed when it would overflow).
 func PageOf[T any](all []T, q RecordQuery) []T {
-	from := (q.Page - 1) * q.Limit
-	if q.Page < 1 || q.Limit < 1 || from >= len(all) {
+	if q.Page < 1 || q.Limit < 1 || q.Page-1 >= len(all)/q.Limit+min(len(all)%q.Limit, 1) {
 		return nil
 	}
+	from := (q.Page - 1) * q.Limit
 	return all[from:min(len(all), from+q.Limit)]
 }
