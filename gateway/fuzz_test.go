@@ -297,9 +297,10 @@ func FuzzAuth(f *testing.F) {
 	f.Add(uint8(7), "", []byte(`{"oldpasswd":"admin","newpasswd":"Vq7#mZr2!kWp"}`))
 	f.Add(uint8(8), "username=al", []byte(nil))
 	f.Add(uint8(9), "path=/device&method=GET&permission=permit&type=system", []byte(nil))
+	base := authBase(f)
 	f.Fuzz(func(t *testing.T, op uint8, query string, body []byte) {
 		rt := authFuzzRoutes[int(op)%len(authFuzzRoutes)]
-		s, admin := authFuzzServer(t)
+		s, admin := authFuzzServer(t, base), base.admin
 		code, b := fuzzCall(t, s, rt.method, rt.path, query, body, "Authorization", admin)
 		if code != 200 {
 			return
@@ -340,24 +341,51 @@ func FuzzAuth(f *testing.F) {
 }
 
 // bootstrapped is a platform's view, commands' options and auth, with
-// admin/admin (bcrypt at its cheapest).
-func bootstrapped(t testing.TB) (*memory.View, commands.Options, *commands.Auth) {
+// admin/admin (bcrypt at its cheapest), or with the events of base when
+// given: a platform made once and replayed for each input, since the
+// fuzzer's instrumentation makes bcrypt and signatures very slow.
+func bootstrapped(t testing.TB, base []dojot.Event) (*memory.View, commands.Options, *commands.Auth, *commandstest.Store) {
 	t.Helper()
 	v := memory.New()
-	opts := commands.Options{Store: &commandstest.Store{View: v}, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{4})}
+	store := &commandstest.Store{View: v}
+	opts := commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{4})}
 	a := commands.NewAuth(opts, v)
 	a.BcryptCost = bcrypt.MinCost
-	if _, err := a.Bootstrap(t.Context(), "admin"); err != nil {
-		t.Fatal(err)
+	for _, ev := range base {
+		if _, err := store.Append(t.Context(), ev); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return v, opts, a
+	if base == nil {
+		if _, err := a.Bootstrap(t.Context(), "admin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v, opts, a, store
 }
 
-// authFuzzServer is a bootstrapped platform (admin/admin) with user alice,
-// group crew and permission door, and an admin token.
-func authFuzzServer(t testing.TB) (*Server, string) {
+// fuzzBase is a fuzz target's starting platform: its events, and an admin
+// token valid for a day.
+type fuzzBase struct {
+	events []dojot.Event
+	admin  string
+}
+
+// login is an admin token of s.
+func loginAdmin(t testing.TB, s *Server) string {
 	t.Helper()
-	v, _, a := bootstrapped(t)
+	var out struct{ JWT string }
+	if err := json.Unmarshal(mustCall(t, s, 200, "POST", "/auth", []byte(`{"username":"admin","passwd":"admin"}`)), &out); err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + out.JWT
+}
+
+// authBase is a bootstrapped platform (admin/admin) with user alice,
+// group crew and permission door.
+func authBase(t testing.TB) fuzzBase {
+	t.Helper()
+	v, _, a, store := bootstrapped(t, nil)
 	ctx := t.Context()
 	if _, err := a.CreateUser(ctx, commands.CreateUser{Username: "alice", Service: "acme", Email: "a@acme.org", Name: "Alice", Profile: "user"}); err != nil {
 		t.Fatal(err)
@@ -368,13 +396,15 @@ func authFuzzServer(t testing.TB) (*Server, string) {
 	if _, err := a.CreatePermission(ctx, commands.CreatePermission{Name: "door", Path: "/device", Method: "GET", Permission: "permit"}); err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{AuthCommands: a, AuthView: v.Reads(), JWTSecret: testSecret, Now: func() time.Time { return time.Now() }})
-	b := mustCall(t, s, 200, "POST", "/auth", []byte(`{"username":"admin","passwd":"admin"}`))
-	var out struct{ JWT string }
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatal(err)
-	}
-	return s, "Bearer " + out.JWT
+	s := New(Options{AuthCommands: a, AuthView: v.Reads(), JWTSecret: testSecret, TokenTTL: 24 * time.Hour})
+	return fuzzBase{store.Events(), loginAdmin(t, s)}
+}
+
+// authFuzzServer is a fresh platform of base.
+func authFuzzServer(t testing.TB, base fuzzBase) *Server {
+	t.Helper()
+	v, _, a, _ := bootstrapped(t, base.events)
+	return New(Options{AuthCommands: a, AuthView: v.Reads(), JWTSecret: testSecret})
 }
 
 // authRoundTrip GETs path (the object under key in the answer when key is
@@ -512,6 +542,7 @@ func FuzzX509(f *testing.F) {
 	ext := pkitest.NewExtCA(f, "ext", year)
 	leaf, _ := ext.Leaf(f, "admin:a0b1c2", year, false)
 	_, csr := pkitest.CSRFor(f, "pump")
+	base, fp, extFP := x509Base(f, ca, csr, ext.PEM)
 	f.Add(uint8(0), "", []byte(js(map[string]any{"csr": csr, "belongsTo": map[string]any{"device": "a0b1c2"}})))
 	f.Add(uint8(0), "", []byte(js(map[string]any{"certificateChain": leaf, "caFingerprint": pki.Fingerprint(ext.Cert.Raw), "belongsTo": map[string]any{"device": "a0b1c2"}})))
 	f.Add(uint8(1), "", []byte(`{"belongsTo":{"device":"a0b1c2"}}`))
@@ -524,7 +555,8 @@ func FuzzX509(f *testing.F) {
 	f.Add(uint8(8), "page=2&limit=1&fields=fingerprint", []byte(nil))
 	f.Fuzz(func(t *testing.T, op uint8, query string, body []byte) {
 		rt := x509FuzzRoutes[int(op)%len(x509FuzzRoutes)]
-		s, in, admin, fp, extFP := x509FuzzServer(t, ca, csr, ext.PEM)
+		s, in := x509FuzzServer(t, ca, base)
+		admin := base.admin
 		path := strings.Replace(strings.Replace(rt.path, "/fp", "/"+fp, 1), "/ext", "/"+extFP, 1)
 		if strings.HasPrefix(path, "/internal/") {
 			if code, b := fuzzCall(t, in, rt.method, path, query, body); rt.method == "POST" && code == 201 {
@@ -575,28 +607,35 @@ func FuzzX509(f *testing.F) {
 	})
 }
 
-// x509FuzzServer is a bootstrapped platform (public and internal routes) on ca with device a0b1c2 in
-// tenant admin, a certificate of csr (fp) and the trusted CA extPEM (extFP).
-func x509FuzzServer(t *testing.T, ca *pki.CA, csr, extPEM string) (s, internal *Server, admin, fp, extFP string) {
+// x509Base is a bootstrapped platform on ca with device a0b1c2 in tenant
+// admin, a certificate of csr (fp) and the trusted CA extPEM (extFP).
+func x509Base(t testing.TB, ca *pki.CA, csr, extPEM string) (base fuzzBase, fp, extFP string) {
 	t.Helper()
-	v, opts, a := bootstrapped(t)
-	ctx := t.Context()
+	v, opts, a, store := bootstrapped(t, nil)
 	d := commands.NewDevices(opts, v)
-	if _, err := d.CreateDevices(ctx, "admin", []byte(`{"label":"pump","templates":[],"id":"a0b1c2"}`), 1); err != nil {
+	if _, err := d.CreateDevices(t.Context(), "admin", []byte(`{"label":"pump","templates":[],"id":"a0b1c2"}`), 1); err != nil {
 		t.Fatal(err)
 	}
-	certs := commands.NewCertificates(opts, v, ca)
-	s = New(Options{AuthCommands: a, AuthView: v.Reads(), DeviceCommands: d, DeviceView: v.Reads(), JWTSecret: testSecret,
-		X509Commands: certs, X509View: v, CA: ca})
-	internal = NewInternal(Options{CA: ca, X509Internal: v, X509Services: certs})
-	var tok struct{ JWT string }
-	_ = json.Unmarshal(mustCall(t, s, 200, "POST", "/auth", []byte(`{"username":"admin","passwd":"admin"}`)), &tok)
-	admin = "Bearer " + tok.JWT
+	s := New(Options{AuthCommands: a, AuthView: v.Reads(), DeviceCommands: d, DeviceView: v.Reads(), JWTSecret: testSecret, TokenTTL: 24 * time.Hour,
+		X509Commands: commands.NewCertificates(opts, v, ca), X509View: v, CA: ca})
+	admin := loginAdmin(t, s)
 	var issued struct{ CertificateFingerprint string }
 	_ = json.Unmarshal(mustCall(t, s, 201, "POST", "/x509/v1/certificates", []byte(js(map[string]any{"csr": csr})), "Authorization", admin), &issued)
 	var trusted struct{ CAFingerprint string }
 	_ = json.Unmarshal(mustCall(t, s, 201, "POST", "/x509/v1/trusted-cas", []byte(js(map[string]any{"caPem": extPEM})), "Authorization", admin), &trusted)
-	return s, internal, admin, issued.CertificateFingerprint, trusted.CAFingerprint
+	return fuzzBase{store.Events(), admin}, issued.CertificateFingerprint, trusted.CAFingerprint
+}
+
+// x509FuzzServer is a fresh platform of base on ca: its public and
+// internal routes.
+func x509FuzzServer(t *testing.T, ca *pki.CA, base fuzzBase) (s, internal *Server) {
+	t.Helper()
+	v, opts, a, _ := bootstrapped(t, base.events)
+	d := commands.NewDevices(opts, v)
+	certs := commands.NewCertificates(opts, v, ca)
+	s = New(Options{AuthCommands: a, AuthView: v.Reads(), DeviceCommands: d, DeviceView: v.Reads(), JWTSecret: testSecret,
+		X509Commands: certs, X509View: v, CA: ca})
+	return s, NewInternal(Options{CA: ca, X509Internal: v, X509Services: certs})
 }
 
 // fuzzHistory is a device history of two attributes, a float and an
@@ -727,16 +766,25 @@ func FuzzDeviceAuthentication(f *testing.F) {
 	f.Add([]byte(`{"username":"t1@f00d01","password":"x"}`))
 	f.Add([]byte(`{"username":"t1@f00d01@extra","password":null}`))
 	f.Add([]byte(`{"username":["t1","f00d01"]}`))
+	// The device and its password, made once (bcrypt) and replayed.
+	base := &commandstest.Store{View: memory.New()}
+	devices := commands.NewDevices(commands.Options{Store: base, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{5})}, base.View.(*memory.View))
+	devices.BcryptCost = bcrypt.MinCost
+	if _, err := devices.CreateDevices(f.Context(), "t1", []byte(`{"label":"pump","templates":[],"id":"f00d01"}`), 1); err != nil {
+		f.Fatal(err)
+	}
+	if _, _, err := devices.SetBasicCredentials(f.Context(), "t1", "f00d01"); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		view := memory.New()
-		cmds := commands.NewDevices(commands.Options{Store: &commandstest.Store{View: view}, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rand.NewChaCha8([32]byte{5})}, view)
-		cmds.BcryptCost = bcrypt.MinCost
-		if _, err := cmds.CreateDevices(t.Context(), "t1", []byte(`{"label":"pump","templates":[],"id":"f00d01"}`), 1); err != nil {
-			t.Fatal(err)
+		store := &commandstest.Store{View: view}
+		for _, ev := range base.Events() {
+			if _, err := store.Append(t.Context(), ev); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if _, _, err := cmds.SetBasicCredentials(t.Context(), "t1", "f00d01"); err != nil {
-			t.Fatal(err)
-		}
+		cmds := commands.NewDevices(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }}, view)
 		s := &Server{opts: Options{DeviceCommands: cmds}}
 		code, b := fuzzCall(t, errorHandler(s.authenticateDevice), "POST", "/basic-auth/v1/internal/authentication", "", body)
 		if code != 200 {
@@ -756,7 +804,8 @@ func FuzzDeviceAuthentication(f *testing.F) {
 // DeviceManager). Only a token we signed passes the PEP; the internal
 // claims decode to the service and username the segment holds.
 func FuzzToken(f *testing.F) {
-	s, admin := authFuzzServer(f)
+	base := authBase(f)
+	s, admin := authFuzzServer(f, base), base.admin
 	// signed checks a token as a JWT library does, on its own: HS256 with
 	// our secret (the PEP's own check is what is fuzzed).
 	signed := func(tok string) bool {
