@@ -177,8 +177,12 @@ func TestUsersAndTenants(t *testing.T) {
 		t.Errorf("last event %q, want tenant.deleted acme", types[len(types)-1])
 	}
 	expect(t, s, "GET", "/admin/tenants", admin, "", 200, `{"tenants":["admin"]}`)
-	// bob's token is still signed and unexpired, but bob is gone.
-	expect(t, s, "GET", "/auth/user", bob, "", 403, `{"message":"Access denied","status":403}`)
+	// bob's token is still signed and unexpired, but bob is gone: it is
+	// refused as a bad token, behind the PEP and on the routes that only
+	// authenticate.
+	expect(t, s, "GET", "/auth/user", bob, "", 401, `{"message":"Invalid authentication token given","status":401}`)
+	expect(t, s, "POST", "/auth/password/update", bob, `{"oldpasswd":"Tr0ub4dor&3","newpasswd":"x"}`, 401, `{"message":"Invalid authentication token given","status":401}`)
+	expect(t, s, "GET", "/topic/device-data", bob, "", 401, `{"message":"Invalid authentication token given","status":401}`)
 }
 
 func TestPap(t *testing.T) {

@@ -62,15 +62,19 @@ func rule(pattern string) *regexp.Regexp {
 }
 
 // permitted asks the PDP whether the user may do action on resource, with
-// the user's permissions as they are now: a user deleted since its token
-// was issued is denied.
+// the user's permissions as they are now. A user deleted since its token
+// was issued (user ids are never reused) is errBadToken: its token is no
+// longer valid, as if revoked.
 func (s *Server) permitted(ctx context.Context, userID int64, action, resource string) (bool, error) {
 	if s.opts.AuthView == nil {
-		return false, nil
+		return false, errBadToken
 	}
 	direct, groups, ok, err := s.opts.AuthView.PDPInputs(ctx, userID)
 	if err != nil {
 		return false, err
 	}
-	return ok && decide(direct, groups, action, resource), nil
+	if !ok {
+		return false, errBadToken
+	}
+	return decide(direct, groups, action, resource), nil
 }
