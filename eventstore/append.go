@@ -112,6 +112,11 @@ func (s *Store) msg(ctx context.Context, ev dojot.Event) (*nats.Msg, error) {
 		// logs about it (dojot.Event.Context).
 		ev.CorrelationID = dojot.RequestID(ctx)
 	}
+	if s.opts.Sealer != nil {
+		if err := s.opts.Sealer.Seal(&ev); err != nil {
+			return nil, fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), err)
+		}
+	}
 	data, err := encodeEvent(ev)
 	if err != nil {
 		return nil, fmt.Errorf("append %s %s: %w", ev.Type, ev.Subject(), err)

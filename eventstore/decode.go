@@ -7,6 +7,46 @@ import (
 	"github.com/dojot-es/dojot/internal/plainjson"
 )
 
+// Decode reads an envelope of the EVENTS stream as the store's own reads
+// do, secrets opened (Options.Sealer): for consumers of the stream that
+// read its messages themselves (the Kafka bridge).
+func (s *Store) Decode(data []byte) (dojot.Event, error) {
+	var ev dojot.Event
+	err := s.decode(data, &ev, nil)
+	return ev, err
+}
+
+// decode is decodeEvent followed by the Sealer's Open.
+func (s *Store) decode(data []byte, ev *dojot.Event, strs *interner) error {
+	if err := decodeEvent(data, ev, strs); err != nil {
+		return err
+	}
+	if s.opts.Sealer == nil {
+		return nil
+	}
+	return s.opts.Sealer.Open(ev)
+}
+
+// opened is an EVENTS message with its secrets opened, for readers of raw
+// envelopes (ReadRange): data itself when nothing in it is sealed.
+func (s *Store) opened(data []byte) ([]byte, error) {
+	var ev dojot.Event
+	if err := decodeEvent(data, &ev, nil); err != nil {
+		return data, nil // not an envelope: the reader skips it as before
+	}
+	sealed := ev.Data
+	if len(sealed) == 0 {
+		return data, nil
+	}
+	if err := s.opts.Sealer.Open(&ev); err != nil {
+		return nil, err
+	}
+	if len(ev.Data) == len(sealed) && &ev.Data[0] == &sealed[0] { // Open left it as it was
+		return data, nil
+	}
+	return encodeEvent(ev)
+}
+
 // decodeEvent is json.Unmarshal(data, ev) for an envelope. Replaying the
 // log at start-up decodes every event, and encoding/json spent more time on
 // that than NATS did delivering them, so envelopes as json.Marshal writes

@@ -3,6 +3,8 @@ package eventstore
 import (
 	"log/slog"
 	"time"
+
+	"github.com/dojot-es/dojot"
 )
 
 // Options configure a Store. A zero field means its default.
@@ -66,6 +68,17 @@ type Options struct {
 	StreamPrefix  string
 	SubjectPrefix string
 	Logger        *slog.Logger
+	// Sealer encrypts the secrets of events before they are stored and
+	// decrypts them on every read (seal.Sealer: devices' pre-shared keys).
+	// Nil stores events as they are.
+	Sealer Sealer
+}
+
+// Sealer transforms an event's payload on its way into the log (Seal) and
+// back (Open). Open must accept what was stored before sealing was on.
+type Sealer interface {
+	Seal(ev *dojot.Event) error
+	Open(ev *dojot.Event) error
 }
 
 func (o *Options) setDefaults() {

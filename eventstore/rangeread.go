@@ -225,6 +225,11 @@ func (c *rangeCursor) peek(ctx context.Context) error {
 		return nil
 	}
 	item := &RangeItem{Events: c.events, Seq: seq, Subject: c.s.workSubject(m.Subject()), Data: m.Data(), Time: md.Timestamp}
+	if c.events && c.s.opts.Sealer != nil {
+		if item.Data, err = c.s.opened(m.Data()); err != nil {
+			return fmt.Errorf("read range: stream %s: seq %d: %w", c.stream, seq, err)
+		}
+	}
 	if h := m.Headers(); h != nil && !c.events {
 		item.Depth, _ = strconv.Atoi(h.Get(FlowDepthHeader))
 	}

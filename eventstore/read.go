@@ -64,7 +64,7 @@ func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Even
 			return nil, fmt.Errorf("load %s: %w", subj, err)
 		}
 		var ev dojot.Event
-		if err := decodeEvent(m.Data(), &ev, &strs); err != nil {
+		if err := s.decode(m.Data(), &ev, &strs); err != nil {
 			return nil, fmt.Errorf("load %s: decode seq %d: %w", subj, seq, err)
 		}
 		ev.Seq = seq
@@ -86,7 +86,7 @@ func (s *Store) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event)
 	return s.consume(ctx, s.events, from, func(m jetstream.Msg, seq uint64) error {
 		var ev dojot.Event
 		mu.Lock()
-		err := decodeEvent(m.Data(), &ev, &strs)
+		err := s.decode(m.Data(), &ev, &strs)
 		mu.Unlock()
 		if err != nil {
 			s.log.Error("subscribe: skipping undecodable event", "stream", s.events, "seq", seq, "subject", m.Subject(), "err", err)
@@ -209,7 +209,7 @@ func (s *Store) EventAt(ctx context.Context, seq uint64) (dojot.Event, error) {
 	}
 	var ev dojot.Event
 	var strs interner
-	if err := decodeEvent(m.Data, &ev, &strs); err != nil {
+	if err := s.decode(m.Data, &ev, &strs); err != nil {
 		return dojot.Event{}, fmt.Errorf("event at %d: %w", seq, err)
 	}
 	ev.Seq = seq

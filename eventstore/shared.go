@@ -2,7 +2,6 @@ package eventstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -86,7 +85,7 @@ func (s *Store) FollowShared(ctx context.Context, sh Share, fn func(ev dojot.Eve
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		var ev dojot.Event
-		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+		if err := s.decode(m.Data(), &ev, nil); err != nil {
 			s.log.Error("shared consumer: undecodable event", "consumer", sh.Durable, "subject", m.Subject(), "err", err)
 			_ = m.Term()
 			return

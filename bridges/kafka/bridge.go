@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -247,8 +246,8 @@ func (b *Bridge) catchUp(ctx context.Context, seq uint64) error {
 // eventRecords decodes one EVENTS message, applies it to the view and
 // renders its records.
 func (b *Bridge) eventRecords(ctx context.Context, m jetstream.Msg, seq uint64) []kafkago.Message {
-	var ev dojot.Event
-	if err := json.Unmarshal(m.Data(), &ev); err != nil {
+	ev, err := b.store.Decode(m.Data())
+	if err != nil {
 		b.log.Error("kafka bridge: skipping undecodable event", "seq", seq, "subject", m.Subject(), "err", err)
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dojot-es/dojot/gateway"
+	"github.com/dojot-es/dojot/seal"
 )
 
 // Config is every setting of `dojot serve`. It is the only place that
@@ -34,6 +35,7 @@ type Config struct {
 	NATSPrefix     string
 	AdminPassword  string
 	JWTSecret      string
+	PSKKey         string
 	LogLevel       string
 	LogFormat      string
 	Fsync          string
@@ -123,6 +125,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.NATSPrefix, "nats-prefix", "", "namespace for this deployment's streams and subjects, to share one NATS between deployments (letters, digits, _ and -)")
 	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of user admin on first start (empty: generated, printed once, kept in the data dir)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 key for login tokens (empty: generated once and kept in the data dir)")
+	fs.StringVar(&c.PSKKey, "psk-key", "", "AES-256 key (64 hex digits) sealing devices' pre-shared keys in the event log; every instance sharing one NATS must be given the same (empty: generated once and kept in the data dir)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
 	fs.StringVar(&c.Fsync, "fsync", "1s", "embedded JetStream fsync policy: 'always' (fsync every write) or an interval such as 1s")
@@ -260,6 +263,11 @@ func (c *Config) validate() error {
 	}
 	if c.NATSURL != "" && c.NATSListen != "" {
 		errs = append(errs, errors.New("-nats-listen applies to the embedded NATS only; it cannot be used with -nats-url"))
+	}
+	if c.PSKKey != "" {
+		if _, err := seal.ParseKey(c.PSKKey); err != nil {
+			errs = append(errs, fmt.Errorf("-psk-key: %w", err))
+		}
 	}
 	if c.ReplayMemory < 0 {
 		errs = append(errs, fmt.Errorf("-replay-memory-mib %d: must be 0 or more", c.ReplayMemory))

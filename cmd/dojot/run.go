@@ -27,6 +27,7 @@ import (
 	"github.com/dojot-es/dojot/pki"
 	"github.com/dojot-es/dojot/projections"
 	"github.com/dojot-es/dojot/projections/memory"
+	"github.com/dojot-es/dojot/seal"
 )
 
 // run serves until ctx is done, then shuts down in reverse order: stop
@@ -475,6 +476,33 @@ func jwtSecret(cfg *Config, log *slog.Logger) (string, error) {
 	return s, nil
 }
 
+// pskSealer seals devices' pre-shared keys in the event log under
+// -psk-key, or the key generated on the first start and kept in the data
+// dir (0600). Instances sharing one NATS must be given the same key: one
+// that lacks it cannot read the keys another stored.
+func pskSealer(cfg *Config, log *slog.Logger) (*seal.Sealer, error) {
+	hexKey := cfg.PSKKey
+	if hexKey == "" {
+		if cfg.NATSURL != "" {
+			log.Warn("no -psk-key with an external NATS: pre-shared keys this instance stores are readable only by instances given the same key")
+		}
+		var err error
+		if hexKey, _, err = fileSecret(cfg.DataDir, "psk-key", func() string { return randomHex(seal.KeySize) }); err != nil {
+			return nil, fmt.Errorf("-psk-key: %w", err)
+		}
+	}
+	key, err := seal.ParseKey(hexKey)
+	if err != nil {
+		return nil, fmt.Errorf("-psk-key: %w", err)
+	}
+	s, err := seal.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("-psk-key: %w", err)
+	}
+	log.Info("pre-shared keys sealed in the event log", "key_id", s.KeyID())
+	return s, nil
+}
+
 // bootstrap creates tenant and user admin on an empty log. Without
 // -admin-password the password is generated, kept in the data dir (0600) and
 // printed once.
@@ -511,7 +539,12 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (*eventstore.
 	if cfg.NATSPrefix != "" {
 		streamPrefix, subjectPrefix = cfg.NATSPrefix+"_", cfg.NATSPrefix+"."
 	}
+	sealer, err := pskSealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	store, err := eventstore.Open(ctx, eventstore.Options{
+		Sealer:         sealer,
 		StreamPrefix:   streamPrefix,
 		SubjectPrefix:  subjectPrefix,
 		URL:            cfg.NATSURL,

@@ -23,6 +23,7 @@ import (
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/projections"
 	"github.com/dojot-es/dojot/projections/memory"
+	"github.com/dojot-es/dojot/seal"
 )
 
 // Reads is every query the gateway makes of a view.
@@ -71,6 +72,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Idempotent", func(t *testing.T) { testIdempotent(t, open) })
 	t.Run("Checkpoint", func(t *testing.T) { testCheckpoint(t, open) })
 	t.Run("Empty", func(t *testing.T) { testEmpty(t, open) })
+	t.Run("Sealed", func(t *testing.T) { testSealed(t, open) })
 	t.Run("X509", func(t *testing.T) { testX509(t, open) }) // x509.go
 }
 
@@ -250,6 +252,46 @@ func testCheckpoint(t *testing.T, open Open) {
 	}
 	Apply(t, s.View, gapped[7:], rand.New(rand.NewPCG(5, 5)))
 	compare(t, s.Reads, reference(t, gapped))
+}
+
+// testSealed: a log whose pre-shared keys are partly sealed (stored since
+// sealing was on) and partly in clear (stored before), read back as the
+// event store reads it (seal.Sealer's Open), builds the view the clear log
+// builds: internal reads show the same keys.
+func testSealed(t *testing.T, open Open) {
+	evs := Scenario(t, 3)
+	key := make([]byte, seal.KeySize)
+	key[0] = 1
+	s, err := seal.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make([]dojot.Event, len(evs))
+	sealed := 0
+	for i, ev := range evs {
+		if i%2 == 1 { // every other event as stored before sealing
+			before := string(ev.Data)
+			if err := s.Seal(&ev); err != nil {
+				t.Fatal(err)
+			}
+			if string(ev.Data) != before {
+				sealed++
+				if strings.Contains(string(ev.Data), `"psks":`) {
+					t.Fatalf("sealed %s still has psks: %s", ev.Type, ev.Data)
+				}
+			}
+		}
+		if err := s.Open(&ev); err != nil {
+			t.Fatal(err)
+		}
+		read[i] = ev
+	}
+	if sealed < 2 {
+		t.Fatalf("%d events sealed: the scenario should carry keys", sealed)
+	}
+	v := open(t)
+	Apply(t, v.View, read, rand.New(rand.NewPCG(6, 6)))
+	compare(t, v.Reads, reference(t, evs))
 }
 
 // testEmpty: an empty view answers as dojot does with nothing stored.
