@@ -16,6 +16,7 @@ var (
 	ErrNotAcceptable  = errors.New("not acceptable")  // 406
 	ErrConflict       = errors.New("conflict")        // 409
 	ErrTooLarge       = errors.New("too large")       // 413
+	ErrTooMany        = errors.New("too many")        // 429: a rate limit
 	ErrNotImplemented = errors.New("not implemented") // 501
 	ErrUnavailable    = errors.New("unavailable")     // 503
 	ErrInternal       = errors.New("internal")        // 500 with dojot's own message

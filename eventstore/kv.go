@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -84,6 +85,33 @@ func (k *KV) CompareAndSet(ctx context.Context, key string, value []byte, revisi
 		return fmt.Errorf("kv %s at revision %d: %w", key, revision, dojot.ErrConflict)
 	}
 	return fmt.Errorf("kv set %s: %w", key, unavailable(err))
+}
+
+// Add adds one to the count kept under key and returns the new count; ttl
+// is the bucket's (KVWithTTL), here to satisfy gateway.Counter. Concurrent
+// adds from any instance each count once (compare-and-set, retried).
+func (k *KV) Add(ctx context.Context, key string, _ time.Duration) (int64, error) {
+	for range 100 {
+		v, rev, err := k.Get(ctx, key)
+		if err != nil {
+			return 0, err
+		}
+		var n int64
+		if v != nil {
+			if n, err = strconv.ParseInt(string(v), 10, 64); err != nil {
+				return 0, fmt.Errorf("kv add %s: not a count: %q", key, v)
+			}
+		}
+		n++
+		err = k.CompareAndSet(ctx, key, strconv.AppendInt(nil, n, 10), rev)
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, dojot.ErrConflict) {
+			return 0, err
+		}
+	}
+	return 0, fmt.Errorf("kv add %s: too many concurrent writers: %w", key, dojot.ErrUnavailable)
 }
 
 // KVKey joins parts into a key a bucket accepts: parts of letters, digits

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/eventstore"
@@ -132,5 +133,32 @@ func TestAppendNotification(t *testing.T) {
 	info, err := st.Info(ctx)
 	if err != nil || info.State.Msgs != 1 {
 		t.Errorf("stream holds %d messages (%v); want 1", info.State.Msgs, err)
+	}
+}
+
+// TestKVAdd: counts from concurrent writers (the instances counting login
+// attempts) each count once; keys count apart.
+func TestKVAdd(t *testing.T) {
+	kv := openKV(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				if _, err := kv.Add(ctx, "login-addr-x", time.Minute); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n, err := kv.Add(ctx, "login-addr-x", time.Minute); err != nil || n != 41 {
+		t.Errorf("Add after 40 = %d, %v; want 41", n, err)
+	}
+	if n, err := kv.Add(ctx, "login-addr-y", time.Minute); err != nil || n != 1 {
+		t.Errorf("Add of another key = %d, %v; want 1", n, err)
 	}
 }

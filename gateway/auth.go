@@ -139,6 +139,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if raw, ok := body["passwd"]; !ok || json.Unmarshal(raw, &passwd) != nil {
 		return &dojot.Error{Kind: dojot.ErrInvalid, Message: "missing password"}
 	}
+	if err := s.loginAllowed(r.Context(), username, r.RemoteAddr); err != nil {
+		return err
+	}
 	p, err := s.opts.AuthCommands.Login(r.Context(), username, passwd)
 	if err != nil {
 		return err

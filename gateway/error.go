@@ -3,6 +3,8 @@ package gateway
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/dojot-es/dojot"
 )
@@ -17,6 +19,7 @@ var statusOf = map[error]int{
 	dojot.ErrNotAcceptable:  http.StatusNotAcceptable,
 	dojot.ErrConflict:       http.StatusConflict,
 	dojot.ErrTooLarge:       http.StatusRequestEntityTooLarge,
+	dojot.ErrTooMany:        http.StatusTooManyRequests,
 	dojot.ErrNotImplemented: http.StatusNotImplemented,
 	dojot.ErrUnavailable:    http.StatusServiceUnavailable,
 	dojot.ErrInternal:       http.StatusInternalServerError,
@@ -31,6 +34,11 @@ type errBody struct {
 // writeError answers with dojot's error body for err. Errors of no known kind
 // are logged and answered with a bare 500: internal detail stays in the log.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ra retryAfter
+	if errors.As(err, &ra) {
+		// Whole seconds, rounded up: 0 would invite an immediate retry.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((ra.RetryAfter()+time.Second-1)/time.Second), 10))
+	}
 	for kind, code := range statusOf { // kinds are disjoint, so order does not matter
 		if !errors.Is(err, kind) {
 			continue
@@ -56,6 +64,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	logger(r.Context()).ErrorContext(r.Context(), "request failed", "err", err, "method", r.Method, "path", r.URL.Path)
 	writeJSON(w, http.StatusInternalServerError, errBody{Message: "internal error", Status: http.StatusInternalServerError})
+}
+
+// retryAfter is an error that tells the client when to try again (a rate
+// limit): writeError sends it as Retry-After.
+type retryAfter interface {
+	error
+	RetryAfter() time.Duration
 }
 
 // errorHandler is a handler that returns its error instead of answering it.

@@ -40,6 +40,12 @@ type Options struct {
 	JWTSecret []byte
 	// TokenTTL is the lifetime of a login token (default 420 s, as dojot).
 	TokenTTL time.Duration
+	// LoginLimitUser and LoginLimitAddr limit login attempts per username
+	// and per client address (ratelimit.go; nil: no limit), counted in
+	// LoginCounter (nil: in this instance's memory).
+	LoginLimitUser []RateLimit
+	LoginLimitAddr []RateLimit
+	LoginCounter   Counter
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
 	// Ready reports whether the instance has started, its views caught up
@@ -150,6 +156,8 @@ type Server struct {
 	opts   Options
 	log    *slog.Logger
 	router chi.Router
+	// loginCounter is Options.LoginCounter or a memoryCounter.
+	loginCounter Counter
 }
 
 // newServer is what both listeners start from: the server and a router
@@ -157,7 +165,10 @@ type Server struct {
 // bodies.
 func newServer(opts Options) (*Server, chi.Router) {
 	opts.setDefaults()
-	s := &Server{opts: opts, log: opts.Logger}
+	s := &Server{opts: opts, log: opts.Logger, loginCounter: opts.LoginCounter}
+	if s.loginCounter == nil {
+		s.loginCounter = newMemoryCounter(opts.Now, 100_000)
+	}
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.accessLog, middleware.Recoverer, s.limitLoad, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

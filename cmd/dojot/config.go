@@ -36,6 +36,8 @@ type Config struct {
 	AdminPassword  string
 	JWTSecret      string
 	PSKKey         string
+	LoginLimitUser string
+	LoginLimitAddr string
 	LogLevel       string
 	LogFormat      string
 	Fsync          string
@@ -126,6 +128,8 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of user admin on first start (empty: generated, printed once, kept in the data dir)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 key for login tokens (empty: generated once and kept in the data dir)")
 	fs.StringVar(&c.PSKKey, "psk-key", "", "AES-256 key (64 hex digits) sealing devices' pre-shared keys in the event log; every instance sharing one NATS must be given the same (empty: generated once and kept in the data dir)")
+	fs.StringVar(&c.LoginLimitUser, "login-limit-user", "10/1m,100/1h", "login attempts allowed per username, <count>/<window> comma-separated, counted for the whole deployment (NATS KV) whatever the instance; past it 429 with Retry-After (empty: no limit)")
+	fs.StringVar(&c.LoginLimitAddr, "login-limit-addr", "30/1m,300/1h", "login attempts allowed per client address (the TCP peer: a proxy in front counts as one address), as -login-limit-user; dojot's Kong allowed 5/1m,40/1h (empty: no limit)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
 	fs.StringVar(&c.Fsync, "fsync", "1s", "embedded JetStream fsync policy: 'always' (fsync every write) or an interval such as 1s")
@@ -263,6 +267,12 @@ func (c *Config) validate() error {
 	}
 	if c.NATSURL != "" && c.NATSListen != "" {
 		errs = append(errs, errors.New("-nats-listen applies to the embedded NATS only; it cannot be used with -nats-url"))
+	}
+	if _, err := gateway.ParseRateLimits(c.LoginLimitUser); err != nil {
+		errs = append(errs, fmt.Errorf("-login-limit-user: %w", err))
+	}
+	if _, err := gateway.ParseRateLimits(c.LoginLimitAddr); err != nil {
+		errs = append(errs, fmt.Errorf("-login-limit-addr: %w", err))
 	}
 	if c.PSKKey != "" {
 		if _, err := seal.ParseKey(c.PSKKey); err != nil {

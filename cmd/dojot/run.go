@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -330,7 +331,14 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if len(kafkaBrokers) > 0 {
 		topics = newKafkaTopics(kafkaBrokers, cfg.KafkaPartitions, cfg.KafkaReplication)
 	}
+	limitUser, limitAddr, loginCounter, err := loginLimits(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
 	gwOpts := gateway.Options{
+		LoginLimitUser: limitUser,
+		LoginLimitAddr: limitAddr,
+		LoginCounter:   loginCounter,
 		Topics:         topics,
 		Logger:         log,
 		DeviceCommands: devices,
@@ -474,6 +482,28 @@ func jwtSecret(cfg *Config, log *slog.Logger) (string, error) {
 		return "", fmt.Errorf("-jwt-secret: %w", err)
 	}
 	return s, nil
+}
+
+// loginLimits are -login-limit-user and -login-limit-addr, counted in the
+// LOGIN_ATTEMPTS bucket: every instance of a deployment counts in it, so a
+// limit holds for the deployment, not per instance (which would multiply
+// it by the number of instances behind a load balancer). Keys outlive
+// their window by at most the longest window.
+func loginLimits(ctx context.Context, cfg *Config, store *eventstore.Store) (user, addr []gateway.RateLimit, counter gateway.Counter, err error) {
+	user, _ = gateway.ParseRateLimits(cfg.LoginLimitUser) // validated by Parse
+	addr, _ = gateway.ParseRateLimits(cfg.LoginLimitAddr)
+	var longest time.Duration
+	for _, l := range append(slices.Clone(user), addr...) {
+		longest = max(longest, l.Per)
+	}
+	if longest == 0 {
+		return nil, nil, nil, nil
+	}
+	kv, err := store.KVWithTTL(ctx, "LOGIN_ATTEMPTS", longest)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("login limits: %w", err)
+	}
+	return user, addr, kv, nil
 }
 
 // pskSealer seals devices' pre-shared keys in the event log under
