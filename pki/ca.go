@@ -241,6 +241,10 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if err := f.Chmod(mode); err != nil { // a leftover tmp file keeps its own mode
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)

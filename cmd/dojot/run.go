@@ -39,6 +39,9 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("-data-dir %s: %w", cfg.DataDir, err)
 	}
+	if err := privateDir(cfg.DataDir); err != nil {
+		return fmt.Errorf("-data-dir: %w", err)
+	}
 	// Listen first: a busy port is reported before anything is started.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

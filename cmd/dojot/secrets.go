@@ -18,7 +18,7 @@ func fileSecret(dir, name string, gen func() string) (secret string, created boo
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if s := strings.TrimSpace(string(b)); s != "" {
-			return s, false, nil
+			return s, false, private(path)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return "", false, fmt.Errorf("read %s: %w", path, err)
@@ -27,7 +27,34 @@ func fileSecret(dir, name string, gen func() string) (secret string, created boo
 	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
 		return "", false, fmt.Errorf("write %s: %w", path, err)
 	}
-	return s, true, nil
+	return s, true, private(path) // WriteFile keeps the mode of a file that existed (empty)
+}
+
+// private makes a secret file readable by its owner only (0600): one left
+// readable by others (copied in, or made by an older release) is
+// tightened, not trusted as it is.
+func private(path string) error {
+	return restrict(path, 0o600)
+}
+
+// privateDir makes the data dir accessible to its owner only (0700): it
+// holds the secrets, the CA key and the event log.
+func privateDir(dir string) error {
+	return restrict(dir, 0o700)
+}
+
+func restrict(path string, mode fs.FileMode) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if fi.Mode().Perm()&^mode == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("%s is %v, readable by others, and could not be restricted to %v: %w", path, fi.Mode().Perm(), mode, err)
+	}
+	return nil
 }
 
 // randomHex returns n random bytes in hex.
