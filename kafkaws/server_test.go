@@ -360,6 +360,30 @@ func TestLimits(t *testing.T) {
 		}
 		e.dial("other", "other.device-data", "") // other tenants are not counted
 	})
+	t.Run("frame size", func(t *testing.T) {
+		// Clients have nothing to send (their frames are read only for
+		// pings and closes, data is discarded as it comes, never
+		// buffered): a frame announcing more than 4 KiB closes the
+		// connection with 1009 (message too big).
+		e := newEnv(t, nil)
+		d := websocket.Dialer{WriteBufferSize: 64 << 10} // one frame per message
+		ws, _, err := d.Dial(e.url("acme.device-data", "ticket="+e.ticket("acme")), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		e.live("acme", ws)
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", 4000))); err != nil {
+			t.Fatal(err)
+		}
+		e.live("acme", ws) // a frame under the limit changes nothing
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", 5000))); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := closed(t, ws); code != websocket.CloseMessageTooBig {
+			t.Errorf("closed %d; want %d", code, websocket.CloseMessageTooBig)
+		}
+	})
 	t.Run("too slow", func(t *testing.T) {
 		e := newEnv(t, func(o *kafkaws.Options) { o.SendBuffer = 4 })
 		ws := e.dial("acme", "acme.device-data", "")

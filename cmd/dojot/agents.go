@@ -101,8 +101,8 @@ func startHTTPAgent(cfg *Config, store *eventstore.Store, view *memory.View, cre
 	for pattern, handler := range a.Routes() {
 		mux.Handle(strings.TrimSuffix(pattern, "*"), handler)
 	}
-	h.srv = &http.Server{Handler: limit.Handler(mux), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)} // failed handshakes are the devices' business
+	h.srv = httpServer(limit.Handler(mux), slog.NewLogLogger(log.Handler(), slog.LevelDebug)) // failed handshakes are the devices' business
+	h.srv.TLSConfig = tlsCfg
 	go func() {
 		if err := h.srv.Serve(tls.NewListener(tlsLn, tlsCfg)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http agent: tls listener stopped", "err", err)

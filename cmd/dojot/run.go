@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"maps"
 	"net"
@@ -110,7 +111,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	front := &swapHandler{}
 	front.set(gateway.Starting(stage.String, gwMetrics))
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
-	srv := &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+	srv := httpServer(front, errorLog)
 	served := make(chan error, 4) // one per server: none blocks after a shutdown
 	go func() { served <- srv.Serve(ln) }()
 	defer srv.Close() // on an early return; Shutdown drains it otherwise
@@ -118,7 +119,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", reg.Handler())
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+		msrv := httpServer(mux, errorLog)
 		go func() {
 			if err := msrv.Serve(metricsLn); err != nil {
 				served <- fmt.Errorf("metrics: %w", err)
@@ -412,7 +413,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	serving.Store(true)
 	log.Info("http listening", "addr", ln.Addr().String(), "nats", natsMode(cfg, store))
 	if internalLn != nil {
-		isrv := &http.Server{Handler: gateway.NewInternal(gwOpts), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+		isrv := httpServer(gateway.NewInternal(gwOpts), errorLog)
 		go func() {
 			if err := isrv.Serve(internalLn); err != nil {
 				served <- fmt.Errorf("internal: %w", err)
@@ -423,7 +424,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	}
 
 	if pprofLn != nil {
-		psrv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+		psrv := httpServer(pprofMux(), errorLog)
 		go func() {
 			if err := psrv.Serve(pprofLn); err != nil {
 				served <- fmt.Errorf("pprof: %w", err)
@@ -447,6 +448,20 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}
 	}
 	return nil
+}
+
+// maxHeaderBytes bounds a request's header: a login token is under 1 KiB,
+// and net/http's default (1 MiB) lets each connection hold that much.
+// Past it net/http answers 431 Request Header Fields Too Large.
+const maxHeaderBytes = 64 << 10
+
+// httpServer is every listener's http.Server: headers bounded in size
+// and in time (a client trickling its header holds a connection 10 s at
+// most), idle keep-alive connections closed after 2 minutes. No overall
+// read or write timeout: websockets and large histories stream for long.
+func httpServer(h http.Handler, errLog *stdlog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes,
+		IdleTimeout: 2 * time.Minute, ErrorLog: errLog}
 }
 
 // pprofMux serves net/http/pprof's handlers on a mux of its own (not
