@@ -16,11 +16,36 @@ func (s *Store) Decode(data []byte) (dojot.Event, error) {
 	return ev, err
 }
 
-// decode is decodeEvent followed by the Sealer's Open.
+// decode is decodeEvent followed by the Sealer's Open. An event whose
+// secrets do not open (another key than the one they were sealed with) is
+// logged and returned as it is, secrets still sealed: a view then shows
+// the device without its keys rather than miss the whole event. Load,
+// which commands decide on, refuses it instead (loadDecode).
 func (s *Store) decode(data []byte, ev *dojot.Event, strs *interner) error {
 	if err := decodeEvent(data, ev, strs); err != nil {
 		return err
 	}
+	if err := s.open(ev); err != nil {
+		s.unopened(ev, err)
+	}
+	return nil
+}
+
+// loadDecode is decode for Load: a command decided without a device's
+// keys would store the device without them, so secrets that do not open
+// are an error.
+func (s *Store) loadDecode(data []byte, ev *dojot.Event, strs *interner) error {
+	if err := decodeEvent(data, ev, strs); err != nil {
+		return err
+	}
+	return s.open(ev)
+}
+
+func (s *Store) unopened(ev *dojot.Event, err error) {
+	s.log.Error("event secrets not opened: every instance needs the key they were sealed with", "type", ev.Type, "tenant", ev.Tenant, "id", ev.AggregateID, "err", err)
+}
+
+func (s *Store) open(ev *dojot.Event) error {
 	if s.opts.Sealer == nil {
 		return nil
 	}
@@ -28,18 +53,17 @@ func (s *Store) decode(data []byte, ev *dojot.Event, strs *interner) error {
 }
 
 // opened is an EVENTS message with its secrets opened, for readers of raw
-// envelopes (ReadRange): data itself when nothing in it is sealed.
+// envelopes (ReadRange): data itself when nothing in it is sealed, or when
+// it does not open (logged, as decode does).
 func (s *Store) opened(data []byte) ([]byte, error) {
 	var ev dojot.Event
-	if err := decodeEvent(data, &ev, nil); err != nil {
+	if err := decodeEvent(data, &ev, nil); err != nil || len(ev.Data) == 0 {
 		return data, nil // not an envelope: the reader skips it as before
 	}
 	sealed := ev.Data
-	if len(sealed) == 0 {
+	if err := s.open(&ev); err != nil {
+		s.unopened(&ev, err)
 		return data, nil
-	}
-	if err := s.opts.Sealer.Open(&ev); err != nil {
-		return nil, err
 	}
 	if len(ev.Data) == len(sealed) && &ev.Data[0] == &sealed[0] { // Open left it as it was
 		return data, nil

@@ -64,7 +64,7 @@ func (s *Store) Load(ctx context.Context, tenant, kind, id string) ([]dojot.Even
 			return nil, fmt.Errorf("load %s: %w", subj, err)
 		}
 		var ev dojot.Event
-		if err := s.decode(m.Data(), &ev, &strs); err != nil {
+		if err := s.loadDecode(m.Data(), &ev, &strs); err != nil {
 			return nil, fmt.Errorf("load %s: decode seq %d: %w", subj, seq, err)
 		}
 		ev.Seq = seq

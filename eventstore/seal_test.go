@@ -132,4 +132,9 @@ func TestSealedPSKs(t *testing.T) {
 	if _, err := other.Load(ctx, "acme", dojot.KindDevice, "b2"); !errors.Is(err, seal.ErrKey) {
 		t.Errorf("Load sealed with another key: %v, want seal.ErrKey", err)
 	}
+	// Views still get the event (the device without its keys), logged.
+	ev, err = other.EventAt(ctx, seq)
+	if err != nil || bytes.Contains(ev.Data, []byte(newKey)) || !bytes.Contains(ev.Data, []byte(`"label":"pump"`)) {
+		t.Errorf("EventAt with another key = %s, %v; want the event, keys still sealed", ev.Data, err)
+	}
 }

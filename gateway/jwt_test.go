@@ -141,7 +141,7 @@ func TestBearer(t *testing.T) {
 // BenchmarkTokenCheck is the cost of refusing deleted users' tokens on the
 // routes that only authenticate: "verify" is the signature and claims
 // check alone, "verify+user" adds the lookup of the user in the auth view
-// (memory). Behind the PEP the check costs nothing more: the PDP already
+// (memory), "user" the lookup alone. Behind the PEP the check costs nothing more: the PDP already
 // read the user's permissions, and a missing user is the refusal.
 func BenchmarkTokenCheck(b *testing.B) {
 	v := memory.New()
@@ -164,6 +164,13 @@ func BenchmarkTokenCheck(b *testing.B) {
 		for b.Loop() {
 			if _, err := s.verifyToken(tok); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("user", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok, err := s.opts.AuthView.User(b.Context(), "1"); !ok || err != nil {
+				b.Fatal(ok, err)
 			}
 		}
 	})
