@@ -218,6 +218,13 @@ func TestSecurity(t *testing.T) {
 	}
 	in.Stop()
 
+	// Another key: the instance refuses to start rather than serve (and
+	// later rewrite) devices without their keys.
+	wrong := dojottest.Launch(t, in.DataDir, "-admin-password=", "-ca-cert=", "-ca-key=", "-psk-key="+strings.Repeat("ab", 32))
+	if stderr, ok := wrong.Exited(60 * time.Second); !ok || !strings.Contains(stderr, "-psk-key: the pre-shared keys of") {
+		t.Errorf("start with another -psk-key: exited %v, stderr %q; want a refusal naming -psk-key", ok, stderr)
+	}
+
 	// No secret in the log.
 	log, err := os.ReadFile(logFile)
 	if err != nil {

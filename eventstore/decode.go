@@ -41,7 +41,12 @@ func (s *Store) loadDecode(data []byte, ev *dojot.Event, strs *interner) error {
 	return s.open(ev)
 }
 
+// Unopened counts the events whose secrets did not open since the store
+// was opened (logged one by one).
+func (s *Store) Unopened() uint64 { return s.unopenedN.Load() }
+
 func (s *Store) unopened(ev *dojot.Event, err error) {
+	s.unopenedN.Add(1)
 	s.log.Error("event secrets not opened: every instance needs the key they were sealed with", "type", ev.Type, "tenant", ev.Tenant, "id", ev.AggregateID, "err", err)
 }
 

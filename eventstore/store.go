@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dojot-es/dojot"
@@ -53,6 +54,8 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	unopenedN atomic.Uint64 // Unopened
 }
 
 // embeddedStartTimeout bounds the embedded server's start, recovery of

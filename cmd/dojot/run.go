@@ -161,6 +161,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
+	if n := store.Unopened(); n > 0 {
+		// Commands decide on this view: a device shown without its keys
+		// would be stored without them at its next change.
+		return fmt.Errorf("-psk-key: the pre-shared keys of %d events do not open with this key (logged above, with the id of the key they were sealed with): give this instance the deployment's key", n)
+	}
 	if runner.Applied() >= 100_000 {
 		// Decoding a large log leaves the heap at about twice the view's
 		// size, which the runtime would keep: give it back once (1M
