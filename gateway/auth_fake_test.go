@@ -30,7 +30,7 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
 // authServer is a gateway on a bootstrapped platform (admin/admin) whose
 // clock is *now.
-func authServer(t *testing.T) (*Server, *commandstest.Store, *time.Time) {
+func authServer(t testing.TB) (*Server, *commandstest.Store, *time.Time) {
 	t.Helper()
 	v := memory.New()
 	log := &commandstest.Store{View: v}

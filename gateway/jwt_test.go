@@ -12,12 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/dojot-es/dojot"
-	"github.com/dojot-es/dojot/commands"
-	"github.com/dojot-es/dojot/commands/commandstest"
-	"github.com/dojot-es/dojot/projections/memory"
 )
 
 // TestVerifyToken: every token that is not one we signed (alg confusion,
@@ -144,15 +140,8 @@ func TestBearer(t *testing.T) {
 // (memory), "user" the lookup alone. Behind the PEP the check costs nothing more: the PDP already
 // read the user's permissions, and a missing user is the refusal.
 func BenchmarkTokenCheck(b *testing.B) {
-	v := memory.New()
-	log := &commandstest.Store{View: v}
-	a := commands.NewAuth(commands.Options{Store: log, Sync: commandstest.Syncer{}}, v)
-	a.BcryptCost = bcrypt.MinCost
-	if _, err := a.Bootstrap(b.Context(), "admin"); err != nil {
-		b.Fatal(err)
-	}
-	s := New(Options{AuthCommands: a, AuthView: v.Reads(), JWTSecret: testSecret})
-	p, err := a.Login(b.Context(), "admin", "admin")
+	s, _, _ := authServer(b)
+	p, err := s.opts.AuthCommands.Login(b.Context(), "admin", "admin")
 	if err != nil {
 		b.Fatal(err)
 	}
