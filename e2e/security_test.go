@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +245,42 @@ func TestSecurity(t *testing.T) {
 		}
 	}
 	t.Logf("%d log bytes checked for 13 secrets; %d NATS files for the device key; %d secret files' modes", len(log), natsFiles, secretFiles)
+}
+
+// TestPSKTwoInstances: instances given one -psk-key share the devices'
+// keys (one generates, the other reads them back); an instance started
+// with another key on the same NATS refuses to start.
+func TestPSKTwoInstances(t *testing.T) {
+	key := strings.Repeat("5a", 32)
+	first, second := sharedNATS(t, []string{"-jwt-secret=shared-e2e-secret", "-psk-key=" + key})
+	internalAddr := dojottest.FreeAddr(t)
+	a := start(t, "", first...)
+	b := start(t, "", append(second, "-internal-addr="+internalAddr)...)
+	ca := a.Login("admin", adminPassword)
+	var tr struct{ Template struct{ ID int } }
+	mustJSON(t, ca.Must(200, "POST", "/template", map[string]any{"label": "keyed", "attrs": []map[string]any{
+		{"label": "key", "type": "static", "value_type": "psk"}}}), &tr)
+	var devs struct{ Devices []struct{ ID string } }
+	mustJSON(t, ca.Must(200, "POST", "/device", map[string]any{"label": "d", "templates": []int{tr.Template.ID}}), &devs)
+	id := devs.Devices[0].ID
+	var psks []struct{ Attribute, PSK string }
+	mustJSON(t, ca.Must(200, "POST", "/device/gen_psk/"+id+"?key_length=16", nil), &psks)
+	internal := b.Login("admin", adminPassword)
+	internal.Base = "http://" + internalAddr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, got := internal.Do("GET", "/internal/device/"+id, nil)
+		if code == 200 && bytes.Contains(got, []byte(psks[0].PSK)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other instance's internal device = %d %s; want the key %s", code, trunc(got), psks[0].PSK)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	other := append(slices.Clone(second), "-psk-key="+strings.Repeat("a5", 32))
+	c := dojottest.Launch(t, "", other...)
+	if stderr, ok := c.Exited(60 * time.Second); !ok || !strings.Contains(stderr, "-psk-key: the pre-shared keys of") {
+		t.Errorf("a third instance with another key: exited %v, stderr %q; want a refusal naming -psk-key", ok, stderr)
+	}
 }
