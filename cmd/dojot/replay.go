@@ -58,6 +58,9 @@ func replay(ctx context.Context, cfg *Config, log *slog.Logger, progressOut io.W
 		}
 		return err
 	}
+	if n := store.Unopened(); n > 0 {
+		return fmt.Errorf("-psk-key: the pre-shared keys of %d events did not open with this key (logged above): the view was built without them; replay again with the deployment's key", n)
+	}
 	st, err := dv.Stamp(ctx)
 	if err != nil {
 		return err
