@@ -27,6 +27,7 @@ func TestCrashWhileProjecting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	t.Parallel() // see TestMain
 	cycles := crashCycles(t)
 	pgURL := pgtest.URL(t)
 	dataDir := t.TempDir()

@@ -46,6 +46,7 @@ func TestCrashLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	t.Parallel() // see TestMain
 	needCommand(t, "kcat", "-V")
 	cycles := crashCycles(t)
 	broker, pg := dojottest.FreeAddr(t), pgtest.URL(t)

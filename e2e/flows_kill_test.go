@@ -29,6 +29,7 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	t.Parallel() // see TestMain
 	needCommand(t, "kcat", "-V")
 	const total = 5000
 	broker, kdir := dojottest.FreeAddr(t), t.TempDir()

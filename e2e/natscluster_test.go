@@ -225,6 +225,7 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
+	t.Parallel() // see TestMain
 	nodes, js := startNATSCluster(t)
 	flags := append([]string{"-nats-url=" + clusterURL(nodes), "-jwt-secret=cluster-e2e-secret",
 		"-mqtt-insecure", "-http-agent", "-http-agent-insecure"}, clusterFlags...)
