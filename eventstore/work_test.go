@@ -243,3 +243,67 @@ func TestWorkTakeoverKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkTakeoverInCrashLoop: the inputs a dead instance held run in
+// the first instance alive AckWait after their delivery, even when every
+// instance since lived less than AckWait (restarts every few seconds),
+// and before the newer inputs of their device.
+func TestWorkTakeoverInCrashLoop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	opts := eventstoretest.Isolated(t, eventstoretest.URL(t))
+	opts.DataPartitions = 1
+	pub := eventstoretest.OpenWith(t, opts)
+	work := eventstore.Work{Durable: "test_loop", MemberTTL: time.Second, AckWait: 4 * time.Second}
+	a, err := eventstore.Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan eventstore.WorkItem, 100)
+	go func() { _ = a.Follow(ctx, work, func(item eventstore.WorkItem) { held <- item }) }() // never acks
+	time.Sleep(500 * time.Millisecond)
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := pub.AppendData(ctx, "t1", "d1", []byte(fmt.Sprintf(`{"attrs":{"n":%d}}`, i)), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publish(0, 5)
+	for range 5 {
+		select {
+		case <-held:
+		case <-ctx.Done():
+			t.Fatal("the first instance got nothing")
+		}
+	}
+	a.Close() // dies holding them
+	publish(5, 10)
+
+	// Instances that each live half an AckWait, one after another.
+	var w worker
+	for i := 0; i < 8 && w.count() < 10; i++ {
+		s, err := eventstore.Open(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = s.Follow(fctx, work, w.handle) }()
+		time.Sleep(work.AckWait / 2)
+		stop()
+		<-done
+		s.Close()
+	}
+	if n := w.count(); n < 10 {
+		t.Fatalf("%d of the 10 inputs ran in 8 restarts of AckWait/2 each; want all", n)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seqs := w.seen["data.t1.d1"]
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] <= seqs[i-1] {
+			t.Fatalf("d1's inputs ran in the order %v; the held ones should come first", seqs)
+		}
+	}
+}
