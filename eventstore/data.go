@@ -194,7 +194,7 @@ func (d DataLog) Subscribe(ctx context.Context, from uint64, fn func(dojot.Event
 		if err != nil {
 			return nil
 		}
-		ev, ok := s.reading(m.Subject(), m.Data(), seq, md.Timestamp)
+		ev, ok := s.reading(m.Subject(), m.Data(), m.Headers(), seq, md.Timestamp)
 		if !ok {
 			s.log.Error("subscribe: skipping a reading on a subject that names no device", "stream", s.data, "seq", seq, "subject", m.Subject())
 			return nil
@@ -240,7 +240,7 @@ func (s *Store) ReadingAt(ctx context.Context, seq uint64) (dojot.Event, error) 
 	if err != nil {
 		return dojot.Event{}, fmt.Errorf("reading at %d: %w", seq, unavailable(err))
 	}
-	ev, ok := s.reading(m.Subject, m.Data, seq, m.Time)
+	ev, ok := s.reading(m.Subject, m.Data, m.Header, seq, m.Time)
 	if !ok {
 		return dojot.Event{}, dojot.Errorf(dojot.ErrNotFound, "no reading at sequence %d (subject %s)", seq, m.Subject)
 	}
@@ -248,11 +248,19 @@ func (s *Store) ReadingAt(ctx context.Context, seq uint64) (dojot.Event, error) 
 }
 
 // reading makes a DATA message an event of type dojot.EventReading; ok is
-// false when its subject is not data.<tenant>.<deviceid>.
-func (s *Store) reading(subject string, data []byte, seq uint64, at time.Time) (dojot.Event, bool) {
+// false when its subject is not data.<tenant>.<deviceid>. The event's ID
+// is the message's Nats-Msg-Id (empty for a plain reading): a reading
+// with an id (a flow's output, derived from its input) may be stored
+// again past the Duplicates window, and a view that keeps it once per id
+// stores it once whatever the delay.
+func (s *Store) reading(subject string, data []byte, h nats.Header, seq uint64, at time.Time) (dojot.Event, bool) {
 	tenant, device, ok := s.DataDevice(subject)
 	if !ok {
 		return dojot.Event{}, false
 	}
-	return dojot.Event{Type: dojot.EventReading, Kind: "data", Tenant: tenant, AggregateID: device, Time: at, Data: data, Seq: seq}, true
+	var id string
+	if h != nil {
+		id = h.Get(jetstream.MsgIDHeader)
+	}
+	return dojot.Event{ID: id, Type: dojot.EventReading, Kind: "data", Tenant: tenant, AggregateID: device, Time: at, Data: data, Seq: seq}, true
 }

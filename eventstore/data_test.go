@@ -37,6 +37,27 @@ func TestAppendData(t *testing.T) {
 		t.Errorf("AppendData twice with one id = %d, %v and %d, %v; want %d twice", a, err1, b, err2, seq+1)
 	}
 
+	// A reading read back carries its message id as its event id (none
+	// for a plain reading), by sequence and in the log.
+	for want, at := range map[string]uint64{"": seq, "reading-1": a} {
+		ev, err := store.ReadingAt(ctx, at)
+		if err != nil || ev.ID != want || ev.Seq != at {
+			t.Errorf("ReadingAt(%d) = id %q seq %d, %v; want id %q", at, ev.ID, ev.Seq, err, want)
+		}
+	}
+	var ids []string
+	done := errors.New("done")
+	err = store.DataLog().Subscribe(ctx, seq, func(ev dojot.Event) error {
+		ids = append(ids, ev.ID)
+		if ev.Seq >= a {
+			return done
+		}
+		return nil
+	})
+	if !errors.Is(err, done) || len(ids) != 2 || ids[0] != "" || ids[1] != "reading-1" {
+		t.Errorf("DataLog ids = %q, %v; want [\"\" \"reading-1\"]", ids, err)
+	}
+
 	for _, bad := range [][2]string{{"admin", "a.b"}, {"", "a1998e"}, {"ad min", "x"}, {"admin", ""}} {
 		if _, err := store.AppendData(ctx, bad[0], bad[1], payload, ""); !errors.Is(err, dojot.ErrInvalid) {
 			t.Errorf("AppendData(%q, %q) = %v; want ErrInvalid", bad[0], bad[1], err)

@@ -198,27 +198,29 @@ func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 	// handed out again only after AckWait; pulling before that would run
 	// newer inputs of their devices first. So a partition is taken once
 	// none is held any more (a live previous owner ends its own within
-	// moments), or once AckWait has passed (an owner that died), when
-	// the server hands the held ones out before anything newer.
+	// moments), or once their AckWait has passed (an owner that died),
+	// when the server hands the held ones out before anything newer
+	// (heldUntil).
 	ready := func(p *workPart) bool {
 		now := time.Now()
-		first := p.waitUntil.IsZero()
-		if first {
-			p.waitUntil = now.Add(w.AckWait)
-		}
-		if now.After(p.waitUntil) {
+		if !p.waitUntil.IsZero() && now.After(p.waitUntil) {
 			return true
 		}
 		info, err := p.cons.Info(ctx)
 		if err != nil {
+			if p.waitUntil.IsZero() {
+				p.waitUntil = now.Add(w.AckWait)
+			}
 			return false // asked again at the next tick
 		}
 		if info.NumAckPending == 0 {
 			return true
 		}
-		if first {
+		if p.waitUntil.IsZero() {
+			p.waitUntil = heldUntil(now, info, w)
 			s.log.Info("work consumer: waiting for the inputs another instance held to come again, to keep their order",
 				"consumer", p.name, "held", info.NumAckPending, "until", p.waitUntil)
+			return now.After(p.waitUntil)
 		}
 		return false
 	}
@@ -321,6 +323,25 @@ func (s *Store) Follow(ctx context.Context, w Work, fn func(WorkItem)) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// heldUntil is when the inputs a partition's previous owner held come
+// again: AckWait after the consumer's last delivery (the server's timer
+// on each; one Follow tick later, for the server to queue them), so an
+// instance started in a crash loop long after the kill that left them
+// held waits no more, instead of AckWait from its own start, which a
+// restart every few seconds never reached. An input the previous owner
+// reported in progress after the last delivery (held over AckWait/3
+// behind slow ones) may come later than that, and run after newer
+// inputs of its device; AckWait from now bounds the wait in any case.
+func heldUntil(now time.Time, info *jetstream.ConsumerInfo, w Work) time.Time {
+	until := now.Add(w.AckWait)
+	if last := info.Delivered.Last; last != nil {
+		if t := last.Add(w.AckWait + w.MemberTTL/5); t.Before(until) {
+			until = t
+		}
+	}
+	return until
 }
 
 // workConsumer opens a partition's durable consumer, creating it when

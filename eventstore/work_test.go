@@ -201,6 +201,23 @@ func testWorkUpgrade(t *testing.T, partitions int) {
 func TestWorkTakeoverKeepsOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	work := eventstore.Work{Durable: "test_takeover", MemberTTL: 2 * time.Second, AckWait: 6 * time.Second}
+	b, _, publish := diesHolding(ctx, t, work)
+
+	var w worker
+	go func() { _ = b.Follow(ctx, work, w.handle) }()
+	time.Sleep(3 * time.Second) // a's announcement and pin expired: b holds the partition
+	publish(5, 10)
+	waitFor(t, func() bool { return w.count() >= 10 })
+	w.inOrder(t, "data.t1.d1")
+}
+
+// diesHolding starts an instance following work on a one-partition DATA
+// that receives inputs 0 to 4 of device d1, never acknowledges them and
+// dies (no ack, no unpin, its announcement expires). It returns another
+// store, the options to open more, and how to publish more inputs.
+func diesHolding(ctx context.Context, t *testing.T, work eventstore.Work) (*eventstore.Store, eventstore.Options, func(from, to int)) {
+	t.Helper()
 	opts := eventstoretest.Isolated(t, eventstoretest.URL(t))
 	opts.DataPartitions = 1
 	b := eventstoretest.OpenWith(t, opts)
@@ -208,10 +225,9 @@ func TestWorkTakeoverKeepsOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	work := eventstore.Work{Durable: "test_takeover", MemberTTL: 2 * time.Second, AckWait: 6 * time.Second}
 	held := make(chan eventstore.WorkItem, 100)
 	go func() { _ = a.Follow(ctx, work, func(item eventstore.WorkItem) { held <- item }) }() // never acks
-	time.Sleep(time.Second)
+	time.Sleep(work.MemberTTL / 2)
 	publish := func(from, to int) {
 		for i := from; i < to; i++ {
 			if _, err := b.AppendData(ctx, "t1", "d1", []byte(fmt.Sprintf(`{"attrs":{"n":%d}}`, i)), ""); err != nil {
@@ -227,19 +243,51 @@ func TestWorkTakeoverKeepsOrder(t *testing.T) {
 			t.Fatal("the first instance got nothing")
 		}
 	}
-	a.Close() // dies: no ack, no unpin, its announcement expires
+	a.Close()
+	return b, opts, publish
+}
 
-	var w worker
-	go func() { _ = b.Follow(ctx, work, w.handle) }()
-	time.Sleep(3 * time.Second) // a's announcement and pin expired: b holds the partition
-	publish(5, 10)
-	waitFor(t, func() bool { return w.count() >= 10 })
+// inOrder fails t unless the inputs of subject ran in stream order.
+func (w *worker) inOrder(t *testing.T, subject string) {
+	t.Helper()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	seqs := w.seen["data.t1.d1"]
+	seqs := w.seen[subject]
 	for i := 1; i < len(seqs); i++ {
 		if seqs[i] <= seqs[i-1] {
-			t.Fatalf("d1's inputs ran in the order %v; the held ones should come first", seqs)
+			t.Fatalf("%s's inputs ran in the order %v; the held ones should come first", subject, seqs)
 		}
 	}
+}
+
+// TestWorkTakeoverInCrashLoop: the inputs a dead instance held run in
+// the first instance alive AckWait after their delivery, even when every
+// instance since lived less than AckWait (restarts every few seconds),
+// and before the newer inputs of their device.
+func TestWorkTakeoverInCrashLoop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	work := eventstore.Work{Durable: "test_loop", MemberTTL: time.Second, AckWait: 4 * time.Second}
+	_, opts, publish := diesHolding(ctx, t, work)
+	publish(5, 10)
+
+	// Instances that each live half an AckWait, one after another.
+	var w worker
+	for i := 0; i < 8 && w.count() < 10; i++ {
+		s, err := eventstore.Open(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = s.Follow(fctx, work, w.handle) }()
+		time.Sleep(work.AckWait / 2)
+		stop()
+		<-done
+		s.Close()
+	}
+	if n := w.count(); n < 10 {
+		t.Fatalf("%d of the 10 inputs ran in 8 restarts of AckWait/2 each; want all", n)
+	}
+	w.inOrder(t, "data.t1.d1")
 }

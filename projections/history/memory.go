@@ -42,6 +42,12 @@ type Memory struct {
 // dojot's collections do.
 type device struct {
 	attrs map[string]*series
+	// ids are the ids of the readings indexed that have one (a flow's
+	// outputs: eventstore sets Event.ID from the Nats-Msg-Id) and their
+	// sequence: a copy stored again past DATA's Duplicates window (an
+	// input run again long after a crash) is not indexed twice. Plain
+	// readings have no id and cost nothing here.
+	ids map[string]uint64
 }
 
 // series is one attribute's index: ts (epoch ms) and ref (Doc.Ref) side by
@@ -99,6 +105,9 @@ func (v *MemoryReadings) ApplyBatch(_ context.Context, evs []dojot.Event) []erro
 			continue
 		}
 		m.dataCP = ev.Seq
+		if ev.ID != "" && !m.firstCopy(ev) {
+			continue
+		}
 		m.index(ev.Tenant, ev.AggregateID, docs[i])
 	}
 	return errs
@@ -162,6 +171,20 @@ func (m *Memory) device(tenant, id string) *device {
 		devs[id] = d
 	}
 	return d
+}
+
+// firstCopy records a reading's id and says whether it is the first
+// reading of its device with that id; m.mu is held.
+func (m *Memory) firstCopy(ev dojot.Event) bool {
+	d := m.device(ev.Tenant, ev.AggregateID)
+	if _, ok := d.ids[ev.ID]; ok {
+		return false
+	}
+	if d.ids == nil {
+		d.ids = make(map[string]uint64)
+	}
+	d.ids[ev.ID] = ev.Seq
+	return true
 }
 
 // index adds docs (one reading) to a device's history; m.mu is held.
@@ -325,6 +348,9 @@ func (m *Memory) Trim(first uint64, before time.Time) int {
 			for _, s := range d.attrs {
 				dropped += s.trim(first, cut)
 			}
+			// An expired reading's id goes with it: a copy stored
+			// later is then the only one the view shows.
+			maps.DeleteFunc(d.ids, func(_ string, seq uint64) bool { return seq < first })
 		}
 	}
 	return dropped

@@ -91,7 +91,9 @@ const collMeta = "_dojot_meta"
 //	{_id:"d<seq>:<attr>", attr, value, device_id, ts:<date, ms>, metadata:{..}, ref:<int64>}
 //
 // where _id names the stream ("d" DATA, "e" EVENTS) and sequence, so that
-// a reading applied twice is stored once, and ref is Doc.Ref, which
+// a reading applied twice is stored once (a reading with an id, a flow's
+// output, is "i<len>:<id>:<attr>" instead, so that a copy of it stored
+// again in DATA is stored once too), and ref is Doc.Ref, which
 // orders documents of the same ts. Values and metadata are BSON as
 // pymongo stores what Python's json reads (see bsonOf), so dojot's own
 // History reads them. Each collection has dojot's indexes (ts desc; attr

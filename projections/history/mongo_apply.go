@@ -207,6 +207,14 @@ func (v *MongoView) docs(ev dojot.Event) ([]any, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: metadata: %w", ErrNoReading, err)
 	}
+	// A reading with an id (a flow's output, the id derived from its
+	// input) is keyed by it, so a copy stored again in DATA past its
+	// Duplicates window collides with the first, as a batch applied again
+	// does; the id's length keeps an id with ":" apart from the attribute.
+	key := prefix + strconv.FormatUint(ev.Seq, 10)
+	if ev.ID != "" && prefix == "d" {
+		key = "i" + strconv.Itoa(len(ev.ID)) + ":" + ev.ID
+	}
 	out := make([]any, len(ds))
 	for i, d := range ds {
 		val, err := bsonOf(d.Value)
@@ -214,7 +222,7 @@ func (v *MongoView) docs(ev dojot.Event) ([]any, bool, error) {
 			return nil, false, fmt.Errorf("%w: attr %q: %w", ErrNoReading, d.Attr, err)
 		}
 		out[i] = bson.D{
-			{Key: "_id", Value: prefix + strconv.FormatUint(ev.Seq, 10) + ":" + d.Attr},
+			{Key: "_id", Value: key + ":" + d.Attr},
 			{Key: "attr", Value: d.Attr},
 			{Key: "value", Value: val},
 			{Key: "device_id", Value: d.DeviceID},

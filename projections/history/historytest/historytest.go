@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(testing.TB) *eventstore.Store, open Open) {
 	t.Run("Answers", func(t *testing.T) { testAnswers(t, newStore(t), open) })
 	t.Run("Idempotent", func(t *testing.T) { testIdempotent(t, newStore(t), open) })
 	t.Run("Empty", func(t *testing.T) { testEmpty(t, newStore(t), open) })
+	t.Run("CopiesOfAnOutput", func(t *testing.T) { testCopies(t, newStore(t), open) })
 }
 
 // The scenario's names.
@@ -501,6 +502,89 @@ func testEmpty(t *testing.T, store *eventstore.Store, open Open) {
 	for _, sub := range []projections.View{v.Readings(), v.Events()} {
 		if cp, err := sub.Checkpoint(ctx); err != nil || cp != 0 {
 			t.Errorf("Checkpoint of an empty view = %d, %v", cp, err)
+		}
+	}
+}
+
+// testCopies: a flow's output stored again in DATA past the stream's
+// Duplicates window (its input run again long after a crash), with the
+// same id, is in history once, whether both copies come in one batch or
+// the second long after; readings without an id are never merged, nor
+// are readings of other devices with the same id.
+func testCopies(t *testing.T, store *eventstore.Store, open Open) {
+	ctx := context.Background()
+	out := func(dev string, n int) []byte {
+		return []byte(fmt.Sprintf(`{"metadata":{"deviceid":%q,"tenant":"hta","timestamp":%d},"attrs":{"n":%d}}`, dev, base.Add(time.Duration(n)*time.Second).UnixMilli(), n))
+	}
+	appendOut := func(dev string, n int, id string) uint64 {
+		t.Helper()
+		seq, err := store.AppendFlowData(ctx, "hta", dev, out(dev, n), id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	// The same id again within the window is JetStream's to drop; past
+	// it, DATA stores a second copy. A short window stands for the
+	// minutes a crash loop can hold an input.
+	st, err := store.JetStream().Stream(ctx, store.DataStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := info.Config
+	cfg.Duplicates = 100 * time.Millisecond
+	if _, err := store.JetStream().UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	again := func(dev string, n int, id string, first uint64) uint64 {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if seq := appendOut(dev, n, id); seq != first {
+				return seq
+			}
+		}
+		t.Fatalf("historytest: DATA never stored a second copy of %s", id)
+		return 0
+	}
+
+	first := appendOut("d1", 1, "7:node1:0")
+	appendOut("d1", 2, "8:node1:0")
+	for range 2 { // plain readings, the same twice: two readings
+		if _, err := store.AppendData(ctx, "hta", "d1", out("d1", 3), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copied := again("d1", 1, "7:node1:0", first)
+	again("d2", 1, "7:node1:0", copied) // another device's reading, the same id
+	early := open(t, store)
+	Feed(t, store, early, rand.New(rand.NewPCG(9, 9)))
+	// A copy long after, applied by a view that has the first already.
+	again("d1", 2, "8:node1:0", first+1)
+	evs := read(t, store.DataLog())
+	replay(t, early.Readings(), evs[len(evs)-1:])
+
+	want := map[string][]string{"d1": {"1", "2", "3", "3"}, "d2": {"1"}}
+	for name, v := range map[string]View{"fed as it came": early, "fed at once": func() View {
+		v := open(t, store)
+		Feed(t, store, v, rand.New(rand.NewPCG(9, 10)))
+		return v
+	}()} {
+		for dev, w := range want {
+			docs, err := v.Find(ctx, "hta", dev, history.Query{Attr: "n", Oldest: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range docs {
+				got = append(got, string(d.Value))
+			}
+			if !slices.Equal(got, w) {
+				t.Errorf("%s: history of %s = %v; want %v (each output once)", name, dev, got, w)
+			}
 		}
 	}
 }
