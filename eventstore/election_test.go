@@ -153,30 +153,18 @@ func TestElection(t *testing.T) {
 		t.Errorf("Append again = %d, %v; want %d, nil", again, err, first)
 	}
 
-	// Every acknowledged reading with an id is there once.
-	ids := map[string]int{}
-	cons, err := st.JetStream().OrderedConsumer(ctx, st.DataStream(), jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for got := uint64(0); got < info.NumPending; {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
+	// Every acknowledged reading with an id is there once. Read with
+	// retries: right after the election a fetch may still meet no
+	// responders while the new leader settles.
+	var ids map[string]int
+	for attempt := 1; ; attempt++ {
+		var err error
+		if ids, err = readingIDs(ctx, st); err == nil {
+			break
+		} else if attempt == 10 {
 			t.Fatal(err)
 		}
-		for m := range batch.Messages() {
-			got++
-			if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
-				ids[id]++
-			}
-		}
-		if err := batch.Error(); err != nil {
-			t.Fatal(err)
-		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	var acked int
 	for w := range writers {
@@ -188,6 +176,35 @@ func TestElection(t *testing.T) {
 		}
 	}
 	t.Logf("%d events and %d readings with an id acknowledged, each stored once", sum(stored), acked)
+}
+
+// readingIDs counts the DATA stream's readings by Nats-Msg-Id.
+func readingIDs(ctx context.Context, st *eventstore.Store) (map[string]int, error) {
+	ids := map[string]int{}
+	cons, err := st.JetStream().OrderedConsumer(ctx, st.DataStream(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, err
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for got := uint64(0); got < info.NumPending; {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return nil, err
+		}
+		for m := range batch.Messages() {
+			got++
+			if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
+				ids[id]++
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 func sum(ns []int) (n int) {
