@@ -21,14 +21,14 @@ import (
 // of 100,000 events into Postgres, one to three times per cycle, at random
 // moments; restarted, it finishes, and its view holds exactly the rows a
 // fresh replay of the log makes: none missing, none twice. Each cycle
-// projects into an empty view of its own. CI runs 3 cycles;
+// projects into an empty view of its own. CI runs 2 cycles;
 // DOJOT_CRASH_CYCLES=20 runs the long test (crashCycles).
 func TestCrashWhileProjecting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	t.Parallel() // see TestMain
-	cycles := crashCycles(t)
+	t.Parallel()                // see TestMain
+	cycles := crashCycles(t, 2) // a cycle rebuilds a view of 100,000 events
 	pgURL := pgtest.URL(t)
 	dataDir := t.TempDir()
 
@@ -116,12 +116,12 @@ func TestCrashWhileProjecting(t *testing.T) {
 }
 
 // crashCycles is how many cycles a crash test runs: DOJOT_CRASH_CYCLES
-// (the long mode, e.g. 100), else 3 (CI's few).
-func crashCycles(t *testing.T) int {
+// (the long mode, e.g. 100), else ci (CI's few).
+func crashCycles(t *testing.T, ci int) int {
 	t.Helper()
 	s := os.Getenv("DOJOT_CRASH_CYCLES")
 	if s == "" {
-		return 3
+		return ci
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {

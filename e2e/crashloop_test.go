@@ -48,7 +48,7 @@ func TestCrashLoop(t *testing.T) {
 	}
 	t.Parallel() // see TestMain
 	needCommand(t, "kcat", "-V")
-	cycles := crashCycles(t)
+	cycles := crashCycles(t, 3)
 	broker, pg := dojottest.FreeAddr(t), pgtest.URL(t)
 	flags := []string{"-mqtt-insecure", "-http-agent", "-http-agent-insecure", "-kafka-embedded-addr=" + broker,
 		"-view=postgres", "-postgres-url=" + pg}
