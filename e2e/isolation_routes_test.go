@@ -104,6 +104,9 @@ var isoRoutes = map[string]isoRoute{
 	"GET /healthz":      {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/healthz", "") }},
 	"GET /readyz":       {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/readyz", "") }},
 	"GET /openapi.json": {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/openapi.json", "") }},
+	// The web console's page and assets: the same bytes for everyone.
+	"GET /":     {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/", "") }},
+	"GET /ui/*": {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/ui/js/app.js", "") }},
 	// No label value names a tenant or a device: nothing of B's shows.
 	"GET /metrics": {class: isoPublic, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/metrics", "") }},
 

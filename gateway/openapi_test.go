@@ -25,6 +25,7 @@ import (
 	agentsigfox "github.com/dojot-es/dojot/agents/sigfox"
 	"github.com/dojot-es/dojot/commands"
 	"github.com/dojot-es/dojot/commands/commandstest"
+	"github.com/dojot-es/dojot/console"
 	"github.com/dojot-es/dojot/pki"
 	"github.com/dojot-es/dojot/pki/pkitest"
 	"github.com/dojot-es/dojot/projections/history"
@@ -72,11 +73,21 @@ func everythingOn(t *testing.T) (Options, *commandstest.Store) {
 		FlowReplay:   func(context.Context, FlowReplay) (any, error) { return nil, errors.New("off") },
 		CronCommands: commands.NewCron(opts, v, nil), CronView: v.Reads(), DeviceRoutes: routes,
 		X509Commands: certs, X509View: v, CA: ca, X509Internal: v, X509Services: certs,
+		Console: consoleHandler(t),
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 			fmt.Fprintln(w, "dojot_ready 1")
 		}),
 	}, store
+}
+
+func consoleHandler(t *testing.T) http.Handler {
+	t.Helper()
+	c, err := console.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 type noAppend struct{}
@@ -422,6 +433,9 @@ func TestOpenAPIAnswers(t *testing.T) {
 		{false, "GET", "/readyz", "", ""},
 		{false, "GET", "/metrics", "", ""},
 		{false, "GET", "/openapi.json", "", ""},
+		{false, "GET", "/", "", ""},
+		{false, "GET", "/ui/app.css", "", ""},
+		{false, "GET", "/ui/nothing.js", "", ""},
 		{false, "POST", "/auth", "", `{"username":"admin","passwd":"nope"}`},
 		{false, "POST", "/auth", "", `{"username":"nobody","passwd":"nope"}`},
 		{false, "POST", "/auth/", "", `{"passwd":"nope"}`},

@@ -79,6 +79,9 @@ type Options struct {
 	// KafkaWS serves dojot's Kafka WS (kafkaws.Server); nil leaves
 	// /kafka-ws unrouted.
 	KafkaWS KafkaWS
+	// Console serves the web console at "/" and its assets under "/ui/"
+	// (console.Handler); nil leaves "/" a 404, as dojot without its GUI.
+	Console http.Handler
 	// FlowCommands and FlowView serve the flowbroker's API (flows.go);
 	// nil FlowCommands leaves /flows unrouted. FlowNodes lists the node
 	// types the engine runs (GET /flows/nodes).
@@ -189,6 +192,10 @@ func New(opts Options) *Server {
 		r.Method(http.MethodGet, "/metrics", s.opts.Metrics)
 	}
 	r.Get("/openapi.json", serveDocument(openAPIPublic))
+	if s.opts.Console != nil {
+		r.Method(http.MethodGet, "/", s.opts.Console)
+		r.Method(http.MethodGet, "/ui/*", s.opts.Console)
+	}
 	s.mountAuth(r)
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)

@@ -94,6 +94,7 @@ type Config struct {
 	RedisURL            string
 	KafkaWSSecret       string
 	KafkaWSTicketTTL    time.Duration
+	Console             bool
 	KafkaWSMaxLifetime  time.Duration
 	KafkaWSJWTExp       bool
 	KafkaWSMaxPerTenant int
@@ -165,6 +166,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.HTTPAgentInsecure, "http-agent-insecure", false, "HTTP agent test mode: /http-agent/v1/unsecure/... may name its device with ?tenant=&deviceId= and no credentials (dojot's params mode; never in production)")
 	fs.StringVar(&c.HTTPAgentTLSAddr, "http-agent-tls-addr", "", "HTTP agent: also serve it over mutual TLS on this host:port (dojot: 3000), devices identified by their client certificate; server certificate from the CA for -mqtts-san (empty: off)")
 	fs.StringVar(&c.HTTPAgentCertMode, "http-agent-cert-mode", "fingerprint", "HTTP agent TLS: fingerprint (the certificate's registered owner, dojot's default) or cn (also a platform certificate with no record, as its CN <tenant>:<deviceid> names)")
+	fs.BoolVar(&c.Console, "console", true, "serve the web console at / (its assets under /ui/); false leaves / a 404, for a platform whose users bring their own GUI")
 	fs.BoolVar(&c.FlowsEngine, "flows-engine", true, "run the tenants' flows on their devices' readings and events (false: the flows API only)")
 	fs.StringVar(&c.FlowsGroup, "flows-group", "dojot", "flows: this deployment's instances, which share the inputs (letters, digits, _ and -)")
 	fs.BoolVar(&c.Cron, "cron", true, "fire the cron jobs (/cron/v1/jobs) in this instance: with several instances each tick still fires once (false: the cron API only)")

@@ -44,7 +44,7 @@ func routesConfig(cfg *Config, dir string) {
 	if cfg.X509.CACert == "" {
 		cfg.X509.CAKeyType = "p-256" // quick to make; the key type adds no route
 	}
-	cfg.HTTPAgent = true
+	cfg.HTTPAgent, cfg.Console = true, true
 	if cfg.SigfoxSecret == "" {
 		cfg.SigfoxSecret = "routes"
 	}

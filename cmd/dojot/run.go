@@ -23,6 +23,7 @@ import (
 
 	agentmqtt "github.com/dojot-es/dojot/agents/mqtt"
 	"github.com/dojot-es/dojot/commands"
+	"github.com/dojot-es/dojot/console"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/gateway"
 	"github.com/dojot-es/dojot/metrics"
@@ -344,7 +345,16 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	if err != nil {
 		return err
 	}
+	var consoleHandler http.Handler
+	if cfg.Console {
+		c, err := console.New()
+		if err != nil {
+			return err
+		}
+		consoleHandler = c
+	}
 	gwOpts := gateway.Options{
+		Console:        consoleHandler,
 		LoginLimitUser: limitUser,
 		LoginLimitAddr: limitAddr,
 		LoginCounter:   loginCounter,

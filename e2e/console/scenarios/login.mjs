@@ -1,0 +1,39 @@
+// The first load: how much travels and how soon the page can be used; then
+// the login, a wrong password's error, the header's tenant, and logout.
+export default async function (t) {
+  const { page } = t;
+  let bytes = 0;
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.loadingFinished', e => { bytes += e.encodedDataLength; });
+  await page.goto(t.base);
+  await page.locator('body[data-ready="1"]').waitFor();
+  const ready = await page.evaluate(() => performance.getEntriesByName('dojot-interactive')[0]?.startTime ?? -1);
+  t.metric('first_load_transferred', bytes, 'bytes');
+  t.metric('first_load_interactive', Math.round(ready), 'ms');
+  if (bytes > 150_000) throw new Error(`first load transferred ${bytes} bytes, over 150 KB`);
+  if (ready < 0 || ready > 1000) throw new Error(`interactive after ${ready} ms, over 1 s`);
+  await t.shot('page');
+
+  await page.getByLabel('Username').fill(t.user);
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').getByText('AuthorizationError').waitFor();
+  await t.shot('wrong-password');
+
+  await page.getByLabel('Password').fill(t.pass);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.locator('body[data-page="/devices"]').waitFor();
+  const tenant = await page.locator('#who-tenant').textContent();
+  if (tenant !== 'admin') throw new Error(`tenant shown: ${tenant}`);
+
+  // A reload keeps the session (the token is in this tab's storage).
+  await page.reload();
+  await page.locator('body[data-page="/devices"]').waitFor();
+
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.locator('body[data-page="/login"]').waitFor();
+  const token = await page.evaluate(() => sessionStorage.getItem('dojot.jwt'));
+  if (token) throw new Error('the token outlived the logout');
+  t.expectNoErrors('403');
+}

@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
+)
+
+// TestConsole runs the web console's browser scenarios (e2e/console/
+// scenarios/*.mjs) in headless chromium against one instance, each a
+// subtest; one of them goes through a reverse proxy that mounts the
+// platform under a path prefix. Screenshots go to e2e/screenshots/ and
+// their names are logged; the scenarios' figures (first load, chart frame
+// rate) are logged as METRIC lines for BENCHMARKS.md.
+func TestConsole(t *testing.T) {
+	needConsoleBrowser(t)
+	in := dojottest.Start(t, "", "-mqtt-insecure", "-http-agent")
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "console")
+	shots := filepath.Join(filepath.Dir(file), "screenshots")
+
+	// The prefix /dojot/ as a proxy would mount it (websockets included:
+	// ReverseProxy passes upgrades through).
+	target, _ := url.Parse(in.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.StripPrefix("/dojot", rp))
+	t.Cleanup(proxy.Close)
+
+	scenarios, err := filepath.Glob(filepath.Join(dir, "scenarios", "*.mjs"))
+	if err != nil || len(scenarios) == 0 {
+		t.Fatalf("no scenarios in %s: %v", dir, err)
+	}
+	slices.Sort(scenarios)
+	for _, sc := range scenarios {
+		name := strings.TrimSuffix(filepath.Base(sc), ".mjs")
+		t.Run(name, func(t *testing.T) {
+			base := in.URL + "/"
+			if name == "prefix" {
+				base = proxy.URL + "/dojot/"
+			}
+			cmd := exec.Command("node", filepath.Join(dir, "run.mjs"), sc)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "DOJOT_URL="+base, "DOJOT_USER=admin", "DOJOT_PASS="+adminPassword,
+				"DOJOT_MQTT="+in.MQTTAddr, "DOJOT_SHOTS="+shots)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			sc := bufio.NewScanner(bytes.NewReader(out))
+			for sc.Scan() {
+				line := sc.Text()
+				if strings.HasPrefix(line, "SHOT ") || strings.HasPrefix(line, "METRIC ") {
+					t.Log(line)
+				}
+			}
+			if err != nil {
+				t.Fatalf("scenario %s: %v\n%s%s", name, err, out, stderr.Bytes())
+			}
+		})
+	}
+}
+
+// needConsoleBrowser skips (fails under CI) without node, chromium and the
+// scenarios' node_modules (.ci/run installs all three).
+func needConsoleBrowser(t *testing.T) {
+	t.Helper()
+	needTool(t, "node")
+	needTool(t, "mosquitto_pub")
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	missing := ""
+	if _, err := os.Stat(chromium); err != nil {
+		missing = chromium
+	}
+	_, file, _, _ := runtime.Caller(0)
+	if _, err := os.Stat(filepath.Join(filepath.Dir(file), "console", "node_modules", "playwright-core")); err != nil {
+		missing = "e2e/console/node_modules (npm ci in e2e/console)"
+	}
+	if missing == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s not installed", missing)
+	}
+	t.Skipf("%s not installed", missing)
+}
