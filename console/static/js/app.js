@@ -10,17 +10,20 @@ import { replace, h, showError, clearAlerts } from './ui.js';
 const routes = [
   ['/login', './pages/login.js'],
   ['/devices', './pages/devices.js'],
+  ['/devices/new', './pages/device-edit.js'],
+  ['/devices/:id/edit', './pages/device-edit.js'],
   ['/devices/:id', './pages/device.js'],
   ['/templates', './pages/templates.js'],
-  ['/templates/:id', './pages/template.js'],
+  ['/templates/:id', './pages/template.js'], // "new" for a new one
   ['/flows', './pages/flows.js'],
-  ['/flows/:id', './pages/flow.js'],
+  ['/flows/:id', './pages/flow.js'], // "new" for a new one
   ['/notifications', './pages/notifications.js'],
   ['/users', './pages/users.js'],
   ['/groups', './pages/groups.js'],
   ['/tenants', './pages/tenants.js'],
 ];
 
+// match finds the first route of the path, in the list's order.
 function match(path) {
   const parts = path.split('/').filter(Boolean);
   for (const [pattern, module] of routes) {
