@@ -1,4 +1,7 @@
-package e2e
+// Package console_test runs the web console's browser scenarios: a package
+// of its own so that go test runs it beside the rest of e2e, not inside
+// that package's time budget.
+package console_test
 
 import (
 	"bufio"
@@ -25,11 +28,14 @@ import (
 // their names are logged; the scenarios' figures (first load, chart frame
 // rate) are logged as METRIC lines for BENCHMARKS.md.
 func TestConsole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the browser scenarios take a minute")
+	}
 	needConsoleBrowser(t)
 	in := dojottest.Start(t, "", "-mqtt-insecure", "-http-agent")
 	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "console")
-	shots := filepath.Join(filepath.Dir(file), "screenshots")
+	dir := filepath.Dir(file)
+	shots := filepath.Join(dir, "..", "screenshots")
 
 	// The prefix /dojot/ as a proxy would mount it (websockets included:
 	// ReverseProxy passes upgrades through).
@@ -52,7 +58,7 @@ func TestConsole(t *testing.T) {
 			}
 			cmd := exec.Command("node", filepath.Join(dir, "run.mjs"), sc)
 			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "DOJOT_URL="+base, "DOJOT_USER=admin", "DOJOT_PASS="+adminPassword,
+			cmd.Env = append(os.Environ(), "DOJOT_URL="+base, "DOJOT_USER=admin", "DOJOT_PASS="+dojottest.AdminPassword,
 				"DOJOT_MQTT="+in.MQTTAddr, "DOJOT_SHOTS="+shots)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -75,18 +81,21 @@ func TestConsole(t *testing.T) {
 // scenarios' node_modules (.ci/run installs all three).
 func needConsoleBrowser(t *testing.T) {
 	t.Helper()
-	needTool(t, "node")
-	needTool(t, "mosquitto_pub")
+	missing := ""
+	for _, tool := range []string{"node", "mosquitto_pub", "mosquitto_sub", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = tool
+		}
+	}
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
-	missing := ""
 	if _, err := os.Stat(chromium); err != nil {
 		missing = chromium
 	}
 	_, file, _, _ := runtime.Caller(0)
-	if _, err := os.Stat(filepath.Join(filepath.Dir(file), "console", "node_modules", "playwright-core")); err != nil {
+	if _, err := os.Stat(filepath.Join(filepath.Dir(file), "node_modules", "playwright-core")); err != nil {
 		missing = "e2e/console/node_modules (npm ci in e2e/console)"
 	}
 	if missing == "" {
