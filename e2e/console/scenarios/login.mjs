@@ -2,6 +2,13 @@
 // the login, a wrong password's error, the header's tenant, and logout.
 export default async function (t) {
   const { page } = t;
+  // The baseline, in the same browser and run: a navigation to the
+  // platform's smallest answer (GET /healthz, a few hundred bytes of JSON).
+  const probe = await t.context.newPage();
+  await probe.goto(t.base + 'healthz');
+  const baseline = await probe.evaluate(() => performance.getEntriesByType('navigation')[0].duration);
+  await probe.close();
+  t.metric('baseline_healthz_navigation', Math.round(baseline), 'ms');
   let bytes = 0;
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
