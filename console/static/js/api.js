@@ -26,6 +26,8 @@ export class ApiError extends Error {
 // {"errors":..} or a list, whichever the service answered with.
 function messageOf(status, body, text) {
   if (body && typeof body === 'object') {
+    // Falcon's (History): {"title":..,"description":..}
+    if (typeof body.title === 'string' && typeof body.description === 'string') return `${body.title}: ${body.description}`;
     for (const k of ['message', 'error', 'errors', 'detail']) {
       const v = body[k];
       if (typeof v === 'string') return v;
