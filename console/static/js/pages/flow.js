@@ -22,7 +22,7 @@ export default async function (main, params) {
   const text = h('textarea', { rows: 18, spellcheck: 'false', autocapitalize: 'none', oninput: () => { clearTimeout(parseTimer); parseTimer = setTimeout(drawNodes, 300); } });
   text.value = saved ? pretty(saved.flow) : '[]';
   let parseTimer = 0;
-  const flowField = field('Nodes (JSON: the node-RED array of the flow)', 'flow', text,
+  const flowField = field('Flow JSON (the node-RED array of nodes)', 'flow', text,
     'Each node has an id, a type and wires (the ids its output ports send to). Heads: "event device in" (device_id), "event template in" (template_id).');
   const form = h('form', { class: 'panel', 'aria-label': 'Flow', novalidate: true, onsubmit: e => { e.preventDefault(); guard(save); } },
     field('Name', 'name', name),
@@ -203,7 +203,7 @@ export default async function (main, params) {
     const rest = [...problems].filter(([k]) => !named.has(k)).flatMap(([k, l]) => l.map(p => `${k ? `node ${k}: ` : ''}${p}`));
     replace(nodesBox,
       h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Nodes' },
-        h('thead', {}, h('tr', {}, ['Node', 'Type', 'Name', 'In', 'Out', 'Errors', 'Problems'].map(c => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['Node', 'Type', 'Name', 'In', 'Out', 'Errors', 'Problems'].map(c => h('th', { scope: 'col', class: numCols.has(c) ? 'num' : null }, c)))),
         h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No nodes.'))))),
       rest.length ? h('ul', { class: 'field-error' }, rest.map(p => h('li', {}, p))) : null);
     replace(countsLine, saved
@@ -267,13 +267,16 @@ export default async function (main, params) {
     },
     h('h2', { id: 'replay-title' }, 'Replay'),
     h('p', { class: 'muted' }, 'Runs the flow over the readings and device events stored in a time range, in a sandbox: notifications, actuations and other effects are listed, not sent. A disabled flow replays too.'),
-    h('div', { class: 'toolbar' }, field('From', 'from', from), field('To', 'to', to, 'empty: now'), field('At most (inputs)', 'limit', limit), go),
+    h('div', { class: 'toolbar' }, field('From', 'from', from), field('To (empty: now)', 'to', to), field('At most (inputs)', 'limit', limit), go),
     out);
     return f;
   }
 
   return () => { clearInterval(timer); clearTimeout(parseTimer); ctl.abort(); };
 }
+
+// numCols are the counters' columns, right-aligned.
+const numCols = new Set(['In', 'Out', 'Errors']);
 
 // noCounters are the node types the engine never runs (heads start a run,
 // tabs and comments are the editor's).
@@ -325,7 +328,7 @@ function replayResult(r, nodes, edited) {
       r.truncated ? h('span', { class: 'field-error' }, ' Stopped at the limit before the end of the range: replay again from the last input\'s time.') : null),
     h('p', {}, 'Effects: ', effects.length ? effects.map(([k, v]) => [h('span', { class: 'tag' }, `${k}: ${v}`), ' ']) : h('span', { class: 'muted' }, 'none')),
     h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Replay counters' },
-      h('thead', {}, h('tr', {}, ['Node', 'Type', 'In', 'Out', 'Errors', 'Last error'].map(c => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['Node', 'Type', 'In', 'Out', 'Errors', 'Last error'].map(c => h('th', { scope: 'col', class: numCols.has(c) ? 'num' : null }, c)))),
       h('tbody', {}, Object.keys(r.nodes || {}).length ? Object.entries(r.nodes).sort().map(([id, c]) => h('tr', {},
         h('th', { scope: 'row', class: 'mono' }, id), h('td', {}, fmt(types.get(id))),
         h('td', { class: 'num' }, String(c.in)), h('td', { class: 'num' }, String(c.out)), h('td', { class: 'num' }, String(c.errors)),
@@ -351,9 +354,10 @@ function summarize(records) {
 }
 
 function pretty(nodes) {
-  // One node a line: long enough to read, short enough to scroll.
+  // One node a line, not indented: a long node wraps where it is (after
+  // an indent, the browser would wrap before it and leave a blank line).
   if (!Array.isArray(nodes)) return JSON.stringify(nodes, null, 2);
-  return nodes.length ? '[\n' + nodes.map(n => '  ' + JSON.stringify(n)).join(',\n') + '\n]' : '[]';
+  return nodes.length ? '[\n' + nodes.map(n => JSON.stringify(n)).join(',\n') + '\n]' : '[]';
 }
 
 // localInput is a datetime-local input's value of a date, in local time.

@@ -127,9 +127,10 @@ function historySection() {
   h('div', { class: 'toolbar' },
     field('Subject', 'subject', subject), field('From', 'dateFrom', from), field('To', 'dateTo', to),
     field('At most', 'limit', limit),
-    field('Metadata', 'meta', meta, 'name=value, space separated; a number matches a number, "3" the text'),
+    field('Metadata', 'meta', meta),
     h('button', { class: 'primary', type: 'submit' }, 'Search'),
-    h('button', { type: 'button', onclick: () => guard(() => search(true)) }, 'Download CSV')));
+    h('button', { type: 'button', onclick: () => guard(() => search(true)) }, 'Download CSV')),
+  h('p', { class: 'muted' }, 'Metadata: name=value pairs, space separated; a number matches a number, a value in quotes ("3") the text.'));
 
   // query makes History's parameters; it answers null, the problem shown
   // by its field, when the form cannot make one.
