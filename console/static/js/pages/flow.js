@@ -12,7 +12,16 @@ export default async function (main, params) {
   const isNew = params.id === 'new';
   const path = isNew ? '' : `flows/v1/flow/${encodeURIComponent(params.id)}`;
   const ctl = new AbortController();
-  let saved = isNew ? null : (await get(path, null, { signal: ctl.signal })).flow;
+  let saved = null;
+  if (!isNew) {
+    try {
+      saved = (await get(path, null, { signal: ctl.signal })).flow;
+    } catch (e) {
+      if (e.status !== 404) throw e;
+      main.append(h('h1', {}, 'Flow not found'), h('p', {}, e.message, '. ', h('a', { href: '#/flows' }, 'All flows')));
+      return;
+    }
+  }
   let stats; // the status route's stats: undefined not yet read, null engine off
   let problems = new Map(); // node id or "#index" -> [reason]
 
