@@ -14,11 +14,16 @@ export class ApiError extends Error {
     this.status = status;
     this.body = body;
   }
-  // fields are the per-field messages of a validation error
-  // ({"message":{"label":["Missing data for required field."]}}), or null.
+  // fields are the per-field messages of a validation error, or null: the
+  // DeviceManager's marshmallow errors come as {"message":"failed to parse
+  // input","errors":{"label":["Missing data for required field."]}}, other
+  // services' as {"message":{"label":[..]}}.
   get fields() {
-    const m = this.body && typeof this.body === 'object' ? this.body.message : null;
-    return m && typeof m === 'object' && !Array.isArray(m) ? m : null;
+    if (!this.body || typeof this.body !== 'object') return null;
+    for (const m of [this.body.errors, this.body.message]) {
+      if (m && typeof m === 'object' && !Array.isArray(m)) return m;
+    }
+    return null;
   }
 }
 
