@@ -49,9 +49,12 @@ export function restoreFocus(root) {
   const want = focusNext;
   focusNext = '';
   if (!want) return;
-  const el = root.querySelector(`[data-focus="${CSS.escape(want)}"]`);
-  if (el && !el.disabled) el.focus();
-  else root.querySelector('[data-focus="search"]')?.focus();
+  // On the last page "Next" is disabled: "Previous" is the pager's button.
+  const other = { next: 'prev', prev: 'next' }[want] || 'search';
+  for (const name of [want, other, 'search']) {
+    const el = root.querySelector(`[data-focus="${name}"]`);
+    if (el && !el.disabled) return el.focus();
+  }
 }
 
 // toolbar is a list's search form, page size and "New" link.

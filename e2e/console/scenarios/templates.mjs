@@ -80,7 +80,7 @@ export default async function (t) {
   await t.shot('search');
   await page.getByRole('searchbox', { name: 'Search by label' }).fill('');
   await page.getByRole('button', { name: 'Clear' }).click();
-  await page.getByRole('button', { name: 'Label' }).click();
+  await page.getByRole('button', { name: 'Label', exact: true }).click();
   await page.waitForURL(u => u.hash === '#/templates?sort=label');
   await page.locator('th[aria-sort="ascending"]', { hasText: 'Label' }).waitFor();
   const shown = await page.locator('tbody tr td:first-child').allTextContents();

@@ -43,7 +43,7 @@ export default async function (main, params, query) {
   }
 
   const label = h('input', { value: dev?.label ?? '', autocomplete: 'off', 'aria-required': 'true', size: 40 });
-  const idInput = h('input', { value: editing ? id : '', readOnly: editing, autocomplete: 'off', size: 10, class: 'mono', pattern: '[0-9a-fA-F]{2,6}' });
+  const idInput = h('input', { autocomplete: 'off', size: 10, class: 'mono' });
   const filter = h('input', { type: 'search', 'aria-label': 'Filter templates by label', placeholder: 'Filter templates', oninput: () => filterTemplates() });
   const choices = h('div', { style: 'max-height:16em;overflow-y:auto;border:1px solid var(--line);border-radius:6px;padding:4px 8px;background:var(--bg)' });
   const statics = h('div', {});
@@ -52,7 +52,9 @@ export default async function (main, params, query) {
 
   const form = h('form', { class: 'panel', novalidate: true, onsubmit: submit },
     field('Label', 'label', label),
-    field('Id', 'id', idInput, editing ? 'A device keeps its id.' : 'Optional: 2 to 6 hexadecimal digits; left empty, the platform picks one.'),
+    editing
+      ? h('div', { class: 'field' }, h('div', { style: 'font-weight:600' }, 'Id'), h('span', { class: 'mono' }, id), h('span', { class: 'muted' }, ' (a device keeps its id)'))
+      : field('Id', 'id', idInput, 'Optional: 2 to 6 hexadecimal digits; left empty, the platform picks one.'),
     h('fieldset', { class: 'field', dataset: { field: 'templates' }, style: 'border:none;padding:0;margin:8px 0' },
       h('legend', { style: 'font-weight:600' }, 'Templates'),
       h('div', { class: 'muted' }, 'The device gets the attributes of every template chosen.'),
@@ -79,7 +81,7 @@ export default async function (main, params, query) {
         },
       });
       return h('label', { style: 'font-weight:400;display:flex;gap:6px;align-items:baseline;margin:2px 0' }, box, t.label,
-        h('span', { class: 'muted' }, `#${t.id} · ${(t.attrs || []).length} attributes`));
+        h('span', { class: 'muted' }, `#${t.id} · ${plural((t.attrs || []).length, 'attribute')}`));
     });
     replace(choices, items.length ? items : h('p', { class: 'muted' }, known.size ? 'No template matches.' : h('span', {}, 'No templates yet: ', h('a', { href: '#/templates/new' }, 'create one'), ' first.')));
   }
@@ -168,4 +170,8 @@ export default async function (main, params, query) {
   drawStatics();
   label.focus();
   return () => ctl.abort();
+}
+
+function plural(n, what) {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
