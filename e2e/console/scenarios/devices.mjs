@@ -3,6 +3,7 @@
 // the list searches (by label and by id), sorts, pages (the state in the
 // hash, kept by a reload and by back), edits and deletes.
 import { existsSync } from 'node:fs';
+import { fieldError } from '../forms.mjs';
 
 export default async function (t) {
   const { page } = t;
@@ -59,6 +60,10 @@ export default async function (t) {
   // Template labels are filled in after the list.
   await page.getByRole('row').nth(1).getByRole('link', { name: `dev-tpl-${s}`, exact: true }).waitFor();
   await t.shot('search');
+  // The same on a phone: the table scrolls sideways, the form is one column.
+  await page.setViewportSize({ width: 390, height: 800 });
+  await t.shot('phone');
+  await page.setViewportSize({ width: 1280, height: 860 });
   await page.getByRole('button', { name: 'Next ›' }).click();
   await page.waitForURL(u => u.hash === `#/devices?q=${many}&page=2`);
   await page.getByText('Page 2 of 2').waitFor();
@@ -116,18 +121,10 @@ export default async function (t) {
   t.expectNoErrors('400', ...(devicePage ? [] : ['404']));
 }
 
+// rows waits for the table to show n rows, no more.
 async function rows(page, n) {
   const body = page.locator('tbody tr');
   await body.nth(n - 1).waitFor();
   const got = await body.count();
   if (got !== n) throw new Error(`${got} rows, want ${n}`);
-}
-
-async function fieldError(page, name, msg) {
-  const box = page.locator(`[data-field="${name}"] > .field-error`);
-  try {
-    await box.filter({ hasText: msg }).waitFor({ timeout: 5000 });
-  } catch {
-    throw new Error(`field ${name}: want error "${msg}", shows "${await box.textContent().catch(() => '(no such field)')}"`);
-  }
 }

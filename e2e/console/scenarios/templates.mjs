@@ -2,6 +2,8 @@
 // to the field (the template's label, an attribute's label and value
 // type); a template with attributes and metadata is created and edited;
 // the list finds it; deleting it is refused while a device uses it.
+import { fieldError } from '../forms.mjs';
+
 export default async function (t) {
   const { page } = t;
   const s = Date.now().toString(36);
@@ -53,6 +55,10 @@ export default async function (t) {
     throw new Error(`template stored as ${JSON.stringify(tpl)}`);
   }
   await t.shot('created');
+  // The same on a phone: the table scrolls sideways, the form is one column.
+  await page.setViewportSize({ width: 390, height: 800 });
+  await t.shot('phone');
+  await page.setViewportSize({ width: 1280, height: 860 });
 
   // Edit: an actuator added, the static value changed, the metadata removed.
   await page.getByRole('button', { name: 'Add attribute' }).click();
@@ -102,14 +108,4 @@ export default async function (t) {
   await page.getByRole('status').getByText(`Template ${label} deleted.`).waitFor();
   await t.shot('deleted');
   t.expectNoErrors('400');
-}
-
-// fieldError waits for msg in the error slot of the field named name.
-async function fieldError(page, name, msg) {
-  const box = page.locator(`[data-field="${name}"] > .field-error`);
-  try {
-    await box.filter({ hasText: msg }).waitFor({ timeout: 5000 });
-  } catch {
-    throw new Error(`field ${name}: want error "${msg}", shows "${await box.textContent().catch(() => '(no such field)')}"`);
-  }
 }

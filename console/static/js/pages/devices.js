@@ -43,7 +43,7 @@ export default async function (main, params, query) {
       caption: found ? `Device ${found.id} matches the id; the others match the label.` : null,
       columns: [
         { key: 'label', label: 'Label', render: d => h('a', { href: `#/devices/${encodeURIComponent(d.id)}` }, d.label || '(no label)') },
-        { key: 'id', label: 'Id', render: d => h('span', { class: 'mono' }, d.id) },
+        { key: 'id', label: 'Id', render: d => h('span', { class: 'mono', style: 'white-space:nowrap' }, d.id) },
         { key: 'templates', label: 'Templates', sort: false, render: d => (d.templates || []).map(id => {
           const a = h('a', { class: 'tag', href: `#/templates/${id}` }, '#' + id);
           if (!tplLabels.has(id)) tplLabels.set(id, []);
