@@ -88,6 +88,14 @@ export default async function (t) {
   const smallest = made.map(d => d.id).sort()[0];
   await page.locator('tbody tr').first().getByText(smallest, { exact: true }).waitFor();
 
+  // The template's devices (the templates list links here): the filter
+  // names the template.
+  await page.goto(`${t.base}#/devices?template=${tpl.id}`);
+  await page.locator('#tpl-filter', { hasText: `dev-tpl-${s}` }).waitFor();
+  await page.getByText('Page 1 of 2').waitFor();
+  await page.getByRole('button', { name: 'Show devices of every template' }).click();
+  await page.waitForURL(u => u.hash === '#/devices');
+
   // Found by id.
   await search.fill(id);
   await search.press('Enter');
