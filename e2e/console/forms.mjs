@@ -10,3 +10,13 @@ export async function fieldError(page, name, msg) {
     throw new Error(`field ${name}: want error "${msg}", shows "${await box.textContent().catch(() => '(no such field)')}"`);
   }
 }
+
+// rows waits for the page's table to show n rows (the page is drawn anew
+// after a search, so the rows of the one before may still be there).
+export async function rows(page, n) {
+  try {
+    await page.waitForFunction(n => document.querySelectorAll('main tbody tr').length === n, n, { timeout: 5000 });
+  } catch {
+    throw new Error(`${await page.locator('main tbody tr').count()} rows, want ${n}`);
+  }
+}

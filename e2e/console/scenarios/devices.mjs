@@ -3,7 +3,7 @@
 // the list searches (by label and by id), sorts, pages (the state in the
 // hash, kept by a reload and by back), edits and deletes.
 import { existsSync } from 'node:fs';
-import { fieldError } from '../forms.mjs';
+import { fieldError, rows } from '../forms.mjs';
 
 export default async function (t) {
   const { page } = t;
@@ -81,10 +81,12 @@ export default async function (t) {
   // smallest id first.
   await page.getByRole('button', { name: 'Label', exact: true }).click();
   await page.waitForURL(u => u.hash === `#/devices?q=${many}&sort=label`);
+  await page.locator('th[aria-sort="ascending"]', { hasText: 'Label' }).waitFor();
   await page.locator('tbody tr').first().getByRole('link', { name: `${many}_00`, exact: true }).waitFor();
   await t.shot('sorted');
   await page.getByRole('button', { name: 'Id', exact: true }).click();
   await page.waitForURL(u => u.hash === `#/devices?q=${many}`);
+  await page.locator('th[aria-sort="ascending"]', { hasText: 'Id' }).waitFor();
   const smallest = made.map(d => d.id).sort()[0];
   await page.locator('tbody tr').first().getByText(smallest, { exact: true }).waitFor();
 
@@ -127,12 +129,4 @@ export default async function (t) {
   // is a 404 for its module.
   const devicePage = existsSync(new URL('../../../console/static/js/pages/device.js', import.meta.url));
   t.expectNoErrors('400', ...(devicePage ? [] : ['404']));
-}
-
-// rows waits for the table to show n rows, no more.
-async function rows(page, n) {
-  const body = page.locator('tbody tr');
-  await body.nth(n - 1).waitFor();
-  const got = await body.count();
-  if (got !== n) throw new Error(`${got} rows, want ${n}`);
 }
