@@ -81,12 +81,13 @@ export function pages(pagination) {
 }
 
 // showList draws a list's page in results: the table, sortable by label
-// or id (the orders the API has), and the pager; then gives the focus back
-// to the control that asked for this page.
-export function showList(results, { path, st, pages: n, columns, rows, empty, caption }) {
+// or id (the orders the API has; sorted names the one it applied when it
+// differs from the one asked for), and the pager; then gives the focus
+// back to the control that asked for this page.
+export function showList(results, { path, st, pages: n, columns, rows, empty, caption, sorted }) {
   replace(results,
     table(columns, rows, {
-      sort: { key: st.sort === 'label' ? 'label' : 'id', dir: 1 }, empty, caption,
+      sort: { key: sorted || (st.sort === 'label' ? 'label' : 'id'), dir: 1 }, empty, caption,
       onSort: key => go(path, { ...st, sort: key === 'label' ? 'label' : '', page: 1 }, 'sort-' + key),
     }),
     pager({ page: st.page, pages: n, onPage: p => go(path, { ...st, page: p }, p > st.page ? 'next' : 'prev') }));

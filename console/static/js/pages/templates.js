@@ -36,6 +36,7 @@ export default async function (main, params, query) {
       ],
       empty: st.q ? 'No template matches.' : h('span', {}, 'No templates yet. ', h('a', { href: '#/templates/new' }, 'Create one'), ': a device gets its attributes from its templates.'),
       // dojot orders a filtered list by id whatever sortBy says.
+      sorted: st.q ? 'id' : '',
       caption: st.q && st.sort === 'label' ? 'Sorted by id: the API orders a search by id.' : null,
     });
   }
