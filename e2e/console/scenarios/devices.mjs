@@ -57,8 +57,16 @@ export default async function (t) {
   // 25 more: two pages of 20 when searched by their label.
   const many = `devp-${s}`;
   const made = (await t.api('POST', 'device?count=25', { label: many, templates: [tpl.id] })).devices;
+  // The first page after login, loaded afresh: how soon its list is shown
+  // (the page is marked rendered once the list and its template labels are).
   await page.getByRole('link', { name: 'Devices', exact: true }).click();
   await page.locator('body[data-page="/devices"]').waitFor();
+  await page.reload();
+  await page.locator('body[data-page="/devices"]').waitFor();
+  const shown = await page.evaluate(() => Math.round(performance.now()));
+  if (await page.locator('main tbody tr').count() < 20) throw new Error('the devices page shows fewer than 20 devices');
+  t.metric('devices_page_shown', shown, 'ms');
+  if (shown > 5000) throw new Error(`the devices page took ${shown} ms`);
   const search = page.getByRole('searchbox', { name: 'Search by label or id' });
   await search.fill(many);
   await search.press('Enter');
