@@ -54,11 +54,13 @@ export default async function (main, params) {
     form,
     isNew ? null : usedBy(tpl, users));
 
-  // draw renders the attributes from the model, then focuses the input
-  // named focus (after an add) or the button that adds (after a remove).
+  // draw renders the attributes from the model, then focuses focus: the
+  // input of that name (the row just added) or an element (after a
+  // removal, the button that adds).
   function draw(focus) {
     replace(attrsBox, attrs.length ? attrs.map((a, i) => attrRow(a, i)) : h('p', { class: 'muted' }, 'No attributes yet.'));
-    if (focus) (form.querySelector(`[name="${CSS.escape(focus)}"]`) || addAttr).focus();
+    const el = typeof focus === 'string' ? form.querySelector(`[name="${CSS.escape(focus)}"]`) : focus;
+    el?.focus();
   }
 
   function attrRow(a, i) {
@@ -68,14 +70,14 @@ export default async function (main, params) {
       h('legend', { style: 'font-weight:600' }, `Attribute ${n}`),
       inputs(a, name, `Attribute ${n}`, false),
       h('div', { dataset: { field: `${name}.metadata` }, style: 'margin-left:16px' },
+        h('div', { class: 'field-error' }), // the first: fieldErrors writes there
         (a.metadata || []).map((m, j) => h('div', { style: 'border-left:3px solid var(--line);padding-left:8px;margin:6px 0' },
           h('div', { class: 'muted' }, `Metadata ${j + 1} of attribute ${n}`),
           inputs(m, `${name}.metadata.${j}`, `Attribute ${n} metadata ${j + 1}`, true),
-          h('button', { type: 'button', onclick: () => { a.metadata.splice(j, 1); draw(`${name}.label`); } }, `Remove metadata ${j + 1} of attribute ${n}`))),
-        h('div', { class: 'field-error' })),
+          h('button', { type: 'button', onclick: () => { a.metadata.splice(j, 1); draw(`${name}.label`); } }, `Remove metadata ${j + 1} of attribute ${n}`)))),
       h('div', { class: 'toolbar' },
         h('button', { type: 'button', onclick: () => { (a.metadata ??= []).push(blank('meta')); draw(`${name}.metadata.${a.metadata.length - 1}.label`); } }, `Add metadata to attribute ${n}`),
-        h('button', { type: 'button', class: 'danger', onclick: () => { attrs.splice(i, 1); draw('add'); } }, `Remove attribute ${n}`)));
+        h('button', { type: 'button', class: 'danger', onclick: () => { attrs.splice(i, 1); draw(addAttr); } }, `Remove attribute ${n}`)));
   }
 
   // inputs are an attribute's (or a metadata's) four fields; each control
@@ -218,7 +220,10 @@ function repeated(attrs) {
 // tooLong names the first field over its column's size.
 function tooLong(label, attrs) {
   if (label.trim().length > maxLen.label) return 'label';
-  const over = (a, name) => Object.keys(maxLen).find(k => (a[k] ?? '').trim().length > maxLen[k]) && `${name}.${Object.keys(maxLen).find(k => (a[k] ?? '').trim().length > maxLen[k])}`;
+  const over = (a, name) => {
+    const k = Object.keys(maxLen).find(k => (a[k] ?? '').trim().length > maxLen[k]);
+    return k && `${name}.${k}`;
+  };
   for (const [i, a] of attrs.entries()) {
     const f = over(a, `attrs.${i}`) || (a.metadata || []).map((m, j) => over(m, `attrs.${i}.metadata.${j}`)).find(Boolean);
     if (f) return f;
