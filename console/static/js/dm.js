@@ -71,7 +71,7 @@ export function toolbar({ path, st, searchLabel, newHref, newText, extra }) {
     }, input, h('button', { type: 'submit' }, 'Search'),
     st.q ? h('button', { type: 'button', onclick: () => go(path, { ...st, q: '', page: 1 }, 'search') }, 'Clear') : null),
     extra || null, size,
-    h('a', { class: 'button primary', href: newHref, style: 'margin-left:auto;text-decoration:none' }, newText));
+    h('a', { class: 'button primary', href: newHref, style: 'margin-left:auto' }, newText));
 }
 
 // pages is how many pages dojot's pagination says there are ("total" is
