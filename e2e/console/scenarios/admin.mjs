@@ -87,6 +87,27 @@ export default async function (t) {
   await page.locator('summary', { hasText: `Every permission of ${username}` }).click();
   await page.getByRole('cell', { name: perm, exact: true }).first().waitFor();
   await t.shot('user-detail');
+
+  // Edit: an e-mail in use is refused next to its field; a name is saved.
+  const editing = page.getByRole('region', { name: `User ${username}` });
+  await editing.getByLabel('E-mail').fill('admin@noemail.com');
+  await editing.getByRole('button', { name: 'Save user' }).click();
+  await editing.locator('[data-field="email"] .field-error').getByText('email already in use').waitFor();
+  await t.shot('user-edit-error');
+  await editing.getByLabel('E-mail').fill(`${username}@example.com`);
+  await editing.getByLabel('Name').fill('Ada Renamed');
+  await editing.getByRole('button', { name: 'Save user' }).click();
+  await status(`User ${username} saved.`);
+  await page.getByRole('cell', { name: 'Ada Renamed' }).waitFor();
+
+  // A direct permission, given and taken away.
+  const direct = page.getByRole('region', { name: 'Direct permissions' });
+  await direct.getByLabel('Permission to give').selectOption({ label: `${perm} (permit GET /device/(.*))` });
+  await direct.getByRole('button', { name: 'Give permission' }).click();
+  await direct.getByRole('cell', { name: perm, exact: true }).waitFor();
+  await direct.getByRole('button', { name: `Remove permission ${perm} (Direct permissions)` }).click();
+  await status(`Permission ${perm} taken away.`);
+  await page.getByRole('region', { name: 'Direct permissions' }).getByText('None: its rights come from its groups.').waitFor();
   await page.setViewportSize({ width: 390, height: 800 });
   await t.shot('user-detail-phone');
   await page.setViewportSize({ width: 1280, height: 860 });
