@@ -148,11 +148,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.log.InfoContext(r.Context(), "user logged in", "username", p.User.Username, "tenant", p.User.Service)
+	return s.answerToken(w, p)
+}
+
+// answerToken answers {"jwt"}: a token signed for p.
+func (s *Server) answerToken(w http.ResponseWriter, p dojot.Principal) error {
 	tok, err := s.issueToken(p)
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "user logged in", "username", p.User.Username, "tenant", p.User.Service)
 	writeJSON(w, http.StatusOK, map[string]string{"jwt": tok})
 	return nil
 }
@@ -169,13 +174,8 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tok, err := s.issueToken(p)
-	if err != nil {
-		return err
-	}
 	s.log.DebugContext(r.Context(), "token renewed", "username", p.User.Username, "tenant", p.User.Service)
-	writeJSON(w, http.StatusOK, map[string]string{"jwt": tok})
-	return nil
+	return s.answerToken(w, p)
 }
 
 // revoke is /auth/revoke: Kong terminates it with 403.
