@@ -10,12 +10,23 @@ export default async function (t) {
   page.on('request', q => { if (!q.url().startsWith('data:') && !q.url().startsWith(t.base)) outside.push(`${q.method()} ${q.url()}`); });
   page.on('websocket', ws => sockets.push(ws.url()));
 
-  await t.login();
-  for (const [hash, path] of [['#/devices', '/devices'], ['#/templates', '/templates']]) {
+  // Each page's module, and whatever the page reads, is asked for under the
+  // prefix (the "outside" check below); the admin pages' reads are waited for.
+  const devices = page.waitForRequest(`${t.base}ui/js/pages/devices.js`);
+  await t.login(); // lands on #/devices
+  await devices;
+  await t.shot('devices');
+  for (const [hash, module, reads] of [['#/templates', 'templates'],
+    ['#/users', 'users', 'auth/user'], ['#/tenants', 'tenants', 'auth/admin/tenants']]) {
+    const loaded = page.waitForRequest(`${t.base}ui/js/pages/${module}.js`);
+    const read = reads && page.waitForResponse(q => q.url() === `${t.base}${reads}` && q.ok());
     await page.evaluate(h => { location.hash = h; }, hash);
-    await page.locator(`body[data-page="${path}"] main h1`).waitFor();
-    await t.shot(path.slice(1));
+    await loaded;
+    await read;
+    await page.locator(`body[data-page="/${module}"] main h1`).waitFor();
+    await t.shot(module);
   }
+  await page.getByRole('link', { name: /users of tenant admin$/ }).waitFor();
 
   // A device of the admin tenant publishes over MQTT; a websocket on the
   // tenant's device-data topic, opened as the console opens them (ticket,
