@@ -17,14 +17,14 @@ export async function list(path, key, query) {
 }
 
 // firstRead runs a page's first read: on failure the error is shown (a 403
-// says whose rights the page needs) and it answers false, so that the page
+// says whose rights the page needs: the PDP decides, not the profile) and it answers false, so that the page
 // offers no form its reader may not use.
 export async function firstRead(f) {
   try {
     await f();
     return true;
   } catch (e) {
-    showError(e.status === 403 ? `${e.message}: this page is for users of profile admin.` : e);
+    showError(e.status === 403 ? `${e.message}: managing users, groups and tenants needs the rights of group admin.` : e);
     return false;
   }
 }
