@@ -1,7 +1,8 @@
 // The console behind a reverse proxy that mounts the platform under
 // /dojot/: every request the page makes (pages, assets, API calls, the
-// Kafka WS websocket) goes under the prefix, and a websocket opened with
-// the ticket flow through it carries a device's reading.
+// Kafka WS websockets) goes under the prefix; the notifications page's
+// socket goes live through it, and one opened with the console's ticket
+// flow on the tenant's device-data topic carries a device's reading.
 export default async function (t) {
   const { page } = t;
   if (new URL(t.base).pathname !== '/dojot/') throw new Error(`the prefix scenario runs at ${t.base}, not under /dojot/`);
@@ -27,6 +28,14 @@ export default async function (t) {
     await t.shot(module);
   }
   await page.getByRole('link', { name: /users of tenant admin$/ }).waitFor();
+
+  // The notifications page's own Kafka WS socket, opened through the proxy.
+  await page.getByRole('link', { name: 'Notifications', exact: true }).click();
+  await page.locator('.tag[data-state="live"]').waitFor();
+  await t.shot('notifications');
+  if (!sockets.some(u => u.startsWith(`${t.base.replace(/^http/, 'ws')}kafka-ws/v1/topics/admin.dojot.notifications`))) {
+    throw new Error(`the notifications page's socket is not under the prefix: ${sockets.join(', ')}`);
+  }
 
   // A device of the admin tenant publishes over MQTT; a websocket on the
   // tenant's device-data topic, opened as the console opens them (ticket,
