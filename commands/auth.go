@@ -227,6 +227,25 @@ func (a *Auth) Login(ctx context.Context, username, passwd string) (dojot.Princi
 	return p, nil
 }
 
+// Renew answers who a renewed token of user userID is issued to: the user as
+// it is now (profile, service, groups), never the old token's claims, so a
+// renewal carries no right the user lost since. A user removed, or left
+// without a password (as Login: inactive), gets no token.
+func (a *Auth) Renew(ctx context.Context, userID int64) (dojot.Principal, error) {
+	u, ok := a.state.User(fmt.Sprint(userID))
+	if !ok || u.ID != userID {
+		return dojot.Principal{}, &dojot.Error{Kind: dojot.ErrUnauthorized, Message: "AuthenticationError"}
+	}
+	p, ok := a.state.Principal(u.Username)
+	if !ok || p.User.ID != userID { // renamed or removed meanwhile
+		return dojot.Principal{}, &dojot.Error{Kind: dojot.ErrUnauthorized, Message: "AuthenticationError"}
+	}
+	if hash, _ := a.state.PasswordHashes(userID); hash == "" {
+		return dojot.Principal{}, &dojot.Error{Kind: dojot.ErrUnauthorized, Message: "This user is inactive"}
+	}
+	return p, nil
+}
+
 // CreatedUser is the outcome of CreateUser: the user, and the profile
 // groups it was or could not be added to (dojot's "groups" and "could not
 // add").

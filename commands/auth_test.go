@@ -348,6 +348,46 @@ func TestAuthLogin(t *testing.T) {
 	checkErr(t, err, dojot.ErrInvalid, "Please, choose a password that was not used before")
 }
 
+// TestAuthRenew: a renewal answers the user as it is now (groups joined and
+// tenant changed since the login show), and refuses a user that is gone.
+func TestAuthRenew(t *testing.T) {
+	log := &commandstest.Store{}
+	a, _ := instance(t, log)
+	if _, err := a.Bootstrap(t.Context(), "admin"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := asAdmin(t)
+	res, err := a.CreateUser(ctx, commands.CreateUser{Username: "dora", Service: "acme", Email: "d@x.com", Name: "Dora", Profile: "user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, err := a.Login(t.Context(), "dora", "temppwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Renew(t.Context(), res.User.ID)
+	if err != nil || !reflect.DeepEqual(p, login) {
+		t.Fatalf("Renew = %+v, %v; want the login's %+v", p, err, login)
+	}
+	if err := a.Relate(ctx, commands.Relation{Kind: commands.UserGroupRelation, From: "dora", To: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.UpdateUser(ctx, commands.UpdateUser{Ref: "dora", Service: "umbrella", Email: "d@x.com", Name: "Dora"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err = a.Renew(t.Context(), res.User.ID)
+	if err != nil || p.User.Service != "umbrella" || !reflect.DeepEqual(p.Groups, append([]int64{1}, login.Groups...)) {
+		t.Fatalf("Renew after the change = %+v, %v", p, err)
+	}
+	if err := a.DeleteUser(ctx, commands.DeleteUser{Ref: "dora"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Renew(t.Context(), res.User.ID)
+	checkErr(t, err, dojot.ErrUnauthorized, "AuthenticationError")
+	_, err = a.Renew(t.Context(), 999)
+	checkErr(t, err, dojot.ErrUnauthorized, "AuthenticationError")
+}
+
 func TestAuthTenantLifecycle(t *testing.T) {
 	log := &commandstest.Store{}
 	a, v := instance(t, log)

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // The isolation matrix's classification of every route of the gateway
@@ -116,6 +118,25 @@ var isoRoutes = map[string]isoRoute{
 	"POST /auth/password/update": {class: isoCaller, want: "any",
 		reqs: func(v, a *isoTenant) []isoReq {
 			return one("/auth/password/update", jsonOf(map[string]string{"oldpasswd": "not-the-password", "newpasswd": "Other-Quartz-77"}))
+		}},
+	// Renews the caller's own token: the new one names the caller's user
+	// and tenant, whatever the request says.
+	"POST /auth/renew": {class: isoCaller, want: "any", control: 2,
+		reqs: func(v, a *isoTenant) []isoReq { return one("/auth/renew", "") },
+		check: func(a *isoTenant, body []byte) error {
+			var r struct{ JWT string }
+			parts := []string{}
+			if json.Unmarshal(body, &r) == nil {
+				parts = strings.Split(r.JWT, ".")
+			}
+			var c struct{ Service string }
+			if len(parts) != 3 {
+				return fmt.Errorf("renewal answered %q, no token", body)
+			}
+			if raw, err := base64.RawURLEncoding.DecodeString(parts[1]); err != nil || json.Unmarshal(raw, &c) != nil || c.Service != a.name {
+				return fmt.Errorf("renewed token's tenant %q, want the caller's %s", c.Service, a.name)
+			}
+			return nil
 		}},
 	"GET /topic/{subject}": {class: isoCaller, want: "any", control: 2,
 		reqs: func(v, a *isoTenant) []isoReq {

@@ -16,6 +16,7 @@ import (
 // authCommands are the auth commands (*commands.Auth).
 type authCommands interface {
 	Login(ctx context.Context, username, passwd string) (dojot.Principal, error)
+	Renew(ctx context.Context, userID int64) (dojot.Principal, error)
 	CreateUser(ctx context.Context, cmd commands.CreateUser) (commands.CreatedUser, error)
 	UpdateUser(ctx context.Context, cmd commands.UpdateUser) error
 	DeleteUser(ctx context.Context, cmd commands.DeleteUser) error
@@ -48,7 +49,7 @@ type authView interface {
 
 // mountAuth serves dojot's auth under Kong's paths: POST /auth is public,
 // /auth/user and /auth/pap go through the PEP, /auth/password/update needs
-// a valid token only (dojot reads its userid), and /admin/tenants (also at
+// a valid token only (dojot reads its userid), as /auth/renew (ours), and /admin/tenants (also at
 // Kong's /auth/admin/tenants), internal in dojot, goes through the PEP here
 // since it is on the public port.
 func (s *Server) mountAuth(r chi.Router) {
@@ -57,6 +58,7 @@ func (s *Server) mountAuth(r chi.Router) {
 	r.HandleFunc("/auth/revoke", s.revoke)
 	r.HandleFunc("/auth/revoke/*", s.revoke)
 	r.With(s.authenticate).Method(http.MethodPost, "/auth/password/update", errorHandler(s.updatePassword))
+	r.With(s.authenticate).Method(http.MethodPost, "/auth/renew", errorHandler(s.renew))
 	r.Group(func(r chi.Router) {
 		r.Use(s.pep)
 		r.Method(http.MethodGet, "/admin/tenants", errorHandler(s.listTenants))
@@ -146,13 +148,34 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.log.InfoContext(r.Context(), "user logged in", "username", p.User.Username, "tenant", p.User.Service)
+	return s.answerToken(w, p)
+}
+
+// answerToken answers {"jwt"}: a token signed for p.
+func (s *Server) answerToken(w http.ResponseWriter, p dojot.Principal) error {
 	tok, err := s.issueToken(p)
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "user logged in", "username", p.User.Username, "tenant", p.User.Service)
 	writeJSON(w, http.StatusOK, map[string]string{"jwt": tok})
 	return nil
+}
+
+// renew is POST /auth/renew (ours: dojot's tokens lived 420 s and its GUI
+// sent users back to the login page): a valid token of an existing user is
+// exchanged for a new one, issued from the user's record as it is now, so a
+// profile, tenant or group changed since the login shows in it. It asks for
+// no password, so it is not a login attempt and is not counted by the login
+// rate limit; it cannot guess a password either.
+func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
+	id, _ := dojot.IdentityFrom(r.Context())
+	p, err := s.opts.AuthCommands.Renew(r.Context(), id.UserID)
+	if err != nil {
+		return err
+	}
+	s.log.DebugContext(r.Context(), "token renewed", "username", p.User.Username, "tenant", p.User.Service)
+	return s.answerToken(w, p)
 }
 
 // revoke is /auth/revoke: Kong terminates it with 403.

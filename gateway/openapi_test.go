@@ -492,6 +492,8 @@ func TestOpenAPIAnswers(t *testing.T) {
 		{false, "DELETE", "/auth/user/ace", admin, ""},
 		{false, "DELETE", "/auth/user/admin", admin, ""},
 		{false, "POST", "/auth/password/update", admin, `{"oldpasswd":"wrong","newpasswd":"n3w-Passw0rd"}`},
+		{false, "POST", "/auth/renew", admin, ""},
+		{false, "POST", "/auth/renew", "Bearer x.y.z", ""},
 		{false, "GET", "/flows/v1/flow", admin, ""},
 		{false, "POST", "/flows/v1/flow", admin, `{"flow":[]}`},
 		{false, "POST", "/flows/v1/flow", admin, `{"name":"f","flow":[]}`},

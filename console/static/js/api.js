@@ -102,14 +102,16 @@ function scheduleRenewal() {
   if (!exp) return;
   const left = exp * 1000 - Date.now();
   const at = Math.max(1000, Math.min(left - 60000, left / 2));
-  renewTimer = setTimeout(async () => {
-    try {
-      const r = await call('POST', 'auth/renew', null);
-      session.set(r.jwt);
-    } catch (e) {
-      console.warn('token renewal failed:', e.message);
-    }
-  }, at);
+  renewTimer = setTimeout(() => renewNow().catch(e => console.warn('token renewal failed:', e.message)), at);
+}
+
+// renewNow exchanges the session's token for a fresh one (POST auth/renew:
+// issued from the user's rights as they are now, with a new lifetime) and
+// answers it; the next renewal is scheduled from it.
+export async function renewNow() {
+  const r = await call('POST', 'auth/renew', null);
+  session.set(r.jwt);
+  return r.jwt;
 }
 
 // url makes an absolute URL of an API path (relative to the console).
