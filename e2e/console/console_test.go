@@ -32,7 +32,9 @@ func TestConsole(t *testing.T) {
 		t.Skip("-short: the browser scenarios take a minute")
 	}
 	needConsoleBrowser(t)
-	in := dojottest.Start(t, "", "-mqtt-insecure", "-http-agent")
+	// Every scenario logs in as admin, from one address: more than the
+	// login limit's 10 a minute (TestLoginRateLimit covers the limit).
+	in := dojottest.Start(t, "", "-mqtt-insecure", "-http-agent", "-login-limit-user=", "-login-limit-addr=")
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Dir(file)
 	shots := filepath.Join(dir, "..", "screenshots")
