@@ -90,6 +90,11 @@ func TestSealedPSKs(t *testing.T) {
 			t.Fatalf("Load %s = %d events, %v", id, len(evs), err)
 		}
 		check("Load", evs[0])
+		if evs, err := s.LoadBefore(ctx, "acme", dojot.KindDevice, id, 0, 5); err != nil || len(evs) != 1 {
+			t.Fatalf("LoadBefore %s = %d events, %v", id, len(evs), err)
+		} else {
+			check("LoadBefore", evs[0])
+		}
 	}
 	ev, err = s.EventAt(ctx, seq)
 	if err != nil {
@@ -132,7 +137,11 @@ func TestSealedPSKs(t *testing.T) {
 	if _, err := other.Load(ctx, "acme", dojot.KindDevice, "b2"); !errors.Is(err, seal.ErrKey) {
 		t.Errorf("Load sealed with another key: %v, want seal.ErrKey", err)
 	}
-	// Views still get the event (the device without its keys), logged.
+	// Views and the change log still get the event (the device without
+	// its keys), logged.
+	if evs, err := other.LoadBefore(ctx, "acme", dojot.KindDevice, "b2", 0, 5); err != nil || len(evs) != 1 || bytes.Contains(evs[0].Data, []byte(newKey)) {
+		t.Errorf("LoadBefore sealed with another key = %v, %v; want the event, keys still sealed", evs, err)
+	}
 	ev, err = other.EventAt(ctx, seq)
 	if err != nil || bytes.Contains(ev.Data, []byte(newKey)) || !bytes.Contains(ev.Data, []byte(`"label":"pump"`)) {
 		t.Errorf("EventAt with another key = %s, %v; want the event, keys still sealed", ev.Data, err)
