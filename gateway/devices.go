@@ -74,6 +74,13 @@ func (s *Server) mountDeviceManager(r chi.Router) {
 	r.Method(http.MethodGet, "/internal/device/{id}", tenantHandler(s.getInternalDevice))
 
 	r.Method(http.MethodPost, "/import", tenantHandler(s.importData))
+
+	// The change log (ours): behind the same PEP as the reads, whose
+	// permissions on /device/(.*) and /template/(.*) cover it.
+	if s.opts.Events != nil {
+		r.Method(http.MethodGet, "/device/{id}/events", tenantHandler(s.deviceEvents))
+		r.Method(http.MethodGet, "/template/{id}/events", tenantHandler(s.templateEvents))
+	}
 }
 
 // tenantHandler is a DeviceManager handler: it serves the caller's tenant and

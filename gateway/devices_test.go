@@ -28,7 +28,7 @@ func dmServer(t *testing.T) (*httptest.Server, *memory.View) {
 	store := &commandstest.Store{View: view}
 	rnd := rand.NewChaCha8([32]byte{1})
 	cmds := commands.NewDevices(commands.Options{Store: store, Sync: commandstest.Syncer{}, Now: func() time.Time { return testNow }, Rand: rnd}, view)
-	s := &Server{opts: Options{DeviceCommands: cmds, DeviceView: view.Reads()}}
+	s := &Server{opts: Options{DeviceCommands: cmds, DeviceView: view.Reads(), Events: store}}
 	r := chi.NewRouter()
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

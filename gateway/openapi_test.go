@@ -66,7 +66,7 @@ func everythingOn(t *testing.T) (Options, *commandstest.Store) {
 		t.Fatal(err)
 	}
 	return Options{
-		DeviceCommands: devices, DeviceView: v.Reads(), AuthCommands: auth, AuthView: v.Reads(),
+		DeviceCommands: devices, DeviceView: v.Reads(), Events: store, AuthCommands: auth, AuthView: v.Reads(),
 		JWTSecret: testSecret, History: hist, Notifications: hist, Topics: &fakeTopics{}, KafkaWS: noKafkaWS{},
 		FlowCommands: commands.NewFlows(opts, v, nil), FlowView: v.Reads(), FlowNodes: []FlowNode{},
 		FlowStats:    func(string) any { return nil },

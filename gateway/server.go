@@ -67,6 +67,10 @@ type Options struct {
 	Metrics http.Handler
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Events reads aggregates' histories from the event log
+	// (eventstore.Store): GET /device/:id/events and /template/:id/events,
+	// the change log (events.go); nil leaves them unrouted.
+	Events eventLog
 	// History is the history view the History API reads (history.go); nil
 	// leaves /history unrouted.
 	History historyView

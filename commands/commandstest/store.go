@@ -82,6 +82,22 @@ func (s *Store) Events() []dojot.Event {
 	return append([]dojot.Event(nil), s.evs...)
 }
 
+// LoadBefore returns up to n events of one aggregate stored before
+// sequence before (0: up to the newest), newest first, as
+// eventstore.Store's LoadBefore does.
+func (s *Store) LoadBefore(_ context.Context, tenant, kind, id string, before uint64, n int) ([]dojot.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	subj := dojot.Subject(tenant, kind, id)
+	out := []dojot.Event{}
+	for i := len(s.evs) - 1; i >= 0 && len(out) < n; i-- {
+		if ev := s.evs[i]; ev.Subject() == subj && (before == 0 || ev.Seq < before) {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
+
 // Count returns how many stored events are of type typ.
 func (s *Store) Count(typ string) int {
 	s.mu.Lock()
