@@ -168,6 +168,10 @@ var isoRoutes = map[string]isoRoute{
 		reqs: func(v, a *isoTenant) []isoReq {
 			return one(fmt.Sprintf("/template/%d", v.tmpl), jsonOf(isoTemplateBody("stolen")))
 		}},
+	// The change logs: the victim's ids name nothing in the attacker's
+	// tenant's log (404), and the log never reads across tenants.
+	"GET /template/{id}/events":  {class: isoTenantID, want: "4xx", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one(fmt.Sprintf("/template/%d/events", v.tmpl), "") }},
+	"GET /device/{id}/events":    {class: isoTenantID, want: "4xx", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/device/"+v.dev+"/events", "") }},
 	"DELETE /template/{id}":      {class: isoTenantID, want: "4xx", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one(fmt.Sprintf("/template/%d", v.tmpl2), "") }},
 	"GET /device/template/{tid}": {class: isoTenantID, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one(fmt.Sprintf("/device/template/%d", v.tmpl), "") }},
 	"GET /device/{id}":           {class: isoTenantID, want: "4xx", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/device/"+v.dev, "") }},

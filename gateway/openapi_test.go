@@ -520,6 +520,11 @@ func TestOpenAPIAnswers(t *testing.T) {
 		{false, "GET", "/x509/v1/trusted-cas", admin, ""},
 		{false, "POST", "/x509/v1/trusted-cas", admin, `{"caPem":"nope"}`},
 		{false, "DELETE", "/device/abc1", admin, ""},
+		{false, "GET", "/device/abc1/events?limit=2", admin, ""}, // a deleted device's log
+		{false, "GET", "/device/abc1/events?limit=x", admin, ""},
+		{false, "GET", "/device/abc9/events", admin, ""},
+		{false, "GET", "/template/1/events", admin, ""},
+		{false, "GET", "/template/99/events", admin, ""},
 		{false, "DELETE", "/device", admin, ""},
 		{false, "DELETE", "/template", admin, ""},
 		{false, "POST", "/sigfox", "", `{"device":"1A2B"}`},

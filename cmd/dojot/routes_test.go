@@ -17,7 +17,7 @@ func TestRoutes(t *testing.T) {
 		t.Fatalf("dojot routes: exit %d: %s", code, errOut.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	for _, want := range []string{"GET /device/{id}", "POST /auth", "POST /http-agent/v1/*", "POST /sigfox",
+	for _, want := range []string{"GET /device/{id}", "GET /device/{id}/events", "POST /auth", "POST /http-agent/v1/*", "POST /sigfox",
 		"POST /lorawan/chirpstack", "POST /lorawan/tts", "GET /history/device/{id}/history", "GET /kafka-ws/v1/topics/{topic}",
 		"POST /x509/v1/certificates", "POST /cron/v1/jobs", "GET /flows/v1/flow/{id}"} {
 		if !strings.Contains("\n"+out.String(), "\n"+want+"\n") {

@@ -362,6 +362,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		Logger:         log,
 		DeviceCommands: devices,
 		DeviceView:     reads,
+		Events:         store,
 		AuthCommands:   auth,
 		AuthView:       reads,
 		History:        hist.view,
