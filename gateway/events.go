@@ -160,15 +160,20 @@ func (s *Server) writeHistory(w http.ResponseWriter, r *http.Request, h *changeL
 	}
 	// Each state an update changed is the next older one that carries a
 	// state: in the page, or up to maxLookback events past it.
-	for looked := 0; needsLookback(evs, limit) && looked < maxLookback; looked++ {
-		ev, ok, err := h.next(ctx)
-		if err != nil {
-			return err
+	if needsLookback(evs, limit) {
+		for looked := 0; looked < maxLookback; looked++ {
+			ev, ok, err := h.next(ctx)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			evs = append(evs, ev)
+			if ev.kind != stateNone {
+				break
+			}
 		}
-		if !ok {
-			break
-		}
-		evs = append(evs, ev)
 	}
 	exhausted := h.exhausted()
 	for i := range min(len(evs), limit) {

@@ -219,3 +219,36 @@ func TestChangeLogLookback(t *testing.T) {
 		}
 	}
 }
+
+// TestImportEvents: POST /import in the change logs: a template it
+// replaced is gone, one it brought has a log of that import alone, and a
+// device it deleted or created has its own events with cause import.
+func TestImportEvents(t *testing.T) {
+	srv, _ := dmServer(t)
+	dmMust(t, srv, 200, "POST", "/template", sensorTemplate)
+	dmMust(t, srv, 200, "POST", "/device", `{"label":"old","templates":[1],"id":"0123"}`)
+	dmMust(t, srv, 201, "POST", "/import", `{"templates":[{"id":7,"label":"Imported","attrs":[{"id":20,"label":"temp","type":"dynamic","value_type":"float"}]}],
+		"devices":[{"id":"beef","label":"cow","templates":[7]}]}`)
+	dmMust(t, srv, 200, "PUT", "/template/7", `{"label":"Imported-2","attrs":[{"id":20,"label":"temp","type":"dynamic","value_type":"float"}]}`)
+
+	gone := allEvents(t, srv, "/template/1/events", 5)
+	if got := types(gone); got != "template.imported template.created" || !strings.HasPrefix(changeJSON(t, gone[0]), `{"attrs":{"old":[`) {
+		t.Errorf("template 1: %s, %s", got, changeJSON(t, gone[0]))
+	}
+	brought := allEvents(t, srv, "/template/7/events", 1)
+	if got := types(brought); got != "template.updated template.imported" {
+		t.Fatalf("template 7: %s", got)
+	}
+	if got := changeJSON(t, brought[0]); got != `{"label":{"old":"Imported","new":"Imported-2"}}` {
+		t.Errorf("template 7's update after its import: %s", got)
+	}
+	if got := changeJSON(t, brought[1]); !strings.Contains(got, `"label":{"new":"Imported"}`) || !strings.Contains(got, `"id":20`) {
+		t.Errorf("template 7's import: %s", got)
+	}
+	for id, want := range map[string]string{"0123": "device.deleted device.created", "beef": "device.created"} {
+		evs := allEvents(t, srv, "/device/"+id+"/events", 5)
+		if got := types(evs); got != want || (id == "beef" && evs[0].Cause != "import") || (id == "0123" && evs[0].Cause != "import") {
+			t.Errorf("device %s: %s (cause %q), want %s", id, got, evs[0].Cause, want)
+		}
+	}
+}
