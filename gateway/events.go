@@ -126,26 +126,19 @@ func (s *Server) writeHistory(w http.ResponseWriter, r *http.Request, h *changeL
 	ctx := r.Context()
 	h.start(before, limit+1)
 	// The page and one more event: whether there is a next page.
-	var evs []loggedEvent
-	for len(evs) <= limit {
-		ev, ok, err := h.next(ctx)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		evs = append(evs, ev)
+	evs, err := h.read(ctx, nil, limit+1, nil)
+	if err != nil {
+		return err
 	}
 	if len(evs) == 0 && before > 0 {
 		// Past the oldest event, or a cursor of some other aggregate's:
 		// an empty page of an aggregate that exists.
 		h.start(0, 1)
-		_, ok, err := h.next(ctx)
+		newest, err := h.read(ctx, nil, 1, nil)
 		if err != nil {
 			return err
 		}
-		if ok {
+		if len(newest) > 0 {
 			writeJSON(w, http.StatusOK, changePage{Events: []changeEvent{}, Pagination: changePaging{Limit: limit}})
 			return nil
 		}
@@ -161,18 +154,8 @@ func (s *Server) writeHistory(w http.ResponseWriter, r *http.Request, h *changeL
 	// Each state an update changed is the next older one that carries a
 	// state: in the page, or up to maxLookback events past it.
 	if needsLookback(evs, limit) {
-		for looked := 0; looked < maxLookback; looked++ {
-			ev, ok, err := h.next(ctx)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				break
-			}
-			evs = append(evs, ev)
-			if ev.kind != stateNone {
-				break
-			}
+		if evs, err = h.read(ctx, evs, maxLookback, func(e loggedEvent) bool { return e.kind != stateNone }); err != nil {
+			return err
 		}
 	}
 	exhausted := h.exhausted()
@@ -273,7 +256,7 @@ var keyedLists = map[string]string{"attrs": "id", "overrides": "attr_id", "psks"
 func deviceState(ev dojot.Event) (stateMembers, stateKind) {
 	switch ev.Type {
 	case dojot.EventDeviceCreated, dojot.EventDeviceUpdated:
-		return objectMembers(ev.Data, "id", "created", "updated"), stateFull
+		return objectMembers(ev.Data), stateFull
 	case dojot.EventDeviceDeleted:
 		return stateMembers{}, stateGone
 	case dojot.EventDeviceActuated:
@@ -291,7 +274,7 @@ func deviceState(ev dojot.Event) (stateMembers, stateKind) {
 func templateState(ev dojot.Event, id int) (stateMembers, stateKind) {
 	switch ev.Type {
 	case dojot.EventTemplateCreated, dojot.EventTemplateUpdated:
-		return objectMembers(ev.Data, "id", "created", "updated"), stateFull
+		return objectMembers(ev.Data), stateFull
 	case dojot.EventTemplateDeleted:
 		return stateMembers{}, stateGone
 	case dojot.EventTemplatesDeleted:
@@ -310,7 +293,7 @@ func templateState(ev dojot.Event, id int) (stateMembers, stateKind) {
 				if err != nil {
 					return nil, stateNone
 				}
-				return objectMembers(b, "id", "created", "updated"), stateFull
+				return objectMembers(b), stateFull
 			}
 		}
 		if slices.Contains(p.Removed, id) {
@@ -320,16 +303,20 @@ func templateState(ev dojot.Event, id int) (stateMembers, stateKind) {
 	return nil, stateNone
 }
 
-// objectMembers reads a JSON object's members, but drop and what is not
-// state (a cause, a deleted device's rendering); a psks_sealed (sealed
-// under a key this instance has not) stands as psks, which redact shows
-// as "sealed".
-func objectMembers(data []byte, drop ...string) stateMembers {
+// notState are the members of a payload that are not state that changes:
+// the id, timestamps that change with everything, a device event's cause
+// (shown apart) and a deleted device's rendering.
+var notState = []string{"id", "created", "updated", "cause", "rendered"}
+
+// objectMembers reads the state members of a JSON object; a psks_sealed
+// (sealed under a key this instance has not) stands as psks, which redact
+// shows as "sealed".
+func objectMembers(data []byte) stateMembers {
 	var m stateMembers
 	if json.Unmarshal(data, &m) != nil || m == nil {
 		return stateMembers{}
 	}
-	for _, k := range append(drop, "cause", "rendered") {
+	for _, k := range notState {
 		delete(m, k)
 	}
 	if v, ok := m["psks_sealed"]; ok {
@@ -518,6 +505,25 @@ func (h *changeLog) next(ctx context.Context) (loggedEvent, bool, error) {
 		}
 		return loggedEvent{ev: ev, kind: kind, members: members, cause: causeOf(ev.Data)}, true, nil
 	}
+}
+
+// read appends up to n more events to evs, and stops after one that
+// until accepts (nil: none).
+func (h *changeLog) read(ctx context.Context, evs []loggedEvent, n int, until func(loggedEvent) bool) ([]loggedEvent, error) {
+	for range n {
+		ev, ok, err := h.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		evs = append(evs, ev)
+		if until != nil && until(ev) {
+			break
+		}
+	}
+	return evs, nil
 }
 
 // exhausted reports whether every cursor has read its whole history.

@@ -252,3 +252,24 @@ func TestImportEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestChangesSealed: keys still sealed (this instance has not the key
+// they were sealed with) show as "sealed", a change when they differ, and
+// never as the sealed text.
+func TestChangesSealed(t *testing.T) {
+	prev := objectMembers([]byte(`{"id":"a","label":"x","psks_sealed":"v1.0a0b.AAAA"}`))
+	same := objectMembers([]byte(`{"id":"a","label":"y","psks_sealed":"v1.0a0b.AAAA"}`))
+	cur := objectMembers([]byte(`{"id":"a","label":"y","psks_sealed":"v1.0a0b.BBBB"}`))
+	for _, c := range []struct {
+		prev, cur stateMembers
+		want      string
+	}{
+		{nil, prev, `{"label":{"new":"x"},"psks":{"new":"sealed"}}`},
+		{prev, same, `{"label":{"old":"x","new":"y"}}`},
+		{same, cur, `{"psks":{"old":"sealed","new":"sealed"}}`},
+	} {
+		if got, _ := json.Marshal(diff(c.prev, c.cur)); string(got) != c.want {
+			t.Errorf("diff = %s, want %s", got, c.want)
+		}
+	}
+}
