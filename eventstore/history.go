@@ -22,9 +22,9 @@ import (
 // multi_last and up_to_seq, nats-server 2.11 on). Secrets are opened as
 // the views' reads open them: one that does not open is logged and left
 // sealed, so a key mismatch cannot hide a device's history. With
-// Replicas > 1 any replica may answer a direct get, so an event
-// acknowledged a few milliseconds ago may be missing from a page read at
-// once (Load reads from the leader); a page never skips an older event.
+// Replicas > 1 any replica may answer each step, so a page read while a
+// replica is still applying the last commits may miss an event acknowledged
+// milliseconds before (Load reads from the leader).
 func (s *Store) LoadBefore(ctx context.Context, tenant, kind, id string, before uint64, n int) ([]dojot.Event, error) {
 	subj := s.opts.SubjectPrefix + dojot.Subject(tenant, kind, id)
 	// A wildcard in the id would read other aggregates (multi_last takes
