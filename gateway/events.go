@@ -43,8 +43,9 @@ type changeEvent struct {
 	CorrelationID string            `json:"correlation_id,omitempty"`
 	Cause         string            `json:"cause,omitempty"`
 	Changes       map[string]change `json:"changes"`
-	// PreviousUnknown: the state before this event was not found within
-	// maxLookback events, so Changes holds every member's new value.
+	// PreviousUnknown: the state before this update or deletion was not
+	// found within maxLookback events, so Changes holds every member's new
+	// value (none for a deletion).
 	PreviousUnknown bool `json:"previous_unknown,omitempty"`
 }
 
@@ -209,17 +210,14 @@ func describe(evs []loggedEvent, i int, exhausted bool) changeEvent {
 			break
 		}
 	}
-	if !known {
-		if e.kind == stateGone {
-			return out // gone from a state not read: nothing to show
-		}
-		out.PreviousUnknown = true
-	}
-	cur := e.members
+	out.PreviousUnknown = !known
 	if e.kind == stateGone {
-		cur = nil
+		if known { // else gone from a state not read: nothing to show
+			out.Changes = diff(prev, nil)
+		}
+		return out
 	}
-	out.Changes = diff(prev, cur)
+	out.Changes = diff(prev, e.members)
 	return out
 }
 

@@ -273,3 +273,24 @@ func TestChangesSealed(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeLogLookbackDeleted: a deletion past the look-back shows no
+// changes and says the state before it is unknown.
+func TestChangeLogLookbackDeleted(t *testing.T) {
+	srv, _ := dmServer(t)
+	dmMust(t, srv, 200, "POST", "/template", sensorTemplate)
+	dmMust(t, srv, 200, "POST", "/device", `{"label":"a","templates":[1],"id":"d1"}`)
+	// The page and one more event (3), then maxLookback: the creation
+	// one step too far.
+	for range maxLookback + 2 {
+		dmMust(t, srv, 200, "PUT", "/device/d1/actuate", `{"attrs":{"target":1}}`)
+	}
+	dmMust(t, srv, 200, "DELETE", "/device/d1", "")
+	p := eventsPage(t, srv, "/device/d1/events?limit=2")
+	if e := p.Events[0]; e.Type != "device.deleted" || len(e.Changes) != 0 || !e.PreviousUnknown {
+		t.Errorf("deletion past the look-back: %+v", e)
+	}
+	if e := p.Events[1]; e.Type != "device.actuated" || e.PreviousUnknown || changeJSON(t, e) != `{"attrs":{"new":{"target":1}}}` {
+		t.Errorf("actuation: %+v", e)
+	}
+}
