@@ -83,12 +83,14 @@ func (l *Limit) acquire(r *http.Request) bool {
 // Kafka WS's websockets in none (by path: a header would let any request
 // out of its pool). A probe must answer while the pools are full (it is
 // how an operator sees the overload), and a websocket lives for hours:
-// Kafka WS bounds its connections itself (-kafka-ws-max-per-tenant).
+// Kafka WS and socket.io bound their connections themselves
+// (-kafka-ws-max-per-tenant, -socketio-max-per-tenant); a long-poll
+// waits up to socket.io's ping interval.
 func (s *Server) limitLoad(next http.Handler) http.Handler {
 	api, agents := s.opts.Limit.Handler(next), s.opts.AgentLimit.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case unlimited[r.URL.Path] || strings.HasPrefix(r.URL.Path, "/kafka-ws/v1/topics/"):
+		case unlimited[r.URL.Path] || strings.HasPrefix(r.URL.Path, "/kafka-ws/v1/topics/") || strings.HasPrefix(r.URL.Path, "/socket.io/"):
 			next.ServeHTTP(w, r)
 		case s.deviceRoute(r.URL.Path):
 			agents.ServeHTTP(w, r)

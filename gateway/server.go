@@ -86,6 +86,9 @@ type Options struct {
 	// Console serves the web console at "/" and its assets under "/ui/"
 	// (console.Handler); nil leaves "/" a 404, as dojot without its GUI.
 	Console http.Handler
+	// SocketIO serves DataBroker's socket.io (socketio.Server); nil
+	// leaves /stream/socketio and /socket.io/ unrouted.
+	SocketIO SocketIO
 	// FlowCommands and FlowView serve the flowbroker's API (flows.go);
 	// nil FlowCommands leaves /flows unrouted. FlowNodes lists the node
 	// types the engine runs (GET /flows/nodes).
@@ -132,6 +135,14 @@ type Options struct {
 type KafkaWS interface {
 	Ticket(w http.ResponseWriter, r *http.Request)
 	Topic(w http.ResponseWriter, r *http.Request)
+}
+
+// SocketIO is DataBroker's socket.io (socketio.Server): the token route
+// runs behind the PEP; /socket.io/ (polling requests of every method, and
+// websockets) is authenticated by the token, as in dojot's Kong.
+type SocketIO interface {
+	Token(w http.ResponseWriter, r *http.Request)
+	Handler() http.Handler
 }
 
 func (o *Options) setDefaults() {
@@ -217,12 +228,18 @@ func New(opts Options) *Server {
 		if s.opts.KafkaWS != nil {
 			r.Get("/kafka-ws/v1/ticket", s.opts.KafkaWS.Ticket)
 		}
+		if s.opts.SocketIO != nil {
+			r.Get("/stream/socketio", s.opts.SocketIO.Token)
+		}
 		if s.opts.CA != nil {
 			s.mountX509(r)
 		}
 	})
 	if s.opts.KafkaWS != nil {
 		r.Get("/kafka-ws/v1/topics/{topic}", s.opts.KafkaWS.Topic)
+	}
+	if s.opts.SocketIO != nil {
+		r.Handle("/socket.io/*", s.opts.SocketIO.Handler())
 	}
 	for pattern, h := range s.opts.DeviceRoutes {
 		r.Handle(pattern, h)

@@ -233,6 +233,9 @@ type subscriber struct {
 	events  bool // a device-manager topic, from the renderer
 	kafka   bool // another topic, from Kafka
 	notes   *hub // dojot.notifications, from NOTIFICATIONS (nil: not that topic)
+	// fn, for a watcher (Server.Watch) that is no connection (c is
+	// nil), takes each message as is.
+	fn func(seq uint64, data []byte)
 	// key is the same for subscribers whose frames are the same (fields,
 	// where, seq), so the hub renders a message once for all of them.
 	key string

@@ -86,7 +86,9 @@ func (r *renderer) follow() {
 			defer r.mu.RUnlock()
 			for _, m := range msgs {
 				for _, s := range r.subs[m.Topic] {
-					if ev.Seq > s.after {
+					if ev.Seq > s.after && s.sub.fn != nil {
+						s.sub.fn(ev.Seq, m.Value)
+					} else if ev.Seq > s.after {
 						if out, ok := s.sub.render(ev.Seq, m.Value); ok {
 							s.sub.c.offer(out)
 						}

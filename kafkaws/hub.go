@@ -132,6 +132,12 @@ func (f *feed) deliver(seq uint64, data []byte) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	for _, g := range f.groups {
+		if g[0].fn != nil { // watchers (Server.Watch), each a group of its own
+			for _, s := range g {
+				s.fn(seq, data)
+			}
+			continue
+		}
 		out, ok := g[0].render(seq, data)
 		if !ok {
 			continue

@@ -31,6 +31,16 @@ var (
 		"Kafka WS connections refused, by reason.", "reason")
 	wsFrames = desc("kafkaws_frames_sent_total",
 		"Frames sent on Kafka WS websockets.")
+	sioOpen = desc("socketio_connections",
+		"Open socket.io sockets (DataBroker's real-time channel).")
+	sioOpened = desc("socketio_connections_opened_total",
+		"socket.io sockets connected.")
+	sioRefused = desc("socketio_connections_refused_total",
+		"socket.io handshakes refused, by reason.", "reason")
+	sioEvents = desc("socketio_events_sent_total",
+		"Events queued to socket.io sockets.")
+	sioTooSlow = desc("socketio_slow_disconnects_total",
+		"socket.io sockets disconnected because their send buffer was full.")
 	depUp = desc("dependency_up",
 		"1 while a configured dependency (nats, postgres, mongo, redis, kafka, rabbitmq) answers, else 0.", "dependency")
 	ready = desc("ready",
@@ -38,7 +48,7 @@ var (
 )
 
 var descs = []*prometheus.Desc{agentStored, agentRefused, agentClients, pending, consumerErrors,
-	wsOpen, wsOpened, wsRefused, wsFrames, depUp, ready}
+	wsOpen, wsOpened, wsRefused, wsFrames, sioOpen, sioOpened, sioRefused, sioEvents, sioTooSlow, depUp, ready}
 
 // Scrape receives what the sources report during one scrape.
 type Scrape struct {
@@ -85,6 +95,17 @@ func (s *Scrape) KafkaWS(open int, opened, frames uint64, refused map[string]uin
 	s.counter(wsFrames, frames)
 	for reason, n := range refused {
 		s.counter(wsRefused, n, reason)
+	}
+}
+
+// SocketIO reports the socket.io service's sockets.
+func (s *Scrape) SocketIO(open int, opened, events, tooSlow uint64, refused map[string]uint64) {
+	s.gauge(sioOpen, float64(open))
+	s.counter(sioOpened, opened)
+	s.counter(sioEvents, events)
+	s.counter(sioTooSlow, tooSlow)
+	for reason, n := range refused {
+		s.counter(sioRefused, n, reason)
 	}
 }
 

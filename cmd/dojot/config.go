@@ -91,13 +91,14 @@ type Config struct {
 	HistoryDB         string
 	HistoryExpiration time.Duration
 
-	RedisURL            string
-	KafkaWSSecret       string
-	KafkaWSTicketTTL    time.Duration
-	Console             bool
-	KafkaWSMaxLifetime  time.Duration
-	KafkaWSJWTExp       bool
-	KafkaWSMaxPerTenant int
+	RedisURL             string
+	KafkaWSSecret        string
+	KafkaWSTicketTTL     time.Duration
+	Console              bool
+	KafkaWSMaxLifetime   time.Duration
+	KafkaWSJWTExp        bool
+	KafkaWSMaxPerTenant  int
+	SocketIOMaxPerTenant int
 
 	X509 x509Config // the CA and MQTT over TLS (x509.go)
 
@@ -175,12 +176,13 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.SigfoxSecret, "sigfox-secret", "", "Sigfox agent: the shared secret a Sigfox callback sends as 'Authorization: Bearer <secret>' to POST /sigfox on the gateway's port (empty: off)")
 	fs.StringVar(&c.History, "history", "memory", "history view (persister and History API): memory (an index rebuilt from the DATA stream at start) or mongo (dojot's persister layout, on -mongo-url)")
 	fs.StringVar(&c.HistoryDB, "history-db", "device_history", "mongo history: the database (dojot's persister uses device_history)")
-	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL for Kafka WS tickets (redis://host:6379/1, dojot's db 1); empty keeps them in memory, which serves one instance only")
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL for Kafka WS tickets and socket.io tokens (redis://host:6379/1, dojot's db 1); empty keeps them in memory, which serves one instance only")
 	fs.StringVar(&c.KafkaWSSecret, "kafka-ws-secret", "", "key that signs Kafka WS tickets (dojot's KAFKA_WS_TICKET_SECRET); empty: derived from the JWT secret, so instances that share it share this")
 	fs.DurationVar(&c.KafkaWSTicketTTL, "kafka-ws-ticket-ttl", 60*time.Second, "how long a Kafka WS ticket may wait for its websocket (dojot: 60 s)")
 	fs.DurationVar(&c.KafkaWSMaxLifetime, "kafka-ws-max-lifetime", 2*time.Hour, "Kafka WS connections end after this long, close 4408 (dojot: 7200 s); negative: never")
 	fs.BoolVar(&c.KafkaWSJWTExp, "kafka-ws-jwt-exp", false, "a Kafka WS connection may live until its login token expires when that is later than -kafka-ws-max-lifetime (dojot's server.jwt.exp.time)")
 	fs.IntVar(&c.KafkaWSMaxPerTenant, "kafka-ws-max-per-tenant", 10000, "open Kafka WS connections a tenant may hold (429 beyond)")
+	fs.IntVar(&c.SocketIOMaxPerTenant, "socketio-max-per-tenant", 1000, "open socket.io sockets (GET /stream/socketio, /socket.io/) a tenant may hold; beyond, the handshake gets the error packet 'Too many connections for this tenant'")
 	fs.DurationVar(&c.HistoryExpiration, "history-expiration", 7*24*time.Hour, "mongo history: TTL of the documents on ts (dojot's HISTORY_DB_DATA_EXPIRATION, 604800 s); the memory history keeps what the DATA stream keeps (-data-max-age)")
 	c.X509.flags(fs)
 	c.LoRaWAN.flags(fs)
@@ -317,6 +319,9 @@ func (c *Config) validate() error {
 	}
 	if c.KafkaWSMaxPerTenant < 1 {
 		errs = append(errs, fmt.Errorf("-kafka-ws-max-per-tenant %d: want 1 or more", c.KafkaWSMaxPerTenant))
+	}
+	if c.SocketIOMaxPerTenant < 1 {
+		errs = append(errs, fmt.Errorf("-socketio-max-per-tenant %d: want 1 or more", c.SocketIOMaxPerTenant))
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {

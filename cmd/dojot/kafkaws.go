@@ -16,8 +16,10 @@ import (
 
 // kafkaWS is the Kafka WS server and its ticket store.
 type kafkaWS struct {
-	srv   *kafkaws.Server
-	store interface{ Close() error }
+	srv     *kafkaws.Server
+	store   interface{ Close() error }
+	tickets tickets.Store // also socket.io's tokens
+	secret  []byte
 }
 
 // startKafkaWS builds Kafka WS: tickets in Redis (-redis-url) or in
@@ -60,7 +62,7 @@ func startKafkaWS(ctx context.Context, cfg *Config, store *eventstore.Store, jwt
 		closer.Close()
 		return nil, err
 	}
-	return &kafkaWS{srv: srv, store: closer}, nil
+	return &kafkaWS{srv: srv, store: closer, tickets: ts, secret: secret}, nil
 }
 
 // Close ends the connections, then the ticket store.

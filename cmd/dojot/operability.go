@@ -26,6 +26,7 @@ import (
 	"github.com/dojot-es/dojot/kafkaws"
 	"github.com/dojot-es/dojot/metrics"
 	"github.com/dojot-es/dojot/projections"
+	"github.com/dojot-es/dojot/socketio"
 )
 
 // dependencyNames are what -ready-deps may name.
@@ -175,6 +176,7 @@ type watched struct {
 	bridge  *kafka.Bridge
 	flows   *broker.Broker
 	kws     *kafkaws.Server
+	sio     *socketio.Server
 
 	mqtt    *agentmqtt.Agent
 	amqp    *agentamqp.Agent
@@ -267,6 +269,10 @@ func (w *watched) source(ctx context.Context, s *metrics.Scrape) {
 	if w.kws != nil {
 		st := w.kws.Stats()
 		s.KafkaWS(st.Open, st.Opened, st.Frames, st.Refused)
+	}
+	if w.sio != nil {
+		st := w.sio.Stats()
+		s.SocketIO(st.Open, st.Opened, st.Events, st.TooSlow, st.Refused)
 	}
 	ready := true
 	for name, d := range w.deps.State(ctx) {

@@ -293,6 +293,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return err
 	}
 	defer kws.Close() // hijacked websockets outlive the HTTP server's shutdown
+	sio, err := startSocketIO(cfg, kws, log)
+	if err != nil {
+		return err
+	}
+	defer sio.Close() // before kws's: its sockets follow Kafka WS's feeds
 
 	sigfox, err := newSigfox(cfg, store, view, log)
 	if err != nil {
@@ -368,6 +373,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		History:        hist.view,
 		Notifications:  hist.view,
 		KafkaWS:        kws.srv,
+		SocketIO:       sio,
 		DeviceRoutes:   deviceRoutes,
 		FlowCommands:   flowCmds,
 		FlowView:       reads,
@@ -412,10 +418,11 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 				h["cron"] = scheduler.Stats()
 			}
 			h["kafka_ws"] = map[string]any{"tickets": ticketStore(cfg), "stats": kws.srv.Stats()}
+			h["socketio"] = map[string]any{"tokens": ticketStore(cfg), "stats": sio.Stats()}
 			return h
 		},
 	}
-	w := &watched{cfg: cfg, store: store, deps: deps, views: views, history: hist, bridge: bridge, flows: flowBroker, kws: kws.srv,
+	w := &watched{cfg: cfg, store: store, deps: deps, views: views, history: hist, bridge: bridge, flows: flowBroker, kws: kws.srv, sio: sio,
 		mqtt: agent, amqp: amqpAgent, sigfox: sigfox, lorawan: lorawan}
 	if httpAgent != nil {
 		w.http = httpAgent.agent

@@ -1,0 +1,513 @@
+package socketio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/socket.io/parsers/engine/v3/packet"
+	"github.com/zishang520/socket.io/servers/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
+	"github.com/dojot-es/dojot"
+	"github.com/dojot-es/dojot/kafkaws"
+)
+
+// The error packets (44"<text>") of dojot's checkSocket: GUI v1 reacts
+// to these texts.
+const (
+	ErrMissingToken = "Authentication error: missing token"
+	ErrUnknown      = "Authentication error: unknown token"
+	ErrVerify       = "Failed to verify token"
+	// ErrTooMany is this implementation's: the tenant holds
+	// Options.MaxPerTenant sockets already.
+	ErrTooMany = "Too many connections for this tenant"
+)
+
+// NotificationsSubject is the subject query value of a notification
+// socket.
+const NotificationsSubject = "dojot.notifications"
+
+// Feeds is where the tenant's messages come from (kafkaws.Server.Watch).
+type Feeds interface {
+	Watch(tenant string, feed kafkaws.Feed, fn func(seq uint64, data []byte)) (stop func(), err error)
+}
+
+// Options configure a Server; a zero field means its default.
+type Options struct {
+	Tokens *Tokens // required
+	Feeds  Feeds   // required
+	Logger *slog.Logger
+	// MaxPerTenant bounds a tenant's open sockets (default 1,000); beyond,
+	// the handshake gets error packet ErrTooMany.
+	MaxPerTenant int
+	// SendBuffer is how many packets may wait for a socket (the
+	// engine's write buffer: between two polls, or while a websocket
+	// write is under way; default 256). A socket with more waiting is
+	// too slow for its feed and is closed.
+	SendBuffer int
+	// PingInterval and PingTimeout are the engine's heartbeat (default
+	// 25 s and 5 s, socket.io 2.2's): a client silent for their sum is
+	// closed.
+	PingInterval, PingTimeout time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxPerTenant <= 0 {
+		o.MaxPerTenant = 1000
+	}
+	if o.SendBuffer <= 0 {
+		o.SendBuffer = 256
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = 5 * time.Second
+	}
+}
+
+// Server is the socket.io service: Token is GET /stream/socketio, Handler
+// /socket.io/.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	io      *socket.Server
+	handler http.Handler
+
+	mu      sync.Mutex // guards tenants, closed and the feeds' start and stop
+	tenants map[string]*room
+	closed  bool
+
+	opened, events, tooSlow atomic.Uint64
+	refusedMu               sync.Mutex
+	refused                 map[string]uint64
+}
+
+// room is one tenant's sockets and the feeds that serve them, started
+// with the first socket that needs them and stopped with the last.
+type room struct {
+	n int // sockets admitted (the limit), under Server.mu
+
+	mu    sync.RWMutex // guards the sets, read by the feeds
+	data  map[*client]struct{}
+	notes map[*client]struct{}
+
+	stopData, stopNotes []func() // under Server.mu
+}
+
+// client is one socket.
+type client struct {
+	s      *Server
+	tenant string
+	notes  bool
+	sock   *socket.Socket
+	// pending counts the packets in the engine's write buffer: created,
+	// not yet handed to the transport.
+	pending atomic.Int64
+	slow    atomic.Bool
+	filter  atomic.Pointer[Filter]
+	release sync.Once
+}
+
+// New returns a Server; Close ends its sockets.
+func New(opts Options) (*Server, error) {
+	if opts.Tokens == nil || opts.Feeds == nil {
+		return nil, errors.New("socketio: Options.Tokens and Options.Feeds are required")
+	}
+	opts.setDefaults()
+	s := &Server{opts: opts, log: opts.Logger, tenants: map[string]*room{}, refused: map[string]uint64{}}
+	so := socket.DefaultServerOptions()
+	so.SetAllowEIO3(true) // socket.io-client 2.x: Engine.IO v3
+	so.SetPingInterval(opts.PingInterval)
+	so.SetPingTimeout(opts.PingTimeout)
+	so.SetServeClient(false) // the GUI bundles its client
+	so.SetPath("/socket.io")
+	// dojot's clients send a ping, a filter: nothing near socket.io's
+	// default of 1 MB per message.
+	so.SetMaxHttpBufferSize(64 << 10)
+	// Any origin, credentials allowed (the request's Origin echoed), as
+	// socket.io 2.2 answers: the token, not the origin, authenticates.
+	so.SetCors(&types.Cors{Origin: true, Credentials: true})
+	s.io = socket.NewServer(nil, so)
+	s.io.Use(s.authenticate)
+	s.io.On("connection", func(args ...any) {
+		if sock, ok := args[0].(*socket.Socket); ok {
+			s.connected(sock)
+		}
+	})
+	s.handler = s.io.ServeHandler(so)
+	return s, nil
+}
+
+// Handler serves /socket.io/.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close ends every socket.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	s.io.Close(func(error) { close(done) })
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	return nil
+}
+
+// Stats counts what the server did.
+type Stats struct {
+	Open    int               `json:"open"`
+	Opened  uint64            `json:"opened"`
+	Events  uint64            `json:"events"`
+	TooSlow uint64            `json:"too_slow"`
+	Refused map[string]uint64 `json:"refused,omitempty"`
+}
+
+// Stats is a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	st := Stats{Opened: s.opened.Load(), Events: s.events.Load(), TooSlow: s.tooSlow.Load()}
+	s.refusedMu.Lock()
+	st.Refused = make(map[string]uint64, len(s.refused))
+	for k, v := range s.refused {
+		st.Refused[k] = v
+	}
+	s.refusedMu.Unlock()
+	s.mu.Lock()
+	for _, r := range s.tenants {
+		st.Open += r.n
+	}
+	s.mu.Unlock()
+	return st
+}
+
+func (s *Server) refuse(why string) {
+	s.refusedMu.Lock()
+	s.refused[why]++
+	s.refusedMu.Unlock()
+}
+
+// Token is GET /stream/socketio, behind the gateway's PEP: 200
+// {"token":"<uuid>"} for the caller's tenant.
+func (s *Server) Token(w http.ResponseWriter, r *http.Request) {
+	id, ok := dojot.IdentityFrom(r.Context())
+	if !ok || id.Tenant == "" || id.Username == "" {
+		// dojot's authMiddleware: no service or username in the JWT.
+		reply(w, http.StatusUnauthorized, "message", "Authentication (JWT) required for API")
+		return
+	}
+	t, err := s.opts.Tokens.Issue(r.Context(), Claims{Tenant: id.Tenant, User: id.Username})
+	if err != nil {
+		s.log.Error("socket.io: token not issued", "tenant", id.Tenant, "err", err)
+		reply(w, http.StatusServiceUnavailable, "error", "Token store unavailable")
+		return
+	}
+	reply(w, http.StatusOK, "token", t)
+}
+
+func reply(w http.ResponseWriter, code int, key, value string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{key: value})
+}
+
+// authenticate is the handshake's middleware (dojot's checkSocket): it
+// redeems the token, so it is used once whatever happens next, and admits
+// the socket under its tenant's limit. A refusal is the error packet
+// 44"<text>"; the engine connection stays open, as dojot's, and the client
+// (GUI v1) closes it.
+func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedError)) {
+	q := sock.Handshake().Query.Query()
+	token := q.Get("token")
+	if token == "" {
+		s.refuse("missing_token")
+		next(socket.NewExtendedError(ErrMissingToken, nil))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	claims, err := s.opts.Tokens.Redeem(ctx, token)
+	if err != nil {
+		if errors.Is(err, ErrUnknownToken) {
+			s.refuse("unknown_token")
+			next(socket.NewExtendedError(ErrUnknown, nil))
+			return
+		}
+		s.log.Error("socket.io: token store", "err", err)
+		s.refuse("token_store")
+		next(socket.NewExtendedError(ErrVerify, nil))
+		return
+	}
+	subject := q.Get("subject")
+	c := &client{s: s, tenant: claims.Tenant, notes: subject == NotificationsSubject}
+	if !s.admit(claims.Tenant) {
+		s.refuse("too_many")
+		next(socket.NewExtendedError(ErrTooMany, nil))
+		return
+	}
+	// Whatever ends the engine connection gives the place back, once,
+	// also when it ends before the socket is connected.
+	sock.Conn().Once("close", func(...any) { c.leave() })
+	sock.SetData(c)
+	next(nil)
+}
+
+func (s *Server) admit(tenant string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.tenants[tenant]
+	if s.closed || r != nil && r.n >= s.opts.MaxPerTenant {
+		return false
+	}
+	if r == nil {
+		r = &room{data: map[*client]struct{}{}, notes: map[*client]struct{}{}}
+		s.tenants[tenant] = r
+	}
+	r.n++
+	return true
+}
+
+// connected serves a socket the middleware let in: its feed, the
+// notification filter, the count of what waits in its buffer.
+func (s *Server) connected(sock *socket.Socket) {
+	c, ok := sock.Data().(*client)
+	if !ok {
+		sock.Disconnect(true)
+		return
+	}
+	c.sock = sock
+	conn := sock.Conn()
+	conn.On("packetCreate", func(...any) { c.pending.Add(1) })
+	conn.On("flush", func(args ...any) {
+		if len(args) > 0 {
+			if wbuf, ok := args[0].([]*packet.Packet); ok {
+				c.pending.Add(-int64(len(wbuf)))
+			}
+		}
+	})
+	if c.notes {
+		sock.On("filter", func(args ...any) {
+			if len(args) == 0 {
+				return
+			}
+			f, err := ParseFilter(args[0])
+			if err != nil {
+				// dojot threw; here the filter is refused, told to the
+				// client, and the one before stays.
+				s.log.Info("socket.io: filter refused", "tenant", c.tenant, "err", err)
+				_ = sock.Emit("filter_error", err.Error())
+				return
+			}
+			c.filter.Store(&f)
+		})
+	}
+	if err := s.join(c); err != nil {
+		s.log.Warn("socket.io: feed unavailable", "tenant", c.tenant, "err", err)
+		sock.Disconnect(true)
+		return
+	}
+	s.opened.Add(1)
+}
+
+// join adds c to its tenant's room, starting the feeds it needs.
+func (s *Server) join(c *client) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.tenants[c.tenant]
+	if r == nil { // left already (closed between the middleware and now)
+		return nil
+	}
+	if c.notes {
+		if len(r.stopNotes) == 0 {
+			stop, err := s.opts.Feeds.Watch(c.tenant, kafkaws.FeedNotifications, func(_ uint64, data []byte) { s.notify(r, data) })
+			if err != nil {
+				return err
+			}
+			r.stopNotes = []func(){stop}
+		}
+	} else if len(r.stopData) == 0 {
+		stopData, err := s.opts.Feeds.Watch(c.tenant, kafkaws.FeedData, func(_ uint64, data []byte) { s.reading(r, data) })
+		if err != nil {
+			return err
+		}
+		stopDevices, err := s.opts.Feeds.Watch(c.tenant, kafkaws.FeedDevices, func(_ uint64, data []byte) { s.actuation(r, data) })
+		if err != nil {
+			stopData()
+			return err
+		}
+		r.stopData = []func(){stopData, stopDevices}
+	}
+	r.mu.Lock()
+	if c.notes {
+		r.notes[c] = struct{}{}
+	} else {
+		r.data[c] = struct{}{}
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// leave takes c out of its room, stopping the feeds nobody needs, and
+// gives its place back; once per admitted socket.
+func (c *client) leave() {
+	c.release.Do(func() {
+		s := c.s
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		r := s.tenants[c.tenant]
+		if r == nil {
+			return
+		}
+		r.mu.Lock()
+		delete(r.data, c)
+		delete(r.notes, c)
+		nData, nNotes := len(r.data), len(r.notes)
+		r.mu.Unlock()
+		// Stopped outside r.mu: a feed delivering now holds its own lock
+		// and waits for r.mu's read side.
+		if nData == 0 {
+			for _, stop := range r.stopData {
+				stop()
+			}
+			r.stopData = nil
+		}
+		if nNotes == 0 {
+			for _, stop := range r.stopNotes {
+				stop()
+			}
+			r.stopNotes = nil
+		}
+		if r.n--; r.n <= 0 {
+			delete(s.tenants, c.tenant)
+		}
+	})
+}
+
+// reading emits a device-data message as events <deviceid> and "all",
+// the message as it is (dojot passes the parsed object on whole).
+func (s *Server) reading(r *room, data []byte) {
+	var msg struct {
+		Metadata struct {
+			DeviceID string `json:"deviceid"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(data, &msg) != nil || msg.Metadata.DeviceID == "" {
+		return // dojot logs and drops what has no metadata.deviceid
+	}
+	s.emitDevice(r, msg.Metadata.DeviceID, data)
+}
+
+// actuation emits a device-manager message with event configure, the
+// way dojot normalises it: {"attrs":…,"metadata":{"deviceid","tenant",
+// "timestamp"}}; other device-manager events are not for socket.io.
+func (s *Server) actuation(r *room, data []byte) {
+	var msg struct {
+		Event string `json:"event"`
+		Meta  struct {
+			Service   string          `json:"service"`
+			Timestamp json.RawMessage `json:"timestamp"`
+		} `json:"meta"`
+		Data struct {
+			ID    string          `json:"id"`
+			Attrs json.RawMessage `json:"attrs"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(data, &msg) != nil || msg.Event != "configure" || msg.Meta.Service == "" ||
+		len(msg.Meta.Timestamp) == 0 || msg.Data.ID == "" || len(msg.Data.Attrs) == 0 {
+		return
+	}
+	type metadata struct {
+		DeviceID  string          `json:"deviceid"`
+		Tenant    string          `json:"tenant"`
+		Timestamp json.RawMessage `json:"timestamp"`
+	}
+	out, err := json.Marshal(struct {
+		Attrs    json.RawMessage `json:"attrs"`
+		Metadata metadata        `json:"metadata"`
+	}{msg.Data.Attrs, metadata{msg.Data.ID, msg.Meta.Service, msg.Meta.Timestamp}})
+	if err != nil {
+		return
+	}
+	s.emitDevice(r, msg.Data.ID, out)
+}
+
+func (s *Server) emitDevice(r *room, deviceID string, payload []byte) {
+	name, _ := json.Marshal(deviceID)
+	byID, all := event(name, payload), event([]byte(`"all"`), payload)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for c := range r.data {
+		c.send(byID)
+		c.send(all)
+	}
+}
+
+// notify emits a notification as event "notification", its argument the
+// message as a JSON string (GUI v1 JSON.parses it), to every notification
+// socket of the tenant whose filter passes it (dojot reached only the
+// first socket).
+func (s *Server) notify(r *room, data []byte) {
+	var n notification
+	if json.Unmarshal(data, &n) != nil {
+		return
+	}
+	arg, _ := json.Marshal(string(data))
+	p := event([]byte(`"notification"`), arg)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for c := range r.notes {
+		if f := c.filter.Load(); f == nil || f.Match(&n) {
+			c.send(p)
+		}
+	}
+}
+
+// prepared is an event encoded once for every socket it goes to: the
+// socket.io packet, and the Engine.IO message a websocket sends as is.
+type prepared struct {
+	packet []types.BufferInterface
+	opts   *socket.WriteOptions
+}
+
+// event encodes 2[<name>,<arg>], name and arg being JSON.
+func event(name, arg []byte) *prepared {
+	b := make([]byte, 0, len(name)+len(arg)+5)
+	b = append(b, `42[`...)
+	b = append(b, name...)
+	b = append(b, ',')
+	b = append(b, arg...)
+	b = append(b, ']')
+	opts := &socket.WriteOptions{PreEncoded: true}
+	opts.WsPreEncodedFrame = types.NewStringBuffer(b)
+	return &prepared{packet: []types.BufferInterface{types.NewStringBuffer(b[1:])}, opts: opts}
+}
+
+// send hands p to the socket's engine, which queues it without waiting
+// for the client. A socket whose queue holds SendBuffer packets already
+// is too slow for its feed: it is closed, so a client that stopped
+// reading (or polling) costs a bounded buffer.
+func (c *client) send(p *prepared) {
+	if c.slow.Load() {
+		return
+	}
+	if c.pending.Load() >= int64(c.s.opts.SendBuffer) {
+		if c.slow.CompareAndSwap(false, true) {
+			c.s.tooSlow.Add(1)
+			c.s.log.Info("socket.io: client too slow, disconnected", "tenant", c.tenant)
+			go c.sock.Disconnect(true)
+		}
+		return
+	}
+	c.sock.Client().WriteToEngine(p.packet, p.opts)
+	c.s.events.Add(1)
+}
