@@ -149,6 +149,7 @@ var isoRoutes = map[string]isoRoute{
 			}
 			return nil
 		}},
+	"GET /stream/socketio":    {class: isoCaller, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/stream/socketio", "") }},
 	"GET /kafka-ws/v1/ticket": {class: isoCaller, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/kafka-ws/v1/ticket", "") }},
 	"GET /flows/nodes":        {class: isoCaller, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/flows/nodes", "") }},
 	"GET /x509/v1/ca":         {class: isoCaller, want: "any", control: 2, reqs: func(v, a *isoTenant) []isoReq { return one("/x509/v1/ca", "") }},
@@ -382,6 +383,13 @@ var isoRoutes = map[string]isoRoute{
 	// Kafka WS cases.
 	"GET /kafka-ws/v1/topics/{topic}": {class: isoDevice, want: "4xx",
 		reqs: func(v, a *isoTenant) []isoReq { return one("/kafka-ws/v1/topics/"+v.name+".device-data", "") }},
+	// The engine's handshake needs no credential (socket.io's token is
+	// checked by the socket, and refused with an error packet): its
+	// answers must show nothing of the victim. Tokens, used, expired and
+	// of another tenant, are TestSocketIO's cases. No control: nothing
+	// of B's is named.
+	"* /socket.io/*": {class: isoPublic, want: "any",
+		reqs: func(v, a *isoTenant) []isoReq { return one("/socket.io/?EIO=3&transport=polling", "") }},
 }
 
 // isoFlowNodes is the nodes array of a flow body.

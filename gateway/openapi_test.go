@@ -67,7 +67,7 @@ func everythingOn(t *testing.T) (Options, *commandstest.Store) {
 	}
 	return Options{
 		DeviceCommands: devices, DeviceView: v.Reads(), Events: store, AuthCommands: auth, AuthView: v.Reads(),
-		JWTSecret: testSecret, History: hist, Notifications: hist, Topics: &fakeTopics{}, KafkaWS: noKafkaWS{},
+		JWTSecret: testSecret, History: hist, Notifications: hist, Topics: &fakeTopics{}, KafkaWS: noKafkaWS{}, SocketIO: noSocketIO{},
 		FlowCommands: commands.NewFlows(opts, v, nil), FlowView: v.Reads(), FlowNodes: []FlowNode{},
 		FlowStats:    func(string) any { return nil },
 		FlowReplay:   func(context.Context, FlowReplay) (any, error) { return nil, errors.New("off") },
@@ -100,6 +100,11 @@ type noKafkaWS struct{}
 
 func (noKafkaWS) Ticket(w http.ResponseWriter, r *http.Request) {}
 func (noKafkaWS) Topic(w http.ResponseWriter, r *http.Request)  {}
+
+type noSocketIO struct{}
+
+func (noSocketIO) Token(w http.ResponseWriter, r *http.Request) {}
+func (noSocketIO) Handler() http.Handler                        { return http.NotFoundHandler() }
 
 // openAPIDoc is what the route check reads of a document.
 type openAPIDoc struct {
