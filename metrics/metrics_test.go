@@ -23,6 +23,7 @@ func everything() *metrics.Registry {
 		s.Pending("kafka_bridge_data", 7)
 		s.ConsumerErrors("flows", 1)
 		s.KafkaWS(1, 2, 10, map[string]uint64{"ticket": 1})
+		s.SocketIO(3, 4, 20, 1, map[string]uint64{"unknown_token": 2})
 		s.Dependency("nats", true)
 		s.Dependency("postgres", false)
 		s.Ready(false)
@@ -67,6 +68,11 @@ func TestExposition(t *testing.T) {
 		{"dojot_consumer_errors_total", []string{"consumer", "flows"}, 1},
 		{"dojot_kafkaws_connections", nil, 1},
 		{"dojot_kafkaws_connections_refused_total", []string{"reason", "ticket"}, 1},
+		{"dojot_socketio_connections", nil, 3},
+		{"dojot_socketio_connections_opened_total", nil, 4},
+		{"dojot_socketio_events_sent_total", nil, 20},
+		{"dojot_socketio_slow_disconnects_total", nil, 1},
+		{"dojot_socketio_connections_refused_total", []string{"reason", "unknown_token"}, 2},
 		{"dojot_dependency_up", []string{"dependency", "postgres"}, 0},
 		{"dojot_dependency_up", []string{"dependency", "nats"}, 1},
 		{"dojot_ready", nil, 0},

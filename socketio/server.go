@@ -27,6 +27,9 @@ const (
 	// ErrTooMany is this implementation's: the tenant holds
 	// Options.MaxPerTenant sockets already.
 	ErrTooMany = "Too many connections for this tenant"
+	// ErrUnavailable: the tenant's feed could not start (the event
+	// store away).
+	ErrUnavailable = "Server unavailable at this moment"
 )
 
 // NotificationsSubject is the subject query value of a notification
@@ -116,6 +119,7 @@ type client struct {
 	slow    atomic.Bool
 	filter  atomic.Pointer[Filter]
 	release sync.Once
+	left    bool // under Server.mu
 }
 
 // New returns a Server; Close ends its sockets.
@@ -139,11 +143,6 @@ func New(opts Options) (*Server, error) {
 	so.SetCors(&types.Cors{Origin: true, Credentials: true})
 	s.io = socket.NewServer(nil, so)
 	s.io.Use(s.authenticate)
-	s.io.On("connection", func(args ...any) {
-		if sock, ok := args[0].(*socket.Socket); ok {
-			s.connected(sock)
-		}
-	})
 	s.handler = s.io.ServeHandler(so)
 	return s, nil
 }
@@ -257,9 +256,50 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 	}
 	// Whatever ends the engine connection gives the place back, once,
 	// also when it ends before the socket is connected.
-	sock.Conn().Once("close", func(...any) { c.leave() })
-	sock.SetData(c)
+	conn := sock.Conn()
+	conn.Once("close", func(...any) { c.leave() })
+	// Counted from here, before the CONNECT packet: every packet the
+	// buffer takes in is counted, and every one it hands on.
+	conn.On("packetCreate", func(...any) { c.pending.Add(1) })
+	conn.On("flush", func(args ...any) {
+		if len(args) > 0 {
+			if wbuf, ok := args[0].([]*packet.Packet); ok {
+				c.pending.Add(-int64(len(wbuf)))
+			}
+		}
+	})
+	c.sock = sock
+	if c.notes {
+		sock.On("filter", func(args ...any) { c.setFilter(args) })
+	}
+	// The socket joins its feed before its CONNECT packet leaves: what is
+	// stored once the client sees it connected reaches it (socket.io-client
+	// keeps an event that comes before the CONNECT until then).
+	if err := s.join(c); err != nil {
+		s.log.Warn("socket.io: feed unavailable", "tenant", c.tenant, "err", err)
+		s.refuse("unavailable")
+		c.leave()
+		next(socket.NewExtendedError(ErrUnavailable, nil))
+		return
+	}
+	s.opened.Add(1)
 	next(nil)
+}
+
+// setFilter takes a "filter" message. dojot threw on a bad one; here it
+// is refused, told to the client (event filter_error), and the filter
+// before stays.
+func (c *client) setFilter(args []any) {
+	if len(args) == 0 {
+		return
+	}
+	f, err := ParseFilter(args[0])
+	if err != nil {
+		c.s.log.Info("socket.io: filter refused", "tenant", c.tenant, "err", err)
+		_ = c.sock.Emit("filter_error", err.Error())
+		return
+	}
+	c.filter.Store(&f)
 }
 
 func (s *Server) admit(tenant string) bool {
@@ -277,54 +317,12 @@ func (s *Server) admit(tenant string) bool {
 	return true
 }
 
-// connected serves a socket the middleware let in: its feed, the
-// notification filter, the count of what waits in its buffer.
-func (s *Server) connected(sock *socket.Socket) {
-	c, ok := sock.Data().(*client)
-	if !ok {
-		sock.Disconnect(true)
-		return
-	}
-	c.sock = sock
-	conn := sock.Conn()
-	conn.On("packetCreate", func(...any) { c.pending.Add(1) })
-	conn.On("flush", func(args ...any) {
-		if len(args) > 0 {
-			if wbuf, ok := args[0].([]*packet.Packet); ok {
-				c.pending.Add(-int64(len(wbuf)))
-			}
-		}
-	})
-	if c.notes {
-		sock.On("filter", func(args ...any) {
-			if len(args) == 0 {
-				return
-			}
-			f, err := ParseFilter(args[0])
-			if err != nil {
-				// dojot threw; here the filter is refused, told to the
-				// client, and the one before stays.
-				s.log.Info("socket.io: filter refused", "tenant", c.tenant, "err", err)
-				_ = sock.Emit("filter_error", err.Error())
-				return
-			}
-			c.filter.Store(&f)
-		})
-	}
-	if err := s.join(c); err != nil {
-		s.log.Warn("socket.io: feed unavailable", "tenant", c.tenant, "err", err)
-		sock.Disconnect(true)
-		return
-	}
-	s.opened.Add(1)
-}
-
 // join adds c to its tenant's room, starting the feeds it needs.
 func (s *Server) join(c *client) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.tenants[c.tenant]
-	if r == nil { // left already (closed between the middleware and now)
+	if r == nil || c.left { // the engine connection closed already
 		return nil
 	}
 	if c.notes {
@@ -364,6 +362,7 @@ func (c *client) leave() {
 		s := c.s
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		c.left = true
 		r := s.tenants[c.tenant]
 		if r == nil {
 			return
@@ -504,7 +503,10 @@ func (c *client) send(p *prepared) {
 		if c.slow.CompareAndSwap(false, true) {
 			c.s.tooSlow.Add(1)
 			c.s.log.Info("socket.io: client too slow, disconnected", "tenant", c.tenant)
-			go c.sock.Disconnect(true)
+			// Discarding what waits: a plain close would wait for the
+			// buffer to drain, which a client that does not read never
+			// lets happen.
+			go c.sock.Conn().Close(true)
 		}
 		return
 	}
