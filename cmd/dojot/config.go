@@ -99,6 +99,7 @@ type Config struct {
 	KafkaWSJWTExp        bool
 	KafkaWSMaxPerTenant  int
 	SocketIOMaxPerTenant int
+	SocketIOTokenTTL     time.Duration
 
 	X509 x509Config // the CA and MQTT over TLS (x509.go)
 
@@ -182,6 +183,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.KafkaWSMaxLifetime, "kafka-ws-max-lifetime", 2*time.Hour, "Kafka WS connections end after this long, close 4408 (dojot: 7200 s); negative: never")
 	fs.BoolVar(&c.KafkaWSJWTExp, "kafka-ws-jwt-exp", false, "a Kafka WS connection may live until its login token expires when that is later than -kafka-ws-max-lifetime (dojot's server.jwt.exp.time)")
 	fs.IntVar(&c.KafkaWSMaxPerTenant, "kafka-ws-max-per-tenant", 10000, "open Kafka WS connections a tenant may hold (429 beyond)")
+	fs.DurationVar(&c.SocketIOTokenTTL, "socketio-token-ttl", 60*time.Second, "how long a socket.io token (GET /stream/socketio) may wait for its socket (dojot: 60 s)")
 	fs.IntVar(&c.SocketIOMaxPerTenant, "socketio-max-per-tenant", 1000, "open socket.io sockets (GET /stream/socketio, /socket.io/) a tenant may hold; beyond, the handshake gets the error packet 'Too many connections for this tenant'")
 	fs.DurationVar(&c.HistoryExpiration, "history-expiration", 7*24*time.Hour, "mongo history: TTL of the documents on ts (dojot's HISTORY_DB_DATA_EXPIRATION, 604800 s); the memory history keeps what the DATA stream keeps (-data-max-age)")
 	c.X509.flags(fs)
@@ -319,6 +321,9 @@ func (c *Config) validate() error {
 	}
 	if c.KafkaWSMaxPerTenant < 1 {
 		errs = append(errs, fmt.Errorf("-kafka-ws-max-per-tenant %d: want 1 or more", c.KafkaWSMaxPerTenant))
+	}
+	if c.SocketIOTokenTTL < time.Second {
+		errs = append(errs, fmt.Errorf("-socketio-token-ttl %s: want 1s or more", c.SocketIOTokenTTL))
 	}
 	if c.SocketIOMaxPerTenant < 1 {
 		errs = append(errs, fmt.Errorf("-socketio-max-per-tenant %d: want 1 or more", c.SocketIOMaxPerTenant))

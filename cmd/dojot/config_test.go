@@ -80,6 +80,8 @@ func TestParseRejects(t *testing.T) {
 		"amqp prefetch":     {[]string{"-amqp-url=amqp://rabbit:5672/", "-amqp-prefetch=0"}, nil, "-amqp-prefetch"},
 		"cron base url":     {nil, map[string]string{"DOJOT_CRON_HTTP_ALLOWED_URLS": "http://dm:5000, dm:5000"}, `-cron-http-allowed-urls: "dm:5000"`},
 		"cron timeout":      {[]string{"-cron-http-timeout=0s"}, nil, "-cron-http-timeout"},
+		"socketio ttl":      {[]string{"-socketio-token-ttl=10ms"}, nil, "-socketio-token-ttl"},
+		"socketio limit":    {nil, map[string]string{"DOJOT_SOCKETIO_MAX_PER_TENANT": "0"}, "-socketio-max-per-tenant"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -16,7 +16,7 @@ func startSocketIO(cfg *Config, kws *kafkaWS, log *slog.Logger) (*socketio.Serve
 	// verify as a Kafka WS ticket's, or the reverse.
 	m := hmac.New(sha256.New, kws.secret)
 	m.Write([]byte("dojot socket.io token key"))
-	tokens, err := socketio.NewTokens(kws.tickets, m.Sum(nil), socketio.TokenTTL)
+	tokens, err := socketio.NewTokens(kws.tickets, m.Sum(nil), cfg.SocketIOTokenTTL)
 	if err != nil {
 		return nil, err
 	}
