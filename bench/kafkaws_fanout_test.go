@@ -105,15 +105,28 @@ func fanoutMessage(n int) []byte {
 // fleet is the client side: sockets that count frames and note the
 // latency of each from the "sent" time it carries.
 type fleet struct {
-	ws     []*websocket.Conn
-	frames atomic.Int64
-	mu     sync.Mutex
-	lat    latencies
-	wg     sync.WaitGroup
+	// only, when set, is the start of the frames counted (socket.io's
+	// 42["all",...]); others (a pong, the <deviceid> event) are read and
+	// left out.
+	only []byte
+	ws   []*websocket.Conn
+	// pollers and stop, for clients that are no websockets (socket.io's
+	// long-polling): how many, and what ends them.
+	pollers int
+	stop    func()
+	frames  atomic.Int64
+	mu      sync.Mutex
+	lat     latencies
+	wg      sync.WaitGroup
 }
 
 func dialAll(b *testing.B, n int, url func() string) *fleet {
-	f := &fleet{}
+	return dialFleet(b, &fleet{}, n, url, nil)
+}
+
+// dialFleet opens n sockets for f; hello, when set, runs on each before
+// the fleet reads it (socket.io's handshake).
+func dialFleet(b *testing.B, f *fleet, n int, url func() string, hello func(*websocket.Conn) error) *fleet {
 	dialer := websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 256, HandshakeTimeout: 30 * time.Second}
 	urls := make(chan string, 64)
 	go func() {
@@ -131,6 +144,11 @@ func dialAll(b *testing.B, n int, url func() string) *fleet {
 			defer wg.Done()
 			for u := range urls {
 				ws, _, err := dialer.Dial(u, nil)
+				if err == nil && hello != nil {
+					if err = hello(ws); err != nil {
+						ws.Close()
+					}
+				}
 				mu.Lock()
 				if err != nil {
 					failed = err
@@ -155,37 +173,56 @@ func dialAll(b *testing.B, n int, url func() string) *fleet {
 func (f *fleet) read(ws *websocket.Conn) {
 	defer f.wg.Done()
 	var mine []time.Duration
-	defer func() {
-		f.mu.Lock()
-		f.lat.d = append(f.lat.d, mine...)
-		f.mu.Unlock()
-	}()
+	defer f.keep(&mine)
 	for {
 		_, msg, err := ws.ReadMessage()
 		if err != nil {
 			return
 		}
-		now := time.Now()
-		f.frames.Add(1)
-		if i := bytes.Index(msg, []byte(`"sent":`)); i >= 0 {
-			j := i + len(`"sent":`)
-			k := j
-			for k < len(msg) && msg[k] >= '0' && msg[k] <= '9' {
-				k++
-			}
-			if ns, err := strconv.ParseInt(string(msg[j:k]), 10, 64); err == nil && ns > 0 {
-				mine = append(mine, now.Sub(time.Unix(0, ns)))
-			}
+		f.count(msg, time.Now(), &mine)
+	}
+}
+
+// count counts a frame received at now (unless f.only leaves it out) and
+// notes its latency in mine.
+func (f *fleet) count(msg []byte, now time.Time, mine *[]time.Duration) {
+	if f.only != nil && !bytes.HasPrefix(msg, f.only) {
+		return
+	}
+	f.frames.Add(1)
+	if i := bytes.Index(msg, []byte(`"sent":`)); i >= 0 {
+		j := i + len(`"sent":`)
+		k := j
+		for k < len(msg) && msg[k] >= '0' && msg[k] <= '9' {
+			k++
+		}
+		if ns, err := strconv.ParseInt(string(msg[j:k]), 10, 64); err == nil && ns > 0 {
+			*mine = append(*mine, now.Sub(time.Unix(0, ns)))
 		}
 	}
+}
+
+// keep hands a reader's latencies over as it ends.
+func (f *fleet) keep(mine *[]time.Duration) {
+	f.mu.Lock()
+	f.lat.d = append(f.lat.d, *mine...)
+	f.mu.Unlock()
+}
+
+// size is the number of clients: sockets, or pollers.
+func (f *fleet) size() int {
+	if f.pollers > 0 {
+		return f.pollers
+	}
+	return len(f.ws)
 }
 
 // warm sends until every socket got a frame, then forgets what it saw.
 func (f *fleet) warm(b *testing.B, send func()) {
 	deadline := time.Now().Add(2 * time.Minute)
-	for f.frames.Load() < int64(len(f.ws)) {
+	for f.frames.Load() < int64(f.size()) {
 		if time.Now().After(deadline) {
-			b.Fatalf("warm-up: %d frames for %d sockets", f.frames.Load(), len(f.ws))
+			b.Fatalf("warm-up: %d frames for %d sockets", f.frames.Load(), f.size())
 		}
 		send()
 		time.Sleep(500 * time.Millisecond)
@@ -215,16 +252,14 @@ func (f *fleet) run(b *testing.B, rate int, d time.Duration, send func(n int)) f
 		}
 		send(i + 1)
 	}
-	want := int64(total) * int64(len(f.ws))
+	want := int64(total) * int64(f.size())
 	deadline := time.Now().Add(30 * time.Second)
 	for f.frames.Load() < want && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
 	got := f.frames.Load()
-	for _, ws := range f.ws { // readers hand over their latencies as they end
-		ws.Close()
-	}
+	f.close() // readers hand over their latencies as they end
 	f.wg.Wait()
 	r := fanoutRun{got: got, want: want, elapsed: elapsed, framesPerSec: float64(got) / elapsed.Seconds()}
 	r.lat.d = f.lat.d
@@ -232,6 +267,9 @@ func (f *fleet) run(b *testing.B, rate int, d time.Duration, send func(n int)) f
 }
 
 func (f *fleet) close() {
+	if f.stop != nil {
+		f.stop()
+	}
 	for _, ws := range f.ws {
 		ws.Close()
 	}
