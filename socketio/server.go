@@ -471,24 +471,24 @@ func (s *Server) notify(r *room, data []byte) {
 	}
 }
 
-// prepared is an event encoded once for every socket it goes to: the
-// socket.io packet, and the Engine.IO message a websocket sends as is.
+// prepared is an event encoded once for every socket it goes to.
 type prepared struct {
 	packet []types.BufferInterface
 	opts   *socket.WriteOptions
 }
 
-// event encodes 2[<name>,<arg>], name and arg being JSON.
+// event encodes 2[<name>,<arg>], name and arg being JSON. No pre-encoded
+// websocket frame (the library's broadcast sets one): the engine makes a
+// gorilla PreparedMessage of it for each socket, which costs more than
+// the plain write it replaces (BENCHMARKS.md, socket.io).
 func event(name, arg []byte) *prepared {
-	b := make([]byte, 0, len(name)+len(arg)+5)
-	b = append(b, `42[`...)
+	b := make([]byte, 0, len(name)+len(arg)+4)
+	b = append(b, `2[`...)
 	b = append(b, name...)
 	b = append(b, ',')
 	b = append(b, arg...)
 	b = append(b, ']')
-	opts := &socket.WriteOptions{PreEncoded: true}
-	opts.WsPreEncodedFrame = types.NewStringBuffer(b)
-	return &prepared{packet: []types.BufferInterface{types.NewStringBuffer(b[1:])}, opts: opts}
+	return &prepared{packet: []types.BufferInterface{types.NewStringBuffer(b)}, opts: &socket.WriteOptions{PreEncoded: true}}
 }
 
 // send hands p to the socket's engine, which queues it without waiting
