@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/kafkaws/tickets/ticketstest"
 )
 
 // needSocketIOClient finds Node and socket.io-client 2.4.0 (the client
@@ -380,5 +382,41 @@ func TestSocketIO(t *testing.T) {
 	if h.SocketIO.Tokens != "memory" || st.Open != 7 || st.Opened != 7 || st.Events != 19 ||
 		st.Refused["missing_token"] != 2 || st.Refused["unknown_token"] != 5 {
 		t.Errorf("/healthz socketio %+v", h.SocketIO)
+	}
+}
+
+// TestSocketIOTwoInstances: two instances on one NATS and one Redis
+// (-redis-url): a token issued by one opens a socket on the other, which
+// gets the readings published on the first's MQTT; the token is then used
+// up for both.
+func TestSocketIOTwoInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	node := needSocketIOClient(t)
+	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	first, second := sharedNATS(t, []string{"-jwt-secret=shared-e2e-secret", "-mqtt-insecure", "-redis-url=" + ticketstest.RedisURL(t)})
+	a := start(t, "", first...)
+	b := start(t, "", second...)
+	ca := a.Login("admin", adminPassword)
+	id := createDevice(ca, "thermo", createTemplate(ca, "Thermos"))
+
+	var tok struct{ Token string }
+	mustJSON(t, ca.Must(200, "GET", "/stream/socketio", nil), &tok)
+	c := startSIO(t, node, b, "on B", map[string]any{"token": tok.Token, "transports": []string{"polling"}, "events": []string{"all"}})
+	c.expect("connect")
+	user := "admin:" + id
+	if out, err := mosquittoPub(a, user, user+"/attrs", `{"temperature":30}`, "-q", "1"); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, out)
+	}
+	if ev := c.expect("event"); !strings.Contains(string(ev.Data), `"temperature":30`) || ev.Name != "all" {
+		t.Errorf("on B: %s %s", ev.Name, ev.Data)
+	}
+	for _, in := range []*instance{a, b} {
+		again := startSIO(t, node, in, "reused", map[string]any{"token": tok.Token, "transports": []string{"websocket"}})
+		var got string
+		if l := again.next(); l.Kind != "error" || json.Unmarshal(l.Data, &got) != nil || got != "Authentication error: unknown token" {
+			t.Errorf("token reused on %s: %s %s", in.URL, l.Kind, l.Data)
+		}
 	}
 }
