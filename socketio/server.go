@@ -268,6 +268,11 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 			}
 		}
 	})
+	if conn.ReadyState() != "open" { // closed while the token was redeemed: no close event to come
+		c.leave()
+		next(socket.NewExtendedError(ErrUnavailable, nil))
+		return
+	}
 	c.sock = sock
 	if c.notes {
 		sock.On("filter", func(args ...any) { c.setFilter(args) })
