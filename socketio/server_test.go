@@ -14,6 +14,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/kafkaws"
 )
@@ -380,5 +382,44 @@ func TestSocketIOTooSlow(t *testing.T) {
 	}
 	if st := s.Stats(); st.Events != 2*20+8 {
 		t.Errorf("%d events queued; want 48: the slow socket's stop at its buffer (8)", st.Events)
+	}
+}
+
+// TestSocketIOTooSlowWebsocket: a websocket client that stops reading
+// fills the kernel's buffers, then the engine's; once SendBuffer packets
+// wait it is closed (its stalled write ends with the socket) and the
+// others of the tenant go on.
+func TestSocketIOTooSlowWebsocket(t *testing.T) {
+	s := newTestServer(t, Options{SendBuffer: 8})
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.url, "http")+"/socket.io/?EIO=3&transport=websocket&token="+s.token(t, "acme"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	for _, want := range []string{"0{", "40"} {
+		if _, msg, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(msg), want) {
+			t.Fatalf("handshake: %q %v", msg, err)
+		}
+	}
+	// From here the client reads nothing.
+	fast := dial(t, s.url, "token="+s.token(t, "acme"))
+	if pk := fast.next(); pk != "40" {
+		t.Fatalf("connect: %s", pk)
+	}
+	big := strings.Repeat("x", 64<<10)
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; s.Stats().TooSlow == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d readings of 64 KiB: stats %+v; want the websocket closed as too slow", i, s.Stats())
+		}
+		s.feeds.deliver("acme", kafkaws.FeedData, fmt.Sprintf(`{"metadata":{"deviceid":"d%d"},"attrs":{"big":"%s"}}`, i, big))
+		fast.next()
+		fast.next()
+	}
+	for s.Stats().Open != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v; want the slow socket gone", s.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
