@@ -1,0 +1,166 @@
+// The device page: attributes and last values, the live chart (since= fill,
+// live readings, pause and resume without losing any), history (table and
+// CSV), actuation seen on the device's config topic, basic credentials that
+// work at the HTTP agent, a certificate issued from a CSR, listed and
+// revoked, and the change log.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export default async function (t) {
+  const { page } = t;
+  await t.login();
+  const tenant = await page.locator('#who-tenant').textContent();
+  const tag = Date.now().toString(36);
+  const tpl = (await t.api('POST', 'template', {
+    label: `devpage-${tag}`,
+    attrs: [
+      { label: 'temperature', type: 'dynamic', value_type: 'float' },
+      { label: 'status', type: 'dynamic', value_type: 'string' },
+      { label: 'fan', type: 'actuator', value_type: 'integer' },
+      { label: 'mode', type: 'actuator', value_type: 'string' },
+      { label: 'model', type: 'static', value_type: 'string', static_value: 'M-1' },
+    ],
+  })).template;
+  const id = (await t.api('POST', 'device', { label: `devpage-${tag}`, templates: [tpl.id] })).devices[0].id;
+
+  // Readings before the page opens: the live chart's since= brings them.
+  const pub = t.publisher(tenant, id);
+  for (const v of [20.5, 21, 21.5]) pub.send(JSON.stringify({ temperature: v, status: 'ok' }));
+
+  await page.goto(`${t.base}#/devices/${id}`);
+  await page.locator(`body[data-page="/devices/${id}"]`).waitFor();
+  await page.getByRole('heading', { name: `devpage-${tag}`, level: 1 }).waitFor();
+  const chart = page.getByRole('img', { name: /Live chart of temperature/ });
+  const received = async n => {
+    await page.locator(`.chart[data-received="${n}"]`).waitFor({ timeout: 15000 });
+  };
+  await received(3);
+  await page.locator('[data-state="live"]').waitFor();
+  // The static attribute's value, and the last reading in the table.
+  await page.locator('td[data-last="model"]', { hasText: 'M-1' }).waitFor();
+  await page.locator('td[data-last="temperature"]', { hasText: '21.5' }).waitFor();
+
+  // Live: readings published now show up, in the chart and the table.
+  for (const v of [22, 23.25, 24.75]) pub.send(JSON.stringify({ temperature: v, status: 'warm' }));
+  await received(6);
+  await page.locator('td[data-last="temperature"]', { hasText: '24.75' }).waitFor();
+  await page.locator('td[data-last="status"]', { hasText: 'warm' }).waitFor();
+  const points = Number(await chart.getAttribute('data-points'));
+  if (points !== 6) throw new Error(`the live chart holds ${points} points, want 6`);
+  await t.shot('live');
+
+  // Pause, publish, resume: the resumed socket replays what it missed.
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.locator('[data-state="paused"]').waitFor();
+  for (const v of [25, 26]) pub.send(JSON.stringify({ temperature: v }));
+  await page.waitForTimeout(300); // not a wait for state: proves nothing arrives while paused
+  if (await chart.getAttribute('data-received') !== '6') throw new Error('readings arrived while paused');
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await received(8);
+  await page.locator('td[data-last="temperature"]', { hasText: /^26$/ }).waitFor();
+
+  // History: the table fills once the readings are stored.
+  const historyPanel = page.getByRole('region', { name: 'History' });
+  await historyPanel.getByLabel('Attribute').selectOption('temperature');
+  for (let i = 0; ; i++) {
+    await historyPanel.getByRole('button', { name: 'Show' }).click();
+    const box = historyPanel.locator('[data-rows]');
+    await box.waitFor();
+    if (await box.getAttribute('data-rows') === '8') break;
+    if (i > 40) throw new Error(`history shows ${await box.getAttribute('data-rows')} rows, want 8`);
+    await page.waitForTimeout(250); // the persister's pace: polled, bounded
+  }
+  await historyPanel.getByRole('cell', { name: '24.75' }).waitFor();
+  await historyPanel.getByRole('img', { name: 'History chart of temperature' }).waitFor();
+  await t.shot('history');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    historyPanel.getByRole('button', { name: 'Download CSV' }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
+  if (download.suggestedFilename() !== `${id}-temperature-history.csv`) throw new Error(`CSV named ${download.suggestedFilename()}`);
+  if (csv.length !== 9 || !csv[0].includes('value') || !csv.some(l => l.includes('24.75'))) throw new Error(`CSV:\n${csv.join('\n')}`);
+
+  // Actuation: a bad integer is refused at the field; a good one reaches
+  // the device's config topic.
+  const act = page.getByRole('form', { name: 'Actuate' });
+  await act.getByLabel('fan (integer)').fill('1.5');
+  await act.getByRole('button', { name: 'Send' }).click();
+  await act.getByText('Not an integer.').waitFor();
+  const sub = t.subscribeOnce(tenant, id, `${tenant}:${id}/config`);
+  await sub.ready;
+  await act.getByLabel('fan (integer)').fill('3');
+  await act.getByLabel('mode (string)').fill('eco');
+  await act.getByRole('button', { name: 'Send' }).click();
+  const msg = JSON.parse(await sub.message);
+  if (msg.fan !== 3 || msg.mode !== 'eco') throw new Error(`config topic got ${JSON.stringify(msg)}`);
+  await page.getByRole('status').getByText(/Sent to/).waitFor();
+
+  // Basic credentials: shown once, and they work at the HTTP agent (the
+  // reading they send shows in the live chart).
+  const cred = page.getByRole('region', { name: 'Basic credentials' });
+  await cred.getByRole('button', { name: 'Issue basic credentials' }).click();
+  const header = cred.getByLabel('Authorization header');
+  await header.waitFor();
+  const user = await cred.getByLabel('Username').inputValue();
+  if (user !== `${tenant}@${id}`) throw new Error(`username ${user}`);
+  await t.shot('credentials');
+  const res = await fetch(new URL('http-agent/v1/unsecure/incoming-messages', t.base), {
+    method: 'POST', headers: { Authorization: await header.inputValue(), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ data: { temperature: 30.5 } }),
+  });
+  if (!res.ok) throw new Error(`the HTTP agent refused the credentials shown: ${res.status} ${await res.text()}`);
+  await received(9);
+  await page.locator('td[data-last="temperature"]', { hasText: '30.5' }).waitFor();
+
+  // Certificates: a CSR that is not one is refused at the field; a real one
+  // is issued, listed, and revoked.
+  const certs = page.getByRole('region', { name: 'Certificates' });
+  await certs.getByText('No certificate.').waitFor();
+  await certs.getByLabel('CSR (PEM)').fill('not a CSR');
+  await certs.getByRole('button', { name: 'Issue certificate' }).click();
+  await certs.locator('.field-error').filter({ hasText: /\S/ }).waitFor();
+  const dir = mkdtempSync(join(tmpdir(), 'devpage-'));
+  let csr;
+  try {
+    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-subj', `/CN=${id}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'csr.pem')], { stdio: 'ignore' });
+    csr = readFileSync(join(dir, 'csr.pem'), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await certs.getByLabel('CSR (PEM)').fill(csr);
+  await certs.getByRole('button', { name: 'Issue certificate' }).click();
+  const pem = await certs.getByLabel('Certificate', { exact: true }).inputValue();
+  if (!pem.includes('BEGIN CERTIFICATE')) throw new Error(`issued: ${pem}`);
+  const fp = (await certs.locator('p .mono').textContent()).trim();
+  await certs.getByRole('cell', { name: fp }).waitFor();
+  await certs.getByRole('cell', { name: `CN=${id}` }).waitFor();
+  await t.shot('certificate');
+  page.once('dialog', d => d.accept());
+  await certs.getByRole('button', { name: `Revoke ${fp}` }).click();
+  await certs.getByText('No certificate.').waitFor();
+
+  // Change log: the creation, and an update made now.
+  await t.api('PUT', `device/${id}`, { label: `devpage-${tag}-renamed`, templates: [tpl.id] });
+  await page.reload();
+  await page.getByRole('heading', { name: `devpage-${tag}-renamed`, level: 1 }).waitFor();
+  const log = page.getByRole('region', { name: 'Change log' });
+  await log.getByRole('cell', { name: /create/i }).first().waitFor();
+  await log.getByRole('cell', { name: /update/i }).first().waitFor();
+  const types = await log.locator('tbody tr td:nth-child(2)').allTextContents();
+  if (!/update/i.test(types[0]) || !/create/i.test(types[types.length - 1])) throw new Error(`change log not newest first: ${types}`);
+  await t.shot('page');
+
+  // A phone's width: the panels stack, nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator('[data-state="live"]').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) throw new Error(`the page is ${overflow}px wider than a phone's screen`);
+  await t.shot('phone');
+  await pub.close();
+  // The refused CSR and the refused integer are the errors this test made.
+  t.expectNoErrors('400');
+}
