@@ -23,22 +23,25 @@ export function follow(topic, { where, fields, since, onFrame, onState = () => {
   let lastSeq = 0;
   let timer = 0;
   let attempt = 0;
+  let gen = 0; // bumped by each open and shut: an older open gives up
 
   async function open() {
+    const my = ++gen;
     timer = 0;
     onState('connecting');
     let t;
     try {
       t = await ticket();
     } catch (e) {
-      if (!stopped && !paused) retry(e.message);
+      if (my === gen && !stopped && !paused) retry(e.message);
       return;
     }
-    if (stopped || paused) return;
+    if (my !== gen || stopped || paused) return;
     const from = lastSeq ? String(lastSeq + 1) : since;
     const s = ws = new WebSocket(wsURL(`kafka-ws/v1/topics/${encodeURIComponent(topic)}`, { ticket: t, seq: 'true', where, fields, since: from }));
     s.onopen = () => { attempt = 0; onState('live'); };
     s.onmessage = ev => {
+      if (s !== ws) return;
       let f;
       try { f = JSON.parse(ev.data); } catch { return; } // not ours to judge: skip
       if (typeof f?.seq === 'number') lastSeq = f.seq;
@@ -60,6 +63,7 @@ export function follow(topic, { where, fields, since, onFrame, onState = () => {
   }
 
   function shut() {
+    gen++;
     clearTimeout(timer);
     timer = 0;
     const s = ws;

@@ -102,10 +102,15 @@ export default async function (t) {
   // reading they send shows in the live chart).
   const cred = page.getByRole('region', { name: 'Basic credentials' });
   await cred.getByRole('button', { name: 'Issue basic credentials' }).click();
-  const header = cred.getByLabel('Authorization header');
+  const header = cred.getByRole('textbox', { name: 'Authorization header' });
   await header.waitFor();
-  const user = await cred.getByLabel('Username').inputValue();
+  const user = await cred.getByRole('textbox', { name: 'Username' }).inputValue();
   if (user !== `${tenant}@${id}`) throw new Error(`username ${user}`);
+  await t.context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await cred.getByRole('button', { name: 'Copy password' }).click();
+  await page.getByRole('status').getByText('Password copied.').waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  if (copied !== await cred.getByRole('textbox', { name: 'Password' }).inputValue()) throw new Error(`copied ${copied}`);
   await t.shot('credentials');
   const res = await fetch(new URL('http-agent/v1/unsecure/incoming-messages', t.base), {
     method: 'POST', headers: { Authorization: await header.inputValue(), 'Content-Type': 'application/json' },
@@ -133,15 +138,23 @@ export default async function (t) {
   }
   await certs.getByLabel('CSR (PEM)').fill(csr);
   await certs.getByRole('button', { name: 'Issue certificate' }).click();
-  const pem = await certs.getByLabel('Certificate', { exact: true }).inputValue();
+  const pem = await certs.getByRole('textbox', { name: 'Certificate', exact: true }).inputValue();
   if (!pem.includes('BEGIN CERTIFICATE')) throw new Error(`issued: ${pem}`);
   const fp = (await certs.locator('p .mono').textContent()).trim();
-  await certs.getByRole('cell', { name: fp }).waitFor();
+  await certs.getByRole('cell', { name: fp, exact: true }).waitFor();
   await certs.getByRole('cell', { name: `CN=${id}` }).waitFor();
   await t.shot('certificate');
   page.once('dialog', d => d.accept());
   await certs.getByRole('button', { name: `Revoke ${fp}` }).click();
   await certs.getByText('No certificate.').waitFor();
+
+  // A phone's width: the panels stack, nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator('[data-state="live"]').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) throw new Error(`the page is ${overflow}px wider than a phone's screen`);
+  await t.shot('phone');
+  await page.setViewportSize({ width: 1280, height: 860 });
 
   // Change log: the creation, and an update made now.
   await t.api('PUT', `device/${id}`, { label: `devpage-${tag}-renamed`, templates: [tpl.id] });
@@ -154,13 +167,8 @@ export default async function (t) {
   if (!/update/i.test(types[0]) || !/create/i.test(types[types.length - 1])) throw new Error(`change log not newest first: ${types}`);
   await t.shot('page');
 
-  // A phone's width: the panels stack, nothing wider than the screen.
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.locator('[data-state="live"]').waitFor();
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  if (overflow > 0) throw new Error(`the page is ${overflow}px wider than a phone's screen`);
-  await t.shot('phone');
   await pub.close();
-  // The refused CSR and the refused integer are the errors this test made.
-  t.expectNoErrors('400');
+  // 400: the refused CSR, made on purpose; 404: History before the
+  // persister stored the first readings (the last values' lookup).
+  t.expectNoErrors('400', '404');
 }

@@ -2,7 +2,7 @@
 // chart of its numeric readings (Kafka WS), its history (History API, with
 // CSV), actuation, basic credentials, certificates and change log.
 import { get, post, put, del, call, session } from '../api.js';
-import { h, replace, field, guard, showError, fieldErrors, notice, table, pager, fmt, time, confirmDanger, download } from '../ui.js';
+import { h, replace, field, showError, fieldErrors, notice, table, pager, fmt, time, confirmDanger, download } from '../ui.js';
 import { timeChart, columns } from '../chart.js';
 import { follow } from '../live.js';
 
@@ -35,10 +35,10 @@ export default async function (main, { id }) {
   const grid = h('div', { class: 'grid' });
   main.append(grid);
   const last = attributesPanel(grid, ctx);
-  await liveChartPanel(grid, ctx, last);
-  historyPanel(grid, ctx);
   actuatePanel(grid, ctx);
   credentialsPanel(grid, ctx);
+  await liveChartPanel(grid, ctx, last);
+  historyPanel(grid, ctx);
   certificatesPanel(grid, ctx);
   changeLogPanel(grid, ctx);
   return cleanup;
@@ -59,6 +59,16 @@ function attrsOf(dev) {
   return out;
 }
 
+// guardIn is guard with the panel's name before the message, as several
+// panels load at once and "Not found" alone would not say whose.
+async function guardIn(what, f) {
+  try {
+    return await f();
+  } catch (e) {
+    if (e?.name !== 'AbortError') showError(`${what}: ${e?.message || e}`);
+  }
+}
+
 function panel(title, opts = {}) {
   const hid = `p-${title.toLowerCase().replace(/\W+/g, '-')}`;
   return h('section', { class: `panel${opts.wide ? ' wide' : ''}`, 'aria-labelledby': hid }, h('h2', { id: hid }, title));
@@ -75,11 +85,11 @@ function attributesPanel(grid, { attrs, path, id, signal }) {
     const value = h('td', { class: 'mono', dataset: { last: a.label } }, a.type === 'static' ? fmt(a.static_value) : '');
     const at = h('td', { class: 'muted' });
     if (a.type !== 'static') cells.set(a.label, { value, at });
-    return h('tr', {}, h('th', { scope: 'row' }, a.label), h('td', {}, h('span', { class: 'tag' }, a.type)), h('td', {}, a.value_type), value, at);
+    return h('tr', {}, h('th', { scope: 'row' }, a.label), h('td', {}, h('span', { class: 'tag' }, a.type), ' ', a.value_type), value, at);
   });
   p.append(attrs.length
     ? h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, ['Label', 'Type', 'Value type', 'Value', 'At'].map(c => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['Label', 'Type', 'Value', 'At'].map(c => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, rows)))
     : h('p', { class: 'muted' }, 'This device has no attributes: give it a template.'));
   const shown = new Map(); // label -> ms of the value shown
@@ -88,7 +98,7 @@ function attributesPanel(grid, { attrs, path, id, signal }) {
     if (!c || (shown.get(label) ?? -Infinity) > ms) return;
     shown.set(label, ms);
     c.value.textContent = fmt(value);
-    c.at.textContent = time(ms);
+    c.at.textContent = when(ms);
   };
   if (cells.size) {
     // The newest stored value of each attribute; a device without readings
@@ -137,10 +147,12 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
 
   if (labels.length) {
     chart = await timeChart(chartEl, labels, {
-      // The window ends at the newest reading (or now, before any).
+      // The window ends at the newest reading (now, before any) and starts
+      // at the oldest one kept, so it fills up and then slides.
       range: (u, min, max) => {
         const end = max ?? Date.now() / 1000;
-        return [end - windowS, Math.max(end, (min ?? end) + 1)];
+        const start = Math.max(min ?? end - windowS, end - windowS);
+        return [start, Math.max(end, start + 1)];
       },
     });
     stops.push(() => chart.destroy());
@@ -175,7 +187,7 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
     chart?.setData(data);
     chartEl.dataset.points = xs.length;
     chartEl.dataset.received = received;
-    count.textContent = `${received} readings received${lastMs ? ', last at ' + new Date(lastMs).toLocaleTimeString() : ''}`;
+    count.textContent = `· ${received} readings received${lastMs ? ', last at ' + when(lastMs) : ''}`;
   };
   const onFrame = f => {
     const a = f?.attrs;
@@ -213,6 +225,12 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
     dirty = true;
     raf ||= requestAnimationFrame(draw);
   });
+}
+
+// when is a time, without the date when it is today's.
+function when(ms) {
+  const d = new Date(ms);
+  return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
 }
 
 function num(v) {
@@ -296,13 +314,13 @@ function historyPanel(grid, { id, attrs, path, signal, stops }) {
         rows.length > perPage ? pager({ page, pages: Math.ceil(rows.length / perPage), total: rows.length, onPage: render }) : null);
       render(1);
     } catch (err) {
-      if (err.name !== 'AbortError') showError(err);
+      if (err.name !== 'AbortError') showError(`History: ${err.message}`);
     } finally {
       show.disabled = false;
     }
   });
 
-  csv.addEventListener('click', () => guard(async () => {
+  csv.addEventListener('click', () => guardIn('CSV', async () => {
     csv.disabled = true;
     try {
       const res = await call('GET', `history/${path}/history`, null, { query: query(), raw: true, signal, headers: { Accept: 'text/csv' } });
@@ -326,7 +344,8 @@ function actuatePanel(grid, { id, attrs, path, signal }) {
   if (!actuators.length) { p.append(h('p', { class: 'muted' }, 'No actuator attribute.')); return; }
   const inputs = actuators.map(a => [a, inputFor(a)]);
   const send = h('button', { class: 'primary', type: 'submit' }, 'Send');
-  const form = h('form', { 'aria-label': 'Actuate' },
+  // novalidate: the typed checks below say what is wrong next to the field.
+  const form = h('form', { 'aria-label': 'Actuate', novalidate: true },
     inputs.map(([a, input]) => field(`${a.label} (${a.value_type})`, a.label, input)),
     h('p', { class: 'muted' }, 'Empty fields are not sent.'), send);
   form.addEventListener('submit', async e => {
@@ -412,7 +431,7 @@ function credentialsPanel(grid, { id, signal }) {
   grid.append(p);
   const out = h('div');
   const issue = h('button', { type: 'button', class: 'primary' }, 'Issue basic credentials');
-  issue.addEventListener('click', () => guard(async () => {
+  issue.addEventListener('click', () => guardIn('Basic credentials', async () => {
     issue.disabled = true;
     try {
       const r = await post(`basic-auth/v1/devices/${encodeURIComponent(id)}/basic-credentials`, null, { signal });
@@ -430,12 +449,12 @@ function credentialsPanel(grid, { id, signal }) {
 // certificatesPanel: the device's certificates (x509), issued from a CSR,
 // revoked.
 function certificatesPanel(grid, { id, signal }) {
-  const p = panel('Certificates');
+  const p = panel('Certificates', { wide: true });
   grid.append(p);
   const list = h('div');
   const issued = h('div');
   let page = 1;
-  const load = () => guard(async () => {
+  const load = () => guardIn('Certificates', async () => {
     const r = await get('x509/v1/certificates', { 'belongsTo.device': id, fields: 'fingerprint,subjectDN,validity,createdAt', page, limit: 10 }, { signal });
     const certs = r.certificates || [];
     const pages = r.paging?.totalPages || 1;
@@ -447,7 +466,7 @@ function certificatesPanel(grid, { id, signal }) {
     ], certs, { empty: 'No certificate.', caption: `Certificates of ${id}` }),
     pages > 1 ? pager({ page, pages, total: r.paging?.totalItems, onPage: n => { page = n; load(); } }) : null);
   });
-  const revoke = c => guard(async () => {
+  const revoke = c => guardIn('Revoke', async () => {
     if (!confirmDanger(`Revoke certificate ${c.fingerprint}? The device can no longer connect with it.`)) return;
     await del(`x509/v1/certificates/${encodeURIComponent(c.fingerprint)}`, { signal });
     notice('Certificate revoked.');
@@ -480,31 +499,44 @@ function certificatesPanel(grid, { id, signal }) {
   load();
 }
 
-// changeLogPanel: what happened to the device, newest first, paged
-// (GET device/:id/events).
+// changeLogPanel: what happened to the device, newest first (GET
+// device/:id/events), a page at a time: the answer's next_before is the
+// cursor of the next, older page; the newer ones are kept to go back.
 function changeLogPanel(grid, { path, signal }) {
   const p = panel('Change log', { wide: true });
   grid.append(p);
   const box = h('div');
   p.append(box);
-  const limit = 20;
-  const load = page => guard(async () => {
-    const r = await get(`${path}/events`, { page, limit }, { signal });
+  const cursors = [0]; // before= of each page seen; 0: the newest
+  const load = n => guardIn('Change log', async () => {
+    const r = await get(`${path}/events`, { limit: 20, before: cursors[n] || undefined }, { signal });
     const events = r?.events || [];
-    const pages = r?.paging?.totalPages ?? r?.pagination?.total ?? (r?.paging?.next || r?.pagination?.has_next ? page + 1 : page);
+    const more = r?.pagination?.has_more;
+    if (more) cursors[n + 1] = r.pagination.next_before;
     replace(box, table([
       { key: 'time', label: 'Time', render: e => time(e.time) },
       { key: 'type', label: 'Event', render: e => h('span', { class: 'tag' }, e.type) },
-      { key: 'actor', label: 'By', render: e => fmt(e.actor?.username ?? e.actor) },
-      { key: 'changes', label: 'What changed', render: e => h('span', { class: 'mono' }, changes(e.changes)) },
+      { key: 'actor', label: 'By', render: e => fmt(e.actor) },
+      { key: 'changes', label: 'What changed', render: changes },
     ], events, { empty: 'No event recorded.', caption: 'Newest first' }),
-    pages > 1 ? pager({ page, pages, total: r?.paging?.totalItems, onPage: load }) : null);
+    n > 0 || more ? h('nav', { class: 'pager', 'aria-label': 'Change log pages' },
+      h('button', { type: 'button', disabled: n === 0, onclick: () => load(n - 1) }, '‹ Newer'),
+      h('span', {}, `Page ${n + 1}`),
+      h('button', { type: 'button', disabled: !more, onclick: () => load(n + 1) }, 'Older ›')) : null);
   });
-  load(1);
+  load(0);
 }
 
-function changes(c) {
-  if (c === null || c === undefined) return '';
-  const s = typeof c === 'string' ? c : JSON.stringify(c);
-  return s.length > 400 ? s.slice(0, 400) + '…' : s;
+// changes lists an event's members as old → new.
+function changes(e) {
+  const list = Object.entries(e.changes || {});
+  const short = v => {
+    const s = JSON.stringify(v);
+    return s.length > 120 ? s.slice(0, 120) + '…' : s;
+  };
+  return h('div', {},
+    e.cause ? h('div', { class: 'muted' }, e.cause) : null,
+    e.previous_unknown ? h('div', { class: 'muted' }, 'New values (the state before is too far back in the log).') : null,
+    list.length ? h('ul', { class: 'changes' }, list.map(([k, c]) => h('li', {}, h('strong', {}, k), ': ',
+      h('span', { class: 'mono' }, 'old' in c && 'new' in c ? `${short(c.old)} → ${short(c.new)}` : 'new' in c ? short(c.new) : `removed (was ${short(c.old)})`)))) : null);
 }
