@@ -49,13 +49,24 @@ export default async function (t) {
   await page.locator('[data-state="live"]').waitFor();
   const chart = page.getByRole('img', { name: 'Live chart of n' });
 
+  // The main thread's busy time (Chrome's own counters, in seconds):
+  // what the page costs per second, script and layout apart.
+  const cdp = await t.context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const busy = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics
+    .filter(m => ['TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration'].includes(m.name)).map(m => [m.name, m.value]));
+  const perSecond = (a, b, ms) => Object.fromEntries(Object.keys(a).map(k => [k, Math.round((b[k] - a[k]) * 1e6 / ms)]));
+
   // Baseline: the same page, idle, for 3 s.
+  let before = await busy();
   await page.evaluate(startFrames);
   await page.waitForTimeout(3000); // a measuring period, not a wait for state
   const idle = await page.evaluate(stopFrames);
+  const idleBusy = perSecond(before, await busy(), idle.ms);
 
   // Load: 50 readings/s for 10 s, paced on the clock (no drift).
   const pub = t.publisher(tenant, id);
+  before = await busy();
   await page.evaluate(startFrames);
   const sent = rate * seconds;
   const t0 = Date.now();
@@ -68,6 +79,7 @@ export default async function (t) {
   await page.locator(`.chart[data-received="${sent}"]`).waitFor({ timeout: 20000 }).catch(() => {});
   const lagMs = Date.now() - t0 - sendMs;
   const live = await page.evaluate(stopFrames);
+  const liveBusy = perSecond(before, await busy(), live.ms);
   await pub.close();
   const received = Number(await chart.getAttribute('data-received'));
   const points = Number(await chart.getAttribute('data-points'));
@@ -79,6 +91,7 @@ export default async function (t) {
   t.metric('live_chart_long_frames', live.long, `of ${live.frames} frames >50ms (idle: ${idle.long} of ${idle.frames})`);
   t.metric('live_chart_max_frame', live.max, `ms (idle: ${idle.max} ms)`);
   t.metric('live_chart_long_tasks', live.tasks, `main-thread tasks >50ms, longest ${live.taskMs} ms (idle: ${idle.tasks})`);
+  t.metric('live_chart_main_thread', liveBusy.TaskDuration, `ms/s busy: script ${liveBusy.ScriptDuration}, layout ${liveBusy.LayoutDuration}, style ${liveBusy.RecalcStyleDuration} (idle: ${idleBusy.TaskDuration} ms/s)`);
   t.metric('live_chart_readings', `${received}/${sent}`, `received/sent at ${rate}/s in ${sendMs} ms`);
   t.metric('live_chart_points', points, 'points drawn');
   t.metric('live_chart_drain', lagMs, 'ms from the last send to the last reading shown');

@@ -177,17 +177,28 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
     while (cut < xs.length && xs[cut] < from) cut++;
     if (cut > 0) for (const col of data) col.splice(0, cut);
   };
+  // The texts (the count, the table's last values) change at most 4 times
+  // a second: each change lays the page out again, which at every frame
+  // cost more than the chart's drawing.
+  let textAt = 0;
+  let textTimer = 0;
+  const texts = () => {
+    textTimer = 0;
+    textAt = performance.now();
+    for (const [label, [v, ms]] of latest) setLast(label, v, ms);
+    latest.clear();
+    count.textContent = `· ${received} readings received${lastMs ? ', last at ' + when(lastMs) : ''}`;
+  };
+  stops.push(() => clearTimeout(textTimer));
   const draw = () => {
     raf = 0;
     if (!dirty) return;
     dirty = false;
     trim();
-    for (const [label, [v, ms]] of latest) setLast(label, v, ms);
-    latest.clear();
     chart?.setData(data);
     chartEl.dataset.points = xs.length;
     chartEl.dataset.received = received;
-    count.textContent = `· ${received} readings received${lastMs ? ', last at ' + when(lastMs) : ''}`;
+    if (!textTimer) textTimer = setTimeout(texts, Math.max(0, textAt + 250 - performance.now()));
   };
   const onFrame = f => {
     const a = f?.attrs;
