@@ -126,7 +126,7 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
   grid.append(p);
   const windowSel = h('select', { 'aria-label': 'Live window' },
     [[1, '1 minute'], [5, '5 minutes'], [15, '15 minutes']].map(([v, t]) => h('option', { value: v, selected: v === 5 }, t)));
-  const state = h('span', { class: 'muted', dataset: { state: 'connecting' } }, 'connecting…');
+  const state = h('span', { class: 'tag', dataset: { state: 'connecting' } }, 'connecting…');
   const count = h('span', { class: 'muted' });
   const pauseBtn = h('button', { type: 'button' }, 'Pause');
   p.append(h('div', { class: 'toolbar' }, h('label', {}, 'Window ', windowSel), pauseBtn, state, count));
