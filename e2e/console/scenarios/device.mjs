@@ -167,6 +167,21 @@ export default async function (t) {
   if (!/update/i.test(types[0]) || !/create/i.test(types[types.length - 1])) throw new Error(`change log not newest first: ${types}`);
   await t.shot('page');
 
+  // Paging: 20 more events make two pages; the older one ends with the
+  // creation, and Newer comes back.
+  for (let i = 0; i < 20; i++) await t.api('PUT', `device/${id}/actuate`, { attrs: { fan: i } });
+  await page.reload();
+  const rows = log.locator('tbody tr');
+  await log.getByRole('button', { name: 'Older ›' }).waitFor();
+  if (await rows.count() !== 20) throw new Error(`change log page 1 has ${await rows.count()} rows, want 20`);
+  await log.getByRole('button', { name: 'Older ›' }).click();
+  await log.getByText('Page 2').waitFor();
+  const older = await log.locator('tbody tr td:nth-child(2)').allTextContents();
+  const total = types.length + 20; // page 2 holds what page 1's 20 leave
+  if (older.length !== total - 20 || !/create/i.test(older[older.length - 1])) throw new Error(`change log page 2: ${older}`);
+  await log.getByRole('button', { name: '‹ Newer' }).click();
+  await log.getByText('Page 1').waitFor();
+
   await pub.close();
   // 400: the refused CSR, made on purpose; 404: History before the
   // persister stored the first readings (the last values' lookup).
