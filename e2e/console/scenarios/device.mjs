@@ -150,9 +150,11 @@ export default async function (t) {
 
   // A phone's width: the panels stack, nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.locator('[data-state="live"]').waitFor();
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  if (overflow > 0) throw new Error(`the page is ${overflow}px wider than a phone's screen`);
+  // The charts follow their box's width (a ResizeObserver, a frame later).
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, null, { timeout: 5000 }).catch(async () => {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    throw new Error(`the page is ${overflow}px wider than a phone's screen`);
+  });
   await t.shot('phone');
   await page.setViewportSize({ width: 1280, height: 860 });
 
