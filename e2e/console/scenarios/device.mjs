@@ -60,6 +60,10 @@ export default async function (t) {
   await page.getByRole('button', { name: 'Resume' }).click();
   await received(8);
   await page.locator('td[data-last="temperature"]', { hasText: /^26$/ }).waitFor();
+  // A wider window is filled again from the stream (a new socket, since=).
+  await page.getByLabel('Live window').selectOption('15');
+  await received(8);
+  if (await chart.getAttribute('data-points') !== '8') throw new Error(`after widening, ${await chart.getAttribute('data-points')} points`);
 
   // History: the table fills once the readings are stored.
   const historyPanel = page.getByRole('region', { name: 'History' });

@@ -214,8 +214,10 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
     raf ||= requestAnimationFrame(draw);
   };
   const states = { connecting: 'connecting…', live: 'live', paused: 'paused' };
-  const feed = follow(`${session.tenant}.device-data`, {
-    where: `metadata.deviceid=in:^${id.replace(/[.*+?^${}()|[\]\\,;]/g, '\\$&')}$;`,
+  const open = () => follow(`${session.tenant}.device-data`, {
+    // eq compares numbers only; in: takes a (JavaScript) pattern, anchored
+    // here. Ids are [A-Za-z0-9_-]: nothing to escape but in principle.
+    where: `metadata.deviceid=in:^${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$;`,
     fields: 'metadata/timestamp,attrs',
     since: new Date(Date.now() - windowS * 1000).toISOString(),
     onFrame,
@@ -225,6 +227,7 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
       if (s === 'failed') showError(`The live feed of ${id} ${why}.`);
     },
   });
+  let feed = open();
   stops.push(() => { feed.close(); cancelAnimationFrame(raf); });
   pauseBtn.addEventListener('click', () => {
     const pausing = pauseBtn.textContent === 'Pause';
@@ -232,7 +235,19 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
     pauseBtn.textContent = pausing ? 'Resume' : 'Pause';
   });
   windowSel.addEventListener('change', () => {
+    const wider = Number(windowSel.value) * 60 > windowS;
     windowS = Number(windowSel.value) * 60;
+    if (wider) {
+      // The columns hold the narrower window only: the stream fills the
+      // wider one (a new socket from since=).
+      feed.close();
+      for (const col of data) col.length = 0;
+      received = 0;
+      lastMs = 0;
+      chartEl.dataset.received = chartEl.dataset.points = 0;
+      pauseBtn.textContent = 'Pause';
+      feed = open();
+    }
     dirty = true;
     raf ||= requestAnimationFrame(draw);
   });
