@@ -37,7 +37,7 @@ export default async function (main, { id }) {
   const last = attributesPanel(grid, ctx);
   actuatePanel(grid, ctx);
   credentialsPanel(grid, ctx);
-  await liveChartPanel(grid, ctx, last);
+  liveChartPanel(grid, ctx, last);
   historyPanel(grid, ctx);
   certificatesPanel(grid, ctx);
   changeLogPanel(grid, ctx);
@@ -120,7 +120,7 @@ function attributesPanel(grid, { attrs, path, id, signal }) {
 // go into the chart's columns as they come; the chart is redrawn at most
 // once per animation frame, over a bounded window, so a fast device costs
 // one draw per screen refresh, not one per reading.
-async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
+function liveChartPanel(grid, { id, attrs, stops, signal }, setLast) {
   const labels = attrs.filter(a => a.type === 'dynamic' && numericTypes.has(a.value_type)).map(a => a.label);
   const p = panel('Live', { wide: true });
   grid.append(p);
@@ -145,8 +145,10 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
   let chart = null;
   const latest = new Map(); // label -> [value, ms], for the table, per frame
 
+  // The chart comes when its library has loaded; the feed does not wait
+  // for it (the columns fill meanwhile, and the first draw shows them).
   if (labels.length) {
-    chart = await timeChart(chartEl, labels, {
+    timeChart(chartEl, labels, {
       // The window ends at the newest reading (now, before any) and starts
       // at the oldest one kept, so it fills up and then slides.
       range: (u, min, max) => {
@@ -154,8 +156,13 @@ async function liveChartPanel(grid, { id, attrs, stops }, setLast) {
         const start = Math.max(min ?? end - windowS, end - windowS);
         return [start, Math.max(end, start + 1)];
       },
-    });
-    stops.push(() => chart.destroy());
+    }).then(c => {
+      if (signal.aborted) { c.destroy(); return; }
+      chart = c;
+      stops.push(() => c.destroy());
+      dirty = true;
+      raf ||= requestAnimationFrame(draw);
+    }, e => showError(`Live chart: ${e.message}`));
   }
 
   // add puts one reading in the columns, in time order (readings come in
