@@ -29,6 +29,12 @@ export default async function (t) {
   const pub = t.publisher(tenant, id);
   for (const v of [20.5, 21, 21.5]) pub.send(JSON.stringify({ temperature: v, status: 'ok' }));
 
+  // Every Kafka WS socket of the page goes through a route, so that the
+  // test can close one as the server does (4408 at the end of its lifetime).
+  const sockets = [];
+  const opened = [];
+  page.on('websocket', ws => opened.push(ws));
+  await page.routeWebSocket(/\/kafka-ws\/v1\/topics\//, ws => { ws.connectToServer(); sockets.push(ws); });
   await page.goto(`${t.base}#/devices/${id}`);
   await page.locator(`body[data-page="/devices/${id}"]`).waitFor();
   await page.getByRole('heading', { name: `devpage-${tag}`, level: 1 }).waitFor();
@@ -64,16 +70,24 @@ export default async function (t) {
   await page.getByLabel('Live window').selectOption('15');
   await received(8);
   if (await chart.getAttribute('data-points') !== '8') throw new Error(`after widening, ${await chart.getAttribute('data-points')} points`);
+  // The server ends the socket: the page says so, gets a new ticket and
+  // resumes after the last reading it had (what came meanwhile included).
+  await sockets.at(-1).close({ code: 4408, reason: 'Connection lifetime' });
+  await page.locator('[data-state="reconnecting"]', { hasText: '4408' }).waitFor();
+  pub.send(JSON.stringify({ temperature: 27 }));
+  await received(9);
+  await page.locator('[data-state="live"]').waitFor();
+  await page.locator('td[data-last="temperature"]', { hasText: /^27$/ }).waitFor();
 
-  // History: the table fills once the readings are stored.
+  // History: the table fills once the 9 readings are stored.
   const historyPanel = page.getByRole('region', { name: 'History' });
   await historyPanel.getByLabel('Attribute').selectOption('temperature');
   for (let i = 0; ; i++) {
     await historyPanel.getByRole('button', { name: 'Show' }).click();
     const box = historyPanel.locator('[data-rows]');
     await box.waitFor();
-    if (await box.getAttribute('data-rows') === '8') break;
-    if (i > 40) throw new Error(`history shows ${await box.getAttribute('data-rows')} rows, want 8`);
+    if (await box.getAttribute('data-rows') === '9') break;
+    if (i > 40) throw new Error(`history shows ${await box.getAttribute('data-rows')} rows, want 9`);
     await page.waitForTimeout(250); // the persister's pace: polled, bounded
   }
   await historyPanel.getByRole('cell', { name: '24.75' }).waitFor();
@@ -85,7 +99,7 @@ export default async function (t) {
   ]);
   const csv = readFileSync(await download.path(), 'utf8').trim().split('\n');
   if (download.suggestedFilename() !== `${id}-temperature-history.csv`) throw new Error(`CSV named ${download.suggestedFilename()}`);
-  if (csv.length !== 9 || !csv[0].includes('value') || !csv.some(l => l.includes('24.75'))) throw new Error(`CSV:\n${csv.join('\n')}`);
+  if (csv.length !== 10 || !csv[0].includes('value') || !csv.some(l => l.includes('24.75'))) throw new Error(`CSV:\n${csv.join('\n')}`);
 
   // Actuation: a bad integer is refused at the field; a good one reaches
   // the device's config topic.
@@ -121,7 +135,7 @@ export default async function (t) {
     body: JSON.stringify({ data: { temperature: 30.5 } }),
   });
   if (!res.ok) throw new Error(`the HTTP agent refused the credentials shown: ${res.status} ${await res.text()}`);
-  await received(9);
+  await received(10);
   await page.locator('td[data-last="temperature"]', { hasText: '30.5' }).waitFor();
 
   // Certificates: a CSR that is not one is refused at the field; a real one
@@ -187,6 +201,13 @@ export default async function (t) {
   if (older.length !== total - 20 || !/create/i.test(older[older.length - 1])) throw new Error(`change log page 2: ${older}`);
   await log.getByRole('button', { name: '‹ Newer' }).click();
   await log.getByText('Page 1').waitFor();
+
+  // Leaving the page closes its socket.
+  await page.getByRole('link', { name: 'All devices' }).click();
+  await page.locator('body[data-page="/devices"]').waitFor();
+  // (the sockets of the pages the reloads above dropped are not counted)
+  const last = opened.at(-1);
+  if (!last.isClosed()) await last.waitForEvent('close', { timeout: 5000 });
 
   await pub.close();
   // 400: the refused CSR, made on purpose; 404: History before the
