@@ -133,7 +133,7 @@ function liveChartPanel(grid, { id, attrs, stops, signal }, setLast) {
   const chartEl = h('div', { class: 'chart', role: 'img', 'aria-label': `Live chart of ${labels.join(', ') || 'no numeric attribute'}`, dataset: { points: 0, received: 0 } });
   p.append(labels.length ? chartEl : h('p', { class: 'muted' }, 'No numeric dynamic attribute (integer or float) to chart; the table above shows the last values.'));
 
-  const maxPoints = 20000; // 50 readings/s for more than 5 minutes
+  const maxPoints = 20000; // 50 readings/s for over 6 minutes: a wider window is cut at this
   let windowS = 300;
   const xs = [];
   const ys = labels.map(() => []);
