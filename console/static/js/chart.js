@@ -26,7 +26,8 @@ const colors = ['#0b5cad', '#c2410c', '#1a7f37', '#8250df', '#b42318', '#0e7490'
 
 // timeChart draws labels' series over time in el, as wide as el (it follows
 // el's width). opts.range, when given, is uPlot's x range function (a live
-// chart's sliding window). It answers {u, setData(data), destroy()}.
+// chart's sliding window); opts.points (true/false) shows or hides the
+// points. It answers {u, setData(data), destroy()}.
 export async function timeChart(el, labels, opts = {}) {
   const uPlot = await loadUPlot();
   const width = () => Math.max(200, el.clientWidth || 600);
@@ -36,7 +37,8 @@ export async function timeChart(el, labels, opts = {}) {
     scales: { x: { time: true, ...(opts.range ? { range: opts.range } : {}) } },
     series: [{}, ...labels.map((label, i) => ({
       label, stroke: colors[i % colors.length], width: 1.5, spanGaps: true,
-      points: { show: opts.points ?? false },
+      // uPlot's default shows the points where they are few to the pixel.
+      ...(opts.points === undefined ? {} : { points: { show: opts.points } }),
     }))],
     axes: [{}, { size: 60 }],
     legend: { live: true },
