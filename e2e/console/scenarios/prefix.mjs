@@ -57,6 +57,15 @@ export default async function (t) {
   await page.waitForFunction(id => window.prefixFrames.some(f => f.includes(id) && f.includes('21.5')), id);
   await pub.close();
 
+  // The device page under the prefix: its chart library (ui/vendor/) and its
+  // own socket (since= brings the reading above into the live chart).
+  const uplot = page.waitForRequest(`${t.base}ui/vendor/uPlot.iife.min.js`);
+  await page.evaluate(h => { location.hash = h; }, `#/devices/${id}`);
+  await uplot;
+  await page.locator('.chart[data-received="1"]').waitFor();
+  await page.locator('td[data-last="temp"]', { hasText: '21.5' }).waitFor();
+  await t.shot('device');
+
   const wsBase = t.base.replace(/^http/, 'ws');
   if (!url.startsWith(wsBase) || !sockets.length || sockets.some(u => !u.startsWith(wsBase))) {
     throw new Error(`websockets not under ${wsBase}: ${sockets.join(', ') || url}`);
