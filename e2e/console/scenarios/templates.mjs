@@ -102,6 +102,17 @@ export default async function (t) {
   const dev = (await t.api('POST', 'device', { label: `tpl-user-${s}`, templates: [Number(id)] })).devices[0];
   await page.goto(`${t.base}#/templates/${id}`);
   await page.getByRole('link', { name: `tpl-user-${s}` }).waitFor();
+  // Its change log: the edit above, newest first, then the creation.
+  const log = page.getByRole('region', { name: 'Change log' });
+  await log.getByText('template.updated').first().waitFor();
+  const kinds = await log.locator('tbody .tag').allTextContents();
+  if (kinds[0] !== 'template.updated' || kinds.at(-1) !== 'template.created') throw new Error(`change log: ${kinds}`);
+  // Item by item: the attribute added, the static value changed, the
+  // metadata removed.
+  for (const line of ['added led (actuator, bool)', 'serial: static_value "S-0" → "S-1"', 'metadata: removed unit']) {
+    await log.getByText(line).first().waitFor({ timeout: 5000 }).catch(() => { throw new Error(`change log: no "${line}"`); });
+  }
+  await t.shot('change-log');
   await page.getByRole('button', { name: 'Delete template' }).click();
   await page.getByRole('alert').getByText('Templates cannot be removed as they are being used by devices').waitFor();
   await t.shot('delete-refused');

@@ -5,6 +5,7 @@ import { get, post, put, del, call, session } from '../api.js';
 import { h, replace, field, showError, fieldErrors, notice, table, pager, fmt, time, confirmDanger, download } from '../ui.js';
 import { timeChart, columns } from '../chart.js';
 import { follow } from '../live.js';
+import { changeLog } from '../changelog.js';
 
 const numericTypes = new Set(['integer', 'float']);
 
@@ -40,7 +41,7 @@ export default async function (main, { id }) {
   liveChartPanel(grid, ctx, last);
   historyPanel(grid, ctx);
   certificatesPanel(grid, ctx);
-  changeLogPanel(grid, ctx);
+  grid.append(changeLog(ctx.path, { signal: ctx.signal }));
   return cleanup;
 }
 
@@ -532,44 +533,3 @@ function certificatesPanel(grid, { id, signal }) {
   load();
 }
 
-// changeLogPanel: what happened to the device, newest first (GET
-// device/:id/events), a page at a time: the answer's next_before is the
-// cursor of the next, older page; the newer ones are kept to go back.
-function changeLogPanel(grid, { path, signal }) {
-  const p = panel('Change log', { wide: true });
-  grid.append(p);
-  const box = h('div');
-  p.append(box);
-  const cursors = [0]; // before= of each page seen; 0: the newest
-  const load = n => guardIn('Change log', async () => {
-    const r = await get(`${path}/events`, { limit: 20, before: cursors[n] || undefined }, { signal });
-    const events = r?.events || [];
-    const more = r?.pagination?.has_more;
-    if (more) cursors[n + 1] = r.pagination.next_before;
-    replace(box, table([
-      { key: 'time', label: 'Time', render: e => time(e.time) },
-      { key: 'type', label: 'Event', render: e => h('span', { class: 'tag' }, e.type) },
-      { key: 'actor', label: 'By', render: e => fmt(e.actor) },
-      { key: 'changes', label: 'What changed', render: changes },
-    ], events, { empty: 'No event recorded.', caption: 'Newest first' }),
-    n > 0 || more ? h('nav', { class: 'pager', 'aria-label': 'Change log pages' },
-      h('button', { type: 'button', disabled: n === 0, onclick: () => load(n - 1) }, '‹ Newer'),
-      h('span', {}, `Page ${n + 1}`),
-      h('button', { type: 'button', disabled: !more, onclick: () => load(n + 1) }, 'Older ›')) : null);
-  });
-  load(0);
-}
-
-// changes lists an event's members as old → new.
-function changes(e) {
-  const list = Object.entries(e.changes || {});
-  const short = v => {
-    const s = JSON.stringify(v);
-    return s.length > 120 ? s.slice(0, 120) + '…' : s;
-  };
-  return h('div', {},
-    e.cause ? h('div', { class: 'muted' }, e.cause) : null,
-    e.previous_unknown ? h('div', { class: 'muted' }, 'New values (the state before is too far back in the log).') : null,
-    list.length ? h('ul', { class: 'changes' }, list.map(([k, c]) => h('li', {}, h('strong', {}, k), ': ',
-      h('span', { class: 'mono' }, 'old' in c && 'new' in c ? `${short(c.old)} → ${short(c.new)}` : 'new' in c ? short(c.new) : `removed (was ${short(c.old)})`)))) : null);
-}

@@ -5,6 +5,7 @@
 import { get, post, put, del } from '../api.js';
 import { h, replace, field, guard, notice, confirmDanger, time } from '../ui.js';
 import { placeErrors, clearErrors } from '../dm.js';
+import { changeLog } from '../changelog.js';
 
 const types = ['dynamic', 'static', 'actuator', 'meta'];
 // What dojot's GUI offers; the API takes any text (an imported template's
@@ -52,7 +53,8 @@ export default async function (main, params) {
     h('h1', {}, isNew ? 'New template' : `Template ${tpl.label}`),
     isNew ? null : h('p', { class: 'muted' }, `Id ${tpl.id} · created ${time(tpl.created)}`, tpl.updated ? ` · updated ${time(tpl.updated)}` : ''),
     form,
-    isNew ? null : usedBy(tpl, users));
+    isNew ? null : usedBy(tpl, users),
+    isNew ? null : changeLog(`template/${tpl.id}`, { signal }));
 
   // draw renders the attributes from the model, then focuses focus: the
   // input of that name (the row just added) or an element (after a
