@@ -153,6 +153,12 @@ type Status struct {
 	Refused   map[string]uint64 `json:"refused"`
 }
 
+// Counts are the readings stored and those refused, by reason: what
+// /metrics reads at each scrape, without the rest of Status.
+func (a *Agent) Counts() (stored uint64, refused map[string]uint64) {
+	return a.stored.Load(), a.refused.Map()
+}
+
 // Status reports the connection and the counters.
 func (a *Agent) Status() Status {
 	a.mu.Lock()

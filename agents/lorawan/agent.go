@@ -257,6 +257,12 @@ type EverynetStatus struct {
 	Error     string `json:"error,omitempty"`
 }
 
+// Counts are the readings stored and those refused, by reason: what
+// /metrics reads at each scrape, without the rest of Status.
+func (a *Agent) Counts() (stored uint64, refused map[string]uint64) {
+	return a.stored.Load(), a.refused.Map()
+}
+
 // Status reports the counters.
 func (a *Agent) Status() Status {
 	st := Status{Accepted: a.accepted.Load(), Stored: a.stored.Load(), Ignored: a.ignored.Load(),

@@ -15,10 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	agentamqp "github.com/dojot-es/dojot/agents/amqp"
-	agenthttp "github.com/dojot-es/dojot/agents/http"
-	agentlorawan "github.com/dojot-es/dojot/agents/lorawan"
 	agentmqtt "github.com/dojot-es/dojot/agents/mqtt"
-	agentsigfox "github.com/dojot-es/dojot/agents/sigfox"
 	"github.com/dojot-es/dojot/bridges/kafka"
 	"github.com/dojot-es/dojot/eventstore"
 	"github.com/dojot-es/dojot/flows/broker"
@@ -178,11 +175,14 @@ type watched struct {
 	kws     *kafkaws.Server
 	sio     *socketio.Server
 
-	mqtt    *agentmqtt.Agent
-	amqp    *agentamqp.Agent
-	http    *agenthttp.Agent
-	sigfox  *agentsigfox.Agent
-	lorawan *agentlorawan.Agent
+	mqtt   *agentmqtt.Agent
+	agents map[string]countingAgent // the other agents on, by their metrics label
+}
+
+// countingAgent is a device agent as /metrics counts it. MQTT is apart:
+// its one agent is counted as two, per listener.
+type countingAgent interface {
+	Counts() (stored uint64, refused map[string]uint64)
 }
 
 // lag is how far applied is behind last.
@@ -212,21 +212,9 @@ func (w *watched) source(ctx context.Context, s *metrics.Scrape) {
 		s.Agent("mqtt", stored, refused)
 		s.Clients("mqtt", st.Clients)
 	}
-	if w.amqp != nil {
-		st := w.amqp.Status()
-		s.Agent("amqp", st.Stored, st.Refused)
-	}
-	if w.http != nil {
-		st := w.http.Status()
-		s.Agent("http", st.Stored, st.Refused)
-	}
-	if w.sigfox != nil {
-		st := w.sigfox.Status()
-		s.Agent("sigfox", st.Stored, st.Refused)
-	}
-	if w.lorawan != nil {
-		st := w.lorawan.Status()
-		s.Agent("lorawan", st.Stored, st.Refused)
+	for name, a := range w.agents {
+		stored, refused := a.Counts()
+		s.Agent(name, stored, refused)
 	}
 
 	if last, err := w.store.LastSeq(ctx); err == nil {

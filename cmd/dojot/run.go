@@ -313,14 +313,21 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return err
 	}
 	deviceRoutes := map[string]http.Handler{}
+	counted := map[string]countingAgent{} // for /metrics, with MQTT apart
+	if amqpAgent != nil {
+		counted["amqp"] = amqpAgent
+	}
 	if sigfox != nil {
 		maps.Copy(deviceRoutes, sigfox.Routes())
+		counted["sigfox"] = sigfox
 	}
 	if lorawan != nil {
 		maps.Copy(deviceRoutes, lorawan.Routes())
+		counted["lorawan"] = lorawan
 	}
 	if httpAgent != nil {
 		maps.Copy(deviceRoutes, httpAgent.agent.Routes())
+		counted["http"] = httpAgent.agent
 		defer httpAgent.close()
 	}
 
@@ -423,10 +430,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		},
 	}
 	w := &watched{cfg: cfg, store: store, deps: deps, views: views, history: hist, bridge: bridge, flows: flowBroker, kws: kws.srv, sio: sio,
-		mqtt: agent, amqp: amqpAgent, sigfox: sigfox, lorawan: lorawan}
-	if httpAgent != nil {
-		w.http = httpAgent.agent
-	}
+		mqtt: agent, agents: counted}
 	reg.Add(w.source)
 	gw := gateway.New(gwOpts)
 	if cfg.routesOut != nil { // dojot routes: the table, not a server
