@@ -33,17 +33,8 @@ func startAMQP(ctx context.Context, cfg *Config, store *eventstore.Store, view *
 	if err != nil {
 		return nil, err
 	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		_ = a.Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		if err := a.FollowActuations(ctx, store); err != nil {
-			log.Error("amqp: following actuations stopped", "err", err)
-		}
-	}()
+	goRun(ctx, wg, log, a.Run, "amqp: stopped")
+	goRun(ctx, wg, log, func(ctx context.Context) error { return a.FollowActuations(ctx, store) }, "amqp: following actuations stopped")
 	return a, nil
 }
 

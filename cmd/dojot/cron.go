@@ -35,12 +35,6 @@ func startCron(ctx context.Context, cfg *Config, store *eventstore.Store, view *
 	if err != nil {
 		return nil, err
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := s.Run(ctx); err != nil {
-			log.Error("cron: stopped", "err", err)
-		}
-	}()
+	goRun(ctx, wg, log, s.Run, "cron: stopped")
 	return s, nil
 }

@@ -31,13 +31,7 @@ func startFlows(ctx context.Context, cfg *Config, store *eventstore.Store, view 
 	if err != nil {
 		return nil, err
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := b.Run(ctx); err != nil {
-			log.Error("flows: stopped", "err", err)
-		}
-	}()
+	goRun(ctx, wg, log, b.Run, "flows: stopped")
 	return b, nil
 }
 

@@ -82,13 +82,7 @@ func startHistory(ctx context.Context, cfg *Config, store *eventstore.Store, log
 	hs.events = projections.NewRunner(store, events, projections.Options{Logger: log.With("stream", "EVENTS")})
 	hs.notifications = projections.NewRunner(store.NotificationLog(), notes, projections.Options{Logger: log.With("stream", "NOTIFICATIONS")})
 	for _, r := range []*projections.Runner{hs.readings, hs.events, hs.notifications} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Run(ctx); err != nil {
-				log.Error("history runner stopped", "err", err)
-			}
-		}()
+		goRun(ctx, wg, log, r.Run, "history runner stopped")
 	}
 	return &hs, nil
 }

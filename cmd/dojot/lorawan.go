@@ -63,16 +63,7 @@ func startLoRaWAN(ctx context.Context, cfg *Config, store *eventstore.Store, vie
 	if err != nil {
 		return nil, err
 	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		_ = a.Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		if err := a.FollowActuations(ctx, store); err != nil {
-			log.Error("lorawan: following actuations stopped", "err", err)
-		}
-	}()
+	goRun(ctx, wg, log, a.Run, "lorawan: stopped")
+	goRun(ctx, wg, log, func(ctx context.Context) error { return a.FollowActuations(ctx, store) }, "lorawan: following actuations stopped")
 	return a, nil
 }

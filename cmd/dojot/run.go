@@ -143,13 +143,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	runner := projections.NewRunner(store, view, projections.Options{Logger: log, WaitTimeout: cfg.WaitTimeout})
 	runCtx, stopRunner := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := runner.Run(runCtx); err != nil {
-			log.Error("projection runner stopped", "err", err)
-		}
-	}()
+	goRun(runCtx, &wg, log, runner.Run, "projection runner stopped")
 	defer func() { stopRunner(); wg.Wait() }()
 	if last, err := store.LastSeq(ctx); err == nil {
 		stage.set(func() string {
@@ -199,13 +193,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 			return fmt.Errorf("%s view: %w", cfg.View, err)
 		}
 		vr := projections.NewRunner(store, dv, projections.Options{Logger: log, WaitTimeout: cfg.WaitTimeout})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := vr.Run(runCtx); err != nil {
-				log.Error("view runner stopped", "view", cfg.View, "err", err)
-			}
-		}()
+		goRun(runCtx, &wg, log, vr.Run, "view runner stopped", "view", cfg.View)
 		if last, err := store.LastSeq(ctx); err == nil {
 			stage.set(func() string {
 				return fmt.Sprintf("catching up the %s view: %d of %d events", cfg.View, vr.Applied(), last)
@@ -256,13 +244,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return err
 	}
 	defer agent.Close() // before the store closes: no publish is left waiting for it
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := agent.FollowActuations(runCtx, store); err != nil {
-			log.Error("mqtt: following actuations stopped", "err", err)
-		}
-	}()
+	goRun(runCtx, &wg, log, func(ctx context.Context) error { return agent.FollowActuations(ctx, store) }, "mqtt: following actuations stopped")
 	if mqttLn != nil { // else the agent logs its broker's connection
 		log.Info("mqtt listening", "addr", mqttLn.Addr().String(), "insecure", cfg.MQTTInsecure)
 	}
@@ -475,6 +457,16 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}
 	}
 	return nil
+}
+
+// goRun runs fn under wg until ctx is done. An error it stops with is
+// logged as msg, with args: the instance goes on serving without it.
+func goRun(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, fn func(context.Context) error, msg string, args ...any) {
+	wg.Go(func() {
+		if err := fn(ctx); err != nil {
+			log.Error(msg, append(args, "err", err)...)
+		}
+	})
 }
 
 // maxHeaderBytes bounds a request's header: a login token is under 1 KiB,
