@@ -13,11 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/gorilla/websocket"
 	"github.com/jackc/pgx/v5"
 
@@ -191,36 +189,15 @@ func (l *crashLoad) ack(kind, key string) {
 // publish sends QoS 1 readings of device id, up to 8 in flight, until
 // ctx ends or the connection fails; a PUBACK acknowledges one.
 func (l *crashLoad) publish(ctx context.Context, addr, id string) {
-	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("crash-" + id).
-		SetUsername("admin:" + id).SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).
-		SetWriteTimeout(5 * time.Second)
-	cl := paho.NewClient(o)
-	if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+	cl, err := dialDevice(addr, "crash-"+id, id)
+	if err != nil {
 		return // killed already
 	}
 	defer cl.Disconnect(0)
-	inflight := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	var failed atomic.Bool
-	for !failed.Load() {
-		select {
-		case <-ctx.Done():
-			return
-		case inflight <- struct{}{}:
-		}
-		n := l.value(id)
-		tok := cl.Publish("admin:"+id+"/attrs", 1, false, fmt.Sprintf(`{"n":%d}`, n))
-		wg.Go(func() {
-			defer func() { <-inflight }()
-			if tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
-				l.ack("mqtt", fmt.Sprintf("r/%s/%d", id, n))
-			} else {
-				failed.Store(true)
-			}
-		})
-		time.Sleep(2 * time.Millisecond)
-	}
+	qos1Window{size: 8, wait: 10 * time.Second, pause: 2 * time.Millisecond,
+		next:  func() (int, bool) { return l.value(id), true },
+		acked: func(n int) { l.ack("mqtt", fmt.Sprintf("r/%s/%d", id, n)) },
+	}.publish(ctx.Done(), cl, id)
 }
 
 // post sends readings to the HTTP agent, one at a time; a 204

@@ -2,15 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"fmt"
 	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
 )
@@ -53,51 +50,29 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 	// burst publishes readings from next on, up to 16 in flight, until
 	// total are sent or stop is closed.
 	burst := func(stop <-chan struct{}, acks *atomic.Int64) {
-		o := paho.NewClientOptions().AddBroker("tcp://" + in.MQTTAddr).SetClientID("burst-" + src).
-			SetUsername("admin:" + src).SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).
-			SetWriteTimeout(5 * time.Second)
-		cl := paho.NewClient(o)
-		if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Errorf("connect: %v", tok.Error())
+		cl, err := dialDevice(in.MQTTAddr, "burst-"+src, src)
+		if err != nil {
+			t.Error(err)
 			return
 		}
 		defer cl.Disconnect(0)
-		inflight := make(chan struct{}, 16)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		var failed atomic.Bool // the connection is gone: send no more
-		for {
-			select {
-			case <-stop:
-				return
-			case inflight <- struct{}{}:
-			}
-			if failed.Load() {
-				return
-			}
-			mu.Lock()
-			n := next
-			if n == total {
-				mu.Unlock()
-				return
-			}
-			next++
-			mu.Unlock()
-			tok := cl.Publish("admin:"+src+"/attrs", 1, false, fmt.Sprintf(`{"n":%d}`, n))
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-inflight }()
-				if tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
-					mu.Lock()
-					acked[n] = true
-					mu.Unlock()
-					acks.Add(1)
-				} else {
-					failed.Store(true)
+		qos1Window{size: 16, wait: 5 * time.Second,
+			next: func() (int, bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				if next == total {
+					return 0, false
 				}
-			}()
-		}
+				next++
+				return next - 1, true
+			},
+			acked: func(n int) {
+				mu.Lock()
+				acked[n] = true
+				mu.Unlock()
+				acks.Add(1)
+			},
+		}.publish(stop, cl, src)
 	}
 
 	var acks atomic.Int64

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 func TestMQTTKillDuringBurst(t *testing.T) { eachHistory(t, testMQTTKillDuringBurst) }
@@ -40,44 +38,27 @@ func testMQTTKillDuringBurst(t *testing.T, flags []string) {
 	)
 	for d, id := range ids {
 		acked[d] = map[int]bool{}
-		o := paho.NewClientOptions().AddBroker("tcp://" + in.MQTTAddr).SetClientID("burst-" + id).
-			SetUsername("admin:" + id).SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).
-			SetWriteTimeout(5 * time.Second)
-		cl := paho.NewClient(o)
-		if tok := cl.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Fatalf("connect %s: %v", id, tok.Error())
+		cl, err := dialDevice(in.MQTTAddr, "burst-"+id, id)
+		if err != nil {
+			t.Fatal(err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer cl.Disconnect(0)
-			// Up to 16 in flight per device, as a device with a window would.
-			inflight := make(chan struct{}, 16)
-			var dwg sync.WaitGroup
-			defer dwg.Wait()
-			for n := 0; ; n++ {
-				select {
-				case <-killed:
-					return
-				case inflight <- struct{}{}:
-				}
-				tok := cl.Publish("admin:"+id+"/attrs", 1, false, fmt.Sprintf(`{"n":%d}`, n))
+		w := qos1Window{size: 16, wait: 5 * time.Second,
+			next: func() (int, bool) {
 				mu.Lock()
-				sent[d] = n + 1
+				defer mu.Unlock()
+				sent[d]++
+				return sent[d] - 1, true
+			},
+			acked: func(n int) {
+				mu.Lock()
+				acked[d][n] = true
 				mu.Unlock()
-				dwg.Add(1)
-				go func() {
-					defer dwg.Done()
-					defer func() { <-inflight }()
-					if tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
-						mu.Lock()
-						acked[d][n] = true
-						mu.Unlock()
-						total.Add(1)
-					}
-				}()
-			}
-		}()
+				total.Add(1)
+			}}
+		wg.Go(func() {
+			defer cl.Disconnect(0)
+			w.publish(killed, cl, id)
+		})
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for total.Load() < 3000 && time.Now().Before(deadline) {
