@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,11 +37,7 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 	c := in.Login("admin", adminPassword)
 	tmpl := createTemplate(c, "Burst")
 	src, dst := createDevice(c, "src", tmpl), createDevice(c, "dst", tmpl)
-	var created struct{ Flow struct{ ID string } }
-	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"relay","flow":[{"id":"t","type":"tab"},`+
-		`{"id":"h","type":"event device in","z":"t","device_id":"`+src+`","event_publish":true,"wires":[["c"]]},`+
-		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"out.n","pt":"msg","to":"payload.data.attrs.n","tot":"msg"}],"wires":[["o"]]},`+
-		`{"id":"o","type":"multi device out","z":"t","device_source":"configured","devices_source_configured":["`+dst+`"],"attrs":"out","wires":[]}]}`), &created)
+	flowID := relayFlow(t, c, src, dst)
 
 	var (
 		mu    sync.Mutex
@@ -83,7 +80,7 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	var st struct{ Stats struct{ Runs uint64 } }
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
+	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+flowID+"/status", nil), &st)
 	in.Kill()
 	close(killed)
 	<-done
@@ -147,59 +144,31 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 
-	// Each input once (by its DATA sequence), each acknowledged reading in.
+	// Each acknowledged reading on Kafka under one DATA sequence (a
+	// second would be a second write; the bridge's copies repeat it), and
+	// each input's output exactly once: one output id per reading, made
+	// from that reading's sequence.
+	ins, outs := seen{}, seen{}
 	inputSeq := map[int]string{}
 	for _, r := range inputs {
-		if s, ok := inputSeq[r.n]; ok && s != r.seq {
-			t.Errorf("reading %d stored twice in DATA: sequences %s and %s", r.n, s, r.seq)
-		}
+		ins.add(strconv.Itoa(r.n), r.seq)
 		inputSeq[r.n] = r.seq
 	}
-	lost := 0
-	for n := range acked {
-		if _, ok := inputSeq[n]; !ok {
-			lost++
-		}
-	}
-	if lost > 0 {
-		t.Errorf("%d acknowledged readings not on Kafka", lost)
-	}
-	// Each input's output exactly once: one output id per reading, made
-	// from that reading's sequence.
-	outIDs := map[int]map[string]bool{}
-	kafkaDups := 0
-	seenID := map[string]bool{}
 	for _, r := range outputs {
-		if seenID[r.msgID] {
-			kafkaDups++
-			continue
-		}
-		seenID[r.msgID] = true
-		if outIDs[r.n] == nil {
-			outIDs[r.n] = map[string]bool{}
-		}
-		outIDs[r.n][r.msgID] = true
+		outs.add(strconv.Itoa(r.n), r.msgID)
 		if seq, ok := inputSeq[r.n]; !ok {
 			t.Errorf("output %s for reading %d, which is not an input", r.msgID, r.n)
-		} else if !strings.HasPrefix(r.msgID, seq+":"+created.Flow.ID+":o:") {
+		} else if !strings.HasPrefix(r.msgID, seq+":"+flowID+":o:") {
 			t.Errorf("output of reading %d (DATA sequence %s) has id %s", r.n, seq, r.msgID)
 		}
 	}
-	missing, doubled := 0, 0
-	for n := range inputSeq {
-		switch len(outIDs[n]) {
-		case 0:
-			missing++
-		case 1:
-		default:
-			doubled++
-			if doubled <= 5 {
-				t.Errorf("reading %d has %d outputs: %v", n, len(outIDs[n]), outIDs[n])
-			}
-		}
+	all := func(string) bool { return true }
+	if tl := count(keysOf(acked), all, ins); tl.lost > 0 || tl.twice > 0 {
+		t.Errorf("acknowledged readings on Kafka: %v: %v", tl, tl.example)
 	}
-	if missing > 0 || doubled > 0 {
-		t.Errorf("%d readings of %d on Kafka: %d without an output, %d with several", len(inputSeq), total, missing, doubled)
+	outTally := count(keysOf(inputSeq), all, outs)
+	if outTally.lost > 0 || outTally.twice > 0 {
+		t.Errorf("outputs of the %d readings of %d on Kafka: %v: %v", len(inputSeq), total, outTally, outTally.example)
 	}
 	// Order: the restarted instance takes a partition the killed one held
 	// inputs of only once they come again (after the consumers' AckWait),
@@ -220,23 +189,40 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 		t.Errorf("%d outputs came behind a later reading's: the device's order was not kept across the crash", inversions)
 	}
 	t.Logf("Kafka: %d readings in (of %d sent, %d acknowledged), %d outputs with distinct ids, %d records again with an id already seen (the bridge's at-least-once)",
-		len(inputSeq), total, len(acked), len(seenID), kafkaDups)
+		len(inputSeq), total, len(acked), distinct(outputs), outTally.again)
 
 	// The History API shows each output once.
 	docs := waitHistory(t, c, dst, "n", len(inputSeq))
-	seen := map[int]int{}
+	hist := seen{}
 	for _, d := range docs {
-		seen[int(d.Value.(float64))]++
+		hist.add(strconv.Itoa(int(d.Value.(float64))), "")
 	}
-	twice := 0
-	for _, k := range seen {
-		if k > 1 {
-			twice++
-		}
+	if tl := count(keysOf(inputSeq), all, hist); len(docs) != len(inputSeq) || tl.lost > 0 || tl.twice > 0 {
+		t.Errorf("history of %s: %d outputs (%v); want %d", dst, len(docs), tl, len(inputSeq))
 	}
-	if len(docs) != len(inputSeq) || twice > 0 {
-		t.Errorf("history of %s: %d outputs (%d distinct, %d twice); want %d", dst, len(docs), len(seen), twice, len(inputSeq))
+}
+
+// keysOf are the readings' n of m, as keys of seen.
+func keysOf[V any](m map[int]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for n := range m {
+		out[strconv.Itoa(n)] = true
 	}
+	return out
+}
+
+// relayFlow creates the flow of TestFlowsKillDuringBurst and
+// TestCrashLoop, event device in -> change -> multi device out: each
+// reading of device src makes one of device dst with the same n. It
+// returns the flow's id.
+func relayFlow(t *testing.T, c *client, src, dst string) string {
+	t.Helper()
+	var created struct{ Flow struct{ ID string } }
+	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"relay","flow":[{"id":"t","type":"tab"},`+
+		`{"id":"h","type":"event device in","z":"t","device_id":"`+src+`","event_publish":true,"wires":[["c"]]},`+
+		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"out.n","pt":"msg","to":"payload.data.attrs.n","tot":"msg"}],"wires":[["o"]]},`+
+		`{"id":"o","type":"multi device out","z":"t","device_source":"configured","devices_source_configured":["`+dst+`"],"attrs":"out","wires":[]}]}`), &created)
+	return created.Flow.ID
 }
 
 // flowRecord is a reading on <tenant>.device-data: its n, its DATA
