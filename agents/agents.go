@@ -1,10 +1,13 @@
 // Package agents holds what dojot's IoT agents (agents/mqtt, amqp, http,
 // lorawan, sigfox) share beyond the reading's shape (dojot.Reading): the
-// count of what they refuse, and which devices a network server's uplink
+// count of what they refuse and how they answer it, and which devices a network server's uplink
 // is for.
 package agents
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/dojot-es/dojot"
@@ -66,4 +69,30 @@ func (f *Refusals) Map() map[string]uint64 {
 		m[name] = f.counts[r].Load()
 	}
 	return m
+}
+
+// Refusal is a request of a network server's callback (Sigfox, LoRaWAN)
+// refused, as an error: the reason it is counted under (an index of the
+// agent's Refusals), the status and the message answered.
+type Refusal struct {
+	Reason int
+	Code   int
+	Msg    string
+}
+
+func (r *Refusal) Error() string { return r.Msg }
+
+// Refuse is a Refusal whose message is formatted.
+func Refuse(reason, code int, format string, args ...any) *Refusal {
+	return &Refusal{reason, code, fmt.Sprintf(format, args...)}
+}
+
+// WriteError answers code with {"error": msg}; msg's <, > and & stay as
+// they are, for the network server's console to show.
+func WriteError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]string{"error": msg})
 }

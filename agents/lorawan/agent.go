@@ -3,7 +3,6 @@ package lorawan
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -275,29 +274,20 @@ func (a *Agent) Status() Status {
 	return st
 }
 
-// refusal is an uplink's refusal: the reason counted, the status and
-// message answered.
-type refusal struct {
-	reason reason
-	code   int
-	msg    string
-}
-
-func (r *refusal) Error() string { return r.msg }
-
-func refuse(r reason, code int, format string, args ...any) *refusal {
-	return &refusal{r, code, fmt.Sprintf(format, args...)}
+// refuse is an uplink's refusal, counted under r.
+func refuse(r reason, code int, format string, args ...any) *agents.Refusal {
+	return agents.Refuse(int(r), code, format, args...)
 }
 
 // count counts err's refusal and logs the first of each kind, then one in
 // agents.LogEvery.
 func (a *Agent) count(n network, err error) {
-	var rf *refusal
+	var rf *agents.Refusal
 	if !errors.As(err, &rf) {
-		rf = &refusal{refusedBadJSON, http.StatusBadRequest, err.Error()}
+		rf = &agents.Refusal{Reason: int(refusedBadJSON), Code: http.StatusBadRequest, Msg: err.Error()}
 	}
-	if c, log := a.refused.Add(int(rf.reason)); log {
-		a.log.Warn("lorawan: uplink refused", "network", n.String(), "reason", reasonNames[rf.reason], "err", rf.msg, "count", c)
+	if c, log := a.refused.Add(rf.Reason); log {
+		a.log.Warn("lorawan: uplink refused", "network", n.String(), "reason", reasonNames[rf.Reason], "err", rf.Msg, "count", c)
 	}
 }
 
@@ -310,28 +300,20 @@ type webhook struct {
 func (h webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		agents.WriteError(w, http.StatusMethodNotAllowed, "Method not allowed")
 		return
 	}
 	stored, err := h.a.webhook(h.net, r)
 	if err != nil {
 		h.a.count(h.net, err)
-		var rf *refusal
+		var rf *agents.Refusal
 		errors.As(err, &rf)
-		writeError(w, rf.code, rf.msg)
+		agents.WriteError(w, rf.Code, rf.Msg)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = fmt.Fprintf(w, "{\"stored\":%d}\n", stored)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(map[string]string{"error": msg})
 }
 
 // webhook checks, parses and stores one webhook request, and returns the

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/dojot-es/dojot/agents"
 )
 
 // network is a network server's message format.
@@ -55,7 +57,7 @@ func (n network) parse(body []byte) (up uplink, isUplink bool, err error) {
 	}
 }
 
-func badJSON(format string, args ...any) *refusal {
+func badJSON(format string, args ...any) *agents.Refusal {
 	return refuse(refusedBadJSON, http.StatusBadRequest, format, args...)
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -111,18 +110,9 @@ func (a *Agent) Status() Status {
 	return Status{Accepted: a.accepted.Load(), Stored: a.stored.Load(), Refused: a.refused.Map()}
 }
 
-// refusal is a callback's refusal: the reason counted, the status and
-// message answered.
-type refusal struct {
-	reason reason
-	code   int
-	msg    string
-}
-
-func (r *refusal) Error() string { return r.msg }
-
-func refuse(r reason, code int, format string, args ...any) *refusal {
-	return &refusal{r, code, fmt.Sprintf(format, args...)}
+// refuse is a callback's refusal, counted under r.
+func refuse(r reason, code int, format string, args ...any) *agents.Refusal {
+	return agents.Refuse(int(r), code, format, args...)
 }
 
 // Routes are the agent's paths, for the gateway's router, as every
@@ -133,28 +123,20 @@ func (a *Agent) Routes() map[string]http.Handler { return map[string]http.Handle
 func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "Method not allowed")
+		agents.WriteError(w, http.StatusMethodNotAllowed, "Method not allowed")
 		return
 	}
 	err := a.callback(r)
-	var rf *refusal
+	var rf *agents.Refusal
 	if errors.As(err, &rf) {
-		if n, log := a.refused.Add(int(rf.reason)); log {
-			a.opts.Logger.Warn("sigfox: callback refused", "reason", reasonNames[rf.reason], "err", rf.msg, "count", n)
+		if n, log := a.refused.Add(rf.Reason); log {
+			a.opts.Logger.Warn("sigfox: callback refused", "reason", reasonNames[rf.Reason], "err", rf.Msg, "count", n)
 		}
-		writeError(w, rf.code, rf.msg)
+		agents.WriteError(w, rf.Code, rf.Msg)
 		return
 	}
 	a.accepted.Add(1)
 	w.WriteHeader(http.StatusOK)
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(map[string]string{"error": msg})
 }
 
 func (a *Agent) callback(r *http.Request) error {
