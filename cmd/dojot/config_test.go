@@ -118,39 +118,29 @@ func TestHelpListsEveryVariable(t *testing.T) {
 	}
 }
 
+// TestBusyPortIsOneLine: every listener is opened before anything
+// starts, so a port held by another process (:1883 by another broker) is
+// one line naming its flag.
 func TestBusyPortIsOneLine(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var stdout, stderr bytes.Buffer
-	code := Main([]string{"-http-addr=" + l.Addr().String(), "-data-dir=" + t.TempDir()}, env(nil), &stdout, &stderr)
-	if code == 0 {
-		t.Fatal("exit 0 with the port taken")
-	}
-	msg := strings.TrimSpace(stderr.String())
-	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "-http-addr") {
-		t.Errorf("stderr = %q; want one line naming -http-addr", msg)
-	}
-}
-
-// TestBusyMQTTPortIsOneLine: the MQTT port is listened to first too, so
-// its default :1883 held by another broker is one line naming the flag.
-func TestBusyMQTTPortIsOneLine(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var stdout, stderr bytes.Buffer
-	code := Main([]string{"-http-addr=127.0.0.1:0", "-mqtt-addr=" + l.Addr().String(), "-data-dir=" + t.TempDir()}, env(nil), &stdout, &stderr)
-	if code != 1 {
-		t.Fatalf("exit %d with the MQTT port taken; want 1", code)
-	}
-	msg := strings.TrimSpace(stderr.String())
-	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "-mqtt-addr "+l.Addr().String()) {
-		t.Errorf("stderr = %q; want one line naming -mqtt-addr", msg)
+	for flag, extra := range map[string][]string{
+		"http-addr": nil, "internal-addr": nil, "pprof-addr": nil, "metrics-addr": nil,
+		"mqtt-addr": nil, "mqtts-addr": nil, "http-agent-tls-addr": {"-http-agent"},
+	} {
+		t.Run(flag, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			args := append([]string{"-http-addr=127.0.0.1:0", "-mqtt-addr=127.0.0.1:0", "-mqtts-addr=127.0.0.1:0", "-data-dir=" + t.TempDir(),
+				"-" + flag + "=" + l.Addr().String()}, extra...)
+			var stdout, stderr bytes.Buffer
+			code := Main(args, env(nil), &stdout, &stderr)
+			msg := strings.TrimSpace(stderr.String())
+			if code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "-"+flag+" "+l.Addr().String()) {
+				t.Errorf("exit %d, stderr = %q; want 1 and one line naming -%s", code, msg, flag)
+			}
+		})
 	}
 }
 

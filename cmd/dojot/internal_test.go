@@ -2,31 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 )
-
-func TestInternalBusyPortIsOneLine(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var stdout, stderr bytes.Buffer
-	code := Main([]string{"-http-addr=127.0.0.1:0", "-internal-addr=" + l.Addr().String(), "-data-dir=" + t.TempDir()}, env(nil), &stdout, &stderr)
-	msg := strings.TrimSpace(stderr.String())
-	if code != 1 || strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "-internal-addr "+l.Addr().String()) {
-		t.Errorf("exit %d, stderr = %q; want 1 and one line naming -internal-addr", code, msg)
-	}
-}
 
 // serveListening runs the server with the flags args (and free ports for
 // the rest) and returns the address of its "http listening" log line, the

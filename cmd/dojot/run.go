@@ -45,52 +45,23 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		return fmt.Errorf("-data-dir: %w", err)
 	}
 	// Listen first: a busy port is reported before anything is started.
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("-http-addr %s: %w", cfg.HTTPAddr, err)
-	}
-	defer ln.Close()
-	var internalLn net.Listener
-	if cfg.InternalAddr != "" {
-		if internalLn, err = net.Listen("tcp", cfg.InternalAddr); err != nil {
-			return fmt.Errorf("-internal-addr %s: %w", cfg.InternalAddr, err)
-		}
-		defer internalLn.Close()
-	}
-	var pprofLn net.Listener
-	if cfg.PprofAddr != "" {
-		if pprofLn, err = net.Listen("tcp", cfg.PprofAddr); err != nil {
-			return fmt.Errorf("-pprof-addr %s: %w", cfg.PprofAddr, err)
-		}
-		defer pprofLn.Close()
-	}
-	var mqttLn net.Listener // none with -mqtt-broker-url: the agent is that broker's client
+	var lns listeners
+	defer lns.close()
+	ln := lns.listen("http-addr", cfg.HTTPAddr)
+	internalLn := lns.open("internal-addr", cfg.InternalAddr)
+	pprofLn := lns.open("pprof-addr", cfg.PprofAddr)
+	var mqttLn, mqttsLn net.Listener // none with -mqtt-broker-url: the agent is that broker's client
 	if cfg.MQTTBrokerURL == "" {
-		if mqttLn, err = net.Listen("tcp", cfg.MQTTAddr); err != nil {
-			return fmt.Errorf("-mqtt-addr %s: %w", cfg.MQTTAddr, err)
-		}
-		defer mqttLn.Close()
-	}
-	mqttsLn, err := listenMQTTS(cfg)
-	if err != nil {
-		return err
-	}
-	if mqttsLn != nil {
-		defer mqttsLn.Close()
+		mqttLn = lns.listen("mqtt-addr", cfg.MQTTAddr)
+		mqttsLn = lns.open("mqtts-addr", cfg.X509.MQTTSAddr)
 	}
 	var agentTLSLn net.Listener
-	if cfg.HTTPAgent && cfg.HTTPAgentTLSAddr != "" {
-		if agentTLSLn, err = net.Listen("tcp", cfg.HTTPAgentTLSAddr); err != nil {
-			return fmt.Errorf("-http-agent-tls-addr %s: %w", cfg.HTTPAgentTLSAddr, err)
-		}
-		defer agentTLSLn.Close()
+	if cfg.HTTPAgent {
+		agentTLSLn = lns.open("http-agent-tls-addr", cfg.HTTPAgentTLSAddr)
 	}
-	var metricsLn net.Listener
-	if cfg.MetricsAddr != "" {
-		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			return fmt.Errorf("-metrics-addr %s: %w", cfg.MetricsAddr, err)
-		}
-		defer metricsLn.Close()
+	metricsLn := lns.open("metrics-addr", cfg.MetricsAddr)
+	if lns.err != nil {
+		return lns.err
 	}
 
 	// The HTTP listener answers from the start: /healthz (alive), /readyz
@@ -457,6 +428,41 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		}
 	}
 	return nil
+}
+
+// listeners are the instance's listeners, opened one after the other
+// until one fails (err, naming its flag), and closed together.
+type listeners struct {
+	all []net.Listener
+	err error
+}
+
+// listen listens on addr, the value of -flag; nil once one has failed.
+func (l *listeners) listen(flag, addr string) net.Listener {
+	if l.err != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		l.err = fmt.Errorf("-%s %s: %w", flag, addr, err)
+		return nil
+	}
+	l.all = append(l.all, ln)
+	return ln
+}
+
+// open is listen for a flag whose empty value means off: nil then.
+func (l *listeners) open(flag, addr string) net.Listener {
+	if addr == "" {
+		return nil
+	}
+	return l.listen(flag, addr)
+}
+
+func (l *listeners) close() {
+	for _, ln := range l.all {
+		ln.Close()
+	}
 }
 
 // goRun runs fn under wg until ctx is done. An error it stops with is

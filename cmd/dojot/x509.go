@@ -119,20 +119,6 @@ func openCA(ctx context.Context, cfg *Config, certs func(*pki.CA) *commands.Cert
 	return ca, c, nil
 }
 
-// listenMQTTS opens -mqtts-addr, first with the other listeners so a busy
-// port is reported before anything starts; nil when off or when the
-// devices' broker is an external one.
-func listenMQTTS(cfg *Config) (net.Listener, error) {
-	if cfg.X509.MQTTSAddr == "" || cfg.MQTTBrokerURL != "" {
-		return nil, nil
-	}
-	ln, err := net.Listen("tcp", cfg.X509.MQTTSAddr)
-	if err != nil {
-		return nil, fmt.Errorf("-mqtts-addr %s: %w", cfg.X509.MQTTSAddr, err)
-	}
-	return ln, nil
-}
-
 // serveMQTTS serves MQTT over mutual TLS on ln: the server certificate
 // from the CA for -mqtts-san, client certificates checked against the CA,
 // the trusted CAs and the view in every handshake.
