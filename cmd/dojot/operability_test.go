@@ -53,3 +53,20 @@ func TestAgentMetrics(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsListener: -metrics-addr serves /metrics on a listener of its
+// own, and the gateway's port then does not.
+func TestMetricsListener(t *testing.T) {
+	public, addr, stop := serveListening(t, "metrics listening", "-metrics-addr=127.0.0.1:0")
+	defer stop()
+	families, err := metricstest.Scrape("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := families.Value("dojot_ready"); !ok { // answered from the start, before the log's replay
+		t.Errorf("metrics listener: no dojot_ready")
+	}
+	if _, err := metricstest.Scrape("http://" + public + "/metrics"); err == nil {
+		t.Errorf("gateway: GET /metrics answered 200 with -metrics-addr")
+	}
+}

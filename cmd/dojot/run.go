@@ -86,20 +86,27 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	srv := httpServer(front, errorLog)
 	served := make(chan error, 4) // one per server: none blocks after a shutdown
 	go func() { served <- srv.Serve(ln) }()
-	defer srv.Close() // on an early return; Shutdown drains it otherwise
 	servers := []*http.Server{srv}
+	defer func() { // on an early return; Shutdown drains them otherwise
+		for _, s := range servers {
+			s.Close()
+		}
+	}()
+	// serve serves h on the listener of -<name>-addr; its failure ends run.
+	serve := func(name string, h http.Handler, ln net.Listener) {
+		s := httpServer(h, errorLog)
+		go func() {
+			if err := s.Serve(ln); err != nil {
+				served <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+		log.Info(name+" listening", "addr", ln.Addr().String())
+		servers = append(servers, s)
+	}
 	if metricsLn != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", reg.Handler())
-		msrv := httpServer(mux, errorLog)
-		go func() {
-			if err := msrv.Serve(metricsLn); err != nil {
-				served <- fmt.Errorf("metrics: %w", err)
-			}
-		}()
-		defer msrv.Close()
-		log.Info("metrics listening", "addr", metricsLn.Addr().String())
-		servers = append(servers, msrv)
+		serve("metrics", mux, metricsLn)
 	}
 	log.Info("http starting", "addr", ln.Addr().String()) // /healthz, /readyz and /metrics answer already
 
@@ -393,25 +400,10 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 	serving.Store(true)
 	log.Info("http listening", "addr", ln.Addr().String(), "nats", natsMode(cfg, store))
 	if internalLn != nil {
-		isrv := httpServer(gateway.NewInternal(gwOpts), errorLog)
-		go func() {
-			if err := isrv.Serve(internalLn); err != nil {
-				served <- fmt.Errorf("internal: %w", err)
-			}
-		}()
-		log.Info("internal listening", "addr", internalLn.Addr().String())
-		servers = append(servers, isrv)
+		serve("internal", gateway.NewInternal(gwOpts), internalLn)
 	}
-
 	if pprofLn != nil {
-		psrv := httpServer(pprofMux(), errorLog)
-		go func() {
-			if err := psrv.Serve(pprofLn); err != nil {
-				served <- fmt.Errorf("pprof: %w", err)
-			}
-		}()
-		log.Info("pprof listening", "addr", pprofLn.Addr().String())
-		servers = append(servers, psrv)
+		serve("pprof", pprofMux(), pprofLn)
 	}
 
 	select {
