@@ -22,10 +22,10 @@ const concurrency = 16
 
 // setup starts the binary with its embedded NATS also listening, so the
 // baseline publishes to the very server the binary uses.
-func setup(b *testing.B) (*dojottest.Instance, *dojottest.Client, jetstream.JetStream) {
+func setup(b *testing.B, extra ...string) (*dojottest.Instance, *dojottest.Client, jetstream.JetStream) {
 	b.Helper()
 	natsAddr := dojottest.FreeAddr(b)
-	in := dojottest.Start(b, "", "-nats-listen="+natsAddr)
+	in := dojottest.Start(b, "", append([]string{"-nats-listen=" + natsAddr}, extra...)...)
 	c := in.Login("admin", dojottest.AdminPassword)
 	c.HTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	nc, err := nats.Connect("nats://" + natsAddr)

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,7 +33,9 @@ import (
 // publish -> event p50/p99 (the reading carries its publish time), and
 // the server's RSS growth per connection. The clients are EIO3 clients in
 // this process, as socket.io-client 2.x speaks it (handshake, 40, the
-// client's ping every 20 s).
+// client's ping every 20 s). With DOJOT_BENCH_PPROF=<dir>, the server's
+// CPU profile of each phase's run is written there (<phase>.pprof, read
+// with go tool pprof -top).
 func BenchmarkSocketIOFanout(b *testing.B) {
 	wsN := envInt(b, "DOJOT_BENCH_SIO_WS", 1000)
 	pollN := envInt(b, "DOJOT_BENCH_SIO_POLL", 200)
@@ -51,8 +54,15 @@ func BenchmarkSocketIOFanout(b *testing.B) {
 		cpu  float64
 	}
 	var results []result
+	profDir := os.Getenv("DOJOT_BENCH_PPROF")
 	phase := func(name string, n int, open func(in *dojottest.Instance, c *dojottest.Client) *fleet) {
-		in, c, js := setup(b)
+		var extra []string
+		pprofAddr := ""
+		if profDir != "" {
+			pprofAddr = dojottest.FreeAddr(b)
+			extra = append(extra, "-pprof-addr="+pprofAddr)
+		}
+		in, c, js := setup(b, extra...)
 		rss0 := rssKB(b, in.Pid())
 		f := open(in, c)
 		publish := func(i int) {
@@ -63,8 +73,17 @@ func BenchmarkSocketIOFanout(b *testing.B) {
 		f.warm(b, func() { publish(0) })
 		rss1 := rssKB(b, in.Pid())
 		cpu0 := procCPU(in.Pid())
+		var profiled chan struct{}
+		if pprofAddr != "" {
+			profiled = make(chan struct{})
+			file := filepath.Join(profDir, strings.NewReplacer(" ", "-", ".", "").Replace(name)+"-"+strconv.Itoa(n)+".pprof")
+			go func() { defer close(profiled); cpuProfile(b, pprofAddr, d, file) }()
+		}
 		r := f.run(b, rate, d, publish)
 		cpu := procCPU(in.Pid()) - cpu0
+		if profiled != nil {
+			<-profiled
+		}
 		f.close()
 		in.Stop()
 		res := result{name, n, r, float64(rss1-rss0) / float64(n), cpu.Seconds() / r.elapsed.Seconds()}
@@ -115,6 +134,27 @@ func BenchmarkSocketIOFanout(b *testing.B) {
 		wsN, ratio(sw.r.framesPerSec, kw.r.framesPerSec), ratio(ms(sw.r.lat.q(0.99)), ms(kw.r.lat.q(0.99))), ratio(sw.kib, kw.kib), ratio(sw.cpu, kw.cpu))
 	b.Logf("socket.io polling/Kafka WS, %d clients: readings/s %.2fx, p99 %.2fx, KiB/conn %.2fx, server cores %.2fx",
 		pollN, ratio(sp.r.framesPerSec, kp.r.framesPerSec), ratio(ms(sp.r.lat.q(0.99)), ms(kp.r.lat.q(0.99))), ratio(sp.kib, kp.kib), ratio(sp.cpu, kp.cpu))
+}
+
+// cpuProfile writes the CPU profile of the server at pprofAddr
+// (-pprof-addr) over the next d to file.
+func cpuProfile(b *testing.B, pprofAddr string, d time.Duration, file string) {
+	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, max(int(d.Seconds()), 1)))
+	if err != nil {
+		b.Errorf("cpu profile: %v", err)
+		return
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err == nil && res.StatusCode != 200 {
+		err = fmt.Errorf("%d %s", res.StatusCode, body)
+	}
+	if err == nil {
+		err = os.WriteFile(file, body, 0o644)
+	}
+	if err != nil {
+		b.Errorf("cpu profile: %v", err)
+	}
 }
 
 func sioToken(b *testing.B, c *dojottest.Client) string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,9 @@ type Server struct {
 	log     *slog.Logger
 	io      *socket.Server
 	handler http.Handler
+	// upgrades are the websocket connections of polling sessions (by
+	// sid) until the session switches to them.
+	upgrades sync.Map
 
 	mu      sync.Mutex // guards tenants, closed and the feeds' start and stop
 	tenants map[string]*room
@@ -113,9 +117,11 @@ type client struct {
 	tenant string
 	notes  bool
 	sock   *socket.Socket
-	// pending counts the packets in the engine's write buffer: created,
-	// not yet handed to the transport.
+	// pending counts this package's packets in the engine's write
+	// buffer: written, not yet handed to the transport.
 	pending atomic.Int64
+	// ws is the socket's websocket connection once it is its transport.
+	ws      atomic.Pointer[batchConn]
 	slow    atomic.Bool
 	filter  atomic.Pointer[Filter]
 	release sync.Once
@@ -143,7 +149,7 @@ func New(opts Options) (*Server, error) {
 	so.SetCors(&types.Cors{Origin: true, Credentials: true})
 	s.io = socket.NewServer(nil, so)
 	s.io.Use(s.authenticate)
-	s.handler = s.io.ServeHandler(so)
+	s.handler = hijackable(s.io.ServeHandler(so), &s.upgrades)
 	return s, nil
 }
 
@@ -257,15 +263,41 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 	// Whatever ends the engine connection gives the place back, once,
 	// also when it ends before the socket is connected.
 	conn := sock.Conn()
-	conn.Once("close", func(...any) { c.leave() })
-	// Counted from here, before the CONNECT packet: every packet the
-	// buffer takes in is counted, and every one it hands on.
-	conn.On("packetCreate", func(...any) { c.pending.Add(1) })
+	conn.Once("close", func(...any) {
+		c.leave()
+		s.upgrades.Delete(conn.Id())
+	})
+	// The engine hands its buffer to the transport: this package's
+	// packets (the only ones with a strings.Reader) leave it, and a
+	// websocket holds the frames until the burst is written.
 	conn.On("flush", func(args ...any) {
 		if len(args) > 0 {
 			if wbuf, ok := args[0].([]*packet.Packet); ok {
-				c.pending.Add(-int64(len(wbuf)))
+				n := 0
+				for _, p := range wbuf {
+					if _, ok := p.Data.(*strings.Reader); ok {
+						n++
+					}
+				}
+				c.pending.Add(-int64(n))
 			}
+		}
+		if ws := c.ws.Load(); ws != nil {
+			ws.cork()
+		}
+	})
+	if ctx := conn.Request(); ctx != nil && ctx.Websocket != nil && ctx.Websocket.Conn != nil {
+		if bc, ok := ctx.Websocket.NetConn().(*batchConn); ok {
+			c.attach(conn.Transport(), bc)
+		}
+	}
+	conn.On("upgrade", func(args ...any) {
+		bc, ok := s.upgrades.LoadAndDelete(conn.Id())
+		if !ok || len(args) == 0 {
+			return
+		}
+		if t, ok := args[0].(types.EventEmitter); ok {
+			c.attach(t, bc.(*batchConn))
 		}
 	})
 	if conn.ReadyState() != "open" { // closed while the token was redeemed: no close event to come
@@ -289,6 +321,18 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 	}
 	s.opened.Add(1)
 	next(nil)
+}
+
+// attach makes bc, t's connection, the socket's: the end of each of t's
+// writes writes out what bc holds, unless more of this package's packets
+// wait (their write follows at once).
+func (c *client) attach(t types.EventEmitter, bc *batchConn) {
+	_ = t.On("drain", func(...any) {
+		if c.pending.Load() <= 0 {
+			bc.uncork()
+		}
+	})
+	c.ws.Store(bc)
 }
 
 // setFilter takes a "filter" message. dojot threw on a bad one; here it
@@ -476,31 +520,33 @@ func (s *Server) notify(r *room, data []byte) {
 	}
 }
 
-// prepared is an event encoded once for every socket it goes to.
-type prepared struct {
-	packet []types.BufferInterface
-	opts   *socket.WriteOptions
-}
+// prepared is an event encoded once for every socket it goes to: each
+// socket's engine reads it through a strings.Reader of its own, which
+// shares the bytes (the library's own write path clones them per
+// socket).
+type prepared string
 
-// event encodes 2[<name>,<arg>], name and arg being JSON. No pre-encoded
-// websocket frame (the library's broadcast sets one): the engine makes a
-// gorilla PreparedMessage of it for each socket, which costs more than
-// the plain write it replaces (BENCHMARKS.md, socket.io).
-func event(name, arg []byte) *prepared {
-	b := make([]byte, 0, len(name)+len(arg)+4)
-	b = append(b, `2[`...)
-	b = append(b, name...)
-	b = append(b, ',')
-	b = append(b, arg...)
-	b = append(b, ']')
-	return &prepared{packet: []types.BufferInterface{types.NewStringBuffer(b)}, opts: &socket.WriteOptions{PreEncoded: true}}
+// event encodes the socket.io packet 2[<name>,<arg>], name and arg being
+// JSON. No pre-encoded websocket frame (the library's broadcast sets
+// one): the engine makes a gorilla PreparedMessage of it for each socket,
+// which costs more than the plain write it replaces (BENCHMARKS.md,
+// socket.io).
+func event(name, arg []byte) prepared {
+	var b strings.Builder
+	b.Grow(len(name) + len(arg) + 4)
+	b.WriteString(`2[`)
+	b.Write(name)
+	b.WriteByte(',')
+	b.Write(arg)
+	b.WriteByte(']')
+	return prepared(b.String())
 }
 
 // send hands p to the socket's engine, which queues it without waiting
 // for the client. A socket whose queue holds SendBuffer packets already
 // is too slow for its feed: it is closed, so a client that stopped
 // reading (or polling) costs a bounded buffer.
-func (c *client) send(p *prepared) {
+func (c *client) send(p prepared) {
 	if c.slow.Load() {
 		return
 	}
@@ -515,6 +561,8 @@ func (c *client) send(p *prepared) {
 		}
 		return
 	}
-	c.sock.Client().WriteToEngine(p.packet, p.opts)
+	// Counted before the write: the engine may flush it within.
+	c.pending.Add(1)
+	c.sock.Conn().Write(strings.NewReader(string(p)), nil, nil)
 	c.s.events.Add(1)
 }
