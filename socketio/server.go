@@ -495,8 +495,7 @@ func (s *Server) emitDevice(r *room, deviceID string, payload []byte) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for c := range r.data {
-		c.send(byID)
-		c.send(all)
+		c.send(byID, all)
 	}
 }
 
@@ -542,11 +541,11 @@ func event(name, arg []byte) prepared {
 	return prepared(b.String())
 }
 
-// send hands p to the socket's engine, which queues it without waiting
-// for the client. A socket whose queue holds SendBuffer packets already
+// send hands the events to the socket's engine, which queues them
+// without waiting for the client. A socket whose queue holds SendBuffer packets already
 // is too slow for its feed: it is closed, so a client that stopped
 // reading (or polling) costs a bounded buffer.
-func (c *client) send(p prepared) {
+func (c *client) send(ps ...prepared) {
 	if c.slow.Load() {
 		return
 	}
@@ -561,8 +560,12 @@ func (c *client) send(p prepared) {
 		}
 		return
 	}
-	// Counted before the write: the engine may flush it within.
-	c.pending.Add(1)
-	c.sock.Conn().Write(strings.NewReader(string(p)), nil, nil)
-	c.s.events.Add(1)
+	// All counted before the first write: the engine may flush it
+	// within, and a websocket holds its frame while the others are to
+	// come, so a reading's events leave in one write.
+	c.pending.Add(int64(len(ps)))
+	for _, p := range ps {
+		c.sock.Conn().Write(strings.NewReader(string(p)), nil, nil)
+	}
+	c.s.events.Add(uint64(len(ps)))
 }

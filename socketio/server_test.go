@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -78,6 +79,13 @@ type testServer struct {
 
 func newTestServer(t *testing.T, opts Options) *testServer {
 	t.Helper()
+	return startTestServer(t, opts, nil)
+}
+
+// startTestServer is newTestServer on a listener that wrap, when set,
+// makes of the server's.
+func startTestServer(t *testing.T, opts Options, wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
 	tk, _ := newMemoryTokens(t, time.Minute)
 	f := &fakeFeeds{}
 	opts.Tokens, opts.Feeds = tk, f
@@ -94,7 +102,11 @@ func newTestServer(t *testing.T, opts Options) *testServer {
 		}
 		s.Token(w, r)
 	})
-	hs := httptest.NewServer(mux)
+	hs := httptest.NewUnstartedServer(mux)
+	if wrap != nil {
+		hs.Listener = wrap(hs.Listener)
+	}
+	hs.Start()
 	t.Cleanup(func() { s.Close(); hs.Close() })
 	return &testServer{Server: s, feeds: f, url: hs.URL}
 }
