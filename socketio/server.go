@@ -519,6 +519,13 @@ func (s *Server) notify(r *room, data []byte) {
 	}
 }
 
+// gate is what send uses of the engine's websocket transport.
+type gate interface {
+	Writable() bool
+	SetWritable(bool)
+	Emit(types.EventName, ...any)
+}
+
 // prepared is an event encoded once for every socket it goes to: each
 // socket's engine reads it through a strings.Reader of its own, which
 // shares the bytes (the library's own write path clones them per
@@ -564,8 +571,26 @@ func (c *client) send(ps ...prepared) {
 	// within, and a websocket holds its frame while the others are to
 	// come, so a reading's events leave in one write.
 	c.pending.Add(int64(len(ps)))
+	conn := c.sock.Conn()
+	// On a websocket, the transport is made unwritable while the events
+	// go into the engine's buffer, then writable again: the engine flushes
+	// them together, one task of its writer instead of one each (a
+	// goroutine, and its events, per task). Only where the transport was
+	// writable, so no write of the engine's is under way: its writer sets
+	// it back itself, and waits for none of this.
+	var t gate
+	if len(ps) > 1 && c.ws.Load() != nil {
+		if g, ok := conn.Transport().(gate); ok && g.Writable() {
+			g.SetWritable(false)
+			t = g
+		}
+	}
 	for _, p := range ps {
-		c.sock.Conn().Write(strings.NewReader(string(p)), nil, nil)
+		conn.Write(strings.NewReader(string(p)), nil, nil)
+	}
+	if t != nil {
+		t.SetWritable(true)
+		t.Emit("ready") // the engine flushes its buffer on it
 	}
 	c.s.events.Add(uint64(len(ps)))
 }
