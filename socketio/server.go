@@ -288,7 +288,7 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 	})
 	if ctx := conn.Request(); ctx != nil && ctx.Websocket != nil && ctx.Websocket.Conn != nil {
 		if bc, ok := ctx.Websocket.NetConn().(*batchConn); ok {
-			c.attach(conn.Transport(), bc)
+			c.attach(conn, conn.Transport(), bc)
 		}
 	}
 	conn.On("upgrade", func(args ...any) {
@@ -297,7 +297,7 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 			return
 		}
 		if t, ok := args[0].(types.EventEmitter); ok {
-			c.attach(t, bc.(*batchConn))
+			c.attach(conn, t, bc.(*batchConn))
 		}
 	})
 	if conn.ReadyState() != "open" { // closed while the token was redeemed: no close event to come
@@ -325,10 +325,11 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 
 // attach makes bc, t's connection, the socket's: the end of each of t's
 // writes writes out what bc holds, unless more of this package's packets
-// wait (their write follows at once).
-func (c *client) attach(t types.EventEmitter, bc *batchConn) {
+// wait (their write follows at once; not on a socket that is no longer
+// open, whose engine drops them).
+func (c *client) attach(conn interface{ ReadyState() string }, t types.EventEmitter, bc *batchConn) {
 	_ = t.On("drain", func(...any) {
-		if c.pending.Load() <= 0 {
+		if c.pending.Load() <= 0 || conn.ReadyState() != "open" {
 			bc.uncork()
 		}
 	})
