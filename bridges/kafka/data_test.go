@@ -189,6 +189,10 @@ func TestDataIn(t *testing.T) {
 	if got2 := dataMsgs(t, store, "acme", "d2")[0]; string(got2.Data) != noTenant {
 		t.Errorf("DATA of acme/d2 = %s; want the record as produced %s", got2.Data, noTenant)
 	}
+	// Appended is counted when the reader commits the offsets, after
+	// JetStream's acknowledgement: a moment after the readings show in
+	// DATA. Wait for the count, then check every figure exactly.
+	waitFor(t, func() bool { return b.Status().In.Appended >= 2 })
 	if st := b.Status().In; st.Skipped != uint64(len(bad)) || st.CrossTenant != 1 || st.Appended != 2 {
 		t.Errorf("In = %+v; want %d skipped, 1 cross-tenant, 2 appended", st, len(bad))
 	}
