@@ -13,11 +13,12 @@ import (
 	"github.com/dojot-es/dojot/kafkaws/filter"
 )
 
-// conn is one websocket. A feed offers frames without blocking (a full
-// buffer closes the connection as too slow) and schedules the connection
-// on a writer (writers), which writes what is queued; the connection's
-// own goroutine only reads (run). So a slow client never holds up the
-// feed, and 10,000 idle sockets cost one goroutine each, not two.
+// conn is one websocket. A feed offers frames without blocking while
+// there is room (a buffer that stays full closes the connection as too
+// slow, see offer) and schedules the connection on a writer (writers),
+// which writes what is queued; the connection's own goroutine only reads
+// (run). So a slow client never holds up the feed for more than a moment,
+// and 10,000 idle sockets cost one goroutine each, not two.
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
@@ -58,8 +59,8 @@ func (c *conn) upgraded(ws *websocket.Conn) {
 	close(c.ready)
 }
 
-// offer queues a frame; false when the connection is over. A full buffer
-// closes the connection: the client is too slow for its feed.
+// offer queues a frame; false when the connection is over. A buffer that
+// stays full closes the connection: the client is too slow for its feed.
 func (c *conn) offer(frame *websocket.PreparedMessage) bool {
 	select {
 	case <-c.closing:
@@ -71,9 +72,53 @@ func (c *conn) offer(frame *websocket.PreparedMessage) bool {
 		c.schedule()
 		return true
 	default:
-		c.s.tooSlow.Add(1)
-		c.shut(CloseTooSlow, "Client too slow: send buffer full")
-		return false
+	}
+	if c.room(frame) {
+		return true
+	}
+	c.s.tooSlow.Add(1)
+	c.shut(CloseTooSlow, "Client too slow: send buffer full")
+	return false
+}
+
+// A feed that finds a connection's buffer full looks every stallCheck
+// whether its writer is stuck: in one write for stallFor (a healthy
+// client's socket takes a frame at once; a write's goroutine short of CPU
+// is not held that long).
+const (
+	stallCheck = 20 * time.Millisecond
+	stallFor   = 250 * time.Millisecond
+)
+
+// room waits for room in c's full buffer and queues frame there, unless
+// the connection's writer is stuck in a write (a client whose socket takes
+// nothing more: too slow). A buffer fills without the client being slow
+// when the server is short of CPU: a burst of messages (a batch from the
+// Kafka bridge, a reconnected agent) is offered before the writer runs;
+// closing the connection then would drop a client that reads everything.
+// A slow client thus holds its feed up stallFor at most, once (it is then
+// closed; the writer itself gives up on it after WriteTimeout); a writer
+// that does not run, WriteTimeout.
+func (c *conn) room(frame *websocket.PreparedMessage) bool {
+	w := c.s.writers[c.shard]
+	check := time.NewTicker(stallCheck)
+	defer check.Stop()
+	giveUp := time.NewTimer(c.s.opts.WriteTimeout)
+	defer giveUp.Stop()
+	for {
+		select {
+		case c.send <- frame:
+			c.schedule()
+			return true
+		case <-c.closing:
+			return false
+		case <-giveUp.C:
+			return false
+		case <-check.C:
+			if since := w.writeSince.Load(); since != 0 && time.Since(time.Unix(0, since)) > stallFor {
+				return false
+			}
+		}
 	}
 }
 
@@ -93,7 +138,7 @@ func (c *conn) wait(frame *websocket.PreparedMessage) bool {
 // schedule queues the connection on its writer unless it is already.
 func (c *conn) schedule() {
 	if c.started.Load() && c.scheduled.CompareAndSwap(false, true) {
-		c.s.writers[c.shard] <- c
+		c.s.writers[c.shard].ch <- c
 	}
 }
 
@@ -101,13 +146,16 @@ func (c *conn) schedule() {
 // write that does not go through within WriteTimeout (the client's socket
 // stays full) ends the connection: its stream is cut mid-frame, so no
 // close frame can follow.
-func (c *conn) flush() {
+func (c *conn) flush(w *writer) {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
 	var n uint64
 	for more := true; more; {
 		select {
 		case frame := <-c.send:
-			if err := c.ws.WritePreparedMessage(frame); err != nil {
+			w.writeSince.Store(time.Now().UnixNano())
+			err := c.ws.WritePreparedMessage(frame)
+			w.writeSince.Store(0)
+			if err != nil {
 				if ne, ok := err.(net.Error); ok && ne.Timeout() {
 					c.s.tooSlow.Add(1)
 				}
@@ -127,18 +175,27 @@ func (c *conn) flush() {
 	}
 }
 
-// writers run flush for the connections scheduled on them; several of
-// them, so that a client whose writes stall holds up only its share.
-func startWriters(ctx context.Context, n int) []chan *conn {
-	ws := make([]chan *conn, n)
+// writer runs flush for the connections scheduled on it (ch).
+// writeSince, when its current write to a socket began (Unix ns; 0: none
+// under way), tells a feed whose frames wait for it whether it is stuck on
+// a client (room).
+type writer struct {
+	ch         chan *conn
+	writeSince atomic.Int64
+}
+
+// startWriters starts n writers, so that a client whose writes stall
+// holds up only its share.
+func startWriters(ctx context.Context, n int) []*writer {
+	ws := make([]*writer, n)
 	for i := range ws {
-		ch := make(chan *conn, 1<<14)
-		ws[i] = ch
+		w := &writer{ch: make(chan *conn, 1<<14)}
+		ws[i] = w
 		go func() {
 			for {
 				select {
-				case c := <-ch:
-					c.flush()
+				case c := <-w.ch:
+					c.flush(w)
 				case <-ctx.Done():
 					return
 				}

@@ -135,7 +135,7 @@ type Server struct {
 	hub      *hub      // device-data
 	notes    *hub      // dojot.notifications; nil without Options.Notifications
 	events   *renderer // nil without Options.Events
-	writers  []chan *conn
+	writers  []*writer
 	upgrader websocket.Upgrader
 
 	mu      sync.Mutex

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -402,6 +403,39 @@ func TestLimits(t *testing.T) {
 			t.Errorf("closed %d %q; want %d", code, reason, kafkaws.CloseTooSlow)
 		}
 	})
+}
+
+// TestBurst: a burst of readings larger than the send buffer, stored at
+// once while the server is short of CPU (one P: the feed offers the whole
+// burst before a writer runs), reaches a client that reads everything: a
+// full buffer whose writes to the client go through is the server behind,
+// not the client too slow.
+func TestBurst(t *testing.T) {
+	e := newEnv(t, func(o *kafkaws.Options) { o.SendBuffer = 4 })
+	ws := e.dial("acme", "acme.device-data", "")
+	e.live("acme", ws)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const n = 500
+	waits := make([]func(<-chan time.Time) (uint64, error), n)
+	for i := range waits {
+		var err error
+		if waits[i], err = e.store.AppendDataAsync("acme", "d1", []byte(reading("acme", "d1", i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, wait := range waits {
+		if _, err := wait(time.After(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i <= n; i++ {
+		if got := next(t, ws); got != reading("acme", "d1", i) {
+			t.Fatalf("frame %d: %.80s; want reading %d", i, got, i)
+		}
+	}
+	if st := e.srv.Stats(); st.TooSlow != 0 {
+		t.Errorf("Stats = %+v; want none too slow", st)
+	}
 }
 
 func (e *env) event(typ, tenant, kind, id string, data any) uint64 {
