@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -75,26 +73,17 @@ func busTemplate(t *testing.T, c *client) int {
 
 // configSub runs mosquitto_sub as device id of admin on its config topic
 // until it got n messages (30 s at most), and returns what waits for it
-// and gives its output. It returns once the subscription had time to be
-// made.
+// and gives its output. It returns once the broker acknowledged the
+// subscription.
 func configSub(t *testing.T, in *instance, id string, n int) func() string {
 	t.Helper()
 	user := "admin:" + id
 	host, port, _ := net.SplitHostPort(in.MQTTAddr)
-	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
+	sub := mosquittoSub(t, "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
 		"-t", user+"/config", "-C", fmt.Sprint(n), "-W", "30")
-	var out bytes.Buffer
-	sub.Stdout, sub.Stderr = &out, &out
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond) // subscribed before what it waits for
 	return func() string {
 		t.Helper()
-		if err := sub.Wait(); err != nil {
-			t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
-		}
-		return out.String()
+		return strings.Join(sub(), "\n") + "\n"
 	}
 }
 

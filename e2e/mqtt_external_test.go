@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/url"
@@ -139,19 +138,10 @@ func TestMQTTExternalBroker(t *testing.T) {
 	}
 
 	// Actuation, through Mosquitto.
-	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-i", "e2e-sub-"+id, "-q", "1",
+	sub := mosquittoSub(t, "-h", host, "-p", port, "-i", "e2e-sub-"+id, "-q", "1",
 		"-t", "admin:"+id+"/config", "-t", "/admin/"+id+"/config", "-C", "2", "-W", "20", "-v")
-	var out bytes.Buffer
-	sub.Stdout, sub.Stderr = &out, &out
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond) // subscribed by now
 	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 23.5}})
-	if err := sub.Wait(); err != nil {
-		t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	lines := sub()
 	slices.Sort(lines)
 	wantLines := []string{"/admin/" + id + `/config {"target_temperature":23.5}`, "admin:" + id + `/config {"target_temperature":23.5}`}
 	if !slices.Equal(lines, wantLines) {

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"net"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
 )
@@ -154,32 +152,10 @@ func TestMQTTActuation(t *testing.T) {
 	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
 	user := "admin:" + id
 	host, port, _ := net.SplitHostPort(in.MQTTAddr)
-	sub := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
+	sub := mosquittoSub(t, "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
 		"-t", user+"/config", "-t", "/admin/"+id+"/config", "-C", "2", "-W", "20", "-v")
-	var out bytes.Buffer
-	sub.Stdout, sub.Stderr = &out, &out
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Subscribed once the broker counts the client.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var h struct{ MQTT struct{ Clients int } }
-		mustJSON(t, c.Must(200, "GET", "/healthz", nil), &h)
-		if h.MQTT.Clients > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("mosquitto_sub never connected")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // its SUBSCRIBE follows the CONNECT
 	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 23.5}})
-	if err := sub.Wait(); err != nil {
-		t.Fatalf("mosquitto_sub: %v\n%s", err, out.String())
-	}
-	got := strings.Split(strings.TrimSpace(out.String()), "\n")
+	got := sub()
 	slices.Sort(got)
 	want := []string{
 		"/admin/" + id + `/config {"target_temperature":23.5}`,
