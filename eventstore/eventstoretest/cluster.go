@@ -23,7 +23,8 @@ type Cluster struct {
 
 // StartCluster starts three routed JetStream servers, each on free ports
 // and a temporary store directory, waits until the cluster has a meta
-// leader, and shuts them down when the test ends.
+// leader that counts all three as peers to place streams on, and shuts
+// them down when the test ends.
 func StartCluster(tb testing.TB) *Cluster {
 	tb.Helper()
 	ports := make([]int, 3)
@@ -57,19 +58,23 @@ func StartCluster(tb testing.TB) *Cluster {
 	}
 	c.URL = strings.Join(urls, ",")
 	deadline := time.Now().Add(20 * time.Second)
-	for !c.hasMetaLeader() {
+	for !c.ready() {
 		if time.Now().After(deadline) {
-			tb.Fatal("eventstoretest: the cluster elected no JetStream meta leader in 20s")
+			tb.Fatal("eventstoretest: the cluster elected no JetStream meta leader seeing its 3 peers in 20s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	return c
 }
 
-func (c *Cluster) hasMetaLeader() bool {
+// ready: a meta leader is elected and has every server's JetStream
+// stats. A leader alone is not enough: until the others' stats reach it, a
+// stream of 3 replicas is refused ("no suitable peers for placement"),
+// which a loaded machine hit when the first store opened.
+func (c *Cluster) ready() bool {
 	for _, s := range c.Servers {
 		if s.JetStreamIsLeader() {
-			return true
+			return len(s.JetStreamClusterPeers()) == len(c.Servers)
 		}
 	}
 	return false
