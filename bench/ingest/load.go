@@ -40,12 +40,18 @@ func (a *api) login(ctx context.Context) error {
 	return nil
 }
 
+// loginTries bounds the logins of one request whose token keeps expiring
+// before it is used: with the smoke test's 1 s tokens, a loaded machine
+// may take longer than that from one login (maybe another goroutine's, a
+// while ago) to the request.
+const loginTries = 5
+
 func (a *api) do(ctx context.Context, method, path string, in, out any) (int, error) {
 	a.mu.Lock()
 	token := a.token
 	a.mu.Unlock()
 	code, err := a.send(ctx, method, path, token, in, out)
-	if code == http.StatusUnauthorized && token != "" {
+	for try := 0; code == http.StatusUnauthorized && token != "" && try < loginTries; try++ {
 		a.mu.Lock()
 		stale := a.token == token
 		a.mu.Unlock()
