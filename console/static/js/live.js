@@ -11,12 +11,15 @@ const permanent = code => (code >= 4000 && code <= 4004) || code === 4400 || cod
 
 // follow opens topic (e.g. "admin.device-data") with where and fields (the
 // server's filter syntax) from since (an RFC 3339 time, or absent: from
-// now) and calls onFrame(value) for each frame. onState(state, detail,
+// the moment follow is called) and calls onFrame(value) for each frame. onState(state, detail,
 // delayMs) hears "connecting", "live", "paused", "reconnecting" (after a
 // close, with why and when) and "failed" (no retry). It answers
 // {pause(), resume(), close()}: pause closes the socket, resume reopens it
 // where it stopped.
 export function follow(topic, { where, fields, since, onFrame, onState = () => {} }) {
+  // Until a frame came, a reopened socket starts where the first one did
+  // (from the page's opening), so what arrived in between is not lost.
+  since ??= new Date().toISOString();
   let ws = null;
   let stopped = false;
   let paused = false;
@@ -33,7 +36,11 @@ export function follow(topic, { where, fields, since, onFrame, onState = () => {
     try {
       t = await ticket();
     } catch (e) {
-      if (my === gen && !stopped && !paused) retry(e.message);
+      if (my !== gen || stopped || paused) return;
+      // Refused a ticket (the session ended, no right to Kafka WS):
+      // asking again cannot help.
+      if (e.status === 401 || e.status === 403) onState('failed', e.message);
+      else retry(e.message);
       return;
     }
     if (my !== gen || stopped || paused) return;

@@ -3,7 +3,8 @@
 // one received, since=<seq+1>, with no gap and no duplicate), newest
 // first and bounded; and the persisted ones from dojot's History (GET
 // history/notifications/history) with its filters.
-import { call, get, ticket, wsURL, session } from '../api.js';
+import { call, get, session } from '../api.js';
+import { follow } from '../live.js';
 import { h, replace, field, guard, showError, time, download } from '../ui.js';
 
 const keep = 100; // live notifications kept on the page
@@ -23,18 +24,25 @@ export default async function (main) {
       empty, list),
     historySection());
 
-  const stop = feed(topic, n => {
-    empty.hidden = true;
-    list.prepend(note(n, n.timestamp));
-    while (list.children.length > keep) list.lastElementChild.remove();
-    received++;
-    count.textContent = `${received} received${received > keep ? `, the last ${keep} shown` : ''}`;
-  }, (s, why) => {
-    state.dataset.state = s;
-    state.textContent = s;
-    state.title = why || '';
+  const live = follow(topic, {
+    onFrame: v => {
+      let n = v;
+      if (typeof n === 'string') { try { n = JSON.parse(n); } catch { n = { message: n }; } }
+      empty.hidden = true;
+      list.prepend(note(n, n.timestamp));
+      while (list.children.length > keep) list.lastElementChild.remove();
+      received++;
+      count.textContent = `${received} received${received > keep ? `, the last ${keep} shown` : ''}`;
+    },
+    onState: (s, why, delay) => {
+      const shown = s === 'failed' ? 'closed' : s;
+      state.dataset.state = shown;
+      state.textContent = shown;
+      state.title = delay ? `${why}; again in ${Math.round(delay / 1000)} s` : why || '';
+      if (s === 'failed') showError(`The live notifications were refused (${why}).`);
+    },
   });
-  return stop;
+  return () => live.close();
 }
 
 // note shows one notification: time, subject, message and its metadata.
@@ -50,65 +58,6 @@ function note(n, at) {
 function iso(v) {
   const d = new Date(v);
   return isNaN(d) ? null : d.toISOString();
-}
-
-// feed keeps a Kafka WS socket open on topic, calling onMessage with each
-// message and onState with "live", "reconnecting" or "closed" (and why).
-// A dropped socket is opened again after a growing pause, resuming after
-// the last sequence received (or from the time the page opened, when none
-// came yet); a refusal that cannot get better (another tenant's topic, a
-// bad filter) is not retried. It answers the function that stops it.
-function feed(topic, onMessage, onState) {
-  const opened = new Date().toISOString();
-  let ws = null, last = 0, tries = 0, timer = 0, stopped = false;
-
-  function retry(why) {
-    if (stopped) return;
-    const wait = Math.min(15000, 1000 * 2 ** tries++);
-    onState('reconnecting', `${why}; again in ${Math.round(wait / 1000)} s`);
-    timer = setTimeout(open, wait);
-  }
-
-  async function open() {
-    let t;
-    try {
-      t = await ticket();
-    } catch (e) {
-      if (e.status === 401 || e.status === 403) { onState('closed', e.message); showError(e); return; }
-      retry(e.message);
-      return;
-    }
-    if (stopped) return;
-    const since = last ? String(last + 1) : tries ? opened : undefined;
-    ws = new WebSocket(wsURL(`kafka-ws/v1/topics/${encodeURIComponent(topic)}`, { ticket: t, seq: 'true', since }));
-    ws.onopen = () => { tries = 0; onState('live'); };
-    ws.onmessage = e => {
-      let f;
-      try { f = JSON.parse(e.data); } catch { console.warn('not JSON:', e.data); return; }
-      if (typeof f.seq === 'number') last = f.seq;
-      let v = f.value;
-      if (typeof v === 'string') { try { v = JSON.parse(v); } catch { v = { message: v }; } }
-      onMessage(v);
-    };
-    ws.onclose = e => {
-      ws = null;
-      if (stopped) return;
-      // 4403: another tenant's topic; 4000-4004, 4400: a bad request.
-      if (e.code === 4403 || e.code === 4400 || (e.code >= 4000 && e.code <= 4004)) {
-        onState('closed', e.reason);
-        showError(`The live notifications were refused (${e.code}${e.reason ? `: ${e.reason}` : ''}).`);
-        return;
-      }
-      retry(`closed (${e.code}${e.reason ? `: ${e.reason}` : ''})`);
-    };
-  }
-
-  open();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-    if (ws) ws.close(1000);
-  };
 }
 
 // historySection: the persisted notifications, newest first, with
