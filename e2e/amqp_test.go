@@ -23,19 +23,19 @@ import (
 // actuation reaches outbound.dojot.exchange; an unknown key is refused and
 // counted in /healthz.
 func TestAMQPAgent(t *testing.T) {
-	needCommand(t, "/usr/bin/python3", "-c", "import pika")
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "/usr/bin/python3", "-c", "import pika")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	url := amqptest.URL(t)
 	broker := dojottest.FreeAddr(t)
 	in := start(t, "", "-amqp-url="+url, "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
-	var tp struct{ Template template }
+	var tp struct{ Template dojottest.Template }
 	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "amqp-sensor", "attrs": []map[string]any{
 		{"label": "device_amqp_routing_key", "type": "static", "value_type": "string", "static_value": "unset"},
 		{"label": "temperature", "type": "dynamic", "value_type": "float"},
 		{"label": "led", "type": "actuator", "value_type": "bool"},
 	}}), &tp)
-	id := createDevice(c, "rabbit", tp.Template.ID)
+	id := dojottest.CreateDevice(c, "rabbit", tp.Template.ID)
 	// The device's own routing key, as an override of the template's.
 	var dev struct {
 		Attrs map[string][]struct {
@@ -85,7 +85,7 @@ conn.close()
 	if out, err := exec.Command("/usr/bin/python3", "-c", script, url).CombinedOutput(); err != nil {
 		t.Fatalf("pika could not publish: %v\n%s", err, out)
 	}
-	docs := waitHistory(t, c, id, "temperature", 2)
+	docs := dojottest.WaitHistory(t, c, id, "temperature", 2)
 	values := map[any]bool{}
 	for _, d := range docs {
 		values[d.Value] = true

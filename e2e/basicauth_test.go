@@ -10,13 +10,13 @@ import (
 // TestBasicCredentials: a device's basic credentials are issued over HTTP
 // in dojot's shape, checked on the internal listener as dojot's HTTP agent
 // checks them, survive a restart (they are events), and go with the device.
-func TestBasicCredentials(t *testing.T) { eachView(t, testBasicCredentials) }
+func TestBasicCredentials(t *testing.T) { dojottest.EachView(t, testBasicCredentials) }
 
 func testBasicCredentials(t *testing.T, flags []string) {
 	internalAddr := dojottest.FreeAddr(t)
 	in := start(t, "", append(flags, "-internal-addr="+internalAddr)...)
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "meter", createTemplate(c, "Meter"))
+	id := dojottest.CreateDevice(c, "meter", dojottest.CreateTemplate(c, "Meter"))
 
 	var r struct {
 		Credentials struct {

@@ -61,7 +61,7 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 
-	_, natsVer := goModNATSServer(t)
+	_, natsVer := dojottest.GoModNATSServer(t)
 	natsMinor := strings.Join(strings.SplitN(strings.TrimPrefix(natsVer, "v"), ".", 3)[:2], ".")
 	for _, profile := range []string{"", "cluster"} {
 		cf := composeConfig(t, profile)
@@ -133,8 +133,8 @@ func TestComposeFile(t *testing.T) {
 				t.Errorf("%s: dojot-cluster's DOJOT_NATS_REPLICAS = %v, want 3", label, r)
 			}
 			// What TestNATSClusterNodeLoss runs with (clusterFlags).
-			if w := c.Environment["DOJOT_WAIT_TIMEOUT"]; !slices.Contains(clusterFlags, "-wait-timeout="+fmt.Sprint(w)) {
-				t.Errorf("%s: dojot-cluster's DOJOT_WAIT_TIMEOUT = %v; TestNATSClusterNodeLoss runs with %q", label, w, clusterFlags)
+			if w := c.Environment["DOJOT_WAIT_TIMEOUT"]; !slices.Contains(dojottest.ClusterFlags, "-wait-timeout="+fmt.Sprint(w)) {
+				t.Errorf("%s: dojot-cluster's DOJOT_WAIT_TIMEOUT = %v; TestNATSClusterNodeLoss runs with %q", label, w, dojottest.ClusterFlags)
 			}
 		}
 	}
@@ -357,8 +357,8 @@ func TestComposeSettings(t *testing.T) {
 	env = append(env, fmt.Sprintf("DOJOT_NATS_PREFIX=compose%d", time.Now().UnixNano()))
 	in := dojottest.StartEnv(t, env, "")
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Compose")
-	id := createDevice(c, "via-compose-settings", tmpl)
+	tmpl := dojottest.CreateTemplate(c, "Compose")
+	id := dojottest.CreateDevice(c, "via-compose-settings", tmpl)
 	c.Must(200, "GET", "/device/"+id, nil)
 	if !in.Logged("projection lease taken: this instance applies events to the view") {
 		t.Error("the compose settings did not run a shared (postgres) view")

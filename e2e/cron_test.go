@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // TestCron: a job created over HTTP with a 6-field every-second time
@@ -20,7 +22,7 @@ func TestCron(t *testing.T) {
 	}
 	in, broker := startMQTTKafka(t)
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
+	id := dojottest.CreateDevice(c, "heater", dojottest.CreateTemplate(c, "Heaters"))
 	user := "admin:" + id
 
 	// Two ticks reach the device.
@@ -79,7 +81,7 @@ func TestCron(t *testing.T) {
 	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":50}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, b)
 	}
-	docs := waitHistory(t, c, id, "temperature", 3)
+	docs := dojottest.WaitHistory(t, c, id, "temperature", 3)
 	var nines int
 	for _, d := range docs {
 		if fmt.Sprint(d.Value) == "99" {
@@ -108,7 +110,7 @@ func TestCron(t *testing.T) {
 // TestCronAPI: dojot's cron API over each view: a job created, listed,
 // read, replaced and deleted, an invalid job's 400;
 // the restarted binary serves the same jobs (they are events).
-func TestCronAPI(t *testing.T) { eachView(t, testCronAPI) }
+func TestCronAPI(t *testing.T) { dojottest.EachView(t, testCronAPI) }
 
 func testCronAPI(t *testing.T, flags []string) {
 	dir := t.TempDir()
@@ -170,7 +172,7 @@ func TestCronTwoInstances(t *testing.T) {
 	a := start(t, "", first...)
 	b := start(t, "", second...)
 	ca, cb := a.Login("admin", adminPassword), b.Login("admin", adminPassword)
-	id := createDevice(ca, "heater", createTemplate(ca, "Heaters"))
+	id := dojottest.CreateDevice(ca, "heater", dojottest.CreateTemplate(ca, "Heaters"))
 	var created struct{ JobID string }
 	mustJSON(t, ca.Must(201, "POST", "/cron/v1/jobs", `{"time":"*/1 * * * * *","broker":{"subject":"dojot.device-manager.device",`+
 		`"message":{"event":"configure","data":{"attrs":{"target_temperature":21},"id":"`+id+`"}}}}`), &created)
@@ -179,7 +181,7 @@ func TestCronTwoInstances(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // the ticks under way end
 	fa, ea, xa := cronStats(t, ca)
 	fb, eb, xb := cronStats(t, cb)
-	docs := waitHistory(t, ca, id, "target_temperature", int(fa+fb))
+	docs := dojottest.WaitHistory(t, ca, id, "target_temperature", int(fa+fb))
 	t.Logf("instance A fired %d (%d claimed by B), B fired %d (%d claimed by A); %d actuations", fa, ea, fb, eb, len(docs))
 	if fa+fb < 4 || ea+eb < 2 || xa+xb != 0 || len(docs) != int(fa+fb) {
 		t.Errorf("fired %d+%d, elsewhere %d+%d, failed %d+%d; %d actuations in the history", fa, fb, ea, eb, xa, xb, len(docs))
@@ -192,10 +194,10 @@ func TestCronBatchNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_pub")
 	in := start(t, "", "-mqtt-insecure")
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "batcher", createTemplate(c, "Batchers"))
+	id := dojottest.CreateDevice(c, "batcher", dojottest.CreateTemplate(c, "Batchers"))
 	job := func(name string) string {
 		return fmt.Sprintf(`{"time":"0 0 * * *","name":%q,"broker":{"subject":"device-data","message":{"metadata":{"deviceid":%q},"attrs":{"temperature":1}}}}`, name, id)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // changeLogEntry is an entry of GET /device/:id/events and
@@ -82,7 +84,7 @@ func TestDeviceEvents(t *testing.T) {
 		}
 	}
 	admin.Must(200, "PUT", fmt.Sprintf("/template/%d", tmpl), map[string]any{"label": "events-tmpl-2", "attrs": kept})
-	dev := createDevice(admin, "events-dev", tmpl)
+	dev := dojottest.CreateDevice(admin, "events-dev", tmpl)
 	admin.Must(200, "PUT", "/device/"+dev, map[string]any{"label": "events-dev-2", "templates": []int{tmpl}})
 	admin.Must(200, "PUT", "/device/"+dev+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 23.5}})
 	var keys []struct{ PSK string }
@@ -92,7 +94,7 @@ func TestDeviceEvents(t *testing.T) {
 	}
 	admin.Must(200, "POST", "/basic-auth/v1/devices/"+dev+"/basic-credentials", nil)
 	admin.Must(200, "DELETE", "/device/"+dev, nil)
-	other := createTemplate(admin, "events-other") // in no log of the device's or tmpl's
+	other := dojottest.CreateTemplate(admin, "events-other") // in no log of the device's or tmpl's
 	admin.Must(200, "DELETE", fmt.Sprintf("/template/%d", tmpl), nil)
 
 	devLog, raw := readChangeLog(t, admin, "/device/"+dev+"/events", 2)

@@ -6,56 +6,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
-type device struct {
-	ID        string                       `json:"id"`
-	Label     string                       `json:"label"`
-	Templates []int                        `json:"templates"`
-	Attrs     map[string][]json.RawMessage `json:"attrs"`
-}
-
-type template struct {
-	ID    int    `json:"id"`
-	Label string `json:"label"`
-}
-
-func createTemplate(c *client, label string) int {
-	c.TB().Helper()
-	body := c.Must(200, "POST", "/template", map[string]any{
-		"label": label,
-		"attrs": []map[string]any{
-			{"label": "temperature", "type": "dynamic", "value_type": "float"},
-			{"label": "target_temperature", "type": "actuator", "value_type": "float"},
-			{"label": "model", "type": "static", "value_type": "string", "static_value": "m-1"},
-		},
-	})
-	var r struct {
-		Result   string   `json:"result"`
-		Template template `json:"template"`
-	}
-	mustJSON(c.TB(), body, &r)
-	if r.Result != "ok" || r.Template.ID == 0 {
-		c.TB().Fatalf("POST /template = %s", body)
-	}
-	return r.Template.ID
-}
-
-func createDevice(c *client, label string, tmpl int) string {
-	c.TB().Helper()
-	body := c.Must(200, "POST", "/device", map[string]any{"label": label, "templates": []int{tmpl}})
-	var r struct {
-		Devices []device `json:"devices"`
-	}
-	mustJSON(c.TB(), body, &r)
-	if len(r.Devices) != 1 {
-		c.TB().Fatalf("POST /device = %s", body)
-	}
-	return r.Devices[0].ID
-}
-
 // TestWalkthrough is the README's curl walk-through, over HTTP.
-func TestWalkthrough(t *testing.T) { eachView(t, testWalkthrough) }
+func TestWalkthrough(t *testing.T) { dojottest.EachView(t, testWalkthrough) }
 
 func testWalkthrough(t *testing.T, flags []string) {
 	in := start(t, "", flags...)
@@ -75,13 +31,13 @@ func testWalkthrough(t *testing.T, flags []string) {
 		t.Errorf("GET /device with a tampered token = %d; want 401", code)
 	}
 
-	tmpl := createTemplate(c, "SensorModel")
-	id := createDevice(c, "pump", tmpl)
+	tmpl := dojottest.CreateTemplate(c, "SensorModel")
+	id := dojottest.CreateDevice(c, "pump", tmpl)
 	if !regexp.MustCompile(`^[0-9a-f]{5,6}$`).MatchString(id) {
 		t.Errorf("device id %q; want 5-6 lowercase hex", id)
 	}
 
-	var d device
+	var d dojottest.Device
 	mustJSON(t, c.Must(200, "GET", "/device/"+id, nil), &d)
 	if d.Label != "pump" || len(d.Templates) != 1 || d.Templates[0] != tmpl || len(d.Attrs[fmt.Sprint(tmpl)]) != 3 {
 		t.Errorf("GET /device/%s = %+v", id, d)
@@ -93,7 +49,7 @@ func testWalkthrough(t *testing.T, flags []string) {
 			Total   int  `json:"total"`
 			HasNext bool `json:"has_next"`
 		} `json:"pagination"`
-		Devices []device `json:"devices"`
+		Devices []dojottest.Device `json:"devices"`
 	}
 	mustJSON(t, c.Must(200, "GET", "/device", nil), &list)
 	if len(list.Devices) != 1 || list.Devices[0].ID != id || list.Pagination.Page != 1 {
@@ -127,15 +83,15 @@ func testWalkthrough(t *testing.T, flags []string) {
 	}
 }
 
-func TestPagingAndFilters(t *testing.T) { eachView(t, testPagingAndFilters) }
+func TestPagingAndFilters(t *testing.T) { dojottest.EachView(t, testPagingAndFilters) }
 
 func testPagingAndFilters(t *testing.T, flags []string) {
 	in := start(t, "", flags...)
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "T")
+	tmpl := dojottest.CreateTemplate(c, "T")
 	body := c.Must(200, "POST", "/device?count=3", map[string]any{"label": "d", "templates": []int{tmpl}})
 	var created struct {
-		Devices []device `json:"devices"`
+		Devices []dojottest.Device `json:"devices"`
 	}
 	mustJSON(t, body, &created)
 	var labels []string
@@ -145,7 +101,7 @@ func testPagingAndFilters(t *testing.T, flags []string) {
 	if strings.Join(labels, ",") != "d_0,d_1,d_2" {
 		t.Errorf("count=3 labels = %v; want d_0,d_1,d_2", labels)
 	}
-	createDevice(c, "other", tmpl)
+	dojottest.CreateDevice(c, "other", tmpl)
 
 	var ids []string
 	mustJSON(t, c.Must(200, "GET", "/device?idsOnly=true", nil), &ids)
@@ -158,7 +114,7 @@ func testPagingAndFilters(t *testing.T, flags []string) {
 			NextPage *int `json:"next_page"`
 			Total    int  `json:"total"`
 		} `json:"pagination"`
-		Devices []device `json:"devices"`
+		Devices []dojottest.Device `json:"devices"`
 	}
 	mustJSON(t, c.Must(200, "GET", "/device?page_size=1", nil), &page)
 	if !page.Pagination.HasNext || page.Pagination.NextPage == nil || *page.Pagination.NextPage != 2 || len(page.Devices) != 1 {
@@ -176,12 +132,12 @@ func testPagingAndFilters(t *testing.T, flags []string) {
 	c.Must(400, "GET", "/device?page_num=abc", nil)
 }
 
-func TestBadInput(t *testing.T) { eachView(t, testBadInput) }
+func TestBadInput(t *testing.T) { dojottest.EachView(t, testBadInput) }
 
 func testBadInput(t *testing.T, flags []string) {
 	in := start(t, "", flags...)
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "T")
+	tmpl := dojottest.CreateTemplate(c, "T")
 	cases := []struct {
 		method, path string
 		body         any
@@ -220,13 +176,13 @@ func testBadInput(t *testing.T, flags []string) {
 }
 
 // TestTenantIsolation: tenant B neither sees nor changes tenant A's data.
-func TestTenantIsolation(t *testing.T) { eachView(t, testTenantIsolation) }
+func TestTenantIsolation(t *testing.T) { dojottest.EachView(t, testTenantIsolation) }
 
 func testTenantIsolation(t *testing.T, flags []string) {
 	in := start(t, "", flags...)
 	a := in.Login("admin", adminPassword)
-	tmpl := createTemplate(a, "A")
-	id := createDevice(a, "a-dev", tmpl)
+	tmpl := dojottest.CreateTemplate(a, "A")
+	id := dojottest.CreateDevice(a, "a-dev", tmpl)
 
 	a.Must(200, "POST", "/auth/user", map[string]any{"username": "bob", "service": "tenantb",
 		"email": "bob@example.com", "name": "Bob", "profile": "admin"})

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // TestDojotClientFidelity: what dojot's own test suites (dojot/tests'
@@ -12,7 +14,7 @@ import (
 // expect, through the binary: device bodies with "attrs":{}, dojot's
 // attribute ids, percent-encoded paths, Kong's /auth/admin/tenants and
 // each service's Content-Type.
-func TestDojotClientFidelity(t *testing.T) { eachView(t, testDojotClientFidelity) }
+func TestDojotClientFidelity(t *testing.T) { dojottest.EachView(t, testDojotClientFidelity) }
 
 func testDojotClientFidelity(t *testing.T, flags []string) {
 	in := start(t, "", flags...)

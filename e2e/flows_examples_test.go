@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // flowsMD71 and flowsMD73 are FLOWS.md 7.1 and 7.3's bodies exactly as
@@ -60,7 +62,7 @@ func busTemplate(t *testing.T, c *client) int {
 				{"label": "letreiro", "type": "actuator", "value_type": "string"},
 			}
 		}
-		var r struct{ Template template }
+		var r struct{ Template dojottest.Template }
 		mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "bus-" + string(rune('0'+i)), "attrs": attrs}), &r)
 		if r.Template.ID == 6 {
 			return 6
@@ -104,7 +106,7 @@ func TestFlowsExamples(t *testing.T) {
 	c.Must(200, "POST", "/flows/v1/flow", flowsMD71)
 	c.Must(200, "POST", "/flows/v1/flow", flowsMD73)
 	body := c.Must(200, "POST", "/device", map[string]any{"label": "bus", "templates": []int{tmpl}})
-	var r struct{ Devices []device }
+	var r struct{ Devices []dojottest.Device }
 	mustJSON(t, body, &r)
 	id := r.Devices[0].ID
 	user := "admin:" + id
@@ -141,14 +143,14 @@ func TestFlowsExamples(t *testing.T) {
 	// reading it made fires both flows again and stops (no gps for the
 	// geofence, no passageiros for the switch). Outside, nothing.
 	pub(`{"gps":"-22.8950, -47.0500"}`)
-	docs := waitHistory(t, c, id, "mensagem", 1)
+	docs := dojottest.WaitHistory(t, c, id, "mensagem", 1)
 	if docs[0].Value != "Está no Cambuí" {
 		t.Errorf("mensagem history = %+v", docs)
 	}
 	pub(`{"gps":"-22.8000, -47.0500"}`)
-	waitHistory(t, c, id, "gps", 2)
+	dojottest.WaitHistory(t, c, id, "gps", 2)
 	time.Sleep(time.Second)
-	if docs := waitHistory(t, c, id, "mensagem", 1); len(docs) != 1 {
+	if docs := dojottest.WaitHistory(t, c, id, "mensagem", 1); len(docs) != 1 {
 		t.Errorf("mensagem history = %+v; want one (the point outside the polygon wrote none)", docs)
 	}
 	if msgs := kcatUntil(t, broker, "admin.dojot.device-manager.device", 3); len(msgs) != 3 {

@@ -26,7 +26,7 @@ func TestFlowsFTPNode(t *testing.T) {
 	addr := dojottest.FreeAddr(t)
 	in := start(t, "", "-nats-listen="+addr)
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "logger", createTemplate(c, "Loggers"))
+	id := dojottest.CreateDevice(c, "logger", dojottest.CreateTemplate(c, "Loggers"))
 	c.Must(200, "POST", "/flows/v1/flow", fmt.Sprintf(`{"name":"to ftp","flow":[{"id":"t","type":"tab"},`+
 		`{"id":"h","type":"event device in","z":"t","device_id":%q,"event_publish":true,"wires":[["m"]]},`+
 		`{"id":"m","type":"template","z":"t","field":"content","fieldType":"msg","syntax":"mustache","template":"temperature={{payload.data.attrs.temperature}}","output":"str","wires":[["n"]]},`+

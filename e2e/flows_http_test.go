@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // TestFlowsHTTPNode: a flow's http node (FLOWS.md 4.6) calls a server of
@@ -53,10 +55,10 @@ func TestFlowsHTTPNode(t *testing.T) {
 
 	in := start(t, "", "-mqtt-insecure")
 	c := in.Login("admin", adminPassword)
-	sensors := createTemplate(c, "Sensors")
-	a, slow := createDevice(c, "a", sensors), createDevice(c, "slow", sensors)
+	sensors := dojottest.CreateTemplate(c, "Sensors")
+	a, slow := dojottest.CreateDevice(c, "a", sensors), dojottest.CreateDevice(c, "slow", sensors)
 	// The target has a template of its own: its readings fire no flow.
-	b := createDevice(c, "b", createTemplate(c, "Targets"))
+	b := dojottest.CreateDevice(c, "b", dojottest.CreateTemplate(c, "Targets"))
 	target.Store(b)
 	tmpl := `{\"headers\":{\"X-Reading\":\"{{payload.data.attrs.temperature}}\",\"authorization\":\"user:pw\",\"Content-Type\":\"application/json\"},` +
 		`\"payload\":{\"device\":\"{{payload.data.id}}\",\"temperature\":{{payload.data.attrs.temperature}},\"slow\":{{payload.data.attrs.slow}}}}`
@@ -79,11 +81,11 @@ func TestFlowsHTTPNode(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the http node never called")
 	}
-	docs := waitHistory(t, c, b, "from", 1)
+	docs := dojottest.WaitHistory(t, c, b, "from", 1)
 	if docs[0].Value != a {
 		t.Errorf("b's history of from = %+v; want %s", docs, a)
 	}
-	if docs := waitHistory(t, c, b, "doubled", 1); docs[0].Value != 43.0 {
+	if docs := dojottest.WaitHistory(t, c, b, "doubled", 1); docs[0].Value != 43.0 {
 		t.Errorf("b's history of doubled = %+v; want 43", docs)
 	}
 
@@ -100,7 +102,7 @@ func TestFlowsHTTPNode(t *testing.T) {
 	if out, err := mosquittoPub(in, "admin:"+a, "admin:"+a+"/attrs", `{"temperature":30,"slow":false}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
-	waitHistory(t, c, b, "from", 2)
+	dojottest.WaitHistory(t, c, b, "from", 2)
 	took := time.Since(began)
 	if !slowPending.Load() {
 		t.Errorf("a's second output came after the slow call ended (%s): the slow call held it", took)
@@ -109,7 +111,7 @@ func TestFlowsHTTPNode(t *testing.T) {
 	// The slow call's output, once it answered (stamped with the time its
 	// run began, so not the latest).
 	var froms []string
-	for _, d := range waitHistory(t, c, b, "from", 3) {
+	for _, d := range dojottest.WaitHistory(t, c, b, "from", 3) {
 		froms = append(froms, fmt.Sprint(d.Value))
 	}
 	if !slices.Contains(froms, slow) {

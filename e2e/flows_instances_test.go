@@ -25,12 +25,12 @@ func TestFlowsTwoInstances(t *testing.T) {
 	ca := a.Login("admin", adminPassword)
 	cb := b.Login("admin", adminPassword)
 
-	sources := createTemplate(ca, "Sources")
-	sink := createDevice(ca, "sink", createTemplate(ca, "Sinks"))
+	sources := dojottest.CreateTemplate(ca, "Sources")
+	sink := dojottest.CreateDevice(ca, "sink", dojottest.CreateTemplate(ca, "Sinks"))
 	const devices, each = 12, 60
 	ids := make([]string, devices)
 	for i := range ids {
-		ids[i] = createDevice(ca, fmt.Sprintf("src-%d", i), sources)
+		ids[i] = dojottest.CreateDevice(ca, fmt.Sprintf("src-%d", i), sources)
 	}
 	var flow struct {
 		Flow struct {

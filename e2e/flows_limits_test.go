@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // TestFlowsInvalid: each check the engine makes at save time refuses the
@@ -88,8 +90,8 @@ func TestFlowsLarge(t *testing.T) {
 	}
 	in := start(t, "", "-mqtt-insecure")
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Long")
-	dev, sink := createDevice(c, "long", tmpl), createDevice(c, "sink", tmpl)
+	tmpl := dojottest.CreateTemplate(c, "Long")
+	dev, sink := dojottest.CreateDevice(c, "long", tmpl), dojottest.CreateDevice(c, "sink", tmpl)
 	const changes = 997
 	var sb strings.Builder
 	sb.WriteString(`{"name":"long","flow":[{"id":"t","type":"tab"},{"id":"h","type":"event device in","z":"t","device_id":"` + dev + `","event_publish":true,"wires":[["c0"]]}`)
@@ -131,11 +133,11 @@ func TestFlowsLarge(t *testing.T) {
 	if out, err := mosquittoPub(in, "admin:"+dev, "admin:"+dev+"/attrs", `{"temperature":1}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
-	docs := waitHistory(t, c, sink, "last", 1)
+	docs := dojottest.WaitHistory(t, c, sink, "last", 1)
 	if docs[0].Value != fmt.Sprintf("c%d", changes-1) {
 		t.Errorf("last = %v; want c%d", docs[0].Value, changes-1)
 	}
-	if docs := waitHistory(t, c, sink, "steps", 1); docs[0].Value != float64(changes) {
+	if docs := dojottest.WaitHistory(t, c, sink, "steps", 1); docs[0].Value != float64(changes) {
 		t.Errorf("steps = %v; want %d", docs[0].Value, changes)
 	}
 	t.Logf("the reading crossed %d nodes and was in history after %s", changes+1, time.Since(began).Round(time.Millisecond))
@@ -162,7 +164,7 @@ func TestFlowsLoop(t *testing.T) {
 	}
 	in := start(t, "", "-mqtt-insecure")
 	c := in.Login("admin", adminPassword)
-	dev := createDevice(c, "echo", createTemplate(c, "Echo"))
+	dev := dojottest.CreateDevice(c, "echo", dojottest.CreateTemplate(c, "Echo"))
 	var created struct{ Flow struct{ ID string } }
 	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"echo","flow":[{"id":"t","type":"tab"},`+
 		`{"id":"h","type":"event device in","z":"t","device_id":"`+dev+`","event_publish":true,"wires":[["c"]]},`+
@@ -190,7 +192,7 @@ func TestFlowsLoop(t *testing.T) {
 	if st.Stats.Runs != 8 || st.Stats.LoopsCut != 1 {
 		t.Errorf("status: runs %d, loops cut %d; want 8 and 1", st.Stats.Runs, st.Stats.LoopsCut)
 	}
-	if docs := waitHistory(t, c, dev, "echo", 8); len(docs) != 8 {
+	if docs := dojottest.WaitHistory(t, c, dev, "echo", 8); len(docs) != 8 {
 		t.Errorf("%d echoes in history; want 8", len(docs))
 	}
 	if code, body := in.Client().Do("GET", "/healthz", nil); code != 200 {
@@ -200,7 +202,7 @@ func TestFlowsLoop(t *testing.T) {
 	if out, err := mosquittoPub(in, "admin:"+dev, "admin:"+dev+"/attrs", `{"temperature":2}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
-	waitHistory(t, c, dev, "echo", 16)
+	dojottest.WaitHistory(t, c, dev, "echo", 16)
 	for deadline := time.Now().Add(20 * time.Second); st.Stats.LoopsCut < 2 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
 	}

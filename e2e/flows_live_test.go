@@ -25,8 +25,8 @@ func TestFlowsLive(t *testing.T) {
 	admin.Must(200, "POST", "/auth/user", map[string]any{"username": "liv", "service": "livetenant",
 		"email": "liv@example.com", "name": "Liv", "profile": "admin"})
 	c := loginNewUser(t, in, admin, "liv")
-	src := createDevice(c, "src", createTemplate(c, "Sources"))
-	sink := createDevice(c, "sink", createTemplate(c, "Sinks"))
+	src := dojottest.CreateDevice(c, "src", dojottest.CreateTemplate(c, "Sources"))
+	sink := dojottest.CreateDevice(c, "sink", dojottest.CreateTemplate(c, "Sinks"))
 	flowBody := func(tag string, enabled bool) string {
 		return fmt.Sprintf(`{"name":"tagger","enabled":%t,"flow":[{"id":"t","type":"tab"},`+
 			`{"id":"h","type":"event device in","z":"t","device_id":%q,"event_publish":true,"wires":[["c"]]},`+

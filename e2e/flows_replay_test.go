@@ -30,12 +30,12 @@ func TestFlowReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
 	natsAddr := dojottest.FreeAddr(t)
 	in := start(t, "", "-mqtt-insecure", "-nats-listen="+natsAddr)
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Boilers")
-	ids := []string{createDevice(c, "boiler-1", tmpl), createDevice(c, "boiler-2", tmpl)}
+	tmpl := dojottest.CreateTemplate(c, "Boilers")
+	ids := []string{dojottest.CreateDevice(c, "boiler-1", tmpl), dojottest.CreateDevice(c, "boiler-2", tmpl)}
 	flow := `[{"id":"t","type":"tab","label":"replayed"},
 	 {"id":"h","type":"event template in","z":"t","template_id":"` + strconv.Itoa(tmpl) + `","event_publish":true,"wires":[["s","cs"]]},
 	 {"id":"cs","type":"cumulative sum","z":"t","timePeriod":"60","targetAttribute":"payload.data.attrs.temperature","timestamp":"payload.metadata.timestamp","output":"total","wires":[]},
@@ -75,8 +75,8 @@ func TestFlowReplay(t *testing.T) {
 			t.Fatalf("mosquitto_pub: %v %s", err, b)
 		}
 	}
-	waitHistory(t, c, ids[0], "temperature", 2)
-	waitHistory(t, c, ids[1], "temperature", 2)
+	dojottest.WaitHistory(t, c, ids[0], "temperature", 2)
+	dojottest.WaitHistory(t, c, ids[1], "temperature", 2)
 
 	type record struct {
 		Kind, Node string

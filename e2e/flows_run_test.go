@@ -22,12 +22,12 @@ func TestFlowsRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	natsAddr, broker := dojottest.FreeAddr(t), dojottest.FreeAddr(t)
 	in := start(t, "", "-mqtt-insecure", "-nats-listen="+natsAddr, "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
+	id := dojottest.CreateDevice(c, "heater", dojottest.CreateTemplate(c, "Heaters"))
 	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + id + `","event_publish":true,"wires":[["s"]]},` +
 		`{"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"gt","v":"30","vt":"num"}],"checkall":"true","outputs":1,"wires":[["c"]]},`
 	c.Must(200, "POST", "/flows/v1/flow", `{"name":"cool down","flow":[{"id":"t","type":"tab"},`+head+
@@ -76,14 +76,14 @@ func TestFlowsRun(t *testing.T) {
 	if msgs := kcatUntil(t, broker, "admin.dojot.notifications", 1); len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"message":"Temp 35 too high"`) {
 		t.Errorf("admin.dojot.notifications = %+v", msgs)
 	}
-	docs := waitHistory(t, c, id, "alarm", 1)
+	docs := dojottest.WaitHistory(t, c, id, "alarm", 1)
 	if docs[0].Value != "m-1" {
 		t.Errorf("alarm history = %+v", docs)
 	}
 	// The flows' reading fired them again and stopped at the switch:
 	// one alarm, one actuation.
 	time.Sleep(time.Second)
-	if docs := waitHistory(t, c, id, "alarm", 1); len(docs) != 1 {
+	if docs := dojottest.WaitHistory(t, c, id, "alarm", 1); len(docs) != 1 {
 		t.Errorf("alarm history = %+v; want one", docs)
 	}
 	// A disabled flow does not run.
@@ -113,9 +113,9 @@ func TestFlowsRun(t *testing.T) {
 	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":36}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, b)
 	}
-	waitHistory(t, c, id, "temperature", 2)
+	dojottest.WaitHistory(t, c, id, "temperature", 2)
 	time.Sleep(time.Second)
-	if docs := waitHistory(t, c, id, "alarm", 1); len(docs) != 1 {
+	if docs := dojottest.WaitHistory(t, c, id, "alarm", 1); len(docs) != 1 {
 		t.Errorf("a disabled flow ran: alarm history = %+v", docs)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // TestFlowsAPI: dojot's flowbroker API through the binary: FLOWS.md 7.1's
 // flow created, read, disabled by PUT, refused when invalid, kept across a
 // SIGKILL (flows are events), removed; another tenant sees none of it.
-func TestFlowsAPI(t *testing.T) { eachView(t, testFlowsAPI) }
+func TestFlowsAPI(t *testing.T) { dojottest.EachView(t, testFlowsAPI) }
 
 func testFlowsAPI(t *testing.T, flags []string) {
 	in := start(t, "", flags...)

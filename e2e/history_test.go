@@ -10,58 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dojot-es/dojot/internal/mongotest"
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
-// histories are the history views every history test runs against.
-var histories = []struct {
-	name  string
-	flags func(t testing.TB) []string
-}{
-	{"memory", func(testing.TB) []string { return nil }},
-	{"mongo", func(t testing.TB) []string {
-		uri, db := mongotest.Database(t)
-		return []string{"-history=mongo", "-mongo-url=" + uri, "-history-db=" + db}
-	}},
-}
-
-// eachHistory runs test once per history view, as a subtest named after it.
-func eachHistory(t *testing.T, test func(t *testing.T, flags []string)) {
-	for _, h := range histories {
-		t.Run(h.name, func(t *testing.T) { test(t, h.flags(t)) })
-	}
-}
-
-// historyDoc is one entry of GET /history/device/:id/history.
-type historyDoc struct {
-	Attr     string         `json:"attr"`
-	Value    any            `json:"value"`
-	DeviceID string         `json:"device_id"`
-	TS       string         `json:"ts"`
-	Metadata map[string]any `json:"metadata"`
-}
-
-// waitHistory polls the device's history of attr until it holds n docs.
-func waitHistory(t *testing.T, c *client, id, attr string, n int) []historyDoc {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, body := c.Do("GET", "/history/device/"+id+"/history?attr="+attr, nil)
-		var docs []historyDoc
-		if code == 200 {
-			mustJSON(t, body, &docs)
-			if len(docs) >= n {
-				return docs
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("history of %s/%s: %d %s; want %d docs", id, attr, code, trunc(body), n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func TestHistory(t *testing.T) { eachHistory(t, testHistory) }
+func TestHistory(t *testing.T) { dojottest.EachHistory(t, testHistory) }
 
 // testHistory: readings sent with mosquitto_pub and an actuation are read
 // back through every form of dojot's History API, and again after a
@@ -70,7 +22,7 @@ func testHistory(t *testing.T, flags []string) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_pub")
 	dir := t.TempDir()
 	in := start(t, dir, append([]string{"-mqtt-insecure"}, flags...)...)
 	c := in.Login("admin", adminPassword)
@@ -81,7 +33,7 @@ func testHistory(t *testing.T, flags []string) {
 		{"label": "silent", "type": "dynamic", "value_type": "string"},
 		{"label": "target", "type": "actuator", "value_type": "float"},
 	}}), &tmpl)
-	id := createDevice(c, "thermo", tmpl.Template.ID)
+	id := dojottest.CreateDevice(c, "thermo", tmpl.Template.ID)
 	user := "admin:" + id
 
 	base := time.Date(2018, 6, 5, 19, 15, 37, 452_000_000, time.UTC)
@@ -99,15 +51,15 @@ func testHistory(t *testing.T, flags []string) {
 	_, _ = mosquittoPub(in, user, user+"/attrs", `not json`, "-q", "1", "-V", "mqttv5")
 	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target": 21.5}})
 
-	waitHistory(t, c, id, "hum", 6)
-	waitHistory(t, c, id, "target", 1)
+	dojottest.WaitHistory(t, c, id, "hum", 6)
+	dojottest.WaitHistory(t, c, id, "target", 1)
 	answers := checkHistory(t, in, c, id, base)
 
 	in.Stop()
 	in = start(t, dir, append([]string{"-mqtt-insecure"}, flags...)...)
 	c = in.Login("admin", adminPassword)
-	waitHistory(t, c, id, "hum", 6)
-	waitHistory(t, c, id, "target", 1)
+	dojottest.WaitHistory(t, c, id, "hum", 6)
+	dojottest.WaitHistory(t, c, id, "target", 1)
 	for q, want := range answers {
 		if _, got := c.Do("GET", q, nil); string(got) != want {
 			t.Errorf("after a restart GET %s =\n%s\nwant\n%s", q, trunc(got), want)
@@ -133,11 +85,11 @@ func checkHistory(t *testing.T, in *instance, c *client, id string, base time.Ti
 
 	// One attr: an array, newest first; lastN and hLimit limit it, firstN
 	// takes the oldest.
-	var docs []historyDoc
+	var docs []dojottest.HistoryDoc
 	get("?attr=temperature&lastN=2", &docs)
-	want := []historyDoc{
-		{"temperature", 24.5, id, iso(4), map[string]any{}},
-		{"temperature", 23.5, id, iso(3), map[string]any{}},
+	want := []dojottest.HistoryDoc{
+		{Attr: "temperature", Value: 24.5, DeviceID: id, TS: iso(4), Metadata: map[string]any{}},
+		{Attr: "temperature", Value: 23.5, DeviceID: id, TS: iso(3), Metadata: map[string]any{}},
 	}
 	if !jsonEqual(docs, want) {
 		t.Errorf("lastN=2: %+v; want %+v", docs, want)
@@ -166,7 +118,7 @@ func checkHistory(t *testing.T, in *instance, c *client, id string, base time.Ti
 	}
 
 	// Several attrs: an object keyed by attr, empty lists kept.
-	var byAttr map[string][]historyDoc
+	var byAttr map[string][]dojottest.HistoryDoc
 	get("?attr=temperature&attr=silent&lastN=1", &byAttr)
 	if len(byAttr) != 2 || len(byAttr["temperature"]) != 1 || byAttr["silent"] == nil || len(byAttr["silent"]) != 0 {
 		t.Errorf("two attrs: %+v", byAttr)

@@ -15,13 +15,13 @@ import (
 // Kafka.
 func TestHTTPAgent(t *testing.T) {
 	needTool(t, "openssl")
-	needCommand(t, "curl", "--version")
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "curl", "--version")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	dir := t.TempDir()
 	tlsAddr, broker := dojottest.FreeAddr(t), dojottest.FreeAddr(t)
 	in := start(t, "", "-http-agent", "-http-agent-tls-addr="+tlsAddr, "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "http", createTemplate(c, "HTTP"))
+	id := dojottest.CreateDevice(c, "http", dojottest.CreateTemplate(c, "HTTP"))
 	var cred struct {
 		Credentials struct{ Username, Password string }
 	}
@@ -48,7 +48,7 @@ func TestHTTPAgent(t *testing.T) {
 	if code, body := curl("-u", cred.Credentials.Username+":wrong", "-d", `{"data":{}}`, in.URL+"/http-agent/v1/incoming-messages"); code != "401" || body != `{"error":"Invalid credentials."}` {
 		t.Errorf("wrong password = %s %s", code, body)
 	}
-	if docs := waitHistory(t, c, id, "temperature", 3); len(docs) != 3 {
+	if docs := dojottest.WaitHistory(t, c, id, "temperature", 3); len(docs) != 3 {
 		t.Errorf("history = %+v", docs)
 	}
 	if msgs := kcatUntil(t, broker, "admin.device-data", 3); len(msgs) != 3 || !strings.Contains(msgs[2].Payload, `"attrs":{"temperature":23.5}`) {
@@ -69,7 +69,7 @@ func TestHTTPAgent(t *testing.T) {
 	if code, body := curl("--cacert", caFile, "--cert", certFile, "--key", key, "-d", `{"data":{"temperature":30}}`, url); code != "204" {
 		t.Fatalf("TLS with the device's certificate = %s %s", code, body)
 	}
-	waitHistory(t, c, id, "temperature", 4)
+	dojottest.WaitHistory(t, c, id, "temperature", 4)
 	// No certificate: the handshake fails; revoked: it fails at once.
 	if code, _ := curl("--cacert", caFile, "-d", `{"data":{"temperature":31}}`, url); code == "204" {
 		t.Error("TLS without a certificate was accepted")

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // isoTenant is one tenant of the isolation matrix with one resource of
@@ -62,11 +64,11 @@ func newIsoTenant(t *testing.T, in *instance, admin *client, name string, filler
 		isoTemplate(c, fmt.Sprintf("%s-filler%d", tn.marker, i))
 	}
 	tn.tmpl = isoTemplate(c, tn.marker+"-tmpl")
-	var r struct{ Template template }
+	var r struct{ Template dojottest.Template }
 	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": tn.marker + "-tmpl2", "attrs": []map[string]any{
 		{"label": "humidity", "type": "dynamic", "value_type": "float"}}}), &r)
 	tn.tmpl2 = r.Template.ID
-	tn.dev = createDevice(c, tn.marker+"-dev", tn.tmpl)
+	tn.dev = dojottest.CreateDevice(c, tn.marker+"-dev", tn.tmpl)
 	c.Must(200, "POST", "/device/gen_psk/"+tn.dev+"?key_length=16", nil)
 	var cred struct {
 		Credentials struct{ Username, Password string }
@@ -100,7 +102,7 @@ func newIsoTenant(t *testing.T, in *instance, admin *client, name string, filler
 	// History: a reading through the HTTP agent, which also fires the flow.
 	isoPost(t, in, tn.basicUser, tn.basicPass, "/http-agent/v1/incoming-messages",
 		`{"data":{"temperature":21.5,"note":"`+tn.marker+` reading"}}`, 204)
-	waitHistory(t, c, tn.dev, "note", 1)
+	dojottest.WaitHistory(t, c, tn.dev, "note", 1)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if _, body := c.Do("GET", "/history/notifications/history", nil); strings.Contains(string(body), tn.marker+" note") {
 			break
@@ -128,7 +130,7 @@ func newIsoTenant(t *testing.T, in *instance, admin *client, name string, filler
 
 func isoTemplate(c *client, label string) int {
 	c.TB().Helper()
-	var r struct{ Template template }
+	var r struct{ Template dojottest.Template }
 	mustJSON(c.TB(), c.Must(200, "POST", "/template", isoTemplateBody(label)), &r)
 	return r.Template.ID
 }

@@ -651,12 +651,12 @@ func (d *isoDevices) networkServerIDs(t *testing.T) {
 	in, a, b := d.in, d.a, d.b
 	const eui, sigfoxID = "70B3D57ED0000B0B", "B0B0B0"
 	device := func(c *client, label string) string {
-		var tp struct{ Template template }
+		var tp struct{ Template dojottest.Template }
 		mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": label, "attrs": []map[string]any{
 			{"label": "dev_eui", "type": "static", "value_type": "string", "static_value": eui},
 			{"label": "device", "type": "static", "value_type": "string", "static_value": sigfoxID},
 		}}), &tp)
-		return createDevice(c, label, tp.Template.ID)
+		return dojottest.CreateDevice(c, label, tp.Template.ID)
 	}
 	bNode := device(b.admin, b.marker+"-node")
 	squatter := device(a.admin, "squatter")

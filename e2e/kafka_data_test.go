@@ -52,8 +52,8 @@ func TestKafkaLegacyAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "kcat", "-V")
-	needCommand(t, "/usr/bin/python3", "-c", "import kafka")
+	dojottest.NeedCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "/usr/bin/python3", "-c", "import kafka")
 	broker := dojottest.FreeAddr(t)
 	in := start(t, "", "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
@@ -103,7 +103,7 @@ func TestKafkaDataTenantFromTopic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	broker := dojottest.FreeAddr(t)
 	in := start(t, "", "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
@@ -122,8 +122,8 @@ func TestKafkaDataTenantFromTopic(t *testing.T) {
 	kcatProduce("b374a5", `{"metadata":{"deviceid":"b374a5","tenant":"other","timestamp":1528226137000},"attrs":{"temperature":99}}`)
 	kcatProduce("b374a5", `{"metadata":{"deviceid":"b374a5","protocol":"mqtt","payload":"json","timestamp":1528226137452},"attrs":{"temperature":23}}`)
 
-	docs := waitHistory(t, c, "b374a5", "temperature", 1)
-	want := historyDoc{Attr: "temperature", Value: 23.0, DeviceID: "b374a5", TS: "2018-06-05T19:15:37.452000Z",
+	docs := dojottest.WaitHistory(t, c, "b374a5", "temperature", 1)
+	want := dojottest.HistoryDoc{Attr: "temperature", Value: 23.0, DeviceID: "b374a5", TS: "2018-06-05T19:15:37.452000Z",
 		Metadata: map[string]any{"protocol": "mqtt", "payload": "json"}}
 	if len(docs) != 1 || !jsonEqual(docs[0], want) {
 		t.Errorf("history = %+v; want only %+v (the cross-tenant record refused)", docs, want)

@@ -3,16 +3,12 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
 )
@@ -22,8 +18,6 @@ const (
 	logKafkaDown = "kafka bridge: kafka unavailable; holding events until it is back"
 	logKafkaBack = "kafka bridge: kafka is back; catching up"
 )
-
-const deviceTopic = "admin.dojot.device-manager.device"
 
 // bridgeHealth is GET /healthz with the Kafka bridge on.
 type bridgeHealth struct {
@@ -68,14 +62,14 @@ func waitHealth(t *testing.T, in *instance, kafkaOK bool, timeout time.Duration)
 
 // deviceRecord is one record of the device topic, decoded.
 type deviceRecord struct {
-	kcatMessage
+	dojottest.KcatMessage
 	Event string
 	ID    string
 	Label string
 }
 
 // deviceRecords decodes what kcat read of the device topic.
-func deviceRecords(t *testing.T, msgs []kcatMessage) []deviceRecord {
+func deviceRecords(t *testing.T, msgs []dojottest.KcatMessage) []deviceRecord {
 	t.Helper()
 	out := make([]deviceRecord, 0, len(msgs))
 	for _, m := range msgs {
@@ -122,13 +116,13 @@ func checkDelivery(t *testing.T, recs []deviceRecord, w *written, report bool) (
 	seen := map[string][]string{} // device -> labels, duplicates dropped
 	order := map[string][]string{}
 	for _, r := range recs {
-		id := rid{r.header("dojot-event-id"), r.header("dojot-part")}
+		id := rid{r.Header("dojot-event-id"), r.Header("dojot-part")}
 		if id.event == "" {
 			t.Fatalf("record at offset %d without dojot-event-id: %v", r.Offset, r.Headers)
 		}
 		if f, ok := first[id]; ok {
 			dups++
-			if report && (f.Payload != r.Payload || *f.Key != *r.Key || f.header("dojot-seq") != r.header("dojot-seq")) {
+			if report && (f.Payload != r.Payload || *f.Key != *r.Key || f.Header("dojot-seq") != r.Header("dojot-seq")) {
 				t.Errorf("duplicate of event %s at offset %d differs from its first copy at %d:\n%s key %s\n%s key %s",
 					id.event, r.Offset, f.Offset, r.Payload, *r.Key, f.Payload, *f.Key)
 			}
@@ -174,7 +168,7 @@ func consumeAll(t *testing.T, broker string, w *written) (recs []deviceRecord, d
 	deadline := time.Now().Add(60 * time.Second)
 	n := w.n
 	for {
-		recs = deviceRecords(t, kcatUntil(t, broker, deviceTopic, n))
+		recs = deviceRecords(t, kcatUntil(t, broker, dojottest.DeviceTopic, n))
 		_, missing := checkDelivery(t, recs, w, false)
 		if missing == 0 || time.Now().After(deadline) {
 			break
@@ -194,11 +188,11 @@ func TestKafkaBridgeKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	broker := dojottest.FreeAddr(t)
 	in := start(t, "", "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Killed")
+	tmpl := dojottest.CreateTemplate(c, "Killed")
 	var w written
 	const rounds, count, workers = 3, 2000, 8
 	for round := range rounds {
@@ -273,19 +267,6 @@ func outage(t *testing.T) time.Duration {
 	return d
 }
 
-// startKafka runs a Kafka-protocol server in the test process on addr
-// with its records in dir (kept across restarts).
-func startKafka(t *testing.T, addr, dir string) *kfake.Cluster {
-	t.Helper()
-	_, p, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(p)
-	k, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(dir), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatalf("kfake on %s: %v", addr, err)
-	}
-	return k
-}
-
 // TestKafkaUnreachable: Kafka is not there when the binary starts, and
 // goes away for a while mid-run. Writes keep succeeding, the bridge logs
 // the outage and its end once each, /healthz (200 throughout) shows it,
@@ -294,11 +275,11 @@ func TestKafkaUnreachable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	broker, dir := dojottest.FreeAddr(t), t.TempDir()
 	in := start(t, "", "-kafka-brokers="+broker)
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Unreachable")
+	tmpl := dojottest.CreateTemplate(c, "Unreachable")
 	var w written
 	writes := func(label string) {
 		body := c.Must(200, "POST", "/device?count=500", map[string]any{"label": label, "templates": []int{tmpl}})
@@ -324,7 +305,7 @@ func TestKafkaUnreachable(t *testing.T) {
 		t.Errorf("/healthz kafka_bridge = %+v; want last_error and since", *h.Bridge)
 	}
 	t.Logf("Kafka down at start: /healthz kafka_bridge lag %d since %s error %s", h.Bridge.Lag, h.Bridge.Since, trunc([]byte(h.Bridge.LastError)))
-	k := startKafka(t, broker, dir)
+	k := dojottest.StartKafka(t, broker, dir)
 	up := time.Now()
 	if !in.WaitLog(logKafkaBack, 30*time.Second) {
 		t.Fatalf("no %q log line within 30 s of Kafka starting", logKafkaBack)
@@ -347,7 +328,7 @@ func TestKafkaUnreachable(t *testing.T) {
 	t.Logf("Kafka down mid-run: /healthz kafka_bridge acked_seq %d lag %d since %s error %s (%d bytes)",
 		h.Bridge.Acked, h.Bridge.Lag, h.Bridge.Since, trunc([]byte(h.Bridge.LastError)), len(h.Bridge.LastError))
 	time.Sleep(time.Until(stopped.Add(down)))
-	k = startKafka(t, broker, dir)
+	k = dojottest.StartKafka(t, broker, dir)
 	defer k.Close()
 	up = time.Now()
 	if !in.WaitCount(logKafkaBack, 2, 30*time.Second) {

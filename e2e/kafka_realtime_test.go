@@ -20,7 +20,7 @@ import (
 // seenRecord is one record kcatFollow read, with the time it did.
 type seenRecord struct {
 	at time.Time
-	kcatMessage
+	dojottest.KcatMessage
 }
 
 // kcatFollow runs kcat (librdkafka, as dojot's own consumers) on topic
@@ -43,7 +43,7 @@ func kcatFollow(t *testing.T, broker, topic string) <-chan seenRecord {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			r := seenRecord{at: time.Now()}
-			if json.Unmarshal(sc.Bytes(), &r.kcatMessage) == nil {
+			if json.Unmarshal(sc.Bytes(), &r.KcatMessage) == nil {
 				ch <- r
 			}
 		}
@@ -85,14 +85,14 @@ func TestKafkaRealtime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	broker := dojottest.FreeAddr(t)
 	in := start(t, "", "-kafka-embedded-addr="+broker, "-mqtt-insecure")
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Realtime")
-	dev := createDevice(c, "rt", tmpl)
+	tmpl := dojottest.CreateTemplate(c, "Realtime")
+	dev := dojottest.CreateDevice(c, "rt", tmpl)
 	c.Must(200, "GET", "/topic/device-data", nil)
-	devices := kcatFollow(t, broker, deviceTopic)
+	devices := kcatFollow(t, broker, dojottest.DeviceTopic)
 	data := kcatFollow(t, broker, "admin.device-data")
 	nextRecord(t, devices, "the first device's create", func(r seenRecord) bool { return r.Key != nil && *r.Key == dev })
 	cl := mqttDevice(t, in, dev)
@@ -122,7 +122,7 @@ func TestKafkaRealtime(t *testing.T) {
 
 		time.Sleep(200*time.Millisecond + rand.N(500*time.Millisecond))
 		sent = time.Now()
-		id := createDevice(c, "rt-"+strconv.Itoa(i), tmpl)
+		id := dojottest.CreateDevice(c, "rt-"+strconv.Itoa(i), tmpl)
 		r = nextRecord(t, devices, "the create of "+id, func(r seenRecord) bool { return r.Key != nil && *r.Key == id })
 		deviceLat = append(deviceLat, r.at.Sub(sent))
 	}
@@ -142,11 +142,11 @@ func TestKafkaBurstOrder(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	broker := dojottest.FreeAddr(t)
 	in := start(t, "", "-kafka-embedded-addr="+broker, "-mqtt-insecure")
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Burst")
+	tmpl := dojottest.CreateTemplate(c, "Burst")
 	const devices, readings, updates = 20, 250, 20
 	body := c.Must(200, "POST", fmt.Sprintf("/device?count=%d", devices), map[string]any{"label": "b", "templates": []int{tmpl}})
 	var created struct{ Devices []struct{ ID, Label string } }
@@ -204,7 +204,7 @@ func TestKafkaBurstOrder(t *testing.T) {
 	ids := map[string]bool{}
 	next := map[string]int{}
 	for _, m := range msgs {
-		id := m.header("dojot-msg-id")
+		id := m.Header("dojot-msg-id")
 		if id == "" || ids[id] {
 			t.Fatalf("admin.device-data offset %d: dojot-msg-id %q missing or seen before", m.Offset, id)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -13,42 +12,11 @@ import (
 	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
-// needCommand finds a legacy client: under CI=true a missing one fails the
-// test (.ci/run installs them), otherwise it skips.
-func needCommand(t *testing.T, name string, args ...string) {
-	t.Helper()
-	if err := exec.Command(name, args...).Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s: %v (apt-get install kcat python3-kafka mosquitto-clients)", name, err)
-		}
-		t.Skipf("%s not usable here: %v", name, err)
-	}
-}
-
-// kcatMessage is one record as `kcat -J` prints it.
-type kcatMessage struct {
-	Topic     string   `json:"topic"`
-	Partition int      `json:"partition"`
-	Offset    int64    `json:"offset"`
-	Key       *string  `json:"key"`
-	Payload   string   `json:"payload"`
-	Headers   []string `json:"headers"` // name, value, name, value...
-}
-
-func (m kcatMessage) header(name string) string {
-	for i := 0; i+1 < len(m.Headers); i += 2 {
-		if m.Headers[i] == name {
-			return m.Headers[i+1]
-		}
-	}
-	return ""
-}
-
 // kcatUntil consumes topic from the beginning with kcat (librdkafka, as
 // dojot's C and Python consumers) until it holds n records or 20 s pass.
-func kcatUntil(t *testing.T, broker, topic string, n int) []kcatMessage {
+func kcatUntil(t *testing.T, broker, topic string, n int) []dojottest.KcatMessage {
 	t.Helper()
-	var got []kcatMessage
+	var got []dojottest.KcatMessage
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		out, err := exec.Command("kcat", "-C", "-b", broker, "-t", topic, "-o", "beginning", "-e", "-J", "-q").Output()
@@ -58,7 +26,7 @@ func kcatUntil(t *testing.T, broker, topic string, n int) []kcatMessage {
 				if len(line) == 0 {
 					continue
 				}
-				var m kcatMessage
+				var m dojottest.KcatMessage
 				if err := json.Unmarshal(line, &m); err != nil {
 					t.Fatalf("kcat line %s: %v", line, err)
 				}
@@ -81,13 +49,13 @@ func TestKafkaLegacyConsumers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "kcat", "-V")
-	needCommand(t, "/usr/bin/python3", "-c", "import kafka")
+	dojottest.NeedCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "/usr/bin/python3", "-c", "import kafka")
 	broker := dojottest.FreeAddr(t)
 	in := start(t, "", "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Bridge")
-	id := createDevice(c, "bridged", tmpl)
+	tmpl := dojottest.CreateTemplate(c, "Bridge")
+	id := dojottest.CreateDevice(c, "bridged", tmpl)
 	c.Must(200, "PUT", "/device/"+id, map[string]any{"label": "bridged-2", "templates": []int{tmpl}})
 	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 23.5}})
 	c.Must(200, "DELETE", "/device/"+id, nil)
@@ -110,7 +78,7 @@ func TestKafkaLegacyConsumers(t *testing.T) {
 		if m.Key == nil || *m.Key != id {
 			t.Errorf("%s: key %v; want the device id %s", v.Event, m.Key, id)
 		}
-		if m.header("dojot-event-id") == "" {
+		if m.Header("dojot-event-id") == "" {
 			t.Errorf("%s: no dojot-event-id header: %v", v.Event, m.Headers)
 		}
 		switch v.Event {

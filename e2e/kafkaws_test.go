@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dojot-es/dojot/e2e/dojottest"
 	"github.com/dojot-es/dojot/kafkaws/tickets/ticketstest"
 )
 
@@ -80,8 +81,8 @@ func TestKafkaWS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "/usr/bin/python3", "-c", "import websocket")
-	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	dojottest.NeedCommand(t, "/usr/bin/python3", "-c", "import websocket")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_pub")
 	for name, flags := range map[string]func(t *testing.T) []string{
 		"memory": func(*testing.T) []string { return nil },
 		"redis":  func(t *testing.T) []string { return []string{"-redis-url=" + ticketstest.RedisURL(t)} },
@@ -89,7 +90,7 @@ func TestKafkaWS(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			in := start(t, "", append([]string{"-mqtt-insecure"}, flags(t)...)...)
 			c := in.Login("admin", adminPassword)
-			id := createDevice(c, "thermo", createTemplate(c, "Thermos"))
+			id := dojottest.CreateDevice(c, "thermo", dojottest.CreateTemplate(c, "Thermos"))
 			user := "admin:" + id
 
 			line := kafkaWSLines(t, in, c.Token, "admin.device-data", "&fields=attrs/temperature&where=attrs.temperature=gte:20;", 2)

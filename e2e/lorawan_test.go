@@ -21,8 +21,8 @@ import (
 // REST API as a queue item; a wrong secret and an unknown EUI are refused
 // and counted.
 func TestLoRaWANAgent(t *testing.T) {
-	needCommand(t, "curl", "--version")
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "curl", "--version")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	cs := lorawantest.NewDownlinkAPI(t, "cs-api-token")
 	ev := lorawantest.NewEverynet(t, "ev-token")
 	broker := dojottest.FreeAddr(t)
@@ -30,25 +30,25 @@ func TestLoRaWANAgent(t *testing.T) {
 		"-lorawan-chirpstack-url="+cs.URL, "-lorawan-chirpstack-token=cs-api-token",
 		"-lorawan-everynet-url="+ev.WS(), "-lorawan-everynet-token=ev-token", "-kafka-embedded-addr="+broker)
 	c := in.Login("admin", adminPassword)
-	var tp struct{ Template template }
+	var tp struct{ Template dojottest.Template }
 	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "lora-cs", "attrs": []map[string]any{
 		{"label": "dev_eui", "type": "static", "value_type": "string", "static_value": "0101010101010101"},
 		{"label": "payload", "type": "dynamic", "value_type": "string"},
 		{"label": "led", "type": "actuator", "value_type": "bool"},
 	}}), &tp)
-	csID := createDevice(c, "cs-node", tp.Template.ID)
+	csID := dojottest.CreateDevice(c, "cs-node", tp.Template.ID)
 	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "lora-tts", "attrs": []map[string]any{
 		{"label": "dev_eui", "type": "static", "value_type": "string", "static_value": "00-04-a3-0b-00-1c-05-30"},
 		{"label": "temperature", "type": "dynamic", "value_type": "float"},
 		{"label": "luminosity", "type": "dynamic", "value_type": "float"},
 	}}), &tp)
-	ttsID := createDevice(c, "tts-node", tp.Template.ID)
+	ttsID := dojottest.CreateDevice(c, "tts-node", tp.Template.ID)
 	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "lora-everynet", "attrs": []map[string]any{
 		{"label": "dev_eui", "type": "static", "value_type": "string", "static_value": "70B3D57BA0000001"},
 		{"label": "distance", "type": "dynamic", "value_type": "integer"},
 		{"label": "battery_voltage", "type": "dynamic", "value_type": "float"},
 	}}), &tp)
-	evID := createDevice(c, "everynet-node", tp.Template.ID)
+	evID := dojottest.CreateDevice(c, "everynet-node", tp.Template.ID)
 
 	curl := func(path, secret, body string) string {
 		t.Helper()
@@ -66,12 +66,12 @@ func TestLoRaWANAgent(t *testing.T) {
 		t.Fatalf("tts uplink = %s", code)
 	}
 	// ChirpStack's example carries 0xaa and no codec object: hex.
-	docs := waitHistory(t, c, csID, "payload", 1)
+	docs := dojottest.WaitHistory(t, c, csID, "payload", 1)
 	if docs[0].Value != "aa" || !strings.HasPrefix(docs[0].TS, "2022-07-18T09:34:15.775") {
 		t.Errorf("chirpstack history = %+v", docs)
 	}
 	// TTS's example carries the payload formatter's decoded_payload.
-	docs = waitHistory(t, c, ttsID, "luminosity", 1)
+	docs = dojottest.WaitHistory(t, c, ttsID, "luminosity", 1)
 	if docs[0].Value != 0.64 || !strings.HasPrefix(docs[0].TS, "2020-02-12T15:15:45.789") {
 		t.Errorf("tts history = %+v", docs)
 	}
@@ -85,11 +85,11 @@ func TestLoRaWANAgent(t *testing.T) {
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"uplink","meta":{"device":"70b3d57ba0000001"},"params":{"payload":"AgEvAAME0gABC7E=","rx_time":1517415774.518877}}`)); err != nil {
 		t.Fatal(err)
 	}
-	docs = waitHistory(t, c, evID, "distance", 1)
+	docs = dojottest.WaitHistory(t, c, evID, "distance", 1)
 	if docs[0].Value != 1234.0 || !strings.HasPrefix(docs[0].TS, "2018-01-31T16:22:54.518") {
 		t.Errorf("everynet history = %+v", docs)
 	}
-	if docs := waitHistory(t, c, evID, "battery_voltage", 1); docs[0].Value != 2.993 {
+	if docs := dojottest.WaitHistory(t, c, evID, "battery_voltage", 1); docs[0].Value != 2.993 {
 		t.Errorf("everynet battery = %+v", docs)
 	}
 	// Every reading in dojot's IoT-agent shape on Kafka.

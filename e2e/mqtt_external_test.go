@@ -54,7 +54,7 @@ func TestMQTTExternalBroker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "sh", "-c", "command -v mosquitto_pub && command -v mosquitto_sub")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_pub && command -v mosquitto_sub")
 	brokerURL, host, port := externalBroker(t)
 	group := "e2e" + strings.ToLower(nuid.Next())
 	clientID := "dojot-" + group
@@ -71,7 +71,7 @@ func TestMQTTExternalBroker(t *testing.T) {
 		t.Fatal(`no "mqtt: broker up" and "mqtt: following actuations" in the log`)
 	}
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "sensor", createTemplate(c, "Sensors"))
+	id := dojottest.CreateDevice(c, "sensor", dojottest.CreateTemplate(c, "Sensors"))
 	pub := func(topic, payload string) {
 		t.Helper()
 		out, err := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-t", topic, "-m", payload).CombinedOutput()

@@ -18,8 +18,8 @@ import (
 // driving it with mosquitto_pub/_sub and kcat (needed, or skipped).
 func startMQTTKafka(t *testing.T) (*instance, string) {
 	t.Helper()
-	needCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub") // their --help exits 1
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub") // their --help exits 1
+	dojottest.NeedCommand(t, "kcat", "-V")
 	broker := dojottest.FreeAddr(t)
 	return start(t, "", "-mqtt-insecure", "-kafka-embedded-addr="+broker), broker
 }
@@ -47,7 +47,7 @@ func TestMQTTInsecure(t *testing.T) {
 		t.Error("insecure mode not logged")
 	}
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "sensor", createTemplate(c, "Sensors"))
+	id := dojottest.CreateDevice(c, "sensor", dojottest.CreateTemplate(c, "Sensors"))
 	user := "admin:" + id
 
 	good := []struct {
@@ -109,10 +109,10 @@ func TestMQTTInsecure(t *testing.T) {
 // the basic credentials POST /basic-auth/v1/devices/{id}/basic-credentials
 // issued; a wrong password or none is refused and nothing is stored.
 func TestMQTTBasicCredentials(t *testing.T) {
-	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_pub")
 	in := start(t, "")
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "sensor", createTemplate(c, "Sensors"))
+	id := dojottest.CreateDevice(c, "sensor", dojottest.CreateTemplate(c, "Sensors"))
 	var r struct {
 		Credentials struct{ Username, Password string }
 	}
@@ -146,10 +146,10 @@ func TestMQTTActuation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "sh", "-c", "command -v mosquitto_sub")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_sub")
 	in := start(t, "", "-mqtt-insecure")
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "heater", createTemplate(c, "Heaters"))
+	id := dojottest.CreateDevice(c, "heater", dojottest.CreateTemplate(c, "Heaters"))
 	user := "admin:" + id
 	host, port, _ := net.SplitHostPort(in.MQTTAddr)
 	sub := mosquittoSub(t, "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",

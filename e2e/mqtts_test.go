@@ -52,7 +52,7 @@ func TestMQTTS(t *testing.T) {
 	}
 	needTool(t, "openssl")
 	needTool(t, "mosquitto_pub")
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	dir := t.TempDir()
 	broker := dojottest.FreeAddr(t)
 	in := start(t, "", "-kafka-embedded-addr="+broker)
@@ -60,8 +60,8 @@ func TestMQTTS(t *testing.T) {
 		t.Fatal(`no "mqtts listening" addr in the log`)
 	}
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Meters")
-	a, b := createDevice(c, "a", tmpl), createDevice(c, "b", tmpl)
+	tmpl := dojottest.CreateTemplate(c, "Meters")
+	a, b := dojottest.CreateDevice(c, "a", tmpl), dojottest.CreateDevice(c, "b", tmpl)
 	var ca struct {
 		CaPem string `json:"caPem"`
 	}
@@ -238,7 +238,7 @@ func TestMQTTSMigration(t *testing.T) {
 
 	in := start(t, "", "-mqtts-cert="+srvCrt, "-mqtts-key="+srvKey)
 	c := in.Login("admin", adminPassword)
-	dev := createDevice(c, "old", createTemplate(c, "Old"))
+	dev := dojottest.CreateDevice(c, "old", dojottest.CreateTemplate(c, "Old"))
 	devCrt, devKey := sign("dev", "admin:"+dev, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
 	old := tlsDevice{devCrt, devKey}
 	// Unregistered: refused; registered: the same files connect.
@@ -270,7 +270,7 @@ func TestMQTTSTwoInstances(t *testing.T) {
 	a := start(t, "", first...)
 	b := start(t, "", second...)
 	c := a.Login("admin", adminPassword)
-	dev := createDevice(c, "both", createTemplate(c, "Both"))
+	dev := dojottest.CreateDevice(c, "both", dojottest.CreateTemplate(c, "Both"))
 	csr, key := opensslCSR(t, dir, "dev", dev)
 	r := issueCert(c, csr, dev)
 	d := tlsDevice{dojottestWrite(t, dir, "dev.crt", r.CertificatePem+"\n"), key}

@@ -18,20 +18,20 @@ import (
 // filters); the notifications history (memory and Mongo) holds only the
 // one to persist, found with dojot's subject and metaAttrsFilter filters;
 // kcat reads the file message on admin.dojot.ftp.
-func TestFlowNotifications(t *testing.T) { eachHistory(t, testFlowNotifications) }
+func TestFlowNotifications(t *testing.T) { dojottest.EachHistory(t, testFlowNotifications) }
 
 func testFlowNotifications(t *testing.T, flags []string) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	needCommand(t, "/usr/bin/python3", "-c", "import websocket")
-	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "/usr/bin/python3", "-c", "import websocket")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	broker, dir := dojottest.FreeAddr(t), t.TempDir()
 	flags = append([]string{"-mqtt-insecure", "-kafka-embedded-addr=" + broker}, flags...)
 	in := start(t, dir, flags...)
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "thermo", createTemplate(c, "Thermos"))
+	id := dojottest.CreateDevice(c, "thermo", dojottest.CreateTemplate(c, "Thermos"))
 	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + id + `","event_publish":true,"wires":[["s"]]},` +
 		`{"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"gt","v":"32","vt":"num"}],"checkall":"true","outputs":1,"wires":[["c"]]},`
 	notify := func(name, meta, text string) {
@@ -136,7 +136,7 @@ func testFlowNotifications(t *testing.T, flags []string) {
 	// the restart), every copy with its one dojot-msg-id.
 	msgs := kcatUntil(t, broker, "admin.dojot.ftp", 1)
 	for _, m := range msgs {
-		if m.header("dojot-msg-id") != msgs[0].header("dojot-msg-id") || m.Payload != msgs[0].Payload {
+		if m.Header("dojot-msg-id") != msgs[0].Header("dojot-msg-id") || m.Payload != msgs[0].Payload {
 			t.Fatalf("admin.dojot.ftp holds two files: %+v", msgs)
 		}
 	}
@@ -155,7 +155,7 @@ func testFlowNotifications(t *testing.T, flags []string) {
 	}
 	mustJSON(t, []byte(msgs[0].Payload), &f)
 	if f.Metadata.MsgID == "" || f.Metadata.Service != "flowbroker" || f.Metadata.ContentType != "application/vnd.dojot.ftp+json" || f.Metadata.TS == 0 ||
-		f.Data.Filename != "temperature.txt" || f.Data.Encoding != "utf8" || f.Data.Content != 35.0 || msgs[0].header("dojot-msg-id") != f.Metadata.MsgID {
+		f.Data.Filename != "temperature.txt" || f.Data.Encoding != "utf8" || f.Data.Content != 35.0 || msgs[0].Header("dojot-msg-id") != f.Metadata.MsgID {
 		t.Errorf("admin.dojot.ftp record %s headers %v", msgs[0].Payload, msgs[0].Headers)
 	}
 }

@@ -31,7 +31,7 @@ func scrapeMetrics(t *testing.T, base string) metricstest.Families {
 func TestMetrics(t *testing.T) {
 	in := start(t, "", "-http-agent", "-mqtt-insecure")
 	c := in.Login("admin", adminPassword)
-	id := createDevice(c, "metered", createTemplate(c, "Metrics"))
+	id := dojottest.CreateDevice(c, "metered", dojottest.CreateTemplate(c, "Metrics"))
 	var cred struct {
 		Credentials struct{ Username, Password string }
 	}
@@ -173,7 +173,7 @@ func TestReadyzPostgresDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	p, pgURL := postgresProxy(t)
+	p, pgURL := dojottest.PostgresProxy(t)
 	in := start(t, "", "-view=postgres", "-postgres-url="+pgURL, "-wait-timeout=2s")
 
 	body := waitReady(t, in, 200)
@@ -184,7 +184,7 @@ func TestReadyzPostgresDown(t *testing.T) {
 		t.Errorf("dojot health on a ready instance: exit %d, %q; want 0, ready", code, out)
 	}
 
-	p.cut()
+	p.Cut()
 	body = waitReady(t, in, 503)
 	if msg, _ := body["error"].(string); body["status"] != "unavailable" || !strings.HasPrefix(msg, "postgres: ") {
 		t.Errorf("GET /readyz with the database down = %v; want unavailable, postgres: ...", body)
@@ -202,7 +202,7 @@ func TestReadyzPostgresDown(t *testing.T) {
 		t.Errorf("dojot_ready = %v with the database down; want 0", v)
 	}
 
-	p.restore()
+	p.Restore()
 	waitReady(t, in, 200)
 	if code, out := healthCmd(t, in.URL); code != 0 {
 		t.Errorf("dojot health once the database is back: exit %d, %q; want 0", code, out)

@@ -70,7 +70,7 @@ func TestOverload(t *testing.T) {
 	c := in.Login("admin", adminPassword)
 	o := &overload{t: t, in: in, cfg: cfg, token: c.Token, js: jetStream(t, natsAddr), pprof: "http://" + pprofAddr,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: openConc(cfg)}}}
-	o.tmpl = createTemplate(c, "overload")
+	o.tmpl = dojottest.CreateTemplate(c, "overload")
 	o.devices = o.createDevices(c, cfg.devices)
 	t.Logf("load average at start: %s", loadAverage())
 
@@ -162,7 +162,7 @@ func (o *overload) settle() {
 func (o *overload) createDevices(c *client, n int) []string {
 	body := c.Must(200, "POST", "/device?count="+strconv.Itoa(n), map[string]any{"label": "ov", "templates": []int{o.tmpl}})
 	var r struct {
-		Devices []device `json:"devices"`
+		Devices []dojottest.Device `json:"devices"`
 	}
 	mustJSON(o.t, body, &r)
 	ids := make([]string, len(r.Devices))
@@ -610,7 +610,7 @@ func (o *overload) rest(t *testing.T) {
 	send := func(i int) outcome {
 		return o.post("/device", fmt.Appendf(nil, `{"label":"ov-%d","templates":[%d]}`, i, o.tmpl), http.StatusOK, func(b []byte) {
 			var r struct {
-				Devices []device `json:"devices"`
+				Devices []dojottest.Device `json:"devices"`
 			}
 			if json.Unmarshal(b, &r) == nil && len(r.Devices) == 1 {
 				mu.Lock()

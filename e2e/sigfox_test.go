@@ -4,22 +4,24 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // TestSigfoxAgent: a Sigfox backend's callback (curl, with the body dojot's
 // agent reads) reaches the History API of the device whose static "device"
 // is the Sigfox id; a wrong secret and an unknown id are refused.
 func TestSigfoxAgent(t *testing.T) {
-	needCommand(t, "curl", "--version")
+	dojottest.NeedCommand(t, "curl", "--version")
 	in := start(t, "", "-sigfox-secret=s3cret")
 	c := in.Login("admin", adminPassword)
-	var tp struct{ Template template }
+	var tp struct{ Template dojottest.Template }
 	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "sigfox", "attrs": []map[string]any{
 		{"label": "device", "type": "static", "value_type": "string", "static_value": "4D5E"},
 		{"label": "data", "type": "dynamic", "value_type": "string"},
 		{"label": "station_coordinates", "type": "dynamic", "value_type": "geo:point"},
 	}}), &tp)
-	id := createDevice(c, "sfx", tp.Template.ID)
+	id := dojottest.CreateDevice(c, "sfx", tp.Template.ID)
 	curl := func(secret, body string) string {
 		t.Helper()
 		out, err := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", in.URL+"/sigfox",
@@ -33,7 +35,7 @@ func TestSigfoxAgent(t *testing.T) {
 	if code := curl("s3cret", body); code != "200" {
 		t.Fatalf("callback = %s", code)
 	}
-	docs := waitHistory(t, c, id, "station_coordinates", 1)
+	docs := dojottest.WaitHistory(t, c, id, "station_coordinates", 1)
 	if docs[0].Value != "-22.8,-47.06" || !strings.HasPrefix(docs[0].TS, "2018-06-05T19:15:37") {
 		t.Errorf("history = %+v", docs)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dojot-es/dojot/e2e/dojottest"
 	"github.com/dojot-es/dojot/kafkaws/tickets/ticketstest"
 )
 
@@ -201,14 +202,14 @@ func TestSocketIO(t *testing.T) {
 		t.Skip("slow")
 	}
 	node := needSocketIOClient(t)
-	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_pub")
 	in := start(t, "", "-mqtt-insecure", "-socketio-token-ttl=5s")
 	a := in.Login("admin", adminPassword)
 	a.Must(200, "POST", "/auth/user", map[string]any{"username": "siob", "service": "siotenant",
 		"email": "siob@example.com", "name": "B", "profile": "admin"})
 	b := loginNewUser(t, in, a, "siob")
-	devA := createDevice(a, "thermo", createTemplate(a, "Thermos"))
-	devB := createDevice(b, "thermo-b", createTemplate(b, "Thermos"))
+	devA := dojottest.CreateDevice(a, "thermo", dojottest.CreateTemplate(a, "Thermos"))
+	devB := dojottest.CreateDevice(b, "thermo-b", dojottest.CreateTemplate(b, "Thermos"))
 
 	// Two notification flows on A's device: priority high and low.
 	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + devA + `","event_publish":true,"wires":[["s"]]},` +
@@ -394,12 +395,12 @@ func TestSocketIOTwoInstances(t *testing.T) {
 		t.Skip("slow")
 	}
 	node := needSocketIOClient(t)
-	needCommand(t, "sh", "-c", "command -v mosquitto_pub")
+	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_pub")
 	first, second := sharedNATS(t, []string{"-jwt-secret=shared-e2e-secret", "-mqtt-insecure", "-redis-url=" + ticketstest.RedisURL(t)})
 	a := start(t, "", first...)
 	b := start(t, "", second...)
 	ca := a.Login("admin", adminPassword)
-	id := createDevice(ca, "thermo", createTemplate(ca, "Thermos"))
+	id := dojottest.CreateDevice(ca, "thermo", dojottest.CreateTemplate(ca, "Thermos"))
 
 	var tok struct{ Token string }
 	mustJSON(t, ca.Must(200, "GET", "/stream/socketio", nil), &tok)

@@ -27,7 +27,7 @@ func sharedNATS(t *testing.T, common []string) (first, second []string) {
 
 // TestTwoInstances: two processes on one NATS serve the same data, and a
 // device id is never taken twice even when both race for it.
-func TestTwoInstances(t *testing.T) { eachView(t, testTwoInstances) }
+func TestTwoInstances(t *testing.T) { dojottest.EachView(t, testTwoInstances) }
 
 func testTwoInstances(t *testing.T, flags []string) {
 	if testing.Short() {
@@ -39,8 +39,8 @@ func testTwoInstances(t *testing.T, flags []string) {
 
 	ca := a.Login("admin", adminPassword)
 	cb := b.Login("admin", adminPassword)
-	tmpl := createTemplate(ca, "Shared")
-	id := createDevice(ca, "via-a", tmpl)
+	tmpl := dojottest.CreateTemplate(ca, "Shared")
+	id := dojottest.CreateDevice(ca, "via-a", tmpl)
 	// Read-your-writes holds per instance; the other instance follows the
 	// log, so give it a moment.
 	deadline := time.Now().Add(5 * time.Second)

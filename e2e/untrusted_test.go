@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/dojot-es/dojot/e2e/dojottest"
 	"github.com/dojot-es/dojot/projections/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 const rebuilding = "rebuilding the view from the event log"
@@ -26,9 +26,9 @@ func TestUntrustedViewIsRebuilt(t *testing.T) {
 	flags := []string{"-view=postgres", "-postgres-url=" + pgURL, "-view-name=v"}
 	in := start(t, dataDir, flags...)
 	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Trust")
+	tmpl := dojottest.CreateTemplate(c, "Trust")
 	c.Must(200, "POST", "/device?count=5", map[string]any{"label": "trust", "templates": []int{tmpl}})
-	want := snapshot(c)
+	want := dojottest.Snapshot(c)
 	in.Stop()
 
 	ctx := context.Background()
@@ -48,7 +48,7 @@ func TestUntrustedViewIsRebuilt(t *testing.T) {
 		{"other schema version", `UPDATE %s.checkpoint SET schema_version = schema_version + 1`, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			before := servedSchema(t, conn, "v")
+			before := dojottest.ServedSchema(t, conn, "v")
 			if tt.tamper != "" {
 				if _, err := conn.Exec(ctx, fmt.Sprintf(tt.tamper, pgx.Identifier{before}.Sanitize())); err != nil {
 					t.Fatal(err)
@@ -59,10 +59,10 @@ func TestUntrustedViewIsRebuilt(t *testing.T) {
 			if got := in.Logged(rebuilding); got != tt.rebuilt {
 				t.Errorf("rebuilt = %v; want %v", got, tt.rebuilt)
 			}
-			if after := servedSchema(t, conn, "v"); (after != before) != tt.rebuilt {
+			if after := dojottest.ServedSchema(t, conn, "v"); (after != before) != tt.rebuilt {
 				t.Errorf("served schema %s -> %s; rebuilt want %v", before, after, tt.rebuilt)
 			}
-			got := snapshot(in.Login("admin", adminPassword))
+			got := dojottest.Snapshot(in.Login("admin", adminPassword))
 			for k, w := range want {
 				if !bytes.Equal(got[k], w) {
 					t.Errorf("%s after restart:\n got  %s\n want %s", k, trunc(got[k]), trunc(w))

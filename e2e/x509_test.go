@@ -92,7 +92,7 @@ func serialOf(t *testing.T, p string) string {
 // start (key 0600 in the data dir), a CSR from openssl signed for a
 // device, read back, revoked into the CRL at once; SIGKILL and restart
 // keep the CA, the certificates and the revocations.
-func TestX509(t *testing.T) { eachView(t, testX509) }
+func TestX509(t *testing.T) { dojottest.EachView(t, testX509) }
 
 func testX509(t *testing.T, flags []string) {
 	needTool(t, "openssl")
@@ -114,7 +114,7 @@ func testX509(t *testing.T, flags []string) {
 		t.Fatalf("GET /x509/v1/ca fingerprint %s; openssl on ca.crt says %s (%v)", ca.CertificateFingerprint, out, err)
 	}
 
-	dev := createDevice(c, "meter", createTemplate(c, "Meter"))
+	dev := dojottest.CreateDevice(c, "meter", dojottest.CreateTemplate(c, "Meter"))
 	csr, _ := opensslCSR(t, dir, "dev", dev)
 	kept := issueCert(c, csr, dev)
 	certFile := dojottestWrite(t, dir, "dev.crt", kept.CertificatePem+"\n")
@@ -236,7 +236,7 @@ func TestX509Internal(t *testing.T) {
 	mustJSON(t, ic.Must(201, "POST", "/internal/api/v1/throw-away", map[string]any{"csr": csr, "belongsTo": map[string]any{"application": "iotagent-mqtt"}}), &svc)
 	c := in.Login("admin", adminPassword)
 	c.Must(404, "GET", "/x509/v1/certificates/"+svc.CertificateFingerprint, nil) // not stored
-	dev := createDevice(c, "d", createTemplate(c, "T"))
+	dev := dojottest.CreateDevice(c, "d", dojottest.CreateTemplate(c, "T"))
 	dcsr, _ := opensslCSR(t, t.TempDir(), "dev", dev)
 	r := issueCert(c, dcsr, dev)
 	if got := string(ic.Must(200, "GET", "/internal/api/v1/certificates/"+r.CertificateFingerprint+"?fields=tenant,belongsTo", nil)); strings.TrimSpace(got) != `{"belongsTo":{"device":"`+dev+`"},"tenant":"admin"}` {

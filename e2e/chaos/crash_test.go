@@ -1,4 +1,4 @@
-package e2e
+package chaos
 
 import (
 	"context"
@@ -33,13 +33,13 @@ func TestCrashWhileProjecting(t *testing.T) {
 	dataDir := t.TempDir()
 
 	// The log: 100,000 device.created events and a few more.
-	in := start(t, dataDir)
-	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Crash")
+	in := dojottest.Start(t, dataDir)
+	c := in.Login("admin", dojottest.AdminPassword)
+	tmpl := dojottest.CreateTemplate(c, "Crash")
 	for range 10 {
 		c.Must(200, "POST", "/device?count=10000", map[string]any{"label": "crash", "templates": []int{tmpl}})
 	}
-	id := createDevice(c, "updated", tmpl)
+	id := dojottest.CreateDevice(c, "updated", tmpl)
 	c.Must(200, "PUT", "/device/"+id, map[string]any{"label": "updated-2", "templates": []int{tmpl}})
 	in.Stop()
 
@@ -70,7 +70,7 @@ func TestCrashWhileProjecting(t *testing.T) {
 				midway++
 			}
 		}
-		in := start(t, dataDir, flags...)
+		in := dojottest.Start(t, dataDir, flags...)
 		in.Stop()
 		got := viewRows(t, pgURL, name)
 		for table, w := range want {
@@ -145,7 +145,7 @@ func viewRows(t *testing.T, url, name string) map[string]tableRows {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	schema := servedSchema(t, conn, name)
+	schema := dojottest.ServedSchema(t, conn, name)
 	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, schema)
 	if err != nil {
 		t.Fatal(err)
@@ -168,16 +168,6 @@ func viewRows(t *testing.T, url, name string) map[string]tableRows {
 		t.Fatalf("view %s has tables %v", name, tables)
 	}
 	return out
-}
-
-func servedSchema(t *testing.T, conn *pgx.Conn, name string) string {
-	t.Helper()
-	var gen *int
-	err := conn.QueryRow(context.Background(), fmt.Sprintf(`SELECT gen FROM %s.served`, pgx.Identifier{name}.Sanitize())).Scan(&gen)
-	if err != nil || gen == nil {
-		t.Fatalf("view %s serves no generation: %v", name, err)
-	}
-	return fmt.Sprintf("%s_g%d", name, *gen)
 }
 
 // checkpoint is the sequence the view's served generation has applied

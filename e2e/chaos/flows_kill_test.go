@@ -1,4 +1,4 @@
-package e2e
+package chaos
 
 import (
 	"bytes"
@@ -28,15 +28,15 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 		t.Skip("slow")
 	}
 	t.Parallel() // see TestMain
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	const total = 5000
 	broker, kdir := dojottest.FreeAddr(t), t.TempDir()
-	k := startKafka(t, broker, kdir)
+	k := dojottest.StartKafka(t, broker, kdir)
 	defer k.Close()
-	in := start(t, t.TempDir(), "-mqtt-insecure", "-kafka-brokers="+broker)
-	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Burst")
-	src, dst := createDevice(c, "src", tmpl), createDevice(c, "dst", tmpl)
+	in := dojottest.Start(t, t.TempDir(), "-mqtt-insecure", "-kafka-brokers="+broker)
+	c := in.Login("admin", dojottest.AdminPassword)
+	tmpl := dojottest.CreateTemplate(c, "Burst")
+	src, dst := dojottest.CreateDevice(c, "src", tmpl), dojottest.CreateDevice(c, "dst", tmpl)
 	flowID := relayFlow(t, c, src, dst)
 
 	var (
@@ -80,7 +80,7 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	var st struct{ Stats struct{ Runs uint64 } }
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+flowID+"/status", nil), &st)
+	dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+flowID+"/status", nil), &st)
 	in.Kill()
 	close(killed)
 	<-done
@@ -94,7 +94,7 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 
 	in.Restart()
 	restarted := time.Now()
-	c = in.Login("admin", adminPassword)
+	c = in.Login("admin", dojottest.AdminPassword)
 	burst(nil, &acks)
 	mu.Lock()
 	sent := next
@@ -118,17 +118,17 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 			if len(line) == 0 {
 				continue
 			}
-			var m kcatMessage
-			mustJSON(t, line, &m)
+			var m dojottest.KcatMessage
+			dojottest.MustJSON(t, line, &m)
 			var v struct {
 				Metadata struct{ Deviceid string }
 				Attrs    struct{ N *int }
 			}
-			mustJSON(t, []byte(m.Payload), &v)
+			dojottest.MustJSON(t, []byte(m.Payload), &v)
 			if v.Attrs.N == nil {
 				t.Fatalf("record without n: %s", m.Payload)
 			}
-			r := flowRecord{*v.Attrs.N, m.header("dojot-seq"), m.header("dojot-msg-id")}
+			r := flowRecord{*v.Attrs.N, m.Header("dojot-seq"), m.Header("dojot-msg-id")}
 			switch v.Metadata.Deviceid {
 			case src:
 				inputs = append(inputs, r)
@@ -192,7 +192,7 @@ func TestFlowsKillDuringBurst(t *testing.T) {
 		len(inputSeq), total, len(acked), distinct(outputs), outTally.again)
 
 	// The History API shows each output once.
-	docs := waitHistory(t, c, dst, "n", len(inputSeq))
+	docs := dojottest.WaitHistory(t, c, dst, "n", len(inputSeq))
 	hist := seen{}
 	for _, d := range docs {
 		hist.add(strconv.Itoa(int(d.Value.(float64))), "")
@@ -215,10 +215,10 @@ func keysOf[V any](m map[int]V) map[string]bool {
 // TestCrashLoop, event device in -> change -> multi device out: each
 // reading of device src makes one of device dst with the same n. It
 // returns the flow's id.
-func relayFlow(t *testing.T, c *client, src, dst string) string {
+func relayFlow(t *testing.T, c *dojottest.Client, src, dst string) string {
 	t.Helper()
 	var created struct{ Flow struct{ ID string } }
-	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"relay","flow":[{"id":"t","type":"tab"},`+
+	dojottest.MustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"relay","flow":[{"id":"t","type":"tab"},`+
 		`{"id":"h","type":"event device in","z":"t","device_id":"`+src+`","event_publish":true,"wires":[["c"]]},`+
 		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"out.n","pt":"msg","to":"payload.data.attrs.n","tot":"msg"}],"wires":[["o"]]},`+
 		`{"id":"o","type":"multi device out","z":"t","device_source":"configured","devices_source_configured":["`+dst+`"],"attrs":"out","wires":[]}]}`), &created)

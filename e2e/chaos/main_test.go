@@ -1,4 +1,10 @@
-package e2e
+// Package chaos tests the whole dojot binary while parts of it fail: an
+// instance killed mid-burst or in a crash loop, a NATS cluster node lost,
+// the view's database cut off. These tests are long and mostly wait, so
+// they are a package of their own, with their own share of go test's
+// per-package timeout, run beside package e2e's (see dojottest for the
+// harness both share).
+package chaos
 
 import (
 	"flag"

@@ -1,4 +1,4 @@
-package e2e
+package chaos
 
 import (
 	"context"
@@ -45,7 +45,7 @@ func TestCrashLoop(t *testing.T) {
 		t.Skip("slow")
 	}
 	t.Parallel() // see TestMain
-	needCommand(t, "kcat", "-V")
+	dojottest.NeedCommand(t, "kcat", "-V")
 	cycles := crashCycles(t, 3)
 	broker, pg := dojottest.FreeAddr(t), pgtest.URL(t)
 	flags := []string{"-mqtt-insecure", "-http-agent", "-http-agent-insecure", "-kafka-embedded-addr=" + broker,
@@ -53,19 +53,19 @@ func TestCrashLoop(t *testing.T) {
 	if f := os.Getenv("DOJOT_CRASH_FSYNC"); f != "" {
 		flags = append(flags, "-fsync="+f)
 	}
-	in := start(t, t.TempDir(), flags...)
-	c := in.Login("admin", adminPassword)
-	var tr struct{ Template template }
-	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "Crash", "attrs": []map[string]any{
+	in := dojottest.Start(t, t.TempDir(), flags...)
+	c := in.Login("admin", dojottest.AdminPassword)
+	var tr struct{ Template dojottest.Template }
+	dojottest.MustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "Crash", "attrs": []map[string]any{
 		{"label": "n", "type": "dynamic", "value_type": "integer"},
 		{"label": "target", "type": "actuator", "value_type": "integer"}}}), &tr)
 	tmpl := tr.Template.ID
 	l := &crashLoad{
 		tmpl:    tmpl,
 		pg:      pg,
-		mqtt:    []string{createDevice(c, "mqtt-src", tmpl), createDevice(c, "mqtt-2", tmpl)},
-		agent:   createDevice(c, "http", tmpl),
-		dst:     createDevice(c, "flow-out", tmpl),
+		mqtt:    []string{dojottest.CreateDevice(c, "mqtt-src", tmpl), dojottest.CreateDevice(c, "mqtt-2", tmpl)},
+		agent:   dojottest.CreateDevice(c, "http", tmpl),
+		dst:     dojottest.CreateDevice(c, "flow-out", tmpl),
 		acked:   map[string]bool{},
 		next:    map[string]int{},
 		devices: map[string]*crudDevice{},
@@ -75,9 +75,9 @@ func TestCrashLoop(t *testing.T) {
 	relayFlow(t, c, l.mqtt[0], l.dst)
 
 	data := &kafkaTail{broker: broker, topic: "admin.device-data"}
-	devs := &kafkaTail{broker: broker, topic: deviceTopic}
+	devs := &kafkaTail{broker: broker, topic: dojottest.DeviceTopic}
 	wsData := &wsFollower{topic: "admin.device-data"}
-	wsDevs := &wsFollower{topic: deviceTopic}
+	wsDevs := &wsFollower{topic: dojottest.DeviceTopic}
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	var recoveryKills int
 	for cycle := 0; cycle <= cycles; cycle++ {
@@ -89,7 +89,7 @@ func TestCrashLoop(t *testing.T) {
 				recoveryKills++
 			}
 			in.Restart()
-			c = in.Login("admin", adminPassword)
+			c = in.Login("admin", dojottest.AdminPassword)
 		}
 		ctx, cancel := context.WithCancel(t.Context())
 		var socks sync.WaitGroup
@@ -198,7 +198,7 @@ func (l *crashLoad) publish(ctx context.Context, addr, id string) {
 
 // post sends readings to the HTTP agent, one at a time; a 204
 // acknowledges one.
-func (l *crashLoad) post(ctx context.Context, c *client) {
+func (l *crashLoad) post(ctx context.Context, c *dojottest.Client) {
 	for ctx.Err() == nil {
 		n := l.value(l.agent)
 		code, _, err := c.Try("POST", "/http-agent/v1/unsecure/incoming-messages?tenant=admin&deviceId="+l.agent,
@@ -214,7 +214,7 @@ func (l *crashLoad) post(ctx context.Context, c *client) {
 }
 
 // actuate sends actuations of distinct targets; a 200 acknowledges one.
-func (l *crashLoad) actuate(ctx context.Context, c *client) {
+func (l *crashLoad) actuate(ctx context.Context, c *dojottest.Client) {
 	for ctx.Err() == nil {
 		n := l.value("actuate")
 		code, _, err := c.Try("PUT", "/device/"+l.actuated+"/actuate", map[string]any{"attrs": map[string]any{"target": n}})
@@ -230,7 +230,7 @@ func (l *crashLoad) actuate(ctx context.Context, c *client) {
 
 // crud creates devices with ids of its own, updates each twice and
 // deletes one in three, until ctx ends or a write gets no answer.
-func (l *crashLoad) crud(ctx context.Context, c *client) {
+func (l *crashLoad) crud(ctx context.Context, c *dojottest.Client) {
 	for ctx.Err() == nil {
 		l.mu.Lock()
 		l.nextID++
@@ -267,7 +267,7 @@ func (l *crashLoad) crud(ctx context.Context, c *client) {
 // write sends one device write and records its answer. A write with no
 // answer, or not a 200, may or may not have been applied: the device is
 // then left alone (pending).
-func (l *crashLoad) write(c *client, d *crudDevice, method, path string, body any, label, key string) (answered, ok bool) {
+func (l *crashLoad) write(c *dojottest.Client, d *crudDevice, method, path string, body any, label, key string) (answered, ok bool) {
 	code, _, err := c.Try(method, path, body)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -343,7 +343,7 @@ func (r crashReport) String() string {
 // check waits until every acknowledged write is in every place (or a
 // minute passes; at the end, with the flow's outputs, three) and reports
 // it as errors otherwise.
-func (l *crashLoad) check(t *testing.T, c *client, data, devs *kafkaTail, wsData, wsDevs *wsFollower, final bool) crashReport {
+func (l *crashLoad) check(t *testing.T, c *dojottest.Client, data, devs *kafkaTail, wsData, wsDevs *wsFollower, final bool) crashReport {
 	t.Helper()
 	l.mu.Lock()
 	acked := make(map[string]bool, len(l.acked))
@@ -413,15 +413,15 @@ func (l *crashLoad) check(t *testing.T, c *client, data, devs *kafkaTail, wsData
 
 // history is the values (as data keys) of device id's attr in the
 // History API.
-func (l *crashLoad) history(t *testing.T, c *client, id, attr string) [][]byte {
+func (l *crashLoad) history(t *testing.T, c *dojottest.Client, id, attr string) [][]byte {
 	t.Helper()
 	code, body, err := c.Try("GET", "/history/device/"+id+"/history?attr="+attr, nil)
 	if err != nil || code == 404 { // nothing yet
 		return nil
 	}
-	var docs []historyDoc
+	var docs []dojottest.HistoryDoc
 	if code != 200 || json.Unmarshal(body, &docs) != nil {
-		t.Fatalf("history of %s: %d %s", id, code, trunc(body))
+		t.Fatalf("history of %s: %d %s", id, code, dojottest.Trunc(body))
 	}
 	out := make([][]byte, len(docs))
 	for i, d := range docs {
@@ -438,7 +438,7 @@ func (l *crashLoad) history(t *testing.T, c *client, id, attr string) [][]byte {
 // viewTally checks the CRUD devices in the Postgres view, through SQL and
 // through GET /device: each in a state its acknowledged writes allow,
 // once, and the view's device count equal to its rows.
-func (l *crashLoad) viewTally(t *testing.T, c *client, devices map[string][]string) tally {
+func (l *crashLoad) viewTally(t *testing.T, c *dojottest.Client, devices map[string][]string) tally {
 	t.Helper()
 	ctx := t.Context()
 	conn, err := pgx.Connect(ctx, l.pg)
@@ -446,7 +446,7 @@ func (l *crashLoad) viewTally(t *testing.T, c *client, devices map[string][]stri
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	schema := pgx.Identifier{servedSchema(t, conn, "dojot")}.Sanitize()
+	schema := pgx.Identifier{dojottest.ServedSchema(t, conn, "dojot")}.Sanitize()
 	rows, err := conn.Query(ctx, `SELECT d.id, d.label, (SELECT count(*) FROM `+schema+`.device_template dt
 		WHERE dt.tenant = d.tenant AND dt.device_id = d.id) FROM `+schema+`.devices d WHERE d.tenant = 'admin'`)
 	if err != nil {
@@ -545,11 +545,11 @@ func (k *kafkaTail) read(t *testing.T, key func([]byte) string) seen {
 		if line == "" {
 			continue
 		}
-		var m kcatMessage
-		mustJSON(t, []byte(line), &m)
-		id := m.header("dojot-msg-id")
+		var m dojottest.KcatMessage
+		dojottest.MustJSON(t, []byte(line), &m)
+		id := m.Header("dojot-msg-id")
 		if id == "" {
-			id = m.header("dojot-event-id") + "/" + m.header("dojot-part")
+			id = m.Header("dojot-event-id") + "/" + m.Header("dojot-part")
 		}
 		k.seen.add(key([]byte(m.Payload)), id)
 		k.next = m.Offset + 1

@@ -1,4 +1,4 @@
-package e2e
+package chaos
 
 import (
 	"encoding/json"
@@ -7,9 +7,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
-func TestMQTTKillDuringBurst(t *testing.T) { eachHistory(t, testMQTTKillDuringBurst) }
+func TestMQTTKillDuringBurst(t *testing.T) { dojottest.EachHistory(t, testMQTTKillDuringBurst) }
 
 // testMQTTKillDuringBurst: devices publish QoS 1 readings as fast as they
 // are acknowledged; the binary is SIGKILLed mid-burst and restarted. Every
@@ -20,12 +22,12 @@ func testMQTTKillDuringBurst(t *testing.T, flags []string) {
 		t.Skip("slow")
 	}
 	const devices = 8
-	in := start(t, t.TempDir(), append([]string{"-mqtt-insecure"}, flags...)...)
-	c := in.Login("admin", adminPassword)
-	tmpl := createTemplate(c, "Burst")
+	in := dojottest.Start(t, t.TempDir(), append([]string{"-mqtt-insecure"}, flags...)...)
+	c := in.Login("admin", dojottest.AdminPassword)
+	tmpl := dojottest.CreateTemplate(c, "Burst")
 	ids := make([]string, devices)
 	for i := range ids {
-		ids[i] = createDevice(c, fmt.Sprintf("burst-%d", i), tmpl)
+		ids[i] = dojottest.CreateDevice(c, fmt.Sprintf("burst-%d", i), tmpl)
 	}
 
 	var (
@@ -76,13 +78,13 @@ func testMQTTKillDuringBurst(t *testing.T, flags []string) {
 	}
 
 	in.Restart()
-	c = in.Login("admin", adminPassword)
+	c = in.Login("admin", dojottest.AdminPassword)
 	for d, id := range ids {
 		want := len(acked[d])
-		var docs []historyDoc
+		var docs []dojottest.HistoryDoc
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			docs = waitHistory(t, c, id, "n", 0)
+			docs = dojottest.WaitHistory(t, c, id, "n", 0)
 			if len(docs) >= want || time.Now().After(deadline) {
 				break
 			}

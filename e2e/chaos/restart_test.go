@@ -1,53 +1,32 @@
-package e2e
+package chaos
 
 import (
 	"bytes"
 	"fmt"
 	"testing"
-)
 
-// snapshot is every JSON document a client can read about the tenant.
-func snapshot(c *client) map[string][]byte {
-	c.TB().Helper()
-	out := map[string][]byte{}
-	var ids []string
-	mustJSON(c.TB(), c.Must(200, "GET", "/device?idsOnly=true", nil), &ids)
-	for _, id := range ids {
-		out["/device/"+id] = c.Must(200, "GET", "/device/"+id, nil)
-	}
-	out["/device?page_size=1000"] = c.Must(200, "GET", "/device?page_size=1000", nil)
-	out["/template?page_size=1000"] = c.Must(200, "GET", "/template?page_size=1000", nil)
-	var tl struct {
-		Templates []template `json:"templates"`
-	}
-	mustJSON(c.TB(), out["/template?page_size=1000"], &tl)
-	for _, tp := range tl.Templates {
-		p := fmt.Sprintf("/template/%d", tp.ID)
-		out[p] = c.Must(200, "GET", p, nil)
-	}
-	out["/auth/user"] = c.Must(200, "GET", "/auth/user", nil)
-	return out
-}
+	"github.com/dojot-es/dojot/e2e/dojottest"
+)
 
 // TestKillRestart: every acknowledged write survives a SIGKILL and reads back
 // byte-identical after the view is rebuilt from the log.
-func TestKillRestart(t *testing.T) { eachView(t, testKillRestart) }
+func TestKillRestart(t *testing.T) { dojottest.EachView(t, testKillRestart) }
 
 func testKillRestart(t *testing.T, flags []string) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	in := start(t, "", flags...)
-	c := in.Login("admin", adminPassword)
-	t1 := createTemplate(c, "T1")
-	var t2r struct{ Template template }
-	mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "T2", "attrs": []map[string]any{
+	in := dojottest.Start(t, "", flags...)
+	c := in.Login("admin", dojottest.AdminPassword)
+	t1 := dojottest.CreateTemplate(c, "T1")
+	var t2r struct{ Template dojottest.Template }
+	dojottest.MustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "T2", "attrs": []map[string]any{
 		{"label": "pressure", "type": "dynamic", "value_type": "float"},
 		{"label": "serial", "type": "static", "value_type": "string", "static_value": "s-9",
 			"metadata": []map[string]any{{"label": "unit", "type": "meta", "value_type": "string", "static_value": "bar"}}}}}), &t2r)
 	t2 := t2r.Template.ID
 	c.Must(200, "POST", "/device?count=20", map[string]any{"label": "bulk", "templates": []int{t1}})
-	id := createDevice(c, "both", t1)
+	id := dojottest.CreateDevice(c, "both", t1)
 	c.Must(200, "POST", fmt.Sprintf("/device/%s/template/%d", id, t2), nil)
 	c.Must(200, "PUT", fmt.Sprintf("/template/%d", t2), map[string]any{"label": "T2b", "attrs": []map[string]any{
 		{"label": "humidity", "type": "dynamic", "value_type": "integer"}}})
@@ -55,18 +34,18 @@ func testKillRestart(t *testing.T, flags []string) {
 	c.Must(200, "POST", "/device", map[string]any{"label": "given", "id": "abc123", "templates": []int{t1}})
 	c.Must(200, "POST", "/auth/user", map[string]any{"username": "carol", "service": "admin",
 		"email": "carol@example.com", "name": "Carol", "profile": "user"})
-	before := snapshot(c)
+	before := dojottest.Snapshot(c)
 
 	in.Kill()
 	in.Restart()
-	c2 := in.Login("admin", adminPassword)
-	after := snapshot(c2)
+	c2 := in.Login("admin", dojottest.AdminPassword)
+	after := dojottest.Snapshot(c2)
 	if len(after) != len(before) {
 		t.Errorf("after restart %d documents; before %d", len(after), len(before))
 	}
 	for path, b := range before {
 		if !bytes.Equal(after[path], b) {
-			t.Errorf("GET %s changed across a SIGKILL restart:\nbefore %s\nafter  %s", path, trunc(b), trunc(after[path]))
+			t.Errorf("GET %s changed across a SIGKILL restart:\nbefore %s\nafter  %s", path, dojottest.Trunc(b), dojottest.Trunc(after[path]))
 		}
 	}
 }

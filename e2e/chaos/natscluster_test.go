@@ -1,4 +1,4 @@
-package e2e
+package chaos
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +29,7 @@ func natsServerBinary(t *testing.T) string {
 	if p := os.Getenv("DOJOT_TEST_NATS_SERVER"); p != "" {
 		return p
 	}
-	root, ver := goModNATSServer(t)
+	root, ver := dojottest.GoModNATSServer(t)
 	isVer := func(bin string) bool {
 		out, err := exec.Command(bin, "--version").Output()
 		return err == nil && strings.TrimSpace(string(out)) == "nats-server: "+ver
@@ -52,19 +51,6 @@ func natsServerBinary(t *testing.T) string {
 		}
 	}
 	return bin
-}
-
-// goModNATSServer is the repository's root and go.mod's nats-server
-// version ("v2.15.2").
-func goModNATSServer(t *testing.T) (root, version string) {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root = filepath.Join(filepath.Dir(file), "..")
-	out, err := exec.Command("go", "list", "-C", root, "-m", "-f", "{{.Version}}", "github.com/nats-io/nats-server/v2").Output()
-	if err != nil {
-		t.Fatalf("go list nats-server: %v", err)
-	}
-	return root, strings.TrimSpace(string(out))
 }
 
 // natsNode is one nats-server process of a test cluster.
@@ -104,7 +90,7 @@ func startNATSCluster(t *testing.T) ([]*natsNode, jetstream.JetStream) {
 		t.Cleanup(n.kill) // the one running then, after a restart
 		nodes[i] = n
 	}
-	js := jetStreamURL(t, clusterURL(nodes), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
+	js := dojottest.JetStreamURL(t, clusterURL(nodes), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
@@ -203,12 +189,6 @@ func (c *kindCounts) String() string {
 	return fmt.Sprint(c.n)
 }
 
-// clusterFlags are the settings docker-compose.yml's dojot-cluster has
-// too (TestComposeFile checks): R3 streams, and a write waits 15 s for its
-// view, through an election (4 to 9 s without a stream leader, then the
-// view's consumer made again), instead of 5.
-var clusterFlags = []string{"-nats-replicas=3", "-wait-timeout=15s"}
-
 // TestNATSClusterNodeLoss: the production shape (docker-compose.yml's
 // cluster profile): three nats-server processes as one JetStream cluster,
 // R3 streams, two instances of the binary. During MQTT and HTTP agent
@@ -228,13 +208,13 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	t.Parallel() // see TestMain
 	nodes, js := startNATSCluster(t)
 	flags := append([]string{"-nats-url=" + clusterURL(nodes), "-jwt-secret=cluster-e2e-secret",
-		"-mqtt-insecure", "-http-agent", "-http-agent-insecure"}, clusterFlags...)
-	a := start(t, "", flags...)
-	b := start(t, "", flags...)
-	ca := a.Login("admin", adminPassword)
-	tmpl := createTemplate(ca, "Cluster")
-	mqttDevs := []string{createDevice(ca, "mqtt-a", tmpl), createDevice(ca, "mqtt-b", tmpl)}
-	httpDevs := []string{createDevice(ca, "http-a", tmpl), createDevice(ca, "http-b", tmpl)}
+		"-mqtt-insecure", "-http-agent", "-http-agent-insecure"}, dojottest.ClusterFlags...)
+	a := dojottest.Start(t, "", flags...)
+	b := dojottest.Start(t, "", flags...)
+	ca := a.Login("admin", dojottest.AdminPassword)
+	tmpl := dojottest.CreateTemplate(ca, "Cluster")
+	mqttDevs := []string{dojottest.CreateDevice(ca, "mqtt-a", tmpl), dojottest.CreateDevice(ca, "mqtt-b", tmpl)}
+	httpDevs := []string{dojottest.CreateDevice(ca, "http-a", tmpl), dojottest.CreateDevice(ca, "http-b", tmpl)}
 	// B's view has them too before its MQTT agent is asked to take them.
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if code, _, _ := b.Client().With(ca.Token).Try("GET", "/device/"+httpDevs[1], nil); code == 200 {
@@ -247,7 +227,7 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	}
 
 	var (
-		clients   [2]atomic.Pointer[client] // per instance, replaced when B restarts
+		clients   [2]atomic.Pointer[dojottest.Client] // per instance, replaced when B restarts
 		stop      = make(chan struct{})
 		wg        sync.WaitGroup
 		phase     atomic.Int32 // 0 steady, 1 node killed, 2 instance B killed, 3 all back
@@ -299,12 +279,12 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 			outcome(name, began, code, err)
 			if err != nil || code != 200 {
 				if err == nil && code != 503 {
-					t.Logf("%s: POST /device = %d %s", name, code, trunc(body))
+					t.Logf("%s: POST /device = %d %s", name, code, dojottest.Trunc(body))
 				}
 				return
 			}
-			var r struct{ Devices []device }
-			mustJSON(t, body, &r)
+			var r struct{ Devices []dojottest.Device }
+			dojottest.MustJSON(t, body, &r)
 			mu.Lock()
 			devices = append(devices, r.Devices[0].ID)
 			mu.Unlock()
@@ -412,7 +392,7 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	}
 	// Nothing acknowledged is lost: in both instances' views and history.
 	cb := clients[1].Load()
-	for _, c := range []*client{ca, cb} {
+	for _, c := range []*dojottest.Client{ca, cb} {
 		checkDevices(t, c, devices)
 		for id, ns := range readings {
 			checkReadings(t, c, id, ns)
@@ -445,13 +425,13 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range []*client{ca, cb} {
+	for _, c := range []*dojottest.Client{ca, cb} {
 		var h struct {
 			History struct {
 				ReadingsLag uint64 `json:"readings_lag"`
 			}
 		}
-		mustJSON(t, c.Must(200, "GET", "/healthz", nil), &h)
+		dojottest.MustJSON(t, c.Must(200, "GET", "/healthz", nil), &h)
 		if h.History.ReadingsLag != 0 {
 			t.Errorf("%s /healthz: history readings_lag %d", c.Base, h.History.ReadingsLag)
 		}
@@ -473,12 +453,12 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 
 // checkDevices fails the test unless c's view lists every id (waiting a
 // while for it to catch up).
-func checkDevices(t *testing.T, c *client, ids []string) {
+func checkDevices(t *testing.T, c *dojottest.Client, ids []string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var got []string
-		mustJSON(t, c.Must(200, "GET", "/device?idsOnly=true&page_size=100000", nil), &got)
+		dojottest.MustJSON(t, c.Must(200, "GET", "/device?idsOnly=true&page_size=100000", nil), &got)
 		have := map[string]bool{}
 		for _, id := range got {
 			have[id] = true
@@ -502,13 +482,13 @@ func checkDevices(t *testing.T, c *client, ids []string) {
 
 // checkReadings fails the test unless the device's history on c holds a
 // reading with each n (waiting a while for it to catch up).
-func checkReadings(t *testing.T, c *client, id string, ns []int) {
+func checkReadings(t *testing.T, c *dojottest.Client, id string, ns []int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var docs []historyDoc
+		var docs []dojottest.HistoryDoc
 		if code, body := c.Do("GET", "/history/device/"+id+"/history?attr=n", nil); code == 200 {
-			mustJSON(t, body, &docs)
+			dojottest.MustJSON(t, body, &docs)
 		}
 		have := map[string]bool{}
 		for _, d := range docs {
