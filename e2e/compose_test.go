@@ -132,7 +132,7 @@ func TestComposeFile(t *testing.T) {
 			if r := c.Environment["DOJOT_NATS_REPLICAS"]; r != "3" && r != 3.0 {
 				t.Errorf("%s: dojot-cluster's DOJOT_NATS_REPLICAS = %v, want 3", label, r)
 			}
-			// What TestNATSClusterNodeLoss runs with (clusterFlags).
+			// What TestNATSClusterNodeLoss runs with (dojottest.ClusterFlags).
 			if w := c.Environment["DOJOT_WAIT_TIMEOUT"]; !slices.Contains(dojottest.ClusterFlags, "-wait-timeout="+fmt.Sprint(w)) {
 				t.Errorf("%s: dojot-cluster's DOJOT_WAIT_TIMEOUT = %v; TestNATSClusterNodeLoss runs with %q", label, w, dojottest.ClusterFlags)
 			}
