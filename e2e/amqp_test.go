@@ -93,7 +93,7 @@ conn.close()
 	if !values[21.5] || !values[22.5] {
 		t.Errorf("history = %+v; want 21.5 and 22.5", docs)
 	}
-	if msgs := kcatUntil(t, broker, "admin.device-data", 2); len(msgs) != 2 || !strings.Contains(msgs[0].Payload, `"deviceid":"`+id+`"`) {
+	if msgs := dojottest.KcatUntil(t, broker, "admin.device-data", 2); len(msgs) != 2 || !strings.Contains(msgs[0].Payload, `"deviceid":"`+id+`"`) {
 		t.Errorf("admin.device-data = %+v; want the two readings", msgs)
 	}
 	h := waitAMQP(t, in, func(h amqpHealth) bool { return h.Refused["unknown_device"] == 1 && h.Stored == 2 })

@@ -20,13 +20,13 @@ func TestCron(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	in, broker := startMQTTKafka(t)
+	in, broker := dojottest.StartMQTTKafka(t)
 	c := in.Login("admin", adminPassword)
 	id := dojottest.CreateDevice(c, "heater", dojottest.CreateTemplate(c, "Heaters"))
 	user := "admin:" + id
 
 	// Two ticks reach the device.
-	wait := configSub(t, in, id, 2)
+	wait := dojottest.ConfigSub(t, in, id, 2)
 	body := c.Must(201, "POST", "/cron/v1/jobs", `{"time":"*/1 * * * * *","name":"warm up","broker":{"subject":"dojot.device-manager.device",`+
 		`"message":{"event":"configure","data":{"attrs":{"target_temperature":21},"id":"`+id+`"},"meta":{"service":"admin"}}}}`)
 	var created struct{ Status, JobID string }
@@ -38,7 +38,7 @@ func TestCron(t *testing.T) {
 		t.Errorf("configurations = %q", got)
 	}
 	var configures int
-	for _, m := range kcatUntil(t, broker, "admin.dojot.device-manager.device", 3) {
+	for _, m := range dojottest.KcatUntil(t, broker, "admin.dojot.device-manager.device", 3) {
 		if strings.Contains(m.Payload, `"event":"configure"`) && strings.Contains(m.Payload, `"target_temperature":21`) {
 			configures++
 		}
@@ -78,7 +78,7 @@ func TestCron(t *testing.T) {
 		`{"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"eq","v":"50","vt":"num"}],"checkall":"true","outputs":1,"wires":[["a"]]},`+
 		`{"id":"a","type":"change","z":"t","rules":[{"t":"set","p":"job","pt":"msg","to":"`+action+`","tot":"str"}],"wires":[["c"]]},`+
 		`{"id":"c","type":"cron","z":"t","operation":"CREATE","cronTimeExpression":"*/1 * * * * *","jobName":"from a flow","jobType":"EVENT REQUEST","jobAction":"job","outJobId":"jobId","wires":[]}]}`)
-	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":50}`, "-q", "1"); err != nil {
+	if b, err := dojottest.MosquittoPub(in, user, user+"/attrs", `{"temperature":50}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, b)
 	}
 	docs := dojottest.WaitHistory(t, c, id, "temperature", 3)
@@ -208,7 +208,7 @@ func TestCronBatchNode(t *testing.T) {
 		`{"id":"a","type":"template","z":"t","field":"jobs","fieldType":"msg","syntax":"plain","template":"`+jobs+`","output":"json","wires":[["b"]]},`+
 		`{"id":"b","type":"cron-batch","z":"t","operation":"CREATE","jobs":"jobs","outJobIds":"ids","timeout":5000,"wires":[]}]}`)
 	user := "admin:" + id
-	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":50}`, "-q", "1"); err != nil {
+	if b, err := dojottest.MosquittoPub(in, user, user+"/attrs", `{"temperature":50}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, b)
 	}
 	var listed []struct {

@@ -151,7 +151,7 @@ func TestDeviceEvents(t *testing.T) {
 	// Tenant B: its tokens name nothing of tenant A's.
 	admin.Must(200, "POST", "/auth/user", map[string]any{"username": "evb_admin", "service": "evb",
 		"email": "evb@example.com", "name": "B", "profile": "admin"})
-	b := loginNewUser(t, in, admin, "evb_admin")
+	b := dojottest.LoginNewUser(t, in, admin, "evb_admin")
 	for _, path := range []string{"/device/" + dev + "/events", fmt.Sprintf("/template/%d/events", tmpl), fmt.Sprintf("/template/%d/events", other)} {
 		if code, body := b.Do("GET", path, nil); code != 404 || strings.Contains(string(body), "events-") {
 			t.Errorf("tenant B: GET %s = %d %s, want 404", path, code, body)
@@ -163,7 +163,7 @@ func TestDeviceEvents(t *testing.T) {
 	admin.Must(200, "POST", "/auth/pap/grouppermissions/evreaders/ro_template", nil)
 	admin.Must(200, "POST", "/auth/user", map[string]any{"username": "evreader", "service": "admin",
 		"email": "evr@example.com", "name": "R", "profile": "evreaders"})
-	r := loginNewUser(t, in, admin, "evreader")
+	r := dojottest.LoginNewUser(t, in, admin, "evreader")
 	if code, body := r.Do("GET", "/device/"+dev+"/events", nil); code != 403 {
 		t.Errorf("without device permission: %d %s, want 403", code, body)
 	}

@@ -187,7 +187,7 @@ func testTenantIsolation(t *testing.T, flags []string) {
 	a.Must(200, "POST", "/auth/user", map[string]any{"username": "bob", "service": "tenantb",
 		"email": "bob@example.com", "name": "Bob", "profile": "admin"})
 	// dojot creates users without a password (it mails a link); the admin sets one here.
-	b := loginNewUser(t, in, a, "bob")
+	b := dojottest.LoginNewUser(t, in, a, "bob")
 
 	b.Must(404, "GET", "/device/"+id, nil)
 	b.Must(404, "GET", fmt.Sprintf("/template/%d", tmpl), nil)
@@ -210,22 +210,8 @@ func testTenantIsolation(t *testing.T, flags []string) {
 	// A member of group "user" works with devices but may not manage users.
 	a.Must(200, "POST", "/auth/user", map[string]any{"username": "carol", "service": "admin",
 		"email": "carol@example.com", "name": "Carol", "profile": "user"})
-	c := loginNewUser(t, in, a, "carol")
+	c := dojottest.LoginNewUser(t, in, a, "carol")
 	c.Must(200, "GET", "/device/"+id, nil)
 	c.Must(403, "GET", "/auth/user", nil)
 	c.Must(403, "POST", "/auth/pap/group", map[string]any{"name": "g", "description": "d"})
-}
-
-// loginNewUser logs in a user just created by admin: as in dojot without a
-// mail server, a new user's password is the temporary "temppwd", which the
-// user then changes.
-// newPassword is what new users choose; dojot refuses one that contains
-// the username.
-const newPassword = "Quartz-Lamp-42"
-
-func loginNewUser(t *testing.T, in *instance, _ *client, username string) *client {
-	t.Helper()
-	u := in.Login(username, "temppwd")
-	u.Must(200, "POST", "/auth/password/update", map[string]string{"oldpasswd": "temppwd", "newpasswd": newPassword})
-	return in.Login(username, newPassword)
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 const adminPassword = dojottest.AdminPassword
@@ -25,10 +24,3 @@ var (
 	mustJSON = dojottest.MustJSON
 	trunc    = dojottest.Trunc
 )
-
-// jetStream is a JetStream client of the NATS at addr (an instance's
-// -nats-listen), closed when the test ends.
-func jetStream(t testing.TB, addr string) jetstream.JetStream {
-	t.Helper()
-	return dojottest.JetStreamURL(t, "nats://"+addr)
-}

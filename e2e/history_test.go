@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -40,15 +38,15 @@ func testHistory(t *testing.T, flags []string) {
 	for i := range 5 {
 		ts := base.Add(time.Duration(i) * time.Minute).UnixMilli()
 		payload := fmt.Sprintf(`{"temperature":%d.5,"hum":%d,"timestamp":%d}`, 20+i, 50+i, ts)
-		if out, err := mosquittoPub(in, user, user+"/attrs", payload, "-q", "1"); err != nil {
+		if out, err := dojottest.MosquittoPub(in, user, user+"/attrs", payload, "-q", "1"); err != nil {
 			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
 		}
 	}
 	// An RFC 3339 timestamp, on the legacy topic; then a refused reading.
-	if out, err := mosquittoPub(in, user, "/admin/"+id+"/attrs", `{"hum":99,"timestamp":"2018-06-05T20:00:00Z"}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, user, "/admin/"+id+"/attrs", `{"hum":99,"timestamp":"2018-06-05T20:00:00Z"}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
 	}
-	_, _ = mosquittoPub(in, user, user+"/attrs", `not json`, "-q", "1", "-V", "mqttv5")
+	_, _ = dojottest.MosquittoPub(in, user, user+"/attrs", `not json`, "-q", "1", "-V", "mqttv5")
 	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target": 21.5}})
 
 	dojottest.WaitHistory(t, c, id, "hum", 6)
@@ -140,7 +138,7 @@ func checkHistory(t *testing.T, in *instance, c *client, id string, base time.Ti
 	}
 
 	// CSV, flattened.
-	code, body, hdr := do(t, in, c, path+"?attr=temperature&lastN=2", "text/csv")
+	code, body, hdr := dojottest.Get(t, in, c, path+"?attr=temperature&lastN=2", "text/csv")
 	wantCSV := `"attr","value","device_id","ts"` + "\n" +
 		fmt.Sprintf(`"temperature",24.5,"%s","%s"`, id, iso(4)) + "\n" +
 		fmt.Sprintf(`"temperature",23.5,"%s","%s"`, id, iso(3)) + "\n"
@@ -160,7 +158,7 @@ func checkHistory(t *testing.T, in *instance, c *client, id string, base time.Ti
 		{path + "?attr=temperature&firstN=1.5", "", 400, `{"title":"Invalid parameter","description":"The \"firstN\" parameter is invalid. Must be integer."}`},
 		{path + "?attr=temperature", "application/xml", 406, `{"title":"Media type not acceptable","description":"Not Acceptable"}`},
 	} {
-		code, body, _ := do(t, in, c, e.path, e.accept)
+		code, body, _ := dojottest.Get(t, in, c, e.path, e.accept)
 		if code != e.code || strings.TrimSpace(body) != e.body {
 			t.Errorf("GET %s (Accept %q) = %d %s; want %d %s", e.path, e.accept, code, body, e.code, e.body)
 		}
@@ -171,30 +169,7 @@ func checkHistory(t *testing.T, in *instance, c *client, id string, base time.Ti
 	// Another tenant does not see this history.
 	c.Must(200, "POST", "/auth/user", map[string]any{"username": "hbob", "service": "tenanth",
 		"email": "hbob@example.com", "name": "Bob", "profile": "admin"})
-	bob := loginNewUser(t, in, c, "hbob")
+	bob := dojottest.LoginNewUser(t, in, c, "hbob")
 	bob.Must(404, "GET", path+"?attr=temperature", nil)
 	return answers
-}
-
-// do is a GET with an Accept header, returning code, body and headers.
-func do(t *testing.T, in *instance, c *client, path, accept string) (int, string, http.Header) {
-	t.Helper()
-	req, err := http.NewRequest("GET", in.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b), resp.Header
 }

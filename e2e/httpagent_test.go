@@ -51,7 +51,7 @@ func TestHTTPAgent(t *testing.T) {
 	if docs := dojottest.WaitHistory(t, c, id, "temperature", 3); len(docs) != 3 {
 		t.Errorf("history = %+v", docs)
 	}
-	if msgs := kcatUntil(t, broker, "admin.device-data", 3); len(msgs) != 3 || !strings.Contains(msgs[2].Payload, `"attrs":{"temperature":23.5}`) {
+	if msgs := dojottest.KcatUntil(t, broker, "admin.device-data", 3); len(msgs) != 3 || !strings.Contains(msgs[2].Payload, `"attrs":{"temperature":23.5}`) {
 		t.Errorf("admin.device-data = %+v", msgs)
 	}
 

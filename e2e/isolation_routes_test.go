@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/dojot-es/dojot/e2e/dojottest"
 )
 
 // The isolation matrix's classification of every route of the gateway
@@ -91,14 +93,14 @@ var isoRoutes = map[string]isoRoute{
 			return one("/auth", jsonOf(map[string]string{"username": v.name + "_admin", "passwd": "not-the-password"}))
 		},
 		controlReq: func(v *isoTenant) isoReq {
-			return isoReq{"/auth", jsonOf(map[string]string{"username": v.name + "_admin", "passwd": newPassword})}
+			return isoReq{"/auth", jsonOf(map[string]string{"username": v.name + "_admin", "passwd": dojottest.NewPassword})}
 		}},
 	"POST /auth/": {class: isoPublic, want: "4xx", control: 2,
 		reqs: func(v, a *isoTenant) []isoReq {
 			return one("/auth/", jsonOf(map[string]string{"username": v.name + "_admin", "passwd": "not-the-password"}))
 		},
 		controlReq: func(v *isoTenant) isoReq {
-			return isoReq{"/auth/", jsonOf(map[string]string{"username": v.name + "_admin", "passwd": newPassword})}
+			return isoReq{"/auth/", jsonOf(map[string]string{"username": v.name + "_admin", "passwd": dojottest.NewPassword})}
 		}},
 	// dojot's auth refuses every revocation (403), its owner's too.
 	"* /auth/revoke":    {class: isoPublic, want: "4xx", control: 4, reqs: func(v, a *isoTenant) []isoReq { return one("/auth/revoke", "") }},

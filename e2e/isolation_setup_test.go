@@ -53,8 +53,8 @@ func newIsoTenant(t *testing.T, in *instance, admin *client, name string, filler
 		admin.Must(200, "POST", "/auth/user", map[string]any{"username": u.user, "service": name,
 			"email": u.user + "@example.com", "name": u.user, "profile": u.profile})
 	}
-	tn.admin = loginNewUser(t, in, admin, name+"_admin")
-	tn.user = loginNewUser(t, in, admin, name+"_user")
+	tn.admin = dojottest.LoginNewUser(t, in, admin, name+"_admin")
+	tn.user = dojottest.LoginNewUser(t, in, admin, name+"_user")
 	c := tn.admin
 
 	// Templates: fillers first, so that this tenant's template ids are

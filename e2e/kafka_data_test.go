@@ -82,7 +82,7 @@ p.flush()
 	waitDataHealth(t, in, "in.appended 1 and data.acked_seq 1", func(h dataHealth) bool {
 		return h.Bridge.In.Appended == 1 && h.Bridge.Data.Acked >= 1
 	})
-	msgs := kcatUntil(t, broker, "admin.device-data", 1)
+	msgs := dojottest.KcatUntil(t, broker, "admin.device-data", 1)
 	if len(msgs) != 1 {
 		t.Fatalf("admin.device-data holds %d records, want the one produced (no echo): %+v", len(msgs), msgs)
 	}

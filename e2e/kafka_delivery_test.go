@@ -168,7 +168,7 @@ func consumeAll(t *testing.T, broker string, w *written) (recs []deviceRecord, d
 	deadline := time.Now().Add(60 * time.Second)
 	n := w.n
 	for {
-		recs = deviceRecords(t, kcatUntil(t, broker, dojottest.DeviceTopic, n))
+		recs = deviceRecords(t, dojottest.KcatUntil(t, broker, dojottest.DeviceTopic, n))
 		_, missing := checkDelivery(t, recs, w, false)
 		if missing == 0 || time.Now().After(deadline) {
 			break

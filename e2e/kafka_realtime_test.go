@@ -200,7 +200,7 @@ func TestKafkaBurstOrder(t *testing.T) {
 	}
 	t.Logf("device topic: %d records for %d acknowledged writes", len(recs), w.n)
 
-	msgs := kcatUntil(t, broker, "admin.device-data", devices*readings)
+	msgs := dojottest.KcatUntil(t, broker, "admin.device-data", devices*readings)
 	ids := map[string]bool{}
 	next := map[string]int{}
 	for _, m := range msgs {

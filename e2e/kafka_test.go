@@ -1,44 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
 )
-
-// kcatUntil consumes topic from the beginning with kcat (librdkafka, as
-// dojot's C and Python consumers) until it holds n records or 20 s pass.
-func kcatUntil(t *testing.T, broker, topic string, n int) []dojottest.KcatMessage {
-	t.Helper()
-	var got []dojottest.KcatMessage
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out, err := exec.Command("kcat", "-C", "-b", broker, "-t", topic, "-o", "beginning", "-e", "-J", "-q").Output()
-		got = got[:0]
-		if err == nil {
-			for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
-				if len(line) == 0 {
-					continue
-				}
-				var m dojottest.KcatMessage
-				if err := json.Unmarshal(line, &m); err != nil {
-					t.Fatalf("kcat line %s: %v", line, err)
-				}
-				got = append(got, m)
-			}
-		}
-		if len(got) >= n || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
 
 // TestKafkaLegacyConsumers: with the in-process Kafka, dojot's own
 // consumers' clients read the device and tenancy topics as dojot wrote them:
@@ -60,7 +30,7 @@ func TestKafkaLegacyConsumers(t *testing.T) {
 	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 23.5}})
 	c.Must(200, "DELETE", "/device/"+id, nil)
 
-	msgs := kcatUntil(t, broker, "admin.dojot.device-manager.device", 4)
+	msgs := dojottest.KcatUntil(t, broker, "admin.dojot.device-manager.device", 4)
 	var events []string
 	for _, m := range msgs {
 		var v struct {

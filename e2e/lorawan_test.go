@@ -93,7 +93,7 @@ func TestLoRaWANAgent(t *testing.T) {
 		t.Errorf("everynet battery = %+v", docs)
 	}
 	// Every reading in dojot's IoT-agent shape on Kafka.
-	msgs := kcatUntil(t, broker, "admin.device-data", 3)
+	msgs := dojottest.KcatUntil(t, broker, "admin.device-data", 3)
 	var seen []string
 	for _, m := range msgs {
 		seen = append(seen, m.Payload)

@@ -110,7 +110,7 @@ func TestMQTTExternalBroker(t *testing.T) {
 	}
 
 	// DATA, read through the embedded NATS's port.
-	js := jetStream(t, natsAddr)
+	js := dojottest.JetStream(t, natsAddr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, "DATA")
@@ -138,7 +138,7 @@ func TestMQTTExternalBroker(t *testing.T) {
 	}
 
 	// Actuation, through Mosquitto.
-	sub := mosquittoSub(t, "-h", host, "-p", port, "-i", "e2e-sub-"+id, "-q", "1",
+	sub := dojottest.MosquittoSub(t, "-h", host, "-p", port, "-i", "e2e-sub-"+id, "-q", "1",
 		"-t", "admin:"+id+"/config", "-t", "/admin/"+id+"/config", "-C", "2", "-W", "20", "-v")
 	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 23.5}})
 	lines := sub()

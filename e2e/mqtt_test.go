@@ -3,32 +3,12 @@ package e2e
 import (
 	"encoding/json"
 	"net"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dojot-es/dojot/e2e/dojottest"
 )
-
-// mosquittoPub publishes one message with Debian's mosquitto_pub and
-// returns its combined output and error.
-// startMQTTKafka starts an instance whose MQTT devices log in by username
-// alone and whose Kafka is embedded at the returned address, for tests
-// driving it with mosquitto_pub/_sub and kcat (needed, or skipped).
-func startMQTTKafka(t *testing.T) (*instance, string) {
-	t.Helper()
-	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub") // their --help exits 1
-	dojottest.NeedCommand(t, "kcat", "-V")
-	broker := dojottest.FreeAddr(t)
-	return start(t, "", "-mqtt-insecure", "-kafka-embedded-addr="+broker), broker
-}
-
-func mosquittoPub(in *instance, username, topic, payload string, args ...string) ([]byte, error) {
-	host, port, _ := net.SplitHostPort(in.MQTTAddr)
-	args = append([]string{"-h", host, "-p", port, "-u", username, "-i", "e2e-" + username, "-t", topic, "-m", payload}, args...)
-	return exec.Command("mosquitto_pub", args...).CombinedOutput()
-}
 
 // TestMQTTInsecure: with -mqtt-insecure a device created over HTTP
 // publishes with mosquitto_pub (MQTT 3.1.1 and 5, QoS 1, both topic forms);
@@ -39,7 +19,7 @@ func TestMQTTInsecure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	in, broker := startMQTTKafka(t)
+	in, broker := dojottest.StartMQTTKafka(t)
 	if in.MQTTAddr == "" {
 		t.Fatal(`no "mqtt listening" addr in the log`)
 	}
@@ -57,22 +37,22 @@ func TestMQTTInsecure(t *testing.T) {
 		{user + "/attrs", `{"temperature":23.5,"timestamp":1528226137452}`, []string{"-q", "1"}},
 		{"/admin/" + id + "/attrs", `{"humidity":60,"timestamp":"2018-06-05T19:15:37.453Z"}`, []string{"-q", "1", "-V", "mqttv5"}},
 	}
-	if out, err := mosquittoPub(in, user, good[0].topic, good[0].payload, good[0].args...); err != nil {
+	if out, err := dojottest.MosquittoPub(in, user, good[0].topic, good[0].payload, good[0].args...); err != nil {
 		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
 	}
 	// Refused: not JSON (MQTT 5: a PUBACK with 0x99), unknown device
 	// (CONNACK refused). Neither reaches DATA.
-	_, _ = mosquittoPub(in, user, user+"/attrs", "not json", "-q", "1", "-V", "mqttv5")
-	if out, err := mosquittoPub(in, "admin:nosuchdevice", "admin:nosuchdevice/attrs", `{"t":1}`, "-q", "1"); err == nil {
+	_, _ = dojottest.MosquittoPub(in, user, user+"/attrs", "not json", "-q", "1", "-V", "mqttv5")
+	if out, err := dojottest.MosquittoPub(in, "admin:nosuchdevice", "admin:nosuchdevice/attrs", `{"t":1}`, "-q", "1"); err == nil {
 		t.Errorf("mosquitto_pub as an unknown device succeeded: %s", out)
 	}
-	if out, err := mosquittoPub(in, user, good[1].topic, good[1].payload, good[1].args...); err != nil {
+	if out, err := dojottest.MosquittoPub(in, user, good[1].topic, good[1].payload, good[1].args...); err != nil {
 		t.Fatalf("mosquitto_pub: %v\n%s", err, out)
 	}
 
 	// kcat reads to the end of the topic: a stored refusal would be there,
 	// before the last good reading (one device keeps its order).
-	msgs := kcatUntil(t, broker, "admin.device-data", len(good))
+	msgs := dojottest.KcatUntil(t, broker, "admin.device-data", len(good))
 	if len(msgs) != len(good) {
 		t.Fatalf("admin.device-data holds %d records; want %d: %+v", len(msgs), len(good), msgs)
 	}
@@ -118,13 +98,13 @@ func TestMQTTBasicCredentials(t *testing.T) {
 	}
 	mustJSON(t, c.Must(200, "POST", "/basic-auth/v1/devices/"+id+"/basic-credentials", nil), &r)
 	topic := "admin:" + id + "/attrs"
-	if out, err := mosquittoPub(in, r.Credentials.Username, topic, `{"t":1}`); err == nil {
+	if out, err := dojottest.MosquittoPub(in, r.Credentials.Username, topic, `{"t":1}`); err == nil {
 		t.Errorf("mosquitto_pub with no password succeeded: %s", out)
 	}
-	if out, err := mosquittoPub(in, r.Credentials.Username, topic, `{"t":1}`, "-P", "wrong-password"); err == nil {
+	if out, err := dojottest.MosquittoPub(in, r.Credentials.Username, topic, `{"t":1}`, "-P", "wrong-password"); err == nil {
 		t.Errorf("mosquitto_pub with a wrong password succeeded: %s", out)
 	}
-	if out, err := mosquittoPub(in, r.Credentials.Username, topic, `{"t":2}`, "-P", r.Credentials.Password, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, r.Credentials.Username, topic, `{"t":2}`, "-P", r.Credentials.Password, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub as %s with its password: %v\n%s", r.Credentials.Username, err, out)
 	}
 	var h struct {
@@ -152,7 +132,7 @@ func TestMQTTActuation(t *testing.T) {
 	id := dojottest.CreateDevice(c, "heater", dojottest.CreateTemplate(c, "Heaters"))
 	user := "admin:" + id
 	host, port, _ := net.SplitHostPort(in.MQTTAddr)
-	sub := mosquittoSub(t, "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
+	sub := dojottest.MosquittoSub(t, "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
 		"-t", user+"/config", "-t", "/admin/"+id+"/config", "-C", "2", "-W", "20", "-v")
 	c.Must(200, "PUT", "/device/"+id+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 23.5}})
 	got := sub()

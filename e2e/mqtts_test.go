@@ -81,11 +81,11 @@ func TestMQTTS(t *testing.T) {
 	if !historyHas(c, a, "temperature", "21.5") {
 		t.Fatal("the reading over TLS is not in history")
 	}
-	if msgs := kcatUntil(t, broker, "admin.device-data", 1); len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"temperature":21.5`) {
+	if msgs := dojottest.KcatUntil(t, broker, "admin.device-data", 1); len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"temperature":21.5`) {
 		t.Fatalf("admin.device-data = %+v", msgs)
 	}
 	// dojot's ownership.create, as certificate-acl reads it.
-	if msgs := kcatUntil(t, broker, "admin.dojot.x509-identity-mgmt.certificates", 1); len(msgs) < 1 || msgs[0].Key == nil ||
+	if msgs := dojottest.KcatUntil(t, broker, "admin.dojot.x509-identity-mgmt.certificates", 1); len(msgs) < 1 || msgs[0].Key == nil ||
 		*msgs[0].Key != "admin:"+a || !strings.Contains(msgs[0].Payload, `"eventType":"ownership.create"`) ||
 		!strings.Contains(msgs[0].Payload, `"fingerprint":"`+certA.CertificateFingerprint+`"`) {
 		t.Errorf("admin.dojot.x509-identity-mgmt.certificates = %+v", msgs)

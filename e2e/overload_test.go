@@ -68,7 +68,7 @@ func TestOverload(t *testing.T) {
 		"-nats-listen="+natsAddr, "-kafka-embedded-addr="+kafkaAddr, "-pprof-addr="+pprofAddr,
 		"-kafka-ws-max-per-tenant="+strconv.Itoa(4*cfg.sockets))...)
 	c := in.Login("admin", adminPassword)
-	o := &overload{t: t, in: in, cfg: cfg, token: c.Token, js: jetStream(t, natsAddr), pprof: "http://" + pprofAddr,
+	o := &overload{t: t, in: in, cfg: cfg, token: c.Token, js: dojottest.JetStream(t, natsAddr), pprof: "http://" + pprofAddr,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: openConc(cfg)}}}
 	o.tmpl = dojottest.CreateTemplate(c, "overload")
 	o.devices = o.createDevices(c, cfg.devices)

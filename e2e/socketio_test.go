@@ -207,7 +207,7 @@ func TestSocketIO(t *testing.T) {
 	a := in.Login("admin", adminPassword)
 	a.Must(200, "POST", "/auth/user", map[string]any{"username": "siob", "service": "siotenant",
 		"email": "siob@example.com", "name": "B", "profile": "admin"})
-	b := loginNewUser(t, in, a, "siob")
+	b := dojottest.LoginNewUser(t, in, a, "siob")
 	devA := dojottest.CreateDevice(a, "thermo", dojottest.CreateTemplate(a, "Thermos"))
 	devB := dojottest.CreateDevice(b, "thermo-b", dojottest.CreateTemplate(b, "Thermos"))
 
@@ -251,10 +251,10 @@ func TestSocketIO(t *testing.T) {
 
 	text := "ç😀 naïve ☃"
 	userA, userB := "admin:"+devA, "siotenant:"+devB
-	if out, err := mosquittoPub(in, userA, userA+"/attrs", jsonOf(map[string]any{"temperature": 35, "note": text}), "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, userA, userA+"/attrs", jsonOf(map[string]any{"temperature": 35, "note": text}), "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
-	if out, err := mosquittoPub(in, userB, userB+"/attrs", `{"temperature":1}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, userB, userB+"/attrs", `{"temperature":1}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
 	for _, c := range []*sioClient{polling, ws, upgrade} {
@@ -309,7 +309,7 @@ func TestSocketIO(t *testing.T) {
 		}
 	}
 	// A marker reading on B: the only thing B's socket got since.
-	if out, err := mosquittoPub(in, userB, userB+"/attrs", `{"temperature":2}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, userB, userB+"/attrs", `{"temperature":2}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
 	if r := checkDeviceEvents(t, other.name, other.events(2), devB, "siotenant"); r.Attrs["temperature"] != 2.0 {
@@ -407,7 +407,7 @@ func TestSocketIOTwoInstances(t *testing.T) {
 	c := startSIO(t, node, b, "on B", map[string]any{"token": tok.Token, "transports": []string{"polling"}, "events": []string{"all"}})
 	c.expect("connect")
 	user := "admin:" + id
-	if out, err := mosquittoPub(a, user, user+"/attrs", `{"temperature":30}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(a, user, user+"/attrs", `{"temperature":30}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
 	if ev := c.expect("event"); !strings.Contains(string(ev.Data), `"temperature":30`) || ev.Name != "all" {

@@ -1,9 +1,7 @@
-package e2e
+package flows
 
 import (
 	"encoding/json"
-	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +48,7 @@ const flowsMD73 = `{"name":"geofence flow","flow":[
 // busTemplate makes the tenant's template 6, the one FLOWS.md 7.1 and 7.3
 // name, with the bus's attrs (templates before it are fillers): a fresh
 // tenant numbers its templates from 1.
-func busTemplate(t *testing.T, c *client) int {
+func busTemplate(t *testing.T, c *dojottest.Client) int {
 	t.Helper()
 	for i := 1; ; i++ {
 		attrs := []map[string]any{{"label": "filler", "type": "dynamic", "value_type": "string"}}
@@ -63,29 +61,13 @@ func busTemplate(t *testing.T, c *client) int {
 			}
 		}
 		var r struct{ Template dojottest.Template }
-		mustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "bus-" + string(rune('0'+i)), "attrs": attrs}), &r)
+		dojottest.MustJSON(t, c.Must(200, "POST", "/template", map[string]any{"label": "bus-" + string(rune('0'+i)), "attrs": attrs}), &r)
 		if r.Template.ID == 6 {
 			return 6
 		}
 		if r.Template.ID > 6 || i > 6 {
 			t.Fatalf("template ids do not count from 1: got %d", r.Template.ID)
 		}
-	}
-}
-
-// configSub runs mosquitto_sub as device id of admin on its config topic
-// until it got n messages (30 s at most), and returns what waits for it
-// and gives its output. It returns once the broker acknowledged the
-// subscription.
-func configSub(t *testing.T, in *instance, id string, n int) func() string {
-	t.Helper()
-	user := "admin:" + id
-	host, port, _ := net.SplitHostPort(in.MQTTAddr)
-	sub := mosquittoSub(t, "-h", host, "-p", port, "-u", user, "-i", "e2e-sub-"+id, "-q", "1",
-		"-t", user+"/config", "-C", fmt.Sprint(n), "-W", "30")
-	return func() string {
-		t.Helper()
-		return strings.Join(sub(), "\n") + "\n"
 	}
 }
 
@@ -100,21 +82,21 @@ func TestFlowsExamples(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	in, broker := startMQTTKafka(t)
-	c := in.Login("admin", adminPassword)
+	in, broker := dojottest.StartMQTTKafka(t)
+	c := in.Login("admin", dojottest.AdminPassword)
 	tmpl := busTemplate(t, c)
 	c.Must(200, "POST", "/flows/v1/flow", flowsMD71)
 	c.Must(200, "POST", "/flows/v1/flow", flowsMD73)
 	body := c.Must(200, "POST", "/device", map[string]any{"label": "bus", "templates": []int{tmpl}})
 	var r struct{ Devices []dojottest.Device }
-	mustJSON(t, body, &r)
+	dojottest.MustJSON(t, body, &r)
 	id := r.Devices[0].ID
 	user := "admin:" + id
 
-	sub := configSub(t, in, id, 2)
+	sub := dojottest.ConfigSub(t, in, id, 2)
 	pub := func(payload string) {
 		t.Helper()
-		if b, err := mosquittoPub(in, user, user+"/attrs", payload, "-q", "1"); err != nil {
+		if b, err := dojottest.MosquittoPub(in, user, user+"/attrs", payload, "-q", "1"); err != nil {
 			t.Fatalf("mosquitto_pub %s: %v %s", payload, err, b)
 		}
 	}
@@ -124,12 +106,12 @@ func TestFlowsExamples(t *testing.T) {
 		t.Errorf("configurations on %s/config = %q; want LOTADO then JARDIM PAULISTA", user, got)
 	}
 	var configures []string
-	for _, m := range kcatUntil(t, broker, "admin.dojot.device-manager.device", 3) {
+	for _, m := range dojottest.KcatUntil(t, broker, "admin.dojot.device-manager.device", 3) {
 		var v struct {
 			Event string
 			Data  json.RawMessage
 		}
-		mustJSON(t, []byte(m.Payload), &v)
+		dojottest.MustJSON(t, []byte(m.Payload), &v)
 		if v.Event == "configure" {
 			configures = append(configures, string(v.Data))
 		}
@@ -153,7 +135,7 @@ func TestFlowsExamples(t *testing.T) {
 	if docs := dojottest.WaitHistory(t, c, id, "mensagem", 1); len(docs) != 1 {
 		t.Errorf("mensagem history = %+v; want one (the point outside the polygon wrote none)", docs)
 	}
-	if msgs := kcatUntil(t, broker, "admin.dojot.device-manager.device", 3); len(msgs) != 3 {
+	if msgs := dojottest.KcatUntil(t, broker, "admin.dojot.device-manager.device", 3); len(msgs) != 3 {
 		t.Errorf("%d records on the device topic; want create and two configures", len(msgs))
 	}
 }

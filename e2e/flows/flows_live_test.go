@@ -1,4 +1,4 @@
-package e2e
+package flows
 
 import (
 	"context"
@@ -20,11 +20,11 @@ func TestFlowsLive(t *testing.T) {
 		t.Skip("slow")
 	}
 	addr := dojottest.FreeAddr(t)
-	in := start(t, "", "-nats-listen="+addr)
-	admin := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, "", "-nats-listen="+addr)
+	admin := in.Login("admin", dojottest.AdminPassword)
 	admin.Must(200, "POST", "/auth/user", map[string]any{"username": "liv", "service": "livetenant",
 		"email": "liv@example.com", "name": "Liv", "profile": "admin"})
-	c := loginNewUser(t, in, admin, "liv")
+	c := dojottest.LoginNewUser(t, in, admin, "liv")
 	src := dojottest.CreateDevice(c, "src", dojottest.CreateTemplate(c, "Sources"))
 	sink := dojottest.CreateDevice(c, "sink", dojottest.CreateTemplate(c, "Sinks"))
 	flowBody := func(tag string, enabled bool) string {
@@ -40,9 +40,9 @@ func TestFlowsLive(t *testing.T) {
 			ID string `json:"id"`
 		} `json:"flow"`
 	}
-	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", flowBody("v1", true)), &created)
+	dojottest.MustJSON(t, c.Must(200, "POST", "/flows/v1/flow", flowBody("v1", true)), &created)
 
-	js := jetStream(t, addr)
+	js := dojottest.JetStream(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cons, err := js.OrderedConsumer(ctx, "DATA", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"data.*.livetenant." + sink}})
@@ -67,7 +67,7 @@ func TestFlowsLive(t *testing.T) {
 		var r struct {
 			Attrs out `json:"attrs"`
 		}
-		mustJSON(t, m.Data(), &r)
+		dojottest.MustJSON(t, m.Data(), &r)
 		return r.Attrs, true
 	}
 

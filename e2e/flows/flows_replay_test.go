@@ -1,4 +1,4 @@
-package e2e
+package flows
 
 import (
 	"bytes"
@@ -32,8 +32,8 @@ func TestFlowReplay(t *testing.T) {
 	}
 	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
 	natsAddr := dojottest.FreeAddr(t)
-	in := start(t, "", "-mqtt-insecure", "-nats-listen="+natsAddr)
-	c := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, "", "-mqtt-insecure", "-nats-listen="+natsAddr)
+	c := in.Login("admin", dojottest.AdminPassword)
 	tmpl := dojottest.CreateTemplate(c, "Boilers")
 	ids := []string{dojottest.CreateDevice(c, "boiler-1", tmpl), dojottest.CreateDevice(c, "boiler-2", tmpl)}
 	flow := `[{"id":"t","type":"tab","label":"replayed"},
@@ -45,7 +45,7 @@ func TestFlowReplay(t *testing.T) {
 	 {"id":"a","type":"multi actuate","z":"t","device_source":"self","devices_source_configured":[""],"attrs":"saida","wires":[]},
 	 {"id":"n","type":"notification","z":"t","msgType":"static","messageStatic":"boiler reading","source":"","wires":[]}]`
 	var created struct{ Flow struct{ ID string } }
-	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"boilers","enabled":false,"flow":`+flow+`}`), &created)
+	dojottest.MustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"boilers","enabled":false,"flow":`+flow+`}`), &created)
 	id := created.Flow.ID
 
 	// Both devices' config topics listen from before the readings on.
@@ -71,7 +71,7 @@ func TestFlowReplay(t *testing.T) {
 	}{{0, 35}, {1, 25}, {0, 40}, {1, 31}}
 	for _, r := range readings {
 		user := "admin:" + ids[r.dev]
-		if b, err := mosquittoPub(in, user, user+"/attrs", fmt.Sprintf(`{"temperature":%d}`, r.temp), "-q", "1"); err != nil {
+		if b, err := dojottest.MosquittoPub(in, user, user+"/attrs", fmt.Sprintf(`{"temperature":%d}`, r.temp), "-q", "1"); err != nil {
 			t.Fatalf("mosquitto_pub: %v %s", err, b)
 		}
 	}
@@ -104,7 +104,7 @@ func TestFlowReplay(t *testing.T) {
 	check := func(body []byte, flowID string) {
 		t.Helper()
 		var a answer
-		mustJSON(t, body, &a)
+		dojottest.MustJSON(t, body, &a)
 		if a.Flow != flowID || a.Inputs != 4 || len(a.Runs) != 4 || a.Truncated || a.Effects["actuation"] != 3 || a.Effects["notification"] != 4 {
 			t.Fatalf("replay = %s", body)
 		}
@@ -130,7 +130,7 @@ func TestFlowReplay(t *testing.T) {
 					Subject  string
 				}
 				if rec.Value != nil {
-					mustJSON(t, rec.Value, &v)
+					dojottest.MustJSON(t, rec.Value, &v)
 				}
 				switch rec.Kind {
 				case "emit":
@@ -166,7 +166,7 @@ func TestFlowReplay(t *testing.T) {
 		}
 	}
 	// ...no actuation is in EVENTS, no notification in NOTIFICATIONS...
-	js := jetStream(t, natsAddr)
+	js := dojottest.JetStream(t, natsAddr)
 	ctx := context.Background()
 	for _, dev := range ids {
 		st, err := js.Stream(ctx, "EVENTS")
@@ -178,7 +178,7 @@ func TestFlowReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ev dojot.Event
-		mustJSON(t, m.Data, &ev)
+		dojottest.MustJSON(t, m.Data, &ev)
 		if ev.Type != dojot.EventDeviceCreated {
 			t.Errorf("device %s's last event is %s; want its creation", dev, ev.Type)
 		}
@@ -192,9 +192,9 @@ func TestFlowReplay(t *testing.T) {
 	}
 	// ...and the flow is still disabled, its engine counters untouched.
 	var got struct{ Flow struct{ Enabled bool } }
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+id, nil), &got)
+	dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+id, nil), &got)
 	var status struct{ Stats struct{ Runs int } }
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+id+"/status", nil), &status)
+	dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+id+"/status", nil), &status)
 	if got.Flow.Enabled || status.Stats.Runs != 0 {
 		t.Errorf("after replay: enabled %v, runs %d", got.Flow.Enabled, status.Stats.Runs)
 	}

@@ -1,4 +1,4 @@
-package e2e
+package flows
 
 import (
 	"encoding/json"
@@ -18,8 +18,8 @@ func TestFlowsInvalid(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	in := start(t, "")
-	c := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, "")
+	c := in.Login("admin", dojottest.AdminPassword)
 	const head = `{"id":"h","type":"event device in","device_id":"abc","event_publish":true,"wires":[["n"]]}`
 	cases := []struct {
 		name, node, detail string
@@ -36,7 +36,7 @@ func TestFlowsInvalid(t *testing.T) {
 		{"numeric template_id", `{"id":"n","type":"event template in","template_id":6,"event_publish":true,"wires":[[]]}`, `node n: template_id must be a string`},
 	}
 	var created struct{ Flow struct{ ID string } }
-	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"good","flow":[`+head+`,{"id":"n","type":"change","rules":[],"wires":[]}]}`), &created)
+	dojottest.MustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"good","flow":[`+head+`,{"id":"n","type":"change","rules":[],"wires":[]}]}`), &created)
 	for _, tc := range cases {
 		flow := `[` + head + `,` + tc.node + `]`
 		if strings.Contains(tc.node, `"event template in"`) {
@@ -55,11 +55,11 @@ func TestFlowsInvalid(t *testing.T) {
 	}
 	// The refused PUTs changed nothing.
 	if body := string(c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID, nil)); !strings.Contains(body, `"name":"good"`) {
-		t.Errorf("after refused PUTs: %s", trunc([]byte(body)))
+		t.Errorf("after refused PUTs: %s", dojottest.Trunc([]byte(body)))
 	}
 
 	c.Must(200, "POST", "/auth/user", map[string]string{"username": "flowother", "service": "othertenant", "email": "o@example.com", "name": "O", "profile": "user"})
-	other := loginNewUser(t, in, c, "flowother")
+	other := dojottest.LoginNewUser(t, in, c, "flowother")
 	for _, req := range []struct{ method, path, body string }{
 		{"GET", "/flows/v1/flow/" + created.Flow.ID, ""},
 		{"PUT", "/flows/v1/flow/" + created.Flow.ID, `{"name":"stolen"}`},
@@ -76,7 +76,7 @@ func TestFlowsInvalid(t *testing.T) {
 		}
 	}
 	if body := string(c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID, nil)); !strings.Contains(body, `"name":"good"`) {
-		t.Errorf("after another tenant's PUT and DELETE: %s", trunc([]byte(body)))
+		t.Errorf("after another tenant's PUT and DELETE: %s", dojottest.Trunc([]byte(body)))
 	}
 }
 
@@ -88,8 +88,8 @@ func TestFlowsLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	in := start(t, "", "-mqtt-insecure")
-	c := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, "", "-mqtt-insecure")
+	c := in.Login("admin", dojottest.AdminPassword)
 	tmpl := dojottest.CreateTemplate(c, "Long")
 	dev, sink := dojottest.CreateDevice(c, "long", tmpl), dojottest.CreateDevice(c, "sink", tmpl)
 	const changes = 997
@@ -105,11 +105,11 @@ func TestFlowsLarge(t *testing.T) {
 	sb.WriteString(`,{"id":"o","type":"multi device out","z":"t","device_source":"configured","devices_source_configured":["` + sink + `"],"attrs":"out","wires":[]}]}`)
 	t.Logf("flow body: %d bytes", sb.Len())
 	var created struct{ Flow struct{ ID string } }
-	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", sb.String()), &created)
+	dojottest.MustJSON(t, c.Must(200, "POST", "/flows/v1/flow", sb.String()), &created)
 	var got struct {
 		Flow struct{ Flow []json.RawMessage }
 	}
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID, nil), &got)
+	dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID, nil), &got)
 	if len(got.Flow.Flow) != 1000 {
 		t.Errorf("GET: %d nodes; want 1000", len(got.Flow.Flow))
 	}
@@ -119,7 +119,7 @@ func TestFlowsLarge(t *testing.T) {
 			Flow []json.RawMessage
 		}
 	}
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow", nil), &list)
+	dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow", nil), &list)
 	if len(list.Flows) != 1 || list.Flows[0].ID != created.Flow.ID || len(list.Flows[0].Flow) != 1000 {
 		t.Errorf("list: %d flows", len(list.Flows))
 	}
@@ -127,10 +127,10 @@ func TestFlowsLarge(t *testing.T) {
 	// 413 in dojot's body shape.
 	huge := strings.Replace(sb.String(), `"name":"step `, `"name":"`+strings.Repeat("x", 1200)+` `, -1)
 	if code, body := c.Do("POST", "/flows/v1/flow", huge); code != 413 || strings.TrimSpace(string(body)) != `{"message":"Given flow is too large to be stored"}` {
-		t.Errorf("POST of a %d-byte flow = %d %s", len(huge), code, trunc(body))
+		t.Errorf("POST of a %d-byte flow = %d %s", len(huge), code, dojottest.Trunc(body))
 	}
 	began := time.Now()
-	if out, err := mosquittoPub(in, "admin:"+dev, "admin:"+dev+"/attrs", `{"temperature":1}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, "admin:"+dev, "admin:"+dev+"/attrs", `{"temperature":1}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
 	docs := dojottest.WaitHistory(t, c, sink, "last", 1)
@@ -147,7 +147,7 @@ func TestFlowsLarge(t *testing.T) {
 			Nodes map[string]struct{ In, Out, Errors uint64 }
 		}
 	}
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
+	dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
 	if n := st.Stats.Nodes["o"]; n.In != 1 || n.Errors != 0 || len(st.Stats.Nodes) != changes+1 {
 		t.Errorf("status: runs %d, %d nodes, output node %+v", st.Stats.Runs, len(st.Stats.Nodes), n)
 	}
@@ -162,15 +162,15 @@ func TestFlowsLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	in := start(t, "", "-mqtt-insecure")
-	c := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, "", "-mqtt-insecure")
+	c := in.Login("admin", dojottest.AdminPassword)
 	dev := dojottest.CreateDevice(c, "echo", dojottest.CreateTemplate(c, "Echo"))
 	var created struct{ Flow struct{ ID string } }
-	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"echo","flow":[{"id":"t","type":"tab"},`+
+	dojottest.MustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"echo","flow":[{"id":"t","type":"tab"},`+
 		`{"id":"h","type":"event device in","z":"t","device_id":"`+dev+`","event_publish":true,"wires":[["c"]]},`+
 		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"out.echo","pt":"msg","to":"again","tot":"str"}],"wires":[["o"]]},`+
 		`{"id":"o","type":"multi device out","z":"t","device_source":"self","devices_source_configured":[""],"attrs":"out","wires":[]}]}`), &created)
-	if out, err := mosquittoPub(in, "admin:"+dev, "admin:"+dev+"/attrs", `{"temperature":1}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, "admin:"+dev, "admin:"+dev+"/attrs", `{"temperature":1}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
 	type status struct {
@@ -181,14 +181,14 @@ func TestFlowsLoop(t *testing.T) {
 	}
 	var st status
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
+		dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
 		if st.Stats.LoopsCut > 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(time.Second) // nothing more comes
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
+	dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
 	if st.Stats.Runs != 8 || st.Stats.LoopsCut != 1 {
 		t.Errorf("status: runs %d, loops cut %d; want 8 and 1", st.Stats.Runs, st.Stats.LoopsCut)
 	}
@@ -196,15 +196,15 @@ func TestFlowsLoop(t *testing.T) {
 		t.Errorf("%d echoes in history; want 8", len(docs))
 	}
 	if code, body := in.Client().Do("GET", "/healthz", nil); code != 200 {
-		t.Errorf("/healthz = %d %s", code, trunc(body))
+		t.Errorf("/healthz = %d %s", code, dojottest.Trunc(body))
 	}
 	// Still running flows: a new reading of the device loops (and is cut) again.
-	if out, err := mosquittoPub(in, "admin:"+dev, "admin:"+dev+"/attrs", `{"temperature":2}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, "admin:"+dev, "admin:"+dev+"/attrs", `{"temperature":2}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
 	dojottest.WaitHistory(t, c, dev, "echo", 16)
 	for deadline := time.Now().Add(20 * time.Second); st.Stats.LoopsCut < 2 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
+		dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
 	}
 	if st.Stats.Runs != 16 || st.Stats.LoopsCut != 2 {
 		t.Errorf("after a second reading: runs %d, loops cut %d; want 16 and 2", st.Stats.Runs, st.Stats.LoopsCut)
@@ -212,23 +212,23 @@ func TestFlowsLoop(t *testing.T) {
 
 	// The same through actuations: a flow on a device's configure events
 	// that actuates the device again.
-	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"reconfigure","flow":[{"id":"t","type":"tab"},`+
+	dojottest.MustJSON(t, c.Must(200, "POST", "/flows/v1/flow", `{"name":"reconfigure","flow":[{"id":"t","type":"tab"},`+
 		`{"id":"h","type":"event device in","z":"t","device_id":"`+dev+`","event_configure":true,"wires":[["c"]]},`+
 		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"out.target_temperature","pt":"msg","to":"payload.data.attrs.target_temperature","tot":"msg"}],"wires":[["a"]]},`+
 		`{"id":"a","type":"multi actuate","z":"t","device_source":"self","devices_source_configured":[""],"attrs":"out","wires":[]}]}`), &created)
 	c.Must(200, "PUT", "/device/"+dev+"/actuate", map[string]any{"attrs": map[string]any{"target_temperature": 21}})
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
+		dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
 		if st.Stats.LoopsCut > 0 || st.Stats.Runs > 100 || time.Now().After(deadline) {
 			break
 		}
 	}
 	time.Sleep(time.Second) // nothing more comes
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
+	dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+created.Flow.ID+"/status", nil), &st)
 	if st.Stats.Runs != 8 || st.Stats.LoopsCut != 1 {
 		t.Errorf("actuation loop: runs %d, loops cut %d; want 8 and 1", st.Stats.Runs, st.Stats.LoopsCut)
 	}
 	if code, body := in.Client().Do("GET", "/healthz", nil); code != 200 {
-		t.Errorf("/healthz = %d %s", code, trunc(body))
+		t.Errorf("/healthz = %d %s", code, dojottest.Trunc(body))
 	}
 }

@@ -1,4 +1,9 @@
-package e2e
+// Package flows tests the flow engine through the whole dojot binary:
+// flows created over HTTP, as in FLOWS.md, fed by devices over MQTT and
+// read back from history, Kafka and the devices' config topics. It is a
+// package apart from e2e so that each has its own share of go test's
+// per-package timeout (see dojottest for the harness they share).
+package flows
 
 import (
 	"strings"
@@ -14,8 +19,8 @@ import (
 func TestFlowsAPI(t *testing.T) { dojottest.EachView(t, testFlowsAPI) }
 
 func testFlowsAPI(t *testing.T, flags []string) {
-	in := start(t, "", flags...)
-	c := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, "", flags...)
+	c := in.Login("admin", dojottest.AdminPassword)
 	const flow = `{"name":"actuate flow","flow":[
  {"id":"7320e2d3.7984bc","type":"tab","label":"Flow 1"},
  {"id":"a26f3b44.379118","type":"device template in","z":"7320e2d3.7984bc","name":"bus","device_template":{"id":"6"},"status":"false","device_template_id":"6","x":93.5,"y":226,"wires":[["e98654fe.c42fa8"]]},
@@ -30,14 +35,14 @@ func testFlowsAPI(t *testing.T, flags []string) {
 			Enabled bool
 		}
 	}
-	mustJSON(t, c.Must(200, "POST", "/flows/v1/flow", flow), &created)
+	dojottest.MustJSON(t, c.Must(200, "POST", "/flows/v1/flow", flow), &created)
 	id := created.Flow.ID
 	if id == "" || !created.Flow.Enabled {
 		t.Fatalf("POST /flows/v1/flow = %+v", created)
 	}
 	body := string(c.Must(200, "GET", "/flows/v1/flow/"+id, nil))
 	if !strings.Contains(body, `"id":"af8485c5.8352d8","type":"multi actuate"`) {
-		t.Errorf("GET = %s", trunc([]byte(body)))
+		t.Errorf("GET = %s", dojottest.Trunc([]byte(body)))
 	}
 	c.Must(200, "PUT", "/flows/v1/flow/"+id, `{"enabled":false}`)
 	c.Must(400, "POST", "/flows/v1/flow", `{"name":"bad","flow":[{"id":"x"}]}`)
@@ -54,7 +59,7 @@ func testFlowsAPI(t *testing.T, flags []string) {
 	}
 	if body := string(c.Must(200, "GET", "/flows/nodes", nil)); !strings.Contains(body, `{"id":"dojot/switch","name":"switch","module":"dojot","version":"1.0.0","enabled":true,"local":true,"types":["switch"]}`) ||
 		!strings.Contains(body, `"types":["multi actuate"]`) {
-		t.Errorf("GET /flows/nodes = %s", trunc([]byte(body)))
+		t.Errorf("GET /flows/nodes = %s", dojottest.Trunc([]byte(body)))
 	}
 	if code, _ := c.Do("GET", "/flows/v1/flow", nil); code != 200 {
 		t.Errorf("GET list = %d", code)
@@ -62,14 +67,14 @@ func testFlowsAPI(t *testing.T, flags []string) {
 	// Before the kill: a Mongo view's applier lease outlives a killed
 	// holder by up to 10 s, during which writes wait.
 	c.Must(200, "POST", "/auth/user", map[string]string{"username": "flowuser", "service": "other", "email": "f@example.com", "name": "F", "profile": "user"})
-	loginNewUser(t, in, c, "flowuser")
+	dojottest.LoginNewUser(t, in, c, "flowuser")
 	in.Kill()
 	in.Restart()
-	c = in.Login("admin", adminPassword)
+	c = in.Login("admin", dojottest.AdminPassword)
 	if body := string(c.Must(200, "GET", "/flows/v1/flow/"+id, nil)); !strings.Contains(body, `"name":"actuate flow","enabled":false`) {
-		t.Errorf("after restart: %s", trunc([]byte(body)))
+		t.Errorf("after restart: %s", dojottest.Trunc([]byte(body)))
 	}
-	other := in.Login("flowuser", newPassword)
+	other := in.Login("flowuser", dojottest.NewPassword)
 	if code, _ := other.Do("GET", "/flows/v1/flow/"+id, nil); code != 404 {
 		t.Errorf("another tenant's GET = %d", code)
 	}
@@ -86,7 +91,7 @@ func testFlowsAPI(t *testing.T, flags []string) {
 			break
 		}
 		if code != 503 || time.Now().After(deadline) {
-			t.Fatalf("DELETE = %d %s", code, trunc(body))
+			t.Fatalf("DELETE = %d %s", code, dojottest.Trunc(body))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

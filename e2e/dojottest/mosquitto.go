@@ -1,4 +1,4 @@
-package e2e
+package dojottest
 
 import (
 	"bufio"
@@ -10,13 +10,13 @@ import (
 	"time"
 )
 
-// mosquittoSub starts mosquitto_sub with args and returns once the broker
+// MosquittoSub starts mosquitto_sub with args and returns once the broker
 // acknowledged its subscriptions, so that nothing published from then on
 // is missed however loaded the machine is (a fixed pause before
 // publishing was not always enough). It adds -d, whose debug lines say
 // when the SUBACK came; wait waits for mosquitto_sub to exit and returns
 // its other lines (the messages), the debug lines left out.
-func mosquittoSub(t *testing.T, args ...string) (wait func() []string) {
+func MosquittoSub(t *testing.T, args ...string) (wait func() []string) {
 	t.Helper()
 	// stdbuf: mosquitto_sub's stdout to a pipe is block-buffered, and the
 	// debug lines would come only when it exits.

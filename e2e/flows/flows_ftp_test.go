@@ -1,4 +1,4 @@
-package e2e
+package flows
 
 import (
 	"context"
@@ -24,8 +24,8 @@ func TestFlowsFTPNode(t *testing.T) {
 		t.Skip("DOJOT_TEST_FTP_URL names a server whose files this test cannot read")
 	}
 	addr := dojottest.FreeAddr(t)
-	in := start(t, "", "-nats-listen="+addr)
-	c := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, "", "-nats-listen="+addr)
+	c := in.Login("admin", dojottest.AdminPassword)
 	id := dojottest.CreateDevice(c, "logger", dojottest.CreateTemplate(c, "Loggers"))
 	c.Must(200, "POST", "/flows/v1/flow", fmt.Sprintf(`{"name":"to ftp","flow":[{"id":"t","type":"tab"},`+
 		`{"id":"h","type":"event device in","z":"t","device_id":%q,"event_publish":true,"wires":[["m"]]},`+
@@ -34,7 +34,7 @@ func TestFlowsFTPNode(t *testing.T) {
 		`{"id":"f","type":"ftp","z":"t","method":"PUT","url":%q,"username":"dojot","password":"dojot","filename":"name","filecontent":"content","fileencoding":"utf8","response":"r","wires":[]}]}`,
 		id, id, url))
 
-	js := jetStream(t, addr)
+	js := dojottest.JetStream(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	r := fmt.Sprintf(`{"metadata":{"deviceid":%q,"tenant":"admin","timestamp":%d},"attrs":{"temperature":21.5}}`, id, time.Now().UnixMilli())

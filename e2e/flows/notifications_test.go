@@ -1,4 +1,4 @@
-package e2e
+package flows
 
 import (
 	"encoding/json"
@@ -29,8 +29,8 @@ func testFlowNotifications(t *testing.T, flags []string) {
 	dojottest.NeedCommand(t, "kcat", "-V")
 	broker, dir := dojottest.FreeAddr(t), t.TempDir()
 	flags = append([]string{"-mqtt-insecure", "-kafka-embedded-addr=" + broker}, flags...)
-	in := start(t, dir, flags...)
-	c := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, dir, flags...)
+	c := in.Login("admin", dojottest.AdminPassword)
 	id := dojottest.CreateDevice(c, "thermo", dojottest.CreateTemplate(c, "Thermos"))
 	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + id + `","event_publish":true,"wires":[["s"]]},` +
 		`{"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"gt","v":"32","vt":"num"}],"checkall":"true","outputs":1,"wires":[["c"]]},`
@@ -48,12 +48,12 @@ func testFlowNotifications(t *testing.T, flags []string) {
 		`{"id":"p","type":"publish-ftp","z":"t","encode":"utf8","filename":"file.name","filecontent":"file.content","wires":[]}]}`)
 
 	// A Kafka WS client on the notifications, with the GUI's filter.
-	line := kafkaWSLines(t, in, c.Token, "admin.dojot.notifications", "&where=subject=in:^user_notification$;", 2)
+	line := dojottest.KafkaWSLines(t, in, c.Token, "admin.dojot.notifications", "&where=subject=in:^user_notification$;", 2)
 	if l := line(); l != "open" {
 		t.Fatalf("client: %q", l)
 	}
 	user := "admin:" + id
-	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":35}`, "-q", "1"); err != nil {
+	if b, err := dojottest.MosquittoPub(in, user, user+"/attrs", `{"temperature":35}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, b)
 	}
 	var texts []string
@@ -65,7 +65,7 @@ func testFlowNotifications(t *testing.T, flags []string) {
 			MetaAttrsFilter map[string]any
 			Subject         string
 		}
-		mustJSON(t, []byte(line()), &n)
+		dojottest.MustJSON(t, []byte(line()), &n)
 		if n.MsgID == "" || n.Timestamp == 0 || n.Subject != "user_notification" {
 			t.Errorf("frame %+v", n)
 		}
@@ -80,7 +80,7 @@ func testFlowNotifications(t *testing.T, flags []string) {
 	waitNotificationsApplied(t, in, 2)
 	get := func(query string) (int, string) {
 		t.Helper()
-		code, body, hdr := do(t, in, c, "/history/notifications/history?"+query, "")
+		code, body, hdr := dojottest.Get(t, in, c, "/history/notifications/history?"+query, "")
 		if ct := hdr.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
 			t.Errorf("%s: Content-Type %q; want History's", query, ct)
 		}
@@ -97,9 +97,9 @@ func testFlowNotifications(t *testing.T, flags []string) {
 		"dateFrom=" + url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)) + "&limit=5"} {
 		code, body := get(q)
 		var ans struct{ Notifications []entry }
-		mustJSON(t, []byte(body), &ans)
+		dojottest.MustJSON(t, []byte(body), &ans)
 		if code != 200 || len(ans.Notifications) != 1 {
-			t.Errorf("?%s: %d %s; want the one to persist", q, code, trunc([]byte(body)))
+			t.Errorf("?%s: %d %s; want the one to persist", q, code, dojottest.Trunc([]byte(body)))
 			continue
 		}
 		n := ans.Notifications[0]
@@ -124,8 +124,8 @@ func testFlowNotifications(t *testing.T, flags []string) {
 	// resuming from its checkpoint) stores nothing twice.
 	_, before := get("")
 	in.Stop()
-	in = start(t, dir, flags...)
-	c = in.Login("admin", adminPassword)
+	in = dojottest.Start(t, dir, flags...)
+	c = in.Login("admin", dojottest.AdminPassword)
 	waitNotificationsApplied(t, in, 2)
 	if _, after := get(""); after != before {
 		t.Errorf("after a restart:\n%s\nwant\n%s", after, before)
@@ -134,7 +134,7 @@ func testFlowNotifications(t *testing.T, flags []string) {
 	// publish-ftp's message, through the Kafka bridge: at least once (a
 	// stop between Kafka's answer and JetStream's ack sends it again after
 	// the restart), every copy with its one dojot-msg-id.
-	msgs := kcatUntil(t, broker, "admin.dojot.ftp", 1)
+	msgs := dojottest.KcatUntil(t, broker, "admin.dojot.ftp", 1)
 	for _, m := range msgs {
 		if m.Header("dojot-msg-id") != msgs[0].Header("dojot-msg-id") || m.Payload != msgs[0].Payload {
 			t.Fatalf("admin.dojot.ftp holds two files: %+v", msgs)
@@ -153,7 +153,7 @@ func testFlowNotifications(t *testing.T, flags []string) {
 			Content            any
 		}
 	}
-	mustJSON(t, []byte(msgs[0].Payload), &f)
+	dojottest.MustJSON(t, []byte(msgs[0].Payload), &f)
 	if f.Metadata.MsgID == "" || f.Metadata.Service != "flowbroker" || f.Metadata.ContentType != "application/vnd.dojot.ftp+json" || f.Metadata.TS == 0 ||
 		f.Data.Filename != "temperature.txt" || f.Data.Encoding != "utf8" || f.Data.Content != 35.0 || msgs[0].Header("dojot-msg-id") != f.Metadata.MsgID {
 		t.Errorf("admin.dojot.ftp record %s headers %v", msgs[0].Payload, msgs[0].Headers)
@@ -162,7 +162,7 @@ func testFlowNotifications(t *testing.T, flags []string) {
 
 // waitNotificationsApplied waits until the history applied the
 // NOTIFICATIONS stream up to seq (GET /healthz).
-func waitNotificationsApplied(t *testing.T, in *instance, seq uint64) {
+func waitNotificationsApplied(t *testing.T, in *dojottest.Instance, seq uint64) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -177,7 +177,7 @@ func waitNotificationsApplied(t *testing.T, in *instance, seq uint64) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/healthz history = %s", trunc(body))
+			t.Fatalf("/healthz history = %s", dojottest.Trunc(body))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

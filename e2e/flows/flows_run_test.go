@@ -1,4 +1,4 @@
-package e2e
+package flows
 
 import (
 	"context"
@@ -25,8 +25,8 @@ func TestFlowsRun(t *testing.T) {
 	dojottest.NeedCommand(t, "sh", "-c", "command -v mosquitto_sub && command -v mosquitto_pub")
 	dojottest.NeedCommand(t, "kcat", "-V")
 	natsAddr, broker := dojottest.FreeAddr(t), dojottest.FreeAddr(t)
-	in := start(t, "", "-mqtt-insecure", "-nats-listen="+natsAddr, "-kafka-embedded-addr="+broker)
-	c := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, "", "-mqtt-insecure", "-nats-listen="+natsAddr, "-kafka-embedded-addr="+broker)
+	c := in.Login("admin", dojottest.AdminPassword)
 	id := dojottest.CreateDevice(c, "heater", dojottest.CreateTemplate(c, "Heaters"))
 	head := `{"id":"h","type":"event device in","z":"t","device_id":"` + id + `","event_publish":true,"wires":[["s"]]},` +
 		`{"id":"s","type":"switch","z":"t","property":"payload.data.attrs.temperature","propertyType":"msg","rules":[{"t":"gt","v":"30","vt":"num"}],"checkall":"true","outputs":1,"wires":[["c"]]},`
@@ -43,15 +43,15 @@ func TestFlowsRun(t *testing.T) {
 		`"template":"{\"metadata\":{\"priority\":\"low\"},\"message\":\"Temp {{payload.data.attrs.temperature}} too high\"}","output":"json","wires":[["n"]]},`+
 		`{"id":"n","type":"notification","z":"t","source":"notification.metadata","sourceFieldType":"msg","messageDynamic":"notification.message","messageStatic":"","messageFieldType":"msg","msgType":"dynamic","wires":[]}]}`)
 	user := "admin:" + id
-	sub := configSub(t, in, id, 1)
-	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":35}`, "-q", "1"); err != nil {
+	sub := dojottest.ConfigSub(t, in, id, 1)
+	if b, err := dojottest.MosquittoPub(in, user, user+"/attrs", `{"temperature":35}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, b)
 	}
 	if got := strings.TrimSpace(sub()); got != `{"target_temperature":20}` {
 		t.Errorf("configuration = %s", got)
 	}
 	// The notification is in the NOTIFICATIONS stream, dojot's message.
-	js := jetStream(t, natsAddr)
+	js := dojottest.JetStream(t, natsAddr)
 	var note map[string]any
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		var m *jetstream.RawStreamMsg
@@ -60,7 +60,7 @@ func TestFlowsRun(t *testing.T) {
 			m, err = st.GetLastMsgForSubject(context.Background(), "notify.admin")
 		}
 		if err == nil {
-			mustJSON(t, m.Data, &note)
+			dojottest.MustJSON(t, m.Data, &note)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -73,7 +73,7 @@ func TestFlowsRun(t *testing.T) {
 		t.Errorf("notification = %v", note)
 	}
 	// and, through the Kafka bridge, on <tenant>.dojot.notifications.
-	if msgs := kcatUntil(t, broker, "admin.dojot.notifications", 1); len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"message":"Temp 35 too high"`) {
+	if msgs := dojottest.KcatUntil(t, broker, "admin.dojot.notifications", 1); len(msgs) != 1 || !strings.Contains(msgs[0].Payload, `"message":"Temp 35 too high"`) {
 		t.Errorf("admin.dojot.notifications = %+v", msgs)
 	}
 	docs := dojottest.WaitHistory(t, c, id, "alarm", 1)
@@ -88,7 +88,7 @@ func TestFlowsRun(t *testing.T) {
 	}
 	// A disabled flow does not run.
 	var list struct{ Flows []struct{ ID, Name string } }
-	mustJSON(t, c.Must(200, "GET", "/flows/v1/flow", nil), &list)
+	dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow", nil), &list)
 	// The engine's counters of a flow that ran (ours: dojot had none).
 	for _, f := range list.Flows {
 		if f.Name != "cool down" {
@@ -100,7 +100,7 @@ func TestFlowsRun(t *testing.T) {
 				Nodes map[string]struct{ In, Out, Errors uint64 }
 			}
 		}
-		mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+f.ID+"/status", nil), &st)
+		dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+f.ID+"/status", nil), &st)
 		if st.Stats.Runs < 1 || st.Stats.Nodes["a"].In < 1 || st.Stats.Nodes["s"].Out < 1 || st.Stats.Nodes["a"].Errors != 0 {
 			t.Errorf("status = %+v", st)
 		}
@@ -110,7 +110,7 @@ func TestFlowsRun(t *testing.T) {
 			c.Must(200, "PUT", "/flows/v1/flow/"+f.ID, `{"enabled":false}`)
 		}
 	}
-	if b, err := mosquittoPub(in, user, user+"/attrs", `{"temperature":36}`, "-q", "1"); err != nil {
+	if b, err := dojottest.MosquittoPub(in, user, user+"/attrs", `{"temperature":36}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, b)
 	}
 	dojottest.WaitHistory(t, c, id, "temperature", 2)

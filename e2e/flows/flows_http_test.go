@@ -1,4 +1,4 @@
-package e2e
+package flows
 
 import (
 	"encoding/json"
@@ -53,8 +53,8 @@ func TestFlowsHTTPNode(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	in := start(t, "", "-mqtt-insecure")
-	c := in.Login("admin", adminPassword)
+	in := dojottest.Start(t, "", "-mqtt-insecure")
+	c := in.Login("admin", dojottest.AdminPassword)
 	sensors := dojottest.CreateTemplate(c, "Sensors")
 	a, slow := dojottest.CreateDevice(c, "a", sensors), dojottest.CreateDevice(c, "slow", sensors)
 	// The target has a template of its own: its readings fire no flow.
@@ -68,7 +68,7 @@ func TestFlowsHTTPNode(t *testing.T) {
 		`{"id":"x","type":"http","z":"t","method":"POST","url":"`+srv.URL+`/readings/{{{payload.data.id}}}?t={{payload.data.attrs.temperature}}","body":"req","response":"resp","ret":"obj","wires":[["o"]]},`+
 		`{"id":"o","type":"multi device out","z":"t","device_source":"dynamic","devices_source_dynamic":"resp.payload.target","devices_source_dynamicFieldType":"msg","devices_source_configured":[""],"attrs":"resp.payload.attrs","wires":[]}]}`)
 
-	if out, err := mosquittoPub(in, "admin:"+a, "admin:"+a+"/attrs", `{"temperature":21.5,"slow":false}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, "admin:"+a, "admin:"+a+"/attrs", `{"temperature":21.5,"slow":false}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
 	select {
@@ -90,7 +90,7 @@ func TestFlowsHTTPNode(t *testing.T) {
 	}
 
 	// The slow device's call holds its own device only.
-	if out, err := mosquittoPub(in, "admin:"+slow, "admin:"+slow+"/attrs", `{"temperature":1,"slow":true}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, "admin:"+slow, "admin:"+slow+"/attrs", `{"temperature":1,"slow":true}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
 	select {
@@ -99,7 +99,7 @@ func TestFlowsHTTPNode(t *testing.T) {
 		t.Fatal("the slow call never came")
 	}
 	began := time.Now()
-	if out, err := mosquittoPub(in, "admin:"+a, "admin:"+a+"/attrs", `{"temperature":30,"slow":false}`, "-q", "1"); err != nil {
+	if out, err := dojottest.MosquittoPub(in, "admin:"+a, "admin:"+a+"/attrs", `{"temperature":30,"slow":false}`, "-q", "1"); err != nil {
 		t.Fatalf("mosquitto_pub: %v %s", err, out)
 	}
 	dojottest.WaitHistory(t, c, b, "from", 2)

@@ -1,4 +1,4 @@
-package e2e
+package flows
 
 import (
 	"context"
@@ -20,10 +20,10 @@ func TestFlowsTwoInstances(t *testing.T) {
 		t.Skip("slow")
 	}
 	addr := dojottest.FreeAddr(t)
-	a := start(t, "", "-nats-listen="+addr, "-jwt-secret=shared-e2e-secret")
-	b := start(t, "", "-nats-url=nats://"+addr, "-jwt-secret=shared-e2e-secret")
-	ca := a.Login("admin", adminPassword)
-	cb := b.Login("admin", adminPassword)
+	a := dojottest.Start(t, "", "-nats-listen="+addr, "-jwt-secret=shared-e2e-secret")
+	b := dojottest.Start(t, "", "-nats-url=nats://"+addr, "-jwt-secret=shared-e2e-secret")
+	ca := a.Login("admin", dojottest.AdminPassword)
+	cb := b.Login("admin", dojottest.AdminPassword)
 
 	sources := dojottest.CreateTemplate(ca, "Sources")
 	sink := dojottest.CreateDevice(ca, "sink", dojottest.CreateTemplate(ca, "Sinks"))
@@ -37,14 +37,14 @@ func TestFlowsTwoInstances(t *testing.T) {
 			ID string `json:"id"`
 		} `json:"flow"`
 	}
-	mustJSON(t, ca.Must(200, "POST", "/flows/v1/flow", `{"name":"relay","flow":[{"id":"t","type":"tab"},`+
+	dojottest.MustJSON(t, ca.Must(200, "POST", "/flows/v1/flow", `{"name":"relay","flow":[{"id":"t","type":"tab"},`+
 		`{"id":"h","type":"event template in","z":"t","template_id":"`+fmt.Sprint(sources)+`","event_publish":true,"wires":[["c"]]},`+
 		`{"id":"c","type":"change","z":"t","rules":[{"t":"set","p":"out.n","pt":"msg","to":"payload.data.attrs.temperature","tot":"msg"},`+
 		`{"t":"set","p":"out.src","pt":"msg","to":"payload.data.id","tot":"msg"}],"wires":[["o"]]},`+
 		`{"id":"o","type":"multi device out","z":"t","device_source":"configured","devices_source_configured":["`+sink+`"],"attrs":"out","wires":[]}]}`), &flow)
 	time.Sleep(3 * time.Second) // both instances announced and hold their partitions
 
-	js := jetStream(t, addr)
+	js := dojottest.JetStream(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	for n := range each {
@@ -93,7 +93,7 @@ func TestFlowsTwoInstances(t *testing.T) {
 		last[r.Attrs.Src] = r.Attrs.N
 	}
 	// Both instances ran some of them: each status counts its own.
-	for name, c := range map[string]*client{"a": ca, "b": cb} {
+	for name, c := range map[string]*dojottest.Client{"a": ca, "b": cb} {
 		var resp struct {
 			Stats struct {
 				Nodes map[string]struct {
@@ -101,7 +101,7 @@ func TestFlowsTwoInstances(t *testing.T) {
 				} `json:"nodes"`
 			} `json:"stats"`
 		}
-		mustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+flow.Flow.ID+"/status", nil), &resp)
+		dojottest.MustJSON(t, c.Must(200, "GET", "/flows/v1/flow/"+flow.Flow.ID+"/status", nil), &resp)
 		st := resp.Stats
 		t.Logf("instance %s ran %d inputs", name, st.Nodes["c"].In)
 		if st.Nodes["c"].In == 0 {
