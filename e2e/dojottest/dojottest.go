@@ -1,7 +1,10 @@
 // Package dojottest runs the real dojot binary for whole-system tests and
 // benchmarks: it builds ./cmd/dojot once, starts it on a random port with a
 // temporary data dir, and gives HTTP clients that speak to it as a dojot
-// client would.
+// client would. It also holds what the test packages e2e, e2e/flows and
+// e2e/chaos share (devices and templates, the views to run against, Kafka,
+// MQTT and history helpers): they are split so that each has its own share
+// of go test's per-package timeout.
 package dojottest
 
 import (
