@@ -152,7 +152,14 @@ func TestMQTTExternalBroker(t *testing.T) {
 			Actuated uint64 `json:"actuated"`
 		} `json:"mqtt"`
 	}
-	mustJSON(t, c.Must(200, "GET", "/healthz", nil), &a)
+	// The agent counts an actuation once the broker acknowledged its last
+	// publish, which may come after mosquitto_sub got both.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		mustJSON(t, c.Must(200, "GET", "/healthz", nil), &a)
+		if a.MQTT.Actuated == 1 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if a.MQTT.Actuated != 1 {
 		t.Errorf("/healthz mqtt.actuated = %d; want 1", a.MQTT.Actuated)
 	}
