@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Coalescing a websocket's frames. EIO3 sends one packet per websocket
@@ -29,9 +30,13 @@ type batchConn struct {
 	// write (mu is held across one, and a client that does not read
 	// stalls it).
 	hold atomic.Bool
-	mu   sync.Mutex
-	buf  []byte
-	err  error // the write that failed while holding, for the next
+	// writeSince is when the write to the client under way began (Unix
+	// ns; 0: none): one that lasts is a client whose socket takes
+	// nothing more (stuck).
+	writeSince atomic.Int64
+	mu         sync.Mutex
+	buf        []byte
+	err        error // the write that failed while holding, for the next
 }
 
 var heldPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
@@ -52,7 +57,20 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	if err := c.writeHeld(); err != nil {
 		return 0, err
 	}
+	return c.write(p)
+}
+
+// write writes p to the client, timed for stuck.
+func (c *batchConn) write(p []byte) (int, error) {
+	c.writeSince.Store(time.Now().UnixNano())
+	defer c.writeSince.Store(0)
 	return c.Conn.Write(p)
+}
+
+// stuck tells whether a write to the client has been under way for over d.
+func (c *batchConn) stuck(d time.Duration) bool {
+	since := c.writeSince.Load()
+	return since != 0 && time.Since(time.Unix(0, since)) > d
 }
 
 // writeHeld writes out what is held; under mu.
@@ -60,7 +78,7 @@ func (c *batchConn) writeHeld() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	_, err := c.Conn.Write(c.buf)
+	_, err := c.write(c.buf)
 	c.release()
 	if err != nil {
 		c.err = err

@@ -52,8 +52,10 @@ type Options struct {
 	MaxPerTenant int
 	// SendBuffer is how many packets may wait for a socket (the
 	// engine's write buffer: between two polls, or while a websocket
-	// write is under way; default 256). A socket with more waiting is
-	// too slow for its feed and is closed.
+	// write is under way; default 256). A feed that finds it full waits
+	// for room; a socket whose transport takes nothing more (a websocket
+	// write stuck, packets left waiting without a poll) is too slow for
+	// its feed and is closed.
 	SendBuffer int
 	// PingInterval and PingTimeout are the engine's heartbeat (default
 	// 25 s and 5 s, socket.io 2.2's): a client silent for their sum is
@@ -118,8 +120,14 @@ type client struct {
 	notes  bool
 	sock   *socket.Socket
 	// pending counts this package's packets in the engine's write
-	// buffer: written, not yet handed to the transport.
-	pending atomic.Int64
+	// buffer: written, not yet handed to the transport; waitSince is
+	// when the oldest of them was written (Unix ns; 0: none, or not
+	// known). drained tells a feed waiting for room that some left;
+	// done, that the connection closed.
+	pending   atomic.Int64
+	waitSince atomic.Int64
+	drained   chan struct{}
+	done      chan struct{}
 	// ws is the socket's websocket connection once it is its transport.
 	ws      atomic.Pointer[batchConn]
 	slow    atomic.Bool
@@ -254,7 +262,8 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 		return
 	}
 	subject := q.Get("subject")
-	c := &client{s: s, tenant: claims.Tenant, notes: subject == NotificationsSubject}
+	c := &client{s: s, tenant: claims.Tenant, notes: subject == NotificationsSubject,
+		drained: make(chan struct{}, 1), done: make(chan struct{})}
 	if !s.admit(claims.Tenant) {
 		s.refuse("too_many")
 		next(socket.NewExtendedError(ErrTooMany, nil))
@@ -264,6 +273,7 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 	// also when it ends before the socket is connected.
 	conn := sock.Conn()
 	conn.Once("close", func(...any) {
+		close(c.done) // first: a feed waiting for room holds the room's lock
 		c.leave()
 		s.upgrades.Delete(conn.Id())
 	})
@@ -279,7 +289,17 @@ func (s *Server) authenticate(sock *socket.Socket, next func(*socket.ExtendedErr
 						n++
 					}
 				}
-				c.pending.Add(-int64(n))
+				if n > 0 {
+					if c.pending.Add(-int64(n)) <= 0 {
+						c.waitSince.Store(0)
+					} else {
+						c.waitSince.Store(time.Now().UnixNano())
+					}
+					select {
+					case c.drained <- struct{}{}:
+					default:
+					}
+				}
 			}
 		}
 		if ws := c.ws.Load(); ws != nil {
@@ -550,14 +570,20 @@ func event(name, arg []byte) prepared {
 }
 
 // send hands the events to the socket's engine, which queues them
-// without waiting for the client. A socket whose queue holds SendBuffer packets already
-// is too slow for its feed: it is closed, so a client that stopped
-// reading (or polling) costs a bounded buffer.
+// without waiting for the client while fewer than SendBuffer packets
+// wait. A socket whose queue stays full (see room) is too slow for its
+// feed: it is closed, so a client that stopped reading (or polling)
+// costs a bounded buffer.
 func (c *client) send(ps ...prepared) {
 	if c.slow.Load() {
 		return
 	}
-	if c.pending.Load() >= int64(c.s.opts.SendBuffer) {
+	if c.pending.Load() >= int64(c.s.opts.SendBuffer) && !c.room() {
+		select {
+		case <-c.done: // closed meanwhile, not for being slow
+			return
+		default:
+		}
 		if c.slow.CompareAndSwap(false, true) {
 			c.s.tooSlow.Add(1)
 			c.s.log.Info("socket.io: client too slow, disconnected", "tenant", c.tenant)
@@ -571,6 +597,7 @@ func (c *client) send(ps ...prepared) {
 	// All counted before the first write: the engine may flush it
 	// within, and a websocket holds its frame while the others are to
 	// come, so a reading's events leave in one write.
+	c.waitSince.CompareAndSwap(0, time.Now().UnixNano()) // before pending: see room
 	c.pending.Add(int64(len(ps)))
 	conn := c.sock.Conn()
 	// On a websocket, the transport is made unwritable while the events
@@ -594,4 +621,58 @@ func (c *client) send(ps ...prepared) {
 		t.Emit("ready") // the engine flushes its buffer on it
 	}
 	c.s.events.Add(uint64(len(ps)))
+}
+
+// A feed that finds a socket's queue full looks every stallCheck whether
+// its transport still takes packets: a websocket write to the client
+// under way for stallFor (a healthy client's socket takes a frame at
+// once; a writer short of CPU is not held that long), or packets waiting
+// pollFor without a poll taking them (a polling client that reads polls
+// again at once; its next poll needs a few goroutines to run, so the
+// bound is longer). roomFor bounds the wait whatever the reason.
+const (
+	stallCheck = 20 * time.Millisecond
+	stallFor   = 250 * time.Millisecond
+	pollFor    = time.Second
+	roomFor    = 5 * time.Second
+)
+
+// room waits until fewer than SendBuffer packets wait for c; false when
+// the client is too slow (stuck) or the connection closed. A queue fills
+// without the client being slow when the server is short of CPU: a burst
+// of messages (a batch from the Kafka bridge, a reconnected agent) is
+// queued before the websocket's writer or the client's next poll runs;
+// closing the socket then would drop a client that reads everything. A
+// slow client thus holds its feed up stallFor or pollFor at most, once:
+// it is then closed.
+func (c *client) room() bool {
+	check := time.NewTicker(stallCheck)
+	defer check.Stop()
+	giveUp := time.NewTimer(roomFor)
+	defer giveUp.Stop()
+	for c.pending.Load() >= int64(c.s.opts.SendBuffer) {
+		select {
+		case <-c.drained:
+		case <-c.done:
+			return false
+		case <-giveUp.C:
+			return false
+		case <-check.C:
+			if c.stuck() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// stuck tells whether c's transport has stopped taking packets. A
+// waitSince of 0 with packets waiting (send and a flush crossing) is
+// never stuck: room's roomFor then bounds the wait.
+func (c *client) stuck() bool {
+	if ws := c.ws.Load(); ws != nil {
+		return ws.stuck(stallFor)
+	}
+	since := c.waitSince.Load()
+	return since != 0 && time.Since(time.Unix(0, since)) > pollFor
 }

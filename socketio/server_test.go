@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -434,4 +435,68 @@ func TestSocketIOTooSlowWebsocket(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestSocketIOBurst: a burst of readings larger than SendBuffer, stored
+// at once while the server is short of CPU (one P: the feed queues the
+// whole burst before the transport's writer or the next poll runs),
+// reaches a client that reads everything, over a websocket and over
+// long-polling: a full buffer that the client's transport keeps taking
+// is the server behind, not the client too slow.
+func TestSocketIOBurst(t *testing.T) {
+	const n = 500
+	reading := func(i int) string {
+		return fmt.Sprintf(`{"metadata":{"deviceid":"d1"},"attrs":{"n":%d}}`, i)
+	}
+	burst := func(s *testServer) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		for i := range n {
+			s.feeds.deliver("acme", kafkaws.FeedData, reading(i))
+		}
+	}
+	// check reads the burst's 2n events with next, in order.
+	check := func(t *testing.T, s *testServer, next func() string) {
+		for i := range n {
+			for _, name := range []string{"d1", "all"} {
+				if pk, want := next(), fmt.Sprintf(`42[%q,%s]`, name, reading(i)); pk != want {
+					t.Fatalf("reading %d: %.100s; want %s (stats %+v)", i, pk, want, s.Stats())
+				}
+			}
+		}
+		if st := s.Stats(); st.TooSlow != 0 || st.Open != 1 {
+			t.Errorf("Stats = %+v; want one socket open, none too slow", st)
+		}
+	}
+	t.Run("websocket", func(t *testing.T) {
+		s := newTestServer(t, Options{SendBuffer: 4})
+		ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(s.url, "http")+"/socket.io/?EIO=3&transport=websocket&token="+s.token(t, "acme"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		read := func() string {
+			_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("read: %v (stats %+v)", err, s.Stats())
+			}
+			return string(msg)
+		}
+		for _, want := range []string{"0{", "40"} {
+			if msg := read(); !strings.HasPrefix(msg, want) {
+				t.Fatalf("handshake: %q", msg)
+			}
+		}
+		go burst(s)
+		check(t, s, read)
+	})
+	t.Run("polling", func(t *testing.T) {
+		s := newTestServer(t, Options{SendBuffer: 4})
+		p := dial(t, s.url, "token="+s.token(t, "acme"))
+		if pk := p.next(); pk != "40" {
+			t.Fatalf("connect: %s", pk)
+		}
+		go burst(s)
+		check(t, s, p.next)
+	})
 }
