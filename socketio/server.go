@@ -597,7 +597,9 @@ func (c *client) send(ps ...prepared) {
 	// All counted before the first write: the engine may flush it
 	// within, and a websocket holds its frame while the others are to
 	// come, so a reading's events leave in one write.
-	c.waitSince.CompareAndSwap(0, time.Now().UnixNano()) // before pending: see room
+	if c.waitSince.Load() == 0 { // set before pending: see stuck
+		c.waitSince.CompareAndSwap(0, time.Now().UnixNano())
+	}
 	c.pending.Add(int64(len(ps)))
 	conn := c.sock.Conn()
 	// On a websocket, the transport is made unwritable while the events
