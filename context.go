@@ -28,7 +28,10 @@ type Identity struct {
 	Profile  string  // JWT "profile"
 	Groups   []int64 // JWT "groups"
 	Expires  int64   // JWT "exp", unix seconds
-	Token    string  // the raw token, for services that need to forward it
+	// AuthTime is when the user logged in (JWT "auth_time", carried over
+	// by renewals; "iat" for a token that has none), unix seconds.
+	AuthTime int64
+	Token    string // the raw token, for services that need to forward it
 }
 
 // WithIdentity returns ctx carrying the caller's identity.

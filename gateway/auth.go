@@ -103,10 +103,11 @@ func (s *Server) mountAuth(r chi.Router) {
 }
 
 var (
-	errMimetype   = &dojot.Error{Kind: dojot.ErrInvalid, Message: "invalid mimetype"}
-	errBadPayload = &dojot.Error{Kind: dojot.ErrInvalid, Message: "Failed to decode JSON object"}
-	errNoResults  = &dojot.Error{Kind: dojot.ErrNotFound, Message: "No results found with these filters"}
-	errNoUser     = &dojot.Error{Kind: dojot.ErrNotFound, Message: "Unknown user id"}
+	errSessionOver = &dojot.Error{Kind: dojot.ErrUnauthorized, Message: "Session too old to renew: log in again"}
+	errMimetype    = &dojot.Error{Kind: dojot.ErrInvalid, Message: "invalid mimetype"}
+	errBadPayload  = &dojot.Error{Kind: dojot.ErrInvalid, Message: "Failed to decode JSON object"}
+	errNoResults   = &dojot.Error{Kind: dojot.ErrNotFound, Message: "No results found with these filters"}
+	errNoUser      = &dojot.Error{Kind: dojot.ErrNotFound, Message: "Unknown user id"}
 )
 
 // readAuthJSON decodes a JSON body into v, as auth's load_json_from_request:
@@ -149,12 +150,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "user logged in", "username", p.User.Username, "tenant", p.User.Service)
-	return s.answerToken(w, p)
+	return s.answerToken(w, p, s.opts.Now())
 }
 
-// answerToken answers {"jwt"}: a token signed for p.
-func (s *Server) answerToken(w http.ResponseWriter, p dojot.Principal) error {
-	tok, err := s.issueToken(p)
+// answerToken answers {"jwt"}: a token signed for p, of a session that
+// logged in at authTime.
+func (s *Server) answerToken(w http.ResponseWriter, p dojot.Principal, authTime time.Time) error {
+	tok, err := s.issueToken(p, authTime)
 	if err != nil {
 		return err
 	}
@@ -168,14 +170,21 @@ func (s *Server) answerToken(w http.ResponseWriter, p dojot.Principal) error {
 // profile, tenant or group changed since the login shows in it. It asks for
 // no password, so it is not a login attempt and is not counted by the login
 // rate limit; it cannot guess a password either.
+//
+// A session lives Options.SessionMax from its login at most, however often
+// renewed: a stolen token cannot be kept alive for ever by renewing it.
 func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
 	id, _ := dojot.IdentityFrom(r.Context())
+	login := time.Unix(id.AuthTime, 0)
+	if s.opts.SessionMax > 0 && s.opts.Now().Sub(login) >= s.opts.SessionMax {
+		return errSessionOver
+	}
 	p, err := s.opts.AuthCommands.Renew(r.Context(), id.UserID)
 	if err != nil {
 		return err
 	}
 	s.log.DebugContext(r.Context(), "token renewed", "username", p.User.Username, "tenant", p.User.Service)
-	return s.answerToken(w, p)
+	return s.answerToken(w, p, login)
 }
 
 // revoke is /auth/revoke: Kong terminates it with 403.

@@ -22,6 +22,9 @@ type tokenClaims struct {
 	UserID   int64   `json:"userid"`
 	Service  string  `json:"service"`
 	Username string  `json:"username"`
+	// AuthTime is the login's time (OpenID Connect's claim): a renewal
+	// keeps it, so a session's age is known however often it was renewed.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
 }
 
 // errNoSecret: the gateway was started without Options.JWTSecret.
@@ -29,7 +32,7 @@ var errNoSecret = errors.New("gateway: no JWT secret configured")
 
 // issueToken signs a login token for p (HS256, Options.JWTSecret, lifetime
 // Options.TokenTTL).
-func (s *Server) issueToken(p dojot.Principal) (string, error) {
+func (s *Server) issueToken(p dojot.Principal, authTime time.Time) (string, error) {
 	if len(s.opts.JWTSecret) == 0 {
 		return "", errNoSecret
 	}
@@ -51,6 +54,7 @@ func (s *Server) issueToken(p dojot.Principal) (string, error) {
 		},
 		Profile: p.User.Profile, Groups: groups, UserID: p.User.ID,
 		Service: p.User.Service, Username: p.User.Username,
+		AuthTime: jwt.NewNumericDate(authTime.Truncate(time.Second)),
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.opts.JWTSecret)
 	if err != nil {
@@ -80,10 +84,17 @@ func (s *Server) verifyToken(raw string) (dojot.Identity, error) {
 	if err != nil || c.UserID <= 0 || c.Service == "" || c.Username == "" {
 		return dojot.Identity{}, errBadToken
 	}
-	return dojot.Identity{
+	id := dojot.Identity{
 		Tenant: c.Service, Username: c.Username, UserID: c.UserID, Profile: c.Profile,
 		Groups: c.Groups, Expires: c.ExpiresAt.Unix(), Token: raw,
-	}, nil
+	}
+	switch {
+	case c.AuthTime != nil:
+		id.AuthTime = c.AuthTime.Unix()
+	case c.IssuedAt != nil: // a token from before auth_time: its login is its issue
+		id.AuthTime = c.IssuedAt.Unix()
+	}
+	return id, nil
 }
 
 // bearer extracts the token of an Authorization header: "Bearer <jwt>"

@@ -101,7 +101,7 @@ func TestVerifyToken(t *testing.T) {
 
 	// Without a secret nothing is issued nor accepted.
 	bare := New(Options{})
-	if _, err := bare.issueToken(dojot.Principal{User: dojot.User{ID: 1}}); err == nil {
+	if _, err := bare.issueToken(dojot.Principal{User: dojot.User{ID: 1}}, time.Now()); err == nil {
 		t.Error("issueToken without a secret succeeded")
 	}
 	if _, err := bare.verifyToken(good); err == nil {
@@ -145,7 +145,7 @@ func BenchmarkTokenCheck(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok, err := s.issueToken(p)
+	tok, err := s.issueToken(p, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -131,3 +131,38 @@ func TestRenewNotALogin(t *testing.T) {
 	}
 	renew(t, s, tok)
 }
+
+// TestRenewSessionMax: renewals keep the login's time (auth_time), and a
+// session older than SessionMax is refused, however recently renewed; a
+// token from before auth_time counts from its issue.
+func TestRenewSessionMax(t *testing.T) {
+	s, _, now := authServer(t)
+	s.opts.SessionMax = time.Hour
+	tok := login(t, s, "admin", "admin")
+	loggedIn := float64(now.Truncate(time.Second).Unix())
+	if c := claimsOf(t, tok); c["auth_time"] != loggedIn {
+		t.Fatalf("login auth_time %v; want %v", c["auth_time"], loggedIn)
+	}
+	// Renewed every 5 minutes: each token is fresh, the session is not.
+	for range 11 {
+		*now = now.Add(5 * time.Minute)
+		tok = renew(t, s, tok)
+		if c := claimsOf(t, tok); c["auth_time"] != loggedIn {
+			t.Fatalf("renewed auth_time %v; want the login's %v", c["auth_time"], loggedIn)
+		}
+	}
+	*now = now.Add(5 * time.Minute) // the login was an hour ago
+	expect(t, s, "POST", "/auth/renew", tok, "", 401, `{"message":"Session too old to renew: log in again","status":401}`)
+	// The token itself still works until its exp; a new login starts over.
+	expect(t, s, "GET", "/topic/device-data", tok, "", 200, "")
+	renew(t, s, login(t, s, "admin", "admin"))
+
+	// A token issued before auth_time existed: its iat is its login.
+	old, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Unix() + 60, "userid": 1, "service": "admin", "username": "admin", "profile": "admin", "groups": []int{1},
+	}).SignedString(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, s, "POST", "/auth/renew", "Bearer "+old, "", 401, `{"message":"Session too old to renew: log in again","status":401}`)
+}

@@ -40,6 +40,9 @@ type Options struct {
 	JWTSecret []byte
 	// TokenTTL is the lifetime of a login token (default 420 s, as dojot).
 	TokenTTL time.Duration
+	// SessionMax bounds how long after its login a token may still be
+	// renewed (POST /auth/renew); 0: no bound.
+	SessionMax time.Duration
 	// LoginLimitUser and LoginLimitAddr limit login attempts per username
 	// and per client address (ratelimit.go; nil: no limit), counted in
 	// LoginCounter (nil: in this instance's memory).

@@ -42,6 +42,7 @@ type Config struct {
 	LogFormat      string
 	Fsync          string
 	TokenTTL       time.Duration
+	SessionMax     time.Duration
 	MaxBodyBytes   int64
 	MaxInFlight    int
 	QueueWait      time.Duration
@@ -137,6 +138,7 @@ func (c *Config) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
 	fs.StringVar(&c.Fsync, "fsync", "1s", "embedded JetStream fsync policy: 'always' (fsync every write) or an interval such as 1s")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 420*time.Second, "lifetime of login tokens (dojot: 420s)")
+	fs.DurationVar(&c.SessionMax, "session-max", 12*time.Hour, "how long after its login a token may still be renewed (POST /auth/renew); 0: for ever")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 16<<20, "largest request body accepted")
 	fs.IntVar(&c.MaxInFlight, "http-max-inflight", gateway.DefaultMaxInFlight, "HTTP requests served at once, in each of two pools: the IoT agents' routes (HTTP agent, Sigfox, LoRaWAN) and the rest of the API; as many more wait up to -http-queue-wait for a slot, any other gets 503 with Retry-After (0: no limit)")
 	fs.DurationVar(&c.QueueWait, "http-queue-wait", gateway.DefaultQueueWait, "how long an HTTP request may wait for a slot of -http-max-inflight before its 503")
@@ -261,6 +263,9 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := c.fsync(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.SessionMax < 0 {
+		errs = append(errs, fmt.Errorf("-session-max %s: must be 0 or positive", c.SessionMax))
 	}
 	if c.TokenTTL <= 0 {
 		errs = append(errs, fmt.Errorf("-token-ttl %s: must be positive", c.TokenTTL))

@@ -351,6 +351,7 @@ func run(ctx context.Context, cfg *Config, log *slog.Logger, notices io.Writer) 
 		CronView:       reads,
 		JWTSecret:      []byte(secret),
 		TokenTTL:       cfg.TokenTTL,
+		SessionMax:     cfg.SessionMax,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		Limit:          apiLimit,
 		AgentLimit:     agentLimit,
