@@ -57,6 +57,13 @@ type Options struct {
 	// and the attempt lost with the node). Appends carry a Nats-Msg-Id, so
 	// a repeat of one that was stored is answered with its first sequence.
 	ElectionWait time.Duration
+	// RangeIdle is how long a range read (ReadRange) waits for a message
+	// the server said was pending before it asks the server whether one
+	// still is (default 5 s); it waits six times that in all before it
+	// says the stream is unavailable. A correct read of what is stored
+	// never waits so: tests set it to hours, so a read that waits on an
+	// idle stream hangs rather than passing a few seconds late.
+	RangeIdle time.Duration
 	// Timeout bounds each request to JetStream whose context has no deadline
 	// (default 5s); also the connect and start-up timeout.
 	Timeout time.Duration
@@ -99,6 +106,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
+	}
+	if o.RangeIdle == 0 {
+		o.RangeIdle = 5 * time.Second
 	}
 	if o.ElectionWait == 0 {
 		o.ElectionWait = 15 * time.Second

@@ -139,13 +139,10 @@ type rangeCursor struct {
 	pending uint64 // matching messages left, as the server last said
 }
 
-// rangeIdle is how long a read waits for a message the server said was
-// pending before it asks the server whether one still is (it may have
-// expired meanwhile); rangeIdleMax how long it waits in all.
-const (
-	rangeIdle    = 5 * time.Second
-	rangeIdleMax = 30 * time.Second
-)
+// rangeIdleWaits is how many times a read waits Options.RangeIdle for a
+// message the server said was pending (it may have expired meanwhile)
+// before it gives up.
+const rangeIdleWaits = 6
 
 func (s *Store) openRange(ctx context.Context, stream string, st jetstream.Stream, filters []string, r Range, events bool) (*rangeCursor, error) {
 	c := &rangeCursor{s: s, stream: stream, events: events, to: r.To}
@@ -188,7 +185,7 @@ func (c *rangeCursor) peek(ctx context.Context) error {
 	}
 	var m jetstream.Msg
 	for idle := 1; ; idle++ {
-		nctx, cancel := context.WithTimeout(ctx, rangeIdle)
+		nctx, cancel := context.WithTimeout(ctx, c.s.opts.RangeIdle)
 		var err error
 		m, err = c.it.Next(jetstream.NextContext(nctx))
 		cancel()
@@ -203,15 +200,15 @@ func (c *rangeCursor) peek(ctx context.Context) error {
 		}
 		// Nothing came though messages were pending: they expired
 		// meanwhile (the read is done), or the server is slow (wait
-		// more, up to rangeIdleMax, then say so rather than answer a
-		// part as the whole).
+		// more, up to rangeIdleWaits times, then say so rather than
+		// answer a part as the whole).
 		ci, err := c.cons.Info(ctx)
 		if err == nil && ci.NumPending == 0 {
 			c.done = true
 			return nil
 		}
-		if time.Duration(idle)*rangeIdle >= rangeIdleMax {
-			return fmt.Errorf("read range: stream %s: %d messages pending, none delivered in %s: %w", c.stream, c.pending, rangeIdleMax, dojot.ErrUnavailable)
+		if idle >= rangeIdleWaits {
+			return fmt.Errorf("read range: stream %s: %d messages pending, none delivered in %s: %w", c.stream, c.pending, rangeIdleWaits*c.s.opts.RangeIdle, dojot.ErrUnavailable)
 		}
 	}
 	md, err := m.Metadata()

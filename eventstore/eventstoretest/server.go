@@ -40,6 +40,17 @@ func URL(tb testing.TB) string {
 	return s.ClientURL()
 }
 
+// RangeIdle is the test stores' Options.RangeIdle: a range read that
+// waits for a message on an idle stream (a bug: a correct read knows from
+// the server when it is done) hangs for an hour instead of ending 5 s late
+// with the right answer, so a test bounding the read by ReadBound fails
+// on it, while no load on the machine makes a correct read that slow.
+const RangeIdle = time.Hour
+
+// ReadBound bounds a range read in tests: far longer than any correct
+// read takes on a loaded machine, far shorter than RangeIdle.
+const ReadBound = time.Minute
+
 // Options are the options of a fresh store: on DOJOT_TEST_NATS_URL when set
 // (see Isolated), else an embedded server on a temporary DataDir.
 func Options(tb testing.TB) eventstore.Options {
@@ -47,7 +58,7 @@ func Options(tb testing.TB) eventstore.Options {
 	if u := os.Getenv("DOJOT_TEST_NATS_URL"); u != "" {
 		return Isolated(tb, u)
 	}
-	return eventstore.Options{DataDir: tb.TempDir(), Logger: Logger(tb)}
+	return eventstore.Options{DataDir: tb.TempDir(), Logger: Logger(tb), RangeIdle: RangeIdle}
 }
 
 // Isolated are options for a store on the shared NATS at url whose streams
@@ -61,6 +72,7 @@ func Isolated(tb testing.TB, url string) eventstore.Options {
 		StreamPrefix:  "T" + id + "_",
 		SubjectPrefix: "t" + id + ".",
 		Logger:        Logger(tb),
+		RangeIdle:     RangeIdle,
 	}
 	tb.Cleanup(func() {
 		nc, err := nats.Connect(url)
