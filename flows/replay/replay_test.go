@@ -220,7 +220,11 @@ func TestReplayEventsAndContext(t *testing.T) {
 // once with no runs.
 func TestReplayBadRequests(t *testing.T) {
 	f := newFixture(t)
-	ctx := t.Context()
+	// The empty replays end at once: their reads do not wait on the idle
+	// streams (they would for eventstoretest.RangeIdle, an hour, and fail
+	// with the bound's error).
+	ctx, cancel := context.WithTimeout(t.Context(), eventstoretest.ReadBound)
+	defer cancel()
 	var inv interface{ Detail() string }
 	for _, nodes := range []string{`{}`, `[{"id":"x","type":"no such node","wires":[]}]`, `null`} {
 		if _, err := f.p.Replay(ctx, replay.Request{Tenant: "admin", Nodes: json.RawMessage(nodes)}); !errors.As(err, &inv) || !errors.Is(err, dojot.ErrInvalid) || inv.Detail() == "" {
@@ -245,13 +249,9 @@ func TestReplayBadRequests(t *testing.T) {
 	if err != nil || res.Read != 0 || len(res.Runs) != 0 {
 		t.Errorf("a device id that is no subject token: %+v, %v", res, err)
 	}
-	start := time.Now()
 	res, err = f.p.Replay(ctx, replay.Request{Tenant: "admin", Nodes: testdata(t, "notification.json")})
 	if err != nil || len(res.Runs) != 0 || res.Limit != replay.DefaultLimit || res.To.Sub(res.From) != replay.DefaultSpan {
 		t.Errorf("defaults: %+v, %v", res, err)
-	}
-	if time.Since(start) > 2*time.Second {
-		t.Errorf("an empty replay took %s", time.Since(start))
 	}
 }
 
