@@ -424,7 +424,7 @@ func TestFollow(t *testing.T) {
 		if n > 0 {
 			break
 		}
-		if time.Since(start) > 5*time.Second {
+		if time.Since(start) > time.Minute { // a bound for a hang, not a timing
 			t.Fatal("Follow never reported the checkpoint it started at")
 		}
 	}
