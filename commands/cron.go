@@ -131,8 +131,8 @@ func (c *Cron) Create(ctx context.Context, tenant, requestID string, body []byte
 	}
 	if requestID != "" {
 		job.ID, job.RequestID = requestJobID(tenant, requestID), requestID
-	} else if job.ID, err = newUUID(c.opts.Rand); err != nil {
-		return "", err
+	} else if job.ID, err = dojot.NewUUID(c.opts.Rand); err != nil {
+		return "", fmt.Errorf("cron job id: %w", err)
 	}
 	err = c.append(ctx, func() (dojot.Event, error) {
 		if _, ver := c.st.Aggregate(tenant, dojot.KindCronJob, job.ID); ver > 0 {

@@ -3,11 +3,9 @@ package commands
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -148,18 +146,6 @@ func compact(raw json.RawMessage) json.RawMessage {
 	return b.Bytes()
 }
 
-// newUUID is a random UUID v4, as dojot's flow ids.
-func newUUID(r io.Reader) (string, error) {
-	var u [16]byte
-	if _, err := io.ReadFull(r, u[:]); err != nil {
-		return "", fmt.Errorf("flow id: %w", err)
-	}
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
-}
-
 func (f *Flows) now() time.Time { return f.opts.Now().UTC().Truncate(time.Millisecond) }
 
 // event is a flow event expecting the tenant's last flow event.
@@ -231,8 +217,8 @@ func (f *Flows) Create(ctx context.Context, tenant string, body []byte) (dojot.F
 	if fl.Nodes, err = f.nodes(b.Flow); err != nil {
 		return fl, err
 	}
-	if fl.ID, err = newUUID(f.opts.Rand); err != nil {
-		return fl, err
+	if fl.ID, err = dojot.NewUUID(f.opts.Rand); err != nil {
+		return fl, fmt.Errorf("flow id: %w", err)
 	}
 	err = f.append(ctx, func() (dojot.Event, error) {
 		fl.Created = f.now()

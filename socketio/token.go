@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dojot-es/dojot"
 	"github.com/dojot-es/dojot/kafkaws/tickets"
 )
 
@@ -107,23 +108,10 @@ func (t *Tokens) mac(token string, c Claims) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// newUUID is a random (version 4) UUID, lowercase, as Node's uuid/v4.
+// newUUID is a token: a random UUID, as dojot's (Node's uuid/v4).
 func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	u, _ := dojot.NewUUID(rand.Reader) // crypto/rand's Reader never fails
+	return u
 }
 
 // isUUID: 36 characters, hex with dashes where a UUID has them; what is
