@@ -181,12 +181,3 @@ func acceptsGzip(r *http.Request) bool {
 	}
 	return false
 }
-
-// Names lists the assets, for the size budget's test.
-func (h *Handler) Names() []string {
-	out := make([]string, 0, len(h.assets))
-	for n := range h.assets {
-		out = append(out, n)
-	}
-	return out
-}
