@@ -30,9 +30,7 @@ func startKafkaWS(ctx context.Context, cfg *Config, store *eventstore.Store, jwt
 	if len(secret) == 0 {
 		// Derived, not the JWT secret itself: a ticket must never be
 		// usable as a login token's signature, or the reverse.
-		m := hmac.New(sha256.New, []byte(jwtSecret))
-		m.Write([]byte("dojot kafka-ws ticket secret"))
-		secret = m.Sum(nil)
+		secret = deriveKey([]byte(jwtSecret), "dojot kafka-ws ticket secret")
 	}
 	var ts tickets.Store
 	var closer interface{ Close() error }
@@ -86,4 +84,12 @@ type redisLog struct{ log *slog.Logger }
 
 func (l redisLog) Printf(_ context.Context, format string, v ...any) {
 	l.log.Warn(fmt.Sprintf(format, v...), "component", "redis")
+}
+
+// deriveKey is a key of its own for label, made from secret (HMAC-SHA256),
+// so that what one key signs never verifies under another.
+func deriveKey(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(label))
+	return m.Sum(nil)
 }

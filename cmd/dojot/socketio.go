@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"log/slog"
 
 	"github.com/dojot-es/dojot/socketio"
@@ -14,9 +12,7 @@ import (
 func startSocketIO(cfg *Config, kws *kafkaWS, log *slog.Logger) (*socketio.Server, error) {
 	// A key of its own, derived: a socket.io token's value must never
 	// verify as a Kafka WS ticket's, or the reverse.
-	m := hmac.New(sha256.New, kws.secret)
-	m.Write([]byte("dojot socket.io token key"))
-	tokens, err := socketio.NewTokens(kws.tickets, m.Sum(nil), cfg.SocketIOTokenTTL)
+	tokens, err := socketio.NewTokens(kws.tickets, deriveKey(kws.secret, "dojot socket.io token key"), cfg.SocketIOTokenTTL)
 	if err != nil {
 		return nil, err
 	}
